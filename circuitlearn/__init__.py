@@ -1,0 +1,24 @@
+"""circuitlearn: simulate and train analog learning circuits.
+
+Build circuits as graphs or read SPICE netlists, solve DC operating points natively or with
+ngspice, and train them with Equilibrium Propagation and its exact non-reciprocal variants.
+"""
+
+from circuitlearn.errors import (
+    BackendError,
+    CircuitError,
+    CircuitLearnError,
+    ConvergenceError,
+    NetlistError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendError",
+    "CircuitError",
+    "CircuitLearnError",
+    "ConvergenceError",
+    "NetlistError",
+    "__version__",
+]

@@ -1,0 +1,417 @@
+"""The circuit container: elements, models, subcircuits and parameters, in insertion order.
+
+A :class:`Circuit` is what users build, read from and write to netlists. Solvers work on its
+*flat* form (:meth:`Circuit.flatten`): subcircuits expanded with ngspice's naming, expressions
+evaluated, every model resolved.
+
+Flattening names, as ngspice 39 does: element ``r1`` inside instance ``x1`` becomes ``r.x1.r1``
+(letter, dot, instance path, dot, local name); internal node ``n1`` becomes ``x1.n1``; nested
+instances give ``r.x2.x1.r1`` and ``x2.x1.n1``. Ports map to the caller's nodes, ground stays ``0``.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from circuitlearn.circuit.elements import (
+    CCCS,
+    CCVS,
+    GROUND,
+    VCCS,
+    VCVS,
+    CurrentSource,
+    VoltageSource,
+    Diode,
+    Element,
+    Mosfet,
+    Resistor,
+    SubcircuitInstance,
+    normalize_node,
+)
+from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
+from circuitlearn.circuit.models import Model
+from circuitlearn.circuit.units import format_value
+from circuitlearn.errors import CircuitError
+
+__all__ = ["Circuit", "Subcircuit"]
+
+
+class Circuit:
+    """A netlist as a Python object.
+
+    Parameters
+    ----------
+    title : str
+        First line of the netlist (SPICE ignores it as a card).
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+    >>> c = Circuit("divider")
+    >>> c.add(VoltageSource("v1", "in", "0", 1.0))
+    VoltageSource(name='v1', pos='in', neg='0', dc=1.0)
+    >>> _ = c.add(Resistor("r1", "in", "out", 1e3)); _ = c.add(Resistor("r2", "out", "0", 1e3))
+    >>> c.nodes
+    ('in', 'out')
+    >>> print(c.to_spice())
+    divider
+    v1 in 0 dc 1
+    r1 in out 1000
+    r2 out 0 1000
+    .op
+    .end
+    """
+
+    def __init__(self, title: str = "circuit") -> None:
+        self.title = str(title).splitlines()[0] if str(title).strip() else "circuit"
+        self._elements: dict[str, Element] = {}
+        self.models: dict[str, Model] = {}
+        self.subcircuits: dict[str, Subcircuit] = {}
+        self.params: dict[str, Value] = {}
+
+    # -- building ---------------------------------------------------------------------------
+    def add(self, element: Element) -> Element:
+        """Add an element; its name must be new in this circuit."""
+        if not isinstance(element, Element):
+            raise CircuitError(f"expected a circuit element (Resistor, Diode, ...); got {element!r}")
+        if element.name in self._elements:
+            raise CircuitError(f"duplicate element name {element.name!r}", element=element.name)
+        self._elements[element.name] = element
+        return element
+
+    def extend(self, elements: Iterable[Element]) -> Circuit:
+        """Add several elements; returns the circuit for chaining."""
+        for element in elements:
+            self.add(element)
+        return self
+
+    def add_model(self, model: Model) -> Model:
+        """Add a ``.model``; its name must be new."""
+        if model.name in self.models:
+            raise CircuitError(f"duplicate model name {model.name!r}")
+        self.models[model.name] = model
+        return model
+
+    def add_subcircuit(self, subcircuit: Subcircuit) -> Subcircuit:
+        """Add a ``.subckt`` definition; its name must be new."""
+        if subcircuit.name in self.subcircuits:
+            raise CircuitError(f"duplicate subcircuit name {subcircuit.name!r}")
+        self.subcircuits[subcircuit.name] = subcircuit
+        return subcircuit
+
+    def set_param(self, name: str, value: Value | str) -> None:
+        """Define or change a ``.param`` (numbers or expressions of earlier parameters)."""
+        key = str(name).strip().lower()
+        if not key.isidentifier():
+            raise CircuitError(f"invalid parameter name {name!r}")
+        self.params[key] = Expression(value) if isinstance(value, str) else float(value)
+
+    def remove(self, name: str) -> Element:
+        """Remove and return an element."""
+        try:
+            return self._elements.pop(name.lower())
+        except KeyError:
+            raise CircuitError(f"no element named {name!r}", element=name) from None
+
+    def replace(self, element: Element) -> None:
+        """Replace the element of the same name (keeps its position)."""
+        if element.name not in self._elements:
+            raise CircuitError(f"no element named {element.name!r}", element=element.name)
+        self._elements[element.name] = element
+
+    def set_value(self, name: str, value: float) -> None:
+        """Set an element's main value (R, V/I dc, gain...), as ``circuitlearn simulate --set`` does."""
+        element = self[name]
+        main = _MAIN_VALUE.get(type(element))
+        if main is None:
+            raise CircuitError(f"{element.kind} {element.name} has no single value to set", element=element.name)
+        self.replace(replace(element, **{main: value}))
+
+    def copy(self) -> Circuit:
+        """A deep copy (elements are immutable, containers are copied)."""
+        return _copy.deepcopy(self)
+
+    # -- reading ----------------------------------------------------------------------------
+    @property
+    def elements(self) -> tuple[Element, ...]:
+        """All elements in insertion order."""
+        return tuple(self._elements.values())
+
+    def __getitem__(self, name: str) -> Element:
+        try:
+            return self._elements[name.lower()]
+        except KeyError:
+            raise CircuitError(f"no element named {name!r}", element=name) from None
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._elements
+
+    def __iter__(self) -> Iterator[Element]:
+        return iter(self._elements.values())
+
+    def __len__(self) -> int:
+        return len(self._elements)
+
+    def __repr__(self) -> str:
+        return f"Circuit({self.title!r}, {len(self)} elements, {len(self.nodes)} nodes)"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Circuit):
+            return NotImplemented
+        return (
+            self.elements == other.elements
+            and self.models == other.models
+            and self.subcircuits == other.subcircuits
+            and self.params == other.params
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Non-ground nodes in order of first appearance."""
+        seen: dict[str, None] = {}
+        for element in self._elements.values():
+            for node in element.nodes:
+                if node != GROUND:
+                    seen.setdefault(node, None)
+        return tuple(seen)
+
+    def elements_of(self, *types: type[Element]) -> list[Element]:
+        """Elements that are instances of any of ``types``."""
+        return [e for e in self._elements.values() if isinstance(e, types)]
+
+    def is_flat(self) -> bool:
+        """True when there are no subcircuit instances and no unresolved expressions."""
+        return not any(
+            isinstance(e, SubcircuitInstance) or any(isinstance(v, Expression) for v in e.values().values())
+            for e in self._elements.values()
+        ) and not any(isinstance(v, Expression) for m in self.models.values() for v in m.params.values())
+
+    # -- checks and transformations ---------------------------------------------------------
+    def validate(self) -> None:
+        """Check references: models, subcircuits, controlling sources, parameter names.
+
+        Raises
+        ------
+        CircuitError
+            Naming the element and the missing reference.
+        """
+        _validate_scope(self._elements.values(), self.models, self.subcircuits, set(self.params), outer_models={}, where="")
+
+    def flatten(self) -> Circuit:
+        """The solver-ready form: subcircuits expanded, expressions evaluated, models resolved."""
+        self.validate()
+        env = _resolve(self.params, {}, "the top level")
+        flat = Circuit(self.title)
+        models = {name: _resolve_model(m, env) for name, m in self.models.items()}
+        _expand(self, self._elements.values(), env, path=(), port_map={}, models=models,
+                subcircuits=self.subcircuits, flat=flat, stack=())
+        for model in models.values():
+            if model.name not in flat.models:
+                flat.add_model(model)
+        return flat
+
+    def to_spice(self, *, analysis: str | None = ".op", options: Mapping[str, float] | None = None) -> str:
+        """ngspice-runnable netlist text (title line first, ``.end`` last).
+
+        Parameters
+        ----------
+        analysis : str or None
+            Analysis card to include (``".op"`` by default; ``None`` for none).
+        options : mapping, optional
+            ``.options`` such as ``{"reltol": 1e-9}``.
+        """
+        lines = [self.title]
+        if options:
+            lines.append(".options " + " ".join(f"{k}={format_value(v)}" for k, v in options.items()))
+        lines += [f".param {k}={_fmt(v)}" for k, v in self.params.items()]
+        lines += [m.spice_card() for m in self.models.values()]
+        for sub in self.subcircuits.values():
+            lines += sub.spice_lines()
+        lines += [e.spice_card() for e in self._elements.values()]
+        if analysis:
+            lines.append(analysis)
+        lines.append(".end")
+        return "\n".join(lines)
+
+
+@dataclass
+class Subcircuit:
+    """A ``.subckt NAME ports... [param=default ...]`` definition.
+
+    ``body`` is a :class:`Circuit` holding the subcircuit's elements, local models and ``.param``s.
+    """
+
+    name: str
+    ports: tuple[str, ...]
+    body: Circuit = field(default_factory=Circuit)
+    params: dict[str, Value] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.name = str(self.name).strip().lower()
+        if not self.name or any(c.isspace() for c in self.name):
+            raise CircuitError(f"invalid subcircuit name {self.name!r}")
+        self.ports = tuple(normalize_node(p, element=f"subcircuit {self.name}") for p in self.ports)
+        if GROUND in self.ports:
+            raise CircuitError(f"subcircuit {self.name}: ground (0) cannot be a port")
+        if len(set(self.ports)) != len(self.ports):
+            raise CircuitError(f"subcircuit {self.name}: duplicate port names in {self.ports}")
+        self.params = {str(k).lower(): (Expression(v) if isinstance(v, str) else v) for k, v in self.params.items()}
+
+    def spice_lines(self) -> list[str]:
+        """The definition as netlist lines, ``.subckt`` to ``.ends``."""
+        params = "".join(f" {k}={_fmt(v)}" for k, v in self.params.items())
+        lines = [f".subckt {self.name} {' '.join(self.ports)}{params}"]
+        lines += [f".param {k}={_fmt(v)}" for k, v in self.body.params.items()]
+        lines += [m.spice_card() for m in self.body.models.values()]
+        for sub in self.body.subcircuits.values():
+            lines += sub.spice_lines()
+        lines += [e.spice_card() for e in self.body.elements]
+        lines.append(f".ends {self.name}")
+        return lines
+
+
+_MAIN_VALUE: dict[type[Element], str] = {
+    Resistor: "resistance", VoltageSource: "dc", CurrentSource: "dc", VCVS: "gain",
+    VCCS: "transconductance", CCCS: "gain", CCVS: "transresistance", Diode: "area",
+}
+"""The value ``--set NAME=VALUE`` changes, per element type."""
+
+
+def _fmt(value: Value) -> str:
+    return str(value) if isinstance(value, Expression) else format_value(value)
+
+
+def _resolve(params: Mapping[str, Value], outer: Mapping[str, float], where: str) -> dict[str, float]:
+    try:
+        return resolve_params(params, outer)
+    except ValueError as exc:
+        raise CircuitError(f".param in {where}: {exc}") from None
+
+
+def _resolve_model(model: Model, env: Mapping[str, float]) -> Model:
+    if not any(isinstance(v, Expression) for v in model.params.values()):
+        return model
+    try:
+        params = {k: (v.evaluate(env) if isinstance(v, Expression) else v) for k, v in model.params.items()}
+    except ValueError as exc:
+        raise CircuitError(f"model {model.name}: {exc}") from None
+    return Model(model.name, model.kind, params)
+
+
+def _validate_scope(
+    elements: Iterable[Element],
+    models: Mapping[str, Model],
+    subcircuits: Mapping[str, Subcircuit],
+    params: set[str],
+    *,
+    outer_models: Mapping[str, Model],
+    where: str,
+) -> None:
+    elements = list(elements)
+    names = {e.name for e in elements}
+    for element in elements:
+        who = f"{element.kind} {element.name}{where}"
+        if isinstance(element, (Diode, Mosfet)):
+            model = models.get(element.model) or outer_models.get(element.model)
+            if model is None:
+                raise CircuitError(f"{who}: unknown model {element.model!r} (add a .model card)", element=element.name)
+            wanted = ("d",) if isinstance(element, Diode) else ("nmos", "pmos")
+            if model.kind not in wanted:
+                raise CircuitError(f"{who}: model {model.name} is a {model.kind} model; expected {' or '.join(wanted)}", element=element.name)
+        if isinstance(element, (CCCS, CCVS)) and element.control not in names:
+            raise CircuitError(f"{who}: controlling voltage source {element.control!r} not found", element=element.name)
+        if isinstance(element, SubcircuitInstance):
+            sub = subcircuits.get(element.subckt)
+            if sub is None:
+                raise CircuitError(f"{who}: unknown subcircuit {element.subckt!r} (add a .subckt definition)", element=element.name)
+            if len(sub.ports) != len(element.ports):
+                raise CircuitError(
+                    f"{who}: subcircuit {sub.name} has {len(sub.ports)} ports; got {len(element.ports)} nodes",
+                    element=element.name,
+                )
+            unknown = set(element.params) - set(sub.params)
+            if unknown:
+                raise CircuitError(f"{who}: subcircuit {sub.name} has no parameter(s) {', '.join(sorted(unknown))}", element=element.name)
+        for key, value in element.values().items():
+            if isinstance(value, Expression):
+                missing = expression_names(value.text) - params
+                if missing:
+                    raise CircuitError(f"{who}: {key} uses unknown parameter(s) {', '.join(sorted(missing))}", element=element.name)
+
+
+def _expand(
+    scope: Circuit,
+    elements: Iterable[Element],
+    env: Mapping[str, float],
+    *,
+    path: tuple[str, ...],
+    port_map: Mapping[str, str],
+    models: Mapping[str, Model],
+    subcircuits: Mapping[str, Subcircuit],
+    flat: Circuit,
+    stack: tuple[str, ...],
+) -> None:
+    """Recursively copy ``elements`` into ``flat`` with ngspice names and evaluated values."""
+    prefix = ".".join(reversed(path))
+
+    def node(name: str) -> str:
+        if name == GROUND:
+            return GROUND
+        if name in port_map:
+            return port_map[name]
+        return f"{prefix}.{name}" if prefix else name
+
+    def local(name: str) -> str:
+        return f"{name[0]}.{prefix}.{name}" if prefix else name
+
+    for element in elements:
+        changes: dict[str, Any] = {}
+        for key, value in element.values().items():
+            if isinstance(value, Expression):
+                try:
+                    changes[key] = value.evaluate(env)
+                except ValueError as exc:
+                    raise CircuitError(f"{element.kind} {element.name}: {key}: {exc}", element=element.name) from None
+        if isinstance(element, SubcircuitInstance):
+            sub = subcircuits[element.subckt]
+            if sub.name in stack:
+                raise CircuitError(f"subcircuit {sub.name} instantiates itself (through {' -> '.join(stack)})", element=element.name)
+            defaults = _resolve(sub.params, env, f"subcircuit {sub.name}")
+            inner_env = dict(defaults)
+            for key, value in element.params.items():
+                try:
+                    inner_env[key] = value.evaluate(env) if isinstance(value, Expression) else float(value)
+                except ValueError as exc:
+                    raise CircuitError(f"{element.kind} {element.name}: {key}: {exc}", element=element.name) from None
+            inner_env = _resolve(sub.body.params, inner_env, f"subcircuit {sub.name}")
+            inner_models = dict(models)
+            inner_path = (element.name, *path)
+            for model in sub.body.models.values():
+                resolved = _resolve_model(model, inner_env)
+                inner_models[model.name] = Model(f"{'.'.join(reversed(inner_path))}.{model.name}", resolved.kind, resolved.params)
+            _validate_scope(sub.body.elements, inner_models, {**subcircuits, **sub.body.subcircuits}, set(inner_env), outer_models={}, where=f" in subcircuit {sub.name}")
+            ports = {p: node(n) for p, n in zip(sub.ports, element.ports, strict=True)}
+            _expand(sub.body, sub.body.elements, inner_env, path=inner_path, port_map=ports,
+                    models=inner_models, subcircuits={**subcircuits, **sub.body.subcircuits}, flat=flat,
+                    stack=(*stack, sub.name))
+            continue
+        for node_field in element.node_fields:
+            changes[node_field] = node(getattr(element, node_field))
+        changes["name"] = local(element.name)
+        if isinstance(element, (CCCS, CCVS)):
+            changes["control"] = local(element.control)
+        if isinstance(element, (Diode, Mosfet)):
+            model = models[element.model]
+            changes["model"] = model.name
+            if model.name not in flat.models:
+                flat.add_model(model)
+        try:
+            flat.add(replace(element, **changes))
+        except CircuitError as exc:
+            raise CircuitError(f"{exc} (while expanding {scope.title if not path else 'instance ' + path[0]})", element=element.name) from None
+

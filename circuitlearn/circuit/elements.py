@@ -1,0 +1,442 @@
+"""Circuit elements: one small frozen dataclass per SPICE element letter.
+
+Each element knows its nodes, its values (numbers, or ``.param`` expressions resolved at flatten
+time), how to check them, and its ngspice card. Names and nodes are lower-cased as ngspice does;
+ground is ``"0"`` (``gnd`` is an alias).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar
+
+from circuitlearn.circuit.expressions import Expression, Value
+from circuitlearn.circuit.units import format_value
+from circuitlearn.errors import CircuitError
+
+__all__ = [
+    "CCCS",
+    "CCVS",
+    "ELEMENT_CLASSES",
+    "GROUND",
+    "VCCS",
+    "VCVS",
+    "CurrentSource",
+    "Diode",
+    "Element",
+    "Mosfet",
+    "Resistor",
+    "SubcircuitInstance",
+    "VoltageSource",
+    "normalize_node",
+]
+
+GROUND = "0"
+"""Name of the reference node; ``gnd`` is read as ``0``."""
+
+_GROUND_ALIASES = {"0", "gnd"}
+
+
+def normalize_node(node: object, *, element: str | None = None) -> str:
+    """Lower-case a node name and map ground aliases to ``"0"``."""
+    if not isinstance(node, (str, int)) or isinstance(node, bool):
+        raise CircuitError(
+            f"{element or 'element'}: node names must be strings; got {node!r}", element=element
+        )
+    text = str(node).strip().lower()
+    if not text or any(c.isspace() for c in text) or any(c in text for c in "(){}=,"):
+        raise CircuitError(
+            f"{element or 'element'}: invalid node name {node!r} (no spaces, brackets, '=' or ',')",
+            element=element,
+        )
+    return GROUND if text in _GROUND_ALIASES else text
+
+
+def _format(value: Value) -> str:
+    return str(value) if isinstance(value, Expression) else format_value(value)
+
+
+@dataclass(frozen=True)
+class Element:
+    """Base of all elements: a name, nodes, and validated values.
+
+    Subclasses declare ``letter`` (SPICE prefix), ``node_fields`` (ordered node attributes),
+    and ``constraints`` mapping value fields to ``"positive"``, ``"nonzero"`` or ``"finite"``.
+    """
+
+    name: str
+
+    letter: ClassVar[str] = ""
+    kind: ClassVar[str] = ""
+    node_fields: ClassVar[tuple[str, ...]] = ()
+    constraints: ClassVar[dict[str, str]] = {}
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise CircuitError(f"{self.kind or 'element'} name must be a non-empty string; got {self.name!r}")
+        name = self.name.strip().lower()
+        if any(c.isspace() for c in name):
+            raise CircuitError(f"element name {self.name!r} contains white space", element=name)
+        if self.letter and not name.startswith(self.letter):
+            raise CircuitError(
+                f"{self.kind} {name}: its name must start with {self.letter!r} as in SPICE "
+                f"(e.g. {self.letter}{name})",
+                element=name,
+            )
+        object.__setattr__(self, "name", name)
+        for node_field in self.node_fields:
+            object.__setattr__(self, node_field, normalize_node(getattr(self, node_field), element=name))
+        for value_field, rule in self.constraints.items():
+            object.__setattr__(self, value_field, _check_value(self, value_field, rule))
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """The element's nodes, in SPICE card order."""
+        return tuple(getattr(self, f) for f in self.node_fields)
+
+    def values(self) -> dict[str, Value]:
+        """The element's numeric (or expression) values by field name."""
+        return {f: getattr(self, f) for f in self.constraints}
+
+    def with_values(self, **changes: Any) -> Element:
+        """A copy with some fields changed, validated like a new element."""
+        return replace(self, **changes)
+
+    def spice_card(self) -> str:
+        """The ngspice card for this element."""
+        raise NotImplementedError
+
+
+def _check_value(element: Element, name: str, rule: str) -> Value:
+    value = getattr(element, name)
+    who = f"{element.kind} {element.name}"
+    if isinstance(value, Expression):
+        return value
+    if isinstance(value, str):
+        try:
+            return Expression(value)
+        except ValueError as exc:
+            raise CircuitError(f"{who}: {name}: {exc}", element=element.name) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CircuitError(f"{who}: {name} must be a number; got {value!r}", element=element.name)
+    value = float(value)
+    if not math.isfinite(value):
+        raise CircuitError(f"{who}: {name} must be finite; got {value!r}", element=element.name)
+    if rule == "positive" and value <= 0:
+        raise CircuitError(
+            f"{who}: {name} must be positive; got {value!r} (remove the element or use a small "
+            "conductance instead)",
+            element=element.name,
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Resistor(Element):
+    """Linear resistor. Card: ``rNAME n1 n2 RESISTANCE``; current = (v1 − v2)/R.
+
+    Trainable parameters are conductances; see :attr:`conductance`.
+    """
+
+    n1: str = ""
+    n2: str = ""
+    resistance: Value = 1.0
+
+    letter: ClassVar[str] = "r"
+    kind: ClassVar[str] = "resistor"
+    node_fields: ClassVar[tuple[str, ...]] = ("n1", "n2")
+    constraints: ClassVar[dict[str, str]] = {"resistance": "positive"}
+
+    @property
+    def conductance(self) -> float:
+        """Conductance 1/R [S] (numeric resistances only)."""
+        if isinstance(self.resistance, Expression):
+            raise CircuitError(f"resistor {self.name}: resistance {self.resistance} is an unresolved expression; flatten the circuit first", element=self.name)
+        return 1.0 / self.resistance
+
+    def with_conductance(self, conductance: float) -> Resistor:
+        """A copy with conductance ``conductance`` [S]."""
+        if not conductance > 0 or not math.isfinite(conductance):
+            raise CircuitError(f"resistor {self.name}: conductance must be positive and finite; got {conductance!r}", element=self.name)
+        return replace(self, resistance=1.0 / conductance)
+
+    def spice_card(self) -> str:
+        return f"{self.name} {self.n1} {self.n2} {_format(self.resistance)}"
+
+
+@dataclass(frozen=True)
+class VoltageSource(Element):
+    """Independent DC voltage source. Card: ``vNAME p n DC V``; v(p) − v(n) = V.
+
+    Its branch current ``i(vNAME)`` has ngspice's sign: positive when current flows from the
+    circuit into the source at ``p`` and through it to ``n`` (a source driving a load reads < 0).
+    """
+
+    pos: str = ""
+    neg: str = ""
+    dc: Value = 0.0
+
+    letter: ClassVar[str] = "v"
+    kind: ClassVar[str] = "voltage source"
+    node_fields: ClassVar[tuple[str, ...]] = ("pos", "neg")
+    constraints: ClassVar[dict[str, str]] = {"dc": "finite"}
+
+    def spice_card(self) -> str:
+        return f"{self.name} {self.pos} {self.neg} dc {_format(self.dc)}"
+
+
+@dataclass(frozen=True)
+class CurrentSource(Element):
+    """Independent DC current source. Card: ``iNAME p n DC I``; I flows from p through it to n.
+
+    So a positive I *leaves* node ``p`` and is *injected into* node ``n``.
+    """
+
+    pos: str = ""
+    neg: str = ""
+    dc: Value = 0.0
+
+    letter: ClassVar[str] = "i"
+    kind: ClassVar[str] = "current source"
+    node_fields: ClassVar[tuple[str, ...]] = ("pos", "neg")
+    constraints: ClassVar[dict[str, str]] = {"dc": "finite"}
+
+    def spice_card(self) -> str:
+        return f"{self.name} {self.pos} {self.neg} dc {_format(self.dc)}"
+
+
+@dataclass(frozen=True)
+class Diode(Element):
+    """Junction diode (ngspice level-1 model). Card: ``dNAME anode cathode MODEL [AREA]``.
+
+    I = AREA·IS·(exp(V/(N·Vt)) − 1) + GMIN·V, with series resistance RS/AREA.
+    """
+
+    anode: str = ""
+    cathode: str = ""
+    model: str = ""
+    area: Value = 1.0
+
+    letter: ClassVar[str] = "d"
+    kind: ClassVar[str] = "diode"
+    node_fields: ClassVar[tuple[str, ...]] = ("anode", "cathode")
+    constraints: ClassVar[dict[str, str]] = {"area": "positive"}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "model", _model_name(self, self.model))
+
+    def spice_card(self) -> str:
+        area = "" if self.area == 1.0 else f" {_format(self.area)}"
+        return f"{self.name} {self.anode} {self.cathode} {self.model}{area}"
+
+
+@dataclass(frozen=True)
+class VCVS(Element):
+    """Voltage-controlled voltage source. Card: ``eNAME p n cp cn GAIN``; v(p)−v(n) = GAIN·(v(cp)−v(cn))."""
+
+    pos: str = ""
+    neg: str = ""
+    ctrl_pos: str = ""
+    ctrl_neg: str = ""
+    gain: Value = 1.0
+
+    letter: ClassVar[str] = "e"
+    kind: ClassVar[str] = "VCVS"
+    node_fields: ClassVar[tuple[str, ...]] = ("pos", "neg", "ctrl_pos", "ctrl_neg")
+    constraints: ClassVar[dict[str, str]] = {"gain": "finite"}
+
+    def spice_card(self) -> str:
+        return f"{self.name} {self.pos} {self.neg} {self.ctrl_pos} {self.ctrl_neg} {_format(self.gain)}"
+
+
+@dataclass(frozen=True)
+class VCCS(Element):
+    """Voltage-controlled current source. Card: ``gNAME p n cp cn GM``.
+
+    A current GM·(v(cp)−v(cn)) flows from ``p`` through the source to ``n`` (leaves p, enters n).
+    """
+
+    pos: str = ""
+    neg: str = ""
+    ctrl_pos: str = ""
+    ctrl_neg: str = ""
+    transconductance: Value = 0.0
+
+    letter: ClassVar[str] = "g"
+    kind: ClassVar[str] = "VCCS"
+    node_fields: ClassVar[tuple[str, ...]] = ("pos", "neg", "ctrl_pos", "ctrl_neg")
+    constraints: ClassVar[dict[str, str]] = {"transconductance": "finite"}
+
+    def spice_card(self) -> str:
+        return (
+            f"{self.name} {self.pos} {self.neg} {self.ctrl_pos} {self.ctrl_neg} "
+            f"{_format(self.transconductance)}"
+        )
+
+
+@dataclass(frozen=True)
+class CCCS(Element):
+    """Current-controlled current source. Card: ``fNAME p n VCTRL GAIN``.
+
+    A current GAIN·i(VCTRL) flows from ``p`` through the source to ``n``; VCTRL is a voltage source.
+    """
+
+    pos: str = ""
+    neg: str = ""
+    control: str = ""
+    gain: Value = 1.0
+
+    letter: ClassVar[str] = "f"
+    kind: ClassVar[str] = "CCCS"
+    node_fields: ClassVar[tuple[str, ...]] = ("pos", "neg")
+    constraints: ClassVar[dict[str, str]] = {"gain": "finite"}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "control", _control_name(self, self.control))
+
+    def spice_card(self) -> str:
+        return f"{self.name} {self.pos} {self.neg} {self.control} {_format(self.gain)}"
+
+
+@dataclass(frozen=True)
+class CCVS(Element):
+    """Current-controlled voltage source. Card: ``hNAME p n VCTRL R``; v(p)−v(n) = R·i(VCTRL)."""
+
+    pos: str = ""
+    neg: str = ""
+    control: str = ""
+    transresistance: Value = 0.0
+
+    letter: ClassVar[str] = "h"
+    kind: ClassVar[str] = "CCVS"
+    node_fields: ClassVar[tuple[str, ...]] = ("pos", "neg")
+    constraints: ClassVar[dict[str, str]] = {"transresistance": "finite"}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "control", _control_name(self, self.control))
+
+    def spice_card(self) -> str:
+        return f"{self.name} {self.pos} {self.neg} {self.control} {_format(self.transresistance)}"
+
+
+@dataclass(frozen=True)
+class Mosfet(Element):
+    """MOSFET, ngspice level 1 (Shichman–Hodges). Card: ``mNAME d g s b MODEL [W=..] [L=..]``.
+
+    ``w`` and ``l`` default to ngspice's DEFW = DEFL = 100 µm when ``None``.
+    """
+
+    drain: str = ""
+    gate: str = ""
+    source: str = ""
+    bulk: str = ""
+    model: str = ""
+    w: Value | None = None
+    l: Value | None = None
+
+    letter: ClassVar[str] = "m"
+    kind: ClassVar[str] = "MOSFET"
+    node_fields: ClassVar[tuple[str, ...]] = ("drain", "gate", "source", "bulk")
+    constraints: ClassVar[dict[str, str]] = {}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "model", _model_name(self, self.model))
+        for name in ("w", "l"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _check_value(self, name, "positive"))
+
+    def values(self) -> dict[str, Value]:
+        return {k: v for k, v in (("w", self.w), ("l", self.l)) if v is not None}
+
+    def spice_card(self) -> str:
+        sizes = "".join(f" {k}={_format(v)}" for k, v in self.values().items())
+        return f"{self.name} {self.drain} {self.gate} {self.source} {self.bulk} {self.model}{sizes}"
+
+
+@dataclass(frozen=True)
+class SubcircuitInstance(Element):
+    """Subcircuit call. Card: ``xNAME n1 n2 ... SUBCKT [param=value ...]``."""
+
+    ports: tuple[str, ...] = ()
+    subckt: str = ""
+    params: dict[str, Value] = field(default_factory=dict)
+
+    letter: ClassVar[str] = "x"
+    kind: ClassVar[str] = "subcircuit instance"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.ports, str) or not isinstance(self.ports, (tuple, list)):
+            raise CircuitError(f"subcircuit instance {self.name}: ports must be a sequence of node names", element=self.name)
+        object.__setattr__(self, "ports", tuple(normalize_node(p, element=self.name) for p in self.ports))
+        object.__setattr__(self, "subckt", _model_name(self, self.subckt, what="subcircuit"))
+        params: dict[str, Value] = {}
+        for key, value in dict(self.params).items():
+            checked = _ParamHolder(self.name, value)
+            params[str(key).lower()] = _check_value(checked, "value", "finite")
+        object.__setattr__(self, "params", params)
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return self.ports
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.ports, self.subckt, tuple(self.params.items())))
+
+    def spice_card(self) -> str:
+        params = "".join(f" {k}={_format(v)}" for k, v in self.params.items())
+        return f"{self.name} {' '.join(self.ports)} {self.subckt}{params}"
+
+
+@dataclass(frozen=True)
+class _ParamHolder:
+    """Adapter so instance parameters go through the same value check as element fields."""
+
+    name: str
+    value: Value
+    kind: ClassVar[str] = "subcircuit instance"
+
+
+def _model_name(element: Element, name: object, what: str = "model") -> str:
+    if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name.strip()):
+        raise CircuitError(f"{element.kind} {element.name}: needs a {what} name; got {name!r}", element=element.name)
+    return name.strip().lower()
+
+
+def _control_name(element: Element, name: object) -> str:
+    text = _model_name(element, name, what="controlling voltage source")
+    if not text.startswith("v"):
+        raise CircuitError(
+            f"{element.kind} {element.name}: the controlling element must be a voltage source "
+            f"(name starting with 'v'); got {text!r}",
+            element=element.name,
+        )
+    return text
+
+
+ELEMENT_CLASSES: dict[str, type[Element]] = {
+    cls.letter: cls
+    for cls in (
+        Resistor,
+        VoltageSource,
+        CurrentSource,
+        Diode,
+        VCVS,
+        VCCS,
+        CCCS,
+        CCVS,
+        Mosfet,
+        SubcircuitInstance,
+    )
+}
+"""Element class by SPICE letter."""
+
+
+def element_fields(cls: type[Element]) -> list[str]:
+    """Constructor fields of an element class (for writers and fuzzers)."""
+    return [f.name for f in fields(cls)]

@@ -1,0 +1,101 @@
+"""Topology checks that make an MNA matrix singular, reported by name before any solve.
+
+- *Floating island*: nodes with no DC path to ground. DC paths run through R, D, V, E, H and the
+  MOSFET's drain–source–bulk (its junctions); not through I/G/F outputs or a MOSFET gate.
+- *Voltage-source loop*: a cycle made only of voltage-defined branches (V, E, H), or a source
+  whose two terminals are the same node.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from circuitlearn.circuit.circuit import Circuit
+from circuitlearn.circuit.elements import (
+    CCVS,
+    GROUND,
+    VCVS,
+    Diode,
+    Element,
+    Mosfet,
+    Resistor,
+    VoltageSource,
+)
+from circuitlearn.errors import CircuitError
+
+__all__ = ["check_topology", "dc_paths", "floating_islands", "voltage_loops"]
+
+_VOLTAGE_DEFINED = (VoltageSource, VCVS, CCVS)
+
+
+def dc_paths(element: Element) -> list[tuple[str, str]]:
+    """Node pairs between which ``element`` conducts at DC."""
+    if isinstance(element, (Resistor, Diode, *_VOLTAGE_DEFINED)):
+        return [(element.nodes[0], element.nodes[1])]
+    if isinstance(element, Mosfet):
+        return [(element.drain, element.source), (element.drain, element.bulk), (element.source, element.bulk)]
+    return []
+
+
+def floating_islands(circuit: Circuit) -> list[list[str]]:
+    """Groups of nodes with no DC path to ground (sorted, largest first)."""
+    graph = nx.Graph()
+    graph.add_node(GROUND)
+    graph.add_nodes_from(circuit.nodes)
+    for element in circuit:
+        graph.add_edges_from(dc_paths(element))
+    islands = [sorted(c) for c in nx.connected_components(graph) if GROUND not in c]
+    return sorted(islands, key=lambda c: (-len(c), c))
+
+
+def voltage_loops(circuit: Circuit) -> list[list[str]]:
+    """Loops of voltage-defined branches, each as the list of element names in it."""
+    graph = nx.MultiGraph()
+    loops: list[list[str]] = []
+    for element in circuit:
+        if not isinstance(element, _VOLTAGE_DEFINED):
+            continue
+        a, b = element.nodes[0], element.nodes[1]
+        if a == b:
+            loops.append([element.name])
+            continue
+        if graph.has_node(a) and graph.has_node(b) and nx.has_path(graph, a, b):
+            path = nx.shortest_path(graph, a, b)
+            names = [next(iter(graph.get_edge_data(u, v))) for u, v in zip(path, path[1:], strict=False)]
+            loops.append([*names, element.name])
+            continue
+        graph.add_edge(a, b, key=element.name)
+    return loops
+
+
+def check_topology(circuit: Circuit) -> None:
+    """Raise :class:`CircuitError` naming the first floating island or voltage-source loop.
+
+    ``circuit`` must be flat (see :meth:`Circuit.flatten`).
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource, CurrentSource
+    >>> c = Circuit(); _ = c.add(VoltageSource("v1", "a", "0", 1)); _ = c.add(CurrentSource("i1", "a", "b", 1e-3))
+    >>> check_topology(c)
+    Traceback (most recent call last):
+    ...
+    circuitlearn.errors.CircuitError: floating node b: no DC path to ground (connect it through a resistor, e.g. a large one to 0)
+    """
+    loops = voltage_loops(circuit)
+    if loops:
+        loop = loops[0]
+        raise CircuitError(
+            f"loop of voltage sources {' -> '.join(loop)}: their voltages over-determine the loop "
+            "(add a series resistance or remove one source)",
+            element=loop[-1],
+        )
+    islands = floating_islands(circuit)
+    if islands:
+        island = islands[0]
+        nodes = ", ".join(island[:8]) + (" ..." if len(island) > 8 else "")
+        noun = "node" if len(island) == 1 else "nodes"
+        raise CircuitError(
+            f"floating {noun} {nodes}: no DC path to ground (connect it through a resistor, e.g. a large one to 0)",
+            node=island[0],
+        )
