@@ -19,6 +19,14 @@ from circuitlearn.circuit.elements import (
 from circuitlearn.circuit.expressions import Expression
 from circuitlearn.circuit.models import Model
 from circuitlearn.circuit.topology import check_topology
+from circuitlearn.circuit.builders import (
+    LayeredNetwork,
+    crossbar,
+    from_networkx,
+    kendall_network,
+    random_resistor_network,
+    to_networkx,
+)
 
 __all__ = [
     "CCCS",
@@ -39,4 +47,10 @@ __all__ = [
     "SubcircuitInstance",
     "VoltageSource",
     "check_topology",
+    "LayeredNetwork",
+    "crossbar",
+    "from_networkx",
+    "kendall_network",
+    "random_resistor_network",
+    "to_networkx",
 ]
