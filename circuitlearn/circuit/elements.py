@@ -208,7 +208,7 @@ class CurrentSource(Element):
 
 @dataclass(frozen=True)
 class Diode(Element):
-    """Junction diode (ngspice level-1 model). Card: ``dNAME anode cathode MODEL [AREA]``.
+    """Junction diode (ngspice level-1 model). Card: ``dNAME anode cathode MODEL [area=AREA]``.
 
     I = AREA·IS·(exp(V/(N·Vt)) − 1) + GMIN·V, with series resistance RS/AREA.
     """
@@ -228,7 +228,8 @@ class Diode(Element):
         object.__setattr__(self, "model", _model_name(self, self.model))
 
     def spice_card(self) -> str:
-        area = "" if self.area == 1.0 else f" {_format(self.area)}"
+        # ngspice 39 rejects a positional area ("could not find a valid modelname"): write area=.
+        area = "" if self.area == 1.0 else f" area={_format(self.area)}"
         return f"{self.name} {self.anode} {self.cathode} {self.model}{area}"
 
 
