@@ -392,7 +392,7 @@ class ConservationTracker:
         if np.isfinite(pred_bias) and pred_bias != 0.0:
             ratio = bias / pred_bias
         elif np.isfinite(pred_disc) and pred_disc != 0.0:
-            ratio = (bias + disc) / pred_disc
+            ratio = disc / pred_disc
         else:
             ratio = float("nan")
         final = float(self.quantity[-1])
