@@ -11,6 +11,7 @@ from circuitlearn.errors import (
     ConvergenceError,
     NetlistError,
 )
+from circuitlearn.netlist import from_spice
 
 __version__ = "0.1.0"
 
@@ -21,4 +22,5 @@ __all__ = [
     "ConvergenceError",
     "NetlistError",
     "__version__",
+    "from_spice",
 ]

@@ -1,0 +1,328 @@
+"""Element cards: one parser per supported SPICE letter, turning tokens into element objects.
+
+Each parser receives the card's tokens (the element name first) and returns an element; errors
+are :class:`~circuitlearn.errors.NetlistError` located at the card. Element constructors may
+raise :class:`~circuitlearn.errors.CircuitError` (bad value, bad node name); the reader adds the
+location to those.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+from circuitlearn.circuit.elements import (
+    CCCS,
+    CCVS,
+    VCCS,
+    VCVS,
+    CurrentSource,
+    Diode,
+    Element,
+    Mosfet,
+    Resistor,
+    SubcircuitInstance,
+    VoltageSource,
+)
+from circuitlearn.circuit.expressions import Expression, Value
+from circuitlearn.circuit.units import try_parse_value
+from circuitlearn.errors import NetlistError
+from circuitlearn.netlist.lexer import Card, Token
+
+__all__ = [
+    "ELEMENT_PARSERS",
+    "UNSUPPORTED_LETTERS",
+    "CardContext",
+    "parse_expression",
+    "parse_value",
+    "reads_as_number",
+    "split_arguments",
+    "unsupported_letter_message",
+]
+
+UNSUPPORTED_LETTERS: dict[str, str] = {
+    "c": "capacitors are not modelled (a capacitor is an open circuit at DC): remove it",
+    "l": "inductors are not modelled (an inductor is a short circuit at DC): replace it by a 0 V source",
+    "b": "behavioural (B) sources are not supported: use E, G, F or H sources",
+    "q": "bipolar transistors (Q) are not supported: use D and M elements",
+    "j": "JFETs (J) are not supported: use M elements",
+    "k": "coupled inductors (K) are not supported",
+    "s": "switches (S) are not supported",
+    "w": "switches (W) are not supported",
+    "t": "transmission lines (T) are not supported",
+    "a": "XSPICE (A) elements are not supported",
+}
+"""Why an element letter we do not model is rejected."""
+
+_SUPPORTED = "R V I D E G F H M X"
+
+_STRTOD = re.compile(
+    r"[+-]?(?:0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?"
+    r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+)
+
+
+class CardContext:
+    """Where a card came from, to build located errors."""
+
+    def __init__(self, card: Card, path: str | None) -> None:
+        self.card = card
+        self.path = path
+
+    def error(self, message: str) -> NetlistError:
+        """A :class:`NetlistError` at this card."""
+        return NetlistError(message, path=self.path, line=self.card.line, text=self.card.text)
+
+
+def reads_as_number(name: str) -> bool:
+    """True when ngspice 39 reads an element's model-name token as a number, not a name.
+
+    ngspice accepts model names that start with a digit (``1n4148``, ``2n7000``, ``1kohm``)
+    unless the whole token is a number: a C ``strtod`` number, then at most one scale factor
+    (``t g k m u n p f meg mil``), then at most one unit (``ohms farad henry f h``). So
+    ``1k``, ``1e3``, ``10u``, ``1nf`` and ``1kohms`` are numbers and a diode or MOSFET that
+    names such a model fails in ngspice ("could not find a valid modelname").
+
+    Examples
+    --------
+    >>> [reads_as_number(n) for n in ("1n4148", "2n7000", "1kohm", "dmod")]
+    [False, False, False, False]
+    >>> [reads_as_number(n) for n in ("1k", "1e3", "10u", "1nf", "1kohms", "0x1a")]
+    [True, True, True, True, True, True]
+    """
+    if not name or name[0].isalpha():
+        return False
+    match = _STRTOD.match(name)
+    if match is None:
+        return False
+    rest = name[match.end() :].lower()
+    if rest.startswith(("meg", "mil")):
+        rest = rest[3:]
+    elif rest[:1] in set("tgkmunpf"):
+        rest = rest[1:]
+    if rest.startswith("ohms"):
+        rest = rest[4:]
+    elif rest.startswith(("farad", "henry")):
+        rest = rest[5:]
+    elif rest[:1] in {"f", "h"}:
+        rest = rest[1:]
+    return not rest
+
+
+def parse_value(token: Token, ctx: CardContext, who: str) -> Value:
+    """A number with an optional suffix, or an expression token (``{...}``/``'...'``)."""
+    if token.kind == "expr":
+        return parse_expression(token.text, ctx, who)
+    if token.kind != "word":
+        raise ctx.error(f"{who}: expected a value; got {token.text!r}")
+    value = try_parse_value(token.text)
+    if value is None:
+        hint = " (NaN and inf are not values)" if token.text.lower().strip("+-") in {"nan", "inf"} else ""
+        raise ctx.error(
+            f"{who}: bad number {token.text!r}{hint}; expected a number such as 1k, 2.2u, 1e-3 or {{expr}}"
+        )
+    if not math.isfinite(value):
+        raise ctx.error(f"{who}: number {token.text!r} overflows to infinity")
+    return value
+
+
+def parse_expression(text: str, ctx: CardContext, who: str) -> Expression:
+    """An :class:`Expression`, with syntax errors located at the card."""
+    try:
+        return Expression(text)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) else "expression too deeply nested"
+        raise ctx.error(f"{who}: bad expression {{{text}}}: {reason}") from None
+
+
+def split_arguments(tokens: list[Token], ctx: CardContext, who: str) -> tuple[list[Token], dict[str, Token]]:
+    """Split tokens into positional ones and ``key=value`` pairs (keys lower-cased)."""
+    positional: list[Token] = []
+    keywords: dict[str, Token] = {}
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if index + 1 < len(tokens) and tokens[index + 1].text == "=" and tokens[index + 1].kind == "punct":
+            if not token.is_word:
+                raise ctx.error(f"{who}: expected a parameter name before '='; got {token.text!r}")
+            if index + 2 >= len(tokens) or tokens[index + 2].kind == "punct":
+                raise ctx.error(f"{who}: parameter {token.text.lower()}= has no value")
+            key = token.text.lower()
+            if key in keywords:
+                raise ctx.error(f"{who}: parameter {key} is given twice")
+            keywords[key] = tokens[index + 2]
+            index += 3
+            continue
+        if token.kind == "punct":
+            raise ctx.error(f"{who}: unexpected {token.text!r} (POLY and function sources are not supported)")
+        if keywords:
+            raise ctx.error(f"{who}: unexpected {token.text!r} after name=value parameters")
+        positional.append(token)
+        index += 1
+    return positional, keywords
+
+
+def _nodes(tokens: list[Token], count: int, ctx: CardContext, who: str, usage: str) -> list[str]:
+    if len(tokens) < count:
+        raise ctx.error(f"{who}: too few nodes: expected '{usage}'; got {len(tokens)} of {count} nodes")
+    for token in tokens[:count]:
+        if not token.is_word:
+            raise ctx.error(f"{who}: expected a node name; got {token.text!r}")
+    return [t.text for t in tokens[:count]]
+
+
+def _no_extra(tokens: list[Token], keywords: dict[str, Token], ctx: CardContext, who: str, usage: str) -> None:
+    if tokens:
+        raise ctx.error(f"{who}: unexpected {tokens[0].text!r}; expected '{usage}'")
+    if keywords:
+        raise ctx.error(f"{who}: unsupported parameter {next(iter(keywords))}=; expected '{usage}'")
+
+
+def _main_value(
+    rest: list[Token], keywords: dict[str, Token], key: str, ctx: CardContext, who: str, usage: str
+) -> Value:
+    if rest and key in keywords:
+        raise ctx.error(f"{who}: value given twice (positional and {key}=)")
+    if key in keywords:
+        return parse_value(keywords.pop(key), ctx, who)
+    if not rest:
+        raise ctx.error(f"{who}: missing value; expected '{usage}'")
+    return parse_value(rest.pop(0), ctx, who)
+
+
+def _model_token(tokens: list[Token], index: int, ctx: CardContext, who: str, usage: str) -> str:
+    if len(tokens) <= index or not tokens[index].is_word:
+        raise ctx.error(f"{who}: missing model name; expected '{usage}'")
+    name = tokens[index].text
+    if reads_as_number(name):
+        raise ctx.error(
+            f"{who}: model name {name!r} reads as a number, which ngspice rejects "
+            f"(\"could not find a valid modelname\"); rename the model, e.g. to 'm{name}'"
+        )
+    return name
+
+
+def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
+    usage = "rNAME n1 n2 VALUE"
+    who = f"resistor {name}"
+    args, keywords = split_arguments(tokens, ctx, who)
+    n1, n2 = _nodes(args, 2, ctx, who, usage)
+    rest = args[2:]
+    value = _main_value(rest, keywords, "r", ctx, who, usage)
+    _no_extra(rest, keywords, ctx, who, usage)
+    return Resistor(name, n1, n2, value)
+
+
+def _source(name: str, tokens: list[Token], ctx: CardContext) -> Element:
+    cls = VoltageSource if name[0] == "v" else CurrentSource
+    usage = f"{name[0]}NAME n+ n- [dc] VALUE"
+    who = f"{cls.kind} {name}"
+    args, keywords = split_arguments(tokens, ctx, who)
+    pos, neg = _nodes(args, 2, ctx, who, usage)
+    rest = args[2:]
+    dc: Value | None = parse_value(keywords.pop("dc"), ctx, who) if "dc" in keywords else None
+    while rest:
+        word = rest.pop(0)
+        lowered = word.text.lower()
+        if lowered == "dc" and word.is_word:
+            if not rest:
+                raise ctx.error(f"{who}: 'dc' needs a value; expected '{usage}'")
+            word = rest.pop(0)
+        elif lowered == "ac" and word.is_word:
+            # AC magnitude and phase do not change the DC operating point: skip them.
+            for _ in range(2):
+                if rest and (rest[0].kind == "expr" or try_parse_value(rest[0].text) is not None):
+                    rest.pop(0)
+            continue
+        elif word.is_word and try_parse_value(word.text) is None:
+            raise ctx.error(
+                f"{who}: unsupported source specification {word.text!r}: only DC values are "
+                f"supported; expected '{usage}'"
+            )
+        if dc is not None:
+            raise ctx.error(f"{who}: DC value given twice")
+        dc = parse_value(word, ctx, who)
+    _no_extra([], keywords, ctx, who, usage)
+    return cls(name, pos, neg, 0.0 if dc is None else dc)
+
+
+def _diode(name: str, tokens: list[Token], ctx: CardContext) -> Element:
+    usage = "dNAME anode cathode MODEL [area=VALUE]"
+    who = f"diode {name}"
+    args, keywords = split_arguments(tokens, ctx, who)
+    anode, cathode = _nodes(args, 2, ctx, who, usage)
+    model = _model_token(args, 2, ctx, who, usage)
+    if len(args) > 3 and (args[3].kind == "expr" or try_parse_value(args[3].text) is not None):
+        raise ctx.error(
+            f"{who}: a positional area ({args[3].text}) is rejected by ngspice 39; write area={args[3].text}"
+        )
+    area = parse_value(keywords.pop("area"), ctx, who) if "area" in keywords else 1.0
+    _no_extra(args[3:], keywords, ctx, who, usage)
+    return Diode(name, anode, cathode, model, area)
+
+
+def _controlled(name: str, tokens: list[Token], ctx: CardContext) -> Element:
+    letter = name[0]
+    cls = {"e": VCVS, "g": VCCS, "f": CCCS, "h": CCVS}[letter]
+    voltage_controlled = letter in "eg"
+    usage = f"{letter}NAME n+ n- {'nc+ nc-' if voltage_controlled else 'VCTRL'} VALUE"
+    who = f"{cls.kind} {name}"
+    args, keywords = split_arguments(tokens, ctx, who)
+    count = 4 if voltage_controlled else 2
+    nodes = _nodes(args, count, ctx, who, usage)
+    rest = args[count:]
+    if not voltage_controlled:
+        if not rest or not rest[0].is_word:
+            raise ctx.error(f"{who}: missing controlling voltage source; expected '{usage}'")
+        nodes.append(rest.pop(0).text)
+    value = _main_value(rest, keywords, "value", ctx, who, usage)
+    _no_extra(rest, keywords, ctx, who, usage)
+    return cls(name, *nodes, value)
+
+
+def _mosfet(name: str, tokens: list[Token], ctx: CardContext) -> Element:
+    usage = "mNAME drain gate source bulk MODEL [w=VALUE] [l=VALUE]"
+    who = f"MOSFET {name}"
+    args, keywords = split_arguments(tokens, ctx, who)
+    nodes = _nodes(args, 4, ctx, who, usage)
+    model = _model_token(args, 4, ctx, who, usage)
+    sizes = {k: parse_value(keywords.pop(k), ctx, who) for k in ("w", "l") if k in keywords}
+    _no_extra(args[5:], keywords, ctx, who, usage)
+    return Mosfet(name, *nodes, model, sizes.get("w"), sizes.get("l"))
+
+
+def _instance(name: str, tokens: list[Token], ctx: CardContext) -> Element:
+    usage = "xNAME node... SUBCKT [params:] [name=value ...]"
+    who = f"subcircuit instance {name}"
+    args, keywords = split_arguments(tokens, ctx, who)
+    if args and args[-1].is_word and args[-1].text.lower() == "params:":
+        args.pop()
+    if not args:
+        raise ctx.error(f"{who}: missing subcircuit name; expected '{usage}'")
+    for token in args:
+        if not token.is_word:
+            raise ctx.error(f"{who}: expected a node or subcircuit name; got {token.text!r}")
+    params = {key: parse_value(token, ctx, who) for key, token in keywords.items()}
+    return SubcircuitInstance(name, tuple(t.text for t in args[:-1]), args[-1].text, params)
+
+
+ELEMENT_PARSERS: dict[str, Callable[[str, list[Token], CardContext], Element]] = {
+    "r": _resistor,
+    "v": _source,
+    "i": _source,
+    "d": _diode,
+    "e": _controlled,
+    "g": _controlled,
+    "f": _controlled,
+    "h": _controlled,
+    "m": _mosfet,
+    "x": _instance,
+}
+"""Card parser by element letter; its arguments are the name, the tokens after it and the context."""
+
+
+def unsupported_letter_message(letter: str) -> str:
+    """Why an element letter is rejected, listing what is supported."""
+    reason = UNSUPPORTED_LETTERS.get(letter, f"element letter {letter.upper()!r} is not supported")
+    return f"{reason} (supported elements: {_SUPPORTED})"

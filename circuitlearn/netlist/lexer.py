@@ -1,0 +1,187 @@
+"""Netlist text → cards → tokens, with the physical line of every card kept for error messages.
+
+SPICE reading rules applied here (checked against ``ngspice -b``, version 39):
+
+- the first line is the title, whatever it contains;
+- ``*`` as the first non-blank character makes a comment line;
+- ``;`` anywhere, and ``$`` at the start of a line or after white space, start an inline comment
+  (``b$x`` stays a node name, as in ngspice);
+- a line starting with ``+`` continues the previous card, even across blank and comment lines;
+- ``.control`` ... ``.endc`` blocks and everything after ``.end`` are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from circuitlearn.errors import NetlistError
+
+__all__ = ["Card", "Token", "decode", "split_cards", "tokenize"]
+
+_INLINE_COMMENT = re.compile(r";|(?:^|(?<=\s))\$")
+
+
+@dataclass(frozen=True)
+class Card:
+    """One logical card: continuation lines joined, comments removed.
+
+    Parameters
+    ----------
+    line : int
+        Physical line number (1-based) of the card's first line.
+    text : str
+        The card's text, continuation lines joined with a space.
+    """
+
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Token:
+    """A word of a card: a plain word, an expression (``{...}`` or ``'...'``) or ``= ( ) ,``."""
+
+    text: str
+    kind: str  # "word", "expr" or "punct"
+
+    @property
+    def is_word(self) -> bool:
+        return self.kind == "word"
+
+
+def decode(data: bytes, *, path: str | None = None) -> str:
+    """Decode a netlist file's bytes as UTF-8 text, rejecting binary files clearly.
+
+    Raises
+    ------
+    NetlistError
+        For NUL bytes or bytes that are not UTF-8.
+    """
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise NetlistError(
+            "this is a binary file (it contains NUL bytes), not a SPICE netlist", path=path, line=line
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise NetlistError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the netlist "
+            "as UTF-8 or ASCII",
+            path=path,
+            line=line,
+        ) from None
+
+
+def split_cards(text: str, *, path: str | None = None) -> tuple[str, list[Card], list[Card]]:
+    """Split netlist text into its title, its cards and the cards of skipped blocks.
+
+    Returns
+    -------
+    title : str
+    cards : list of Card
+        Cards up to ``.end`` (excluded), outside ``.control`` blocks.
+    skipped : list of Card
+        One card per ``.control`` block (its first line), for the record of ignored cards.
+
+    Raises
+    ------
+    NetlistError
+        Empty netlist, NUL characters, a leading continuation line or an unterminated
+        ``.control`` block.
+    """
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise NetlistError("this is binary data (it contains NUL characters), not a SPICE netlist", path=path, line=line)
+    lines = [raw.rstrip("\r") for raw in text.split("\n")]
+    if not any(raw.strip() for raw in lines):
+        raise NetlistError("empty netlist: expected a title line and element cards", path=path)
+    title = lines[0].strip()
+    cards: list[Card] = []
+    skipped: list[Card] = []
+    control_start: int | None = None
+    for number, raw in enumerate(lines[1:], start=2):
+        stripped = raw.strip()
+        if control_start is not None:
+            if stripped.lower().startswith(".endc"):
+                control_start = None
+            continue
+        if not stripped or stripped.startswith("*"):
+            continue
+        content = _INLINE_COMMENT.split(stripped, maxsplit=1)[0].strip()
+        if stripped.startswith("+"):
+            if not cards:
+                raise NetlistError(
+                    "continuation line ('+') with no card before it to continue", path=path, line=number, text=raw
+                )
+            previous = cards[-1]
+            cards[-1] = Card(previous.line, f"{previous.text} {content[1:].strip()}".strip())
+            continue
+        if not content:
+            continue
+        word = content.split()[0].lower()
+        if word == ".control":
+            control_start = number
+            skipped.append(Card(number, ".control"))
+            continue
+        if word == ".end":
+            break
+        cards.append(Card(number, content))
+    if control_start is not None:
+        raise NetlistError(
+            "unterminated .control block: add '.endc' after its last command", path=path, line=control_start, text=".control"
+        )
+    return title, cards, skipped
+
+
+_TOKEN = re.compile(r"\s*(?:(?P<punct>[=(),])|(?P<quote>')|(?P<brace>\{)|(?P<word>[^\s=(),'{]+))")
+
+
+def tokenize(card: Card, *, path: str | None = None) -> list[Token]:
+    """Split a card into tokens; ``{...}`` (nested) and ``'...'`` are one expression token each.
+
+    Raises
+    ------
+    NetlistError
+        For an unbalanced brace or quote.
+    """
+    text = card.text
+    tokens: list[Token] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:  # only trailing white space is left
+            break
+        if match["punct"]:
+            tokens.append(Token(match["punct"], "punct"))
+            position = match.end()
+        elif match["word"]:
+            tokens.append(Token(match["word"], "word"))
+            position = match.end()
+        elif match["quote"]:
+            end = text.find("'", match.end())
+            if end < 0:
+                raise NetlistError("unterminated quoted expression: add the closing '", path=path, line=card.line, text=text)
+            tokens.append(Token(text[match.end() : end], "expr"))
+            position = end + 1
+        else:
+            end = _matching_brace(text, match.end() - 1)
+            if end < 0:
+                raise NetlistError("unbalanced '{' in expression: add the closing '}'", path=path, line=card.line, text=text)
+            tokens.append(Token(text[match.end() : end], "expr"))
+            position = end + 1
+    return tokens
+
+
+def _matching_brace(text: str, start: int) -> int:
+    depth = 0
+    for index in range(start, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1

@@ -1,0 +1,429 @@
+"""Read a SPICE netlist (the DC subset documented in ``docs/netlist.md``) into a :class:`Circuit`.
+
+The reader is strict: a card that would change the DC answer and that circuitlearn does not model
+is an error naming its line, never silently dropped. Analysis and output cards are skipped and
+recorded in ``circuit.ignored_cards``. Every error is a :class:`~circuitlearn.errors.NetlistError`
+carrying the file, the physical line of the card and its text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from circuitlearn.circuit.circuit import Circuit, Subcircuit
+from circuitlearn.circuit.expressions import Value, resolve_params
+from circuitlearn.circuit.models import MODEL_KINDS, Model
+from circuitlearn.circuit.topology import check_topology
+from circuitlearn.circuit.units import try_parse_value
+from circuitlearn.errors import CircuitError, NetlistError
+from circuitlearn.netlist.cards import (
+    ELEMENT_PARSERS,
+    CardContext,
+    parse_expression,
+    parse_value,
+    split_arguments,
+    unsupported_letter_message,
+)
+from circuitlearn.netlist.lexer import Card, Token, decode, split_cards, tokenize
+
+__all__ = ["IGNORED_CARDS", "from_spice"]
+
+IGNORED_CARDS = frozenset(
+    {
+        ".op", ".dc", ".tran", ".ac", ".noise", ".tf", ".sens", ".pz", ".disto", ".four",
+        ".fourier", ".print", ".plot", ".save", ".probe", ".meas", ".measure", ".width",
+        ".nodeset", ".ic", ".options", ".option", ".opt", ".temp",
+    }
+)
+"""Analysis, output and option cards that do not change the DC circuit: skipped and recorded."""
+
+_REJECTED_CARDS = {
+    ".include": "included files are not read: paste the included cards into this netlist",
+    ".inc": "included files are not read: paste the included cards into this netlist",
+    ".lib": "library sections are not read: paste the needed .model/.subckt cards into this netlist",
+    ".func": "user functions (.func) are not supported: write the expression out in {...}",
+    ".global": "global nodes (.global) are not supported: pass the node through subcircuit ports",
+}
+
+_NOMINAL_TEMPERATURE = 27.0
+"""The only temperature [°C] whose DC answer circuitlearn's models give (ngspice's default TEMP/TNOM)."""
+
+
+def from_spice(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    check: bool = False,
+) -> Circuit:
+    """Read a SPICE netlist into a :class:`~circuitlearn.circuit.Circuit`.
+
+    Parameters
+    ----------
+    source : str, path-like or bytes
+        A :class:`pathlib.Path` (any ``os.PathLike``) or a non-blank ``str`` *without a newline*
+        is the path of a netlist file; any other ``str`` is netlist text (a netlist has at least
+        a title line and a card), and ``bytes`` are a file's contents.
+    path : str or path-like, optional
+        File name to show in error messages when ``source`` is text.
+    check : bool
+        Also flatten the circuit and run :func:`~circuitlearn.circuit.check_topology`, so that
+        voltage-source loops and floating nodes are reported with the line of an element involved.
+
+    Returns
+    -------
+    Circuit
+        With ``origin`` (element name → line, also on each subcircuit body), ``source_path`` and
+        ``ignored_cards`` (line, card) set.
+
+    Raises
+    ------
+    NetlistError
+        Naming the file, the line and the offending text, for any card that cannot be read,
+        any invalid element, and (with ``check=True``) topology errors.
+
+    Examples
+    --------
+    >>> c = from_spice('''divider
+    ... V1 in 0 DC 1
+    ... R1 in out 1k
+    ... R2 out 0 1k
+    ... .op
+    ... .end''')
+    >>> [e.name for e in c], c.origin["r2"], c.ignored_cards
+    (['v1', 'r1', 'r2'], 4, [(5, '.op')])
+    """
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and source.strip() and "\n" not in source):
+        file = Path(source)
+        shown = str(path) if path is not None else str(file)
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise NetlistError(
+                f"cannot read the netlist file: {exc.strerror or exc} (pass netlist text with at "
+                "least one newline, or an existing file)",
+                path=shown,
+            ) from None
+        text = decode(data, path=shown)
+    elif isinstance(source, bytes):
+        shown = str(path) if path is not None else None
+        text = decode(source, path=shown)
+    elif isinstance(source, str):
+        shown = str(path) if path is not None else None
+        text = source
+    else:
+        raise NetlistError(f"expected netlist text, bytes or a path; got {type(source).__name__}")
+    circuit = _Reader(shown).read(text)
+    if check:
+        _check(circuit, shown)
+    return circuit
+
+
+class _Scope:
+    """A circuit being filled: the top level or a ``.subckt`` body."""
+
+    def __init__(self, circuit: Circuit, subcircuit: Subcircuit | None, card: Card | None) -> None:
+        self.circuit = circuit
+        self.subcircuit = subcircuit
+        self.card = card
+        self.param_lines: dict[str, int] = {}
+
+
+class _Reader:
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+
+    def read(self, text: str) -> Circuit:
+        title, cards, skipped = split_cards(text, path=self.path)
+        top = Circuit(title or "circuit")
+        top.source_path = self.path
+        top.ignored_cards.extend((card.line, card.text) for card in skipped)
+        self.stack = [_Scope(top, None, None)]
+        for card in cards:
+            ctx = CardContext(card, self.path)
+            tokens = tokenize(card, path=self.path)
+            try:
+                self._card(tokens, ctx)
+            except CircuitError as exc:
+                raise ctx.error(str(exc)) from None
+        if len(self.stack) > 1:
+            scope = self.stack[-1]
+            assert scope.subcircuit is not None and scope.card is not None
+            raise CardContext(scope.card, self.path).error(
+                f"unterminated .subckt {scope.subcircuit.name}: add '.ends {scope.subcircuit.name}' "
+                "after its last card"
+            )
+        if not len(top):
+            raise NetlistError(
+                "the netlist has no elements (only a title, comments or dot cards); ngspice rejects "
+                "an empty netlist",
+                path=self.path,
+            )
+        top.ignored_cards.sort()
+        self._validate(top)
+        self._resolve_top_params(self.stack[0])
+        return top
+
+    # -- cards ------------------------------------------------------------------------------
+    def _card(self, tokens: list[Token], ctx: CardContext) -> None:
+        first = tokens[0]
+        if not first.is_word:
+            raise ctx.error(f"a card must start with an element name or a dot command; got {first.text!r}")
+        word = first.text.lower()
+        scope = self.stack[-1]
+        if word.startswith("."):
+            self._dot_card(word, tokens[1:], ctx)
+            return
+        parser = ELEMENT_PARSERS.get(word[0])
+        if parser is None:
+            if word[0].isalpha():
+                raise ctx.error(f"element {word}: {unsupported_letter_message(word[0])}")
+            raise ctx.error(
+                f"unknown card {first.text!r}: expected an element (a name starting with R, V, I, D, "
+                "E, G, F, H, M or X) or a dot command such as .model"
+            )
+        element = parser(word, tokens[1:], ctx)
+        scope.circuit.add(element)
+        scope.circuit.origin[element.name] = ctx.card.line
+
+    def _dot_card(self, word: str, tokens: list[Token], ctx: CardContext) -> None:
+        scope = self.stack[-1]
+        if word == ".model":
+            self._model(tokens, ctx, scope)
+        elif word == ".subckt":
+            self._subckt(tokens, ctx, scope)
+        elif word == ".ends":
+            self._ends(tokens, ctx)
+        elif word == ".param":
+            self._param(tokens, ctx, scope)
+        elif word == ".title":
+            self.stack[0].circuit.title = ctx.card.text.split(None, 1)[1] if len(tokens) else "circuit"
+        elif word in IGNORED_CARDS:
+            self._check_temperature(word, tokens, ctx)
+            self.stack[0].circuit.ignored_cards.append((ctx.card.line, ctx.card.text))
+        elif word in _REJECTED_CARDS:
+            raise ctx.error(f"{word}: {_REJECTED_CARDS[word]}")
+        else:
+            raise ctx.error(
+                f"unsupported card {word}: circuitlearn reads .model, .subckt/.ends, .param and .end, "
+                f"and skips {', '.join(sorted(IGNORED_CARDS))}"
+            )
+
+    def _model(self, tokens: list[Token], ctx: CardContext, scope: _Scope) -> None:
+        usage = ".model NAME D|NMOS|PMOS (param=value ...)"
+        tokens = [t for t in tokens if not (t.kind == "punct" and t.text in "(),")]
+        if len(tokens) < 2 or not tokens[0].is_word or not tokens[1].is_word:
+            raise ctx.error(f".model: missing model name or type; expected '{usage}'")
+        name, kind = tokens[0].text, tokens[1].text.lower()
+        who = f"model {name.lower()}"
+        if kind not in MODEL_KINDS:
+            raise ctx.error(f"{who}: model type {kind!r} is not supported; expected one of {', '.join(MODEL_KINDS)}")
+        args, keywords = split_arguments(tokens[2:], ctx, who)
+        if args:
+            raise ctx.error(f"{who}: unexpected {args[0].text!r}; expected '{usage}'")
+        params: dict[str, Value] = {key: parse_value(token, ctx, who) for key, token in keywords.items()}
+        if kind == "d" and "level" in params:
+            if params["level"] != 1.0:
+                raise ctx.error(f"{who}: only diode level 1 is supported; got level={keywords['level'].text}")
+            del params["level"]
+        scope.circuit.add_model(Model(name, kind, params))
+
+    def _subckt(self, tokens: list[Token], ctx: CardContext, scope: _Scope) -> None:
+        usage = ".subckt NAME port... [params:] [name=default ...]"
+        args, keywords = split_arguments(tokens, ctx, ".subckt")
+        if args and args[-1].is_word and args[-1].text.lower() == "params:":
+            args.pop()
+        if not args:
+            raise ctx.error(f".subckt: missing subcircuit name; expected '{usage}'")
+        for token in args:
+            if not token.is_word:
+                raise ctx.error(f".subckt: expected a name; got {token.text!r}")
+        name = args[0].text
+        who = f"subcircuit {name.lower()}"
+        params = {key: parse_value(token, ctx, who) for key, token in keywords.items()}
+        for key in params:
+            if not key.isidentifier():
+                raise ctx.error(f"{who}: invalid parameter name {key!r}")
+        body = Circuit(name.lower())
+        body.source_path = self.path
+        sub = Subcircuit(name, tuple(t.text for t in args[1:]), body, params)
+        scope.circuit.add_subcircuit(sub)
+        self.stack.append(_Scope(body, sub, ctx.card))
+
+    def _ends(self, tokens: list[Token], ctx: CardContext) -> None:
+        if len(self.stack) == 1:
+            raise ctx.error(".ends without a matching .subckt")
+        scope = self.stack.pop()
+        assert scope.subcircuit is not None
+        if tokens and tokens[0].text.lower() != scope.subcircuit.name:
+            raise ctx.error(
+                f".ends {tokens[0].text.lower()} closes .subckt {scope.subcircuit.name} "
+                f"(opened at line {scope.card.line if scope.card else '?'})"
+            )
+        if len(tokens) > 1:
+            raise ctx.error(f".ends: unexpected {tokens[1].text!r}")
+
+    def _param(self, tokens: list[Token], ctx: CardContext, scope: _Scope) -> None:
+        if not tokens:
+            raise ctx.error(".param: expected name=value pairs, e.g. '.param rload=1k gain={rload*2}'")
+        for name, value_tokens in _param_pairs(tokens, ctx):
+            who = f".param {name}"
+            if name in scope.param_lines:
+                raise ctx.error(f"{who}: already defined at line {scope.param_lines[name]}")
+            if len(value_tokens) == 1 and value_tokens[0].kind == "expr":
+                value: Value = parse_expression(value_tokens[0].text, ctx, who)
+            elif len(value_tokens) == 1 and try_parse_value(value_tokens[0].text) is not None:
+                value = parse_value(value_tokens[0], ctx, who)
+            else:
+                value = parse_expression(" ".join(t.text for t in value_tokens), ctx, who)
+            scope.circuit.set_param(name, value)
+            scope.param_lines[name] = ctx.card.line
+
+    def _check_temperature(self, word: str, tokens: list[Token], ctx: CardContext) -> None:
+        if word == ".temp":
+            values = [t for t in tokens if t.kind != "punct"]
+            if len(values) != 1 or try_parse_value(values[0].text) != _NOMINAL_TEMPERATURE:
+                raise ctx.error(
+                    f".temp: only {_NOMINAL_TEMPERATURE:g} °C is modelled; remove the card or set it to 27"
+                )
+        elif word in {".options", ".option", ".opt"}:
+            _, keywords = split_arguments([t for t in tokens if t.text != ","], ctx, word)
+            for key in ("temp", "tnom"):
+                if key in keywords and try_parse_value(keywords[key].text) != _NOMINAL_TEMPERATURE:
+                    raise ctx.error(f"{word}: only {key}=27 is modelled; got {key}={keywords[key].text}")
+
+    # -- whole-netlist checks ---------------------------------------------------------------
+    def _validate(self, top: Circuit) -> None:
+        """Check model, subcircuit, control-source and parameter references in every scope."""
+        all_params = {name for scope in _scopes(top) for name in _scope_param_names(scope)}
+        for circuit, models, subcircuits in _visible(top, top.models, top.subcircuits):
+            view = Circuit(circuit.title)
+            view.extend(circuit.elements)
+            view.models.update(models)
+            view.subcircuits.update(subcircuits)
+            view.params.update(dict.fromkeys(all_params if circuit is not top else top.params, 0.0))
+            try:
+                view.validate()
+            except CircuitError as exc:
+                line = circuit.origin.get(exc.element or "")
+                raise NetlistError(str(exc), path=self.path, line=line, text=_line_text(circuit, exc.element)) from None
+
+    def _resolve_top_params(self, scope: _Scope) -> None:
+        """Evaluate the top-level ``.param`` definitions in order, locating the first bad one."""
+        env: dict[str, float] = {}
+        for name, value in scope.circuit.params.items():
+            try:
+                env = resolve_params({name: value}, env)
+            except (ValueError, RecursionError) as exc:
+                raise NetlistError(
+                    f".param {name}: {exc if isinstance(exc, ValueError) else 'expression too deeply nested'}",
+                    path=self.path,
+                    line=scope.param_lines.get(name),
+                ) from None
+
+
+def _param_pairs(tokens: list[Token], ctx: CardContext) -> Iterator[tuple[str, list[Token]]]:
+    """``name = value...`` groups of a ``.param`` card (a value runs up to the next ``name =``)."""
+    index = 0
+    while index < len(tokens):
+        name = tokens[index]
+        if not (name.is_word and index + 1 < len(tokens) and tokens[index + 1].text == "="):
+            raise ctx.error(f".param: expected name=value; got {name.text!r}")
+        key = name.text.lower()
+        if not key.isidentifier():
+            raise ctx.error(f".param: invalid parameter name {name.text!r} (use letters, digits and _)")
+        index += 2
+        value: list[Token] = []
+        while index < len(tokens) and not (
+            index + 1 < len(tokens) and tokens[index + 1].text == "=" and tokens[index + 1].kind == "punct"
+        ):
+            if tokens[index].text == "=":
+                raise ctx.error(f".param {key}: unexpected '='")
+            value.append(tokens[index])
+            index += 1
+        if not value:
+            raise ctx.error(f".param {key}: missing value after '='")
+        yield key, value
+
+
+def _scopes(top: Circuit) -> Iterator[Circuit | Subcircuit]:
+    yield top
+    stack = list(top.subcircuits.values())
+    while stack:
+        sub = stack.pop()
+        yield sub
+        stack.extend(sub.body.subcircuits.values())
+
+
+def _scope_param_names(scope: Circuit | Subcircuit) -> set[str]:
+    if isinstance(scope, Subcircuit):
+        return set(scope.params) | set(scope.body.params)
+    return set(scope.params)
+
+
+def _visible(circuit: Circuit, models: dict, subcircuits: dict) -> Iterator[tuple[Circuit, dict, dict]]:
+    """Each circuit body with the models and subcircuits visible from it (enclosing scopes')."""
+    yield circuit, models, subcircuits
+    for sub in circuit.subcircuits.values():
+        inner_models = {**models, **sub.body.models}
+        inner_subs = {**subcircuits, **sub.body.subcircuits}
+        yield from _visible(sub.body, inner_models, inner_subs)
+
+
+def _line_text(circuit: Circuit, element: str | None) -> str | None:
+    if element and element in circuit:
+        return circuit[element].spice_card()
+    return None
+
+
+def _check(circuit: Circuit, path: str | None) -> None:
+    """Flatten and check topology, turning errors into located :class:`NetlistError`s."""
+    origins = _flat_origins(circuit)
+    try:
+        flat = circuit.flatten()
+    except CircuitError as exc:
+        line = _find_line(circuit, exc.element)
+        raise NetlistError(str(exc), path=path, line=line) from None
+    try:
+        check_topology(flat)
+    except CircuitError as exc:
+        element = exc.element
+        if element is None and exc.node is not None:
+            element = next((e.name for e in flat if exc.node in e.nodes), None)
+        line = origins.get(element or "")
+        text = flat[element].spice_card() if element and element in flat else None
+        raise NetlistError(str(exc), path=path, line=line, text=text) from None
+
+
+def _flat_origins(circuit: Circuit) -> dict[str, int]:
+    """Flattened element name (ngspice's ``r.x1.r1``) → line of the card that defines it."""
+    origins: dict[str, int] = {}
+
+    def walk(body: Circuit, subcircuits: dict, path: tuple[str, ...], depth: int) -> None:
+        prefix = ".".join(path)
+        for element in body:
+            line = body.origin.get(element.name)
+            if element.kind == "subcircuit instance":
+                sub = subcircuits.get(element.subckt)  # type: ignore[attr-defined]
+                if sub is not None and depth < 64:
+                    walk(sub.body, {**subcircuits, **sub.body.subcircuits}, (*path, element.name), depth + 1)
+                continue
+            flat_name = f"{element.name[0]}.{prefix}.{element.name}" if prefix else element.name
+            if line is not None:
+                origins[flat_name] = line
+
+    walk(circuit, dict(circuit.subcircuits), (), 0)
+    return origins
+
+
+def _find_line(circuit: Circuit, element: str | None) -> int | None:
+    """Line of a (local) element name, searching the top level first, then subcircuit bodies."""
+    if not element:
+        return None
+    if element in circuit.origin:
+        return circuit.origin[element]
+    for scope in _scopes(circuit):
+        if isinstance(scope, Subcircuit) and element in scope.body.origin:
+            return scope.body.origin[element]
+    return None
