@@ -1,0 +1,272 @@
+"""Reading ngspice's log: homotopy steps, singular matrices, failures and netlist errors.
+
+ngspice reports how it reached an operating point only in its log (``CKTop`` in ngspice 39's
+``cktop.c`` and ``dcop.c``):
+
+- plain Newton that converges prints nothing;
+- then gmin stepping: ``Note: Starting dynamic gmin stepping`` (``gminsteps=1``, the default),
+  ``Note: Starting true gmin stepping`` or ``... spice3 gmin stepping`` (``gminsteps>1``), one
+  ``Trying gmin = X`` per step followed by ``Note: One successful gmin step`` or
+  ``Warning: Further gmin increment`` / ``Last gmin step failed``, and finally
+  ``... gmin stepping completed`` or ``... gmin stepping failed``;
+- then source stepping: ``Supplies reduced to P%`` per step, ``Note: One successful source
+  step``, ``Note: Source stepping completed`` or ``Warning: source stepping failed``;
+- then (ngspice ≥ 39) the transient operating point: ``Note: Transient op started`` and
+  ``Note: Transient op finished successfully`` or ``Error: Transient op failed, timestep too small``.
+
+A singular matrix is a warning, ``Warning: singular matrix:  check node b``, after which the
+homotopy ladder runs and the transient op may still "succeed" with a meaningless answer; ngspice
+exits 0. Everything that is a ``Note:`` or ``Warning:`` is a diagnostic, never an error by itself.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from circuitlearn.errors import CircuitError
+from circuitlearn.solve.result import HomotopyStep
+
+__all__ = [
+    "NGSPICE_OPTIONS",
+    "LogSummary",
+    "load_errors",
+    "parse_log",
+    "total_iterations",
+    "validate_options",
+]
+
+NGSPICE_OPTIONS: dict[str, tuple[str, str]] = {
+    "abstol": ("positive", "absolute current tolerance [A] (ngspice default 1e-12)"),
+    "reltol": ("positive", "relative tolerance (default 1e-3)"),
+    "vntol": ("positive", "absolute voltage tolerance [V] (default 1e-6)"),
+    "gmin": ("nonnegative", "conductance added across every junction [S] (default 1e-12)"),
+    "rshunt": ("positive", "resistance from every node to ground [ohm] (default: none)"),
+    "pivtol": ("positive", "smallest acceptable pivot (default 1e-13)"),
+    "pivrel": ("positive", "smallest pivot relative to its column (default 1e-3)"),
+    "itl1": ("count", "Newton iteration limit of the operating point (default 100)"),
+    "itl2": ("count", "Newton iteration limit of each stepping stage (default 50)"),
+    "gminsteps": ("count0", "0: no gmin stepping, 1: dynamic (default), >1: that many spice3 steps"),
+    "srcsteps": ("count0", "0: no source stepping, 1: Gillespie's (default), >1: that many steps"),
+    "noopiter": ("flag", "skip plain Newton and start with gmin stepping (true/false)"),
+    "temp": ("finite", "circuit temperature [degC] (default 27)"),
+    "tnom": ("finite", "nominal temperature of the models [degC] (default 27)"),
+}
+"""The ngspice ``.options`` accepted by the ngspice backend: name → (rule, meaning)."""
+
+_STEP = re.compile(
+    r"Trying gmin\s*=\s*(?P<gmin>[-+0-9.eE]+)"
+    r"|Supplies reduced to\s*(?P<supply>[-+0-9.]+)\s*%"
+    r"|(?P<gmin_ok>One successful gmin step)"
+    r"|(?P<gmin_bad>Further gmin increment|Last gmin step failed|gmin step failed)"
+    r"|(?P<src_ok>One successful source step)"
+    r"|(?P<src_bad>source stepping failed)"
+    r"|(?P<gmin_start>Starting (?:dynamic |true |spice3 )?gmin stepping)"
+    r"|(?P<src_start>Starting source stepping)"
+    r"|(?P<gmin_done>gmin stepping completed)"
+    r"|(?P<src_done>Source stepping completed)"
+    r"|(?P<optran_ok>Transient op finished successfully)",
+    re.IGNORECASE,
+)
+_SINGULAR = re.compile(r"singular matrix:?\s*check nodes?\s+(?P<node>\S+)", re.IGNORECASE)
+_TIMESTEP = re.compile(r"timestep too small(?:;\s*trouble with (?:\S+-instance\s+)?(?P<who>\S+))?", re.IGNORECASE)
+_FAILURE = re.compile(
+    r"DC solution failed|no convergence|iteration limit reached|simulation\(s\) aborted"
+    r"|Transient op failed",
+    re.IGNORECASE,
+)
+_ERROR = re.compile(r"\berror\b", re.IGNORECASE)
+_TOTITER = re.compile(r"Total iterations\s*=\s*(\d+)")
+
+
+@dataclass
+class LogSummary:
+    """What an ngspice operating-point log says.
+
+    Attributes
+    ----------
+    strategy : str
+        ``"newton"``, ``"gmin"``, ``"source"``, ``"optran"`` (the transient-op fallback of
+        ngspice ≥ 39), or ``""`` when nothing succeeded.
+    homotopy : list of HomotopyStep
+        Every step, in order; ngspice does not report per-step iteration counts (0).
+    singular : str or None
+        The node ngspice names in ``singular matrix: check node X`` (``e1#branch`` for the
+        branch current of ``e1``).
+    failure : str or None
+        Why the analysis failed (``"timestep too small (trouble with d1)"``...).
+    warnings : list of str
+        Distinct ``Warning:`` lines other than the stepping chatter.
+    """
+
+    strategy: str
+    homotopy: list[HomotopyStep] = field(default_factory=list)
+    singular: str | None = None
+    failure: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_log(text: str, *, iterations: int = 0, newton_tried: bool = True) -> LogSummary:
+    """Summarise the log of one ``op`` (see the module docstring for the messages read).
+
+    Parameters
+    ----------
+    text : str
+        ngspice's output during the analysis.
+    iterations : int
+        Total Newton iterations (``rusage totiter``), credited to plain Newton when it converged.
+    newton_tried : bool
+        False with ``noopiter`` (ngspice then starts with gmin stepping).
+
+    Examples
+    --------
+    >>> s = parse_log("Note: Starting dynamic gmin stepping\\nTrying gmin =   1.0000E-03 "
+    ...               "Note: One successful gmin step\\nNote: Dynamic gmin stepping completed")
+    >>> s.strategy, [(h.rung, h.value, h.converged) for h in s.homotopy]
+    ('gmin', [('newton', 0.0, False), ('gmin', 0.001, True)])
+    """
+    steps: list[HomotopyStep] = []
+    pending: tuple[str, float] | None = None
+    strategy = ""
+    stepping = False
+
+    def close(ok: bool) -> None:
+        nonlocal pending
+        if pending is not None:
+            steps.append(HomotopyStep(pending[0], pending[1], 0, ok))
+            pending = None
+
+    for match in _STEP.finditer(text):
+        kind = match.lastgroup
+        if kind in ("gmin_start", "src_start"):
+            stepping = True
+        elif kind == "gmin":
+            if pending is not None and pending[0] == "gmin":
+                close(False)
+            pending = ("gmin", float(match["gmin"]))
+        elif kind == "supply":
+            if pending is not None:
+                close(False)
+            pending = ("source", float(match["supply"]) / 100.0)
+        elif kind == "gmin_ok":
+            close(True)
+        elif kind in ("gmin_bad", "src_bad"):
+            if pending is not None and (pending[0] == "gmin") == (kind == "gmin_bad"):
+                close(False)
+        elif kind == "src_ok":
+            if pending is not None and pending[0] == "source":
+                close(True)
+            else:  # spice3 source stepping (srcsteps > 1) prints no supply level
+                steps.append(HomotopyStep("source", math.nan, 0, True))
+        elif kind == "gmin_done":
+            strategy = "gmin"
+        elif kind == "src_done":
+            strategy = "source"
+        elif kind == "optran_ok" and not strategy:
+            strategy = "optran"
+    close(False)
+    failure = _failure(text)
+    if not stepping and failure is None and newton_tried:
+        strategy = "newton"
+    if newton_tried:
+        steps.insert(0, HomotopyStep("newton", 0.0, iterations if strategy == "newton" else 0,
+                                     strategy == "newton"))
+    singular = _SINGULAR.search(text)
+    return LogSummary(
+        strategy=strategy if failure is None else "",
+        homotopy=steps,
+        singular=singular["node"].lower() if singular else None,
+        failure=failure,
+        warnings=_warnings(text),
+    )
+
+
+def load_errors(text: str) -> list[str]:
+    """Lines of a netlist-loading log that say ngspice refused the deck.
+
+    ``Circuit: <title>`` lines echo the user's title and are skipped; ``Note:``/``Warning:``
+    lines are diagnostics, not errors.
+    """
+    errors = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.lower().startswith(("circuit:", "note:", "warning:")):
+            continue
+        if _ERROR.search(stripped):
+            errors.append(stripped)
+    return errors
+
+
+def total_iterations(text: str) -> int | None:
+    """The number in ngspice's ``Total iterations = N`` line (``rusage totiter``), if any."""
+    match = _TOTITER.search(text)
+    return int(match.group(1)) if match else None
+
+
+def validate_options(options: Mapping[str, object] | None) -> dict[str, float]:
+    """Check ``options`` against :data:`NGSPICE_OPTIONS`; return the ``.options`` to write.
+
+    Keys are case-insensitive; flags (``noopiter``) take ``True``/``False`` and are written only
+    when true.
+
+    Raises
+    ------
+    CircuitError
+        Unknown key (the message lists the valid ones) or a value breaking its rule.
+
+    Examples
+    --------
+    >>> validate_options({"RELTOL": 1e-6, "noopiter": True})
+    {'reltol': 1e-06, 'noopiter': 1.0}
+    """
+    checked: dict[str, float] = {}
+    for key, value in dict(options or {}).items():
+        name = str(key).strip().lower()
+        if name not in NGSPICE_OPTIONS:
+            valid = ", ".join(sorted(NGSPICE_OPTIONS))
+            raise CircuitError(f"ngspice backend: unknown option {key!r}; valid options: {valid}")
+        rule = NGSPICE_OPTIONS[name][0]
+        if rule == "flag":
+            if not isinstance(value, bool):
+                raise CircuitError(f"ngspice option {name} is a flag; expected True or False, got {value!r}")
+            if value:
+                checked[name] = 1.0
+            continue
+        number = _number(name, value)
+        bad = (
+            (rule == "positive" and not number > 0)
+            or (rule == "nonnegative" and not number >= 0)
+            or (rule in ("count", "count0") and (number != int(number) or number < (1 if rule == "count" else 0)))
+        )
+        if bad:
+            wanted = {"positive": "a positive number", "nonnegative": "a number >= 0",
+                      "count": "an integer >= 1", "count0": "an integer >= 0"}[rule]
+            raise CircuitError(f"ngspice option {name} must be {wanted}; got {value!r} ({NGSPICE_OPTIONS[name][1]})")
+        checked[name] = number
+    return checked
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CircuitError(f"ngspice option {name} must be a finite number; got {value!r}")
+    return float(value)
+
+
+def _failure(text: str) -> str | None:
+    timestep = _TIMESTEP.search(text)
+    if timestep:
+        who = timestep["who"]
+        return "timestep too small" + (f" (trouble with {who.lower()})" if who else "")
+    failure = _FAILURE.search(text)
+    return failure.group(0) if failure else None
+
+
+def _warnings(text: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for match in re.finditer(r"Warning:\s*([^\n]*)", text):
+        line = match.group(1).strip()
+        if line and not _STEP.search(line) and "singular matrix" not in line.lower():
+            seen.setdefault(line, None)
+    return list(seen)

@@ -1,0 +1,554 @@
+"""The ngspice backend: DC operating points computed by ngspice itself.
+
+Two ways to run ngspice, one result type (:class:`~circuitlearn.solve.result.OperatingPoint`):
+
+- ``mode="shared"``: ngspice's shared library (``libngspice``) in this process, through PySpice
+  1.5's ``NgSpiceShared`` (about a millisecond per small ``op``). This is the only module of the
+  package that imports PySpice.
+- ``mode="subprocess"``: ``ngspice -b deck.cir`` in a temporary directory; the deck's
+  ``.control`` block runs ``op``, writes the vectors to a binary raw file and prints
+  ``rusage totiter``.
+
+``mode="auto"`` uses the library when it loads and the executable otherwise.
+
+Conventions, checked against ngspice 39 in ``tests/solve/test_ngspice.py``:
+
+- ``currents[v]`` is ngspice's ``i(v)``: the current flowing from the ``+`` node through the source
+  to the ``-`` node, so a source delivering power reads negative. E and H sources report theirs
+  the same way; sources inside subcircuits are named ``v.x1.v1``.
+- A VCCS ``g p n cp cn GM`` and a CCCS ``f p n vc GAIN`` push their current from ``p`` through
+  the element into ``n`` (a positive value raises ``v(n)`` when ``n`` is loaded by a resistor).
+- Names are lower-case; ngspice's device-internal nodes (``d1#internal``...) are dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes.util
+import logging
+import math
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from circuitlearn.circuit import (
+    CCCS,
+    CCVS,
+    VCCS,
+    VCVS,
+    Circuit,
+    CurrentSource,
+    Diode,
+    Resistor,
+    VoltageSource,
+    check_topology,
+)
+from circuitlearn.circuit.units import format_value
+from circuitlearn.errors import BackendError, CircuitError, ConvergenceError
+from circuitlearn.solve._ngspice_log import (
+    NGSPICE_OPTIONS,
+    load_errors,
+    parse_log,
+    total_iterations,
+    validate_options,
+)
+from circuitlearn.solve._ngspice_raw import (
+    INSTALL_HINT,
+    BatchRun,
+    RawPlot,
+    find_ngspice_binary,
+    read_raw,
+    run_batch,
+)
+from circuitlearn.solve.result import MESSAGES, OperatingPoint
+
+__all__ = [
+    "MODES",
+    "NGSPICE_OPTIONS",
+    "BatchRun",
+    "NgspiceSession",
+    "RawPlot",
+    "ngspice_available",
+    "read_raw",
+    "run_ngspice_batch",
+    "solve_ngspice",
+]
+
+MODES = ("auto", "shared", "subprocess")
+"""How :func:`solve_ngspice` runs ngspice (see the module docstring)."""
+
+SUBPROCESS_TIMEOUT = 120.0
+"""Wall-clock limit of one ``ngspice -b`` run [s]."""
+
+_HISTORY_FLUSH = 1000
+"""Commands between two ``ngSpice_Command(NULL)`` calls, which free ngspice's command history
+(PySpice does the same every 10,000 commands) so that memory stays flat over long sessions."""
+
+_ALTER_PARAMETER: dict[type, str] = {
+    Resistor: "", VoltageSource: "dc", CurrentSource: "dc", VCVS: "gain", VCCS: "gain",
+    CCCS: "gain", CCVS: "gain", Diode: "area",
+}
+"""The ngspice parameter ``alter`` changes per element type ('' = the main value: ``alter r1 = 2k``)."""
+
+_LOCK = threading.RLock()
+_log = logging.getLogger(__name__)
+
+
+def solve_ngspice(
+    circuit: Circuit,
+    *,
+    x0: OperatingPoint | None = None,
+    options: Mapping[str, Any] | None = None,
+    raise_on_failure: bool = False,
+    mode: str = "auto",
+) -> OperatingPoint:
+    """DC operating point of ``circuit`` computed by ngspice.
+
+    Parameters
+    ----------
+    circuit : Circuit
+        Flattened here (subcircuit elements become ``r.x1.r1``, nodes ``x1.n1``).
+    x0 : OperatingPoint, optional
+        Initial guess, passed to ngspice as ``.nodeset`` cards.
+    options : mapping, optional
+        ngspice ``.options`` from :data:`NGSPICE_OPTIONS` (``reltol``, ``abstol``, ``vntol``,
+        ``gmin``, ``itl1``, ``gminsteps``, ``srcsteps``, ``noopiter``...).
+    raise_on_failure : bool
+        Raise :class:`ConvergenceError` (carrying the result) instead of returning
+        ``converged=False``.
+    mode : {"auto", "shared", "subprocess"}
+
+    Returns
+    -------
+    OperatingPoint
+        ``backend="ngspice"``; ``iterations`` is ngspice's ``rusage totiter`` (all rungs);
+        ``strategy`` is ``"newton"``, ``"gmin"``, ``"source"`` or ``"optran"`` (ngspice 39's
+        transient-op fallback) as read from its log; ``homotopy`` lists every gmin/source step
+        the log shows (ngspice reports no per-step iteration counts: they are 0);
+        ``max_residual`` is NaN (ngspice does not report it).
+
+    Raises
+    ------
+    CircuitError
+        Floating node or voltage-source loop (named, before ngspice runs), unknown option, bad
+        ``x0`` or ``mode``.
+    BackendError
+        ngspice is missing, refuses the netlist (the log tail is in ``.log``) or crashes.
+    ConvergenceError
+        With ``raise_on_failure``, when ngspice finds no operating point or a singular matrix.
+
+    Notes
+    -----
+    ngspice exits normally on a singular matrix (it warns ``singular matrix: check node X`` and
+    its transient-op fallback may return a meaningless answer); this backend reports such a run
+    as ``converged=False`` with the node named in ``message`` and ``worst_node``.
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+    >>> c = Circuit("divider")
+    >>> _ = c.add(VoltageSource("v1", "in", "0", 1.0)); _ = c.add(Resistor("r1", "in", "out", 1e3))
+    >>> _ = c.add(Resistor("r2", "out", "0", 3e3))
+    >>> op = solve_ngspice(c)
+    >>> round(op.voltages["out"], 6), round(op.currents["v1"], 9)
+    (0.75, -0.00025)
+    """
+    if mode not in MODES:
+        raise CircuitError(f"ngspice backend: unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    flat, body = _prepare(circuit, options, x0)
+    newton_tried = "noopiter" not in validate_options(options)
+    use_shared = mode == "shared" or (mode == "auto" and _engine(required=False) is not None)
+    if use_shared:
+        values, log, iterations = _run_shared(body)
+    else:
+        values, log, iterations = _run_subprocess(body)
+    result = _assemble(flat, values, log, iterations, newton_tried=newton_tried)
+    if raise_on_failure and not result.converged:
+        raise ConvergenceError(f"ngspice found no operating point for {circuit.title!r}: {result.message}", result=result)
+    return result
+
+
+class NgspiceSession:
+    """Repeated operating points of one circuit, changing values with ngspice's ``alter``.
+
+    The netlist is parsed once; each :meth:`op` costs one ngspice ``op`` plus reading the
+    vectors. Values changed with :meth:`alter` persist until changed again. Needs the shared
+    library (``mode="shared"`` of :func:`solve_ngspice`).
+
+    Parameters
+    ----------
+    circuit : Circuit
+    options : mapping, optional
+        As in :func:`solve_ngspice`.
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+    >>> c = Circuit("divider")
+    >>> _ = c.add(VoltageSource("v1", "in", "0", 1.0)); _ = c.add(Resistor("r1", "in", "out", 1e3))
+    >>> _ = c.add(Resistor("r2", "out", "0", 1e3))
+    >>> with NgspiceSession(c) as session:
+    ...     session.alter("v1", 2.0)
+    ...     round(session.op().voltages["out"], 9)
+    1.0
+    """
+
+    def __init__(self, circuit: Circuit, *, options: Mapping[str, Any] | None = None) -> None:
+        self.circuit, self._deck = _prepare(circuit, options, None)
+        self._newton_tried = "noopiter" not in validate_options(options)
+        self._engine = _engine(required=True)
+        self._values: dict[str, float] = {}
+        self._iterations = 0
+        self._closed = False
+        self.last_log = ""
+        """ngspice's output during the last :meth:`op` (notes, warnings, stepping)."""
+
+    def alter(self, element: str, value: float) -> None:
+        """Set ``element``'s main value (R [Ω], V/I dc [V]/[A], E/G/F/H gain, D area).
+
+        Raises
+        ------
+        CircuitError
+            Unknown element, an element without a single value, or an invalid value.
+        """
+        name = str(element).strip().lower()
+        if name not in self.circuit:
+            raise CircuitError(f"NgspiceSession.alter: no element {element!r} in the flat circuit "
+                               f"(subcircuit elements are named like r.x1.r1)", element=name)
+        target = self.circuit[name]
+        if type(target) not in _ALTER_PARAMETER:
+            raise CircuitError(f"NgspiceSession.alter: {target.kind} {name} has no single value to alter", element=name)
+        target.with_values(**{_main_field(target): value})  # validates (positive R, finite...)
+        value = float(value)
+        with _LOCK:
+            self._check_open()
+            if self._engine.owner is self:
+                self._engine.command(_alter_command(target, value))
+            self._values[name] = value
+
+    def op(self, *, raise_on_failure: bool = False) -> OperatingPoint:
+        """The operating point with the current values (see :func:`solve_ngspice`)."""
+        with _LOCK:
+            self._check_open()
+            engine = self._engine
+            if engine.owner is not self:
+                engine.load(self._deck, owner=self)
+                self._iterations = 0
+                for name, value in self._values.items():
+                    engine.command(_alter_command(self.circuit[name], value))
+            log = engine.command("op")
+            values = engine.vectors()
+            engine.command("destroy all")
+            total = total_iterations(engine.command("rusage totiter")) or 0
+        iterations, self._iterations = total - self._iterations, total
+        self.last_log = log
+        result = _assemble(self.circuit, values, log, iterations, newton_tried=self._newton_tried)
+        if raise_on_failure and not result.converged:
+            raise ConvergenceError(f"ngspice found no operating point: {result.message}", result=result)
+        return result
+
+    def close(self) -> None:
+        """Remove the circuit from ngspice (idempotent)."""
+        with _LOCK:
+            if not self._closed and self._engine.owner is self:
+                self._engine.unload()
+            self._closed = True
+
+    def __enter__(self) -> NgspiceSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter shutdown there is nothing to clean
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"NgspiceSession({self.circuit.title!r}, altered={len(self._values)}, closed={self._closed})"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendError("NgspiceSession is closed; create a new one")
+
+
+def ngspice_available(mode: str = "auto") -> bool:
+    """Whether ngspice can run here: the shared library (``"shared"``), the executable
+    (``"subprocess"``), or either (``"auto"``)."""
+    if mode not in MODES:
+        raise CircuitError(f"ngspice_available: unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    shared = mode != "subprocess" and _engine(required=False) is not None
+    binary = mode != "shared" and find_ngspice_binary() is not None
+    return shared or binary
+
+
+def run_ngspice_batch(netlist: str, *, timeout: float = SUBPROCESS_TIMEOUT) -> BatchRun:
+    """Run ``ngspice -b -r out.raw`` on netlist text, exactly as a user would.
+
+    Returns the exit code (1 when ngspice refuses the netlist), the merged log, and the plots of
+    the raw file (the deck's ``.op`` writes one). Used to check exported netlists.
+
+    Raises
+    ------
+    BackendError
+        No ``ngspice`` executable, or a run past ``timeout`` [s].
+    """
+    return run_batch(netlist, raw=True, timeout=timeout)
+
+
+# -- preparation and results ------------------------------------------------------------------
+def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> tuple[Circuit, str]:
+    """Flatten, check topology, and write the deck body (no analysis card, ends with ``.end``)."""
+    if not isinstance(circuit, Circuit):
+        raise CircuitError(f"ngspice backend: expected a Circuit; got {type(circuit).__name__}")
+    flat = circuit.flatten()
+    check_topology(flat)
+    lines = flat.to_spice(analysis=None, options=validate_options(options)).split("\n")[:-1]
+    if x0 is not None:
+        if not isinstance(x0, OperatingPoint):
+            raise CircuitError(
+                "ngspice backend: x0 must be an OperatingPoint (its node voltages become .nodeset "
+                f"cards); got {type(x0).__name__}"
+            )
+        lines += [f".nodeset v({node})={format_value(v)}" for node, v in x0.voltages.items()
+                  if node in set(flat.nodes) and math.isfinite(v)]
+    return flat, "\n".join([*lines, ".end"])
+
+
+def _assemble(
+    flat: Circuit, values: dict[str, float], log: str, iterations: int, *, newton_tried: bool
+) -> OperatingPoint:
+    """Build the OperatingPoint from ngspice's vectors (``node`` and ``name#branch``) and log."""
+    summary = parse_log(log, iterations=iterations, newton_tried=newton_tried)
+    voltages = {node: values.get(node, math.nan) for node in flat.nodes}
+    sources = [e.name for e in flat.elements_of(VoltageSource, VCVS, CCVS)]
+    currents = {name: values.get(f"{name}#branch", math.nan) for name in sources}
+    has_data = all(node in values for node in flat.nodes)
+    if summary.failure is None and not has_data:
+        raise BackendError(
+            "ngspice returned no operating point and no reason; see the log",
+            log=_tail(log),
+        )
+    singular = summary.singular if summary.strategy in ("", "optran") else None
+    converged = summary.failure is None and singular is None
+    worst = None
+    if singular is not None:
+        owner = singular.split("#")[0]
+        what = f" (the branch current of {owner})" if singular.endswith("#branch") else ""
+        message = (f"{MESSAGES['singular']}: ngspice reports 'singular matrix: check node {singular}'{what}; "
+                   "the circuit has no unique operating point (look for a controlled source that "
+                   "cancels itself or a node set only by current-defined elements)")
+        worst = singular
+    elif summary.failure is not None:
+        message = f"{MESSAGES['homotopy_failed']}; ngspice: {summary.failure}"
+    else:
+        detail = {"gmin": "gmin stepping", "source": "source stepping",
+                  "optran": "transient operating point"}.get(summary.strategy)
+        message = MESSAGES["converged"] + (f" (ngspice: {detail})" if detail else "")
+    if summary.warnings:
+        message += "; ngspice warnings: " + " | ".join(summary.warnings[:3])
+    strategy = summary.strategy or (summary.homotopy[-1].rung if summary.homotopy else "newton")
+    if not converged:
+        _log.debug("ngspice did not converge:\n%s", log)
+    return OperatingPoint(
+        voltages=voltages, currents=currents, converged=converged, iterations=iterations,
+        strategy=strategy, max_residual=math.nan, message=message, backend="ngspice",
+        homotopy=summary.homotopy, worst_node=worst,
+    )
+
+
+def _tail(log: str, lines: int = 25) -> str:
+    kept = [line for line in log.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def _main_field(element: Any) -> str:
+    return {Resistor: "resistance", VoltageSource: "dc", CurrentSource: "dc", VCVS: "gain",
+            VCCS: "transconductance", CCCS: "gain", CCVS: "transresistance", Diode: "area"}[type(element)]
+
+
+def _alter_command(element: Any, value: float) -> str:
+    parameter = _ALTER_PARAMETER[type(element)]
+    return f"alter {element.name} {parameter + ' ' if parameter else ''}= {format_value(value)}"
+
+
+# -- subprocess mode --------------------------------------------------------------------------
+def _run_subprocess(body: str) -> tuple[dict[str, float], str, int]:
+    if find_ngspice_binary() is None:
+        raise BackendError(f"ngspice is not available: neither its shared library nor its executable was found; {INSTALL_HINT}")
+    control = [".control", "op", "write out.raw", "rusage totiter", "quit", ".endc", ".end"]
+    run = run_batch("\n".join([*body.split("\n")[:-1], *control]), raw=False, timeout=SUBPROCESS_TIMEOUT)
+    if run.returncode != 0:
+        errors = load_errors(run.log)
+        first = f": {errors[0]}" if errors else ""
+        raise BackendError(f"ngspice refused the netlist (exit code {run.returncode}){first}", log=run.tail(25))
+    values: dict[str, float] = {}
+    for plot in run.plots:
+        for name, value in plot.as_dict().items():
+            kind, _, rest = name.partition("(")
+            key = rest.rstrip(")")
+            values[f"{key}#branch" if kind == "i" else key] = float(np.real(value))
+    return values, run.log, total_iterations(run.log) or 0
+
+
+# -- shared-library mode ----------------------------------------------------------------------
+def _run_shared(body: str) -> tuple[dict[str, float], str, int]:
+    with _LOCK:
+        engine = _engine(required=True)
+        engine.load(body, owner=None)
+        try:
+            log = engine.command("op")
+            values = engine.vectors()
+            iterations = total_iterations(engine.command("rusage totiter")) or 0
+        finally:
+            engine.unload()
+    return values, log, iterations
+
+
+_ENGINE: Any = None
+_ENGINE_ERROR: str | None = None
+
+
+def _engine(*, required: bool) -> Any:
+    """The process-wide shared-library engine (ngspice keeps global state: one per process)."""
+    global _ENGINE, _ENGINE_ERROR
+    with _LOCK:
+        if _ENGINE is None and _ENGINE_ERROR is None:
+            try:
+                _ENGINE = _Engine(_library_path())
+            except (OSError, ImportError, BackendError, NameError) as exc:
+                _ENGINE_ERROR = f"{type(exc).__name__}: {exc}"
+        if _ENGINE is not None and _ENGINE.broken:
+            _ENGINE_ERROR, _ENGINE = "ngspice's shared library stopped after a fatal error", None
+        if _ENGINE is None and required:
+            raise BackendError(
+                f"the ngspice shared library could not be loaded ({_ENGINE_ERROR}); use "
+                f"mode='subprocess' or {INSTALL_HINT} (set NGSPICE_LIBRARY_PATH to its path if it "
+                "is installed somewhere unusual)"
+            )
+        return _ENGINE
+
+
+def _library_path() -> str:
+    """``NGSPICE_LIBRARY_PATH`` when set, else what the dynamic loader knows as ``ngspice``.
+
+    Debian installs ``libngspice.so.0`` (package libngspice0) and only ``libngspice0-dev`` adds the
+    unversioned ``libngspice.so`` PySpice asks for by default, so the name is detected.
+    """
+    path = os.environ.get("NGSPICE_LIBRARY_PATH") or ctypes.util.find_library("ngspice")
+    if not path:
+        raise BackendError(f"libngspice was not found by the dynamic loader; {INSTALL_HINT}")
+    return path
+
+
+class _VersionWarningFilter(logging.Filter):
+    """Drop PySpice 1.5's "Unsupported Ngspice version N" warning (ngspice 39 works fine)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Unsupported Ngspice version")
+
+
+class _Engine:
+    """One loaded libngspice: load a deck, run commands, read vectors, unload.
+
+    ``owner`` is the :class:`NgspiceSession` whose circuit is loaded (``None`` for a one-off
+    solve); at most one circuit is loaded at a time, so a session reloads its deck (and replays
+    its alterations) when another solve ran in between.
+    """
+
+    def __init__(self, library: str) -> None:
+        from PySpice.Spice.NgSpice.Shared import NgSpiceShared, ffi
+
+        class _Shared(NgSpiceShared):
+            _logger = logging.getLogger(__name__ + ".pyspice")
+            LIBRARY_PATH = library.replace("{", "{{").replace("}", "}}")
+
+            def __init__(self) -> None:
+                self.lines: list[str] = []
+                self.exited = False
+                super().__init__(ngspice_id=0, send_data=False)
+
+            @staticmethod
+            def _send_char(message_c: Any, ngspice_id: int, user_data: Any) -> int:
+                # PySpice's own callback logs every stderr line not starting with "Warning:" as an
+                # error; ngspice writes its Notes and stepping progress there. Keep them as text.
+                self = ffi.from_handle(user_data)
+                stream, _, content = ffi.string(message_c).decode("utf-8", "replace").partition(" ")
+                (self._stderr if stream == "stderr" else self._stdout).append(content)
+                self.lines.append(content)
+                return 0
+
+            @staticmethod
+            def _exit(status: int, immediate: bool, quit_: bool, ngspice_id: int, user_data: Any) -> int:
+                ffi.from_handle(user_data).exited = True
+                return 0
+
+        _Shared._logger.addFilter(_VersionWarningFilter())
+        self._ffi = ffi
+        self._ng = _Shared()
+        self._lib = self._ng._ngspice_shared
+        self._commands = 0
+        self.owner: object = None
+        self.loaded = False
+
+    @property
+    def broken(self) -> bool:
+        return bool(self._ng.exited)
+
+    def command(self, text: str) -> str:
+        """Run one ngspice command; return what it printed."""
+        self._commands += 1
+        if self._commands >= _HISTORY_FLUSH:
+            self._lib.ngSpice_Command(self._ffi.NULL)
+            self._commands = 0
+        self._ng.lines = []
+        self._ng.clear_output()  # PySpice's own copies of the output, kept for its version check
+        rc = self._lib.ngSpice_Command(text.encode("ascii"))
+        out = "\n".join(self._ng.lines)
+        if rc != 0 or self._ng.exited:
+            raise BackendError(f"ngspice command {text!r} failed (return code {rc})", log=_tail(out))
+        return out
+
+    def load(self, deck: str, *, owner: object) -> None:
+        """Load ``deck`` (after removing any loaded circuit); refuse it on ngspice errors."""
+        self.unload()
+        lines = [line for line in deck.split("\n") if line.strip()] + [""]
+        keep = [self._ffi.new("char[]", line.encode("utf-8")) for line in lines]
+        self._ng.lines = []
+        self._ng.clear_output()
+        rc = self._lib.ngSpice_Circ(self._ffi.new("char *[]", [*keep, self._ffi.NULL]))
+        out = "\n".join(self._ng.lines)
+        self.loaded = True
+        errors = load_errors(out)
+        if rc != 0 or errors:
+            self.unload()
+            first = f": {errors[0]}" if errors else ""
+            raise BackendError(f"ngspice refused the netlist{first}", log=_tail(out))
+        self.owner = owner
+
+    def unload(self) -> None:
+        """Remove the loaded circuit and every plot."""
+        if self.loaded:
+            self.command("destroy all")
+            self.command("remcirc")
+        self.loaded = False
+        self.owner = None
+
+    def vectors(self) -> dict[str, float]:
+        """``{name: value}`` of the current plot's real vectors (last point)."""
+        ffi, lib = self._ffi, self._lib
+        plot = ffi.string(lib.ngSpice_CurPlot())
+        names = lib.ngSpice_AllVecs(plot)
+        values: dict[str, float] = {}
+        i = 0
+        while names[i] != ffi.NULL:
+            name = ffi.string(names[i])
+            i += 1
+            info = lib.ngGet_Vec_Info(plot + b"." + name)
+            if info == ffi.NULL or info.v_length < 1 or info.v_realdata == ffi.NULL:
+                continue
+            values[name.decode("utf-8", "replace").lower()] = float(info.v_realdata[info.v_length - 1])
+        return values
