@@ -1,0 +1,423 @@
+"""The ``circuitlearn`` command: the only argparse module of the package.
+
+Contract (DESIGN.md §4), for every command:
+
+- ``--json`` prints exactly one JSON object on stdout and nothing else there (anything a library
+  or simulator prints while the command runs is sent to stderr);
+- a user error (a :class:`~circuitlearn.errors.CircuitLearnError`, a missing file, bad arguments)
+  exits 2 with one line on stderr naming the file, line or element, without a traceback;
+- success exits 0; a result that is valid but failed (a solve that did not converge, a benchmark
+  script that failed) exits 1 after printing it.
+
+Adding a command: write ``_add_<name>(parser)`` (its arguments) and ``_run_<name>(args) ->
+Outcome`` (the JSON object and the human text), then append ``Command(name, help, add, run)``
+to :data:`COMMANDS`. Shared helpers: :func:`load_circuit` (NETLIST plus ``--set``) and
+:func:`parse_assignments` (``NAME=VALUE`` lists such as ``--set`` or ``--output NODE=TARGET``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from circuitlearn import __version__
+from circuitlearn.circuit import Circuit
+from circuitlearn.circuit.units import try_parse_value
+from circuitlearn.errors import CircuitError, CircuitLearnError, ConvergenceError
+
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "Outcome",
+    "UsageError",
+    "load_circuit",
+    "main",
+    "parse_assignments",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+"""Exit codes: success; a valid result that failed (non-convergence...); a user error."""
+
+
+class UsageError(Exception):
+    """A command-line mistake (bad syntax, missing file); printed as one line, exit code 2."""
+
+
+@dataclass
+class Outcome:
+    """What a command produced: the ``--json`` object, the text for people, and its exit code."""
+
+    payload: dict[str, Any]
+    text: str
+    code: int = EXIT_OK
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its name, one-line help, argument builder and runner."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], Outcome]
+    description: str = field(default="")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``circuitlearn`` command line and return its exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (``sys.argv[1:]`` by default).
+
+    Examples
+    --------
+    >>> main(["--version"])
+    circuitlearn 0.1.0
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except UsageError as exc:
+        return _fail(str(exc))
+    if args.version:
+        print(f"circuitlearn {__version__}")
+        return EXIT_OK
+    if args.command is None:
+        names = ", ".join(c.name for c in COMMANDS)
+        return _fail(f"circuitlearn: choose a command ({names}); see circuitlearn --help")
+    want_json = bool(getattr(args, "json", False))
+    try:
+        with _stdout_to_stderr(want_json):
+            outcome = args.run(args)
+    except ConvergenceError as exc:
+        result = getattr(exc, "result", None)
+        if result is None or not hasattr(result, "to_dict"):
+            return _fail(f"circuitlearn {args.command}: {exc}", code=EXIT_FAILED)
+        outcome = Outcome(result.to_dict(), format_operating_point(result), EXIT_FAILED)
+    except (CircuitLearnError, UsageError) as exc:
+        return _fail(f"circuitlearn {args.command}: {exc}")
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"circuitlearn {args.command}: {where}{exc.strerror or exc}")
+    if want_json:
+        sys.stdout.write(json.dumps(_jsonable(outcome.payload), allow_nan=False) + "\n")
+    else:
+        sys.stdout.write(outcome.text.rstrip("\n") + "\n")
+    sys.stdout.flush()
+    return outcome.code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every command of :data:`COMMANDS`."""
+    parser = _Parser(
+        prog="circuitlearn",
+        description="Simulate and train analog learning circuits (native DC solver and ngspice).",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for command in COMMANDS:
+        child = sub.add_parser(
+            command.name, help=command.help, description=command.description or command.help
+        )
+        command.add_arguments(child)
+        child.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        child.set_defaults(run=command.run)
+    return parser
+
+
+def parse_assignments(items: Sequence[str] | None, option: str) -> dict[str, float]:
+    """Parse ``NAME=VALUE`` strings (engineering suffixes allowed: ``2k``, ``10u``, ``1meg``).
+
+    Names are lower-cased. Raises :class:`UsageError` naming ``option`` and the bad item.
+
+    Examples
+    --------
+    >>> parse_assignments(["V1=0.3", "r4=2k"], "--set")
+    {'v1': 0.3, 'r4': 2000.0}
+    """
+    values: dict[str, float] = {}
+    for item in items or ():
+        name, sep, text = item.partition("=")
+        name = name.strip().lower()
+        if not sep or not name or not text.strip():
+            raise UsageError(f"{option} {item!r}: expected NAME=VALUE, e.g. {option} r4=2k")
+        value = try_parse_value(text)
+        if value is None or not math.isfinite(value):
+            raise UsageError(
+                f"{option} {item!r}: {text.strip()!r} is not a number (use e.g. 0.3, 2k, 10u, 1meg)"
+            )
+        values[name] = value
+    return values
+
+
+def load_circuit(path: str | os.PathLike[str], sets: Sequence[str] | None = None) -> Circuit:
+    """Read a netlist file and apply ``--set NAME=VALUE`` overrides; returns a flat circuit.
+
+    Overrides are applied after flattening, so elements inside subcircuits are reachable by their
+    flat names (``r.x1.r1``). Errors name the file (and line, for the element's card).
+    """
+    from circuitlearn.netlist import from_spice
+
+    file = Path(path)
+    if not file.exists():
+        raise UsageError(f"{file}: no such netlist file")
+    if not file.is_file():
+        raise UsageError(f"{file}: is not a file (expected a SPICE netlist)")
+    circuit = from_spice(file, check=True)
+    overrides = parse_assignments(sets, "--set")
+    try:
+        flat = circuit.flatten()
+    except CircuitError as exc:
+        raise CircuitError(
+            f"{_where(circuit, file, exc.element)}{exc}", element=exc.element
+        ) from None
+    for name, value in overrides.items():
+        if name not in flat:
+            known = ", ".join(e.name for e in flat.elements[:8]) + (
+                ", ..." if len(flat) > 8 else ""
+            )
+            raise UsageError(
+                f"--set {name}=...: no element named {name!r} in {file} (elements: {known})"
+            )
+        try:
+            flat.set_value(name, value)
+        except CircuitError as exc:
+            raise CircuitError(
+                f"{_where(circuit, file, name)}--set {name}={_fmt(value)}: {exc}", element=name
+            ) from None
+    return flat
+
+
+def format_operating_point(op: Any, title: str = "") -> str:
+    """Readable table of an :class:`~circuitlearn.solve.OperatingPoint`: node voltages, source
+    currents and the convergence diagnostics."""
+    status = "converged" if op.converged else f"NOT converged ({op.message})"
+    residual = "n/a" if not math.isfinite(op.max_residual) else f"{op.max_residual:.3g} A"
+    lines = [title] if title else []
+    lines += [
+        f"backend {op.backend}: {status}; strategy {op.strategy}, {op.iterations} iterations, "
+        f"max KCL residual {residual}",
+        "",
+    ]
+    width = max([len("node"), len("source"), *map(len, op.voltages), *map(len, op.currents)])
+    lines.append(f"{'node':<{width}}  {'voltage [V]':>16}")
+    lines += [f"{name:<{width}}  {value:>16.9g}" for name, value in op.voltages.items()]
+    if op.currents:
+        lines += ["", f"{'source':<{width}}  {'current [A]':>16}"]
+        lines += [f"{name:<{width}}  {value:>16.9g}" for name, value in op.currents.items()]
+    if not op.converged and getattr(op, "worst_node", None):
+        lines += ["", f"largest residual at node {op.worst_node}"]
+    return "\n".join(lines)
+
+
+# -- simulate ---------------------------------------------------------------------------------
+
+
+def _add_simulate(parser: argparse.ArgumentParser) -> None:
+    from circuitlearn.solve import BACKENDS
+
+    parser.add_argument("netlist", metavar="NETLIST", help="SPICE netlist file (.cir)")
+    parser.add_argument(
+        "--backend", default="native", choices=BACKENDS, help="solver (default: native)"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="override an element's value, e.g. --set v1=0.3 --set r4=2k (repeatable)",
+    )  # fmt: skip
+
+
+def _run_simulate(args: argparse.Namespace) -> Outcome:
+    from circuitlearn.solve import solve_dc
+
+    circuit = load_circuit(args.netlist, args.set)
+    op = solve_dc(circuit, backend=args.backend)
+    title = f"{circuit.title} ({args.netlist})"
+    return Outcome(
+        op.to_dict(), format_operating_point(op, title), EXIT_OK if op.converged else EXIT_FAILED
+    )
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+def _add_demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", default="circuitlearn-demo", metavar="DIR",
+        help="run directory for figures and results (default: ./circuitlearn-demo)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--no-ngspice", action="store_true", help="skip the ngspice comparison")
+
+
+def _run_demo(args: argparse.Namespace) -> Outcome:
+    from circuitlearn.demo import run_demo
+
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0; got {args.seed}")
+    report = run_demo(Path(args.out), seed=args.seed, ngspice=not args.no_ngspice)
+    return Outcome(report.to_dict(), report.summary())
+
+
+# -- bench ------------------------------------------------------------------------------------
+
+_BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _add_bench(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME",
+        help="benchmarks to run (script names without .py; default: all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dir", default=None, metavar="DIR",
+        help="benchmarks folder (default: benchmarks/ of the source checkout)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--timeout", type=float, default=1800.0, help="seconds per script (default 1800)"
+    )
+
+
+def _run_bench(args: argparse.Namespace) -> Outcome:
+    folder = Path(args.dir) if args.dir else _BENCH_DIR
+    if not folder.is_dir():
+        raise UsageError(
+            f"{folder}: no benchmarks folder (run from a source checkout or pass --dir)"
+        )
+    scripts = {p.stem: p for p in sorted(folder.glob("*.py")) if _is_script(p)}
+    unknown = [n for n in args.names if n not in scripts]
+    if unknown:
+        raise UsageError(
+            f"no benchmark {unknown[0]!r} in {folder}; available: {', '.join(scripts) or 'none'}"
+        )
+    chosen = {n: scripts[n] for n in args.names} if args.names else scripts
+    results: dict[str, Any] = {}
+    texts: list[str] = []
+    for name, script in chosen.items():
+        command = [sys.executable, str(script), *(["--json"] if args.json else [])]
+        start = time.perf_counter()
+        try:
+            done = subprocess.run(command, cwd=folder.parent, capture_output=True, text=True,
+                                  timeout=args.timeout, stdin=subprocess.DEVNULL, check=False)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            results[name] = {"status": "timeout", "seconds": args.timeout}
+            texts.append(f"== {name}: timed out after {args.timeout:g} s")
+            continue
+        seconds = round(time.perf_counter() - start, 3)
+        entry: dict[str, Any] = {"status": "ok" if done.returncode == 0 else "failed",
+                                 "returncode": done.returncode, "seconds": seconds}  # fmt: skip
+        if args.json and done.returncode == 0:
+            try:
+                entry["result"] = json.loads(done.stdout)
+            except json.JSONDecodeError:
+                entry.update(status="failed", error="its --json output is not one JSON object")
+        if entry["status"] != "ok":
+            entry["stderr_tail"] = done.stderr.strip().splitlines()[-5:]
+        sys.stderr.write(done.stderr)
+        results[name] = entry
+        texts.append(f"== {name} ({entry['status']}, {seconds:.1f} s)\n{done.stdout.rstrip()}")
+    failed = [n for n, r in results.items() if r["status"] != "ok"]
+    payload = {"benchmarks": results, "failed": failed, "folder": str(folder)}
+    text = "\n\n".join(texts) if texts else f"no benchmark scripts in {folder}"
+    if failed:
+        text += f"\n\nfailed: {', '.join(failed)}"
+    return Outcome(payload, text, EXIT_FAILED if failed else EXIT_OK)
+
+
+COMMANDS: list[Command] = [
+    Command(
+        "simulate",
+        "DC operating point of a netlist (native solver or ngspice)",
+        _add_simulate,
+        _run_simulate,
+    ),
+    Command(
+        "demo",
+        "small end-to-end example: build, simulate, compare backends, plot",
+        _add_demo,
+        _run_demo,
+    ),
+    Command("bench", "run the benchmark scripts in benchmarks/", _add_bench, _run_bench),
+]
+"""The subcommands, in help order."""
+
+
+# -- private helpers --------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` (one line) instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    sys.stderr.write(" ".join(message.split()) + "\n")
+    sys.stderr.flush()
+    return code
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool) -> Iterator[None]:
+    """Send everything written to stdout (Python and C level) to stderr while ``active``."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved_fd = os.dup(1)
+    saved_stream = sys.stdout
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
+        sys.stdout = saved_stream
+
+
+def _jsonable(value: Any) -> Any:
+    """JSON-safe copy: non-finite floats become ``null``, tuples lists, paths strings."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):
+        return _jsonable(value.item())
+    return value
+
+
+def _where(circuit: Circuit, file: Path, element: str | None) -> str:
+    line = getattr(circuit, "origin", {}).get(element) if element else None
+    return f"{file}:{line}: " if line else f"{file}: "
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _is_script(path: Path) -> bool:
+    if path.name.startswith("_"):
+        return False
+    try:
+        return "__main__" in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
