@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from circuitlearn.circuit.circuit import Circuit, Subcircuit
+from circuitlearn.circuit.elements import SubcircuitInstance
 from circuitlearn.circuit.expressions import Value, resolve_params
 from circuitlearn.circuit.models import MODEL_KINDS, Model
 from circuitlearn.circuit.topology import check_topology
@@ -295,19 +296,39 @@ class _Reader:
 
     # -- whole-netlist checks ---------------------------------------------------------------
     def _validate(self, top: Circuit) -> None:
-        """Check model, subcircuit, control-source and parameter references in every scope."""
+        """Check model, subcircuit, control-source and parameter references in every scope,
+        and that no subcircuit instantiates itself."""
         all_params = {name for scope in _scopes(top) for name in _scope_param_names(scope)}
-        for circuit, models, subcircuits in _visible(top, top.models, top.subcircuits):
+        scopes = list(_visible(top, top.models, top.subcircuits, None))
+        for circuit, models, subcircuits, sub in scopes:
             view = Circuit(circuit.title)
             view.extend(circuit.elements)
             view.models.update(models)
             view.subcircuits.update(subcircuits)
-            view.params.update(dict.fromkeys(all_params if circuit is not top else top.params, 0.0))
+            view.params.update(dict.fromkeys(all_params if sub is not None else top.params, 0.0))
             try:
                 view.validate()
             except CircuitError as exc:
-                line = circuit.origin.get(exc.element or "")
-                raise NetlistError(str(exc), path=self.path, line=line, text=_line_text(circuit, exc.element)) from None
+                where = f" (in subcircuit {sub.name})" if sub is not None else ""
+                raise self._located(circuit, exc.element, f"{exc}{where}") from None
+        visible = {id(sub.body): subcircuits for _, _, subcircuits, sub in scopes if sub is not None}
+        for circuit, _, subcircuits, sub in scopes:
+            if sub is None:
+                continue
+            for element in circuit.elements_of(SubcircuitInstance):
+                chain = _cycle_through(sub, subcircuits[element.subckt], visible, (element.name,))
+                if chain is not None:
+                    raise self._located(
+                        circuit,
+                        element.name,
+                        f"subcircuit {sub.name} instantiates itself through {' -> '.join(chain)} "
+                        "(recursive subcircuits never end: remove the self-reference)",
+                    )
+
+    def _located(self, circuit: Circuit, element: str | None, message: str) -> NetlistError:
+        return NetlistError(
+            message, path=self.path, line=circuit.origin.get(element or ""), text=_line_text(circuit, element)
+        )
 
     def _resolve_top_params(self, scope: _Scope) -> None:
         """Evaluate the top-level ``.param`` definitions in order, locating the first bad one."""
@@ -362,13 +383,38 @@ def _scope_param_names(scope: Circuit | Subcircuit) -> set[str]:
     return set(scope.params)
 
 
-def _visible(circuit: Circuit, models: dict, subcircuits: dict) -> Iterator[tuple[Circuit, dict, dict]]:
-    """Each circuit body with the models and subcircuits visible from it (enclosing scopes')."""
-    yield circuit, models, subcircuits
+def _visible(
+    circuit: Circuit, models: dict, subcircuits: dict, owner: Subcircuit | None
+) -> Iterator[tuple[Circuit, dict, dict, Subcircuit | None]]:
+    """Each circuit body with the models and subcircuits visible from it, and its definition."""
+    yield circuit, models, subcircuits, owner
     for sub in circuit.subcircuits.values():
         inner_models = {**models, **sub.body.models}
         inner_subs = {**subcircuits, **sub.body.subcircuits}
-        yield from _visible(sub.body, inner_models, inner_subs)
+        yield from _visible(sub.body, inner_models, inner_subs, sub)
+
+
+def _cycle_through(
+    start: Subcircuit,
+    current: Subcircuit,
+    visible: dict[int, dict],
+    chain: tuple[str, ...],
+    seen: set[int] | None = None,
+) -> tuple[str, ...] | None:
+    """Instance names leading from ``start``'s body back to ``start``, if any (depth-first)."""
+    if current is start:
+        return chain
+    seen = set() if seen is None else seen
+    if id(current) in seen:
+        return None
+    seen.add(id(current))
+    for element in current.body.elements_of(SubcircuitInstance):
+        target = visible[id(current.body)].get(element.subckt)
+        if target is not None:
+            found = _cycle_through(start, target, visible, (*chain, element.name), seen)
+            if found is not None:
+                return found
+    return None
 
 
 def _line_text(circuit: Circuit, element: str | None) -> str | None:
@@ -404,8 +450,8 @@ def _flat_origins(circuit: Circuit) -> dict[str, int]:
         prefix = ".".join(path)
         for element in body:
             line = body.origin.get(element.name)
-            if element.kind == "subcircuit instance":
-                sub = subcircuits.get(element.subckt)  # type: ignore[attr-defined]
+            if isinstance(element, SubcircuitInstance):
+                sub = subcircuits.get(element.subckt)
                 if sub is not None and depth < 64:
                     walk(sub.body, {**subcircuits, **sub.body.subcircuits}, (*path, element.name), depth + 1)
                 continue
