@@ -77,6 +77,7 @@ _FAILURE = re.compile(
     r"|Transient op failed",
     re.IGNORECASE,
 )
+_CHATTER = re.compile(r"stepping (?:failed|completed)|gmin increment|gmin step|source step", re.IGNORECASE)
 _ERROR = re.compile(r"\berror\b", re.IGNORECASE)
 _TOTITER = re.compile(r"Total iterations\s*=\s*(\d+)")
 
@@ -255,10 +256,10 @@ def _number(name: str, value: object) -> float:
 
 
 def _failure(text: str) -> str | None:
-    timestep = _TIMESTEP.search(text)
-    if timestep:
-        who = timestep["who"]
-        return "timestep too small" + (f" (trouble with {who.lower()})" if who else "")
+    timesteps = list(_TIMESTEP.finditer(text))
+    if timesteps:
+        named = [m["who"].lower() for m in timesteps if m["who"]]
+        return "timestep too small" + (f" (trouble with {named[0]})" if named else "")
     failure = _FAILURE.search(text)
     return failure.group(0) if failure else None
 
@@ -267,6 +268,6 @@ def _warnings(text: str) -> list[str]:
     seen: dict[str, None] = {}
     for match in re.finditer(r"Warning:\s*([^\n]*)", text):
         line = match.group(1).strip()
-        if line and not _STEP.search(line) and "singular matrix" not in line.lower():
+        if line and not _CHATTER.search(line) and "singular matrix" not in line.lower():
             seen.setdefault(line, None)
     return list(seen)

@@ -221,6 +221,9 @@ class NgspiceSession:
         target = self.circuit[name]
         if type(target) not in _ALTER_PARAMETER:
             raise CircuitError(f"NgspiceSession.alter: {target.kind} {name} has no single value to alter", element=name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise CircuitError(f"NgspiceSession.alter: {target.kind} {name}: the value must be a number; "
+                               f"got {value!r}", element=name)
         target.with_values(**{_main_field(target): value})  # validates (positive R, finite...)
         value = float(value)
         with _LOCK:
