@@ -53,6 +53,8 @@ def try_parse_value(text: str) -> float | None:
         return float(match["mant"])
     # Shift the decimal exponent instead of multiplying, so "10u" is exactly float("1e-5").
     mantissa, _, exponent = match["mant"].lower().partition("e")
+    if len(exponent) > 6:  # int() refuses huge digit strings; the value over/underflows anyway
+        return float(match["mant"]) * SUFFIXES[suffix]
     return float(f"{mantissa}e{int(exponent or 0) + _EXPONENTS[suffix]}")
 
 

@@ -115,9 +115,15 @@ def from_spice(
         text = source
     else:
         raise NetlistError(f"expected netlist text, bytes or a path; got {type(source).__name__}")
-    circuit = _Reader(shown).read(text)
-    if check:
-        _check(circuit, shown)
+    try:
+        circuit = _Reader(shown).read(text)
+        if check:
+            _check(circuit, shown)
+    except RecursionError:
+        raise NetlistError(
+            "the netlist is nested too deeply to read (subcircuits or expressions): flatten it",
+            path=shown,
+        ) from None
     return circuit
 
 
