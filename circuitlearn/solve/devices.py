@@ -1,0 +1,412 @@
+"""Vectorised DC device equations of ngspice 39 at 27 °C: junction diode and MOS level 1.
+
+Every function takes numpy arrays (one entry per device) and returns arrays: no Python loop per
+device. The equations are re-derived from ngspice's documentation and source (``dioload.c``,
+``diotemp.c``, ``mos1load.c``, ``mos1temp.c``, ``devsup.c``); at the nominal temperature
+(TEMP = TNOM = 27 °C) all temperature corrections are exactly 1 and drop out.
+
+Conventions: MOSFET voltages are *normalised* (multiplied by the polarity +1 NMOS / −1 PMOS) so one
+set of equations serves both types, as in ngspice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "BOLTZMANN",
+    "CHARGE",
+    "DiodeGroup",
+    "MosGroup",
+    "GMIN",
+    "MAX_EXP_ARG",
+    "T_NOMINAL",
+    "VT",
+    "breakdown_voltage",
+    "diode_current",
+    "fetlim",
+    "junction_current",
+    "limvds",
+    "mos1_channel",
+    "pnjlim",
+    "vcrit",
+]
+
+BOLTZMANN = 1.38064852e-23
+"""Boltzmann constant [J/K], ngspice's ``CONSTboltz`` (const.h)."""
+
+CHARGE = 1.6021766208e-19
+"""Elementary charge [C], ngspice's ``CHARGE`` (const.h)."""
+
+T_NOMINAL = 27.0 + 273.15
+"""Circuit and model temperature [K]: ngspice's default TEMP = TNOM = 27 °C (``REFTEMP``)."""
+
+VT = BOLTZMANN / CHARGE * T_NOMINAL
+"""Thermal voltage kT/q at 27 °C [V] (≈ 25.865 mV), ngspice's ``CONSTKoverQ * 300.15``."""
+
+GMIN = 1e-12
+"""Conductance in parallel with every junction [S]; ngspice's ``.options gmin`` default 1e-12."""
+
+MAX_EXP_ARG = 709.0
+"""Largest exponent fed to ``exp`` (ngspice clips MOS bulk junctions at ``MAX_EXP_ARG`` ≈ 709)."""
+
+_E = math.e
+_SQRT2 = math.sqrt(2.0)
+
+
+def vcrit(vte: np.ndarray, isat: np.ndarray) -> np.ndarray:
+    """Critical junction voltage [V] of :func:`pnjlim`: vte·ln(vte / (√2·IS)) (ngspice's vcrit)."""
+    return vte * np.log(vte / (_SQRT2 * isat))
+
+
+def breakdown_voltage(bv: float, ibv: float, isat: float, n: float, tol: float = 1e-9) -> float:
+    """Effective breakdown voltage [V] matching IBV at BV, as ngspice's ``diotemp.c`` computes it.
+
+    Solves IS·(exp((BV − x)/(N·Vt)) − 1 + x/Vt) = IBV for x by fixed-point iteration (at most 25
+    steps, stopping at ``tol``·IBV); when IBV is below IS·BV/Vt the junction uses BV itself.
+
+    Parameters
+    ----------
+    bv, ibv : float
+        Breakdown voltage [V] and current at breakdown [A].
+    isat : float
+        Saturation current IS·AREA [A].
+    n : float
+        Emission coefficient used for breakdown (ngspice's NBV, defaulting to N).
+    tol : float
+        Relative tolerance on the matched current (ngspice uses its RELTOL).
+    """
+    if ibv < isat * bv / VT:
+        return bv
+    x = bv - n * VT * math.log(1.0 + ibv / isat)
+    for _ in range(25):
+        x = bv - n * VT * math.log(ibv / isat + 1.0 - x / VT)
+        matched = isat * (math.exp((bv - x) / (n * VT)) - 1.0 + x / VT)
+        if abs(matched - ibv) <= tol * ibv:
+            break
+    return x
+
+
+def diode_current(
+    vd: np.ndarray,
+    isat: np.ndarray,
+    vte: np.ndarray,
+    bv: np.ndarray,
+    vtebrk: np.ndarray,
+    gmin: float = GMIN,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Junction diode current [A] and conductance [S] at junction voltages ``vd`` [V].
+
+    Forward (vd ≥ −3·vte): IS·(exp(vd/vte) − 1); reverse: −IS·(1 + (3·vte/(e·vd))³), ngspice's
+    smooth reverse formula; below −BV: −IS·exp(−(BV + vd)/vtebrk). GMIN·vd is added in every
+    region, as ngspice puts gmin across the junction. ``bv`` = ∞ disables breakdown.
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        forward = vd >= -3.0 * vte
+        breakdown = ~forward & (vd < -bv)
+        ev = np.exp(np.minimum(vd / vte, MAX_EXP_ARG))
+        v_rev = np.where(forward, -1.0, vd)
+        arg = (3.0 * vte / (v_rev * _E)) ** 3
+        eb = np.exp(np.minimum(-(bv + vd) / vtebrk, MAX_EXP_ARG))
+        current = np.where(forward, isat * (ev - 1.0), np.where(breakdown, -isat * eb, -isat * (1.0 + arg)))
+        conductance = np.where(
+            forward, isat * ev / vte, np.where(breakdown, isat * eb / vtebrk, isat * 3.0 * arg / v_rev)
+        )
+    return current + gmin * vd, conductance + gmin
+
+
+def junction_current(
+    v: np.ndarray, isat: np.ndarray, gmin: float = GMIN
+) -> tuple[np.ndarray, np.ndarray]:
+    """MOS bulk junction current [A] and conductance [S] (``mos1load.c``; emission coefficient 1).
+
+    For v ≤ −3·Vt the junction is the constant −IS plus gmin; otherwise IS·(exp(v/Vt) − 1) + gmin·v.
+    """
+    on = v > -3.0 * VT
+    ev = np.exp(np.minimum(np.where(on, v, 0.0) / VT, MAX_EXP_ARG))
+    current = np.where(on, isat * (ev - 1.0), -isat) + gmin * v
+    conductance = np.where(on, isat * ev / VT, 0.0) + gmin
+    return current, conductance
+
+
+def mos1_channel(
+    vgs: np.ndarray,
+    vds: np.ndarray,
+    vbs: np.ndarray,
+    beta: np.ndarray,
+    vbi: np.ndarray,
+    gamma: np.ndarray,
+    phi: np.ndarray,
+    lam: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shichman–Hodges drain current in normalised voltages, both conduction directions.
+
+    Parameters
+    ----------
+    vgs, vds, vbs : ndarray [V]
+        Normalised terminal voltages (polarity × actual).
+    beta : ndarray [A/V²]
+        KP·W/(L − 2·LD).
+    vbi : ndarray [V]
+        Normalised built-in threshold part: polarity·tVbi = polarity·VTO − γ·√φ.
+    gamma, phi, lam : ndarray
+        GAMMA [√V], PHI [V], LAMBDA [1/V].
+
+    Returns
+    -------
+    ids : ndarray [A]
+        Normalised channel current from drain to source (negative in reverse mode).
+    d_vgs, d_vds, d_vbs : ndarray [S]
+        Its partial derivatives with respect to vgs, vds and vbs.
+    von : ndarray [V]
+        Normalised threshold of the conducting orientation (for :func:`fetlim`).
+
+    Notes
+    -----
+    When vds < 0 the device is evaluated with drain and source exchanged (ngspice's inverse
+    mode): vgs → vgd, vbs → vbd, vds → −vds, and the current changes sign.
+    """
+    mode = np.where(vds >= 0.0, 1.0, -1.0)
+    normal = mode > 0
+    vgx = np.where(normal, vgs, vgs - vds)
+    vbx = np.where(normal, vbs, vbs - vds)
+    vdx = vds * mode
+    root_phi = np.sqrt(phi)
+    sarg = np.where(
+        vbx <= 0.0,
+        np.sqrt(np.maximum(phi - vbx, 0.0)),
+        np.maximum(root_phi - vbx / (2.0 * root_phi), 0.0),
+    )
+    von = vbi + gamma * sarg
+    vgst = vgx - von
+    arg = np.where(sarg > 0.0, gamma / np.where(sarg > 0.0, 2.0 * sarg, 1.0), 0.0)
+    on = vgst > 0.0
+    saturated = on & (vgst <= vdx)
+    linear = on & ~saturated
+    betap = beta * (1.0 + lam * vdx)
+    cd = np.where(saturated, 0.5 * betap * vgst**2, np.where(linear, betap * vdx * (vgst - 0.5 * vdx), 0.0))
+    gm = np.where(saturated, betap * vgst, np.where(linear, betap * vdx, 0.0))
+    gds = np.where(
+        saturated,
+        0.5 * lam * beta * vgst**2,
+        np.where(linear, betap * (vgst - vdx) + lam * beta * vdx * (vgst - 0.5 * vdx), 0.0),
+    )
+    gmbs = gm * arg
+    # normal: I = cd(vgs, vds, vbs); inverse: I = −cd(vgs − vds, −vds, vbs − vds)
+    ids = mode * cd
+    d_vgs = mode * gm
+    d_vbs = mode * gmbs
+    d_vds = np.where(normal, gds, gm + gds + gmbs)
+    return ids, d_vgs, d_vds, d_vbs, von
+
+
+def pnjlim(vnew: np.ndarray, vold: np.ndarray, vt: np.ndarray, vcrit_: np.ndarray) -> np.ndarray:
+    """SPICE junction-voltage limiting (ngspice 39's ``DEVpnjlim``), vectorised.
+
+    Above ``vcrit_`` a forward step larger than 2·vt is compressed logarithmically; a reverse step
+    is limited to −vold − 1 (from forward bias) or 2·vold − 1 (from reverse bias).
+    """
+    big = (vnew > vcrit_) & (np.abs(vnew - vold) > 2.0 * vt)
+    arg = (vnew - vold) / vt
+    up = vold + vt * (2.0 + np.log(np.maximum(arg - 2.0, 1e-300)))
+    down = vold - vt * (2.0 + np.log(np.maximum(2.0 - arg, 1e-300)))
+    from_forward = np.where(arg > 0.0, up, down)
+    from_zero = vt * np.log(np.maximum(vnew, 1e-300) / vt)
+    limited_big = np.where(vold > 0.0, from_forward, from_zero)
+    floor = np.where(vold > 0.0, -vold - 1.0, 2.0 * vold - 1.0)
+    limited_small = np.where((vnew < 0.0) & (vnew < floor), floor, vnew)
+    return np.where(big, limited_big, limited_small)
+
+
+def fetlim(vnew: np.ndarray, vold: np.ndarray, vto: np.ndarray) -> np.ndarray:
+    """SPICE gate-voltage limiting around the threshold ``vto`` (ngspice's ``DEVfetlim``)."""
+    vtsthi = np.abs(2.0 * (vold - vto)) + 2.0
+    vtstlo = np.abs(vold - vto) + 1.0
+    vtox = vto + 3.5
+    delv = vnew - vold
+    # on and strongly on (vold ≥ vto + 3.5)
+    going_off = np.where(
+        vnew >= vtox, np.where(-delv > vtstlo, vold - vtstlo, vnew), np.maximum(vnew, vto + 2.0)
+    )
+    staying_on = np.where(delv >= vtsthi, vold + vtsthi, vnew)
+    strong = np.where(delv <= 0.0, going_off, staying_on)
+    middle = np.where(delv <= 0.0, np.maximum(vnew, vto - 0.5), np.minimum(vnew, vto + 4.0))
+    on = np.where(vold >= vtox, strong, middle)
+    vtemp = vto + 0.5
+    rising = np.where(vnew <= vtemp, np.where(delv > vtstlo, vold + vtstlo, vnew), vtemp)
+    off = np.where(delv <= 0.0, np.where(-delv > vtsthi, vold - vtsthi, vnew), rising)
+    return np.where(vold >= vto, on, off)
+
+
+def limvds(vnew: np.ndarray, vold: np.ndarray) -> np.ndarray:
+    """SPICE drain–source voltage limiting (ngspice's ``DEVlimvds``)."""
+    high = np.where(vnew > vold, np.minimum(vnew, 3.0 * vold + 2.0), np.where(vnew < 3.5, np.maximum(vnew, 2.0), vnew))
+    low = np.where(vnew > vold, np.minimum(vnew, 4.0), np.maximum(vnew, -0.5))
+    return np.where(vold >= 3.5, high, low)
+
+
+@dataclass
+class DiodeGroup:
+    """All junction diodes of a circuit as arrays, with their fixed stamp positions.
+
+    Terminal indices point into the *extended* vector of the MNA system (unknowns, then fixed
+    nodes, then ground). ``anode`` is the internal node when the diode has series resistance.
+    """
+
+    names: list[str]
+    anode: np.ndarray
+    cathode: np.ndarray
+    isat: np.ndarray
+    vte: np.ndarray
+    vcrit: np.ndarray
+    bv: np.ndarray
+    vtebrk: np.ndarray
+
+    @property
+    def residual_rows(self) -> np.ndarray:
+        """Extended rows of the residual values returned by :meth:`evaluate`."""
+        return np.concatenate([self.anode, self.cathode])
+
+    @property
+    def jacobian_entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """Extended (rows, cols) of the Jacobian values returned by :meth:`evaluate`."""
+        a, c = self.anode, self.cathode
+        return np.concatenate([a, a, c, c]), np.concatenate([a, c, a, c])
+
+    def raw_state(self, e: np.ndarray) -> dict[str, np.ndarray]:
+        """Junction voltages [V] at the extended vector ``e`` (no limiting)."""
+        return {"vd": e[..., self.anode] - e[..., self.cathode]}
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        """ngspice's starting junction voltages (MODEINITJCT): vd = vcrit."""
+        return {"vd": self.vcrit.copy()}
+
+    def evaluate(
+        self, e: np.ndarray, old: dict[str, np.ndarray] | None, gmin: float = GMIN
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """Companion-model residual and Jacobian values at ``e``, limiting against ``old``.
+
+        Returns residual values (for :attr:`residual_rows`), Jacobian values (for
+        :attr:`jacobian_entries`), absolute current magnitudes (for tolerances), the new limited
+        state and a boolean array telling which devices were limited.
+        """
+        vd_raw = e[..., self.anode] - e[..., self.cathode]
+        if old is None:
+            vd = vd_raw
+        else:
+            vd = self._limit(vd_raw, old["vd"])
+        current, g = diode_current(vd, self.isat, self.vte, self.bv, self.vtebrk, gmin)
+        lin = current + g * (vd_raw - vd)
+        res = np.concatenate([lin, -lin], axis=-1)
+        jac = np.concatenate([g, -g, -g, g], axis=-1)
+        mag = np.abs(np.concatenate([current, current], axis=-1))
+        return res, jac, mag, {"vd": vd}, vd != vd_raw
+
+    def _limit(self, vd_raw: np.ndarray, vd_old: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", over="ignore"):
+            near_bv = vd_raw < np.minimum(0.0, -self.bv + 10.0 * self.vtebrk)
+            flipped = -(pnjlim(-(vd_raw + self.bv), -(vd_old + self.bv), self.vtebrk, self.vcrit) + self.bv)
+            normal = pnjlim(vd_raw, vd_old, self.vte, self.vcrit)
+        return np.where(near_bv, flipped, normal)
+
+
+@dataclass
+class MosGroup:
+    """All level-1 MOSFETs of a circuit as arrays (drain/source are the internal nodes when RD/RS)."""
+
+    names: list[str]
+    drain: np.ndarray
+    gate: np.ndarray
+    source: np.ndarray
+    bulk: np.ndarray
+    polarity: np.ndarray
+    beta: np.ndarray
+    vbi: np.ndarray
+    vto: np.ndarray
+    gamma: np.ndarray
+    phi: np.ndarray
+    lam: np.ndarray
+    isat: np.ndarray
+    vcrit: np.ndarray
+
+    @property
+    def residual_rows(self) -> np.ndarray:
+        """Extended rows of the residual values: drain, source, bulk."""
+        return np.concatenate([self.drain, self.source, self.bulk])
+
+    @property
+    def jacobian_entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """Extended (rows, cols) of the Jacobian values returned by :meth:`evaluate`."""
+        d, g, s, b = self.drain, self.gate, self.source, self.bulk
+        rows = [d, d, d, d, s, s, s, s, b, b, s, s, b, b, d, d]
+        cols = [g, d, s, b, g, d, s, b, b, s, b, s, b, d, b, d]
+        return np.concatenate(rows), np.concatenate(cols)
+
+    def raw_state(self, e: np.ndarray) -> dict[str, np.ndarray]:
+        """Normalised vgs, vds, vbs, vbd [V] at ``e`` and the threshold von there."""
+        p = self.polarity
+        vs = e[..., self.source]
+        vgs = p * (e[..., self.gate] - vs)
+        vds = p * (e[..., self.drain] - vs)
+        vbs = p * (e[..., self.bulk] - vs)
+        von = mos1_channel(vgs, vds, vbs, self.beta, self.vbi, self.gamma, self.phi, self.lam)[4]
+        return {"vgs": vgs, "vds": vds, "vbs": vbs, "vbd": vbs - vds, "von": von}
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        """ngspice's starting voltages (MODEINITJCT): vbs = −1, vgs = polarity·VTO, vds = 0."""
+        zero = np.zeros_like(self.beta)
+        vgs = self.polarity * self.vto
+        return {"vgs": vgs, "vds": zero, "vbs": zero - 1.0, "vbd": zero - 1.0, "von": vgs.copy()}
+
+    def evaluate(
+        self, e: np.ndarray, old: dict[str, np.ndarray] | None, gmin: float = GMIN
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """Companion-model values at ``e``, limited against ``old`` (see :meth:`DiodeGroup.evaluate`)."""
+        raw = self.raw_state(e)
+        if old is None:
+            vgs, vds, vbs = raw["vgs"], raw["vds"], raw["vbs"]
+        else:
+            vgs, vds, vbs = self._limit(raw, old)
+        vbd = vbs - vds
+        ids, d_gs, d_ds, d_bs, von = mos1_channel(
+            vgs, vds, vbs, self.beta, self.vbi, self.gamma, self.phi, self.lam
+        )
+        cbs, gbs = junction_current(vbs, self.isat, gmin)
+        cbd, gbd = junction_current(vbd, self.isat, gmin)
+        dgs, dds, dbs = raw["vgs"] - vgs, raw["vds"] - vds, raw["vbs"] - vbs
+        p = self.polarity
+        i_ch = p * (ids + d_gs * dgs + d_ds * dds + d_bs * dbs)
+        i_bs = p * (cbs + gbs * dbs)
+        i_bd = p * (cbd + gbd * (dbs - dds))
+        res = np.concatenate([i_ch - i_bd, -i_ch - i_bs, i_bs + i_bd], axis=-1)
+        d_s = -(d_gs + d_ds + d_bs)
+        jac = np.concatenate(
+            [d_gs, d_ds, d_s, d_bs, -d_gs, -d_ds, -d_s, -d_bs, gbs, -gbs, -gbs, gbs, gbd, -gbd, -gbd, gbd],
+            axis=-1,
+        )
+        mag = np.concatenate([np.abs(ids) + np.abs(cbd), np.abs(ids) + np.abs(cbs), np.abs(cbs) + np.abs(cbd)], axis=-1)
+        state = {"vgs": vgs, "vds": vds, "vbs": vbs, "vbd": vbd, "von": von}
+        limited = (vgs != raw["vgs"]) | (vds != raw["vds"]) | (vbs != raw["vbs"])
+        return res, jac, mag, state, limited
+
+    def _limit(
+        self, raw: dict[str, np.ndarray], old: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        vgs_r, vds_r, vbs_r = raw["vgs"], raw["vds"], raw["vbs"]
+        vgd_r = vgs_r - vds_r
+        von = old["von"]
+        normal = old["vds"] >= 0.0
+        vgs_n = fetlim(vgs_r, old["vgs"], von)
+        vds_n = limvds(vgs_n - vgd_r, old["vds"])
+        vgd_i = fetlim(vgd_r, old["vgs"] - old["vds"], von)
+        vds_i = -limvds(-(vgs_r - vgd_i), -old["vds"])
+        vgs_i = vgd_i + vds_i
+        vgs = np.where(normal, vgs_n, vgs_i)
+        vds = np.where(normal, vds_n, vds_i)
+        vbs_f = pnjlim(vbs_r, old["vbs"], VT, self.vcrit)
+        vbd_f = pnjlim(vbs_r - vds_r, old["vbd"], VT, self.vcrit)
+        vbs = np.where(vds >= 0.0, vbs_f, vbd_f + vds)
+        return vgs, vds, vbs

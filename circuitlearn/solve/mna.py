@@ -1,0 +1,511 @@
+"""Compile a circuit into a fixed-pattern sparse MNA system: :func:`compile_circuit`.
+
+The unknown vector x holds the voltages of the nodes that are not fixed (circuit nodes, then
+internal nodes of series resistances), then the branch currents ``i(name)`` of voltage-defined
+elements (V sources that are not eliminated, E, H). A node driven by a grounded V source is
+*fixed*: it is an input, not an unknown, and the source's current is recovered after the solve
+from KCL at that node.
+
+Residual r(x): KCL rows = sum of currents *leaving* the node; branch rows = the element's voltage
+law (V: v_p − v_n − V; E: v_p − v_n − gain·(v_cp − v_cn); H: v_p − v_n − R·i_ctrl); the branch
+current i_b flows from p through the element to n (+i_b in row p, −i_b in row n). All stamps are
+index arrays computed once; an evaluation only refills values (see ``docs/architecture.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from circuitlearn.circuit import (
+    CCCS,
+    CCVS,
+    GROUND,
+    VCCS,
+    VCVS,
+    Circuit,
+    CurrentSource,
+    Diode,
+    Mosfet,
+    Resistor,
+    VoltageSource,
+    check_topology,
+)
+from circuitlearn.errors import CircuitError
+from circuitlearn.solve.devices import (
+    GMIN,
+    VT,
+    DiodeGroup,
+    MosGroup,
+    breakdown_voltage,
+    vcrit,
+)
+from circuitlearn.solve.result import OperatingPoint
+
+__all__ = ["DEFAULT_MOS_SIZE", "Evaluation", "MNASystem", "compile_circuit"]
+
+DEFAULT_MOS_SIZE = 100e-6
+"""Default MOSFET W and L [m]: ngspice's DEFW = DEFL = 100 µm."""
+
+_MAIN_VALUE = {
+    Resistor: "resistance", VoltageSource: "dc", CurrentSource: "dc", VCVS: "gain",
+    VCCS: "transconductance", CCCS: "gain", CCVS: "transresistance",
+}
+
+
+def compile_circuit(circuit: Circuit) -> MNASystem:
+    """Flatten ``circuit``, check its topology and build its :class:`MNASystem`.
+
+    Raises
+    ------
+    CircuitError
+        Floating nodes, voltage-source loops, invalid MOSFET geometry (naming the culprit).
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+    >>> c = Circuit(); _ = c.add(VoltageSource("v1", "in", "0", 2.0))
+    >>> _ = c.add(Resistor("r1", "in", "out", 1e3)); _ = c.add(Resistor("r2", "out", "0", 1e3))
+    >>> system = compile_circuit(c)
+    >>> system.unknowns, system.fixed_nodes
+    (['out'], {'in': ('v1', 2.0)})
+    """
+    return MNASystem(circuit)
+
+
+@dataclass
+class Evaluation:
+    """One evaluation of the (companion) system at x: what a Newton iteration needs."""
+
+    residual: np.ndarray
+    """r at the unknown rows [A or V]."""
+    jacobian_data: np.ndarray
+    """Values of K on the fixed CSC pattern (last axis)."""
+    scale: np.ndarray
+    """Per-row sum of |terms| (for relative residual tolerances)."""
+    extended_residual: np.ndarray
+    """Residual on every extended row (fixed nodes and ground included)."""
+    state: dict[str, dict[str, np.ndarray]]
+    """Limited device voltages, per group ("d", "m")."""
+    limited: np.ndarray
+    """Whether any device was limited (per sample in a batch)."""
+
+
+class MNASystem:
+    """The native MNA form of a flat circuit; see :func:`compile_circuit` and the module notes.
+
+    Attributes
+    ----------
+    circuit : Circuit
+        The flat circuit (kept in step by :meth:`set_values`).
+    unknowns : list of str
+        Labels of x: node names, then ``i(name)`` for branch currents.
+    node_index, branch_index : dict
+        Unknown node → index; element with a branch current → index.
+    fixed_nodes : dict
+        Node → (source name, voltage [V]) for nodes eliminated by a grounded V source.
+    resistor_names : list of str
+        Resistors in circuit order (the order of :attr:`conductances`).
+    """
+
+    def __init__(self, circuit: Circuit) -> None:
+        flat = circuit.flatten()
+        check_topology(flat)
+        self.circuit = flat
+        self._build_indices(flat)
+        self._build_linear(flat)
+        self._build_devices(flat)
+        self._build_pattern()
+        self.orderings: dict[int, np.ndarray] = {}
+        """Cached fill-reducing column orderings by matrix size (reused symbolic analysis)."""
+
+    # -- public API ---------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """Number of unknowns."""
+        return len(self.unknowns)
+
+    @property
+    def is_linear(self) -> bool:
+        """True when the circuit has no diode or MOSFET."""
+        return not self.groups
+
+    @property
+    def conductances(self) -> np.ndarray:
+        """Resistor conductances [S] in :attr:`resistor_names` order (a copy)."""
+        return self._params[self._resistor_params].copy()
+
+    @conductances.setter
+    def conductances(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=float)
+        if values.shape != self._resistor_params.shape or not np.all(values > 0) or not np.all(np.isfinite(values)):
+            raise CircuitError(
+                f"conductances: expected {len(self._resistor_params)} positive finite values [S]; "
+                f"got shape {values.shape}"
+            )
+        self._params[self._resistor_params] = values
+        for name, g in zip(self.resistor_names, values, strict=True):
+            self.circuit.replace(self.circuit[name].with_conductance(float(g)))
+        self._linear_changed()
+
+    def set_values(self, mapping: Mapping[str, float]) -> None:
+        """Change element main values (R [Ω], V/I dc, E/F gain, G [S], H [Ω]) without recompiling."""
+        for name, value in mapping.items():
+            key = name.lower()
+            if key not in self._value_param:
+                if key in self.circuit:
+                    element = self.circuit[key]
+                    raise CircuitError(f"{element.kind} {key}: its value cannot be changed after compilation", element=key)
+                raise CircuitError(f"set_values: no element named {name!r}", element=name)
+            element = self.circuit[key]
+            value = float(value)
+            new = element.with_values(**{_MAIN_VALUE[type(element)]: value})
+            self.circuit.replace(new)
+            self._params[self._value_param[key]] = 1.0 / value if isinstance(element, Resistor) else value
+        self._linear_changed()
+
+    def residual(self, x: np.ndarray) -> np.ndarray:
+        """r(x) at the unknown rows (no junction limiting)."""
+        return self.evaluate(np.asarray(x, dtype=float)).residual
+
+    def jacobian(self, x: np.ndarray) -> sp.csc_matrix:
+        """K = ∂r/∂x at x on the fixed sparsity pattern."""
+        return self.matrix(self.evaluate(np.asarray(x, dtype=float)).jacobian_data)
+
+    def matrix(self, data: np.ndarray) -> sp.csc_matrix:
+        """A CSC matrix on the fixed pattern from its values."""
+        return sp.csc_matrix((data, self._indices, self._indptr), shape=(self.n, self.n))
+
+    def extended(self, x: np.ndarray, source_scale: float | np.ndarray = 1.0) -> np.ndarray:
+        """x extended with the fixed-node voltages (times ``source_scale``) and ground (0 V)."""
+        fixed = self.fixed_values
+        scale = np.asarray(source_scale, dtype=float)
+        if x.ndim == 2:
+            tail = np.zeros((x.shape[0], len(fixed) + 1))
+            tail[:, :-1] = scale.reshape(-1, 1) * fixed
+            return np.concatenate([x, tail], axis=1)
+        return np.concatenate([x, scale * fixed, [0.0]])
+
+    def evaluate(
+        self,
+        x: np.ndarray,
+        *,
+        source_scale: float | np.ndarray = 1.0,
+        gshunt: float = 0.0,
+        old_state: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+        e: np.ndarray | None = None,
+        fixed_part: np.ndarray | None = None,
+    ) -> Evaluation:
+        """Evaluate residual and Jacobian values at x (1-D, or 2-D: one row per sample).
+
+        ``old_state`` switches on SPICE junction limiting: devices are linearised at the limited
+        voltages (companion model). ``gshunt`` [S] adds a conductance from every node to ground
+        (gmin stepping); ``source_scale`` multiplies every independent source (source stepping).
+        ``fixed_part`` is the precomputed linear contribution of the fixed nodes (batched solves).
+        """
+        if e is None:
+            e = self.extended(x, source_scale)
+        scale = np.asarray(source_scale, dtype=float)
+        batched = x.ndim == 2
+        if fixed_part is None:
+            lin = _apply(self._A, e) + (scale.reshape(-1, 1) if batched else scale) * self._b
+        else:
+            lin = _apply(self._A_unknown, e[..., : self.n]) + fixed_part
+        mag = _apply(self._A_abs, np.abs(e)) + np.abs((scale.reshape(-1, 1) if batched else scale) * self._b)
+        jac = np.broadcast_to(self._jac_linear, (*x.shape[:-1], self._nnz)).copy()
+        limited = np.zeros(x.shape[:-1], dtype=bool)
+        state: dict[str, dict[str, np.ndarray]] = {}
+        for key, group in self.groups.items():
+            res_v, jac_v, mag_v, st, lim = group.evaluate(e, None if old_state is None else old_state[key])
+            lin = lin + _apply(self._res_scatter[key], res_v)
+            mag = mag + _apply(self._res_scatter[key], mag_v)
+            jac = jac + _apply(self._jac_scatter[key], jac_v)
+            state[key] = st
+            limited = limited | lim.any(axis=-1)
+        if gshunt:
+            lin[..., self._node_rows] += gshunt * e[..., self._node_rows]
+            jac[..., self._diag_slots] += gshunt
+        return Evaluation(lin[..., : self.n], jac, mag[..., : self.n], lin, state, limited)
+
+    def raw_state(self, x: np.ndarray, source_scale: float | np.ndarray = 1.0) -> dict[str, dict[str, np.ndarray]]:
+        """Unlimited device voltages at x (the limiting reference for a warm start)."""
+        e = self.extended(x, source_scale)
+        return {key: group.raw_state(e) for key, group in self.groups.items()}
+
+    def initial_state(self) -> dict[str, dict[str, np.ndarray]]:
+        """ngspice's starting junction voltages (MODEINITJCT) for a cold start."""
+        return {key: group.initial_state() for key, group in self.groups.items()}
+
+    def voltages(self, x: np.ndarray) -> dict[str, float]:
+        """All circuit node voltages [V], fixed nodes included (internal nodes left out)."""
+        e = self.extended(np.asarray(x, dtype=float))
+        return {node: float(e[self._ext[node]]) for node in self.circuit.nodes}
+
+    def currents(self, x: np.ndarray) -> dict[str, float]:
+        """Branch currents [A] of V sources (eliminated ones included), E and H; ngspice's sign."""
+        x = np.asarray(x, dtype=float)
+        r_ext = self.evaluate(x).extended_residual
+        out: dict[str, float] = {}
+        for element in self.circuit:
+            if element.name in self.branch_index:
+                out[element.name] = float(x[self.branch_index[element.name]])
+            elif element.name in self._eliminated:
+                node, sign = self._eliminated[element.name]
+                out[element.name] = float(-sign * r_ext[self._ext[node]])
+        return out
+
+    def state_from(self, op: OperatingPoint) -> np.ndarray:
+        """x from an operating point of any backend (native state reused when it fits).
+
+        Internal nodes of series resistances missing from ``op`` start at their external node's
+        voltage; a native solve from this x polishes them in one or two iterations.
+        """
+        if op.state is not None and np.shape(op.state) == (self.n,):
+            return np.array(op.state, dtype=float)
+        x = np.zeros(self.n)
+        for node, index in self.node_index.items():
+            outer = self._internal_of.get(node, node)
+            try:
+                x[index] = op.voltages[outer]
+            except KeyError:
+                raise CircuitError(f"state_from: the operating point has no voltage for node {outer}", node=outer) from None
+        for name, index in self.branch_index.items():
+            x[index] = op.currents.get(name, 0.0)
+        return x
+
+    def unknown_name(self, index: int) -> str:
+        """Human name of unknown ``index`` (the node, or ``i(name)``)."""
+        return self.unknowns[int(index)]
+
+    # -- compilation --------------------------------------------------------------------------
+    def _build_indices(self, flat: Circuit) -> None:
+        controls = {e.control for e in flat if isinstance(e, (CCCS, CCVS))}
+        self.fixed_nodes: dict[str, tuple[str, float]] = {}
+        self._eliminated: dict[str, tuple[str, float]] = {}
+        for element in flat.elements_of(VoltageSource):
+            if element.name in controls or (element.pos == GROUND) == (element.neg == GROUND):
+                continue
+            node, sign = (element.pos, 1.0) if element.neg == GROUND else (element.neg, -1.0)
+            if node in self.fixed_nodes:
+                continue
+            self.fixed_nodes[node] = (element.name, sign * float(element.dc))
+            self._eliminated[element.name] = (node, sign)
+        nodes = [node for node in flat.nodes if node not in self.fixed_nodes]
+        self._internal_of: dict[str, str] = {}
+        for element in flat:
+            model = flat.models.get(getattr(element, "model", ""), None)
+            if isinstance(element, Diode) and model.value("rs") > 0:
+                self._internal_of[f"{element.name}#internal"] = element.anode
+            if isinstance(element, Mosfet):
+                if model.value("rd") > 0:
+                    self._internal_of[f"{element.name}#drain"] = element.drain
+                if model.value("rs") > 0:
+                    self._internal_of[f"{element.name}#source"] = element.source
+        nodes += list(self._internal_of)
+        branches = [e.name for e in flat if isinstance(e, (VCVS, CCVS)) or (isinstance(e, VoltageSource) and e.name not in self._eliminated)]
+        self.unknowns = nodes + [f"i({b})" for b in branches]
+        self.node_index = {node: i for i, node in enumerate(nodes)}
+        self.branch_index = {b: len(nodes) + k for k, b in enumerate(branches)}
+        n = len(self.unknowns)
+        self._ext = dict(self.node_index)
+        for k, node in enumerate(self.fixed_nodes):
+            self._ext[node] = n + k
+        self._ext[GROUND] = n + len(self.fixed_nodes)
+        self._n_ext = n + len(self.fixed_nodes) + 1
+        self._node_rows = np.arange(len(nodes))
+
+    def _build_linear(self, flat: Circuit) -> None:
+        params: list[float] = [1.0]  # slot 0 holds the constant 1 of ±1 incidence entries
+        rows: list[int] = []
+        cols: list[int] = []
+        signs: list[float] = []
+        slots: list[int] = []
+        src_rows: list[int] = []
+        src_signs: list[float] = []
+        src_slots: list[int] = []
+        ext = self._ext
+
+        def entry(r: int, c: int, sign: float, slot: int) -> None:
+            rows.append(r); cols.append(c); signs.append(sign); slots.append(slot)  # noqa: E702
+
+        def conductance(a: int, b: int, slot: int) -> None:
+            entry(a, a, 1.0, slot); entry(a, b, -1.0, slot); entry(b, a, -1.0, slot); entry(b, b, 1.0, slot)  # noqa: E702
+
+        def branch(k: int, p: int, m: int) -> None:
+            entry(p, k, 1.0, 0); entry(m, k, -1.0, 0); entry(k, p, 1.0, 0); entry(k, m, -1.0, 0)  # noqa: E702
+
+        self._value_param: dict[str, int] = {}
+        resistor_slots: list[int] = []
+        self.resistor_names: list[str] = []
+        fixed_slots: dict[str, int] = {}
+        for element in flat:
+            if isinstance(element, (Diode, Mosfet)):
+                continue
+            slot = len(params)
+            value = float(getattr(element, _MAIN_VALUE[type(element)]))
+            params.append(1.0 / value if isinstance(element, Resistor) else value)
+            self._value_param[element.name] = slot
+            nodes = [ext[node] for node in element.nodes]
+            if isinstance(element, Resistor):
+                conductance(nodes[0], nodes[1], slot)
+                resistor_slots.append(slot)
+                self.resistor_names.append(element.name)
+            elif isinstance(element, CurrentSource):
+                src_rows += [nodes[0], nodes[1]]; src_signs += [1.0, -1.0]; src_slots += [slot, slot]  # noqa: E702
+            elif isinstance(element, VCCS):
+                p, m, cp, cn = nodes
+                entry(p, cp, 1.0, slot); entry(p, cn, -1.0, slot); entry(m, cp, -1.0, slot); entry(m, cn, 1.0, slot)  # noqa: E702
+            elif isinstance(element, CCCS):
+                k = self.branch_index[element.control]
+                entry(nodes[0], k, 1.0, slot); entry(nodes[1], k, -1.0, slot)  # noqa: E702
+            elif isinstance(element, VoltageSource) and element.name in self._eliminated:
+                fixed_slots[self._eliminated[element.name][0]] = slot
+            else:
+                k = self.branch_index[element.name]
+                branch(k, nodes[0], nodes[1])
+                if isinstance(element, VoltageSource):
+                    src_rows.append(k); src_signs.append(-1.0); src_slots.append(slot)  # noqa: E702
+                elif isinstance(element, VCVS):
+                    entry(k, nodes[2], -1.0, slot); entry(k, nodes[3], 1.0, slot)  # noqa: E702
+                else:
+                    entry(k, self.branch_index[element.control], -1.0, slot)
+        # fixed-node sign: a source "v 0 node V" fixes the node at −V
+        self._fixed_sign = np.array([self._eliminated[self.fixed_nodes[node][0]][1] for node in self.fixed_nodes], dtype=float)
+        self._fixed_slot_index = np.array([fixed_slots[node] for node in self.fixed_nodes], dtype=int)
+        self._lin = (np.array(rows, dtype=int), np.array(cols, dtype=int), np.array(signs), np.array(slots, dtype=int))
+        self._src = (np.array(src_rows, dtype=int), np.array(src_signs), np.array(src_slots, dtype=int))
+        self._params = np.array(params)
+        self._resistor_params = np.array(resistor_slots, dtype=int)
+
+    @property
+    def fixed_values(self) -> np.ndarray:
+        """Voltages [V] of the fixed nodes, in :attr:`fixed_nodes` order."""
+        return self._fixed_sign * self._params[self._fixed_slot_index]
+
+    def _build_devices(self, flat: Circuit) -> None:
+        ext = self._ext
+        rows, cols, signs, slots = (list(a) for a in self._lin)
+        params = list(self._params)
+
+        def series(a: int, b: int, g: float) -> None:
+            slot = len(params)
+            params.append(g)
+            for r, c, s in ((a, a, 1.0), (a, b, -1.0), (b, a, -1.0), (b, b, 1.0)):
+                rows.append(r); cols.append(c); signs.append(s); slots.append(slot)  # noqa: E702
+
+        diodes = flat.elements_of(Diode)
+        d_cols: dict[str, list[Any]] = {k: [] for k in ("anode", "cathode", "isat", "vte", "vcrit", "bv", "vtebrk")}
+        for d in diodes:
+            model = flat.models[d.model]
+            area = float(d.area)
+            isat = float(model.value("is")) * area
+            vte = float(model.value("n")) * VT
+            anode = ext[d.anode]
+            if model.value("rs") > 0:
+                anode = ext[f"{d.name}#internal"]
+                series(ext[d.anode], anode, area / float(model.value("rs")))
+            bv = float(model.value("bv"))
+            if np.isfinite(bv):
+                bv = breakdown_voltage(bv, float(model.value("ibv")), isat, float(model.value("n")))
+            for key, value in (("anode", anode), ("cathode", ext[d.cathode]), ("isat", isat), ("vte", vte),
+                               ("vcrit", float(vcrit(np.array(vte), np.array(isat)))), ("bv", bv), ("vtebrk", vte)):
+                d_cols[key].append(value)
+        mos = flat.elements_of(Mosfet)
+        m_cols: dict[str, list[Any]] = {k: [] for k in ("drain", "gate", "source", "bulk", "polarity", "beta", "vbi", "vto", "gamma", "phi", "lam", "isat", "vcrit")}
+        for m in mos:
+            model = flat.models[m.model]
+            value = {k: float(v) for k, v in model.dc_params().items()}
+            w = DEFAULT_MOS_SIZE if m.w is None else float(m.w)
+            length = DEFAULT_MOS_SIZE if m.l is None else float(m.l)
+            leff = length - 2.0 * value["ld"]
+            if leff <= 0:
+                raise CircuitError(
+                    f"MOSFET {m.name}: effective length L − 2·LD = {leff:g} m is not positive "
+                    f"(L={length:g}, LD={value['ld']:g} in model {model.name}); increase L or reduce LD",
+                    element=m.name,
+                )
+            drain, source = ext[m.drain], ext[m.source]
+            if value["rd"] > 0:
+                drain = ext[f"{m.name}#drain"]
+                series(ext[m.drain], drain, 1.0 / value["rd"])
+            if value["rs"] > 0:
+                source = ext[f"{m.name}#source"]
+                series(ext[m.source], source, 1.0 / value["rs"])
+            pol = float(model.polarity)
+            for key, v in (("drain", drain), ("gate", ext[m.gate]), ("source", source), ("bulk", ext[m.bulk]),
+                           ("polarity", pol), ("beta", value["kp"] * w / leff),
+                           ("vbi", pol * value["vto"] - value["gamma"] * np.sqrt(value["phi"])),
+                           ("vto", value["vto"]), ("gamma", value["gamma"]), ("phi", value["phi"]),
+                           ("lam", value["lambda"]), ("isat", value["is"]),
+                           ("vcrit", float(vcrit(np.array(VT), np.array(value["is"]))))):
+                m_cols[key].append(v)
+        self.groups: dict[str, DiodeGroup | MosGroup] = {}
+        if diodes:
+            self.groups["d"] = DiodeGroup([d.name for d in diodes], *(np.array(d_cols[k], dtype=int if k in ("anode", "cathode") else float) for k in d_cols))
+        if mos:
+            ints = ("drain", "gate", "source", "bulk")
+            self.groups["m"] = MosGroup([m.name for m in mos], *(np.array(m_cols[k], dtype=int if k in ints else float) for k in m_cols))
+        self._lin = (np.array(rows, dtype=int), np.array(cols, dtype=int), np.array(signs), np.array(slots, dtype=int))
+        self._params = np.array(params)
+        self.gmin = GMIN
+
+    def _build_pattern(self) -> None:
+        n, n_ext = self.n, self._n_ext
+        rows, cols, _, _ = self._lin
+        all_rows = [rows, self._node_rows]
+        all_cols = [cols, self._node_rows]
+        for group in self.groups.values():
+            r, c = group.jacobian_entries
+            all_rows.append(r)
+            all_cols.append(c)
+        r = np.concatenate(all_rows)
+        c = np.concatenate(all_cols)
+        keep = (r < n) & (c < n)
+        keys = np.unique(c[keep] * n + r[keep])
+        self._nnz = len(keys)
+        self._indices = (keys % n).astype(np.int32)
+        self._indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // n, minlength=n))]).astype(np.int32)
+
+        def scatter(rr: np.ndarray, cc: np.ndarray) -> sp.csr_matrix:
+            ok = (rr < n) & (cc < n)
+            slot = np.searchsorted(keys, cc[ok] * n + rr[ok])
+            return sp.csr_matrix((np.ones(ok.sum()), (slot, np.flatnonzero(ok))), shape=(self._nnz, len(rr)))
+
+        self._lin_scatter = scatter(rows, cols)
+        self._diag_slots = np.searchsorted(keys, self._node_rows * n + self._node_rows)
+        self._jac_scatter = {k: scatter(*g.jacobian_entries) for k, g in self.groups.items()}
+        self._res_scatter = {
+            k: sp.csr_matrix((np.ones(len(g.residual_rows)), (g.residual_rows, np.arange(len(g.residual_rows)))), shape=(n_ext, len(g.residual_rows)))
+            for k, g in self.groups.items()
+        }
+        self._linear_changed()
+
+    def _linear_changed(self) -> None:
+        rows, cols, signs, slots = self._lin
+        values = signs * self._params[slots]
+        n, n_ext = self.n, self._n_ext
+        self._A = sp.csr_matrix((values, (rows, cols)), shape=(n_ext, n_ext))
+        self._A_abs = abs(self._A)
+        self._A_unknown = self._A[:, :n].tocsr()
+        self._A_fixed = self._A[:, n:].tocsr()
+        src_rows, src_signs, src_slots = self._src
+        self._b = np.bincount(src_rows, weights=src_signs * self._params[src_slots], minlength=n_ext).astype(float)
+        self._jac_linear = self._lin_scatter @ values
+        for (node, (name, _)), value in zip(list(self.fixed_nodes.items()), self.fixed_values, strict=True):
+            self.fixed_nodes[node] = (name, float(value))
+
+    def fixed_contribution(self, fixed_values: np.ndarray, source_scale: float = 1.0) -> np.ndarray:
+        """Linear residual part from fixed-node voltages (S × n_fixed [V]) plus sources: S × n_ext."""
+        fixed = np.concatenate([fixed_values, np.zeros((fixed_values.shape[0], 1))], axis=1)
+        return (self._A_fixed @ fixed.T).T + source_scale * self._b
+
+
+def _apply(matrix: sp.spmatrix, values: np.ndarray) -> np.ndarray:
+    """matrix @ values along the last axis (values 1-D or samples × k)."""
+    if values.ndim == 1:
+        return matrix @ values
+    return (matrix @ values.T).T
