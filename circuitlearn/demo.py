@@ -27,7 +27,7 @@ from circuitlearn.circuit import LayeredNetwork, kendall_network
 from circuitlearn.errors import BackendError, ConvergenceError
 from circuitlearn.solve import OperatingPoint, solve_dc
 
-__all__ = ["DEMO_LAYERS", "DEMO_SWEEP", "DemoReport", "run_demo"]
+__all__ = ["DEMO_LAYERS", "DEMO_SWEEP", "NGSPICE_OPTIONS", "DemoReport", "run_demo"]
 
 DEMO_LAYERS: tuple[int, tuple[int, ...], int] = (2, (6,), 2)
 """(inputs, hidden layer sizes, outputs) of the demo network."""
@@ -37,6 +37,10 @@ DEMO_SWEEP: tuple[float, float, int] = (-3.0, 3.0, 61)
 
 _FIXED_INPUT = 0.5
 """Value of the second input x1 during the sweep [V]."""
+
+NGSPICE_OPTIONS: dict[str, float] = {"reltol": 1e-9, "vntol": 1e-12, "abstol": 1e-15}
+"""ngspice tolerances for the comparison: at its defaults (reltol 1e-3, vntol 1 µV) ngspice stops
+within about a microvolt, which would hide the agreement of the two solvers' equations."""
 
 
 @dataclass
@@ -137,6 +141,7 @@ def run_demo(
         except BackendError as exc:
             ngspice_result = {"status": "unavailable", "reason": str(exc).splitlines()[0]}
     if ngspice_result["status"] == "ok":
+        ngspice_result["options"] = dict(NGSPICE_OPTIONS)
         diff = np.abs(np.asarray(native["voltages"]) - np.asarray(ngspice_result["voltages"]))
         ngspice_result["max_abs_difference"] = float(diff.max())
         ngspice_result["per_point_max_difference"] = diff.max(axis=1).tolist()
@@ -160,7 +165,7 @@ def run_demo(
                 "stop": float(sweep[-1]),
                 "points": int(sweep.size),
                 "fixed_x1": _FIXED_INPUT,
-            },  # fmt: skip
+            },
             "probes": probes,
         },
         native={k: v for k, v in native.items() if k != "first_failure"},
@@ -185,7 +190,8 @@ def _sweep(
             if backend == "native" and previous is not None and previous.converged
             else None
         )
-        op = solve_dc(circuit, backend=backend, x0=warm)
+        options = NGSPICE_OPTIONS if backend == "ngspice" else None
+        op = solve_dc(circuit, backend=backend, x0=warm, options=options)
         voltages.append([op.voltage(p) for p in probes])
         iterations += op.iterations
         converged.append(op.converged)
