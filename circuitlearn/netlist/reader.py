@@ -29,7 +29,7 @@ from circuitlearn.netlist.cards import (
 )
 from circuitlearn.netlist.lexer import Card, Token, decode, split_cards, tokenize
 
-__all__ = ["IGNORED_CARDS", "from_spice"]
+__all__ = ["IGNORED_CARDS", "MAX_SUBCKT_NESTING", "from_spice"]
 
 IGNORED_CARDS = frozenset(
     {
@@ -47,6 +47,9 @@ _REJECTED_CARDS = {
     ".func": "user functions (.func) are not supported: write the expression out in {...}",
     ".global": "global nodes (.global) are not supported: pass the node through subcircuit ports",
 }
+
+MAX_SUBCKT_NESTING = 32
+"""Deepest nesting of ``.subckt`` *definitions* (one inside another) the reader accepts."""
 
 _NOMINAL_TEMPERATURE = 27.0
 """The only temperature [°C] whose DC answer circuitlearn's models give (ngspice's default TEMP/TNOM)."""
@@ -252,6 +255,11 @@ class _Reader:
         for key in params:
             if not key.isidentifier():
                 raise ctx.error(f"{who}: invalid parameter name {key!r}")
+        if len(self.stack) > MAX_SUBCKT_NESTING:
+            raise ctx.error(
+                f"{who}: .subckt definitions nested more than {MAX_SUBCKT_NESTING} deep; define "
+                "subcircuits side by side instead"
+            )
         body = Circuit(name.lower())
         body.source_path = self.path
         sub = Subcircuit(name, tuple(t.text for t in args[1:]), body, params)
