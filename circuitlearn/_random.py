@@ -1,4 +1,4 @@
-"""One way to turn a ``seed`` argument into a random generator (scikit-learn's ``check_random_state``).
+"""One way to turn a ``seed`` into a random generator (scikit-learn's ``check_random_state``).
 
 Every random entry point of circuitlearn (builders, data splits, training) takes ``seed`` and passes
 it through :func:`check_random_state`, so results are reproducible bit for bit on one machine.

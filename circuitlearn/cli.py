@@ -214,10 +214,10 @@ def format_operating_point(op: Any, title: str = "") -> str:
     ]
     width = max([len("node"), len("source"), *map(len, op.voltages), *map(len, op.currents)])
     lines.append(f"{'node':<{width}}  {'voltage [V]':>16}")
-    lines += [f"{name:<{width}}  {value:>16.9g}" for name, value in op.voltages.items()]
+    lines += [f"{name:<{width}}  {value + 0.0:>16.9g}" for name, value in op.voltages.items()]
     if op.currents:
         lines += ["", f"{'source':<{width}}  {'current [A]':>16}"]
-        lines += [f"{name:<{width}}  {value:>16.9g}" for name, value in op.currents.items()]
+        lines += [f"{name:<{width}}  {value + 0.0:>16.9g}" for name, value in op.currents.items()]
     if not op.converged and getattr(op, "worst_node", None):
         lines += ["", f"largest residual at node {op.worst_node}"]
     return "\n".join(lines)
@@ -309,8 +309,10 @@ def _run_bench(args: argparse.Namespace) -> Outcome:
         command = [sys.executable, str(script), *(["--json"] if args.json else [])]
         start = time.perf_counter()
         try:
-            done = subprocess.run(command, cwd=folder.parent, capture_output=True, text=True,
-                                  timeout=args.timeout, stdin=subprocess.DEVNULL, check=False)  # fmt: skip
+            done = subprocess.run(
+                command, cwd=folder.parent, capture_output=True, text=True,
+                timeout=args.timeout, stdin=subprocess.DEVNULL, check=False,
+            )  # fmt: skip
         except subprocess.TimeoutExpired:
             results[name] = {"status": "timeout", "seconds": args.timeout}
             texts.append(f"== {name}: timed out after {args.timeout:g} s")

@@ -85,7 +85,8 @@ class DemoReport:
         ]
         if self.ngspice["status"] == "ok":
             lines.append(
-                f"ngspice: {self.ngspice['points']} operating points, {self.ngspice['seconds']:.2f} s; "
+                f"ngspice: {self.ngspice['points']} operating points, "
+                f"{self.ngspice['seconds']:.2f} s; "
                 f"largest |native - ngspice| = {self.ngspice['max_abs_difference']:.3g} V"
             )
         else:

