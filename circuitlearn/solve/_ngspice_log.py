@@ -12,7 +12,8 @@ ngspice reports how it reached an operating point only in its log (``CKTop`` in 
 - then source stepping: ``Supplies reduced to P%`` per step, ``Note: One successful source
   step``, ``Note: Source stepping completed`` or ``Warning: source stepping failed``;
 - then (ngspice ≥ 39) the transient operating point: ``Note: Transient op started`` and
-  ``Note: Transient op finished successfully`` or ``Error: Transient op failed, timestep too small``.
+  ``Note: Transient op finished successfully`` or
+  ``Error: Transient op failed, timestep too small``.
 
 A singular matrix is a warning, ``Warning: singular matrix:  check node b``, after which the
 homotopy ladder runs and the transient op may still "succeed" with a meaningless answer; ngspice
@@ -48,7 +49,10 @@ NGSPICE_OPTIONS: dict[str, tuple[str, str]] = {
     "pivrel": ("positive", "smallest pivot relative to its column (default 1e-3)"),
     "itl1": ("count", "Newton iteration limit of the operating point (default 100)"),
     "itl2": ("count", "Newton iteration limit of each stepping stage (default 50)"),
-    "gminsteps": ("count0", "0: no gmin stepping, 1: dynamic (default), >1: that many spice3 steps"),
+    "gminsteps": (
+        "count0",
+        "0: no gmin stepping, 1: dynamic (default), >1: that many spice3 steps",
+    ),
     "srcsteps": ("count0", "0: no source stepping, 1: Gillespie's (default), >1: that many steps"),
     "noopiter": ("flag", "skip plain Newton and start with gmin stepping (true/false)"),
     "temp": ("finite", "circuit temperature [degC] (default 27)"),
@@ -71,13 +75,17 @@ _STEP = re.compile(
     re.IGNORECASE,
 )
 _SINGULAR = re.compile(r"singular matrix:?\s*check nodes?\s+(?P<node>\S+)", re.IGNORECASE)
-_TIMESTEP = re.compile(r"timestep too small(?:;\s*trouble with (?:\S+-instance\s+)?(?P<who>\S+))?", re.IGNORECASE)
+_TIMESTEP = re.compile(
+    r"timestep too small(?:;\s*trouble with (?:\S+-instance\s+)?(?P<who>\S+))?", re.IGNORECASE
+)
 _FAILURE = re.compile(
     r"DC solution failed|no convergence|iteration limit reached|simulation\(s\) aborted"
     r"|Transient op failed",
     re.IGNORECASE,
 )
-_CHATTER = re.compile(r"stepping (?:failed|completed)|gmin increment|gmin step|source step", re.IGNORECASE)
+_CHATTER = re.compile(
+    r"stepping (?:failed|completed)|gmin increment|gmin step|source step", re.IGNORECASE
+)
 _ERROR = re.compile(r"\berror\b", re.IGNORECASE)
 _TOTITER = re.compile(r"Total iterations\s*=\s*(\d+)")
 
@@ -172,8 +180,12 @@ def parse_log(text: str, *, iterations: int = 0, newton_tried: bool = True) -> L
     if not stepping and failure is None and newton_tried:
         strategy = "newton"
     if newton_tried:
-        steps.insert(0, HomotopyStep("newton", 0.0, iterations if strategy == "newton" else 0,
-                                     strategy == "newton"))
+        steps.insert(
+            0,
+            HomotopyStep(
+                "newton", 0.0, iterations if strategy == "newton" else 0, strategy == "newton"
+            ),
+        )
     singular = _SINGULAR.search(text)
     return LogSummary(
         strategy=strategy if failure is None else "",
@@ -188,15 +200,23 @@ def load_errors(text: str) -> list[str]:
     """Lines of a netlist-loading log that say ngspice refused the deck.
 
     ``Circuit: <title>`` lines echo the user's title and are skipped; ``Note:``/``Warning:``
-    lines are diagnostics, not errors.
+    lines are diagnostics, not errors. An ``Error on line N`` entry carries the card and the
+    reason printed after it.
+
+    Examples
+    --------
+    >>> load_errors("Circuit: error demo\\nError on line 3 or its substitute:\\n  d1 a 0 nomodel\\n"
+    ...             "could not find a valid modelname\\nNote: x")
+    ['Error on line 3 or its substitute: d1 a 0 nomodel could not find a valid modelname']
     """
+    lines = [line.strip() for line in text.splitlines()]
     errors = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.lower().startswith(("circuit:", "note:", "warning:")):
+    for k, line in enumerate(lines):
+        if line.lower().startswith(("circuit:", "note:", "warning:")) or not _ERROR.search(line):
             continue
-        if _ERROR.search(stripped):
-            errors.append(stripped)
+        if line.lower().startswith("error on line"):  # followed by the card and the reason
+            line = " ".join([line, *(extra for extra in lines[k + 1 : k + 3] if extra)])
+        errors.append(line)
     return errors
 
 
@@ -231,7 +251,9 @@ def validate_options(options: Mapping[str, object] | None) -> dict[str, float]:
         rule = NGSPICE_OPTIONS[name][0]
         if rule == "flag":
             if not isinstance(value, bool):
-                raise CircuitError(f"ngspice option {name} is a flag; expected True or False, got {value!r}")
+                raise CircuitError(
+                    f"ngspice option {name} is a flag; expected True or False, got {value!r}"
+                )
             if value:
                 checked[name] = 1.0
             continue
@@ -239,12 +261,22 @@ def validate_options(options: Mapping[str, object] | None) -> dict[str, float]:
         bad = (
             (rule == "positive" and not number > 0)
             or (rule == "nonnegative" and not number >= 0)
-            or (rule in ("count", "count0") and (number != int(number) or number < (1 if rule == "count" else 0)))
+            or (
+                rule in ("count", "count0")
+                and (number != int(number) or number < (1 if rule == "count" else 0))
+            )
         )
         if bad:
-            wanted = {"positive": "a positive number", "nonnegative": "a number >= 0",
-                      "count": "an integer >= 1", "count0": "an integer >= 0"}[rule]
-            raise CircuitError(f"ngspice option {name} must be {wanted}; got {value!r} ({NGSPICE_OPTIONS[name][1]})")
+            wanted = {
+                "positive": "a positive number",
+                "nonnegative": "a number >= 0",
+                "count": "an integer >= 1",
+                "count0": "an integer >= 0",
+            }[rule]
+            raise CircuitError(
+                f"ngspice option {name} must be {wanted}; got {value!r} "
+                f"({NGSPICE_OPTIONS[name][1]})"
+            )
         checked[name] = number
     return checked
 

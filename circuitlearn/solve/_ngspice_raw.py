@@ -151,14 +151,20 @@ def run_batch(
         args = [exe, "-b", *(["-r", "out.raw"] if raw else []), deck.name]
         try:
             done = subprocess.run(
-                args, cwd=tmp, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, timeout=timeout, check=False,
+                args,
+                cwd=tmp,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired as exc:
             log = (exc.stdout or b"").decode("utf-8", "replace")
             raise BackendError(
                 f"ngspice -b ran longer than {timeout:g} s on the deck and was stopped "
-                "(raise the timeout or simplify the circuit)", log=log[-4000:],
+                "(raise the timeout or simplify the circuit)",
+                log=log[-4000:],
             ) from None
         out = Path(tmp, "out.raw")
         plots = read_raw(out) if out.exists() and out.stat().st_size else []
@@ -172,7 +178,9 @@ def _read_plot(data: bytes, pos: int, where: str) -> tuple[RawPlot, int]:
     while True:
         end = data.find(b"\n", pos)
         if end < 0:
-            raise BackendError(f"{where}: raw file ends inside its header (no 'Binary:' or 'Values:' line)")
+            raise BackendError(
+                f"{where}: raw file ends inside its header (no 'Binary:' or 'Values:' line)"
+            )
         line = data[pos:end].decode("utf-8", "replace").rstrip("\r")
         pos = end + 1
         key, _, value = line.partition(":")
@@ -202,8 +210,13 @@ def _read_plot(data: bytes, pos: int, where: str) -> tuple[RawPlot, int]:
         values, pos = _read_ascii_values(data, pos, points, width, complex_, where)
     if complex_:
         values = values[0::2] + 1j * values[1::2]
-    plot = RawPlot(header.get("title", ""), header.get("plotname", ""), names, kinds,
-                   values.reshape(points, width))
+    plot = RawPlot(
+        header.get("title", ""),
+        header.get("plotname", ""),
+        names,
+        kinds,
+        values.reshape(points, width),
+    )
     return plot, pos
 
 

@@ -88,10 +88,17 @@ _HISTORY_FLUSH = 1000
 (PySpice does the same every 10,000 commands) so that memory stays flat over long sessions."""
 
 _ALTER_PARAMETER: dict[type, str] = {
-    Resistor: "", VoltageSource: "dc", CurrentSource: "dc", VCVS: "gain", VCCS: "gain",
-    CCCS: "gain", CCVS: "gain", Diode: "area",
+    Resistor: "",
+    VoltageSource: "dc",
+    CurrentSource: "dc",
+    VCVS: "gain",
+    VCCS: "gain",
+    CCCS: "gain",
+    CCVS: "gain",
+    Diode: "area",
 }
-"""The ngspice parameter ``alter`` changes per element type ('' = the main value: ``alter r1 = 2k``)."""
+"""The ngspice parameter ``alter`` changes per element type ('' = the main value, as in
+``alter r1 = 2k``)."""
 
 _LOCK = threading.RLock()
 _log = logging.getLogger(__name__)
@@ -157,7 +164,9 @@ def solve_ngspice(
     (0.75, -0.00025)
     """
     if mode not in MODES:
-        raise CircuitError(f"ngspice backend: unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        raise CircuitError(
+            f"ngspice backend: unknown mode {mode!r}; expected one of {', '.join(MODES)}"
+        )
     flat, body = _prepare(circuit, options, x0)
     newton_tried = "noopiter" not in validate_options(options)
     use_shared = mode == "shared" or (mode == "auto" and _engine(required=False) is not None)
@@ -167,7 +176,10 @@ def solve_ngspice(
         values, log, iterations = _run_subprocess(body)
     result = _assemble(flat, values, log, iterations, newton_tried=newton_tried)
     if raise_on_failure and not result.converged:
-        raise ConvergenceError(f"ngspice found no operating point for {circuit.title!r}: {result.message}", result=result)
+        raise ConvergenceError(
+            f"ngspice found no operating point for {circuit.title!r}: {result.message}",
+            result=result,
+        )
     return result
 
 
@@ -216,14 +228,23 @@ class NgspiceSession:
         """
         name = str(element).strip().lower()
         if name not in self.circuit:
-            raise CircuitError(f"NgspiceSession.alter: no element {element!r} in the flat circuit "
-                               f"(subcircuit elements are named like r.x1.r1)", element=name)
+            raise CircuitError(
+                f"NgspiceSession.alter: no element {element!r} in the flat circuit "
+                f"(subcircuit elements are named like r.x1.r1)",
+                element=name,
+            )
         target = self.circuit[name]
         if type(target) not in _ALTER_PARAMETER:
-            raise CircuitError(f"NgspiceSession.alter: {target.kind} {name} has no single value to alter", element=name)
+            raise CircuitError(
+                f"NgspiceSession.alter: {target.kind} {name} has no single value to alter",
+                element=name,
+            )
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise CircuitError(f"NgspiceSession.alter: {target.kind} {name}: the value must be a number; "
-                               f"got {value!r}", element=name)
+            raise CircuitError(
+                f"NgspiceSession.alter: {target.kind} {name}: the value must be a number; "
+                f"got {value!r}",
+                element=name,
+            )
         target.with_values(**{_main_field(target): value})  # validates (positive R, finite...)
         value = float(value)
         with _LOCK:
@@ -250,7 +271,9 @@ class NgspiceSession:
         self.last_log = log
         result = _assemble(self.circuit, values, log, iterations, newton_tried=self._newton_tried)
         if raise_on_failure and not result.converged:
-            raise ConvergenceError(f"ngspice found no operating point: {result.message}", result=result)
+            raise ConvergenceError(
+                f"ngspice found no operating point: {result.message}", result=result
+            )
         return result
 
     def close(self) -> None:
@@ -271,7 +294,10 @@ class NgspiceSession:
             self.close()
 
     def __repr__(self) -> str:
-        return f"NgspiceSession({self.circuit.title!r}, altered={len(self._values)}, closed={self._closed})"
+        return (
+            f"NgspiceSession({self.circuit.title!r}, altered={len(self._values)}, "
+            f"closed={self._closed})"
+        )
 
     def _check_open(self) -> None:
         if self._closed:
@@ -282,7 +308,9 @@ def ngspice_available(mode: str = "auto") -> bool:
     """Whether ngspice can run here: the shared library (``"shared"``), the executable
     (``"subprocess"``), or either (``"auto"``)."""
     if mode not in MODES:
-        raise CircuitError(f"ngspice_available: unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        raise CircuitError(
+            f"ngspice_available: unknown mode {mode!r}; expected one of {', '.join(MODES)}"
+        )
     shared = mode != "subprocess" and _engine(required=False) is not None
     binary = mode != "shared" and find_ngspice_binary() is not None
     return shared or binary
@@ -316,8 +344,11 @@ def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> tu
                 "ngspice backend: x0 must be an OperatingPoint (its node voltages become .nodeset "
                 f"cards); got {type(x0).__name__}"
             )
-        lines += [f".nodeset v({node})={format_value(v)}" for node, v in x0.voltages.items()
-                  if node in set(flat.nodes) and math.isfinite(v)]
+        lines += [
+            f".nodeset v({node})={format_value(v)}"
+            for node, v in x0.voltages.items()
+            if node in set(flat.nodes) and math.isfinite(v)
+        ]
     return flat, "\n".join([*lines, ".end"])
 
 
@@ -341,15 +372,21 @@ def _assemble(
     if singular is not None:
         owner = singular.split("#")[0]
         what = f" (the branch current of {owner})" if singular.endswith("#branch") else ""
-        message = (f"{MESSAGES['singular']}: ngspice reports 'singular matrix: check node {singular}'{what}; "
-                   "the circuit has no unique operating point (look for a controlled source that "
-                   "cancels itself or a node set only by current-defined elements)")
+        message = (
+            f"{MESSAGES['singular']}: ngspice reports "
+            f"'singular matrix: check node {singular}'{what}; "
+            "the circuit has no unique operating point (look for a controlled source that "
+            "cancels itself or a node set only by current-defined elements)"
+        )
         worst = singular
     elif summary.failure is not None:
         message = f"{MESSAGES['homotopy_failed']}; ngspice: {summary.failure}"
     else:
-        detail = {"gmin": "gmin stepping", "source": "source stepping",
-                  "optran": "transient operating point"}.get(summary.strategy)
+        detail = {
+            "gmin": "gmin stepping",
+            "source": "source stepping",
+            "optran": "transient operating point",
+        }.get(summary.strategy)
         message = MESSAGES["converged"] + (f" (ngspice: {detail})" if detail else "")
     if summary.warnings:
         message += "; ngspice warnings: " + " | ".join(summary.warnings[:3])
@@ -357,9 +394,16 @@ def _assemble(
     if not converged:
         _log.debug("ngspice did not converge:\n%s", log)
     return OperatingPoint(
-        voltages=voltages, currents=currents, converged=converged, iterations=iterations,
-        strategy=strategy, max_residual=math.nan, message=message, backend="ngspice",
-        homotopy=summary.homotopy, worst_node=worst,
+        voltages=voltages,
+        currents=currents,
+        converged=converged,
+        iterations=iterations,
+        strategy=strategy,
+        max_residual=math.nan,
+        message=message,
+        backend="ngspice",
+        homotopy=summary.homotopy,
+        worst_node=worst,
     )
 
 
@@ -369,8 +413,16 @@ def _tail(log: str, lines: int = 25) -> str:
 
 
 def _main_field(element: Any) -> str:
-    return {Resistor: "resistance", VoltageSource: "dc", CurrentSource: "dc", VCVS: "gain",
-            VCCS: "transconductance", CCCS: "gain", CCVS: "transresistance", Diode: "area"}[type(element)]
+    return {
+        Resistor: "resistance",
+        VoltageSource: "dc",
+        CurrentSource: "dc",
+        VCVS: "gain",
+        VCCS: "transconductance",
+        CCCS: "gain",
+        CCVS: "transresistance",
+        Diode: "area",
+    }[type(element)]
 
 
 def _alter_command(element: Any, value: float) -> str:
@@ -381,13 +433,20 @@ def _alter_command(element: Any, value: float) -> str:
 # -- subprocess mode --------------------------------------------------------------------------
 def _run_subprocess(body: str) -> tuple[dict[str, float], str, int]:
     if find_ngspice_binary() is None:
-        raise BackendError(f"ngspice is not available: neither its shared library nor its executable was found; {INSTALL_HINT}")
+        raise BackendError(
+            "ngspice is not available: neither its shared library nor its executable was "
+            f"found; {INSTALL_HINT}"
+        )
     control = [".control", "op", "write out.raw", "rusage totiter", "quit", ".endc", ".end"]
-    run = run_batch("\n".join([*body.split("\n")[:-1], *control]), raw=False, timeout=SUBPROCESS_TIMEOUT)
+    run = run_batch(
+        "\n".join([*body.split("\n")[:-1], *control]), raw=False, timeout=SUBPROCESS_TIMEOUT
+    )
     if run.returncode != 0:
         errors = load_errors(run.log)
         first = f": {errors[0]}" if errors else ""
-        raise BackendError(f"ngspice refused the netlist (exit code {run.returncode}){first}", log=run.tail(25))
+        raise BackendError(
+            f"ngspice refused the netlist (exit code {run.returncode}){first}", log=run.tail(25)
+        )
     values: dict[str, float] = {}
     for plot in run.plots:
         for name, value in plot.as_dict().items():
@@ -485,7 +544,9 @@ class _Engine:
                 return 0
 
             @staticmethod
-            def _exit(status: int, immediate: bool, quit_: bool, ngspice_id: int, user_data: Any) -> int:
+            def _exit(
+                status: int, immediate: bool, quit_: bool, ngspice_id: int, user_data: Any
+            ) -> int:
                 ffi.from_handle(user_data).exited = True
                 return 0
 
@@ -512,7 +573,9 @@ class _Engine:
         rc = self._lib.ngSpice_Command(text.encode("ascii"))
         out = "\n".join(self._ng.lines)
         if rc != 0 or self._ng.exited:
-            raise BackendError(f"ngspice command {text!r} failed (return code {rc})", log=_tail(out))
+            raise BackendError(
+                f"ngspice command {text!r} failed (return code {rc})", log=_tail(out)
+            )
         return out
 
     def load(self, deck: str, *, owner: object) -> None:
@@ -553,5 +616,7 @@ class _Engine:
             info = lib.ngGet_Vec_Info(plot + b"." + name)
             if info == ffi.NULL or info.v_length < 1 or info.v_realdata == ffi.NULL:
                 continue
-            values[name.decode("utf-8", "replace").lower()] = float(info.v_realdata[info.v_length - 1])
+            values[name.decode("utf-8", "replace").lower()] = float(
+                info.v_realdata[info.v_length - 1]
+            )
         return values

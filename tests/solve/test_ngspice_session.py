@@ -24,7 +24,9 @@ from circuitlearn.solve.ngspice import NgspiceSession, ngspice_available, solve_
 
 pytestmark = [
     pytest.mark.ngspice,
-    pytest.mark.skipif(not ngspice_available("shared"), reason="the ngspice shared library is not installed"),
+    pytest.mark.skipif(
+        not ngspice_available("shared"), reason="the ngspice shared library is not installed"
+    ),
 ]
 
 TIGHT = {"reltol": 1e-12, "vntol": 1e-15, "abstol": 1e-18}
@@ -34,19 +36,21 @@ def _circuit() -> Circuit:
     sub = Subcircuit("cell", ("a", "b"))
     sub.body.extend([Resistor("r1", "a", "m", 1e3), VoltageSource("v1", "m", "b", 0.2)])
     c = Circuit("session")
-    c.extend([
-        VoltageSource("v1", "in", "0", 1.0),
-        Resistor("r1", "in", "out", 1e3),
-        Resistor("r2", "out", "0", 2e3),
-        Diode("d1", "out", "0", "dm"),
-        VCVS("e1", "e", "0", "out", "0", 2.0),
-        Resistor("re", "e", "0", 1e3),
-        CCCS("f1", "0", "f", "v1", 0.5),
-        Resistor("rf", "f", "0", 1e3),
-        CurrentSource("i1", "0", "out", 1e-5),
-        SubcircuitInstance("x1", ("in", "xo"), "cell"),
-        Resistor("rx", "xo", "0", 1e3),
-    ])
+    c.extend(
+        [
+            VoltageSource("v1", "in", "0", 1.0),
+            Resistor("r1", "in", "out", 1e3),
+            Resistor("r2", "out", "0", 2e3),
+            Diode("d1", "out", "0", "dm"),
+            VCVS("e1", "e", "0", "out", "0", 2.0),
+            Resistor("re", "e", "0", 1e3),
+            CCCS("f1", "0", "f", "v1", 0.5),
+            Resistor("rf", "f", "0", 1e3),
+            CurrentSource("i1", "0", "out", 1e-5),
+            SubcircuitInstance("x1", ("in", "xo"), "cell"),
+            Resistor("rx", "xo", "0", 1e3),
+        ]
+    )
     c.add_model(Model("dm", "d", {"is": 1e-15}))
     c.add_subcircuit(sub)
     return c
@@ -58,8 +62,16 @@ def _assert_same(a, b):
     assert a.currents == pytest.approx(b.currents, rel=1e-9, abs=1e-18)
 
 
-CHANGES = [("r2", 5e3), ("v1", 0.7), ("e1", -1.5), ("f1", 3.0), ("i1", -2e-5), ("d1", 4.0),
-           ("r.x1.r1", 250.0), ("v.x1.v1", -0.1)]
+CHANGES = [
+    ("r2", 5e3),
+    ("v1", 0.7),
+    ("e1", -1.5),
+    ("f1", 3.0),
+    ("i1", -2e-5),
+    ("d1", 4.0),
+    ("r.x1.r1", 250.0),
+    ("v.x1.v1", -0.1),
+]
 
 
 @pytest.mark.parametrize(("element", "value"), CHANGES)
@@ -106,7 +118,10 @@ def test_alter_errors():
     c = Circuit("mos")
     c.extend([VoltageSource("v1", "d", "0", 1.0), Mosfet("m1", "d", "d", "0", "0", "nm")])
     c.add_model(Model("nm", "nmos", {}))
-    with NgspiceSession(c) as session, pytest.raises(CircuitError, match="MOSFET m1 has no single value"):
+    with (
+        NgspiceSession(c) as session,
+        pytest.raises(CircuitError, match="MOSFET m1 has no single value"),
+    ):
         session.alter("m1", 1.0)
     with pytest.raises(BackendError, match="closed"):
         session.op()
