@@ -399,14 +399,17 @@ class MosGroup:
         vgd_r = vgs_r - vds_r
         von = old["von"]
         normal = old["vds"] >= 0.0
+        # untouched values are passed through exactly (no round-off from vgs − vgd)
         vgs_n = fetlim(vgs_r, old["vgs"], von)
-        vds_n = limvds(vgs_n - vgd_r, old["vds"])
+        vds_n = limvds(np.where(vgs_n == vgs_r, vds_r, vgs_n - vgd_r), old["vds"])
         vgd_i = fetlim(vgd_r, old["vgs"] - old["vds"], von)
-        vds_i = -limvds(-(vgs_r - vgd_i), -old["vds"])
-        vgs_i = vgd_i + vds_i
+        vds_i = -limvds(-np.where(vgd_i == vgd_r, vds_r, vgs_r - vgd_i), -old["vds"])
+        vgs_i = np.where((vgd_i == vgd_r) & (vds_i == vds_r), vgs_r, vgd_i + vds_i)
         vgs = np.where(normal, vgs_n, vgs_i)
         vds = np.where(normal, vds_n, vds_i)
+        vbd_r = vbs_r - vds_r
         vbs_f = pnjlim(vbs_r, old["vbs"], VT, self.vcrit)
-        vbd_f = pnjlim(vbs_r - vds_r, old["vbd"], VT, self.vcrit)
-        vbs = np.where(vds >= 0.0, vbs_f, vbd_f + vds)
+        vbd_f = pnjlim(vbd_r, old["vbd"], VT, self.vcrit)
+        vbs_i = np.where((vbd_f == vbd_r) & (vds == vds_r), vbs_r, vbd_f + vds)
+        vbs = np.where(vds >= 0.0, vbs_f, vbs_i)
         return vgs, vds, vbs

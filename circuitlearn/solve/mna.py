@@ -46,7 +46,7 @@ from circuitlearn.solve.devices import (
 )
 from circuitlearn.solve.result import OperatingPoint
 
-__all__ = ["DEFAULT_MOS_SIZE", "Evaluation", "MNASystem", "compile_circuit"]
+__all__ = ["DEFAULT_MOS_SIZE", "Evaluation", "MNASystem", "SourceValues", "compile_circuit"]
 
 DEFAULT_MOS_SIZE = 100e-6
 """Default MOSFET W and L [m]: ngspice's DEFW = DEFL = 100 µm."""
@@ -75,6 +75,18 @@ def compile_circuit(circuit: Circuit) -> MNASystem:
     (['out'], {'in': ('v1', 2.0)})
     """
     return MNASystem(circuit)
+
+
+@dataclass
+class SourceValues:
+    """Independent-source data of one evaluation (1-D, or one row per sample)."""
+
+    tail: np.ndarray
+    """Extended-vector tail: fixed-node voltages [V], then ground (0)."""
+    const: np.ndarray
+    """Residual part that does not depend on x (fixed nodes and sources), extended rows."""
+    const_abs: np.ndarray
+    """Its magnitudes, for relative residual tolerances."""
 
 
 @dataclass
@@ -182,40 +194,49 @@ class MNASystem:
 
     def extended(self, x: np.ndarray, source_scale: float | np.ndarray = 1.0) -> np.ndarray:
         """x extended with the fixed-node voltages (times ``source_scale``) and ground (0 V)."""
-        fixed = self.fixed_values
-        scale = np.asarray(source_scale, dtype=float)
-        if x.ndim == 2:
-            tail = np.zeros((x.shape[0], len(fixed) + 1))
-            tail[:, :-1] = scale.reshape(-1, 1) * fixed
-            return np.concatenate([x, tail], axis=1)
-        return np.concatenate([x, scale * fixed, [0.0]])
+        return self._extend(x, self.sources(source_scale))
+
+    def sources(
+        self, source_scale: float = 1.0, fixed: np.ndarray | None = None, b: np.ndarray | None = None
+    ) -> SourceValues:
+        """The constant part of the residual for given source values.
+
+        Parameters
+        ----------
+        source_scale : float
+            Factor on every independent source (source stepping).
+        fixed : ndarray, optional
+            Fixed-node voltages [V] (n_fixed, or samples × n_fixed); default the circuit's.
+        b : ndarray, optional
+            Independent-source vector on the extended rows (n_ext or samples × n_ext).
+        """
+        fixed = self.fixed_values if fixed is None else fixed
+        b = self._b if b is None else b
+        tail = np.concatenate([source_scale * fixed, np.zeros((*fixed.shape[:-1], 1))], axis=-1)
+        const = _apply(self._A_fixed, tail) + source_scale * b
+        const_abs = _apply(self._A_fixed_abs, np.abs(tail)) + np.abs(source_scale * b)
+        return SourceValues(tail, const, const_abs)
 
     def evaluate(
         self,
         x: np.ndarray,
         *,
-        source_scale: float | np.ndarray = 1.0,
+        source_scale: float = 1.0,
         gshunt: float = 0.0,
         old_state: Mapping[str, Mapping[str, np.ndarray]] | None = None,
-        e: np.ndarray | None = None,
-        fixed_part: np.ndarray | None = None,
+        sources: SourceValues | None = None,
     ) -> Evaluation:
         """Evaluate residual and Jacobian values at x (1-D, or 2-D: one row per sample).
 
         ``old_state`` switches on SPICE junction limiting: devices are linearised at the limited
         voltages (companion model). ``gshunt`` [S] adds a conductance from every node to ground
-        (gmin stepping); ``source_scale`` multiplies every independent source (source stepping).
-        ``fixed_part`` is the precomputed linear contribution of the fixed nodes (batched solves).
+        (gmin stepping); ``source_scale`` multiplies every independent source (source stepping)
+        unless ``sources`` (from :meth:`sources`, e.g. one row per sample) is given.
         """
-        if e is None:
-            e = self.extended(x, source_scale)
-        scale = np.asarray(source_scale, dtype=float)
-        batched = x.ndim == 2
-        if fixed_part is None:
-            lin = _apply(self._A, e) + (scale.reshape(-1, 1) if batched else scale) * self._b
-        else:
-            lin = _apply(self._A_unknown, e[..., : self.n]) + fixed_part
-        mag = _apply(self._A_abs, np.abs(e)) + np.abs((scale.reshape(-1, 1) if batched else scale) * self._b)
+        src = self.sources(source_scale) if sources is None else sources
+        e = self._extend(x, src)
+        lin = _apply(self._A_unknown, x) + src.const
+        mag = _apply(self._A_unknown_abs, np.abs(x)) + src.const_abs
         jac = np.broadcast_to(self._jac_linear, (*x.shape[:-1], self._nnz)).copy()
         limited = np.zeros(x.shape[:-1], dtype=bool)
         state: dict[str, dict[str, np.ndarray]] = {}
@@ -276,6 +297,31 @@ class MNASystem:
         for name, index in self.branch_index.items():
             x[index] = op.currents.get(name, 0.0)
         return x
+
+    @property
+    def source_vector(self) -> np.ndarray:
+        """Independent-source part of the residual on the extended rows (a copy)."""
+        return self._b.copy()
+
+    @property
+    def fixed_sign(self) -> np.ndarray:
+        """+1 where a fixed node is a source's + terminal, −1 where it is its − terminal."""
+        return self._fixed_sign.copy()
+
+    @property
+    def pattern(self) -> tuple[np.ndarray, np.ndarray]:
+        """CSC ``indices`` and ``indptr`` of the Jacobian's fixed sparsity pattern."""
+        return self._indices, self._indptr
+
+    def source_stamps(self, name: str) -> list[tuple[int, float]]:
+        """(extended row, sign) pairs where source ``name``'s value enters the source vector."""
+        rows, signs, slots = self._src
+        slot = self._value_param[name.lower()]
+        return [(int(r), float(s)) for r, s, k in zip(rows, signs, slots, strict=True) if k == slot]
+
+    def extended_index(self, node: str) -> int:
+        """Index of ``node`` in the extended vector (unknowns, fixed nodes, ground)."""
+        return self._ext[node]
 
     def unknown_name(self, index: int) -> str:
         """Human name of unknown ``index`` (the node, or ``i(name)``)."""
@@ -489,19 +535,20 @@ class MNASystem:
         values = signs * self._params[slots]
         n, n_ext = self.n, self._n_ext
         self._A = sp.csr_matrix((values, (rows, cols)), shape=(n_ext, n_ext))
-        self._A_abs = abs(self._A)
         self._A_unknown = self._A[:, :n].tocsr()
+        self._A_unknown_abs = abs(self._A_unknown)
         self._A_fixed = self._A[:, n:].tocsr()
+        self._A_fixed_abs = abs(self._A_fixed)
         src_rows, src_signs, src_slots = self._src
         self._b = np.bincount(src_rows, weights=src_signs * self._params[src_slots], minlength=n_ext).astype(float)
         self._jac_linear = self._lin_scatter @ values
         for (node, (name, _)), value in zip(list(self.fixed_nodes.items()), self.fixed_values, strict=True):
             self.fixed_nodes[node] = (name, float(value))
 
-    def fixed_contribution(self, fixed_values: np.ndarray, source_scale: float = 1.0) -> np.ndarray:
-        """Linear residual part from fixed-node voltages (S × n_fixed [V]) plus sources: S × n_ext."""
-        fixed = np.concatenate([fixed_values, np.zeros((fixed_values.shape[0], 1))], axis=1)
-        return (self._A_fixed @ fixed.T).T + source_scale * self._b
+    def _extend(self, x: np.ndarray, src: SourceValues) -> np.ndarray:
+        if x.ndim == 2 and src.tail.ndim == 1:
+            return np.concatenate([x, np.broadcast_to(src.tail, (x.shape[0], src.tail.size))], axis=1)
+        return np.concatenate([x, src.tail], axis=-1)
 
 
 def _apply(matrix: sp.spmatrix, values: np.ndarray) -> np.ndarray:

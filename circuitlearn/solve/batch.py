@@ -1,0 +1,292 @@
+"""Many operating points of one circuit for many input vectors: :func:`solve_batch`.
+
+One compilation serves every sample. A linear circuit is factorised once and solved for all
+right-hand sides at once. A nonlinear circuit runs Newton on all samples together: their
+Jacobians form one block-diagonal sparse matrix (same pattern per block, column ordering reused)
+factorised once per iteration; samples that converge are frozen and leave the active set.
+Samples that fail fall back, one by one, to the full homotopy ladder of
+:func:`~circuitlearn.solve.newton.solve_native`. Failures are never dropped: ``converged`` is
+per sample, a warning says how many failed, and an error is raised if all did.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from circuitlearn.circuit import Circuit, CurrentSource, VoltageSource
+from circuitlearn.errors import CircuitError, ConvergenceError
+from circuitlearn.solve.mna import MNASystem, SourceValues, compile_circuit
+from circuitlearn.solve.newton import check_options, solve_native
+from circuitlearn.solve.result import OperatingPoint
+
+__all__ = ["BatchResult", "solve_batch"]
+
+
+@dataclass
+class BatchResult:
+    """Operating points of one circuit for ``n_samples`` input vectors.
+
+    Attributes
+    ----------
+    nodes : list of str
+        Circuit node names (fixed nodes included), the columns of :attr:`voltages`.
+    voltages : ndarray, shape (n_samples, n_nodes) [V]
+    converged : ndarray of bool, shape (n_samples,)
+    iterations : ndarray of int, shape (n_samples,)
+        Newton iterations per sample (fallback homotopy iterations added for rescued samples).
+    states : ndarray, shape (n_samples, n_unknowns)
+        Native unknown vectors, usable as warm starts (``x0``) of a later batch.
+    max_residual : ndarray, shape (n_samples,) [A]
+    """
+
+    nodes: list[str]
+    voltages: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+    states: np.ndarray
+    max_residual: np.ndarray
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchResult(n_samples={len(self.converged)}, nodes={len(self.nodes)}, "
+            f"converged={int(self.converged.sum())}/{len(self.converged)}, "
+            f"mean_iterations={float(np.mean(self.iterations)) if len(self.iterations) else 0:.2f})"
+        )
+
+    def voltage(self, node: str) -> np.ndarray:
+        """Voltages of ``node`` [V] over the samples."""
+        return self.voltages[:, self.nodes.index(node.lower())]
+
+
+def solve_batch(
+    circuit: Circuit | MNASystem,
+    inputs: Mapping[str, Any],
+    *,
+    x0: np.ndarray | BatchResult | OperatingPoint | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> BatchResult:
+    """Solve the circuit once per input vector, all samples at once.
+
+    Parameters
+    ----------
+    circuit : Circuit or MNASystem
+    inputs : mapping source name → array of shape (n_samples,)
+        DC values [V or A] of independent V or I sources, one per sample.
+    x0 : ndarray (n_unknowns or n_samples × n_unknowns), BatchResult or OperatingPoint, optional
+        Warm start (e.g. the states of a previous batch).
+    options : mapping, optional
+        Native solver options (see :data:`~circuitlearn.solve.newton.DEFAULT_OPTIONS`).
+
+    Raises
+    ------
+    CircuitError
+        Unknown source names, inconsistent sample counts.
+    ConvergenceError
+        When no sample converges (a warning is issued when only some fail).
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+    >>> c = Circuit(); _ = c.add(VoltageSource("v1", "in", "0", 0.0))
+    >>> _ = c.add(Resistor("r1", "in", "out", 1e3)); _ = c.add(Resistor("r2", "out", "0", 1e3))
+    >>> solve_batch(c, {"v1": [1.0, 2.0, 4.0]}).voltage("out")
+    array([0.5, 1. , 2. ])
+    """
+    opts = check_options(options)
+    system = circuit if isinstance(circuit, MNASystem) else compile_circuit(circuit)
+    sources, n_samples = _source_values(system, inputs)
+    x = _warm_start(system, x0, n_samples)
+    if system.is_linear:
+        x = _linear_batch(system, sources)
+        iterations = np.ones(n_samples, dtype=int)
+        converged = np.all(np.isfinite(x), axis=1)
+    else:
+        x, converged, iterations = _newton_batch(system, sources, x, opts, cold=x0 is None)
+        _rescue(system, inputs, x, converged, iterations, opts)
+    residual = system.evaluate(x, sources=sources).residual[:, : len(system.node_index)]
+    max_residual = np.max(np.abs(residual), axis=1, initial=0.0)
+    nodes = list(system.circuit.nodes)
+    columns = np.array([system.extended_index(node) for node in nodes], dtype=int)
+    voltages = np.concatenate([x, sources.tail], axis=1)[:, columns]
+    failed = int((~converged).sum())
+    result = BatchResult(nodes, voltages, converged, iterations, x, max_residual)
+    if failed == n_samples and n_samples:
+        raise ConvergenceError(f"solve_batch: none of the {n_samples} samples converged", result=result)
+    if failed:
+        warnings.warn(
+            f"solve_batch: {failed} of {n_samples} samples did not converge (see result.converged)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return result
+
+
+def _source_values(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[SourceValues, int]:
+    """Per-sample fixed-node voltages and source vectors."""
+    if not inputs:
+        raise CircuitError("solve_batch: inputs is empty; give {source name: values per sample}")
+    arrays = {str(k).lower(): np.atleast_1d(np.asarray(v, dtype=float)) for k, v in inputs.items()}
+    sizes = {a.shape for a in arrays.values()}
+    if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+        raise CircuitError(f"solve_batch: every input must be a 1-D array of the same length; got shapes {sorted(sizes)}")
+    n_samples = next(iter(sizes))[0]
+    fixed = np.tile(system.fixed_values, (n_samples, 1))
+    b = np.tile(system.source_vector, (n_samples, 1))
+    fixed_names = {name: k for k, (name, _) in enumerate(system.fixed_nodes.values())}
+    for name, values in arrays.items():
+        if not np.all(np.isfinite(values)):
+            raise CircuitError(f"solve_batch: input {name} has non-finite values", element=name)
+        element = system.circuit[name] if name in system.circuit else None
+        if not isinstance(element, (VoltageSource, CurrentSource)):
+            raise CircuitError(
+                f"solve_batch: {name!r} is not an independent V or I source of the circuit; inputs must name sources",
+                element=name,
+            )
+        if name in fixed_names:
+            k = fixed_names[name]
+            fixed[:, k] = values * system.fixed_sign[k]
+            continue
+        for row, sign in system.source_stamps(name):
+            b[:, row] += sign * (values - float(element.dc))
+    return system.sources(1.0, fixed=fixed, b=b), n_samples
+
+
+def _warm_start(system: MNASystem, x0: Any, n_samples: int) -> np.ndarray:
+    if x0 is None:
+        return np.zeros((n_samples, system.n))
+    if isinstance(x0, BatchResult):
+        x0 = x0.states
+    elif isinstance(x0, OperatingPoint):
+        x0 = system.state_from(x0)
+    x = np.asarray(x0, dtype=float)
+    if x.shape == (system.n,):
+        return np.tile(x, (n_samples, 1))
+    if x.shape != (n_samples, system.n) or not np.all(np.isfinite(x)):
+        raise CircuitError(f"solve_batch: x0 must have shape ({system.n},) or ({n_samples}, {system.n}); got {x.shape}")
+    return x.copy()
+
+
+def _linear_batch(system: MNASystem, sources: SourceValues) -> np.ndarray:
+    """One factorisation, all right-hand sides."""
+    n_samples = sources.const.shape[0]
+    ev = system.evaluate(np.zeros((1, system.n)), sources=SourceValues(sources.tail[:1], sources.const[:1], sources.const_abs[:1]))
+    lu = spla.splu(system.matrix(ev.jacobian_data[0]))
+    rhs = -sources.const[:, : system.n]
+    if system.n == 0:
+        return np.zeros((n_samples, 0))
+    return np.asarray(lu.solve(np.ascontiguousarray(rhs.T))).T.reshape(n_samples, system.n)
+
+
+def _newton_batch(
+    system: MNASystem, sources: SourceValues, x: np.ndarray, opts: Mapping[str, Any], *, cold: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Newton over all samples at once; returns states, converged mask, iterations per sample."""
+    n_samples, n = x.shape
+    converged = np.zeros(n_samples, dtype=bool)
+    iterations = np.zeros(n_samples, dtype=int)
+    is_node = np.zeros(n, dtype=bool)
+    is_node[: len(system.node_index)] = True
+    reltol = opts["reltol"]
+    res_floor = np.where(is_node, opts["abstol"], opts["vntol"])
+    dx_floor = np.where(is_node, opts["vntol"], opts["abstol"])
+    if cold:
+        init = system.initial_state()
+        state = {k: {q: np.tile(v, (n_samples, 1)) for q, v in g.items()} for k, g in init.items()}
+    else:
+        e = np.concatenate([x, sources.tail], axis=1)
+        state = {k: g.raw_state(e) for k, g in system.groups.items()}
+    active = np.arange(n_samples)
+    for _ in range(opts["max_iterations"]):
+        if active.size == 0:
+            break
+        src = SourceValues(sources.tail[active], sources.const[active], sources.const_abs[active])
+        sub_state = {k: {q: v[active] for q, v in g.items()} for k, g in state.items()}
+        ev = system.evaluate(x[active], sources=src, old_state=sub_state)
+        for k, g in ev.state.items():
+            for q, v in g.items():
+                state[k][q][active] = v
+        dx = _block_solve(system, ev.jacobian_data, -ev.residual)
+        finite = np.all(np.isfinite(dx), axis=1)
+        dx[~finite] = 0.0
+        step = np.max(np.abs(dx[:, is_node]), axis=1, initial=0.0)
+        dx *= np.minimum(1.0, opts["max_step"] / np.maximum(step, 1e-300))[:, None]
+        x_old = x[active]
+        x_new = x_old + dx
+        iterations[active] += 1
+        res_ok = np.all(np.abs(ev.residual) <= reltol * ev.scale + res_floor, axis=1)
+        dx_ok = np.all(np.abs(dx) <= reltol * np.maximum(np.abs(x_new), np.abs(x_old)) + dx_floor, axis=1)
+        x[active] = x_new
+        done = res_ok & dx_ok & ~ev.limited & finite
+        converged[active[done]] = True
+        active = active[~done & finite]
+    return x, converged, iterations
+
+
+def _block_solve(system: MNASystem, data: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve the block-diagonal system (one block per sample, same pattern) in one factorisation."""
+    n_samples, n = rhs.shape
+    if n == 0:
+        return rhs.copy()
+    indices, indptr = system.pattern
+    nnz = len(indices)
+    offsets = np.arange(n_samples, dtype=np.int64)
+    big_indices = (indices[None, :] + (offsets * n)[:, None]).ravel()
+    big_indptr = np.concatenate([(indptr[:-1][None, :] + (offsets * nnz)[:, None]).ravel(), [n_samples * nnz]])
+    matrix = sp.csc_matrix((data.ravel(), big_indices, big_indptr), shape=(n_samples * n, n_samples * n))
+    perm = system.orderings.get(n_samples * n)
+    try:
+        if perm is None:
+            lu = spla.splu(matrix)
+            system.orderings[n_samples * n] = lu.perm_c
+            return lu.solve(rhs.ravel()).reshape(n_samples, n)
+        lu = spla.splu(matrix[:, perm], permc_spec="NATURAL")
+    except RuntimeError:
+        return _sample_solve(system, data, rhs)
+    y = lu.solve(rhs.ravel())
+    out = np.empty_like(y)
+    out[perm] = y
+    return out.reshape(n_samples, n)
+
+
+def _sample_solve(system: MNASystem, data: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Per-sample fallback when the block matrix is singular: singular samples get NaN."""
+    out = np.full_like(rhs, np.nan)
+    for k in range(rhs.shape[0]):
+        try:
+            out[k] = spla.splu(system.matrix(data[k])).solve(rhs[k])
+        except RuntimeError:
+            continue
+    return out
+
+
+def _rescue(
+    system: MNASystem,
+    inputs: Mapping[str, Any],
+    x: np.ndarray,
+    converged: np.ndarray,
+    iterations: np.ndarray,
+    opts: Mapping[str, Any],
+) -> None:
+    """Full homotopy ladder, sample by sample, for the samples batched Newton did not solve."""
+    failed = np.flatnonzero(~converged)
+    if failed.size == 0 or not opts["homotopy"]:
+        return
+    names = [str(k).lower() for k in inputs]
+    values = {name: np.atleast_1d(np.asarray(v, dtype=float)) for name, v in zip(names, inputs.values(), strict=True)}
+    original = {name: float(system.circuit[name].dc) for name in names}
+    try:
+        for k in failed:
+            system.set_values({name: values[name][k] for name in names})
+            op = solve_native(system, options=opts)
+            iterations[k] += op.iterations
+            if op.converged:
+                x[k], converged[k] = op.state, True
+    finally:
+        system.set_values(original)
