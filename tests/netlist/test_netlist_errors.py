@@ -20,7 +20,11 @@ T = "title\n"
         (T + "r1 a 0 1\nC1 a 0 1u\n", 3, r"element c1: capacitors are not modelled"),
         (T + "L1 a 0 1u\n", 2, r"element l1: inductors are not modelled .* 0 V source"),
         (T + "B1 a 0 v=1\n", 2, r"element b1: behavioural \(B\) sources are not supported"),
-        (T + "z1 a b c zmod\n", 2, r"element z1: element letter 'Z' is not supported \(supported elements: R V I D E G F H M X\)"),
+        (
+            T + "z1 a b c zmod\n",
+            2,
+            r"element z1: element letter 'Z' is not supported \(supported elements: R V I D E G F H M X\)",
+        ),
         (T + "1abc a b\n", 2, r"unknown card '1abc'"),
         (T + "= a b\n", 2, r"a card must start with an element name or a dot command"),
         # bad numbers and values
@@ -39,38 +43,82 @@ T = "title\n"
         (T + "r1 a 0 1k 2k\n", 2, r"resistor r1: unexpected '2k'"),
         (T + "r1 a 0 1k tc1=0.1\n", 2, r"resistor r1: unsupported parameter tc1="),
         (T + "v1 a 0 pulse(0 1 1n)\n", 2, r"voltage source v1: unexpected '\('"),
-        (T + "v1 a 0 sin 0 1 1k\n", 2, r"voltage source v1: unsupported source specification 'sin'"),
+        (
+            T + "v1 a 0 sin 0 1 1k\n",
+            2,
+            r"voltage source v1: unsupported source specification 'sin'",
+        ),
         (T + "v1 a 0 1 dc 2\n", 2, r"voltage source v1: DC value given twice"),
         (T + "v1 a 0 dc\n", 2, r"voltage source v1: 'dc' needs a value"),
         # too few nodes
-        (T + "r1 a\n", 2, r"resistor r1: too few nodes: expected 'rNAME n1 n2 VALUE'; got 1 of 2 nodes"),
+        (
+            T + "r1 a\n",
+            2,
+            r"resistor r1: too few nodes: expected 'rNAME n1 n2 VALUE'; got 1 of 2 nodes",
+        ),
         (T + "e1 a 0 b\n", 2, r"VCVS e1: too few nodes"),
         (T + "g1 a 0\n", 2, r"VCCS g1: too few nodes"),
         (T + "f1 a 0\n", 2, r"CCCS f1: missing controlling voltage source"),
-        (T + "m1 d g s nch\n", 2, r"MOSFET m1: missing model name; expected 'mNAME drain gate source bulk MODEL"),
+        (
+            T + "m1 d g s nch\n",
+            2,
+            r"MOSFET m1: missing model name; expected 'mNAME drain gate source bulk MODEL",
+        ),
         (T + "m1 d g\n", 2, r"MOSFET m1: too few nodes"),
         (T + "d1 a 0\n", 2, r"diode d1: missing model name"),
         (T + "x1\n", 2, r"subcircuit instance x1: missing subcircuit name"),
         # diode / MOSFET instance parameters
-        (T + ".model dm d\nv1 a 0 1\nd1 a 0 dm 2\n", 4, r"diode d1: a positional area \(2\) is rejected by ngspice 39; write area=2"),
+        (
+            T + ".model dm d\nv1 a 0 1\nd1 a 0 dm 2\n",
+            4,
+            r"diode d1: a positional area \(2\) is rejected by ngspice 39; write area=2",
+        ),
         (T + ".model dm d\nv1 a 0 1\nd1 a 0 dm m=2\n", 4, r"diode d1: unsupported parameter m="),
-        (T + ".model nm nmos\nm1 a a 0 0 nm w=1u l=1u ad=1p\n", 3, r"MOSFET m1: unsupported parameter ad="),
+        (
+            T + ".model nm nmos\nm1 a a 0 0 nm w=1u l=1u ad=1p\n",
+            3,
+            r"MOSFET m1: unsupported parameter ad=",
+        ),
         (T + ".model nm nmos\nm1 a a 0 0 nm 10u 1u\n", 3, r"MOSFET m1: unexpected '10u'"),
         # missing references
         (T + "v1 a 0 1\nd1 a 0 dmod\n", 3, r"diode d1: unknown model 'dmod' \(add a .model card\)"),
-        (T + ".model dm nmos\nv1 a 0 1\nd1 a 0 dm\n", 4, r"diode d1: model dm is a nmos model; expected d"),
+        (
+            T + ".model dm nmos\nv1 a 0 1\nd1 a 0 dm\n",
+            4,
+            r"diode d1: model dm is a nmos model; expected d",
+        ),
         (T + "v1 a 0 1\nx1 a 0 foo\n", 3, r"subcircuit instance x1: unknown subcircuit 'foo'"),
-        (T + ".subckt s p q\nr1 p q 1\n.ends\nx1 a s\n", 5, r"subcircuit instance x1: subcircuit s has 2 ports; got 1 nodes"),
-        (T + ".subckt s p\nr1 p 0 1\n.ends\nx1 a s k=1\n", 5, r"subcircuit instance x1: subcircuit s has no parameter\(s\) k"),
+        (
+            T + ".subckt s p q\nr1 p q 1\n.ends\nx1 a s\n",
+            5,
+            r"subcircuit instance x1: subcircuit s has 2 ports; got 1 nodes",
+        ),
+        (
+            T + ".subckt s p\nr1 p 0 1\n.ends\nx1 a s k=1\n",
+            5,
+            r"subcircuit instance x1: subcircuit s has no parameter\(s\) k",
+        ),
         (T + "r1 a 0 1\nf1 b 0 vx 2\n", 3, r"CCCS f1: controlling voltage source 'vx' not found"),
         (T + "h1 b 0 r1 2\n", 2, r"CCVS h1: the controlling element must be a voltage source"),
         (T + "r1 a 0 {rx}\n", 2, r"resistor r1: resistance uses unknown parameter\(s\) rx"),
-        (T + ".subckt s p\nd1 p 0 nomodel\n.ends\nv1 a 0 1\nx1 a s\n", 3, r"diode d1: unknown model 'nomodel' \(add a .model card\) \(in subcircuit s\)"),
+        (
+            T + ".subckt s p\nd1 p 0 nomodel\n.ends\nv1 a 0 1\nx1 a s\n",
+            3,
+            r"diode d1: unknown model 'nomodel' \(add a .model card\) \(in subcircuit s\)",
+        ),
         (T + ".param a={b*2}\nr1 x 0 {a}\n", 2, r".param a: unknown parameter 'b'"),
         # subcircuit structure
-        (T + "v1 a 0 1\n.subckt foo a b\nr1 a b 1k\n", 3, r"unterminated .subckt foo: add '.ends foo'"),
+        (
+            T + "v1 a 0 1\n.subckt foo a b\nr1 a b 1k\n",
+            3,
+            r"unterminated .subckt foo: add '.ends foo'",
+        ),
         (T + ".ends\n", 2, r".ends without a matching .subckt"),
-        (T + ".subckt foo a\nr1 a 0 1\n.ends bar\n", 4, r".ends bar closes .subckt foo \(opened at line 2\)"),
+        (
+            T + ".subckt foo a\nr1 a 0 1\n.ends bar\n",
+            4,
+            r".ends bar closes .subckt foo \(opened at line 2\)",
+        ),
         (T + ".subckt foo a 0\n.ends\n", 2, r"subcircuit foo: ground \(0\) cannot be a port"),
         (T + ".subckt foo a\n.ends\n.subckt FOO b\n.ends\n", 4, r"duplicate subcircuit name 'foo'"),
         # duplicates
@@ -78,7 +126,11 @@ T = "title\n"
         (T + ".model m d\n.model M d\n", 3, r"duplicate model name 'm'"),
         (T + ".param a=1\n.param A=2\n", 3, r".param a: already defined at line 2"),
         # models
-        (T + ".model q1 npn\n", 2, r"model q1: model type 'npn' is not supported; expected one of d, nmos, pmos"),
+        (
+            T + ".model q1 npn\n",
+            2,
+            r"model q1: model type 'npn' is not supported; expected one of d, nmos, pmos",
+        ),
         (T + ".model nm nmos level=2\n", 2, r"model nm: only MOSFET level 1 is supported"),
         (T + ".model dd d level=3\n", 2, r"model dd: only diode level 1 is supported"),
         (T + ".model dd d foo=3\n", 2, r"model dd \(d\): unsupported parameter 'foo'"),
@@ -101,14 +153,21 @@ T = "title\n"
         (T + "r1 a 0 1\n.control\nop\n", 3, r"unterminated .control block"),
         (T + "r1 a 0 1 x=\n", 2, r"resistor r1: parameter x= has no value"),
         (T + "r1 a 0 1 k=1 k=2\n", 2, r"resistor r1: parameter k is given twice"),
-        (T + "x1 a s k=1 b\n", 2, r"subcircuit instance x1: unexpected 'b' after name=value parameters"),
+        (
+            T + "x1 a s k=1 b\n",
+            2,
+            r"subcircuit instance x1: unexpected 'b' after name=value parameters",
+        ),
         (T + "r1 a( 0 1\n", 2, r"resistor r1: unexpected '\('"),
         (T + "r1 'a' 0 1\n", 2, r"resistor r1: expected a node name; got 'a'"),
     ],
 )
 def test_malformed_cards(text: str, line: int | None, match: str | None) -> None:
     if match is None:
-        with pytest.raises(NetlistError, match=r"deck.cir:2: resistor r1: resistance: expression '1/0': float division by zero"):
+        with pytest.raises(
+            NetlistError,
+            match=r"deck.cir:2: resistor r1: resistance: expression '1/0': float division by zero",
+        ):
             from_spice(text, path="deck.cir", check=True)
         return
     with pytest.raises(NetlistError, match=rf"^deck\.cir:{line}: {match}") as info:
@@ -143,7 +202,9 @@ def test_empty_netlists(text: str, match: str) -> None:
 def test_binary_file(tmp_path: Path) -> None:
     file = tmp_path / "image.cir"
     file.write_bytes(b"title\nr1 a 0 1k\n\x89PNG\x00\x01\x02")
-    with pytest.raises(NetlistError, match=r"image.cir:3: this is a binary file \(it contains NUL bytes\)") as info:
+    with pytest.raises(
+        NetlistError, match=r"image.cir:3: this is a binary file \(it contains NUL bytes\)"
+    ) as info:
         from_spice(file)
     assert info.value.line == 3
 
@@ -177,7 +238,11 @@ def test_wrong_source_type() -> None:
     [
         (T + "v1 a 0 1\nr1 a 0 1k\nv2 a 0 2\n", 4, r"loop of voltage sources v1 -> v2"),
         (T + "v1 a a 1\nr1 a 0 1k\n", 2, r"loop of voltage sources v1"),
-        (T + "v1 a 0 1\nr1 a 0 1k\ne1 a 0 b 0 2\nr2 b 0 1\n", 4, r"loop of voltage sources v1 -> e1"),
+        (
+            T + "v1 a 0 1\nr1 a 0 1k\ne1 a 0 b 0 2\nr2 b 0 1\n",
+            4,
+            r"loop of voltage sources v1 -> e1",
+        ),
         (T + "v1 a 0 1\nr1 a 0 1k\nr2 b c 1k\n", 4, r"floating nodes b, c: no DC path to ground"),
         (T + "v1 a 0 1\nr1 a 0 1k\ni1 a b 1m\n", 4, r"floating node b: no DC path to ground"),
         (
@@ -202,7 +267,10 @@ def test_topology_errors_with_check(text: str, line: int, match: str) -> None:
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        (T + ".subckt s p\nx1 p s\n.ends\nv1 a 0 1\nx1 a s\n", r"deck.cir:3: subcircuit s instantiates itself through x1"),
+        (
+            T + ".subckt s p\nx1 p s\n.ends\nv1 a 0 1\nx1 a s\n",
+            r"deck.cir:3: subcircuit s instantiates itself through x1",
+        ),
         (
             T + ".subckt s p\nxa p t\n.ends\n.subckt t p\nxb p s\n.ends\nv1 a 0 1\nx1 a s\n",
             r"deck.cir:3: subcircuit s instantiates itself through xa -> xb",

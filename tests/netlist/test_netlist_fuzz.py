@@ -18,10 +18,52 @@ PER_EXAMPLE_SECONDS = 2.0
 """A read must never take longer than this, however bad the input (a hang guard)."""
 
 SPICE_SNIPPETS = [
-    "{", "}", "'", "=", "(", ")", ",", ";", "$", " $", "*", "\n*", "\n+", "+", ".", "\n", "\t", "\r",
-    "\x00", "\x0b", "\u00e9", "\u2028", "dc", ".subckt s a b", ".ends", ".ends s", ".param a=",
-    "{a*", "x1 a s", "1e999", "nan", "-", "0", "gnd", "1n4148", "1k", ".model m d", "area=",
-    ".control", ".endc", ".end", "\n.end\n", "((((", "**", "/0", "{1/0}",
+    "{",
+    "}",
+    "'",
+    "=",
+    "(",
+    ")",
+    ",",
+    ";",
+    "$",
+    " $",
+    "*",
+    "\n*",
+    "\n+",
+    "+",
+    ".",
+    "\n",
+    "\t",
+    "\r",
+    "\x00",
+    "\x0b",
+    "\u00e9",
+    "\u2028",
+    "dc",
+    ".subckt s a b",
+    ".ends",
+    ".ends s",
+    ".param a=",
+    "{a*",
+    "x1 a s",
+    "1e999",
+    "nan",
+    "-",
+    "0",
+    "gnd",
+    "1n4148",
+    "1k",
+    ".model m d",
+    "area=",
+    ".control",
+    ".endc",
+    ".end",
+    "\n.end\n",
+    "((((",
+    "**",
+    "/0",
+    "{1/0}",
 ]
 
 
@@ -76,7 +118,12 @@ def test_random_bytes_raise_only_circuitlearn_errors(data: bytes) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(text=st.text(alphabet=st.sampled_from(sorted(set("".join(SPICE_SNIPPETS)) | set("rvidegfhmx ab0\n"))), max_size=200))
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(sorted(set("".join(SPICE_SNIPPETS)) | set("rvidegfhmx ab0\n"))),
+        max_size=200,
+    )
+)
 def test_random_spice_like_text_raises_only_circuitlearn_errors(text: str) -> None:
     _read_within_time("title\n" + text, check=True)
 
@@ -95,17 +142,38 @@ def test_every_truncation_of_each_deck(index: int) -> None:
         "t\nr1 a 0 {" + "+".join(["1"] * 3000) + "}\n",
         "t\n.param a=" + "+".join(["1"] * 3000) + "\nr1 a 0 {a}\n",
         "t\nr1 a 0 1e" + "9" * 5000 + "k\n",
-        "t\n" + "".join(f".subckt s{i} p\n" for i in range(400)) + "r1 p 0 1\n" + ".ends\n" * 400 + "r0 a 0 1\n",
-        "t\n" + "".join(f".subckt s{i} p\nx1 p s{i + 1}\n.ends\n" for i in range(500))
+        "t\n"
+        + "".join(f".subckt s{i} p\n" for i in range(400))
+        + "r1 p 0 1\n"
+        + ".ends\n" * 400
+        + "r0 a 0 1\n",
+        "t\n"
+        + "".join(f".subckt s{i} p\nx1 p s{i + 1}\n.ends\n" for i in range(500))
         + ".subckt s500 p\nr1 p 0 1\n.ends\nv1 a 0 1\nx1 a s0\n",
     ],
-    ids=["deep-parentheses", "long-sum", "long-param", "huge-exponent", "deep-subckt-nesting", "deep-instance-chain"],
+    ids=[
+        "deep-parentheses",
+        "long-sum",
+        "long-param",
+        "huge-exponent",
+        "deep-subckt-nesting",
+        "deep-instance-chain",
+    ],
 )
 def test_pathological_inputs(text: str) -> None:
     _read_within_time(text, check=True)
 
 
 def test_subckt_definition_nesting_limit() -> None:
-    text = "t\n" + "".join(f".subckt s{i} p\n" for i in range(40)) + "r1 p 0 1\n" + ".ends\n" * 40 + "r0 a 0 1\n"
-    with pytest.raises(CircuitLearnError, match=r"<netlist>:34: subcircuit s32: .subckt definitions nested more than 32 deep"):
+    text = (
+        "t\n"
+        + "".join(f".subckt s{i} p\n" for i in range(40))
+        + "r1 p 0 1\n"
+        + ".ends\n" * 40
+        + "r0 a 0 1\n"
+    )
+    with pytest.raises(
+        CircuitLearnError,
+        match=r"<netlist>:34: subcircuit s32: .subckt definitions nested more than 32 deep",
+    ):
         from_spice(text)

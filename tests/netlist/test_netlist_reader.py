@@ -82,9 +82,23 @@ def test_diode_and_mosfet_cards() -> None:
 @pytest.mark.parametrize(
     ("text", "value"),
     [
-        ("1", 1.0), ("1k", 1e3), ("1K", 1e3), ("2.2meg", 2.2e6), ("2.2MEG", 2.2e6), ("3g", 3e9),
-        ("1t", 1e12), ("4.7m", 4.7e-3), ("10u", 1e-5), ("5n", 5e-9), ("6p", 6e-12), ("7f", 7e-15),
-        ("1mil", 25.4e-6), ("1e3", 1e3), ("1.5e-3k", 1.5), ("10kohm", 1e4), (".5", 0.5),
+        ("1", 1.0),
+        ("1k", 1e3),
+        ("1K", 1e3),
+        ("2.2meg", 2.2e6),
+        ("2.2MEG", 2.2e6),
+        ("3g", 3e9),
+        ("1t", 1e12),
+        ("4.7m", 4.7e-3),
+        ("10u", 1e-5),
+        ("5n", 5e-9),
+        ("6p", 6e-12),
+        ("7f", 7e-15),
+        ("1mil", 25.4e-6),
+        ("1e3", 1e3),
+        ("1.5e-3k", 1.5),
+        ("10kohm", 1e4),
+        (".5", 0.5),
     ],
 )
 def test_engineering_suffixes(text: str, value: float) -> None:
@@ -133,7 +147,9 @@ def test_digit_model_names_that_ngspice_accepts(name: str) -> None:
 @pytest.mark.parametrize("name", ["1k", "1e3", "10u", "1meg", "1nf", "1kohms", "1.5", "1"])
 def test_digit_model_names_that_read_as_numbers_are_rejected(name: str) -> None:
     assert reads_as_number(name)
-    with pytest.raises(circuitlearn.NetlistError, match=rf":4: diode d1: model name '{name}' reads as a number"):
+    with pytest.raises(
+        circuitlearn.NetlistError, match=rf":4: diode d1: model name '{name}' reads as a number"
+    ):
         from_spice(deck(f".model {name} D(is=1e-14)", "v1 a 0 1", f"d1 a 0 {name}"))
 
 
@@ -152,7 +168,12 @@ def test_params_and_expressions() -> None:
             "r2 y 0 'c * 2'",
         )
     )
-    assert c.params == {"a": 1000.0, "b": Expression("a*2"), "c": Expression("a+b"), "d": Expression("a/2")}
+    assert c.params == {
+        "a": 1000.0,
+        "b": Expression("a*2"),
+        "c": Expression("a+b"),
+        "d": Expression("a/2"),
+    }
     assert c["r1"].resistance == Expression("b")
     flat = c.flatten()
     assert flat["r1"].resistance == 2000.0
@@ -160,13 +181,17 @@ def test_params_and_expressions() -> None:
 
 
 def test_model_without_parentheses_and_with_commas() -> None:
-    c = from_spice(deck(".model d1 d is=2e-14, n=1.1", ".model d2 D ( is=3e-14 )", "v1 a 0 1", "dx a 0 d1"))
+    c = from_spice(
+        deck(".model d1 d is=2e-14, n=1.1", ".model d2 D ( is=3e-14 )", "v1 a 0 1", "dx a 0 d1")
+    )
     assert c.models["d1"].params == {"is": 2e-14, "n": 1.1}
     assert c.models["d2"].params == {"is": 3e-14}
 
 
 def test_model_level_one_is_accepted() -> None:
-    c = from_spice(deck(".model n1 nmos level=1 vto=1", ".model dd d level=1", "v1 a 0 1", "m1 a a 0 0 n1"))
+    c = from_spice(
+        deck(".model n1 nmos level=1 vto=1", ".model dd d level=1", "v1 a 0 1", "m1 a a 0 0 n1")
+    )
     assert c.models["n1"].params["level"] == 1.0
     assert "level" not in c.models["dd"].params
 
@@ -196,7 +221,14 @@ def test_subcircuits_with_params_and_nesting() -> None:
     assert outer.body.origin == {"x1": 9, "r1": 10}
     flat = c.flatten()
     # ngspice 39's names (checked against `ngspice -b` in test_ngspice.py)
-    assert {e.name for e in flat} == {"v1", "r.x1.x1.r1", "r.x1.x1.r2", "r.x1.r1", "r.x2.r1", "r.x2.r2"}
+    assert {e.name for e in flat} == {
+        "v1",
+        "r.x1.x1.r1",
+        "r.x1.x1.r2",
+        "r.x1.r1",
+        "r.x2.r1",
+        "r.x2.r2",
+    }
     assert flat["r.x1.x1.r1"].resistance == 2000.0  # rloc = scale*rbase = 2k
     assert flat["r.x2.r1"].resistance == 2000.0  # default rv
     assert set(flat.nodes) == {"in", "x1.m", "x1.x1.n1", "x2.n1"}
@@ -204,7 +236,16 @@ def test_subcircuits_with_params_and_nesting() -> None:
 
 def test_nested_subckt_definition() -> None:
     c = from_spice(
-        deck(".subckt top a", ".subckt leaf p", "r1 p 0 1k", ".ends leaf", "x1 a leaf", ".ends top", "v1 n 0 1", "x1 n top")
+        deck(
+            ".subckt top a",
+            ".subckt leaf p",
+            "r1 p 0 1k",
+            ".ends leaf",
+            "x1 a leaf",
+            ".ends top",
+            "v1 n 0 1",
+            "x1 n top",
+        )
     )
     assert "leaf" in c.subcircuits["top"].body.subcircuits
     assert [e.name for e in c.flatten()] == ["v1", "r.x1.x1.r1"]
@@ -217,8 +258,13 @@ def test_ignored_cards_are_recorded() -> None:
     )
     c = from_spice(text)
     assert c.ignored_cards == [
-        (4, ".op"), (5, ".dc v1 0 1 0.1"), (6, ".options reltol=1e-6 temp=27"), (7, ".temp 27"),
-        (8, ".print dc v(a)"), (9, ".control"), (13, ".save all"),
+        (4, ".op"),
+        (5, ".dc v1 0 1 0.1"),
+        (6, ".options reltol=1e-6 temp=27"),
+        (7, ".temp 27"),
+        (8, ".print dc v(a)"),
+        (9, ".control"),
+        (13, ".save all"),
     ]
     assert len(c) == 2
 
