@@ -141,11 +141,19 @@ def run_demo(
             ngspice_result = _sweep(net, sweep, probes, "ngspice")
         except BackendError as exc:
             ngspice_result = {"status": "unavailable", "reason": str(exc).splitlines()[0]}
+    notes: list[str] = []
     if ngspice_result["status"] == "ok":
         ngspice_result["options"] = dict(NGSPICE_OPTIONS)
         diff = np.abs(np.asarray(native["voltages"]) - np.asarray(ngspice_result["voltages"]))
-        ngspice_result["max_abs_difference"] = float(diff.max())
-        ngspice_result["per_point_max_difference"] = diff.max(axis=1).tolist()
+        if not ngspice_result["all_converged"]:
+            diff[~np.asarray(ngspice_result.pop("converged"))] = np.nan
+            notes.append(f"ngspice did not converge at x0 = {ngspice_result['first_failure']} V")
+        ngspice_result.pop("converged", None)
+        ngspice_result["max_abs_difference"] = float(np.nanmax(diff))
+        per_point = np.nanmax(diff, axis=1)
+        ngspice_result["per_point_max_difference"] = [
+            None if np.isnan(v) else float(v) for v in per_point
+        ]
 
     files = {"netlist": netlist}
     files["transfer"] = _plot_transfer(out / "transfer.png", sweep, probes, native, ngspice_result)
@@ -169,9 +177,10 @@ def run_demo(
             },
             "probes": probes,
         },
-        native={k: v for k, v in native.items() if k != "first_failure"},
+        native={k: v for k, v in native.items() if k not in ("first_failure", "converged")},
         ngspice={k: v for k, v in ngspice_result.items() if k != "first_failure"},
         seconds=time.perf_counter() - start,
+        notes=notes,
     )
     files["results"].write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
     return report
@@ -206,6 +215,7 @@ def _sweep(
         "iterations": int(iterations),
         "seconds": round(time.perf_counter() - start, 3),
         "voltages": voltages,
+        "converged": converged,
     }
 
 
@@ -248,7 +258,7 @@ def _plot_backends(path: Path, sweep: np.ndarray, ngspice: dict[str, Any]) -> Pa
 
     fig = Figure(figsize=(5, 3.6), layout="constrained")
     ax = fig.subplots()
-    diff = np.maximum(np.asarray(ngspice["per_point_max_difference"]), 1e-18)
+    diff = np.maximum(np.array(ngspice["per_point_max_difference"], dtype=float), 1e-18)
     ax.semilogy(sweep, diff, "o-", ms=3)
     ax.set_xlabel("input x0 [V]")
     ax.set_ylabel("max |V_native - V_ngspice| [V]")

@@ -237,3 +237,34 @@ def test_help_lists_the_commands(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert all(name in out for name in ("simulate", "demo", "bench"))
+
+
+def _failed_op() -> OperatingPoint:
+    return OperatingPoint(
+        {"in": 1.0, "out": 0.1}, {"v1": -1e-4}, False, 100, "source", 3e-3,
+        "gmin and source stepping both failed", "native", worst_node="out",
+    )  # fmt: skip
+
+
+def test_non_convergence_prints_the_result_and_exits_1(capsys, linear, monkeypatch):
+    import circuitlearn.solve
+
+    monkeypatch.setattr(circuitlearn.solve, "solve_dc", lambda circuit, **kw: _failed_op())
+    assert main(["simulate", str(linear), "--json"]) == 1
+    payload = _json_out(capsys)
+    assert payload["converged"] is False and payload["strategy"] == "source"
+    assert main(["simulate", str(linear)]) == 1
+    out = capsys.readouterr().out
+    assert "NOT converged" in out and "largest residual at node out" in out
+
+
+def test_convergence_error_with_a_result_exits_1(capsys, linear, monkeypatch):
+    import circuitlearn.solve
+    from circuitlearn.errors import ConvergenceError
+
+    def fail(circuit, **kw):
+        raise ConvergenceError("no operating point", result=_failed_op())
+
+    monkeypatch.setattr(circuitlearn.solve, "solve_dc", fail)
+    assert main(["simulate", str(linear), "--json"]) == 1
+    assert _json_out(capsys)["converged"] is False
