@@ -43,7 +43,8 @@ __all__ = [
 
 UNSUPPORTED_LETTERS: dict[str, str] = {
     "c": "capacitors are not modelled (a capacitor is an open circuit at DC): remove it",
-    "l": "inductors are not modelled (an inductor is a short circuit at DC): replace it by a 0 V source",
+    "l": "inductors are not modelled (an inductor is a short circuit at DC): "
+    "replace it by a 0 V source",
     "b": "behavioural (B) sources are not supported: use E, G, F or H sources",
     "q": "bipolar transistors (Q) are not supported: use D and M elements",
     "j": "JFETs (J) are not supported: use M elements",
@@ -118,9 +119,14 @@ def parse_value(token: Token, ctx: CardContext, who: str) -> Value:
         raise ctx.error(f"{who}: expected a value; got {token.text!r}")
     value = try_parse_value(token.text)
     if value is None:
-        hint = " (NaN and inf are not values)" if token.text.lower().strip("+-") in {"nan", "inf"} else ""
+        hint = (
+            " (NaN and inf are not values)"
+            if token.text.lower().strip("+-") in {"nan", "inf"}
+            else ""
+        )
         raise ctx.error(
-            f"{who}: bad number {token.text!r}{hint}; expected a number such as 1k, 2.2u, 1e-3 or {{expr}}"
+            f"{who}: bad number {token.text!r}{hint}; expected a number such as 1k, 2.2u, "
+            "1e-3 or {expr}"
         )
     if not math.isfinite(value):
         raise ctx.error(f"{who}: number {token.text!r} overflows to infinity")
@@ -136,14 +142,20 @@ def parse_expression(text: str, ctx: CardContext, who: str) -> Expression:
         raise ctx.error(f"{who}: bad expression {{{text}}}: {reason}") from None
 
 
-def split_arguments(tokens: list[Token], ctx: CardContext, who: str) -> tuple[list[Token], dict[str, Token]]:
+def split_arguments(
+    tokens: list[Token], ctx: CardContext, who: str
+) -> tuple[list[Token], dict[str, Token]]:
     """Split tokens into positional ones and ``key=value`` pairs (keys lower-cased)."""
     positional: list[Token] = []
     keywords: dict[str, Token] = {}
     index = 0
     while index < len(tokens):
         token = tokens[index]
-        if index + 1 < len(tokens) and tokens[index + 1].text == "=" and tokens[index + 1].kind == "punct":
+        if (
+            index + 1 < len(tokens)
+            and tokens[index + 1].text == "="
+            and tokens[index + 1].kind == "punct"
+        ):
             if not token.is_word:
                 raise ctx.error(f"{who}: expected a parameter name before '='; got {token.text!r}")
             if index + 2 >= len(tokens) or tokens[index + 2].kind == "punct":
@@ -155,7 +167,9 @@ def split_arguments(tokens: list[Token], ctx: CardContext, who: str) -> tuple[li
             index += 3
             continue
         if token.kind == "punct":
-            raise ctx.error(f"{who}: unexpected {token.text!r} (POLY and function sources are not supported)")
+            raise ctx.error(
+                f"{who}: unexpected {token.text!r} (POLY and function sources are not supported)"
+            )
         if keywords:
             raise ctx.error(f"{who}: unexpected {token.text!r} after name=value parameters")
         positional.append(token)
@@ -165,14 +179,18 @@ def split_arguments(tokens: list[Token], ctx: CardContext, who: str) -> tuple[li
 
 def _nodes(tokens: list[Token], count: int, ctx: CardContext, who: str, usage: str) -> list[str]:
     if len(tokens) < count:
-        raise ctx.error(f"{who}: too few nodes: expected '{usage}'; got {len(tokens)} of {count} nodes")
+        raise ctx.error(
+            f"{who}: too few nodes: expected '{usage}'; got {len(tokens)} of {count} nodes"
+        )
     for token in tokens[:count]:
         if not token.is_word:
             raise ctx.error(f"{who}: expected a node name; got {token.text!r}")
     return [t.text for t in tokens[:count]]
 
 
-def _no_extra(tokens: list[Token], keywords: dict[str, Token], ctx: CardContext, who: str, usage: str) -> None:
+def _no_extra(
+    tokens: list[Token], keywords: dict[str, Token], ctx: CardContext, who: str, usage: str
+) -> None:
     if tokens:
         raise ctx.error(f"{who}: unexpected {tokens[0].text!r}; expected '{usage}'")
     if keywords:
@@ -255,7 +273,8 @@ def _diode(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     model = _model_token(args, 2, ctx, who, usage)
     if len(args) > 3 and (args[3].kind == "expr" or try_parse_value(args[3].text) is not None):
         raise ctx.error(
-            f"{who}: a positional area ({args[3].text}) is rejected by ngspice 39; write area={args[3].text}"
+            f"{who}: a positional area ({args[3].text}) is rejected by ngspice 39; "
+            f"write area={args[3].text}"
         )
     area = parse_value(keywords.pop("area"), ctx, who) if "area" in keywords else 1.0
     _no_extra(args[3:], keywords, ctx, who, usage)
@@ -319,7 +338,7 @@ ELEMENT_PARSERS: dict[str, Callable[[str, list[Token], CardContext], Element]] =
     "m": _mosfet,
     "x": _instance,
 }
-"""Card parser by element letter; its arguments are the name, the tokens after it and the context."""
+"""Card parser by element letter, called with the name, the tokens after it and the context."""
 
 
 def unsupported_letter_message(letter: str) -> str:

@@ -61,14 +61,17 @@ def decode(data: bytes, *, path: str | None = None) -> str:
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise NetlistError(
-            "this is a binary file (it contains NUL bytes), not a SPICE netlist", path=path, line=line
+            "this is a binary file (it contains NUL bytes), not a SPICE netlist",
+            path=path,
+            line=line,
         )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise NetlistError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the netlist "
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save the netlist "
             "as UTF-8 or ASCII",
             path=path,
             line=line,
@@ -94,7 +97,11 @@ def split_cards(text: str, *, path: str | None = None) -> tuple[str, list[Card],
     """
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        raise NetlistError("this is binary data (it contains NUL characters), not a SPICE netlist", path=path, line=line)
+        raise NetlistError(
+            "this is binary data (it contains NUL characters), not a SPICE netlist",
+            path=path,
+            line=line,
+        )
     lines = [raw.rstrip("\r") for raw in text.split("\n")]
     if not any(raw.strip() for raw in lines):
         raise NetlistError("empty netlist: expected a title line and element cards", path=path)
@@ -114,7 +121,10 @@ def split_cards(text: str, *, path: str | None = None) -> tuple[str, list[Card],
         if stripped.startswith("+"):
             if not cards:
                 raise NetlistError(
-                    "continuation line ('+') with no card before it to continue", path=path, line=number, text=raw
+                    "continuation line ('+') with no card before it to continue",
+                    path=path,
+                    line=number,
+                    text=raw,
                 )
             previous = cards[-1]
             cards[-1] = Card(previous.line, f"{previous.text} {content[1:].strip()}".strip())
@@ -131,7 +141,10 @@ def split_cards(text: str, *, path: str | None = None) -> tuple[str, list[Card],
         cards.append(Card(number, content))
     if control_start is not None:
         raise NetlistError(
-            "unterminated .control block: add '.endc' after its last command", path=path, line=control_start, text=".control"
+            "unterminated .control block: add '.endc' after its last command",
+            path=path,
+            line=control_start,
+            text=".control",
         )
     return title, cards, skipped
 
@@ -163,13 +176,23 @@ def tokenize(card: Card, *, path: str | None = None) -> list[Token]:
         elif match["quote"]:
             end = text.find("'", match.end())
             if end < 0:
-                raise NetlistError("unterminated quoted expression: add the closing '", path=path, line=card.line, text=text)
+                raise NetlistError(
+                    "unterminated quoted expression: add the closing '",
+                    path=path,
+                    line=card.line,
+                    text=text,
+                )
             tokens.append(Token(text[match.end() : end], "expr"))
             position = end + 1
         else:
             end = _matching_brace(text, match.end() - 1)
             if end < 0:
-                raise NetlistError("unbalanced '{' in expression: add the closing '}'", path=path, line=card.line, text=text)
+                raise NetlistError(
+                    "unbalanced '{' in expression: add the closing '}'",
+                    path=path,
+                    line=card.line,
+                    text=text,
+                )
             tokens.append(Token(text[match.end() : end], "expr"))
             position = end + 1
     return tokens

@@ -33,9 +33,30 @@ __all__ = ["IGNORED_CARDS", "MAX_SUBCKT_NESTING", "from_spice"]
 
 IGNORED_CARDS = frozenset(
     {
-        ".op", ".dc", ".tran", ".ac", ".noise", ".tf", ".sens", ".pz", ".disto", ".four",
-        ".fourier", ".print", ".plot", ".save", ".probe", ".meas", ".measure", ".width",
-        ".nodeset", ".ic", ".options", ".option", ".opt", ".temp",
+        ".op",
+        ".dc",
+        ".tran",
+        ".ac",
+        ".noise",
+        ".tf",
+        ".sens",
+        ".pz",
+        ".disto",
+        ".four",
+        ".fourier",
+        ".print",
+        ".plot",
+        ".save",
+        ".probe",
+        ".meas",
+        ".measure",
+        ".width",
+        ".nodeset",
+        ".ic",
+        ".options",
+        ".option",
+        ".opt",
+        ".temp",
     }
 )
 """Analysis, output and option cards that do not change the DC circuit: skipped and recorded."""
@@ -43,7 +64,7 @@ IGNORED_CARDS = frozenset(
 _REJECTED_CARDS = {
     ".include": "included files are not read: paste the included cards into this netlist",
     ".inc": "included files are not read: paste the included cards into this netlist",
-    ".lib": "library sections are not read: paste the needed .model/.subckt cards into this netlist",
+    ".lib": "library sections are not read: paste the needed .model/.subckt cards here",
     ".func": "user functions (.func) are not supported: write the expression out in {...}",
     ".global": "global nodes (.global) are not supported: pass the node through subcircuit ports",
 }
@@ -52,7 +73,7 @@ MAX_SUBCKT_NESTING = 32
 """Deepest nesting of ``.subckt`` *definitions* (one inside another) the reader accepts."""
 
 _NOMINAL_TEMPERATURE = 27.0
-"""The only temperature [°C] whose DC answer circuitlearn's models give (ngspice's default TEMP/TNOM)."""
+"""The only temperature [°C] circuitlearn's models describe (ngspice's default TEMP and TNOM)."""
 
 
 def from_spice(
@@ -98,7 +119,9 @@ def from_spice(
     >>> [e.name for e in c], c.origin["r2"], c.ignored_cards
     (['v1', 'r1', 'r2'], 4, [(5, '.op')])
     """
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and source.strip() and "\n" not in source):
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and source.strip() and "\n" not in source
+    ):
         file = Path(source)
         shown = str(path) if path is not None else str(file)
         try:
@@ -161,12 +184,14 @@ class _Reader:
             scope = self.stack[-1]
             assert scope.subcircuit is not None and scope.card is not None
             raise CardContext(scope.card, self.path).error(
-                f"unterminated .subckt {scope.subcircuit.name}: add '.ends {scope.subcircuit.name}' "
+                f"unterminated .subckt {scope.subcircuit.name}: "
+                f"add '.ends {scope.subcircuit.name}' "
                 "after its last card"
             )
         if not len(top):
             raise NetlistError(
-                "the netlist has no elements (only a title, comments or dot cards); ngspice rejects "
+                "the netlist has no elements (only a title, comments or dot cards); "
+                "ngspice rejects "
                 "an empty netlist",
                 path=self.path,
             )
@@ -179,7 +204,9 @@ class _Reader:
     def _card(self, tokens: list[Token], ctx: CardContext) -> None:
         first = tokens[0]
         if not first.is_word:
-            raise ctx.error(f"a card must start with an element name or a dot command; got {first.text!r}")
+            raise ctx.error(
+                f"a card must start with an element name or a dot command; got {first.text!r}"
+            )
         word = first.text.lower()
         scope = self.stack[-1]
         if word.startswith("."):
@@ -190,7 +217,8 @@ class _Reader:
             if word[0].isalpha():
                 raise ctx.error(f"element {word}: {unsupported_letter_message(word[0])}")
             raise ctx.error(
-                f"unknown card {first.text!r}: expected an element (a name starting with R, V, I, D, "
+                f"unknown card {first.text!r}: expected an element "
+                "(a name starting with R, V, I, D, "
                 "E, G, F, H, M or X) or a dot command such as .model"
             )
         element = parser(word, tokens[1:], ctx)
@@ -208,7 +236,9 @@ class _Reader:
         elif word == ".param":
             self._param(tokens, ctx, scope)
         elif word == ".title":
-            self.stack[0].circuit.title = ctx.card.text.split(None, 1)[1] if len(tokens) else "circuit"
+            self.stack[0].circuit.title = (
+                ctx.card.text.split(None, 1)[1] if len(tokens) else "circuit"
+            )
         elif word in IGNORED_CARDS:
             self._check_temperature(word, tokens, ctx)
             self.stack[0].circuit.ignored_cards.append((ctx.card.line, ctx.card.text))
@@ -216,7 +246,8 @@ class _Reader:
             raise ctx.error(f"{word}: {_REJECTED_CARDS[word]}")
         else:
             raise ctx.error(
-                f"unsupported card {word}: circuitlearn reads .model, .subckt/.ends, .param and .end, "
+                f"unsupported card {word}: circuitlearn reads .model, .subckt/.ends, .param "
+                "and .end, "
                 f"and skips {', '.join(sorted(IGNORED_CARDS))}"
             )
 
@@ -228,14 +259,21 @@ class _Reader:
         name, kind = tokens[0].text, tokens[1].text.lower()
         who = f"model {name.lower()}"
         if kind not in MODEL_KINDS:
-            raise ctx.error(f"{who}: model type {kind!r} is not supported; expected one of {', '.join(MODEL_KINDS)}")
+            raise ctx.error(
+                f"{who}: model type {kind!r} is not supported; "
+                f"expected one of {', '.join(MODEL_KINDS)}"
+            )
         args, keywords = split_arguments(tokens[2:], ctx, who)
         if args:
             raise ctx.error(f"{who}: unexpected {args[0].text!r}; expected '{usage}'")
-        params: dict[str, Value] = {key: parse_value(token, ctx, who) for key, token in keywords.items()}
+        params: dict[str, Value] = {
+            key: parse_value(token, ctx, who) for key, token in keywords.items()
+        }
         if kind == "d" and "level" in params:
             if params["level"] != 1.0:
-                raise ctx.error(f"{who}: only diode level 1 is supported; got level={keywords['level'].text}")
+                raise ctx.error(
+                    f"{who}: only diode level 1 is supported; got level={keywords['level'].text}"
+                )
             del params["level"]
         scope.circuit.add_model(Model(name, kind, params))
 
@@ -281,7 +319,9 @@ class _Reader:
 
     def _param(self, tokens: list[Token], ctx: CardContext, scope: _Scope) -> None:
         if not tokens:
-            raise ctx.error(".param: expected name=value pairs, e.g. '.param rload=1k gain={rload*2}'")
+            raise ctx.error(
+                ".param: expected name=value pairs, e.g. '.param rload=1k gain={rload*2}'"
+            )
         for name, value_tokens in _param_pairs(tokens, ctx):
             who = f".param {name}"
             if name in scope.param_lines:
@@ -300,13 +340,16 @@ class _Reader:
             values = [t for t in tokens if t.kind != "punct"]
             if len(values) != 1 or try_parse_value(values[0].text) != _NOMINAL_TEMPERATURE:
                 raise ctx.error(
-                    f".temp: only {_NOMINAL_TEMPERATURE:g} °C is modelled; remove the card or set it to 27"
+                    f".temp: only {_NOMINAL_TEMPERATURE:g} °C is modelled; "
+                    "remove the card or set it to 27"
                 )
         elif word in {".options", ".option", ".opt"}:
             _, keywords = split_arguments([t for t in tokens if t.text != ","], ctx, word)
             for key in ("temp", "tnom"):
                 if key in keywords and try_parse_value(keywords[key].text) != _NOMINAL_TEMPERATURE:
-                    raise ctx.error(f"{word}: only {key}=27 is modelled; got {key}={keywords[key].text}")
+                    raise ctx.error(
+                        f"{word}: only {key}=27 is modelled; got {key}={keywords[key].text}"
+                    )
 
     # -- whole-netlist checks ---------------------------------------------------------------
     def _validate(self, top: Circuit) -> None:
@@ -325,7 +368,9 @@ class _Reader:
             except CircuitError as exc:
                 where = f" (in subcircuit {sub.name})" if sub is not None else ""
                 raise self._located(circuit, exc.element, f"{exc}{where}") from None
-        visible = {id(sub.body): subcircuits for _, _, subcircuits, sub in scopes if sub is not None}
+        visible = {
+            id(sub.body): subcircuits for _, _, subcircuits, sub in scopes if sub is not None
+        }
         for circuit, _, subcircuits, sub in scopes:
             if sub is None:
                 continue
@@ -341,7 +386,10 @@ class _Reader:
 
     def _located(self, circuit: Circuit, element: str | None, message: str) -> NetlistError:
         return NetlistError(
-            message, path=self.path, line=circuit.origin.get(element or ""), text=_line_text(circuit, element)
+            message,
+            path=self.path,
+            line=circuit.origin.get(element or ""),
+            text=_line_text(circuit, element),
         )
 
     def _resolve_top_params(self, scope: _Scope) -> None:
@@ -352,7 +400,8 @@ class _Reader:
                 env = resolve_params({name: value}, env)
             except (ValueError, RecursionError) as exc:
                 raise NetlistError(
-                    f".param {name}: {exc if isinstance(exc, ValueError) else 'expression too deeply nested'}",
+                    f".param {name}: "
+                    f"{exc if isinstance(exc, ValueError) else 'expression too deeply nested'}",
                     path=self.path,
                     line=scope.param_lines.get(name),
                 ) from None
@@ -367,11 +416,15 @@ def _param_pairs(tokens: list[Token], ctx: CardContext) -> Iterator[tuple[str, l
             raise ctx.error(f".param: expected name=value; got {name.text!r}")
         key = name.text.lower()
         if not key.isidentifier():
-            raise ctx.error(f".param: invalid parameter name {name.text!r} (use letters, digits and _)")
+            raise ctx.error(
+                f".param: invalid parameter name {name.text!r} (use letters, digits and _)"
+            )
         index += 2
         value: list[Token] = []
         while index < len(tokens) and not (
-            index + 1 < len(tokens) and tokens[index + 1].text == "=" and tokens[index + 1].kind == "punct"
+            index + 1 < len(tokens)
+            and tokens[index + 1].text == "="
+            and tokens[index + 1].kind == "punct"
         ):
             if tokens[index].text == "=":
                 raise ctx.error(f".param {key}: unexpected '='")
@@ -467,7 +520,12 @@ def _flat_origins(circuit: Circuit) -> dict[str, int]:
             if isinstance(element, SubcircuitInstance):
                 sub = subcircuits.get(element.subckt)
                 if sub is not None and depth < 64:
-                    walk(sub.body, {**subcircuits, **sub.body.subcircuits}, (*path, element.name), depth + 1)
+                    walk(
+                        sub.body,
+                        {**subcircuits, **sub.body.subcircuits},
+                        (*path, element.name),
+                        depth + 1,
+                    )
                 continue
             flat_name = f"{element.name[0]}.{prefix}.{element.name}" if prefix else element.name
             if line is not None:

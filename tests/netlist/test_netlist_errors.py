@@ -23,7 +23,8 @@ T = "title\n"
         (
             T + "z1 a b c zmod\n",
             2,
-            r"element z1: element letter 'Z' is not supported \(supported elements: R V I D E G F H M X\)",
+            r"element z1: element letter 'Z' is not supported "
+            r"\(supported elements: R V I D E G F H M X\)",
         ),
         (T + "1abc a b\n", 2, r"unknown card '1abc'"),
         (T + "= a b\n", 2, r"a card must start with an element name or a dot command"),

@@ -40,7 +40,7 @@ def run_ngspice(text: str, tmp_path: Path, name: str = "deck.cir") -> tuple[int,
 
 
 def operating_point(text: str, tmp_path: Path) -> dict[str, float]:
-    """Node voltages and branch currents that ngspice prints for a deck (its .op and .end replaced)."""
+    """Node voltages and branch currents ngspice prints for a deck (its .op/.end replaced)."""
     body = [line for line in text.splitlines() if line.strip().lower() not in {".op", ".end"}]
     code, output = run_ngspice("\n".join(body) + "\n" + CONTROL, tmp_path)
     assert code == 0, output
