@@ -471,3 +471,10 @@ def test_options_reach_ngspice():
 def test_unknown_mode():
     with pytest.raises(CircuitError, match="unknown mode 'fast'"):
         solve_ngspice(_divider(), mode="fast")
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(CircuitError, match="expected a Circuit; got str"):
+        solve_ngspice("v1 a 0 1")
+    with pytest.raises(CircuitError, match="ngspice_available: unknown mode 'gpu'"):
+        ngspice_available("gpu")

@@ -167,3 +167,12 @@ def test_memory_flat_over_10000_session_ops():
             op = session.op()
         assert op.converged and op.voltages["in"] == pytest.approx(1.0 + 1e-5 * 9_999, rel=1e-12)
         assert _rss_mib() - start < RSS_BOUND_MIB
+
+
+def test_alter_many_sets_an_input_vector():
+    changed = _circuit().flatten()
+    changed.set_value("v1", 0.4)
+    changed.set_value("i1", 3e-5)
+    with NgspiceSession(_circuit(), options=TIGHT) as session:
+        session.alter_many({"V1": 0.4, "i1": 3e-5})
+        _assert_same(session.op(), solve_ngspice(changed, options=TIGHT, mode="shared"))
