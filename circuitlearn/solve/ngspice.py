@@ -3,11 +3,11 @@
 Two ways to run ngspice, one result type (:class:`~circuitlearn.solve.result.OperatingPoint`):
 
 - ``mode="shared"``: ngspice's shared library (``libngspice``) in this process, through PySpice
-  1.5's ``NgSpiceShared`` (about 0.3 ms per one-off solve of a small circuit, 0.1-0.2 ms per
-  ``alter`` + ``op`` in an :class:`NgspiceSession`). This is the only module of the package that
-  imports PySpice. Vectors are read with ``ngGet_Vec_Info`` directly (PySpice's analysis objects
-  break under numpy 2), and PySpice's habit of logging ngspice's stderr notes as errors is
-  replaced by keeping them as text.
+  1.5's ``NgSpiceShared`` (0.5-1 ms per one-off solve of a small circuit, flattening and
+  topology checks included; 0.1-0.15 ms per ``alter`` + ``op`` in an :class:`NgspiceSession`).
+  This is the only module of the package that imports PySpice. Vectors are read with
+  ``ngGet_Vec_Info`` directly (PySpice's analysis objects break under numpy 2), and PySpice's
+  habit of logging ngspice's stderr notes as errors is replaced by keeping them as text.
 - ``mode="subprocess"``: ``ngspice -b deck.cir`` in a temporary directory; the deck's
   ``.control`` block runs ``op``, writes the vectors to a binary raw file and prints
   ``rusage totiter``.

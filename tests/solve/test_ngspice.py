@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from circuitlearn.circuit import (
     CCCS,
@@ -478,3 +480,26 @@ def test_bad_inputs_are_named():
         solve_ngspice("v1 a 0 1")
     with pytest.raises(CircuitError, match="ngspice_available: unknown mode 'gpu'"):
         ngspice_available("gpu")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    resistances=st.lists(st.floats(1.0, 1e6), min_size=2, max_size=12),
+    supply=st.floats(-10.0, 10.0),
+)
+def test_ladder_satisfies_kcl(resistances, supply):
+    """Random R ladders: ngspice's voltages and i(v1) satisfy KCL at every node."""
+    c = Circuit("ladder")
+    c.add(VoltageSource("v1", "n0", "0", supply))
+    pairs = list(zip(resistances[0::2], resistances[1::2], strict=False))
+    for k, (series, shunt) in enumerate(pairs):
+        c.add(Resistor(f"rs{k}", f"n{k}", f"n{k + 1}", series))
+        c.add(Resistor(f"rp{k}", f"n{k + 1}", "0", shunt))
+    op = solve_ngspice(c, options=TIGHT)
+    v = [supply] + [op.voltages[f"n{k + 1}"] for k in range(len(pairs))]
+    series_currents = [(v[k] - v[k + 1]) / s for k, (s, _) in enumerate(pairs)]
+    for k, (_, shunt) in enumerate(pairs):
+        leaving = v[k + 1] / shunt + (series_currents[k + 1] if k + 1 < len(pairs) else 0.0)
+        assert series_currents[k] == pytest.approx(leaving, rel=1e-9, abs=1e-15)
+    # i(v1) flows into the source at n0: minus the current the ladder draws.
+    assert op.currents["v1"] == pytest.approx(-series_currents[0], rel=1e-9, abs=1e-15)
