@@ -8,6 +8,7 @@ import pytest
 
 from circuitlearn.circuit import (
     CCCS,
+    VCCS,
     VCVS,
     Circuit,
     CurrentSource,
@@ -176,3 +177,25 @@ def test_alter_many_sets_an_input_vector():
     with NgspiceSession(_circuit(), options=TIGHT) as session:
         session.alter_many({"V1": 0.4, "i1": 3e-5})
         _assert_same(session.op(), solve_ngspice(changed, options=TIGHT, mode="shared"))
+
+
+def test_session_recovers_after_a_failed_op():
+    # KCL at a: Id(v) - v = -I; solvable for I = 0.5 A, no solution for I = 1 A.
+    c = Circuit("fold")
+    c.extend(
+        [
+            CurrentSource("i1", "a", "0", 0.5),
+            VCCS("g1", "a", "0", "a", "0", -1.0),
+            Diode("d1", "a", "0", "dm"),
+        ]
+    )
+    c.add_model(Model("dm", "d", {"is": 1e-14}))
+    with NgspiceSession(c) as session:
+        good = session.op()
+        session.alter("i1", 1.0)
+        bad = session.op()
+        session.alter("i1", 0.5)
+        again = session.op()
+    assert good.converged and not bad.converged and again.converged
+    assert "timestep too small" in bad.message
+    assert again.voltages["a"] == pytest.approx(good.voltages["a"], rel=1e-6)
