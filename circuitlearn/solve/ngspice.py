@@ -176,6 +176,11 @@ def solve_ngspice(
     use_shared = mode == "shared" or (mode == "auto" and _engine(required=False) is not None)
     if use_shared:
         values, log, iterations = _run_shared(body)
+    elif mode == "auto" and find_ngspice_binary() is None:
+        raise BackendError(
+            "ngspice is not available: neither its shared library nor its executable was "
+            f"found; {INSTALL_HINT}"
+        )
     else:
         values, log, iterations = _run_subprocess(body)
     result = _assemble(_Layout.of(flat), values, log, iterations, newton_tried=newton_tried)
@@ -431,8 +436,7 @@ def _assemble(
 
 
 def _tail(log: str, lines: int = 25) -> str:
-    kept = [line for line in log.splitlines() if line.strip()]
-    return "\n".join(kept[-lines:])
+    return BatchRun(0, log, []).tail(lines)
 
 
 def _main_field(element: Any) -> str:
@@ -455,11 +459,6 @@ def _alter_command(element: Any, value: float) -> str:
 
 # -- subprocess mode --------------------------------------------------------------------------
 def _run_subprocess(body: str) -> tuple[dict[str, float], str, int]:
-    if find_ngspice_binary() is None:
-        raise BackendError(
-            "ngspice is not available: neither its shared library nor its executable was "
-            f"found; {INSTALL_HINT}"
-        )
     control = [".control", "op", "write out.raw", "rusage totiter", "quit", ".endc", ".end"]
     run = run_batch(
         "\n".join([*body.split("\n")[:-1], *control]), raw=False, timeout=SUBPROCESS_TIMEOUT

@@ -150,3 +150,10 @@ def test_library_path_is_detected(monkeypatch):
     monkeypatch.setattr(ng.ctypes.util, "find_library", lambda name: None)
     with pytest.raises(BackendError, match="libngspice was not found"):
         ng._library_path()
+
+
+def test_subprocess_mode_without_the_executable(monkeypatch):
+    monkeypatch.setattr(ng, "find_ngspice_binary", lambda: None)
+    monkeypatch.setattr("circuitlearn.solve._ngspice_raw.find_ngspice_binary", lambda: None)
+    with pytest.raises(BackendError, match=r"executable was not found on PATH; install ngspice"):
+        solve_ngspice(from_spice(DIVIDER + ".op\n.end\n"), mode="subprocess")
