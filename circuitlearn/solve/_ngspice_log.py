@@ -1,5 +1,8 @@
 """Reading ngspice's log: homotopy steps, singular matrices, failures and netlist errors.
 
+:func:`assemble` turns one run's vectors and log into an
+:class:`~circuitlearn.solve.result.OperatingPoint`; :func:`validate_options` checks ``.options``.
+
 ngspice reports how it reached an operating point only in its log (``CKTop`` in ngspice 39's
 ``cktop.c`` and ``dcop.c``):
 
@@ -22,17 +25,21 @@ exits 0. Everything that is a ``Note:`` or ``Warning:`` is a diagnostic, never a
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from circuitlearn.errors import CircuitError
-from circuitlearn.solve.result import HomotopyStep
+from circuitlearn.circuit import CCVS, VCVS, Circuit, VoltageSource
+from circuitlearn.errors import BackendError, CircuitError
+from circuitlearn.solve.result import MESSAGES, HomotopyStep, OperatingPoint
 
 __all__ = [
     "NGSPICE_OPTIONS",
+    "Layout",
     "LogSummary",
+    "assemble",
     "load_errors",
     "parse_log",
     "total_iterations",
@@ -88,6 +95,7 @@ _CHATTER = re.compile(
 )
 _ERROR = re.compile(r"\berror\b", re.IGNORECASE)
 _TOTITER = re.compile(r"Total iterations\s*=\s*(\d+)")
+_log = logging.getLogger("circuitlearn.solve.ngspice")
 
 
 @dataclass
@@ -303,3 +311,71 @@ def _warnings(text: str) -> list[str]:
         if line and not _CHATTER.search(line) and "singular matrix" not in line.lower():
             seen.setdefault(line, None)
     return list(seen)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a result reports for a flat circuit: its nodes and its voltage-defined sources
+    (computed once per circuit: ``Circuit.nodes`` walks every element)."""
+
+    nodes: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    @classmethod
+    def of(cls, flat: Circuit) -> Layout:
+        sources = tuple(e.name for e in flat.elements_of(VoltageSource, VCVS, CCVS))
+        return cls(flat.nodes, sources)
+
+
+def assemble(
+    layout: Layout, values: dict[str, float], log: str, iterations: int, *, newton_tried: bool
+) -> OperatingPoint:
+    """Build the OperatingPoint from ngspice's vectors (``node`` and ``name#branch``) and log."""
+    summary = parse_log(log, iterations=iterations, newton_tried=newton_tried)
+    voltages = {node: values.get(node, math.nan) for node in layout.nodes}
+    currents = {name: values.get(f"{name}#branch", math.nan) for name in layout.sources}
+    has_data = all(node in values for node in layout.nodes)
+    if summary.failure is None and not has_data:
+        raise BackendError(
+            "ngspice returned no operating point and no reason; see the log",
+            log="\n".join([line for line in log.splitlines() if line.strip()][-25:]),
+        )
+    singular = summary.singular if summary.strategy in ("", "optran") else None
+    converged = summary.failure is None and singular is None
+    worst = None
+    if singular is not None:
+        owner = singular.split("#")[0]
+        what = f" (the branch current of {owner})" if singular.endswith("#branch") else ""
+        message = (
+            f"{MESSAGES['singular']}: ngspice reports "
+            f"'singular matrix: check node {singular}'{what}; "
+            "the circuit has no unique operating point (look for a controlled source that "
+            "cancels itself or a node set only by current-defined elements)"
+        )
+        worst = singular
+    elif summary.failure is not None:
+        message = f"{MESSAGES['homotopy_failed']}; ngspice: {summary.failure}"
+    else:
+        detail = {
+            "gmin": "gmin stepping",
+            "source": "source stepping",
+            "optran": "transient operating point",
+        }.get(summary.strategy)
+        message = MESSAGES["converged"] + (f" (ngspice: {detail})" if detail else "")
+    if summary.warnings:
+        message += "; ngspice warnings: " + " | ".join(summary.warnings[:3])
+    strategy = summary.strategy or (summary.homotopy[-1].rung if summary.homotopy else "newton")
+    if not converged:
+        _log.debug("ngspice did not converge:\n%s", log)
+    return OperatingPoint(
+        voltages=voltages,
+        currents=currents,
+        converged=converged,
+        iterations=iterations,
+        strategy=strategy,
+        max_residual=math.nan,
+        message=message,
+        backend="ngspice",
+        homotopy=summary.homotopy,
+        worst_node=worst,
+    )

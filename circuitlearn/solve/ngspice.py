@@ -33,7 +33,6 @@ import math
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,8 +53,9 @@ from circuitlearn.circuit.units import format_value
 from circuitlearn.errors import BackendError, CircuitError, ConvergenceError
 from circuitlearn.solve._ngspice_log import (
     NGSPICE_OPTIONS,
+    Layout,
+    assemble,
     load_errors,
-    parse_log,
     total_iterations,
     validate_options,
 )
@@ -67,7 +67,7 @@ from circuitlearn.solve._ngspice_raw import (
     read_raw,
     run_batch,
 )
-from circuitlearn.solve.result import MESSAGES, OperatingPoint
+from circuitlearn.solve.result import OperatingPoint
 
 __all__ = [
     "MODES",
@@ -105,7 +105,6 @@ _ALTER_PARAMETER: dict[type, str] = {
 ``alter r1 = 2k``)."""
 
 _LOCK = threading.RLock()
-_log = logging.getLogger(__name__)
 
 
 def solve_ngspice(
@@ -183,7 +182,7 @@ def solve_ngspice(
         )
     else:
         values, log, iterations = _run_subprocess(body)
-    result = _assemble(_Layout.of(flat), values, log, iterations, newton_tried=newton_tried)
+    result = assemble(Layout.of(flat), values, log, iterations, newton_tried=newton_tried)
     if raise_on_failure and not result.converged:
         raise ConvergenceError(
             f"ngspice found no operating point for {circuit.title!r}: {result.message}",
@@ -220,7 +219,7 @@ class NgspiceSession:
     def __init__(self, circuit: Circuit, *, options: Mapping[str, Any] | None = None) -> None:
         self.circuit, self._deck = _prepare(circuit, options, None)
         self._newton_tried = "noopiter" not in validate_options(options)
-        self._layout = _Layout.of(self.circuit)
+        self._layout = Layout.of(self.circuit)
         self._engine = _engine(required=True)
         self._values: dict[str, float] = {}
         self._iterations = 0
@@ -284,7 +283,7 @@ class NgspiceSession:
             total = total_iterations(engine.command("rusage totiter")) or 0
         iterations, self._iterations = total - self._iterations, total
         self.last_log = log
-        result = _assemble(self._layout, values, log, iterations, newton_tried=self._newton_tried)
+        result = assemble(self._layout, values, log, iterations, newton_tried=self._newton_tried)
         if raise_on_failure and not result.converged:
             raise ConvergenceError(
                 f"ngspice found no operating point: {result.message}", result=result
@@ -366,73 +365,6 @@ def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> tu
             if node in nodes and math.isfinite(v)
         ]
     return flat, "\n".join([*lines, ".end"])
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """What a result reports for a flat circuit: its nodes and its voltage-defined sources."""
-
-    nodes: tuple[str, ...]
-    sources: tuple[str, ...]
-
-    @classmethod
-    def of(cls, flat: Circuit) -> _Layout:
-        sources = tuple(e.name for e in flat.elements_of(VoltageSource, VCVS, CCVS))
-        return cls(flat.nodes, sources)
-
-
-def _assemble(
-    layout: _Layout, values: dict[str, float], log: str, iterations: int, *, newton_tried: bool
-) -> OperatingPoint:
-    """Build the OperatingPoint from ngspice's vectors (``node`` and ``name#branch``) and log."""
-    summary = parse_log(log, iterations=iterations, newton_tried=newton_tried)
-    voltages = {node: values.get(node, math.nan) for node in layout.nodes}
-    currents = {name: values.get(f"{name}#branch", math.nan) for name in layout.sources}
-    has_data = all(node in values for node in layout.nodes)
-    if summary.failure is None and not has_data:
-        raise BackendError(
-            "ngspice returned no operating point and no reason; see the log",
-            log=_tail(log),
-        )
-    singular = summary.singular if summary.strategy in ("", "optran") else None
-    converged = summary.failure is None and singular is None
-    worst = None
-    if singular is not None:
-        owner = singular.split("#")[0]
-        what = f" (the branch current of {owner})" if singular.endswith("#branch") else ""
-        message = (
-            f"{MESSAGES['singular']}: ngspice reports "
-            f"'singular matrix: check node {singular}'{what}; "
-            "the circuit has no unique operating point (look for a controlled source that "
-            "cancels itself or a node set only by current-defined elements)"
-        )
-        worst = singular
-    elif summary.failure is not None:
-        message = f"{MESSAGES['homotopy_failed']}; ngspice: {summary.failure}"
-    else:
-        detail = {
-            "gmin": "gmin stepping",
-            "source": "source stepping",
-            "optran": "transient operating point",
-        }.get(summary.strategy)
-        message = MESSAGES["converged"] + (f" (ngspice: {detail})" if detail else "")
-    if summary.warnings:
-        message += "; ngspice warnings: " + " | ".join(summary.warnings[:3])
-    strategy = summary.strategy or (summary.homotopy[-1].rung if summary.homotopy else "newton")
-    if not converged:
-        _log.debug("ngspice did not converge:\n%s", log)
-    return OperatingPoint(
-        voltages=voltages,
-        currents=currents,
-        converged=converged,
-        iterations=iterations,
-        strategy=strategy,
-        max_residual=math.nan,
-        message=message,
-        backend="ngspice",
-        homotopy=summary.homotopy,
-        worst_node=worst,
-    )
 
 
 def _tail(log: str, lines: int = 25) -> str:

@@ -14,11 +14,12 @@ from circuitlearn.circuit import Circuit, Resistor, VoltageSource
 from circuitlearn.errors import BackendError, CircuitError
 from circuitlearn.solve._ngspice_log import (
     NGSPICE_OPTIONS,
+    Layout,
+    assemble,
     load_errors,
     parse_log,
     validate_options,
 )
-from circuitlearn.solve.ngspice import _assemble, _Layout
 
 DYNAMIC_GMIN = """Note: No compatibility mode selected!
 Doing analysis at TEMP = 27.000000 and TNOM = 27.000000
@@ -151,15 +152,15 @@ def test_assemble_trusts_a_singular_warning_only_when_stepping_failed():
     recovered = SINGULAR_OPTRAN.replace(
         "Note: Transient op finished successfully", "Note: Source stepping completed"
     )
-    ok = _assemble(_Layout.of(_flat()), values, recovered, 12, newton_tried=True)
+    ok = assemble(Layout.of(_flat()), values, recovered, 12, newton_tried=True)
     assert ok.converged and ok.strategy == "source" and ok.worst_node is None
-    bad = _assemble(_Layout.of(_flat()), values, SINGULAR_OPTRAN, 12, newton_tried=True)
+    bad = assemble(Layout.of(_flat()), values, SINGULAR_OPTRAN, 12, newton_tried=True)
     assert not bad.converged and bad.worst_node == "b" and bad.strategy == "optran"
 
 
 def test_assemble_without_data_or_reason_is_a_backend_error():
     with pytest.raises(BackendError, match="no operating point and no reason"):
-        _assemble(_Layout.of(_flat()), {}, "Note: something", 0, newton_tried=True)
+        assemble(Layout.of(_flat()), {}, "Note: something", 0, newton_tried=True)
 
 
 def test_validate_options():
