@@ -71,8 +71,7 @@ def decode(data: bytes, *, path: str | None = None) -> str:
         line = data[: exc.start].count(b"\n") + 1
         raise NetlistError(
             f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "save the netlist "
-            "as UTF-8 or ASCII",
+            "save the netlist as UTF-8 or ASCII",
             path=path,
             line=line,
         ) from None

@@ -166,6 +166,7 @@ class _Scope:
 class _Reader:
     def __init__(self, path: str | None) -> None:
         self.path = path
+        self.stack: list[_Scope] = []
 
     def read(self, text: str) -> Circuit:
         title, cards, skipped = split_cards(text, path=self.path)
@@ -185,14 +186,12 @@ class _Reader:
             assert scope.subcircuit is not None and scope.card is not None
             raise CardContext(scope.card, self.path).error(
                 f"unterminated .subckt {scope.subcircuit.name}: "
-                f"add '.ends {scope.subcircuit.name}' "
-                "after its last card"
+                f"add '.ends {scope.subcircuit.name}' after its last card"
             )
         if not len(top):
             raise NetlistError(
                 "the netlist has no elements (only a title, comments or dot cards); "
-                "ngspice rejects "
-                "an empty netlist",
+                "ngspice rejects an empty netlist",
                 path=self.path,
             )
         top.ignored_cards.sort()
@@ -217,9 +216,8 @@ class _Reader:
             if word[0].isalpha():
                 raise ctx.error(f"element {word}: {unsupported_letter_message(word[0])}")
             raise ctx.error(
-                f"unknown card {first.text!r}: expected an element "
-                "(a name starting with R, V, I, D, "
-                "E, G, F, H, M or X) or a dot command such as .model"
+                f"unknown card {first.text!r}: expected an element (a name starting with "
+                "R, V, I, D, E, G, F, H, M or X) or a dot command such as .model"
             )
         element = parser(word, tokens[1:], ctx)
         scope.circuit.add(element)
@@ -236,9 +234,7 @@ class _Reader:
         elif word == ".param":
             self._param(tokens, ctx, scope)
         elif word == ".title":
-            self.stack[0].circuit.title = (
-                ctx.card.text.split(None, 1)[1] if len(tokens) else "circuit"
-            )
+            self.stack[0].circuit.title = ctx.card.text[len(word) :].strip() or "circuit"
         elif word in IGNORED_CARDS:
             self._check_temperature(word, tokens, ctx)
             self.stack[0].circuit.ignored_cards.append((ctx.card.line, ctx.card.text))
@@ -247,8 +243,7 @@ class _Reader:
         else:
             raise ctx.error(
                 f"unsupported card {word}: circuitlearn reads .model, .subckt/.ends, .param "
-                "and .end, "
-                f"and skips {', '.join(sorted(IGNORED_CARDS))}"
+                f"and .end, and skips {', '.join(sorted(IGNORED_CARDS))}"
             )
 
     def _model(self, tokens: list[Token], ctx: CardContext, scope: _Scope) -> None:
