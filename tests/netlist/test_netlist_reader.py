@@ -305,3 +305,31 @@ def test_check_accepts_valid_decks(netlist_paths: list[Path]) -> None:
         assert len(circuit) > 0
         assert circuit.source_path == str(path)
         assert set(circuit.origin) == {e.name for e in circuit}
+
+
+def test_local_models_and_params_in_subcircuits() -> None:
+    c = from_spice(
+        deck(
+            ".subckt clamp n k=1",
+            ".model dl D(is={1e-14*k})",
+            ".param rs={k*100}",
+            "d1 n 0 dl",
+            "r1 n 0 {rs}",
+            ".ends clamp",
+            "v1 a 0 1",
+            "x1 a clamp k=2",
+            "x2 a clamp",
+        )
+    )
+    body = c.subcircuits["clamp"].body
+    assert list(body.models) == ["dl"] and body.params == {"rs": Expression("k*100")}
+    assert not c.models  # the model is local to the subcircuit
+    flat = c.flatten()
+    assert flat.models["x1.dl"].params == {"is": 2e-14}
+    assert flat.models["x2.dl"].params == {"is": 1e-14}
+    assert flat["d.x1.d1"].model == "x1.dl"
+    assert flat["r.x1.r1"].resistance == 200.0 and flat["r.x2.r1"].resistance == 100.0
+
+
+def test_title_without_space() -> None:
+    assert from_spice("x\n.title(v2) run\nr1 a 0 1\n").title == "(v2) run"
