@@ -4,8 +4,8 @@ SPICE reading rules applied here (checked against ``ngspice -b``, version 39):
 
 - the first line is the title, whatever it contains;
 - ``*`` as the first non-blank character makes a comment line;
-- ``;`` anywhere, and ``$`` at the start of a line or after white space, start an inline comment
-  (``b$x`` stays a node name, as in ngspice);
+- ``;`` and ``//`` anywhere, and ``$`` at the start of a line or after white space, start a
+  comment (``b$x`` stays a node name, as in ngspice);
 - a line starting with ``+`` continues the previous card, even across blank and comment lines;
 - ``.control`` ... ``.endc`` blocks and everything after ``.end`` are skipped.
 """
@@ -19,7 +19,7 @@ from circuitlearn.errors import NetlistError
 
 __all__ = ["Card", "Token", "decode", "split_cards", "tokenize"]
 
-_INLINE_COMMENT = re.compile(r";|(?:^|(?<=\s))\$")
+_INLINE_COMMENT = re.compile(r";|//|(?:^|(?<=\s))\$")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ T = "title\n"
         ),
         (T + "1abc a b\n", 2, r"unknown card '1abc'"),
         (T + "= a b\n", 2, r"a card must start with an element name or a dot command"),
+        (T + "# not a comment\n", 2, r"unknown card '#'"),
         # bad numbers and values
         (T + "r1 a 0 1kx!\n", 2, r"resistor r1: bad number '1kx!'"),
         (T + "r1 a 0 nan\n", 2, r"resistor r1: bad number 'nan' \(NaN and inf are not values\)"),

@@ -122,10 +122,13 @@ def test_comments() -> None:
         "r1 a b$x 1k $ dollar after white space is a comment\n"
         "r2 b$x 0 1k;no space needed before a semicolon\n"
         "r3 a 0 2k\t$ tab before dollar\n"
+        "// C++-style comment line\n"
+        "r4 a 0 3k// and inline\n"
     )
     c = from_spice(text)
     assert c.title == "title * is not a comment marker here"
-    assert [e.name for e in c] == ["v1", "r1", "r2", "r3"]
+    assert [e.name for e in c] == ["v1", "r1", "r2", "r3", "r4"]
+    assert c["r4"].resistance == 3000.0
     assert c["r1"].n2 == "b$x"  # '$' inside a word is part of the name, as in ngspice
     assert c["r2"].resistance == 1000.0
     assert c["r3"].resistance == 2000.0
