@@ -339,12 +339,13 @@ class _Reader:
                     "remove the card or set it to 27"
                 )
         elif word in {".options", ".option", ".opt"}:
-            _, keywords = split_arguments([t for t in tokens if t.text != ","], ctx, word)
-            for key in ("temp", "tnom"):
-                if key in keywords and try_parse_value(keywords[key].text) != _NOMINAL_TEMPERATURE:
-                    raise ctx.error(
-                        f"{word}: only {key}=27 is modelled; got {key}={keywords[key].text}"
-                    )
+            # Options mix flags and name=value pairs in any order: look only for TEMP and TNOM.
+            for index, token in enumerate(tokens[:-2]):
+                key = token.text.lower()
+                if key in {"temp", "tnom"} and tokens[index + 1].text == "=":
+                    value = tokens[index + 2].text
+                    if try_parse_value(value) != _NOMINAL_TEMPERATURE:
+                        raise ctx.error(f"{word}: only {key}=27 is modelled; got {key}={value}")
 
     # -- whole-netlist checks ---------------------------------------------------------------
     def _validate(self, top: Circuit) -> None:

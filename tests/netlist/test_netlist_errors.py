@@ -141,6 +141,11 @@ T = "title\n"
         # dot cards
         (T + ".temp 50\nr1 a 0 1\n", 2, r".temp: only 27 °C is modelled"),
         (T + ".options temp=50\n", 2, r".options: only temp=27 is modelled; got temp=50"),
+        (
+            T + ".option noacct TNOM = 25 gmin=1e-12\n",
+            2,
+            r".option: only tnom=27 is modelled; got tnom=25",
+        ),
         (T + ".include models.lib\n", 2, r".include: included files are not read"),
         (T + ".lib models.lib tt\n", 2, r".lib: library sections are not read"),
         (T + ".func f(x) {x*2}\n", 2, r".func: user functions"),

@@ -256,14 +256,15 @@ def test_nested_subckt_definition() -> None:
 
 def test_ignored_cards_are_recorded() -> None:
     text = (
-        "title\nv1 a 0 1\nr1 a 0 1k\n.op\n.dc v1 0 1 0.1\n.options reltol=1e-6 temp=27\n.temp 27\n"
-        ".print dc v(a)\n.control\nrun\nplot v(a)\n.endc\n.save all\n.end\nafter end is not read\n"
+        "title\nv1 a 0 1\nr1 a 0 1k\n.op\n.dc v1 0 1 0.1\n"
+        ".options reltol=1e-6 noacct temp=27\n.temp 27\n.print dc v(a)\n"
+        ".control\nrun\nplot v(a)\n.endc\n.save all\n.end\nafter end is not read\n"
     )
     c = from_spice(text)
     assert c.ignored_cards == [
         (4, ".op"),
         (5, ".dc v1 0 1 0.1"),
-        (6, ".options reltol=1e-6 temp=27"),
+        (6, ".options reltol=1e-6 noacct temp=27"),
         (7, ".temp 27"),
         (8, ".print dc v(a)"),
         (9, ".control"),
