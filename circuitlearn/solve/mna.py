@@ -282,8 +282,8 @@ class MNASystem:
     def state_from(self, op: OperatingPoint) -> np.ndarray:
         """x from an operating point of any backend (native state reused when it fits).
 
-        Internal nodes of series resistances missing from ``op`` start at their external node's
-        voltage; a native solve from this x polishes them in one or two iterations.
+        Internal nodes of series resistances missing from ``op`` (ngspice reports none) are
+        solved for with the external nodes held at ``op``'s voltages.
         """
         if op.state is not None and np.shape(op.state) == (self.n,):
             return np.array(op.state, dtype=float)
@@ -296,6 +296,20 @@ class MNASystem:
                 raise CircuitError(f"state_from: the operating point has no voltage for node {outer}", node=outer) from None
         for name, index in self.branch_index.items():
             x[index] = op.currents.get(name, 0.0)
+        missing = np.array([self.node_index[node] for node in self._internal_of if node not in op.voltages], dtype=int)
+        return self._solve_internal(x, missing) if missing.size else x
+
+    def _solve_internal(self, x: np.ndarray, rows: np.ndarray, iterations: int = 50) -> np.ndarray:
+        """Newton on the unknowns ``rows`` alone (the rest held), with junction limiting."""
+        state = self.raw_state(x)
+        for _ in range(iterations):
+            ev = self.evaluate(x, old_state=state)
+            state = ev.state
+            sub = self.matrix(ev.jacobian_data)[rows][:, rows].toarray()
+            dx = np.linalg.lstsq(sub, -ev.residual[rows], rcond=None)[0]
+            x[rows] += dx
+            if not ev.limited and np.all(np.abs(dx) <= 1e-12 * np.abs(x[rows]) + 1e-15):
+                break
         return x
 
     @property

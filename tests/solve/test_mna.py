@@ -1,0 +1,207 @@
+"""MNA compilation: unknown layout, sign conventions, Jacobian, value updates, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from circuitlearn.circuit import (
+    CCCS,
+    CCVS,
+    VCCS,
+    VCVS,
+    Circuit,
+    CurrentSource,
+    Diode,
+    Model,
+    Mosfet,
+    Resistor,
+    VoltageSource,
+)
+from circuitlearn.errors import CircuitError
+from circuitlearn.solve.mna import compile_circuit
+from circuitlearn.solve.newton import solve_native
+
+
+def mixed_circuit() -> Circuit:
+    """Every element type, PMOS and NMOS with RD/RS, a diode with RS, a floating V source."""
+    c = Circuit("mixed")
+    c.add_model(Model("dm", "d", {"rs": 10}))
+    c.add_model(Model("nm", "nmos", {"vto": 0.7, "kp": 1e-4, "gamma": 0.4, "lambda": 0.02, "rd": 50}))
+    c.add_model(Model("pm", "pmos", {"vto": -0.7, "kp": 5e-5, "lambda": 0.02, "rs": 20}))
+    c.add(VoltageSource("v1", "in", "0", 5.0))
+    c.add(Resistor("r1", "in", "a", 1e3))
+    c.add(Diode("d1", "a", "b", "dm"))
+    c.add(Resistor("r2", "b", "0", 1e3))
+    c.add(VoltageSource("vdd", "vdd", "0", 3.0))
+    c.add(Resistor("rl", "vdd", "dr", 10e3))
+    c.add(Mosfet("m1", "dr", "b", "0", "0", "nm"))
+    c.add(Mosfet("m2", "o2", "dr", "vdd", "vdd", "pm"))
+    c.add(Resistor("r3", "o2", "0", 20e3))
+    c.add(VCVS("e1", "e", "0", "a", "b", 2.0))
+    c.add(Resistor("re", "e", "0", 1e3))
+    c.add(VCCS("g1", "0", "gg", "a", "0", 1e-3))
+    c.add(Resistor("rg", "gg", "0", 1e3))
+    c.add(VoltageSource("vs", "x", "dr", 0.0))
+    c.add(Resistor("rx", "x", "0", 1e5))
+    c.add(CCCS("f1", "0", "ff", "vs", 3.0))
+    c.add(Resistor("rf", "ff", "0", 1e3))
+    c.add(CCVS("h1", "hh", "0", "vs", 1e3))
+    c.add(Resistor("rh", "hh", "0", 1e3))
+    return c
+
+
+def divider(v: float = 2.0) -> Circuit:
+    c = Circuit("divider")
+    c.add(VoltageSource("v1", "in", "0", v))
+    c.add(Resistor("r1", "in", "out", 1e3))
+    c.add(Resistor("r2", "out", "0", 3e3))
+    return c
+
+
+def test_unknown_layout_eliminates_grounded_sources() -> None:
+    s = compile_circuit(mixed_circuit())
+    assert s.fixed_nodes == {"in": ("v1", 5.0), "vdd": ("vdd", 3.0)}
+    assert s.unknowns[: len(s.node_index)] == [
+        "a", "b", "dr", "o2", "e", "gg", "x", "ff", "hh", "d1#internal", "m1#drain", "m2#source",
+    ]
+    assert s.unknowns[len(s.node_index):] == ["i(e1)", "i(vs)", "i(h1)"]
+    assert s.branch_index == {"e1": 12, "vs": 13, "h1": 14}
+
+
+def test_negative_terminal_source_fixes_node_at_minus_v() -> None:
+    c = Circuit()
+    c.add(VoltageSource("v1", "0", "n", 2.0))
+    c.add(Resistor("r1", "n", "0", 1e3))
+    s = compile_circuit(c)
+    assert s.fixed_nodes == {"n": ("v1", -2.0)}
+    op = solve_native(c)
+    assert op.voltages["n"] == -2.0
+    # 2 mA flows from ground through r1 into n, then through the source from n to + (ground):
+    # against i(v1)'s direction (+ through the source to -), so i(v1) < 0 as it delivers power
+    assert op.currents["v1"] == pytest.approx(-2e-3, rel=1e-12)
+
+
+def test_kcl_rows_count_currents_leaving() -> None:
+    c = Circuit()
+    c.add(CurrentSource("i1", "0", "a", 1e-3))  # pushes 1 mA into a
+    c.add(Resistor("r1", "a", "0", 1e3))
+    s = compile_circuit(c)
+    np.testing.assert_allclose(s.residual(np.array([0.0])), [-1e-3])
+    np.testing.assert_allclose(s.residual(np.array([1.0])), [0.0], atol=1e-18)
+
+
+def test_branch_rows_follow_the_documented_laws() -> None:
+    c = Circuit()
+    c.add(VoltageSource("vx", "p", "q", 1.5))
+    c.add(Resistor("rp", "p", "0", 1e3))
+    c.add(Resistor("rq", "q", "0", 1e3))
+    c.add(VCVS("e1", "o", "0", "p", "q", 3.0))
+    c.add(Resistor("ro", "o", "0", 1e3))
+    c.add(CCVS("h1", "h", "0", "vx", 50.0))
+    c.add(Resistor("rh", "h", "0", 1e3))
+    s = compile_circuit(c)
+    x = np.arange(1.0, s.n + 1.0)
+    r = s.residual(x)
+    v = {node: x[i] for node, i in s.node_index.items()}
+    i = {name: x[k] for name, k in s.branch_index.items()}
+    assert r[s.branch_index["vx"]] == pytest.approx(v["p"] - v["q"] - 1.5)
+    assert r[s.branch_index["e1"]] == pytest.approx(v["o"] - 3.0 * (v["p"] - v["q"]))
+    assert r[s.branch_index["h1"]] == pytest.approx(v["h"] - 50.0 * i["vx"])
+    # +i_b in row p, -i_b in row n
+    assert r[s.node_index["p"]] == pytest.approx(v["p"] / 1e3 + i["vx"])
+    assert r[s.node_index["q"]] == pytest.approx(v["q"] / 1e3 - i["vx"])
+
+
+def test_jacobian_matches_finite_differences() -> None:
+    s = compile_circuit(mixed_circuit())
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        x = rng.normal(scale=1.5, size=s.n)
+        jac = s.jacobian(x).toarray()
+        fd = np.empty_like(jac)
+        for k in range(s.n):
+            h = np.zeros(s.n)
+            h[k] = 1e-6
+            fd[:, k] = (s.residual(x + h) - s.residual(x - h)) / 2e-6
+        assert np.max(np.abs(jac - fd)) <= 1e-6 * np.max(np.abs(jac))
+
+
+def test_jacobian_is_symmetric_for_reciprocal_circuits() -> None:
+    c = Circuit()
+    c.add_model(Model("dm", "d"))
+    c.add(VoltageSource("v1", "in", "0", 1.0))
+    c.add(VoltageSource("v2", "a", "b", 0.3))
+    c.add(Resistor("r1", "in", "a", 1e3))
+    c.add(Resistor("r2", "b", "0", 2e3))
+    c.add(Diode("d1", "a", "0", "dm"))
+    c.add(CurrentSource("i1", "0", "b", 1e-4))
+    s = compile_circuit(c)
+    jac = s.jacobian(np.array([0.5, 0.2, 1e-3])).toarray()
+    np.testing.assert_allclose(jac, jac.T, rtol=0, atol=1e-15)
+
+
+def test_set_values_equals_recompiling() -> None:
+    c = mixed_circuit()
+    s = compile_circuit(c)
+    s.set_values({"r1": 2.2e3, "v1": 4.0, "e1": 1.5, "g1": 2e-3, "f1": 2.0, "h1": 500.0})
+    changed = mixed_circuit()
+    for name, value in {"r1": 2.2e3, "v1": 4.0, "e1": 1.5, "g1": 2e-3, "f1": 2.0, "h1": 500.0}.items():
+        changed.set_value(name, value)
+    a, b = solve_native(s), solve_native(changed)
+    assert s.fixed_nodes["in"] == ("v1", 4.0)
+    for node, value in b.voltages.items():
+        assert a.voltages[node] == pytest.approx(value, rel=1e-12, abs=1e-15)
+
+
+def test_conductances_are_settable() -> None:
+    s = compile_circuit(divider())
+    assert s.resistor_names == ["r1", "r2"]
+    np.testing.assert_allclose(s.conductances, [1e-3, 1 / 3e3])
+    s.conductances = np.array([1e-3, 1e-3])
+    assert solve_native(s).voltages["out"] == pytest.approx(1.0, rel=1e-14)
+    assert s.circuit["r2"].resistance == pytest.approx(1e3)
+    with pytest.raises(CircuitError, match="positive finite"):
+        s.conductances = np.array([1e-3, -1.0])
+
+
+def test_state_from_round_trip_and_currents() -> None:
+    s = compile_circuit(mixed_circuit())
+    op = solve_native(s)
+    stripped = type(op)(op.voltages, op.currents, True, 0, "newton", 0.0, "", "ngspice")
+    x = s.state_from(stripped)
+    internal = [s.node_index[n] for n in ("d1#internal", "m1#drain", "m2#source")]
+    keep = np.setdiff1d(np.arange(s.n), internal)
+    np.testing.assert_allclose(x[keep], op.state[keep], rtol=1e-12)
+    warm = solve_native(s, x0=stripped)
+    np.testing.assert_allclose(x, op.state, rtol=1e-9, atol=1e-13)
+    assert warm.converged and warm.iterations <= 2
+    np.testing.assert_allclose(warm.state, op.state, rtol=1e-9, atol=1e-12)
+
+
+def test_divider_source_current_has_ngspice_sign() -> None:
+    op = solve_native(divider(2.0))
+    assert op.currents == {"v1": pytest.approx(-0.5e-3, rel=1e-14)}
+    assert op.voltages == {"in": 2.0, "out": pytest.approx(1.5, rel=1e-14)}
+
+
+def test_compile_names_floating_nodes_and_source_loops() -> None:
+    c = divider()
+    c.add(CurrentSource("i1", "out", "lost", 1e-3))
+    with pytest.raises(CircuitError, match="floating node lost"):
+        compile_circuit(c)
+    c = divider()
+    c.add(VoltageSource("v2", "in", "0", 1.0))
+    with pytest.raises(CircuitError, match="loop of voltage sources v1 -> v2"):
+        compile_circuit(c)
+
+
+def test_bad_mosfet_geometry_and_unknown_values_are_named() -> None:
+    c = divider()
+    c.add_model(Model("nm", "nmos", {"ld": 1e-6}))
+    c.add(Mosfet("m1", "out", "in", "0", "0", "nm", w=1e-6, l=1e-6))
+    with pytest.raises(CircuitError, match="MOSFET m1: effective length"):
+        compile_circuit(c)
+    s = compile_circuit(divider())
+    with pytest.raises(CircuitError, match="no element named 'r9'"):
+        s.set_values({"r9": 1.0})
