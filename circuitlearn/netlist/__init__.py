@@ -4,6 +4,6 @@ See ``docs/netlist.md`` for the supported cards, flattening names and what is ig
 """
 
 from circuitlearn.netlist.cards import reads_as_number
-from circuitlearn.netlist.reader import IGNORED_CARDS, from_spice
+from circuitlearn.netlist.reader import IGNORED_CARDS, flat_origins, from_spice
 
-__all__ = ["IGNORED_CARDS", "from_spice", "reads_as_number"]
+__all__ = ["IGNORED_CARDS", "flat_origins", "from_spice", "reads_as_number"]

@@ -29,7 +29,7 @@ from circuitlearn.netlist.cards import (
 )
 from circuitlearn.netlist.lexer import Card, Token, decode, split_cards, tokenize
 
-__all__ = ["IGNORED_CARDS", "MAX_SUBCKT_NESTING", "from_spice"]
+__all__ = ["IGNORED_CARDS", "MAX_SUBCKT_NESTING", "flat_origins", "from_spice"]
 
 IGNORED_CARDS = frozenset(
     {
@@ -151,6 +151,41 @@ def from_spice(
             path=shown,
         ) from None
     return circuit
+
+
+def flat_origins(circuit: Circuit) -> dict[str, int]:
+    r"""Flattened element name (ngspice's ``r.x1.r1``) → line of the card that defines it.
+
+    Lets a message about an element of ``circuit.flatten()`` point at the netlist line.
+
+    Examples
+    --------
+    >>> c = from_spice("t\n.subckt s p\nr1 p 0 1k\n.ends\nv1 a 0 1\nx1 a s\n")
+    >>> flat_origins(c)
+    {'v1': 5, 'r.x1.r1': 3}
+    """
+    origins: dict[str, int] = {}
+
+    def walk(body: Circuit, subcircuits: dict, path: tuple[str, ...], depth: int) -> None:
+        prefix = ".".join(path)
+        for element in body:
+            line = body.origin.get(element.name)
+            if isinstance(element, SubcircuitInstance):
+                sub = subcircuits.get(element.subckt)
+                if sub is not None and depth < 64:
+                    walk(
+                        sub.body,
+                        {**subcircuits, **sub.body.subcircuits},
+                        (*path, element.name),
+                        depth + 1,
+                    )
+                continue
+            flat_name = f"{element.name[0]}.{prefix}.{element.name}" if prefix else element.name
+            if line is not None:
+                origins[flat_name] = line
+
+    walk(circuit, dict(circuit.subcircuits), (), 0)
+    return origins
 
 
 class _Scope:
@@ -488,7 +523,7 @@ def _line_text(circuit: Circuit, element: str | None) -> str | None:
 
 def _check(circuit: Circuit, path: str | None) -> None:
     """Flatten and check topology, turning errors into located :class:`NetlistError`s."""
-    origins = _flat_origins(circuit)
+    origins = flat_origins(circuit)
     try:
         flat = circuit.flatten()
     except CircuitError as exc:
@@ -503,32 +538,6 @@ def _check(circuit: Circuit, path: str | None) -> None:
         line = origins.get(element or "")
         text = flat[element].spice_card() if element and element in flat else None
         raise NetlistError(str(exc), path=path, line=line, text=text) from None
-
-
-def _flat_origins(circuit: Circuit) -> dict[str, int]:
-    """Flattened element name (ngspice's ``r.x1.r1``) → line of the card that defines it."""
-    origins: dict[str, int] = {}
-
-    def walk(body: Circuit, subcircuits: dict, path: tuple[str, ...], depth: int) -> None:
-        prefix = ".".join(path)
-        for element in body:
-            line = body.origin.get(element.name)
-            if isinstance(element, SubcircuitInstance):
-                sub = subcircuits.get(element.subckt)
-                if sub is not None and depth < 64:
-                    walk(
-                        sub.body,
-                        {**subcircuits, **sub.body.subcircuits},
-                        (*path, element.name),
-                        depth + 1,
-                    )
-                continue
-            flat_name = f"{element.name[0]}.{prefix}.{element.name}" if prefix else element.name
-            if line is not None:
-                origins[flat_name] = line
-
-    walk(circuit, dict(circuit.subcircuits), (), 0)
-    return origins
 
 
 def _find_line(circuit: Circuit, element: str | None) -> int | None:

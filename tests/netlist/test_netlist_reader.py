@@ -21,7 +21,7 @@ from circuitlearn.circuit import (
     SubcircuitInstance,
     VoltageSource,
 )
-from circuitlearn.netlist import from_spice, reads_as_number
+from circuitlearn.netlist import flat_origins, from_spice, reads_as_number
 
 
 def deck(*cards: str, title: str = "test deck") -> str:
@@ -337,3 +337,13 @@ def test_local_models_and_params_in_subcircuits() -> None:
 
 def test_title_without_space() -> None:
     assert from_spice("x\n.title(v2) run\nr1 a 0 1\n").title == "(v2) run"
+
+
+def test_flat_origins_point_at_the_defining_cards(netlist_paths: list[Path]) -> None:
+    c = from_spice(next(p for p in netlist_paths if p.name == "subckt_param.cir"))
+    origins = flat_origins(c)
+    lines = c.source_path and Path(c.source_path).read_text().splitlines()
+    assert set(origins) == {e.name for e in c.flatten()}
+    assert lines[origins["r.x1.x1.r1a"] - 1].startswith("R1a top n1")
+    assert lines[origins["r.x2.rload"] - 1].startswith("Rload out 0")
+    assert lines[origins["v1"] - 1].startswith("V1 in 0")
