@@ -262,6 +262,12 @@ def test_wrong_source_type() -> None:
             3,
             r"loop of voltage sources v1 -> v.x1.v1",
         ),
+        (
+            T + ".subckt s p r=1\nr1 p 0 {r}\n.ends\nv1 a 0 1\nx1 a s r=-1\n",
+            3,
+            r"resistor r.x1.r1: resistance must be positive; got -1.0 "
+            r".*\(while expanding instance x1\)",
+        ),
     ],
 )
 def test_topology_errors_with_check(text: str, line: int, match: str) -> None:
