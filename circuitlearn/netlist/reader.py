@@ -31,34 +31,11 @@ from circuitlearn.netlist.lexer import Card, Token, decode, split_cards, tokeniz
 
 __all__ = ["IGNORED_CARDS", "MAX_SUBCKT_NESTING", "flat_origins", "from_spice"]
 
-IGNORED_CARDS = frozenset(
-    {
-        ".op",
-        ".dc",
-        ".tran",
-        ".ac",
-        ".noise",
-        ".tf",
-        ".sens",
-        ".pz",
-        ".disto",
-        ".four",
-        ".fourier",
-        ".print",
-        ".plot",
-        ".save",
-        ".probe",
-        ".meas",
-        ".measure",
-        ".width",
-        ".nodeset",
-        ".ic",
-        ".options",
-        ".option",
-        ".opt",
-        ".temp",
-    }
-)
+IGNORED_CARDS = frozenset({
+    ".op", ".dc", ".tran", ".ac", ".noise", ".tf", ".sens", ".pz", ".disto", ".four", ".fourier",
+    ".print", ".plot", ".save", ".probe", ".meas", ".measure", ".width", ".nodeset", ".ic",
+    ".options", ".option", ".opt", ".temp",
+})  # fmt: skip
 """Analysis, output and option cards that do not change the DC circuit: skipped and recorded."""
 
 _REJECTED_CARDS = {
