@@ -72,11 +72,11 @@ class Circuit:
         self.subcircuits: dict[str, Subcircuit] = {}
         self.params: dict[str, Value] = {}
         self.origin: dict[str, int] = {}
-        """Element name → netlist line it was read from (set by :func:`circuitlearn.netlist.from_spice`)."""
+        """Element name → netlist line it was read from (set by ``netlist.from_spice``)."""
         self.source_path: str | None = None
         """The netlist file this circuit was read from, if any."""
         self.ignored_cards: list[tuple[int, str]] = []
-        """(line, card) of analysis/output cards the reader skipped (``.op``, ``.tran``, ``.control``...)."""
+        """(line, card) of analysis/output cards the reader skipped (``.op``, ``.control``...)."""
 
     # -- building ---------------------------------------------------------------------------
     def add(self, element: Element) -> Element:
@@ -113,7 +113,9 @@ class Circuit:
         key = str(name).strip().lower()
         if not key.isidentifier():
             raise CircuitError(f"invalid parameter name {name!r}")
-        self.params[key] = Expression(value) if isinstance(value, str) else value if isinstance(value, Expression) else float(value)
+        if isinstance(value, str):
+            value = Expression(value)
+        self.params[key] = value if isinstance(value, Expression) else float(value)
 
     def remove(self, name: str) -> Element:
         """Remove and return an element."""
