@@ -169,7 +169,7 @@ def load_circuit(path: str | os.PathLike[str], sets: Sequence[str] | None = None
     Overrides are applied after flattening, so elements inside subcircuits are reachable by their
     flat names (``r.x1.r1``). Errors name the file (and line, for the element's card).
     """
-    from circuitlearn.netlist import from_spice
+    from circuitlearn.netlist import flat_origins, from_spice
 
     file = Path(path)
     if not file.exists():
@@ -177,12 +177,13 @@ def load_circuit(path: str | os.PathLike[str], sets: Sequence[str] | None = None
     if not file.is_file():
         raise UsageError(f"{file}: is not a file (expected a SPICE netlist)")
     circuit = from_spice(file, check=True)
+    origins = flat_origins(circuit)
     overrides = parse_assignments(sets, "--set")
     try:
         flat = circuit.flatten()
     except CircuitError as exc:
         raise CircuitError(
-            f"{_where(circuit, file, exc.element)}{exc}", element=exc.element
+            f"{_where(origins, file, exc.element)}{exc}", element=exc.element
         ) from None
     for name, value in overrides.items():
         if name not in flat:
@@ -196,7 +197,7 @@ def load_circuit(path: str | os.PathLike[str], sets: Sequence[str] | None = None
             flat.set_value(name, value)
         except CircuitError as exc:
             raise CircuitError(
-                f"{_where(circuit, file, name)}--set {name}={_fmt(value)}: {exc}", element=name
+                f"{_where(origins, file, name)}--set {name}={_fmt(value)}: {exc}", element=name
             ) from None
     return flat
 
@@ -407,8 +408,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _where(circuit: Circuit, file: Path, element: str | None) -> str:
-    line = getattr(circuit, "origin", {}).get(element) if element else None
+def _where(origins: dict[str, int], file: Path, element: str | None) -> str:
+    line = origins.get(element) if element else None
     return f"{file}:{line}: " if line else f"{file}: "
 
 

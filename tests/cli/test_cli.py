@@ -139,6 +139,8 @@ def test_simulate_elements_inside_subcircuits_can_be_set(capsys, tmp_path):
     )
     assert main(["simulate", str(path), "--set", "r.x1.r1=3k", "--json"]) == 0
     assert _json_out(capsys)["voltages"]["out"] == pytest.approx(0.25, rel=1e-9)
+    assert main(["simulate", str(path), "--set", "r.x1.r1=0"]) == 2
+    assert "sub.cir:3: --set r.x1.r1=0: resistor r.x1.r1" in capsys.readouterr().err
 
 
 def _bad_netlist(tmp_path):
