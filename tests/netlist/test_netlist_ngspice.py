@@ -10,9 +10,17 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from netlist_strategies import circuits
 
-from circuitlearn.circuit import Circuit, VoltageSource
+from circuitlearn.circuit import (
+    Circuit,
+    Expression,
+    Resistor,
+    Subcircuit,
+    SubcircuitInstance,
+    VoltageSource,
+)
 from circuitlearn.netlist import from_spice, reads_as_number
 
 pytestmark = pytest.mark.ngspice
@@ -177,3 +185,52 @@ def test_random_written_circuits_parse_in_ngspice(circuit: Circuit, tmp_path: Pa
     assert not re.search(
         r"error on line|could not find|is not a valid|ignored|unknown", output, re.IGNORECASE
     ), output
+
+
+@st.composite
+def hierarchies(draw: st.DrawFn) -> Circuit:
+    """Solvable resistor hierarchies with parameters: defaults, instance overrides, local
+    ``.param``s using globals, and a nested instance whose parameter is an expression."""
+    ohms = st.sampled_from([100.0, 470.0, 1e3, 2.2e3, 1e4])
+    c = Circuit("random hierarchy")
+    c.set_param("rg", draw(ohms))
+    c.set_param("rh", Expression(draw(st.sampled_from(["rg*2", "rg+500", "sqrt(rg)*10"]))))
+    leaf = Circuit("leaf")
+    leaf.set_param("loc", Expression(draw(st.sampled_from(["k*2", "k+rg", "max(k, rh)"]))))
+    leaf.add(Resistor("r1", "p", "n1", Expression("k")))
+    leaf.add(Resistor("r2", "n1", "q", Expression("loc")))
+    leaf.add(Resistor("r3", "n1", "0", Expression("rh")))
+    c.add_subcircuit(Subcircuit("leaf", ("p", "q"), leaf, {"k": draw(ohms)}))
+    outer = Circuit("outer")
+    outer.add(SubcircuitInstance("x1", ("a", "m"), "leaf", {"k": Expression("s*3")}))
+    outer.add(Resistor("ra", "m", "b", Expression("s")))
+    outer.add(Resistor("rm", "m", "0", draw(ohms)))
+    c.add_subcircuit(Subcircuit("outer", ("a", "b"), outer, {"s": draw(ohms)}))
+    nodes = ["in", "n1", "n2", "n3"]
+    c.add(VoltageSource("v1", "in", "0", draw(st.floats(-5, 5))))
+    for node in nodes:
+        c.add(Resistor(f"rgnd_{node}", node, "0", draw(ohms)))
+    for index in range(draw(st.integers(1, 4))):
+        a, b = draw(st.sampled_from(nodes)), draw(st.sampled_from(nodes))
+        if draw(st.booleans()):
+            params = {"k": draw(ohms)} if draw(st.booleans()) else {}
+            c.add(SubcircuitInstance(f"xl{index}", (a, b), "leaf", params))
+        else:
+            params = {"s": Expression("rg*1.5")} if draw(st.booleans()) else {}
+            c.add(SubcircuitInstance(f"xo{index}", (a, b), "outer", params))
+    return c
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(circuit=hierarchies())
+def test_random_hierarchies_flatten_like_ngspice(circuit: Circuit, tmp_path: Path) -> None:
+    """ngspice evaluates the hierarchical deck's parameters itself; our flattened deck must give
+    the same node names and the same operating point."""
+    _same(
+        operating_point(circuit.flatten().to_spice(), tmp_path),
+        operating_point(circuit.to_spice(), tmp_path),
+    )
