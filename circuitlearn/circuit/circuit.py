@@ -6,7 +6,8 @@ evaluated, every model resolved.
 
 Flattening names, as ngspice 39 does: element ``r1`` inside instance ``x1`` becomes ``r.x1.r1``
 (letter, dot, instance path, dot, local name); internal node ``n1`` becomes ``x1.n1``; nested
-instances give ``r.x2.x1.r1`` and ``x2.x1.n1``. Ports map to the caller's nodes, ground stays ``0``.
+instances give ``r.x2.x1.r1`` and ``x2.x1.n1``; a model local to a subcircuit becomes
+``x2.x1:dm``. Ports map to the caller's nodes, ground stays ``0``.
 """
 
 from __future__ import annotations
@@ -401,7 +402,8 @@ def _expand(
             inner_path = (element.name, *path)
             for model in sub.body.models.values():
                 resolved = _resolve_model(model, inner_env)
-                inner_models[model.name] = Model(f"{'.'.join(reversed(inner_path))}.{model.name}", resolved.kind, resolved.params)
+                # ngspice 39 names a local model "x2.x1:dl" (instance path, colon, model name)
+                inner_models[model.name] = Model(f"{'.'.join(reversed(inner_path))}:{model.name}", resolved.kind, resolved.params)
             _validate_scope(sub.body.elements, inner_models, {**subcircuits, **sub.body.subcircuits}, set(inner_env), outer_models={}, where=f" in subcircuit {sub.name}")
             ports = {p: node(n) for p, n in zip(sub.ports, element.ports, strict=True)}
             _expand(sub.body, sub.body.elements, inner_env, path=inner_path, port_map=ports,

@@ -74,10 +74,10 @@ def test_flatten_resolves_parameters() -> None:
     assert flat.is_flat() and not flat.params and not flat.subcircuits
     models = {name: m.params for name, m in flat.models.items()}
     assert models == {
-        "x1.x1.dloc": {"is": 2e-14},
-        "x2.dloc": {"is": 1e-14},
+        "x1.x1:dloc": {"is": 2e-14},
+        "x2:dloc": {"is": 1e-14},
     }  # local models per instance
-    assert flat["d.x1.x1.d1"].model == "x1.x1.dloc"
+    assert flat["d.x1.x1.d1"].model == "x1.x1:dloc"
 
 
 def test_flatten_keeps_top_level_models_and_expressions() -> None:

@@ -234,3 +234,23 @@ def test_random_hierarchies_flatten_like_ngspice(circuit: Circuit, tmp_path: Pat
         operating_point(circuit.flatten().to_spice(), tmp_path),
         operating_point(circuit.to_spice(), tmp_path),
     )
+
+
+def test_local_model_names_match_ngspice(tmp_path: Path) -> None:
+    text = (
+        "local models\n.model top d is=1e-14\n"
+        ".subckt inner n\n.model dl D(is=1e-14)\nd1 n 0 dl\nd2 n 0 top\n.ends\n"
+        ".subckt outer n\n.model dl D(is=2e-14)\nx1 n inner\nd3 n 0 dl\n.ends\n"
+        "v1 a 0 1\nrs a b 1k\nx2 b outer\n"
+    )
+    code, output = run_ngspice(text + ".control\nop\nshow d\nquit\n.endc\n.end\n", tmp_path)
+    assert code == 0, output
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in output.splitlines()
+        if line.split()[:1] in (["device"], ["model"])
+    }
+    shown = dict(zip(rows["device"], rows["model"], strict=True))
+    flat = from_spice(text).flatten()
+    assert shown == {e.name: e.model for e in flat if e.letter == "d"}
+    assert shown["d.x2.x1.d1"] == "x2.x1:dl"

@@ -329,9 +329,9 @@ def test_local_models_and_params_in_subcircuits() -> None:
     assert list(body.models) == ["dl"] and body.params == {"rs": Expression("k*100")}
     assert not c.models  # the model is local to the subcircuit
     flat = c.flatten()
-    assert flat.models["x1.dl"].params == {"is": 2e-14}
-    assert flat.models["x2.dl"].params == {"is": 1e-14}
-    assert flat["d.x1.d1"].model == "x1.dl"
+    assert flat.models["x1:dl"].params == {"is": 2e-14}
+    assert flat.models["x2:dl"].params == {"is": 1e-14}
+    assert flat["d.x1.d1"].model == "x1:dl"
     assert flat["r.x1.r1"].resistance == 200.0 and flat["r.x2.r1"].resistance == 100.0
 
 
