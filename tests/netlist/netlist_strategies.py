@@ -37,9 +37,8 @@ def values(draw: st.DrawFn, params: tuple[str, ...], *, sign: str) -> float | Ex
     """A number, or an expression of the parameters in scope (always positive when needed)."""
     if params and draw(st.booleans()):
         name = draw(st.sampled_from(params))
-        form = draw(
-            st.sampled_from(["abs({p})+1k", "{p}*2+1", "sqrt(abs({p}))+0.5", "max({p}, 1u)"])
-        )
+        forms = ["abs({p})+1k", "sqrt(abs({p}))+0.5", "max({p}, 1u)"]
+        form = draw(st.sampled_from(forms if sign == "positive" else [*forms, "{p}*2+1", "-{p}"]))
         return Expression(form.format(p=name))
     return draw(positive if sign == "positive" else finite)
 

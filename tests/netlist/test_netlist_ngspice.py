@@ -254,3 +254,23 @@ def test_local_model_names_match_ngspice(tmp_path: Path) -> None:
     flat = from_spice(text).flatten()
     assert shown == {e.name: e.model for e in flat if e.letter == "d"}
     assert shown["d.x2.x1.d1"] == "x2.x1:dl"
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(circuit=circuits())
+def test_random_circuits_flatten_to_ngspice_device_names(circuit: Circuit, tmp_path: Path) -> None:
+    """Every element type inside subcircuits: ngspice's device list (``show all``, which needs
+    no solve) equals the element names of our flat circuit."""
+    deck = circuit.to_spice(analysis=None).removesuffix(".end")
+    _, output = run_ngspice(deck + ".control\nshow all\nquit\n.endc\n.end\n", tmp_path)
+    shown = {
+        name
+        for line in output.splitlines()
+        if line.split()[:1] == ["device"]
+        for name in line.split()[1:]
+    }
+    assert shown == {e.name for e in circuit.flatten()}, output

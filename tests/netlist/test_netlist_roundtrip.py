@@ -33,3 +33,11 @@ def test_random_circuits_round_trip_exactly(circuit: Circuit) -> None:
     lines = text.splitlines()
     first_top = max((i for i, line in enumerate(lines) if line.startswith(".ends")), default=0)
     assert again.origin == {e.name: lines.index(e.spice_card(), first_top) + 1 for e in circuit}
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(circuits())
+def test_random_circuits_flatten_and_read_back(circuit: Circuit) -> None:
+    flat = circuit.flatten()
+    assert flat.is_flat()
+    assert from_spice(flat.to_spice()) == flat
