@@ -1,0 +1,38 @@
+"""Learning rules as circuit transformations: tasks, costs, phases and gradient estimators."""
+
+from circuitlearn.learn.costs import COSTS, Cost, CrossEntropy, MeanSquaredError, make_cost
+from circuitlearn.learn.estimators import (
+    METHODS,
+    Adjoint,
+    AsymmetricEP,
+    CoupledLearning,
+    DyadicEP,
+    EquilibriumProp,
+    FiniteDifference,
+    Gradient,
+    GradientEstimator,
+    default_beta,
+    make_estimator,
+)
+from circuitlearn.learn.task import LearningTask, resolve_trainable
+
+__all__ = [
+    "COSTS",
+    "METHODS",
+    "Adjoint",
+    "AsymmetricEP",
+    "Cost",
+    "CoupledLearning",
+    "CrossEntropy",
+    "DyadicEP",
+    "EquilibriumProp",
+    "FiniteDifference",
+    "Gradient",
+    "GradientEstimator",
+    "LearningTask",
+    "MeanSquaredError",
+    "default_beta",
+    "make_cost",
+    "make_estimator",
+    "resolve_trainable",
+]

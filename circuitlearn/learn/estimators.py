@@ -1,0 +1,484 @@
+"""Gradient estimators: one ABC, six rules (exact, fd, ep, cl, aep, dyadic).
+
+Every estimator answers ``compute_gradient(task, *, backend="native", free=None) -> Gradient``
+with dC/dG [V²/S for the MSE] for each trainable conductance G [S]. The phase-based rules build
+their phases as circuits (:mod:`circuitlearn.learn.phases`) and apply a *local* rule per resistor
+from its voltage drops ΔV in those phases (MATH.md §2–§5):
+
+- ``exact`` (:class:`Adjoint`): Kᵀμ = c at the free state, dC/dG = −(μ_a − μ_b)(v_a − v_b).
+- ``fd`` (:class:`FiniteDifference`): central differences of C through the solver.
+- ``ep`` (:class:`EquilibriumProp`): nudged phases ±β; dC/dG ≈ ΔV_0·(ΔV_s1 − ΔV_s2)/((s1 − s2)β)
+  over the phases used (s = +1, −1, 0 for free), i.e. (1/β)(x_β − x0)ᵀ∂r/∂G of MATH.md §3 (the
+  energy form ½(ΔV_β² − ΔV_0²)/β agrees to first order): centred (default) O(β²), one-sided O(β).
+  Exact only for reciprocal circuits (symmetric K); otherwise the biased vector-field estimate.
+- ``cl`` (:class:`CoupledLearning`): outputs clamped to v − sη w; the same local rule with η.
+- ``aep`` (:class:`AsymmetricEP`): EP on the corrected circuit (MATH.md §4), exact to O(β²).
+- ``dyadic`` (:class:`DyadicEP`): the twin circuit gives d = −β K0⁻ᵀ c; dC/dG = (d_a − d_b)(v_a − v_b)/β,
+  exact for any β.
+
+Default β (:func:`default_beta`): ``BETA_FRACTION`` × the mean trainable conductance, since β is
+a conductance and must be small against the circuit's (DESIGN.md §3).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse.linalg as spla
+
+from circuitlearn.errors import CircuitError
+from circuitlearn.learn.phases import (
+    PhasePlan,
+    aep_circuit,
+    clamped_circuit,
+    free_state,
+    nudge_values,
+    nudged_circuit,
+    twin_circuit,
+)
+from circuitlearn.learn.task import LearningTask
+from circuitlearn.solve import BACKENDS, OperatingPoint
+from circuitlearn.solve.mna import compile_circuit
+from circuitlearn.solve.newton import solve_native
+
+__all__ = [
+    "BETA_FRACTION",
+    "FD_STEP",
+    "LINEAR_BETA_FRACTION",
+    "METHODS",
+    "VARIANTS",
+    "Adjoint",
+    "AsymmetricEP",
+    "CoupledLearning",
+    "DyadicEP",
+    "EquilibriumProp",
+    "FiniteDifference",
+    "Gradient",
+    "GradientEstimator",
+    "default_beta",
+    "make_estimator",
+]
+
+BETA_FRACTION = 1e-4
+"""Default β = BETA_FRACTION × mean trainable conductance [S] on a nonlinear circuit. Measured
+against the exact gradient, centred EP on the reciprocal decks (diode_ladder, nmos_stage,
+kendall_layered): 1e-8, 8e-9, 4e-11 relative (one-sided: 3e-5, 9e-5, 8e-7); the centred error
+falls as β² down to ~1e-5 × mean G, below which rounding takes over."""
+
+LINEAR_BETA_FRACTION = 0.1
+"""Default β fraction on a linear circuit (no diode or MOSFET): with the nudge frozen at the free
+state the phases are linear in β, so every variant is exact for any β and only rounding, which
+grows as 1/β, remains (AEP on the gain-1e5 vcvs_amplifier: 1.3e-6 at 0.1, 1.3e-4 at 1e-3)."""
+
+FD_STEP = 1e-4
+"""Relative step of central finite differences: G·(1 ± FD_STEP). Truncation error ~FD_STEP²;
+the solver's residual error (~1e-12 relative) divided by the step takes over below ~1e-5
+(diode_ladder: 2.5e-8 relative at 1e-4, 4.7e-7 at 1e-5)."""
+
+VARIANTS: dict[str, tuple[int, ...]] = {"centered": (1, -1), "positive": (1, 0), "negative": (0, -1)}
+"""Nudge signs (s_hi, s_lo) of each variant; 0 stands for the free phase."""
+
+_PHASE_SIGN = {1: "pos", -1: "neg"}
+
+
+@dataclass
+class Gradient:
+    """A gradient estimate and how it was obtained.
+
+    Attributes
+    ----------
+    method : str
+        ``exact``, ``fd``, ``ep``, ``cl``, ``aep`` or ``dyadic``.
+    beta : float or None
+        Nudge strength [S] (CL: clamping factor η; fd: relative step), None for ``exact``.
+    cost : float
+        C at the free state.
+    parameters : dict
+        Trainable resistor → conductance G [S].
+    values : dict
+        Trainable resistor → dC/dG.
+    phases : dict
+        Phase name → OperatingPoint (``free`` included).
+    backend : str
+    """
+
+    method: str
+    beta: float | None
+    cost: float
+    parameters: dict[str, float]
+    values: dict[str, float]
+    phases: dict[str, OperatingPoint] = field(default_factory=dict, repr=False)
+    backend: str = "native"
+
+    def __repr__(self) -> str:
+        beta = "None" if self.beta is None else f"{self.beta:.3g}"
+        return (
+            f"Gradient(method={self.method!r}, beta={beta}, cost={self.cost:.6g}, "
+            f"n={len(self.values)}, norm={np.linalg.norm(self.vector):.6g}, backend={self.backend!r})"
+        )
+
+    @property
+    def vector(self) -> np.ndarray:
+        """dC/dG as an array in parameter order."""
+        return np.array(list(self.values.values()), dtype=float)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``circuitlearn gradient --json`` object (DESIGN.md §4)."""
+        return {
+            "method": self.method,
+            "beta": None if self.beta is None else float(self.beta),
+            "cost": float(self.cost),
+            "parameters": {k: float(v) for k, v in self.parameters.items()},
+            "gradient": {k: float(v) for k, v in self.values.items()},
+        }
+
+
+def default_beta(task: LearningTask) -> float:
+    """Default nudge β [S]: a fraction of the mean trainable conductance (DESIGN.md §3).
+
+    :data:`LINEAR_BETA_FRACTION` on a linear circuit, :data:`BETA_FRACTION` otherwise.
+    """
+    fraction = LINEAR_BETA_FRACTION if task.system.is_linear else BETA_FRACTION
+    return float(fraction * np.mean(task.conductances))
+
+
+class GradientEstimator(ABC):
+    """Base of every learning rule: ``compute_gradient(task, backend=..., free=...)``."""
+
+    method: ClassVar[str] = ""
+
+    def compute_gradient(
+        self, task: LearningTask, *, backend: str = "native", free: OperatingPoint | None = None
+    ) -> Gradient:
+        """dC/dG of ``task`` at its free state (solved here unless ``free`` is given).
+
+        Raises
+        ------
+        CircuitError
+            Unknown backend or invalid estimator settings.
+        ConvergenceError
+            A phase has no operating point.
+        """
+        if backend not in BACKENDS:
+            raise CircuitError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+        if not isinstance(task, LearningTask):
+            raise CircuitError(f"{type(self).__name__}: expected a LearningTask; got {type(task).__name__}")
+        free = task.solve(backend) if free is None else free
+        values, beta, phases = self._estimate(task, free, backend)
+        return Gradient(
+            method=self.method,
+            beta=beta,
+            cost=task.cost_of(free),
+            parameters=task.parameters,
+            values=dict(zip(task.trainable, np.asarray(values, dtype=float).tolist(), strict=True)),
+            phases={"free": free, **phases},
+            backend=backend,
+        )
+
+    def phase_plan(self, task: LearningTask, free: OperatingPoint) -> PhasePlan | None:
+        """The learning-phase circuits of this rule (None for rules without phases)."""
+        return None
+
+    @abstractmethod
+    def _estimate(
+        self, task: LearningTask, free: OperatingPoint, backend: str
+    ) -> tuple[np.ndarray, float | None, dict[str, OperatingPoint]]:
+        """(dC/dG values, β, phase operating points)."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({args})"
+
+    def _params(self) -> dict[str, Any]:
+        return {}
+
+
+class Adjoint(GradientEstimator):
+    """Exact gradient by the adjoint method: Kᵀμ = c at the free state (MATH.md §2).
+
+    K is the native MNA Jacobian, evaluated at the free state of either backend; fixed nodes and
+    ground have μ = 0.
+    """
+
+    method = "exact"
+
+    def _estimate(self, task: LearningTask, free: OperatingPoint, backend: str) -> tuple[np.ndarray, None, dict]:
+        system = task.system
+        x0 = free_state(task, free)
+        rhs = np.zeros(system.n)
+        rhs[[system.node_index[node] for node in task.outputs]] = task.cost_gradient(free)
+        mu = spla.splu(system.jacobian(x0).T.tocsc()).solve(rhs)
+        mu_ext = np.concatenate([mu, np.zeros(len(system.fixed_nodes) + 1)])
+        v_ext = system.extended(x0)
+        a, b = _ends(task)
+        return -(mu_ext[a] - mu_ext[b]) * (v_ext[a] - v_ext[b]), None, {}
+
+
+class FiniteDifference(GradientEstimator):
+    """Central finite differences of C through the solver: G·(1 ± step) per parameter.
+
+    Parameters
+    ----------
+    step : float
+        Relative step on each conductance (default :data:`FD_STEP`).
+    """
+
+    method = "fd"
+
+    def __init__(self, step: float = FD_STEP) -> None:
+        self.step = _positive(step, "FiniteDifference", "step")
+
+    def _params(self) -> dict[str, Any]:
+        return {"step": self.step}
+
+    def _estimate(self, task: LearningTask, free: OperatingPoint, backend: str) -> tuple[np.ndarray, float, dict]:
+        g = task.conductances
+        out = np.zeros(len(g))
+        system = compile_circuit(task.circuit) if backend == "native" else None
+        for j, name in enumerate(task.trainable):
+            costs = []
+            for sign in (1.0, -1.0):
+                value = g[j] * (1.0 + sign * self.step)
+                if system is not None:
+                    system.set_values({name: 1.0 / value})
+                    op = solve_native(system, x0=free.state if _fits(free, system) else None, raise_on_failure=True)
+                else:
+                    circuit = task.circuit.copy()
+                    circuit.replace(circuit[name].with_conductance(value))
+                    op = task.solve(backend, circuit=circuit)
+                costs.append(task.cost_of(op))
+            if system is not None:
+                system.set_values({name: 1.0 / g[j]})
+            out[j] = (costs[0] - costs[1]) / (2.0 * self.step * g[j])
+        return out, self.step, {}
+
+
+class _PhaseEstimator(GradientEstimator):
+    """Shared machinery of the rules with learning phases: plan, solve, local rule."""
+
+    def __init__(self, beta: float | None = None, variant: str = "centered") -> None:
+        self.beta = None if beta is None else _positive(beta, type(self).__name__, "beta")
+        if variant not in VARIANTS:
+            raise CircuitError(f"{type(self).__name__}: unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+        self.variant = variant
+
+    def _params(self) -> dict[str, Any]:
+        return {"variant": self.variant, "beta": self.beta}
+
+    def resolved_beta(self, task: LearningTask) -> float:
+        """β [S] used on ``task``: the given one or :func:`default_beta`."""
+        return default_beta(task) if self.beta is None else self.beta
+
+    def _signs(self) -> list[int]:
+        return [s for s in VARIANTS[self.variant] if s != 0]
+
+    def _estimate(self, task: LearningTask, free: OperatingPoint, backend: str) -> tuple[np.ndarray, float, dict]:
+        beta = self.resolved_beta(task)
+        plan = self.phase_plan(task, free)
+        ops = solve_plan(task, plan, backend)
+        drop0 = task.drops(free)
+        drops = {0: drop0}
+        for s in self._signs():
+            drops[s] = task.drops(ops[f"{self.method}_{_PHASE_SIGN[s]}"])
+        hi, lo = VARIANTS[self.variant]
+        return (drops[hi] - drops[lo]) * drop0 / ((hi - lo) * beta), beta, ops
+
+
+class EquilibriumProp(_PhaseEstimator):
+    """Equilibrium propagation: output nudging currents −β ∂C/∂v (MATH.md §3).
+
+    Parameters
+    ----------
+    beta : float [S], optional
+        Nudge strength (default :func:`default_beta`).
+    variant : {"centered", "positive", "negative"}
+    """
+
+    method = "ep"
+
+    def phase_plan(self, task: LearningTask, free: OperatingPoint) -> PhasePlan:
+        beta = self.resolved_beta(task)
+        signs = self._signs()
+        circuit = nudged_circuit(task, signs[0] * beta, free)
+        circuit.title = f"{task.circuit.title} [ep]"
+        variants = {f"ep_{_PHASE_SIGN[s]}": nudge_values(task, s * beta, free) for s in signs}
+        return PhasePlan(circuit, variants, dict(free.voltages), dict(free.currents))
+
+
+class AsymmetricEP(_PhaseEstimator):
+    """Asymmetric EP: EP on the circuit plus the reciprocity mirror −(K0 − K0ᵀ)(x − x0) (MATH.md §4).
+
+    Parameters as :class:`EquilibriumProp`.
+    """
+
+    method = "aep"
+
+    def phase_plan(self, task: LearningTask, free: OperatingPoint) -> PhasePlan:
+        beta = self.resolved_beta(task)
+        signs = self._signs()
+        circuit, new_v, new_i = aep_circuit(task, signs[0] * beta, free)
+        variants = {f"aep_{_PHASE_SIGN[s]}": nudge_values(task, s * beta, free) for s in signs}
+        return PhasePlan(circuit, variants, {**free.voltages, **new_v}, {**free.currents, **new_i})
+
+
+class CoupledLearning(_PhaseEstimator):
+    """Coupled learning (Stern et al. 2021): outputs clamped near their free voltages.
+
+    Phase s clamps output k to v_k − s·η·w_k and the local rule is EP's with η in place of β:
+    dC/dG ≈ ΔV_F·(ΔV_C − ΔV_F)/η (one-sided; Stern et al.'s (ΔV_C² − ΔV_F²)/(2η) to first
+    order), centred by default.
+
+    Parameters
+    ----------
+    beta : float, optional
+        The clamping factor η. ``clamp="matched"``: a conductance [S] (default
+        :func:`default_beta`); ``clamp="relative"``: dimensionless (default 1e-3).
+    variant : {"centered", "positive", "negative"}
+    clamp : {"matched", "relative"}
+        ``relative`` is Stern et al.'s clamp v + η(y − v) (w = ∂C/∂v); as η → 0 its rule tends to
+        Σ_k (G_out ∂C/∂v)_k dv_k/dG, the gradient with the cost gradient weighted by the output
+        conductance matrix G_out = R_out⁻¹. ``matched`` uses w = R_out ∂C/∂v with R_out the
+        free-state output resistance matrix [Ω] (one solve per output), so the clamp moves the
+        outputs exactly as the nudge β = η would: the rule tends to the gradient (error O(η),
+        O(η²) centred) on reciprocal circuits.
+    """
+
+    method = "cl"
+    CLAMPS: ClassVar[tuple[str, ...]] = ("matched", "relative")
+
+    def __init__(self, beta: float | None = None, variant: str = "centered", clamp: str = "matched") -> None:
+        super().__init__(beta, variant)
+        if clamp not in self.CLAMPS:
+            raise CircuitError(f"CoupledLearning: unknown clamp {clamp!r}; expected one of {', '.join(self.CLAMPS)}")
+        self.clamp = clamp
+
+    def _params(self) -> dict[str, Any]:
+        return {**super()._params(), "clamp": self.clamp}
+
+    def resolved_beta(self, task: LearningTask) -> float:
+        if self.beta is not None:
+            return self.beta
+        return default_beta(task) if self.clamp == "matched" else 1e-3
+
+    def phase_plan(self, task: LearningTask, free: OperatingPoint) -> PhasePlan:
+        eta = self.resolved_beta(task)
+        w = task.cost_gradient(free)
+        if self.clamp == "matched":
+            w = output_resistance(task, free) @ w
+        v = task.output_voltages(free)
+        signs = self._signs()
+        circuit = clamped_circuit(task, v - signs[0] * eta * w)
+        circuit.title = f"{task.circuit.title} [cl]"
+        variants = {
+            f"cl_{_PHASE_SIGN[s]}": {f"v_clamp_{k}": float(value) for k, value in enumerate(v - s * eta * w)}
+            for s in signs
+        }
+        return PhasePlan(circuit, variants, dict(free.voltages), dict(free.currents))
+
+
+class DyadicEP(GradientEstimator):
+    """Dyadic EP through the twin (adjoint) circuit (MATH.md §5): exact for any β.
+
+    Parameters
+    ----------
+    beta : float [S], optional
+        Drive strength of the twin (default :func:`default_beta`; it only scales d).
+    """
+
+    method = "dyadic"
+
+    def __init__(self, beta: float | None = None) -> None:
+        self.beta = None if beta is None else _positive(beta, "DyadicEP", "beta")
+
+    def _params(self) -> dict[str, Any]:
+        return {"beta": self.beta}
+
+    def phase_plan(self, task: LearningTask, free: OperatingPoint) -> PhasePlan:
+        beta = default_beta(task) if self.beta is None else self.beta
+        return PhasePlan(twin_circuit(task, beta, free), {"twin": {}})
+
+    def _estimate(self, task: LearningTask, free: OperatingPoint, backend: str) -> tuple[np.ndarray, float, dict]:
+        beta = default_beta(task) if self.beta is None else self.beta
+        ops = solve_plan(task, self.phase_plan(task, free), backend)
+        return task.drops(ops["twin"]) * task.drops(free) / beta, beta, ops
+
+
+METHODS: dict[str, type[GradientEstimator]] = {
+    "exact": Adjoint,
+    "fd": FiniteDifference,
+    "ep": EquilibriumProp,
+    "cl": CoupledLearning,
+    "aep": AsymmetricEP,
+    "dyadic": DyadicEP,
+}
+"""Estimator class by CLI method name."""
+
+
+def make_estimator(method: str, **kwargs: Any) -> GradientEstimator:
+    """An estimator from its CLI name (``exact|fd|ep|cl|aep|dyadic``) and keyword settings.
+
+    ``beta=None`` and ``variant`` are accepted (and ignored where meaningless) for every method,
+    so a CLI can pass them through.
+
+    Examples
+    --------
+    >>> make_estimator("aep", beta=1e-6)
+    AsymmetricEP(variant='centered', beta=1e-06)
+    """
+    key = str(method).lower()
+    if key not in METHODS:
+        raise CircuitError(f"unknown gradient method {method!r}; expected one of {', '.join(METHODS)}")
+    cls = METHODS[key]
+    beta = kwargs.pop("beta", None)
+    variant = kwargs.pop("variant", "centered")
+    if cls is Adjoint:
+        return Adjoint(**kwargs)
+    if cls is FiniteDifference:
+        return FiniteDifference(**({"step": beta} if beta is not None else {}), **kwargs)
+    if cls is DyadicEP:
+        return DyadicEP(beta, **kwargs)
+    return cls(beta=beta, variant=variant, **kwargs)
+
+
+def solve_plan(task: LearningTask, plan: PhasePlan, backend: str) -> dict[str, OperatingPoint]:
+    """Solve every phase of ``plan`` (native: compile once, change values, warm start)."""
+    if backend == "native":
+        system = compile_circuit(plan.circuit)
+        warm = plan.warm_start() if plan.warm_voltages else None
+        out = {}
+        for name, values in plan.variants.items():
+            if values:
+                system.set_values(values)
+            out[name] = solve_native(system, x0=warm, raise_on_failure=True)
+        return out
+    return {name: task.solve(backend, circuit=circuit) for name, circuit in plan.circuits().items()}
+
+
+def output_resistance(task: LearningTask, free: OperatingPoint) -> np.ndarray:
+    """R_out [Ω]: ∂v_out/∂(current injected at the outputs) at the free state, Eᵀ K0⁻¹ E."""
+    system = task.system
+    rows = [system.node_index[node] for node in task.outputs]
+    rhs = np.zeros((system.n, len(rows)))
+    rhs[rows, np.arange(len(rows))] = 1.0
+    sol = spla.splu(system.jacobian(free_state(task, free)).tocsc()).solve(rhs)
+    return sol[rows, :]
+
+
+def _ends(task: LearningTask) -> tuple[np.ndarray, np.ndarray]:
+    system = task.system
+    a = np.array([system.extended_index(n1) for n1, _ in task.resistor_nodes], dtype=int)
+    b = np.array([system.extended_index(n2) for _, n2 in task.resistor_nodes], dtype=int)
+    return a, b
+
+
+def _fits(op: OperatingPoint, system: Any) -> bool:
+    return op.state is not None and np.shape(op.state) == (system.n,)
+
+
+def _positive(value: Any, who: str, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+        raise CircuitError(f"{who}: {name} must be a positive number; got {value!r}")
+    return float(value)

@@ -1,0 +1,186 @@
+"""Learning phases as circuits: nudged (EP), clamped (CL), corrected (AEP) and twin (Dyadic EP).
+
+Every phase is the free circuit transformed by added elements, so it runs on both solvers and
+exports as an ngspice netlist (``to_spice``). Signs follow MATH.md §2–§5 with r = KCL currents
+*leaving* each node:
+
+- **nudge** (EP, AEP): inject −β ∂C/∂v_k into output k (MSE: β (y_k − v_k)) with a current source
+  ``i_nudge_<k> 0 out``, its value taken at the free state. This has the same first-order response
+  as the state-dependent nudge r(x) + β c(x) of MATH.md §3, and keeps the phase *linear in β* on a
+  linear circuit, so there the centred and one-sided estimates are exact for any β.
+- **clamp** (CL): a voltage source ``v_clamp_<k> out 0 target``.
+- **AEP correction**: r(x) + β c(x) − (K0 − K0ᵀ)(x − x0) = 0 with K0 the free-state Jacobian,
+  realised by :func:`~circuitlearn.learn.mirror.realize_terms` (tag ``aep``).
+- **twin** (Dyadic EP, the adjoint network): the small-signal free circuit at x0 (independent
+  sources zeroed, each diode replaced by its conductance ``r_twin_<d>``, each MOSFET by its
+  small-signal VCCS stamps), transposed by adding −(K0 − K0ᵀ) (tag ``twin``), so its MNA matrix
+  is K0ᵀ; driven by ``i_nudge_<k> 0 out −β c_k``. Its node voltages are d = −β K0⁻ᵀ c, for any β.
+
+A :class:`PhasePlan` is one phase circuit plus the value changes that give each of its phases
+(the ± nudges of a centred estimate differ only in the nudging values), so the native solver
+compiles it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from circuitlearn.circuit import GROUND, Circuit, CurrentSource, Diode, Mosfet, Resistor, VoltageSource, check_topology
+from circuitlearn.errors import CircuitError
+from circuitlearn.learn.mirror import antisymmetric_part, realize_terms
+from circuitlearn.learn.task import LearningTask
+from circuitlearn.solve import OperatingPoint
+
+__all__ = [
+    "PhasePlan",
+    "aep_circuit",
+    "clamped_circuit",
+    "free_state",
+    "nudge_values",
+    "nudged_circuit",
+    "twin_circuit",
+]
+
+
+@dataclass
+class PhasePlan:
+    """A phase circuit and, per phase, the element values that turn it into that phase.
+
+    Attributes
+    ----------
+    circuit : Circuit
+        The phase circuit (flat) with the first phase's values.
+    variants : dict
+        Phase name → {element name: main value} (a V/I source's dc, a VCCS's transconductance).
+    warm_voltages, warm_currents : dict
+        A starting point near the phases' solutions: the free state, extended to new nodes.
+    """
+
+    circuit: Circuit
+    variants: dict[str, dict[str, float]]
+    warm_voltages: dict[str, float] = field(default_factory=dict)
+    warm_currents: dict[str, float] = field(default_factory=dict)
+
+    def circuits(self) -> dict[str, Circuit]:
+        """Each phase as its own circuit (phase name → Circuit)."""
+        out = {}
+        for name, values in self.variants.items():
+            circuit = self.circuit.copy()
+            circuit.title = f"{self.circuit.title} [{name}]"
+            for element, value in values.items():
+                circuit.set_value(element, value)
+            out[name] = circuit
+        return out
+
+    def warm_start(self) -> OperatingPoint:
+        """The warm start as an operating point (voltages and source currents only)."""
+        return OperatingPoint(dict(self.warm_voltages), dict(self.warm_currents), True, 0, "newton", np.nan, "warm start", "native")
+
+
+def free_state(task: LearningTask, free: OperatingPoint) -> np.ndarray:
+    """x0 of the task's native system from a free operating point of any backend."""
+    return task.system.state_from(free)
+
+
+def nudge_values(task: LearningTask, beta: float, free: OperatingPoint) -> dict[str, float]:
+    """Values [A] of the nudging sources ``i_nudge_<k>`` for strength ``beta`` [S]: −β ∂C/∂v_k at the free state."""
+    c = task.cost_gradient(free)
+    return {f"i_nudge_{k}": float(-beta * c[k]) for k in range(len(task.outputs))}
+
+
+def nudged_circuit(task: LearningTask, beta: float, free: OperatingPoint, base: Circuit | None = None) -> Circuit:
+    """``base`` (default the task's circuit) plus ``i_nudge_<k> 0 out −β ∂C/∂v_k`` per output."""
+    out = (task.circuit if base is None else base).copy()
+    for (name, value), node in zip(nudge_values(task, beta, free).items(), task.outputs, strict=True):
+        out.add(CurrentSource(name, GROUND, node, value))
+    return out
+
+
+def clamped_circuit(task: LearningTask, voltages: np.ndarray) -> Circuit:
+    """The task's circuit with each output clamped by ``v_clamp_<k> out 0`` to ``voltages[k]`` [V]."""
+    out = task.circuit.copy()
+    for k, (node, value) in enumerate(zip(task.outputs, np.asarray(voltages, dtype=float).tolist(), strict=True)):
+        out.add(VoltageSource(f"v_clamp_{k}", node, GROUND, value))
+    try:
+        check_topology(out)
+    except CircuitError as exc:
+        raise CircuitError(
+            f"coupled learning: clamping the outputs {task.outputs} breaks the circuit: {exc} "
+            "(an output driven by a V/E/H element cannot be clamped; choose other outputs)"
+        ) from None
+    return out
+
+
+def aep_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> tuple[Circuit, dict[str, float], dict[str, float]]:
+    """The AEP learning phase: nudge plus the reciprocity mirror −(K0 − K0ᵀ)(x − x0).
+
+    Returns the circuit and the warm-start voltages and currents of its new nodes and sources.
+    On a reciprocal circuit (R, D, V, I) K0 is symmetric and this is the EP nudged circuit.
+    """
+    system = task.system
+    x0 = free_state(task, free)
+    a = antisymmetric_part(system, x0)
+    corrected, new_v, new_i = realize_terms(task.circuit, system, -a, a @ x0, "aep", x0)
+    corrected.title = f"{task.circuit.title} [aep]"
+    return nudged_circuit(task, beta, free, corrected), new_v, new_i
+
+
+def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circuit:
+    """The Dyadic-EP twin (adjoint network) at the free state, driven by −β ∂C/∂v (module notes).
+
+    Raises
+    ------
+    CircuitError
+        A MOSFET with drain/source resistance (its internal nodes cannot be named in a netlist).
+    """
+    system = task.system
+    flat = system.circuit
+    x0 = free_state(task, free)
+    e = system.extended(x0)
+    twin = Circuit(f"{flat.title} [twin]")
+    diode_g: dict[str, float] = {}
+    if "d" in system.groups:
+        group = system.groups["d"]
+        jac = group.evaluate(e, None)[1]
+        diode_g = dict(zip(group.names, jac[: len(group.names)].tolist(), strict=True))
+    for element in flat:
+        if isinstance(element, (VoltageSource, CurrentSource)):
+            twin.add(element.with_values(dc=0.0))
+        elif isinstance(element, Diode):
+            model = flat.models[element.model]
+            rs = float(model.value("rs")) / float(element.area)
+            cathode = element.cathode
+            if rs > 0:
+                inner = f"twin_{element.name}_int"
+                twin.add(Resistor(f"r_twin_{element.name}_rs", element.anode, inner, rs))
+                anode = inner
+            else:
+                anode = element.anode
+            twin.add(Resistor(f"r_twin_{element.name}", anode, cathode, 1.0 / diode_g[element.name]))
+        elif isinstance(element, Mosfet):
+            model = flat.models[element.model]
+            if model.value("rd") > 0 or model.value("rs") > 0:
+                raise CircuitError(
+                    f"twin phase: MOSFET {element.name} has drain/source resistance (model {model.name}); "
+                    "set rd = rs = 0 and add explicit resistors",
+                    element=element.name,
+                )
+        else:
+            twin.add(element)
+    stamps = sp.csr_matrix((system.n, system.n))
+    if "m" in system.groups:
+        group = system.groups["m"]
+        jac = group.evaluate(e, None)[1]
+        rows, cols = group.jacobian_entries
+        ok = (rows < system.n) & (cols < system.n)
+        stamps = sp.csr_matrix((jac[ok], (rows[ok], cols[ok])), shape=(system.n, system.n))
+    terms = stamps - antisymmetric_part(system, x0)
+    twin, _, _ = realize_terms(twin, system, terms, None, "twin", np.zeros(system.n))
+    c = task.cost_gradient(free)
+    for k, node in enumerate(task.outputs):
+        twin.add(CurrentSource(f"i_nudge_{k}", GROUND, node, float(-beta * c[k])))
+    return twin
+

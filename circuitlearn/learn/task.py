@@ -1,0 +1,240 @@
+"""What to learn: :class:`LearningTask` (circuit, trainable conductances, outputs, targets, cost).
+
+Conventions (DESIGN.md §3): the parameters are the conductances G = 1/R [S] of the trainable
+resistors; gradients are dC/dG [V²/S for the MSE]. Trainable resistors are named by names or
+globs, matched case-insensitively against the flat circuit's resistors (``r*``, ``r.x1.*``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from circuitlearn.circuit import GROUND, Circuit, Resistor, VoltageSource
+from circuitlearn.errors import CircuitError, ConvergenceError
+from circuitlearn.learn.costs import Cost, make_cost
+from circuitlearn.solve import BACKENDS, OperatingPoint, solve_dc
+from circuitlearn.solve.mna import MNASystem, compile_circuit
+
+__all__ = ["NGSPICE_TIGHT", "LearningTask", "resolve_trainable"]
+
+NGSPICE_TIGHT: dict[str, float] = {"reltol": 1e-9, "abstol": 1e-15, "vntol": 1e-12}
+"""ngspice ``.options`` used for learning phases: EP-type rules take differences of nearby
+operating points, so ngspice's defaults (reltol 1e-3, abstol 1e-12 A, vntol 1e-6 V) are far too
+loose; these match the native solver's defaults."""
+
+
+def resolve_trainable(circuit: Circuit, patterns: str | Iterable[str]) -> list[str]:
+    """Resistor names of the flat ``circuit`` matching any name or glob in ``patterns``.
+
+    Matching is case-insensitive; the result keeps circuit order.
+
+    Raises
+    ------
+    CircuitError
+        A pattern that matches no resistor (naming it and the resistors there are), or no
+        pattern at all.
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+    >>> c = Circuit(); _ = c.add(VoltageSource("v1", "a", "0", 1.0))
+    >>> _ = c.add(Resistor("r1", "a", "b", 1e3)); _ = c.add(Resistor("rload", "b", "0", 1e3))
+    >>> resolve_trainable(c, ["R1"]), resolve_trainable(c, "r*")
+    (['r1'], ['r1', 'rload'])
+    """
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    patterns = [str(p).strip().lower() for p in patterns]
+    if not patterns:
+        raise CircuitError("trainable: expected at least one resistor name or glob (e.g. 'r*'); got none")
+    resistors = [e.name for e in circuit if isinstance(e, Resistor)]
+    chosen: set[str] = set()
+    for pattern in patterns:
+        hits = fnmatch.filter(resistors, pattern)
+        if not hits:
+            shown = ", ".join(resistors[:8]) + (" ..." if len(resistors) > 8 else "")
+            raise CircuitError(
+                f"trainable: {pattern!r} matches no resistor; the circuit's resistors are "
+                f"{shown or '(none)'} (use a name or a glob such as 'r*')"
+            )
+        chosen.update(hits)
+    return [name for name in resistors if name in chosen]
+
+
+class LearningTask:
+    """A circuit, its trainable conductances, output nodes with targets, and a cost.
+
+    Parameters
+    ----------
+    circuit : Circuit
+        Flattened here (a copy: the caller's circuit is never changed).
+    trainable : str or iterable of str
+        Resistor names or globs (case-insensitive).
+    outputs : mapping node → target [V], or sequence of nodes
+        Output nodes; with a sequence, ``targets`` gives the values in the same order.
+    targets : sequence of float, optional
+        Targets when ``outputs`` is a sequence (class probabilities for the cross-entropy).
+    cost : {"mse", "cross_entropy"} or Cost
+    inputs : mapping source name → value, optional
+        Independent source values (V [V] or I [A]) set before solving.
+
+    Raises
+    ------
+    CircuitError
+        Unknown trainable glob, unknown or fixed output node, target count mismatch, unknown
+        input source.
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+    >>> c = Circuit(); _ = c.add(VoltageSource("v1", "a", "0", 1.0))
+    >>> _ = c.add(Resistor("r1", "a", "b", 1e3)); _ = c.add(Resistor("r2", "b", "0", 1e3))
+    >>> task = LearningTask(c, "r*", {"b": 0.3})
+    >>> task
+    LearningTask(trainable=2, outputs={'b': 0.3}, cost=MeanSquaredError(), inputs={})
+    >>> round(task.cost_of(task.solve()), 6)
+    0.02
+    """
+
+    def __init__(
+        self,
+        circuit: Circuit,
+        trainable: str | Iterable[str],
+        outputs: Mapping[str, float] | Sequence[str],
+        targets: Sequence[float] | None = None,
+        cost: str | Cost = "mse",
+        inputs: Mapping[str, float] | None = None,
+    ) -> None:
+        if not isinstance(circuit, Circuit):
+            raise CircuitError(f"LearningTask: expected a Circuit; got {type(circuit).__name__}")
+        flat = circuit.flatten()
+        self.inputs = {str(k).lower(): float(v) for k, v in dict(inputs or {}).items()}
+        for name, value in self.inputs.items():
+            if name not in flat:
+                raise CircuitError(f"LearningTask: input source {name!r} is not in the circuit", element=name)
+            flat.set_value(name, value)
+        self.circuit = flat
+        self.trainable = resolve_trainable(flat, trainable)
+        if isinstance(outputs, Mapping):
+            if targets is not None:
+                raise CircuitError("LearningTask: give targets either in the outputs mapping or as targets, not both")
+            nodes = [str(n).lower() for n in outputs]
+            values = [float(v) for v in outputs.values()]
+        else:
+            nodes = [str(n).lower() for n in outputs]
+            if targets is None or len(targets) != len(nodes):
+                raise CircuitError(
+                    f"LearningTask: {len(nodes)} output nodes need as many targets; got "
+                    f"{None if targets is None else len(targets)}"
+                )
+            values = [float(v) for v in targets]
+        self.outputs = nodes
+        self.targets = np.array(values, dtype=float)
+        self.cost = make_cost(cost)
+        self._check_outputs()
+        pairs = [(flat[name].n1, flat[name].n2) for name in self.trainable]
+        self.resistor_nodes = pairs
+        self._system: MNASystem | None = None
+
+    def __repr__(self) -> str:
+        outs = dict(zip(self.outputs, self.targets.tolist(), strict=True))
+        return (
+            f"LearningTask(trainable={len(self.trainable)}, outputs={outs}, cost={self.cost!r}, "
+            f"inputs={self.inputs})"
+        )
+
+    # -- parameters -----------------------------------------------------------------------
+    @property
+    def conductances(self) -> np.ndarray:
+        """Trainable conductances G [S], in :attr:`trainable` order."""
+        return np.array([self.circuit[name].conductance for name in self.trainable])
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        """{resistor name: G [S]}."""
+        return dict(zip(self.trainable, self.conductances.tolist(), strict=True))
+
+    def with_conductances(self, conductances: Mapping[str, float] | np.ndarray) -> LearningTask:
+        """A copy of the task with some trainable conductances [S] changed."""
+        if not isinstance(conductances, Mapping):
+            conductances = dict(zip(self.trainable, np.asarray(conductances, dtype=float).tolist(), strict=True))
+        circuit = self.circuit.copy()
+        for name, g in conductances.items():
+            circuit.replace(circuit[name].with_conductance(float(g)))
+        task = LearningTask.__new__(LearningTask)
+        task.__dict__.update(self.__dict__)
+        task.circuit = circuit
+        task._system = None
+        return task
+
+    # -- solving --------------------------------------------------------------------------
+    @property
+    def system(self) -> MNASystem:
+        """The native MNA system of the task's circuit (compiled once, cached)."""
+        if self._system is None:
+            self._system = compile_circuit(self.circuit)
+        return self._system
+
+    def solve(self, backend: str = "native", circuit: Circuit | None = None, x0: Any = None) -> OperatingPoint:
+        """Operating point of the task's circuit (or of a phase ``circuit``) on ``backend``.
+
+        Raises
+        ------
+        ConvergenceError
+            When the solver finds no operating point (a gradient from it would be meaningless).
+        """
+        if backend not in BACKENDS:
+            raise CircuitError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+        target: Any = self.system if circuit is None and backend == "native" else (circuit or self.circuit)
+        if backend == "native":
+            from circuitlearn.solve.newton import solve_native
+
+            op = solve_native(target, x0=x0)
+        else:
+            op = solve_dc(target, backend="ngspice", options=NGSPICE_TIGHT)
+        if not op.converged:
+            title = (circuit or self.circuit).title
+            raise ConvergenceError(f"{backend} solve of {title!r} failed: {op.message}", result=op)
+        return op
+
+    def output_voltages(self, op: OperatingPoint) -> np.ndarray:
+        """Output voltages [V] at ``op``, in :attr:`outputs` order."""
+        return np.array([op.voltage(node) for node in self.outputs])
+
+    def cost_of(self, op: OperatingPoint) -> float:
+        """C at ``op``."""
+        return self.cost.value(self.output_voltages(op), self.targets)
+
+    def cost_gradient(self, op: OperatingPoint) -> np.ndarray:
+        """∂C/∂v_k at ``op`` (one value per output)."""
+        return self.cost.gradient(self.output_voltages(op), self.targets)
+
+    def drops(self, op: OperatingPoint) -> np.ndarray:
+        """Voltage drops v_a − v_b [V] across the trainable resistors at ``op``."""
+        return np.array([op.voltage(a) - op.voltage(b) for a, b in self.resistor_nodes])
+
+    # -- checks ---------------------------------------------------------------------------
+    def _check_outputs(self) -> None:
+        if not self.outputs:
+            raise CircuitError("LearningTask: expected at least one output node; got none")
+        nodes = set(self.circuit.nodes)
+        driven = {
+            (e.pos if e.neg == GROUND else e.neg): e.name
+            for e in self.circuit.elements_of(VoltageSource)
+            if (e.pos == GROUND) != (e.neg == GROUND)
+        }
+        for node in self.outputs:
+            if node == GROUND or node not in nodes:
+                raise CircuitError(f"LearningTask: output node {node!r} is not a node of the circuit", node=node)
+            if node in driven:
+                raise CircuitError(
+                    f"LearningTask: output node {node!r} is fixed by voltage source {driven[node]}; "
+                    "choose a node whose voltage the circuit computes",
+                    node=node,
+                )
+        if len(set(self.outputs)) != len(self.outputs):
+            raise CircuitError(f"LearningTask: duplicate output nodes in {self.outputs}")
