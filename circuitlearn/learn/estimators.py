@@ -303,7 +303,6 @@ class EquilibriumProp(_PhaseEstimator):
         beta = self.resolved_beta(task)
         signs = self._signs()
         circuit = nudged_circuit(task, signs[0] * beta, free)
-        circuit.title = f"{task.circuit.title} [ep]"
         variants = {f"ep_{_PHASE_SIGN[s]}": nudge_values(task, s * beta, free) for s in signs}
         return PhasePlan(circuit, variants, dict(free.voltages), dict(free.currents))
 
@@ -371,7 +370,6 @@ class CoupledLearning(_PhaseEstimator):
         v = task.output_voltages(free)
         signs = self._signs()
         circuit = clamped_circuit(task, v - signs[0] * eta * w)
-        circuit.title = f"{task.circuit.title} [cl]"
         variants = {
             f"cl_{_PHASE_SIGN[s]}": {f"v_clamp_{k}": float(value) for k, value in enumerate(v - s * eta * w)}
             for s in signs

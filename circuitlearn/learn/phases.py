@@ -69,7 +69,8 @@ class PhasePlan:
         out = {}
         for name, values in self.variants.items():
             circuit = self.circuit.copy()
-            circuit.title = f"{self.circuit.title} [{name}]"
+            if not self.circuit.title.endswith(f"[{name}]"):
+                circuit.title = f"{self.circuit.title} [{name}]"
             for element, value in values.items():
                 circuit.set_value(element, value)
             out[name] = circuit
@@ -124,7 +125,6 @@ def aep_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> tuple[
     x0 = free_state(task, free)
     a = antisymmetric_part(system, x0)
     corrected, new_v, new_i = realize_terms(task.circuit, system, -a, a @ x0, "aep", x0)
-    corrected.title = f"{task.circuit.title} [aep]"
     return nudged_circuit(task, beta, free, corrected), new_v, new_i
 
 

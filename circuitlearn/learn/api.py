@@ -1,0 +1,132 @@
+"""Entry points the CLI calls: :func:`compute_gradient` and :func:`export_phases`.
+
+``circuitlearn gradient`` maps to :func:`compute_gradient` (its :meth:`Gradient.to_dict` is the
+``--json`` object of DESIGN.md §4) and ``circuitlearn export-phase`` to :func:`export_phases`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from circuitlearn.circuit import Circuit
+from circuitlearn.errors import CircuitError
+from circuitlearn.learn.estimators import Gradient, make_estimator
+from circuitlearn.learn.task import NGSPICE_TIGHT, LearningTask
+
+__all__ = ["PHASE_METHODS", "compute_gradient", "export_phases", "load_circuit"]
+
+PHASE_METHODS = ("ep", "cl", "aep", "dyadic")
+"""Methods with learning-phase circuits (what ``export-phase`` accepts)."""
+
+
+def load_circuit(netlist_or_circuit: str | Path | Circuit) -> Circuit:
+    """A :class:`Circuit` from a netlist path (or the circuit itself)."""
+    if isinstance(netlist_or_circuit, Circuit):
+        return netlist_or_circuit
+    from circuitlearn.netlist import from_spice
+
+    return from_spice(Path(netlist_or_circuit))
+
+
+def compute_gradient(
+    netlist_or_circuit: str | Path | Circuit,
+    trainable_globs: str | Iterable[str],
+    outputs: Mapping[str, float],
+    method: str = "exact",
+    variant: str = "centered",
+    beta: float | None = None,
+    backend: str = "native",
+    cost: str = "mse",
+) -> Gradient:
+    """dC/dG of a netlist's trainable resistors for output targets, by one method.
+
+    Parameters
+    ----------
+    netlist_or_circuit : path or Circuit
+    trainable_globs : str or iterable of str
+        Resistor names or globs, case-insensitive (``r*``).
+    outputs : mapping node → target [V]
+    method : {"exact", "fd", "ep", "cl", "aep", "dyadic"}
+    variant : {"centered", "positive", "negative"}
+        For ep, cl, aep.
+    beta : float, optional
+        Nudge strength [S] (cl: clamping factor; fd: relative step); default per method
+        (:func:`~circuitlearn.learn.estimators.default_beta`).
+    backend : {"native", "ngspice"}
+    cost : {"mse", "cross_entropy"}
+
+    Returns
+    -------
+    Gradient
+        ``to_dict()`` gives ``{"method", "beta", "cost", "parameters", "gradient"}``.
+
+    Raises
+    ------
+    NetlistError, CircuitError, ConvergenceError, BackendError
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+    >>> c = Circuit(); _ = c.add(VoltageSource("v1", "a", "0", 1.0))
+    >>> _ = c.add(Resistor("r1", "a", "b", 1e3)); _ = c.add(Resistor("r2", "b", "0", 1e3))
+    >>> g = compute_gradient(c, "r*", {"b": 0.3}, method="exact")
+    >>> {k: round(v, 6) for k, v in g.to_dict()["gradient"].items()}
+    {'r1': 25.0, 'r2': -25.0}
+    """
+    task = LearningTask(load_circuit(netlist_or_circuit), trainable_globs, outputs, cost=cost)
+    estimator = make_estimator(method, beta=beta, variant=variant)
+    return estimator.compute_gradient(task, backend=backend)
+
+
+def export_phases(
+    circuit: str | Path | Circuit,
+    method: str,
+    trainable: str | Iterable[str],
+    outputs: Mapping[str, float],
+    beta: float | None,
+    path: str | Path,
+    *,
+    variant: str = "centered",
+    cost: str = "mse",
+    backend: str = "native",
+) -> list[Path]:
+    """Write the learning-phase circuits of ``method`` as ngspice-runnable netlists.
+
+    The free state is solved first (on ``backend``), since every phase depends on it (nudging
+    currents, clamp voltages, the AEP mirror, the twin's small-signal values). Files: for
+    ``path = out/amp.cir``, ``out/amp_free.cir`` (the free phase) and one ``out/amp_<phase>.cir``
+    per phase: ``ep_pos``/``ep_neg``, ``cl_pos``/``cl_neg``, ``aep_pos``/``aep_neg`` (a one-sided
+    variant writes only its own sign), ``twin``. Each deck has ``.options`` with the tight
+    tolerances of :data:`~circuitlearn.learn.task.NGSPICE_TIGHT` and an ``.op`` card.
+
+    Returns
+    -------
+    list of Path
+        The files written, free phase first.
+
+    Raises
+    ------
+    CircuitError
+        A method without phases (exact, fd), bad task settings.
+    """
+    key = str(method).lower()
+    if key not in PHASE_METHODS:
+        raise CircuitError(f"export-phase: method {method!r} has no learning phases; expected one of {', '.join(PHASE_METHODS)}")
+    task = LearningTask(load_circuit(circuit), trainable, outputs, cost=cost)
+    estimator = make_estimator(key, beta=beta, variant=variant)
+    free = task.solve(backend)
+    plan = estimator.phase_plan(task, free)
+    assert plan is not None
+    target = Path(path)
+    stem = target.stem if target.suffix else target.name
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    free_circuit = task.circuit.copy()
+    free_circuit.title = f"{task.circuit.title} [free]"
+    for name, phase in {"free": free_circuit, **plan.circuits()}.items():
+        out = folder / f"{stem}_{name}.cir"
+        out.write_text(phase.to_spice(options=NGSPICE_TIGHT) + "\n")
+        written.append(out)
+    return written
