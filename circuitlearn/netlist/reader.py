@@ -119,9 +119,10 @@ def from_spice(
     else:
         raise NetlistError(f"expected netlist text, bytes or a path; got {type(source).__name__}")
     try:
-        circuit = _Reader(shown).read(text)
+        reader = _Reader(shown)
+        circuit = reader.read(text)
         if check:
-            _check(circuit, shown)
+            _check(circuit, shown, reader.card_texts)
     except RecursionError:
         raise NetlistError(
             "the netlist is nested too deeply to read (subcircuits or expressions): flatten it",
@@ -179,6 +180,8 @@ class _Reader:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.stack: list[_Scope] = []
+        self.card_texts: dict[int, str] = {}
+        """Card text (continuations joined) by the line of its first physical line."""
 
     def read(self, text: str) -> Circuit:
         title, cards, skipped = split_cards(text, path=self.path)
@@ -187,6 +190,7 @@ class _Reader:
         top.ignored_cards.extend((card.line, card.text) for card in skipped)
         self.stack = [_Scope(top, None, None)]
         for card in cards:
+            self.card_texts[card.line] = card.text
             ctx = CardContext(card, self.path)
             tokens = tokenize(card, path=self.path)
             try:
@@ -393,12 +397,9 @@ class _Reader:
                     )
 
     def _located(self, circuit: Circuit, element: str | None, message: str) -> NetlistError:
-        return NetlistError(
-            message,
-            path=self.path,
-            line=circuit.origin.get(element or ""),
-            text=_line_text(circuit, element),
-        )
+        line = circuit.origin.get(element or "")
+        text = self.card_texts.get(line) if line is not None else None
+        return NetlistError(message, path=self.path, line=line, text=text)
 
     def _resolve_top_params(self, scope: _Scope) -> None:
         """Evaluate the top-level ``.param`` definitions in order, locating the first bad one."""
@@ -412,6 +413,7 @@ class _Reader:
                     f"{exc if isinstance(exc, ValueError) else 'expression too deeply nested'}",
                     path=self.path,
                     line=scope.param_lines.get(name),
+                    text=self.card_texts.get(scope.param_lines.get(name, -1)),
                 ) from None
 
 
@@ -492,20 +494,15 @@ def _cycle_through(
     return None
 
 
-def _line_text(circuit: Circuit, element: str | None) -> str | None:
-    if element and element in circuit:
-        return circuit[element].spice_card()
-    return None
-
-
-def _check(circuit: Circuit, path: str | None) -> None:
+def _check(circuit: Circuit, path: str | None, card_texts: dict[int, str]) -> None:
     """Flatten and check topology, turning errors into located :class:`NetlistError`s."""
     origins = flat_origins(circuit)
     try:
         flat = circuit.flatten()
     except CircuitError as exc:
         line = _find_line(circuit, exc.element)
-        raise NetlistError(str(exc), path=path, line=line) from None
+        text = card_texts.get(line) if line is not None else None
+        raise NetlistError(str(exc), path=path, line=line, text=text) from None
     try:
         check_topology(flat)
     except CircuitError as exc:
@@ -513,7 +510,7 @@ def _check(circuit: Circuit, path: str | None) -> None:
         if element is None and exc.node is not None:
             element = next((e.name for e in flat if exc.node in e.nodes), None)
         line = origins.get(element or "")
-        text = flat[element].spice_card() if element and element in flat else None
+        text = card_texts.get(line) if line is not None else None
         raise NetlistError(str(exc), path=path, line=line, text=text) from None
 
 
