@@ -182,6 +182,7 @@ def test_malformed_cards(text: str, line: int | None, match: str | None) -> None
     error = info.value
     assert error.path == "deck.cir"
     assert error.line == line
+    assert error.text and error.text in text  # the offending card, as written
     assert "\n" not in str(error)
 
 
@@ -275,6 +276,7 @@ def test_topology_errors_with_check(text: str, line: int, match: str) -> None:
     with pytest.raises(NetlistError, match=rf"^deck\.cir:{line}: {match}") as info:
         from_spice(text, path="deck.cir", check=True)
     assert info.value.line == line
+    assert info.value.text == text.splitlines()[line - 1]
 
 
 @pytest.mark.parametrize(
