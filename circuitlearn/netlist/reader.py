@@ -14,7 +14,7 @@ from pathlib import Path
 
 from circuitlearn.circuit.circuit import Circuit, Subcircuit
 from circuitlearn.circuit.elements import SubcircuitInstance
-from circuitlearn.circuit.expressions import Value, resolve_params
+from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
 from circuitlearn.circuit.models import MODEL_KINDS, Model
 from circuitlearn.circuit.topology import check_topology
 from circuitlearn.circuit.units import try_parse_value
@@ -180,6 +180,7 @@ class _Reader:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.stack: list[_Scope] = []
+        self.scopes: list[_Scope] = []
         self.card_texts: dict[int, str] = {}
         """Card text (continuations joined) by the line of its first physical line."""
 
@@ -189,6 +190,7 @@ class _Reader:
         top.source_path = self.path
         top.ignored_cards.extend((card.line, card.text) for card in skipped)
         self.stack = [_Scope(top, None, None)]
+        self.scopes = list(self.stack)
         for card in cards:
             self.card_texts[card.line] = card.text
             ctx = CardContext(card, self.path)
@@ -211,6 +213,8 @@ class _Reader:
                 path=self.path,
             )
         top.ignored_cards.sort()
+        for scope in self.scopes:
+            self._order_params(scope)
         self._validate(top)
         self._resolve_top_params(self.stack[0])
         return top
@@ -314,6 +318,7 @@ class _Reader:
         sub = Subcircuit(name, tuple(t.text for t in args[1:]), body, params)
         scope.circuit.add_subcircuit(sub)
         self.stack.append(_Scope(body, sub, ctx.card))
+        self.scopes.append(self.stack[-1])
 
     def _ends(self, tokens: list[Token], ctx: CardContext) -> None:
         if len(self.stack) == 1:
@@ -335,14 +340,14 @@ class _Reader:
             )
         for name, value_tokens in _param_pairs(tokens, ctx):
             who = f".param {name}"
-            if name in scope.param_lines:
-                raise ctx.error(f"{who}: already defined at line {scope.param_lines[name]}")
             if len(value_tokens) == 1 and value_tokens[0].kind == "expr":
                 value: Value = parse_expression(value_tokens[0].text, ctx, who)
             elif len(value_tokens) == 1 and try_parse_value(value_tokens[0].text) is not None:
                 value = parse_value(value_tokens[0], ctx, who)
             else:
                 value = parse_expression(" ".join(t.text for t in value_tokens), ctx, who)
+            # As in ngspice, a later definition replaces an earlier one everywhere.
+            scope.circuit.params.pop(name, None)
             scope.circuit.set_param(name, value)
             scope.param_lines[name] = ctx.card.line
 
@@ -400,6 +405,42 @@ class _Reader:
         line = circuit.origin.get(element or "")
         text = self.card_texts.get(line) if line is not None else None
         return NetlistError(message, path=self.path, line=line, text=text)
+
+    def _order_params(self, scope: _Scope) -> None:
+        """Order a scope's ``.param``s so that each follows those it uses (ngspice allows forward
+        references); an already valid order is kept. A circular definition is an error."""
+        params = scope.circuit.params
+        uses = {
+            name: expression_names(value.text) & set(params)
+            if isinstance(value, Expression)
+            else set()
+            for name, value in params.items()
+        }
+        ordered: dict[str, Value] = {}
+        visiting: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in ordered:
+                return
+            if name in visiting:
+                cycle = [*visiting[visiting.index(name) :], name]
+                line = scope.param_lines.get(cycle[0])
+                raise NetlistError(
+                    f".param {cycle[0]}: circular definition {' -> '.join(cycle)}",
+                    path=self.path,
+                    line=line,
+                    text=self.card_texts.get(line) if line is not None else None,
+                )
+            visiting.append(name)
+            for dependency in (n for n in params if n in uses[name]):
+                visit(dependency)
+            visiting.pop()
+            ordered[name] = params[name]
+
+        for name in params:
+            visit(name)
+        params.clear()
+        params.update(ordered)
 
     def _resolve_top_params(self, scope: _Scope) -> None:
         """Evaluate the top-level ``.param`` definitions in order, locating the first bad one."""

@@ -126,7 +126,16 @@ T = "title\n"
         # duplicates
         (T + "r1 a 0 1k\nR1 a 0 2k\n", 3, r"duplicate element name 'r1'"),
         (T + ".model m d\n.model M d\n", 3, r"duplicate model name 'm'"),
-        (T + ".param a=1\n.param A=2\n", 3, r".param a: already defined at line 2"),
+        (
+            T + ".param a={b}\n.param b={c+1}\n.param c=a\nr1 x 0 1\n",
+            2,
+            r".param a: circular definition a -> b -> c -> a",
+        ),
+        (
+            T + ".subckt s p\n.param k={k*2}\n.ends\nr1 x 0 1\n",
+            3,
+            r".param k: circular definition k -> k",
+        ),
         # models
         (
             T + ".model q1 npn\n",

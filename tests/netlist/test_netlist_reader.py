@@ -347,3 +347,21 @@ def test_flat_origins_point_at_the_defining_cards(netlist_paths: list[Path]) -> 
     assert lines[origins["r.x1.x1.r1a"] - 1].startswith("R1a top n1")
     assert lines[origins["r.x2.rload"] - 1].startswith("Rload out 0")
     assert lines[origins["v1"] - 1].startswith("V1 in 0")
+
+
+def test_params_forward_references_and_redefinition_as_ngspice() -> None:
+    # ngspice 39: a .param may use one defined later, and a later definition replaces an
+    # earlier one everywhere (checked with ngspice -b: b = 2k below)
+    c = from_spice(
+        deck(".param b={a*2}", ".param c=5", ".param a=1k", ".param a=1k/2", "r1 x 0 {b}")
+    )
+    assert list(c.params) == ["a", "b", "c"]
+    assert c.params["a"] == Expression("1k/2")
+    assert c.flatten()["r1"].resistance == 1000.0
+    again = from_spice(c.to_spice())
+    assert again == c and list(again.params) == ["a", "b", "c"]
+
+
+def test_params_in_written_order_are_kept() -> None:
+    c = from_spice(deck(".param z=1 y={z} x=3 w={x+y}", "r1 a 0 {w}"))
+    assert list(c.params) == ["z", "y", "x", "w"]
