@@ -304,6 +304,11 @@ def _mosfet(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     usage = "mNAME drain gate source bulk MODEL [w=VALUE] [l=VALUE]"
     who = f"MOSFET {name}"
     args, keywords = split_arguments(tokens, ctx, who)
+    if len(args) == 4:  # as ngspice says: the model is there, a node is missing
+        raise ctx.error(
+            f"{who}: too few nodes: expected '{usage}' (4 nodes, bulk included, then the model); "
+            f"got {' '.join(t.text for t in args)!r}"
+        )
     nodes = _nodes(args, 4, ctx, who, usage)
     model = _model_token(args, 4, ctx, who, usage)
     sizes = {k: parse_value(keywords.pop(k), ctx, who) for k in ("w", "l") if k in keywords}
