@@ -281,8 +281,12 @@ class DiodeGroup:
         return {"vd": e[..., self.anode] - e[..., self.cathode]}
 
     def initial_state(self) -> dict[str, np.ndarray]:
-        """ngspice's starting junction voltages (MODEINITJCT): vd = vcrit."""
-        return {"vd": self.vcrit.copy()}
+        """ngspice's starting junction voltages (MODEINITJCT): vd = vcrit.
+
+        The key ``vd0`` (not ``vd``) tells :meth:`evaluate` to linearise at these voltages
+        instead of limiting against them, as ngspice's first iteration does.
+        """
+        return {"vd0": self.vcrit.copy()}
 
     def evaluate(
         self, e: np.ndarray, old: dict[str, np.ndarray] | None, gmin: float = GMIN
@@ -296,6 +300,8 @@ class DiodeGroup:
         vd_raw = e[..., self.anode] - e[..., self.cathode]
         if old is None:
             vd = vd_raw
+        elif "vd" not in old:  # cold start: linearise at the given junction voltages
+            vd = np.broadcast_to(old["vd0"], vd_raw.shape)
         else:
             vd = self._limit(vd_raw, old["vd"])
         current, g = diode_current(vd, self.isat, self.vte, self.bv, self.vtebrk, gmin)
@@ -356,10 +362,12 @@ class MosGroup:
         return {"vgs": vgs, "vds": vds, "vbs": vbs, "vbd": vbs - vds, "von": von}
 
     def initial_state(self) -> dict[str, np.ndarray]:
-        """ngspice's starting voltages (MODEINITJCT): vbs = −1, vgs = polarity·VTO, vds = 0."""
+        """ngspice's starting voltages (MODEINITJCT): vbs = −1, vgs = polarity·VTO, vds = 0.
+
+        Keys end in ``0``: :meth:`evaluate` linearises at them (see :meth:`DiodeGroup.initial_state`).
+        """
         zero = np.zeros_like(self.beta)
-        vgs = self.polarity * self.vto
-        return {"vgs": vgs, "vds": zero, "vbs": zero - 1.0, "vbd": zero - 1.0, "von": vgs.copy()}
+        return {"vgs0": self.polarity * self.vto, "vds0": zero, "vbs0": zero - 1.0}
 
     def evaluate(
         self, e: np.ndarray, old: dict[str, np.ndarray] | None, gmin: float = GMIN
@@ -368,6 +376,8 @@ class MosGroup:
         raw = self.raw_state(e)
         if old is None:
             vgs, vds, vbs = raw["vgs"], raw["vds"], raw["vbs"]
+        elif "vgs" not in old:  # cold start: linearise at the given voltages
+            vgs, vds, vbs = (np.broadcast_to(old[k], raw["vgs"].shape) for k in ("vgs0", "vds0", "vbs0"))
         else:
             vgs, vds, vbs = self._limit(raw, old)
         vbd = vbs - vds

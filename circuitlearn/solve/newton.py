@@ -56,9 +56,11 @@ ABSTOL = 1e-15
 MAX_ITERATIONS = 100
 """Newton iterations allowed per solve or homotopy step (ngspice ``itl1`` default: 100)."""
 
-MAX_STEP = 10.0
+MAX_STEP = 1e3
 """Damping: largest node-voltage change per Newton iteration [V]; a longer step is scaled down
-as a whole (ngspice has no such cap and relies on junction limiting alone)."""
+as a whole. It only guards against runaway steps: junction limiting (pnjlim, fetlim, limvds) is
+the real damping, as in ngspice, which has no such cap. A small cap (≈ 10 V) was measured to
+*hurt*: it lets limited junction voltages run ahead of the node voltages."""
 
 GMIN_START = 1e-2
 """First shunt conductance [S] of gmin stepping, lowered a decade per step to 0 (ngspice's dynamic
@@ -306,9 +308,8 @@ def _linear(system: MNASystem, options: Mapping[str, Any]) -> RungResult:
         x = _solve(system, ev.jacobian_data, -ev.residual)
     except _Singular as exc:
         return RungResult(x, False, 1, [HomotopyStep("newton", 0.0, 1, False)], [], exc.unknown)
-    r = system.evaluate(x)
     ok = bool(np.all(np.isfinite(x)))
-    return RungResult(x, ok, 1, [HomotopyStep("newton", 0.0, 1, ok)], [float(np.max(np.abs(ev.residual), initial=0.0)), float(np.max(np.abs(r.residual), initial=0.0))])
+    return RungResult(x, ok, 1, [HomotopyStep("newton", 0.0, 1, ok)], [float(np.max(np.abs(ev.residual), initial=0.0))])
 
 
 def _finish(system: MNASystem, result: RungResult, strategy: str, raise_on_failure: bool) -> OperatingPoint:
