@@ -72,7 +72,7 @@ def compute_gradient(
     >>> _ = c.add(Resistor("r1", "a", "b", 1e3)); _ = c.add(Resistor("r2", "b", "0", 1e3))
     >>> g = compute_gradient(c, "r*", {"b": 0.3}, method="exact")
     >>> {k: round(v, 6) for k, v in g.to_dict()["gradient"].items()}
-    {'r1': 25.0, 'r2': -25.0}
+    {'r1': 50.0, 'r2': -50.0}
     """
     task = LearningTask(load_circuit(netlist_or_circuit), trainable_globs, outputs, cost=cost)
     estimator = make_estimator(method, beta=beta, variant=variant)
