@@ -64,7 +64,8 @@ T = "title\n"
         (
             T + "m1 d g s nch\n",
             2,
-            r"MOSFET m1: too few nodes: expected 'mNAME drain gate source bulk MODEL .*'; got 'd g s nch'",
+            r"MOSFET m1: too few nodes: expected 'mNAME drain gate source bulk MODEL .*\(4 nodes, "
+            r"bulk included, then the model\); got 'd g s nch'",
         ),
         (T + "m1 d g\n", 2, r"MOSFET m1: too few nodes"),
         (T + "d1 a 0\n", 2, r"diode d1: missing model name"),
