@@ -210,6 +210,8 @@ def _newton_batch(
         sub_state = {k: {q: v[active] for q, v in g.items()} for k, g in state.items()}
         ev = system.evaluate(x[active], sources=src, old_state=sub_state)
         for k, g in ev.state.items():
+            if set(g) != set(state[k]):  # after the cold first iteration (all samples active)
+                state[k] = {q: np.empty((n_samples, v.shape[-1])) for q, v in g.items()}
             for q, v in g.items():
                 state[k][q][active] = v
         dx = _block_solve(system, ev.jacobian_data, -ev.residual)

@@ -1,0 +1,97 @@
+"""Batched solves: equal to one-at-a-time, linear fast path, warm starts, failures never dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from circuitlearn.errors import CircuitError, ConvergenceError
+from circuitlearn.netlist import from_spice
+from circuitlearn.solve.batch import solve_batch
+from circuitlearn.solve.mna import compile_circuit
+from circuitlearn.solve.newton import solve_native
+
+DECKS = Path(__file__).resolve().parents[2] / "netlists"
+
+
+def one_at_a_time(circuit, source: str, values: np.ndarray) -> list:
+    out = []
+    for value in values:
+        c = circuit.copy()
+        c.set_value(source, float(value))
+        out.append(solve_native(c))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("deck", "source"),
+    [("diode_ladder", "v1"), ("cmos_inverter", "vin"), ("hard_latch", "iset"), ("hard_diode_string", "v3")],
+)
+def test_batch_equals_one_at_a_time(deck: str, source: str) -> None:
+    circuit = from_spice(DECKS / f"{deck}.cir")
+    base = float(circuit[source].dc)
+    values = base * np.linspace(-0.5, 1.5, 9)
+    batch = solve_batch(circuit, {source: values})
+    singles = one_at_a_time(circuit, source, values)
+    assert batch.converged.all()
+    for k, op in enumerate(singles):
+        assert op.converged
+        for node, v in op.voltages.items():
+            assert batch.voltage(node)[k] == pytest.approx(v, rel=1e-9, abs=1e-12)
+    assert batch.nodes == list(circuit.flatten().nodes)
+
+
+def test_linear_fast_path_one_iteration_per_sample() -> None:
+    circuit = from_spice(DECKS / "resistor_network.cir")
+    system = compile_circuit(circuit)
+    assert system.is_linear
+    source = next(iter(system.fixed_nodes.values()))[0]
+    values = np.linspace(-3, 3, 7)
+    batch = solve_batch(system, {source: values})
+    assert batch.iterations.tolist() == [1] * 7 and batch.converged.all()
+    for k, op in enumerate(one_at_a_time(circuit, source, values)):
+        np.testing.assert_allclose([batch.voltage(n)[k] for n in op.voltages], list(op.voltages.values()), rtol=1e-12, atol=1e-15)
+
+
+def test_warm_start_from_previous_batch() -> None:
+    circuit = from_spice(DECKS / "diode_ladder.cir")
+    values = np.linspace(4.0, 6.0, 20)
+    cold = solve_batch(circuit, {"v1": values})
+    warm = solve_batch(circuit, {"v1": values + 1e-3}, x0=cold)
+    assert warm.converged.all()
+    assert warm.iterations.max() < cold.iterations.min()
+    again = solve_batch(circuit, {"v1": values + 1e-3})
+    np.testing.assert_allclose(warm.voltages, again.voltages, rtol=1e-9, atol=1e-12)
+
+
+def test_partial_failure_warns_and_total_failure_raises() -> None:
+    circuit = from_spice(DECKS / "diode_ladder.cir")
+    options = {"max_iterations": 3, "homotopy": False}
+    solved = solve_native(circuit).state
+    start = np.stack([solved, np.zeros_like(solved)])  # sample 0 starts at its answer
+    with pytest.warns(RuntimeWarning, match="1 of 2 samples did not converge"):
+        batch = solve_batch(circuit, {"v1": [5.0, 5.0]}, x0=start, options=options)
+    assert batch.converged.tolist() == [True, False]
+    assert batch.iterations.tolist() == [1, 3]
+    with pytest.raises(ConvergenceError, match="none of the 2 samples converged") as info:
+        solve_batch(circuit, {"v1": [4.0, 5.0]}, options=options)
+    assert info.value.result.converged.tolist() == [False, False]
+
+
+def test_homotopy_rescues_failed_samples() -> None:
+    circuit = from_spice(DECKS / "hard_source_step.cir")
+    batch = solve_batch(circuit, {"v1": [11.327235378450785]})
+    assert batch.converged.all()
+    np.testing.assert_allclose(batch.voltages[0], list(solve_native(circuit).voltages.values()), rtol=1e-9)
+
+
+def test_bad_inputs_are_named() -> None:
+    circuit = from_spice(DECKS / "diode_ladder.cir")
+    with pytest.raises(CircuitError, match="'r1' is not an independent V or I source"):
+        solve_batch(circuit, {"r1": [1.0]})
+    with pytest.raises(CircuitError, match="same length"):
+        solve_batch(circuit, {"v1": [[1.0, 2.0]]})
+    with pytest.raises(CircuitError, match="x0 must have shape"):
+        solve_batch(circuit, {"v1": [1.0, 2.0]}, x0=np.zeros((3, 2)))

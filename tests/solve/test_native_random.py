@@ -1,0 +1,82 @@
+"""Property test: native and ngspice agree on random well-posed R/D/G/E/M circuits."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from circuitlearn.circuit import VCCS, VCVS, Circuit, Diode, Model, Mosfet, Resistor, VoltageSource
+from circuitlearn.solve.newton import solve_native
+
+PRECISE = {"reltol": 1e-9, "abstol": 1e-15, "vntol": 1e-12}
+
+
+@st.composite
+def layered_circuits(draw) -> Circuit:
+    """Random circuits that have exactly one operating point.
+
+    Layer 0 holds driven inputs. Inside each later layer only passive, monotone elements connect
+    nodes (resistors, diodes, a resistor to ground at every node). A layer sees the previous one
+    only through elements that draw no current from it: VCCS/VCVS controls and MOSFET gates
+    (NMOS sources and bulks at ground, PMOS at the supply). So each layer is a monotone
+    resistive network driven by its predecessors: a unique solution.
+    """
+    c = Circuit("random layered")
+    c.add_model(Model("dm", "d", {"is": draw(st.sampled_from([1e-15, 1e-14, 1e-12])), "n": draw(st.sampled_from([1.0, 1.5])), "rs": draw(st.sampled_from([0.0, 5.0]))}))
+    c.add_model(Model("nm", "nmos", {"vto": 0.5, "kp": 1e-4, "gamma": draw(st.sampled_from([0.0, 0.4])), "lambda": 0.02}))
+    c.add_model(Model("pm", "pmos", {"vto": -0.6, "kp": 4e-5, "lambda": 0.03}))
+    c.add(VoltageSource("vdd", "vdd", "0", 3.0))
+    n_in = draw(st.integers(1, 3))
+    layers = [[f"in{k}" for k in range(n_in)]]
+    for k, node in enumerate(layers[0]):
+        c.add(VoltageSource(f"vin{k}", node, "0", draw(st.floats(-2.0, 3.0))))
+    count = 0
+
+    def name(letter: str) -> str:
+        nonlocal count
+        count += 1
+        return f"{letter}{count}"
+
+    for depth in range(1, draw(st.integers(2, 3)) + 1):
+        nodes = [f"l{depth}n{k}" for k in range(draw(st.integers(1, 3)))]
+        for node in nodes:
+            c.add(Resistor(name("r"), node, "0", draw(st.floats(1e3, 1e5))))
+        for _ in range(draw(st.integers(0, 3))):
+            a, b = draw(st.sampled_from(nodes + ["0"])), draw(st.sampled_from(nodes + ["0"]))
+            if a == b:
+                continue
+            if draw(st.booleans()):
+                c.add(Resistor(name("r"), a, b, draw(st.floats(1e2, 1e5))))
+            else:
+                c.add(Diode(name("d"), a, b, "dm"))
+        prev = layers[-1]
+        for node in nodes:
+            kind = draw(st.sampled_from(["g", "e", "n", "p", "none"]))
+            ctrl = draw(st.sampled_from(prev))
+            if kind == "g":
+                c.add(VCCS(name("g"), "0", node, ctrl, "0", draw(st.floats(-1e-3, 1e-3))))
+            elif kind == "e" and node == nodes[0]:
+                c.add(VCVS(name("e"), f"{node}x", "0", ctrl, "0", draw(st.floats(-2.0, 2.0))))
+                c.add(Resistor(name("r"), f"{node}x", node, draw(st.floats(1e2, 1e4))))
+            elif kind == "n":
+                c.add(Mosfet(name("m"), node, ctrl, "0", "0", "nm", w=draw(st.sampled_from([2e-6, 10e-6])), l=1e-6))
+            elif kind == "p":
+                c.add(Mosfet(name("m"), node, ctrl, "vdd", "vdd", "pm", w=4e-6, l=1e-6))
+        layers.append(nodes)
+    return c
+
+
+@pytest.mark.ngspice
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layered_circuits())
+def test_random_circuits_agree_with_ngspice(circuit: Circuit) -> None:
+    from circuitlearn.solve.ngspice import solve_ngspice
+
+    native = solve_native(circuit)
+    reference = solve_ngspice(circuit, options=PRECISE)
+    assert native.converged and reference.converged
+    for node, value in reference.voltages.items():
+        assert abs(native.voltages[node] - value) <= 1e-6 * abs(value) + 1e-7, (node, circuit.to_spice())
+    for source, value in reference.currents.items():
+        assert abs(native.currents[source] - value) <= 1e-6 * abs(value) + 1e-12, (source, circuit.to_spice())
