@@ -10,8 +10,7 @@ law applies (a unit test of gradient code as much as of the circuit).
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,7 @@ from circuitlearn.circuit import (
 )
 from circuitlearn.diagnostics.conservation import QUANTITY_NAME, euler_residual
 from circuitlearn.errors import CircuitError
+from circuitlearn.learn.task import resolve_trainable
 
 __all__ = [
     "EULER_TOLERANCE",
@@ -140,7 +140,7 @@ def analyze_applicability(
     (False, 'fixed (non-trainable) resistor(s) r2: their')
     """
     flat = circuit.flatten()
-    names = _resolve_trainable(flat, list(trainable))
+    names = resolve_trainable(flat, list(trainable))
     reasons: list[str] = []
     sources = [e for e in flat.elements_of(CurrentSource) if e.dc != 0.0]
     if sources:
@@ -202,22 +202,6 @@ def analyze_applicability(
             )
     linear = not diodes and not transistors
     return Applicability(not reasons, linear, tuple(reasons), residual, tuple(names))
-
-
-def _resolve_trainable(flat: Circuit, patterns: Sequence[str]) -> list[str]:
-    """Resistor names matching any pattern (case-insensitive), in circuit order."""
-    if not patterns:
-        raise CircuitError("analyze_applicability: no trainable resistors given; expected names or globs such as 'r*'")
-    resistors = [e.name for e in flat.elements_of(Resistor)]
-    lowered = [p.lower() for p in patterns]
-    names = [n for n in resistors if any(fnmatch.fnmatchcase(n, p) for p in lowered)]
-    unmatched = [p for p in lowered if not any(fnmatch.fnmatchcase(n, p) for n in resistors)]
-    if unmatched:
-        raise CircuitError(
-            f"analyze_applicability: trainable pattern(s) {', '.join(unmatched)} match no resistor; "
-            f"resistors: {_list(resistors)}"
-        )
-    return names
 
 
 def _list(names: Iterable[str]) -> str:

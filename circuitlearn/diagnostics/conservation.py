@@ -21,21 +21,21 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse.linalg as spla
 
 from circuitlearn.errors import CircuitError
 
 __all__ = [
+    "CLAMPS",
     "DEFAULT_TOLERANCE",
     "METHODS",
     "QUANTITY_NAME",
+    "RULES",
     "VARIANTS",
     "ConservationStep",
     "ConservationTracker",
     "ConservationWarning",
     "conserved_quantity",
     "euler_residual",
-    "output_resistance",
     "predicted_rate",
 ]
 
@@ -46,12 +46,22 @@ METHODS = ("exact", "ep", "cl")
 """Learning rules the tracker knows a predicted rate for."""
 
 VARIANTS = ("centered", "positive", "negative")
-"""EP variants: centred (±β), one-sided with +β, one-sided with −β."""
+"""EP / CL variants: centred (±β), one-sided with +β, one-sided with −β."""
 
-DEFAULT_TOLERANCE: dict[str, float] = {"exact": 1e-9, "ep-centered": 1e-6}
+CLAMPS = ("matched", "relative")
+"""Coupled-learning clamps (see :class:`circuitlearn.learn.estimators.CoupledLearning`):
+``matched`` moves the outputs by −η·R_out·∂C/∂v, ``relative`` (Stern et al.) by −η·∂C/∂v."""
+
+RULES = ("product", "energy")
+"""Local-rule forms of EP / CL (see :mod:`circuitlearn.diagnostics.rules`): ``product``
+ΔV_0·(ΔV_hi − ΔV_lo)/β (circuitlearn.learn's), ``energy`` ½(ΔV_hi² − ΔV_lo²)/β (MATH.md §7's rates)."""
+
+DEFAULT_TOLERANCE: dict[str, float] = {"exact": 1e-9, "product": 1e-9, "energy-centered": 1e-9}
 """Relative drift |Σ k·Δk|/Q0 beyond which a mode predicted to conserve Q warns. Exact gradient
-flow conserves Q to rounding (the Euler residual is ~1e-13 on linear circuits); centred EP drifts
-at O(β²), ~1e-8 per unit of relative training time at β = 1e-3·mean(G) (MATH.md §7)."""
+flow conserves Q to rounding (the Euler residual is ~1e-13 on linear circuits); so do the
+product-form EP/CL rules at any β (KCL at the free state) and the centred energy-form rules with
+frozen nudges or clamps (symmetric phases). Centred energy-form EP with the state-dependent
+nudge drifts at O(β²) (MATH.md §7) with no closed form, so it has no default (pass ``tolerance``)."""
 
 _GRADIENT_STEP_RTOL = 1e-9
 """Relative mismatch between Δk and −lr·α·g above which a step is counted as not plain gradient
@@ -110,38 +120,48 @@ def predicted_rate(
     beta: float | None = None,
     error: Sequence[float] | np.ndarray | None = None,
     r_out: np.ndarray | None = None,
+    clamp: str = "matched",
+    rule: str = "energy",
 ) -> float:
     """Leading-order dQ/dt [S²/unit time] of a learning rule's flow on a linear circuit.
 
-    Time is t = Σ lr (the flow dk/dt = −α·ĝ). Rates (MATH.md §7, e = v_out − y at the free state,
-    R_out the transfer-resistance matrix seen at the outputs with the inputs held):
+    Time is t = Σ lr (the flow dk/dt = −α·ĝ). With e = v_out − y at the free state and R_out the
+    transfer-resistance matrix seen at the outputs with the inputs held (G_out = R_out⁻¹), the
+    energy-form rule's Σ k·ĝ is its phases' energy difference over β, which gives (MATH.md §7):
 
-    - ``exact``: 0 (Euler's identity);
+    - ``exact``, and any ``product``-form rule: 0 (Euler's identity; KCL at the free state);
     - ``ep`` centred: 0 at this order (the drift is O(β²));
     - ``ep`` one-sided ``positive``: −(β/2)·eᵀR_out e (Q shrinks); ``negative``: +(β/2)·eᵀR_out e;
-    - ``cl``: −(η/2)·eᵀG_out e with G_out = R_out⁻¹ and η = ``beta`` (exact on linear circuits).
+    - ``cl`` centred: 0 exactly (symmetric clamps);
+    - ``cl`` one-sided (η = ``beta``), exact on linear circuits: ∓(η/2)·eᵀG_out e with the
+      ``relative`` clamp, ∓(η/2)·eᵀR_out e with the ``matched`` one (− for ``positive``).
 
     Parameters
     ----------
     method : {"exact", "ep", "cl"}
     variant : {"centered", "positive", "negative"}
-        EP variant (ignored otherwise).
-    beta : float [S]
-        Nudging (EP) or clamping (CL, η) factor; needed for one-sided EP and CL.
+        EP / CL variant (ignored for ``exact``).
+    beta : float
+        Nudging β [S] (EP) or clamping factor η (CL: [S] matched, dimensionless relative).
     error : array_like [V]
-        Output error v − y at the free state; needed for one-sided EP and CL.
+        Output error v − y at the free state; needed for the one-sided rules.
     r_out : ndarray [Ω]
-        Output transfer-resistance matrix (:func:`output_resistance`).
+        Output transfer-resistance matrix
+        (:func:`circuitlearn.learn.estimators.output_resistance`).
+    clamp : {"matched", "relative"}
+        CL clamp.
+    rule : {"energy", "product"}
+        Local-rule form of EP / CL (:data:`RULES`).
 
     Examples
     --------
     >>> round(predicted_rate("ep", variant="positive", beta=1e-3, error=[0.1], r_out=[[1e3]]), 12)
     -0.005
-    >>> float(f'{predicted_rate("cl", beta=0.1, error=[0.1], r_out=[[1e3]]):.6g}')
+    >>> float(f'{predicted_rate("cl", variant="positive", beta=0.1, error=[0.1], r_out=[[1e3]], clamp="relative"):.6g}')
     -5e-07
     """
-    _check_method(method, variant)
-    if method == "exact" or (method == "ep" and variant == "centered"):
+    _check_method(method, variant, clamp, rule)
+    if method == "exact" or rule == "product" or variant == "centered":
         return 0.0
     if beta is None or error is None or r_out is None:
         raise CircuitError(
@@ -151,47 +171,9 @@ def predicted_rate(
         )
     e = np.asarray(error, dtype=float).reshape(-1)
     r = np.atleast_2d(np.asarray(r_out, dtype=float))
-    if method == "cl":
-        return float(-0.5 * beta * e @ np.linalg.solve(r, e))
+    quadratic = e @ np.linalg.solve(r, e) if method == "cl" and clamp == "relative" else e @ r @ e
     sign = -1.0 if variant == "positive" else 1.0
-    return float(sign * 0.5 * beta * e @ r @ e)
-
-
-def output_resistance(system: Any, x: np.ndarray, outputs: Sequence[str]) -> np.ndarray:
-    """Transfer-resistance matrix R_out = Pᵀ K⁻¹ P [Ω] seen at the output nodes.
-
-    Entry (a, b) is the voltage change at output a per unit current injected into output b, with
-    every source held at its value (K: the MNA Jacobian at state ``x``). On a resistor network
-    it is the inverse of the conductance matrix seen at the outputs, G_out = R_out⁻¹.
-
-    Parameters
-    ----------
-    system : circuitlearn.solve.mna.MNASystem
-    x : ndarray
-        MNA state (``system.state_from(op)``).
-    outputs : sequence of str
-        Output node names.
-
-    Raises
-    ------
-    CircuitError
-        When an output is ground or a node held by a voltage source.
-    """
-    columns = []
-    for node in outputs:
-        key = node.lower()
-        if key not in system.node_index:
-            held = " (held by a voltage source)" if key in getattr(system, "fixed_nodes", {}) else ""
-            raise CircuitError(
-                f"output node {node!r} is not a free node of the circuit{held}; expected a node "
-                "whose voltage the circuit sets", node=key,
-            )
-        columns.append(system.node_index[key])
-    n = len(system.unknowns)
-    p = np.zeros((n, len(columns)))
-    p[columns, np.arange(len(columns))] = 1.0
-    solution = spla.splu(system.jacobian(x).tocsc()).solve(p)
-    return np.asarray(solution[columns, :])
+    return float(sign * 0.5 * beta * quadratic)
 
 
 @dataclass(frozen=True)
@@ -232,16 +214,22 @@ class ConservationTracker:
     method : {"exact", "ep", "cl"}
         Learning rule producing the updates (selects the predicted rate).
     variant : {"centered", "positive", "negative"}
-        EP variant.
-    beta : float [S], optional
-        EP nudging or CL clamping factor η.
+        EP / CL variant.
+    beta : float, optional
+        EP nudging β [S] or CL clamping factor η.
+    clamp : {"matched", "relative"}
+        CL clamp (see :func:`predicted_rate`).
+    rule : {"product", "energy"}
+        Local-rule form of EP / CL: ``product`` is circuitlearn.learn's.
+    nudge : {"frozen", "state"}
+        EP nudge of an energy-form rule (:class:`~circuitlearn.diagnostics.rules.EnergyFormRule`).
     applicable : bool
         Whether the law applies to this circuit and task (see
         :func:`circuitlearn.diagnostics.applicability.analyze_applicability`); when False nothing
         warns and the drift is information only.
     tolerance : float, optional
         Relative drift along the update direction beyond which a conserving mode (exact, centred
-        EP) warns; default :data:`DEFAULT_TOLERANCE`.
+        EP, centred CL) warns; default :data:`DEFAULT_TOLERANCE`.
 
     Examples
     --------
@@ -262,10 +250,13 @@ class ConservationTracker:
         method: str = "exact",
         variant: str = "centered",
         beta: float | None = None,
+        clamp: str = "matched",
+        rule: str = "product",
+        nudge: str = "frozen",
         applicable: bool = True,
         tolerance: float | None = None,
     ) -> None:
-        _check_method(method, variant)
+        _check_method(method, variant, clamp, rule)
         if isinstance(initial, Mapping):
             self.names = [str(n) for n in initial]
             k0 = np.array([float(initial[n]) for n in initial])
@@ -278,12 +269,15 @@ class ConservationTracker:
         if self.rates.shape != k0.shape or not np.all(self.rates > 0):
             raise CircuitError(f"ConservationTracker: rates must be {k0.size} positive numbers; got {rates!r}")
         self.method = method
-        self.variant = variant
+        self.variant = "centered" if method == "exact" else variant
         self.beta = beta
+        self.clamp = clamp
+        self.rule = rule
+        self.nudge = nudge
         self.applicable = bool(applicable)
-        self.mode = "ep-" + variant if method == "ep" else method
+        self.mode = _mode(method, self.variant, rule, nudge)
         self.tolerance = tolerance if tolerance is not None else DEFAULT_TOLERANCE.get(self.mode)
-        self.conserving = self.applicable and self.mode in DEFAULT_TOLERANCE
+        self.conserving = self.applicable and self.tolerance is not None
         self.initial = conserved_quantity(k0, self.rates)
         self.values = k0
         self.history: list[ConservationStep] = []
@@ -331,10 +325,9 @@ class ConservationTracker:
         gradient_step = True
         if lr is not None:
             self._time += lr
-            if not (self.method == "cl" or (self.method == "ep" and self.variant != "centered")) or (
-                error is not None and r_out is not None
-            ):
-                rate = predicted_rate(self.method, variant=self.variant, beta=self.beta, error=error, r_out=r_out)
+            if self.mode in DEFAULT_TOLERANCE or self.variant == "centered" or (error is not None and r_out is not None):
+                rate = predicted_rate(self.method, variant=self.variant, beta=self.beta, error=error,
+                                      r_out=r_out, clamp=self.clamp, rule=self.rule)
                 predicted_bias = lr * rate
             if g is not None:
                 predicted_disc = float(0.5 * lr * lr * np.sum(self.rates * g * g))
@@ -409,7 +402,9 @@ class ConservationTracker:
             "steps": len(self.history),
             "non_gradient_steps": sum(not s.gradient_step for s in self.history),
             "method": self.method,
-            "variant": self.variant if self.method == "ep" else None,
+            "variant": None if self.method == "exact" else self.variant,
+            "clamp": self.clamp if self.method == "cl" else None,
+            "rule": None if self.method == "exact" else self.rule,
             "beta": self.beta,
         }
 
@@ -448,8 +443,21 @@ class ConservationTracker:
             )
 
 
-def _check_method(method: str, variant: str) -> None:
+def _mode(method: str, variant: str, rule: str, nudge: str) -> str:
+    """Key of :data:`DEFAULT_TOLERANCE` for a conserving mode, else a descriptive name."""
+    if method == "exact" or rule == "product":
+        return method if method == "exact" else "product"
+    if variant == "centered":
+        return "energy-centered-state" if method == "ep" and nudge == "state" else "energy-centered"
+    return f"{method}-energy-{variant}"
+
+
+def _check_method(method: str, variant: str, clamp: str = "matched", rule: str = "product") -> None:
     if method not in METHODS:
         raise CircuitError(f"unknown learning method {method!r} for the conservation law; expected one of {', '.join(METHODS)}")
     if variant not in VARIANTS:
-        raise CircuitError(f"unknown EP variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+        raise CircuitError(f"unknown EP/CL variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    if clamp not in CLAMPS:
+        raise CircuitError(f"unknown CL clamp {clamp!r}; expected one of {', '.join(CLAMPS)}")
+    if rule not in RULES:
+        raise CircuitError(f"unknown local-rule form {rule!r}; expected one of {', '.join(RULES)}")

@@ -106,9 +106,9 @@ def test_euler_residual_reported_and_checked() -> None:
 
 
 def test_errors_name_the_culprit() -> None:
-    with pytest.raises(CircuitError, match="pattern.*x\\* match no resistor"):
+    with pytest.raises(CircuitError, match="'x\\*' matches no resistor"):
         analyze_applicability(_ladder(), ["x*"])
-    with pytest.raises(CircuitError, match="no trainable resistors given"):
+    with pytest.raises(CircuitError, match="expected at least one resistor name"):
         analyze_applicability(_ladder(), [])
     with pytest.raises(CircuitError, match="gradient lacks trainable resistor.*r4"):
         analyze_applicability(_ladder(), ["r*"], gradient={"r1": 0.0, "r2": 0.0, "r3": 0.0})

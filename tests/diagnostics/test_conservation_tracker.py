@@ -114,7 +114,7 @@ def test_no_warning_where_the_law_does_not_apply_or_drift_is_predicted() -> None
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConservationWarning)
         ConservationTracker([1.0, 1.0], applicable=False).update([2.0, 1.0], lr=1.0, gradient=[-1.0, 0.0])
-        one_sided = ConservationTracker([1.0, 1.0], method="ep", variant="positive", beta=0.1)
+        one_sided = ConservationTracker([1.0, 1.0], method="ep", variant="positive", beta=0.1, rule="energy")
         step = one_sided.update([0.9, 1.0], lr=1.0, gradient=[0.1, 0.0], error=[0.5], r_out=[[2.0]])
     assert step.predicted_bias == pytest.approx(-0.1 / 2 * 0.25 * 2.0)
 
@@ -126,21 +126,29 @@ def test_predicted_rates_signs_and_forms() -> None:
     e = rng.normal(size=3)
     quad = e @ r_out @ e
     assert predicted_rate("exact") == 0.0
+    assert predicted_rate("ep", variant="positive", beta=0.1, rule="product") == 0.0
     assert predicted_rate("ep", variant="centered", beta=0.1) == 0.0
     plus = predicted_rate("ep", variant="positive", beta=0.1, error=e, r_out=r_out)
     minus = predicted_rate("ep", variant="negative", beta=0.1, error=e, r_out=r_out)
     assert plus == pytest.approx(-0.05 * quad) and minus == pytest.approx(-plus)
-    cl = predicted_rate("cl", beta=0.2, error=e, r_out=r_out)
-    assert cl == pytest.approx(-0.1 * e @ np.linalg.inv(r_out) @ e) and cl < 0
+    assert predicted_rate("cl", variant="centered", beta=0.2) == 0.0
+    relative = predicted_rate("cl", variant="positive", beta=0.2, error=e, r_out=r_out, clamp="relative")
+    assert relative == pytest.approx(-0.1 * e @ np.linalg.inv(r_out) @ e) and relative < 0
+    matched = predicted_rate("cl", variant="negative", beta=0.2, error=e, r_out=r_out, clamp="matched")
+    assert matched == pytest.approx(0.1 * quad)
 
 
 def test_errors_name_the_problem() -> None:
     with pytest.raises(CircuitError, match="unknown learning method 'adam'"):
         ConservationTracker([1.0], method="adam")
-    with pytest.raises(CircuitError, match="unknown EP variant 'both'"):
+    with pytest.raises(CircuitError, match="unknown EP/CL variant 'both'"):
         predicted_rate("ep", variant="both")
+    with pytest.raises(CircuitError, match="unknown local-rule form 'sum'"):
+        ConservationTracker([1.0], method="ep", rule="sum")
+    with pytest.raises(CircuitError, match="unknown CL clamp 'tight'"):
+        ConservationTracker([1.0], method="cl", clamp="tight")
     with pytest.raises(CircuitError, match="needs beta, error and r_out"):
-        predicted_rate("cl", beta=0.1)
+        predicted_rate("cl", variant="positive", beta=0.1)
     with pytest.raises(CircuitError, match="rates must be 2 positive numbers"):
         ConservationTracker([1.0, 2.0], rates=[1.0, -1.0])
     tracker = ConservationTracker({"r1": 1.0, "r2": 2.0})

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from circuitlearn.circuit import Circuit, Diode, Model, Resistor, VoltageSource
-from circuitlearn.diagnostics.conservation import output_resistance
 from circuitlearn.diagnostics.convergence import ConvergenceReport, cosine_similarity, kcl_residual
 from circuitlearn.errors import CircuitError
 from circuitlearn.solve import solve_dc
@@ -68,21 +67,3 @@ def test_cosine_similarity() -> None:
     assert np.isnan(cosine_similarity([0.0, 0.0], [1.0, 0.0]))
     with pytest.raises(CircuitError, match="differ in parameters r3"):
         cosine_similarity({"r1": 1.0}, {"r1": 1.0, "r3": 2.0})
-
-
-def test_output_resistance_of_a_ladder() -> None:
-    """R_out of out = r3 + (r1 || r2) in parallel with r4, with the input source shorted."""
-    c = Circuit("ladder")
-    r1, r2, r3, r4 = 1e3, 2e3, 3e3, 4e3
-    for element in (VoltageSource("v1", "in", "0", 1.0), Resistor("r1", "in", "a", r1),
-                    Resistor("r2", "a", "0", r2), Resistor("r3", "a", "out", r3), Resistor("r4", "out", "0", r4)):
-        c.add(element)
-    system = compile_circuit(c)
-    x = system.state_from(solve_dc(c))
-    upstream = r3 + r1 * r2 / (r1 + r2)
-    expected = upstream * r4 / (upstream + r4)
-    r_out = output_resistance(system, x, ["out", "a"])
-    assert r_out[0, 0] == pytest.approx(expected, rel=1e-12)
-    assert r_out[0, 1] == pytest.approx(r_out[1, 0], rel=1e-12)  # reciprocity
-    with pytest.raises(CircuitError, match="output node 'in' is not a free node.*held by a voltage source"):
-        output_resistance(system, x, ["in"])
