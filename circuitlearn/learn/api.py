@@ -12,9 +12,10 @@ from pathlib import Path
 from circuitlearn.circuit import Circuit
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.estimators import Gradient, make_estimator
+from circuitlearn.learn.report import DEFAULT_METHODS, GradientReport, compare_gradients
 from circuitlearn.learn.task import NGSPICE_TIGHT, LearningTask
 
-__all__ = ["PHASE_METHODS", "compute_gradient", "export_phases", "load_circuit"]
+__all__ = ["PHASE_METHODS", "compute_gradient", "export_phases", "gradient_report", "load_circuit"]
 
 PHASE_METHODS = ("ep", "cl", "aep", "dyadic")
 """Methods with learning-phase circuits (what ``export-phase`` accepts)."""
@@ -130,3 +131,27 @@ def export_phases(
         out.write_text(phase.to_spice(options=NGSPICE_TIGHT) + "\n")
         written.append(out)
     return written
+
+
+def gradient_report(
+    netlist_or_circuit: str | Path | Circuit,
+    trainable_globs: str | Iterable[str],
+    outputs: Mapping[str, float],
+    methods: Iterable[str] = DEFAULT_METHODS,
+    *,
+    variant: str = "centered",
+    beta: float | None = None,
+    backend: str = "native",
+    cost: str = "mse",
+    plot: str | Path | None = None,
+) -> GradientReport:
+    """Compare ``methods`` with the exact gradient on a netlist; optionally save the scatter PNG.
+
+    ``report.to_text()`` prints the summary and per-parameter tables; ``report.to_dict()`` is
+    JSON-ready. See :func:`~circuitlearn.learn.report.compare_gradients`.
+    """
+    task = LearningTask(load_circuit(netlist_or_circuit), trainable_globs, outputs, cost=cost)
+    report = compare_gradients(task, methods, backend=backend, beta=beta, variant=variant)
+    if plot is not None:
+        report.plot(plot)
+    return report

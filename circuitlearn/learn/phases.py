@@ -109,8 +109,8 @@ def clamped_circuit(task: LearningTask, voltages: np.ndarray) -> Circuit:
         check_topology(out)
     except CircuitError as exc:
         raise CircuitError(
-            f"coupled learning: clamping the outputs {task.outputs} breaks the circuit: {exc} "
-            "(an output driven by a V/E/H element cannot be clamped; choose other outputs)"
+            f"coupled learning: cannot clamp the outputs {task.outputs}: {exc}; an output driven by "
+            "a V/E/H element cannot be clamped, choose other outputs"
         ) from None
     return out
 

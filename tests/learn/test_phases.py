@@ -120,7 +120,10 @@ def test_export_phase_refuses_methods_without_phases(tmp_path: Path) -> None:
 def test_every_exported_phase_runs_in_plain_ngspice_batch(method: str, tmp_path: Path) -> None:
     circuit = random_circuit(12, 6, nonreciprocal=True, diodes=True)
     outputs = {"n3": 0.2} if method == "cl" else {"n2": 0.2, "n4": 0.1}
-    for k, (deck, outs) in enumerate([(NETLIST_DIR / "nmos_stage.cir", {"d": 1.0}), (circuit, outputs)]):
+    decks = [(NETLIST_DIR / "nmos_stage.cir", {"d": 1.0}), (circuit, outputs)]
+    if method == "cl":  # clamping d leaves nmos_stage without unknowns: nothing to compare
+        decks = decks[1:]
+    for k, (deck, outs) in enumerate(decks):
         for path in export_phases(deck, method, "r*", outs, None, tmp_path / f"deck{k}.cir"):
             raw = path.with_suffix(".raw")
             run = subprocess.run(
