@@ -112,7 +112,7 @@ def solve_batch(
         _rescue(system, inputs, x, converged, iterations, opts)
     residual = system.evaluate(x, sources=sources).residual[:, : len(system.node_index)]
     max_residual = np.max(np.abs(residual), axis=1, initial=0.0)
-    nodes = list(system.circuit.nodes)
+    nodes = list(system.nodes)
     columns = np.array([system.extended_index(node) for node in nodes], dtype=int)
     voltages = np.concatenate([x, sources.tail], axis=1)[:, columns]
     failed = int((~converged).sum())

@@ -264,20 +264,17 @@ class MNASystem:
     def voltages(self, x: np.ndarray) -> dict[str, float]:
         """All circuit node voltages [V], fixed nodes included (internal nodes left out)."""
         e = self.extended(np.asarray(x, dtype=float))
-        return {node: float(e[self._ext[node]]) for node in self.circuit.nodes}
+        return dict(zip(self.nodes, e[self._node_columns].tolist(), strict=True))
 
     def currents(self, x: np.ndarray) -> dict[str, float]:
         """Branch currents [A] of V sources (eliminated ones included), E and H; ngspice's sign."""
         x = np.asarray(x, dtype=float)
         r_ext = self.evaluate(x).extended_residual
-        out: dict[str, float] = {}
-        for element in self.circuit:
-            if element.name in self.branch_index:
-                out[element.name] = float(x[self.branch_index[element.name]])
-            elif element.name in self._eliminated:
-                node, sign = self._eliminated[element.name]
-                out[element.name] = float(-sign * r_ext[self._ext[node]])
-        return out
+        names, kinds, index, sign = self._current_plan
+        values = np.empty(len(names))
+        values[kinds] = x[index[kinds]]
+        values[~kinds] = -sign[~kinds] * r_ext[index[~kinds]]
+        return dict(zip(names, values.tolist(), strict=True))
 
     def state_from(self, op: OperatingPoint) -> np.ndarray:
         """x from an operating point of any backend (native state reused when it fits).
@@ -377,6 +374,18 @@ class MNASystem:
         self._ext[GROUND] = n + len(self.fixed_nodes)
         self._n_ext = n + len(self.fixed_nodes) + 1
         self._node_rows = np.arange(len(nodes))
+        self.nodes: list[str] = list(flat.nodes)
+        """Circuit node names (ground and internal nodes excluded), the keys of :meth:`voltages`."""
+        self._node_columns = np.array([self._ext[node] for node in self.nodes], dtype=int)
+        plan = [
+            (e.name, True, self.branch_index[e.name], 0.0) if e.name in self.branch_index
+            else (e.name, False, self._ext[self._eliminated[e.name][0]], self._eliminated[e.name][1])
+            for e in flat if e.name in self.branch_index or e.name in self._eliminated
+        ]
+        self._current_plan = (
+            [p[0] for p in plan], np.array([p[1] for p in plan], dtype=bool),
+            np.array([p[2] for p in plan], dtype=int), np.array([p[3] for p in plan], dtype=float),
+        )
 
     def _build_linear(self, flat: Circuit) -> None:
         params: list[float] = [1.0]  # slot 0 holds the constant 1 of ±1 incidence entries
