@@ -109,7 +109,12 @@ class Element:
 
 
 def _check_value(element: Element, name: str, rule: str) -> Value:
-    value = getattr(element, name)
+    """Validate the field ``name`` of ``element`` against ``rule``."""
+    return _checked(getattr(element, name), element, name, rule)
+
+
+def _checked(value: object, element: Element, label: str, rule: str) -> Value:
+    """Turn ``value`` into a float or Expression, or raise naming ``element`` and ``label``."""
     who = f"{element.kind} {element.name}"
     if isinstance(value, Expression):
         return value
@@ -117,18 +122,15 @@ def _check_value(element: Element, name: str, rule: str) -> Value:
         try:
             return Expression(value)
         except ValueError as exc:
-            raise CircuitError(f"{who}: {name}: {exc}", element=element.name) from None
+            raise CircuitError(f"{who}: {label}: {exc}", element=element.name) from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CircuitError(f"{who}: {name} must be a number; got {value!r}", element=element.name)
+        raise CircuitError(f"{who}: {label} must be a number; got {value!r}", element=element.name)
     value = float(value)
     if not math.isfinite(value):
-        raise CircuitError(f"{who}: {name} must be finite; got {value!r}", element=element.name)
+        raise CircuitError(f"{who}: {label} must be finite; got {value!r}", element=element.name)
     if rule == "positive" and value <= 0:
-        raise CircuitError(
-            f"{who}: {name} must be positive; got {value!r} (remove the element or use a small "
-            "conductance instead)",
-            element=element.name,
-        )
+        hint = " (remove the element or use a small conductance instead)" if element.letter == "r" else ""
+        raise CircuitError(f"{who}: {label} must be positive; got {value!r}{hint}", element=element.name)
     return value
 
 
@@ -378,8 +380,8 @@ class SubcircuitInstance(Element):
         object.__setattr__(self, "subckt", _model_name(self, self.subckt, what="subcircuit"))
         params: dict[str, Value] = {}
         for key, value in dict(self.params).items():
-            checked = _ParamHolder(self.name, value)
-            params[str(key).lower()] = _check_value(checked, "value", "finite")
+            key = str(key).lower()
+            params[key] = _checked(value, self, f"parameter {key}", "finite")
         object.__setattr__(self, "params", params)
 
     @property
@@ -392,15 +394,6 @@ class SubcircuitInstance(Element):
     def spice_card(self) -> str:
         params = "".join(f" {k}={_format(v)}" for k, v in self.params.items())
         return f"{self.name} {' '.join(self.ports)} {self.subckt}{params}"
-
-
-@dataclass(frozen=True)
-class _ParamHolder:
-    """Adapter so instance parameters go through the same value check as element fields."""
-
-    name: str
-    value: Value
-    kind: ClassVar[str] = "subcircuit instance"
 
 
 def _model_name(element: Element, name: object, what: str = "model") -> str:

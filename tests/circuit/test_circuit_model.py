@@ -111,14 +111,14 @@ def test_names_and_nodes_are_normalised() -> None:
         ),
         (lambda: CCVS("h1", "a", "0", "vs", math.nan), r"^CCVS h1: transresistance must be finite"),
         (lambda: Diode("d1", "a", "b", ""), r"^diode d1: needs a model name; got ''$"),
-        (lambda: Diode("d1", "a", "b", "m", 0), r"^diode d1: area must be positive; got 0.0"),
+        (lambda: Diode("d1", "a", "b", "m", 0), r"^diode d1: area must be positive; got 0.0$"),
         (
             lambda: Mosfet("m1", "d", "g", "s", "b", "nch", 0, 1),
-            r"^MOSFET m1: w must be positive; got 0.0",
+            r"^MOSFET m1: w must be positive; got 0.0$",
         ),
         (
             lambda: Mosfet("m1", "d", "g", "s", "b", "nch", 1, -1),
-            r"^MOSFET m1: l must be positive; got -1.0",
+            r"^MOSFET m1: l must be positive; got -1.0$",
         ),
         (
             lambda: Mosfet("m1", "d", "g", "s", "b", "a model"),
@@ -135,7 +135,7 @@ def test_names_and_nodes_are_normalised() -> None:
         ),
         (
             lambda: SubcircuitInstance("x1", ("a",), "s", {"k": math.nan}),
-            r"^subcircuit instance x1: value must be finite; got nan$",
+            r"^subcircuit instance x1: parameter k must be finite; got nan$",
         ),
     ],
 )
