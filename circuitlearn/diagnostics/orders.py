@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from circuitlearn.circuit import Circuit
-from circuitlearn.diagnostics.training import tracked_descent
+from circuitlearn.diagnostics.training import TrainingTrace, tracked_descent
 from circuitlearn.errors import CircuitError
 
 __all__ = [
@@ -111,7 +111,7 @@ def drift_vs_lr(
     """
     drifts, predicted = [], []
     for lr in lrs:
-        trace = tracked_descent(circuit, trainable, outputs, method="exact", lr=lr, steps=_steps(time, lr))
+        trace = _checked(tracked_descent(circuit, trainable, outputs, method="exact", lr=lr, steps=_steps(time, lr)))
         summary = trace.tracker.summary()
         drifts.append(abs(summary["relative_drift"]))
         predicted.append(abs(summary["predicted_discretisation_drift"]))
@@ -139,8 +139,8 @@ def drift_vs_beta(
     """
     drifts, predicted = [], []
     for beta in betas:
-        trace = tracked_descent(circuit, trainable, outputs, method="ep", variant=variant, beta=beta,
-                                rule="energy", nudge="state", lr=lr, steps=steps)
+        trace = _checked(tracked_descent(circuit, trainable, outputs, method="ep", variant=variant, beta=beta,
+                                         rule="energy", nudge="state", lr=lr, steps=steps))
         summary = trace.tracker.summary()
         drifts.append(abs(summary["bias_drift"]))
         predicted.append(abs(summary["predicted_bias_drift"]) if variant != "centered" else np.nan)
@@ -173,8 +173,8 @@ def drift_vs_eta(
         raise CircuitError("drift_vs_eta: centred CL conserves Q exactly; use variant='positive' or 'negative'")
     drifts, predicted = [], []
     for eta in etas:
-        trace = tracked_descent(circuit, trainable, outputs, method="cl", variant=variant, clamp=clamp,
-                                rule="energy", beta=eta, lr=lr, steps=steps)
+        trace = _checked(tracked_descent(circuit, trainable, outputs, method="cl", variant=variant, clamp=clamp,
+                                         rule="energy", beta=eta, lr=lr, steps=steps))
         summary = trace.tracker.summary()
         drifts.append(abs(summary["bias_drift"]))
         predicted.append(abs(summary["predicted_bias_drift"]))
@@ -197,20 +197,30 @@ def order_studies(
     Parameters
     ----------
     lr : float [S²/V²]
-        Learning rate of the β and η studies; the lr study spans ``lrs`` (default lr·[1, 2, 4, 8])
-        at the flow time of 8·lr·steps.
+        Learning rate of the β and η studies; the lr study spans ``lrs`` (default
+        lr·[1/8, 1/4, 1/2, 1]) at the same flow time lr·steps.
     steps : int
     betas : sequence of float [S]
     etas : sequence of float
         Relative-clamp CL factors (dimensionless).
     """
-    lrs = [lr * f for f in (1, 2, 4, 8)] if lrs is None else lrs
+    lrs = [lr * f for f in (0.125, 0.25, 0.5, 1.0)] if lrs is None else lrs
     return [
-        drift_vs_lr(circuit, trainable, outputs, lrs, time=max(lrs) * steps),
+        drift_vs_lr(circuit, trainable, outputs, lrs, time=lr * steps),
         drift_vs_beta(circuit, trainable, outputs, betas, variant="positive", lr=lr, steps=steps),
         drift_vs_beta(circuit, trainable, outputs, betas, variant="centered", lr=lr, steps=steps),
         drift_vs_eta(circuit, trainable, outputs, etas, lr=lr, steps=steps),
     ]
+
+
+def _checked(trace: TrainingTrace) -> TrainingTrace:
+    """Refuse a run whose conductances hit the floor: clipping breaks the law and the slope."""
+    if trace.clipped:
+        raise CircuitError(
+            f"order study: {trace.clipped} conductance update(s) hit the floor at lr={trace.lr:g}; "
+            "use a smaller lr or fewer steps so the runs stay plain gradient flows"
+        )
+    return trace
 
 
 def _steps(time: float, lr: float) -> int:

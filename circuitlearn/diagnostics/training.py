@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import warnings
+
 import numpy as np
 
 from circuitlearn.circuit import Circuit
 from circuitlearn.diagnostics.applicability import Applicability, analyze_applicability
-from circuitlearn.diagnostics.conservation import ConservationTracker
+from circuitlearn.diagnostics.conservation import ConservationTracker, ConservationWarning
 from circuitlearn.diagnostics.convergence import ConvergenceReport
 from circuitlearn.diagnostics.rules import EnergyFormRule
 from circuitlearn.errors import CircuitError
@@ -36,8 +38,9 @@ __all__ = [
 ]
 
 DEFAULT_LR_FRACTION = 1e-3
-"""Default learning rate as a fraction of ‖G‖/‖∂C/∂G‖: each step moves the conductances by
-0.1 % of their norm, so 100 steps add a discretisation drift of about 1e-4·Q0 (MATH.md §7)."""
+"""Default learning rate as a fraction of ‖G‖/‖∂C/∂G‖ (:func:`default_lr`): each step moves the
+conductances by at most 0.1 % of their norm, so 100 steps add a discretisation drift of at most
+about 1e-4·Q0 (MATH.md §7)."""
 
 DEFAULT_STEPS = 100
 """Default number of training steps of :func:`conservation_run`."""
@@ -73,9 +76,25 @@ class TrainingTrace:
 
 
 def default_lr(conductances: Sequence[float], gradient: Sequence[float]) -> float:
-    """lr = :data:`DEFAULT_LR_FRACTION` × ‖G‖/‖∂C/∂G‖ [S²/V²] (1 when the gradient vanishes)."""
-    g = float(np.linalg.norm(gradient))
-    return DEFAULT_LR_FRACTION * float(np.linalg.norm(conductances)) / g if g > 0 else 1.0
+    """lr = :data:`DEFAULT_LR_FRACTION` × min(‖G‖/‖g‖, min_j G_j/|g_j|) [S²/V²].
+
+    The first term is the scale-aware rate of DESIGN §3; the second keeps every single
+    conductance from moving by more than the same fraction of itself per step, so a default run
+    does not drive small conductances to the floor (clipping would break the law). 1 when the
+    gradient vanishes.
+
+    Examples
+    --------
+    >>> default_lr([1e-4, 1e-5], [1.0, 0.0]) == 1e-3 * 1e-4
+    True
+    """
+    k = np.abs(np.asarray(conductances, dtype=float))
+    g = np.abs(np.asarray(gradient, dtype=float))
+    norm = float(np.linalg.norm(g))
+    if norm == 0:
+        return 1.0
+    moving = g > 0
+    return DEFAULT_LR_FRACTION * min(float(np.linalg.norm(k)) / norm, float(np.min(k[moving] / g[moving])))
 
 
 def tracked_descent(
@@ -204,7 +223,7 @@ def conservation_run(
     beta : float [S], optional
         Nudging (EP) or clamping factor η (CL); default 1e-3 × mean trainable conductance.
     lr : float [S²/V²], optional
-        Default 1e-3 × ‖G‖/‖∂C/∂G‖ at the start.
+        Default :func:`default_lr` at the start (≤ 1e-3 × ‖G‖/‖∂C/∂G‖).
     steps : int
     plot : path, optional
         Save the δ(t)-and-loss figure there (PNG).
@@ -215,20 +234,32 @@ def conservation_run(
         ``quantity, initial, final, relative_drift, cost_initial, cost_final, linear, applicable,
         reasons`` (the CLI contract), plus ``bias_drift`` (Σ k·Δk / Q0), ``discretisation_drift``
         (Σ ½‖Δk‖² / Q0), ``predicted_bias_drift``, ``predicted_discretisation_drift``, ``ratio``,
-        ``euler_residual``, ``method``, ``variant``, ``clamp``, ``beta``, ``lr``, ``steps``, ``clipped`` and
-        ``message``. When the law does not apply the drift is still reported, as information.
+        ``euler_residual``, ``method``, ``variant``, ``clamp``, ``beta``, ``lr``, ``steps``, ``clipped``,
+        ``message``, ``warnings`` (the tracker's, caught here) and ``convergence`` (Newton
+        iterations, homotopy strategies and KCL residuals per phase). When the law does not apply —
+        including when updates were clipped at the conductance floor during the run — the drift is
+        still reported, as information.
     """
     if method not in ("ep", "cl", "exact"):
         raise CircuitError(f"conservation: unknown method {method!r}; expected ep, cl or exact")
     if not isinstance(circuit, Circuit):
         circuit = from_spice(circuit)
     verdict = _applicability(circuit, trainable, outputs, method)
-    trace = tracked_descent(circuit, trainable, outputs, method=method, beta=beta, lr=lr, steps=steps,
-                            applicable=verdict.applicable)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConservationWarning)
+        trace = tracked_descent(circuit, trainable, outputs, method=method, beta=beta, lr=lr, steps=steps,
+                                applicable=verdict.applicable)
+    reasons = list(verdict.reasons)
+    if trace.clipped:
+        reasons.append(
+            f"{trace.clipped} conductance update(s) were clipped at the floor {G_FLOOR:g} S during training: "
+            "clipping breaks the gradient flow (use a smaller --lr or fewer --steps)"
+        )
+    applicable = verdict.applicable and not trace.clipped
     summary = trace.tracker.summary()
     costs = trace.tracker.series("cost")
     final_cost = _final_cost(trace.circuit, trace.tracker.names, outputs)
-    if verdict.applicable:
+    if applicable:
         message = (f"the law applies: Q = ½ΣG² is conserved by the {method} flow; the drift of discrete "
                    "steps is discretisation_drift (O(lr)) and relative_drift = bias_drift + discretisation_drift")
     else:
@@ -241,8 +272,8 @@ def conservation_run(
         "cost_initial": float(costs[0]),
         "cost_final": final_cost,
         "linear": verdict.linear,
-        "applicable": verdict.applicable,
-        "reasons": list(verdict.reasons),
+        "applicable": applicable,
+        "reasons": reasons,
         "bias_drift": summary["bias_drift"],
         "discretisation_drift": summary["discretisation_drift"],
         "predicted_bias_drift": _json(summary["predicted_bias_drift"]),
@@ -257,6 +288,8 @@ def conservation_run(
         "steps": steps,
         "clipped": trace.clipped,
         "message": message,
+        "warnings": [str(w.message) for w in caught if issubclass(w.category, ConservationWarning)],
+        "convergence": trace.report.summary(),
     }
     if plot is not None:
         from circuitlearn.diagnostics.plots import plot_conservation
