@@ -145,13 +145,15 @@ def analyze_applicability(
     sources = [e for e in flat.elements_of(CurrentSource) if e.dc != 0.0]
     if sources:
         reasons.append(
-            f"current source(s) {_list(e.name for e in sources)} drive the circuit with currents that do not "
+            f"current source(s) {_list(e.name for e in sources)} drive the circuit with "
+            "currents that do not "
             "scale with the conductances (use voltage-source inputs)"
         )
     fixed = [e.name for e in flat.elements_of(Resistor) if e.name not in names]
     if fixed:
         reasons.append(
-            f"fixed (non-trainable) resistor(s) {_list(fixed)}: their conductance does not scale with the "
+            f"fixed (non-trainable) resistor(s) {_list(fixed)}: their conductance does not "
+            "scale with the "
             "trainable ones (a load); make them trainable"
         )
     diodes = [e.name for e in flat.elements_of(Diode)]
@@ -163,13 +165,15 @@ def analyze_applicability(
     amplifiers = [e.name for e in flat.elements_of(VCCS, CCVS)]
     if amplifiers:
         reasons.append(
-            f"controlled source(s) {_list(amplifiers)} (amplifiers) with a fixed transconductance or "
+            f"controlled source(s) {_list(amplifiers)} (amplifiers) with a fixed "
+            "transconductance or "
             "transresistance: a conductance scale that does not train"
         )
     nonreciprocal = [e.name for e in flat.elements_of(VCVS, CCCS, VCCS, CCVS)]
     if nonreciprocal and method not in EXACT_LIMIT_METHODS:
         reasons.append(
-            f"method {method!r} on a non-reciprocal circuit ({_list(nonreciprocal)}): its estimate is the "
+            f"method {method!r} on a non-reciprocal circuit ({_list(nonreciprocal)}): its "
+            "estimate is the "
             "biased vector-field one whose flow does not conserve Q (use exact, aep or dyadic)"
         )
     if cost.lower() not in VOLTAGE_COSTS:
@@ -179,26 +183,32 @@ def analyze_applicability(
         )
     if optimizer.lower() not in OPTIMIZERS_CONSERVING:
         reasons.append(
-            f"optimizer {optimizer!r} is not plain gradient descent (momentum/Adam keep state): Q drifts"
+            f"optimizer {optimizer!r} is not plain gradient descent (momentum/Adam keep "
+            "state): Q drifts"
         )
     if floor is not None:
         clipped = [n for n in names if flat[n].conductance <= floor]
         if clipped:
             reasons.append(
-                f"trainable conductance(s) of {_list(clipped)} at the floor {floor:.3g} S: clipping breaks the "
+                f"trainable conductance(s) of {_list(clipped)} at the floor {floor:.3g} S: "
+                "clipping breaks the "
                 "gradient flow"
             )
     residual = None
     if gradient is not None:
         missing = [n for n in names if n not in gradient]
         if missing:
-            raise CircuitError(f"analyze_applicability: gradient lacks trainable resistor(s) {_list(missing)}")
+            raise CircuitError(
+                f"analyze_applicability: gradient lacks trainable resistor(s) {_list(missing)}"
+            )
         k = np.array([flat[n].conductance for n in names])
         residual = euler_residual(k, np.array([gradient[n] for n in names]))
         if not reasons and abs(residual) > EULER_TOLERANCE:
             reasons.append(
-                f"Euler residual k·g/(‖k‖‖g‖) = {residual:.3g} exceeds {EULER_TOLERANCE:.0e} although the "
-                "structure allows the law: the gradient is not scale invariant (check the gradient code)"
+                f"Euler residual k·g/(‖k‖‖g‖) = {residual:.3g} exceeds "
+                f"{EULER_TOLERANCE:.0e} although the "
+                "structure allows the law: the gradient is not scale invariant (check the "
+                "gradient code)"
             )
     linear = not diodes and not transistors
     return Applicability(not reasons, linear, tuple(reasons), residual, tuple(names))

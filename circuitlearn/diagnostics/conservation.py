@@ -54,14 +54,16 @@ CLAMPS = ("matched", "relative")
 
 RULES = ("product", "energy")
 """Local-rule forms of EP / CL (see :mod:`circuitlearn.diagnostics.rules`): ``product``
-ΔV_0·(ΔV_hi − ΔV_lo)/β (circuitlearn.learn's), ``energy`` ½(ΔV_hi² − ΔV_lo²)/β (MATH.md §7's rates)."""
+ΔV_0·(ΔV_hi − ΔV_lo)/β (circuitlearn.learn's), ``energy`` ½(ΔV_hi² − ΔV_lo²)/β (MATH.md §7's
+rates)."""
 
 DEFAULT_TOLERANCE: dict[str, float] = {"exact": 1e-9, "product": 1e-9, "energy-centered": 1e-9}
 """Relative drift |Σ k·Δk|/Q0 beyond which a mode predicted to conserve Q warns. Exact gradient
 flow conserves Q to rounding (the Euler residual is ~1e-13 on linear circuits); so do the
 product-form EP/CL rules at any β (KCL at the free state) and the centred energy-form rules with
 frozen nudges or clamps (symmetric phases). Centred energy-form EP with the state-dependent
-nudge drifts at O(β²) (MATH.md §7) with no closed form, so it has no default (pass ``tolerance``)."""
+nudge drifts at O(β²) (MATH.md §7) with no closed form, so it has no default (pass
+``tolerance``)."""
 
 _GRADIENT_STEP_RTOL = 1e-9
 """Relative mismatch between Δk and −lr·α·g above which a step is counted as not plain gradient
@@ -72,7 +74,9 @@ class ConservationWarning(UserWarning):
     """Q drifts where the law predicts conservation, or the update is not plain gradient descent."""
 
 
-def conserved_quantity(values: Sequence[float] | np.ndarray, rates: Sequence[float] | np.ndarray | None = None) -> float:
+def conserved_quantity(
+    values: Sequence[float] | np.ndarray, rates: Sequence[float] | np.ndarray | None = None
+) -> float:
     """Q = ½ Σ k_j²/α_j [S²].
 
     Parameters
@@ -94,7 +98,9 @@ def conserved_quantity(values: Sequence[float] | np.ndarray, rates: Sequence[flo
     return float(0.5 * np.sum(k * k / alpha))
 
 
-def euler_residual(values: Sequence[float] | np.ndarray, gradient: Sequence[float] | np.ndarray) -> float:
+def euler_residual(
+    values: Sequence[float] | np.ndarray, gradient: Sequence[float] | np.ndarray
+) -> float:
     """Normalised Euler residual k·g / (‖k‖‖g‖) of a gradient g = ∂C/∂k.
 
     Zero (to rounding, ≤ 1e-10) when the cost is scale invariant — the condition of the law — so
@@ -157,7 +163,9 @@ def predicted_rate(
     --------
     >>> round(predicted_rate("ep", variant="positive", beta=1e-3, error=[0.1], r_out=[[1e3]]), 12)
     -0.005
-    >>> float(f'{predicted_rate("cl", variant="positive", beta=0.1, error=[0.1], r_out=[[1e3]], clamp="relative"):.6g}')
+    >>> rate = predicted_rate("cl", variant="positive", beta=0.1, error=[0.1], r_out=[[1e3]],
+    ...                       clamp="relative")
+    >>> float(f"{rate:.6g}")
     -5e-07
     """
     _check_method(method, variant, clamp, rule)
@@ -235,8 +243,10 @@ class ConservationTracker:
     --------
     >>> tracker = ConservationTracker({"r1": 3.0, "r2": 4.0})
     >>> step = tracker.update({"r1": 3.0 - 0.4, "r2": 4.0 + 0.3}, lr=0.1, gradient=[4.0, -3.0])
-    >>> abs(step.bias) < 1e-15, round(step.discretisation, 12), round(step.predicted_discretisation, 12)
-    (True, 0.125, 0.125)
+    >>> abs(step.bias) < 1e-15, round(step.discretisation, 12)
+    (True, 0.125)
+    >>> round(step.predicted_discretisation, 12)
+    0.125
     >>> round(tracker.summary()["relative_drift"], 12)
     0.01
     """
@@ -264,10 +274,17 @@ class ConservationTracker:
             k0 = np.asarray(initial, dtype=float).reshape(-1)
             self.names = list(names) if names is not None else [f"k{j}" for j in range(k0.size)]
         if len(self.names) != k0.size or k0.size == 0:
-            raise CircuitError(f"ConservationTracker: expected one name per parameter; got {len(self.names)} names for {k0.size} values")
-        self.rates = np.ones_like(k0) if rates is None else np.asarray(rates, dtype=float).reshape(-1)
+            raise CircuitError(
+                "ConservationTracker: expected one name per parameter; got "
+                f"{len(self.names)} names for {k0.size} values"
+            )
+        self.rates = (
+            np.ones_like(k0) if rates is None else np.asarray(rates, dtype=float).reshape(-1)
+        )
         if self.rates.shape != k0.shape or not np.all(self.rates > 0):
-            raise CircuitError(f"ConservationTracker: rates must be {k0.size} positive numbers; got {rates!r}")
+            raise CircuitError(
+                f"ConservationTracker: rates must be {k0.size} positive numbers; got {rates!r}"
+            )
         self.method = method
         self.variant = "centered" if method == "exact" else variant
         self.beta = beta
@@ -286,8 +303,10 @@ class ConservationTracker:
 
     def __repr__(self) -> str:
         return (
-            f"ConservationTracker(method={self.method!r}, variant={self.variant!r}, beta={self.beta!r}, "
-            f"parameters={len(self.names)}, steps={len(self.history)}, applicable={self.applicable})"
+            f"ConservationTracker(method={self.method!r}, variant={self.variant!r}, "
+            f"beta={self.beta!r}, "
+            f"parameters={len(self.names)}, steps={len(self.history)}, "
+            f"applicable={self.applicable})"
         )
 
     def update(
@@ -325,15 +344,28 @@ class ConservationTracker:
         gradient_step = True
         if lr is not None:
             self._time += lr
-            if self.mode in DEFAULT_TOLERANCE or self.variant == "centered" or (error is not None and r_out is not None):
-                rate = predicted_rate(self.method, variant=self.variant, beta=self.beta, error=error,
-                                      r_out=r_out, clamp=self.clamp, rule=self.rule)
+            if (
+                self.mode in DEFAULT_TOLERANCE
+                or self.variant == "centered"
+                or (error is not None and r_out is not None)
+            ):
+                rate = predicted_rate(
+                    self.method,
+                    variant=self.variant,
+                    beta=self.beta,
+                    error=error,
+                    r_out=r_out,
+                    clamp=self.clamp,
+                    rule=self.rule,
+                )
                 predicted_bias = lr * rate
             if g is not None:
                 predicted_disc = float(0.5 * lr * lr * np.sum(self.rates * g * g))
                 expected = -lr * self.rates * g
                 scale = max(float(np.linalg.norm(expected)), float(np.linalg.norm(delta)), 1e-300)
-                gradient_step = float(np.linalg.norm(delta - expected)) <= _GRADIENT_STEP_RTOL * scale
+                gradient_step = (
+                    float(np.linalg.norm(delta - expected)) <= _GRADIENT_STEP_RTOL * scale
+                )
         self.values = new
         quantity = conserved_quantity(new, self.rates)
         step = ConservationStep(
@@ -413,11 +445,16 @@ class ConservationTracker:
         if isinstance(values, Mapping):
             missing = [n for n in self.names if n not in values]
             if missing:
-                raise CircuitError(f"ConservationTracker.update: {what} lacks parameter(s) {', '.join(missing[:5])}")
+                raise CircuitError(
+                    f"ConservationTracker.update: {what} lacks parameter(s) "
+                    f"{', '.join(missing[:5])}"
+                )
             return np.array([float(values[n]) for n in self.names])
         array = np.asarray(values, dtype=float).reshape(-1)
         if array.shape != self.values.shape:
-            raise CircuitError(f"ConservationTracker.update: expected {self.values.size} {what}; got {array.size}")
+            raise CircuitError(
+                f"ConservationTracker.update: expected {self.values.size} {what}; got {array.size}"
+            )
         return array
 
     def _check(self, step: ConservationStep) -> None:
@@ -426,20 +463,26 @@ class ConservationTracker:
         if not step.gradient_step and "update" not in self._warned:
             self._warned.add("update")
             warnings.warn(
-                f"ConservationTracker: step {step.step} is not plain gradient descent (Δk ≠ −lr·α·g: "
+                f"ConservationTracker: step {step.step} is not plain gradient descent (Δk ≠ "
+                "−lr·α·g: "
                 "clipping at a conductance floor, momentum or Adam?); Q is not conserved by such "
                 "updates (MATH.md §7) — its drift is information, not a failure",
-                ConservationWarning, stacklevel=3,
+                ConservationWarning,
+                stacklevel=3,
             )
         bias = abs(float(np.sum(self.series("bias")))) / self.initial
         if self.tolerance is not None and bias > self.tolerance and "drift" not in self._warned:
             self._warned.add("drift")
             warnings.warn(
-                f"ConservationTracker: Q drifted by {bias:.3g} (relative, along the update direction) "
-                f"after {step.step} steps of {self.mode}, beyond the tolerance {self.tolerance:.3g}, "
-                "where the law predicts conservation; check the Euler residual of the gradient, the "
+                f"ConservationTracker: Q drifted by {bias:.3g} (relative, along the update "
+                "direction) "
+                f"after {step.step} steps of {self.mode}, beyond the tolerance "
+                f"{self.tolerance:.3g}, "
+                "where the law predicts conservation; check the Euler residual of the "
+                "gradient, the "
                 "precision of the learning-phase solves, or pass a larger tolerance=",
-                ConservationWarning, stacklevel=3,
+                ConservationWarning,
+                stacklevel=3,
             )
 
 
@@ -454,9 +497,14 @@ def _mode(method: str, variant: str, rule: str, nudge: str) -> str:
 
 def _check_method(method: str, variant: str, clamp: str = "matched", rule: str = "product") -> None:
     if method not in METHODS:
-        raise CircuitError(f"unknown learning method {method!r} for the conservation law; expected one of {', '.join(METHODS)}")
+        raise CircuitError(
+            f"unknown learning method {method!r} for the conservation law; expected one of "
+            f"{', '.join(METHODS)}"
+        )
     if variant not in VARIANTS:
-        raise CircuitError(f"unknown EP/CL variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+        raise CircuitError(
+            f"unknown EP/CL variant {variant!r}; expected one of {', '.join(VARIANTS)}"
+        )
     if clamp not in CLAMPS:
         raise CircuitError(f"unknown CL clamp {clamp!r}; expected one of {', '.join(CLAMPS)}")
     if rule not in RULES:

@@ -36,7 +36,9 @@ class SolveRecord:
     """Largest KCL residual at the solution [A] (NaN when the backend cannot tell)."""
 
 
-def cosine_similarity(a: Mapping[str, float] | Sequence[float], b: Mapping[str, float] | Sequence[float]) -> float:
+def cosine_similarity(
+    a: Mapping[str, float] | Sequence[float], b: Mapping[str, float] | Sequence[float]
+) -> float:
     """cos(a, b) = a·b/(‖a‖‖b‖) of two gradients (mappings are matched by name); NaN if one is 0.
 
     Examples
@@ -47,7 +49,9 @@ def cosine_similarity(a: Mapping[str, float] | Sequence[float], b: Mapping[str, 
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         missing = sorted(set(a) ^ set(b))
         if missing:
-            raise CircuitError(f"cosine_similarity: the gradients differ in parameters {', '.join(missing[:8])}")
+            raise CircuitError(
+                f"cosine_similarity: the gradients differ in parameters {', '.join(missing[:8])}"
+            )
         names = list(a)
         x = np.array([a[n] for n in names], dtype=float)
         y = np.array([b[n] for n in names], dtype=float)
@@ -127,8 +131,15 @@ class ConvergenceReport:
         for sample, by_phase in enumerate(per_sample):
             for phase, op in by_phase.items():
                 self.records.append(
-                    SolveRecord(self.steps, sample, phase, int(op.iterations), op.strategy, bool(op.converged),
-                                float(op.max_residual))
+                    SolveRecord(
+                        self.steps,
+                        sample,
+                        phase,
+                        int(op.iterations),
+                        op.strategy,
+                        bool(op.converged),
+                        float(op.max_residual),
+                    )
                 )
         if cost is not None:
             self.losses.append(float(cost))

@@ -111,7 +111,11 @@ def drift_vs_lr(
     """
     drifts, predicted = [], []
     for lr in lrs:
-        trace = _checked(tracked_descent(circuit, trainable, outputs, method="exact", lr=lr, steps=_steps(time, lr)))
+        trace = _checked(
+            tracked_descent(
+                circuit, trainable, outputs, method="exact", lr=lr, steps=_steps(time, lr)
+            )
+        )
         summary = trace.tracker.summary()
         drifts.append(abs(summary["relative_drift"]))
         predicted.append(abs(summary["predicted_discretisation_drift"]))
@@ -139,14 +143,28 @@ def drift_vs_beta(
     """
     drifts, predicted = [], []
     for beta in betas:
-        trace = _checked(tracked_descent(circuit, trainable, outputs, method="ep", variant=variant, beta=beta,
-                                         rule="energy", nudge="state", lr=lr, steps=steps))
+        trace = _checked(
+            tracked_descent(
+                circuit,
+                trainable,
+                outputs,
+                method="ep",
+                variant=variant,
+                beta=beta,
+                rule="energy",
+                nudge="state",
+                lr=lr,
+                steps=steps,
+            )
+        )
         summary = trace.tracker.summary()
         drifts.append(abs(summary["bias_drift"]))
         predicted.append(abs(summary["predicted_bias_drift"]) if variant != "centered" else np.nan)
     centred = variant == "centered"
     label = "centred EP (energy form)" if centred else f"one-sided EP ({variant}, energy form)"
-    return _study("beta [S]", label, betas, drifts, None if centred else predicted, 2.0 if centred else 1.0)
+    return _study(
+        "beta [S]", label, betas, drifts, None if centred else predicted, 2.0 if centred else 1.0
+    )
 
 
 def drift_vs_eta(
@@ -170,11 +188,25 @@ def drift_vs_eta(
     clamp : {"relative", "matched"}
     """
     if variant == "centered":
-        raise CircuitError("drift_vs_eta: centred CL conserves Q exactly; use variant='positive' or 'negative'")
+        raise CircuitError(
+            "drift_vs_eta: centred CL conserves Q exactly; use variant='positive' or 'negative'"
+        )
     drifts, predicted = [], []
     for eta in etas:
-        trace = _checked(tracked_descent(circuit, trainable, outputs, method="cl", variant=variant, clamp=clamp,
-                                         rule="energy", beta=eta, lr=lr, steps=steps))
+        trace = _checked(
+            tracked_descent(
+                circuit,
+                trainable,
+                outputs,
+                method="cl",
+                variant=variant,
+                clamp=clamp,
+                rule="energy",
+                beta=eta,
+                lr=lr,
+                steps=steps,
+            )
+        )
         summary = trace.tracker.summary()
         drifts.append(abs(summary["bias_drift"]))
         predicted.append(abs(summary["predicted_bias_drift"]))
@@ -230,8 +262,14 @@ def _steps(time: float, lr: float) -> int:
     return steps
 
 
-def _study(parameter: str, label: str, values: Sequence[float], drifts: Sequence[float],
-           predicted: Sequence[float] | None, expected: float) -> OrderStudy:
+def _study(
+    parameter: str,
+    label: str,
+    values: Sequence[float],
+    drifts: Sequence[float],
+    predicted: Sequence[float] | None,
+    expected: float,
+) -> OrderStudy:
     v = np.asarray(values, dtype=float)
     d = np.asarray(drifts, dtype=float)
     p = None if predicted is None else np.asarray(predicted, dtype=float)

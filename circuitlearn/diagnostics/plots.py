@@ -1,7 +1,8 @@
 """Figures of the diagnostics: conservation, order studies, convergence.
 
 matplotlib is imported inside each function (never at import time), so importing circuitlearn
-stays light; matplotlib picks its own backend (Agg when headless, inline in notebooks). Every function returns the matplotlib ``Figure`` and saves it when given ``path``.
+stays light; matplotlib picks its own backend (Agg when headless, inline in notebooks). Every
+function returns the matplotlib ``Figure`` and saves it when given ``path``.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def plot_orders(studies: Sequence[OrderStudy], *, path: str | Path | None = None
         ax.set_title(study.label, fontsize=9)
         ax.annotate(
             f"slope {study.slope:.2f} (expected {study.expected_slope:g})",
-            xy=(0.05, 0.9), xycoords="axes fraction", fontsize=8,
+            xy=(0.05, 0.9),
+            xycoords="axes fraction",
+            fontsize=8,
         )
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()

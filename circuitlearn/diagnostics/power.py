@@ -73,17 +73,25 @@ class TellegenResult:
     ok: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "scale": self.scale, "relative": self.relative, "ok": self.ok,
-                "powers": dict(self.powers)}
+        return {
+            "total": self.total,
+            "scale": self.scale,
+            "relative": self.relative,
+            "ok": self.ok,
+            "powers": dict(self.powers),
+        }
 
 
-def dissipated_power(circuit: Circuit, voltages: Mapping[str, float], resistors: list[str] | None = None) -> float:
+def dissipated_power(
+    circuit: Circuit, voltages: Mapping[str, float], resistors: list[str] | None = None
+) -> float:
     """Σ G·ΔV² [W] over the resistors (all, or ``resistors``) at node ``voltages``.
 
     Examples
     --------
     >>> from circuitlearn.circuit import Circuit, Resistor
-    >>> c = Circuit(); _ = c.add(Resistor("r1", "a", "0", 1e3)); _ = c.add(Resistor("r2", "a", "b", 2e3))
+    >>> c = Circuit()
+    >>> _ = c.add(Resistor("r1", "a", "0", 1e3)); _ = c.add(Resistor("r2", "a", "b", 2e3))
     >>> dissipated_power(c, {"a": 1.0, "b": 0.0})
     0.0015
     """
@@ -92,12 +100,16 @@ def dissipated_power(circuit: Circuit, voltages: Mapping[str, float], resistors:
     if not chosen:
         return 0.0
     g = np.array([r.conductance for r in chosen])
-    drop = _node_values(voltages, [r.n1 for r in chosen]) - _node_values(voltages, [r.n2 for r in chosen])
+    drop = _node_values(voltages, [r.n1 for r in chosen]) - _node_values(
+        voltages, [r.n2 for r in chosen]
+    )
     return float(np.sum(g * drop * drop))
 
 
-def phase_power(circuit: Circuit, phases: Mapping[str, OperatingPoint], resistors: list[str] | None = None) -> dict[str, float]:
-    """Resistive dissipation Σ G·ΔV² [W] of each learning phase, with the conductances of ``circuit``.
+def phase_power(
+    circuit: Circuit, phases: Mapping[str, OperatingPoint], resistors: list[str] | None = None
+) -> dict[str, float]:
+    """Resistive dissipation Σ G·ΔV² [W] of each learning phase, at the conductances of ``circuit``.
 
     Parameters
     ----------
@@ -155,11 +167,16 @@ def element_currents(system: MNASystem, x: np.ndarray) -> dict[str, dict[str, fl
             i = float(element.gain) * branch[element.control]
             add(element.name, element.pos, i), add(element.name, element.neg, -i)
         elif not isinstance(element, (Diode, Mosfet)):
-            raise CircuitError(f"element_currents: no current equation for {element.kind} {element.name}", element=element.name)
+            raise CircuitError(
+                f"element_currents: no current equation for {element.kind} {element.name}",
+                element=element.name,
+            )
     e = system.extended(x)
     terminals = {"d": ("anode", "cathode"), "m": ("drain", "source", "bulk")}
     for key, group in system.groups.items():
-        values = np.asarray(group.evaluate(e, None)[0]).reshape(len(terminals[key]), len(group.names))
+        values = np.asarray(group.evaluate(e, None)[0]).reshape(
+            len(terminals[key]), len(group.names)
+        )
         for j, name in enumerate(group.names):
             element = flat[name]
             for t, attribute in enumerate(terminals[key]):
@@ -200,7 +217,10 @@ def tellegen_check(
     v = dict(system.voltages(x))
     v[GROUND] = 0.0
     currents = element_currents(system, x)
-    powers = {name: float(sum(v[node] * i for node, i in terminals.items())) for name, terminals in currents.items()}
+    powers = {
+        name: float(sum(v[node] * i for node, i in terminals.items()))
+        for name, terminals in currents.items()
+    }
     values = np.array(list(powers.values()))
     total = float(np.sum(values))
     scale = float(np.sum(np.abs(values)))
@@ -212,4 +232,6 @@ def _node_values(voltages: Mapping[str, float], nodes: list[str]) -> np.ndarray:
     try:
         return np.array([0.0 if n == GROUND else voltages[n] for n in nodes], dtype=float)
     except KeyError as exc:
-        raise CircuitError(f"dissipated_power: no voltage for node {exc.args[0]!r}", node=str(exc.args[0])) from None
+        raise CircuitError(
+            f"dissipated_power: no voltage for node {exc.args[0]!r}", node=str(exc.args[0])
+        ) from None

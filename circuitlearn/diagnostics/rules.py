@@ -55,7 +55,10 @@ def state_nudged_circuit(task: LearningTask, beta: float) -> Circuit:
         For a cost whose nudge is not linear in v (only the MSE has this exact circuit form).
     """
     if task.cost.name != "mse":
-        raise CircuitError(f"state-dependent nudge: only the MSE cost has an exact circuit form; got {task.cost.name!r}")
+        raise CircuitError(
+            "state-dependent nudge: only the MSE cost has an exact circuit form; got "
+            f"{task.cost.name!r}"
+        )
     out = task.circuit.copy()
     for k, (node, target) in enumerate(zip(task.outputs, task.targets.tolist(), strict=True)):
         anchor = f"nudge_target_{k}"
@@ -85,11 +88,17 @@ class EnergyFormRule(GradientEstimator):
 
     def __init__(self, base: EquilibriumProp | CoupledLearning, *, nudge: str = "frozen") -> None:
         if not isinstance(base, (EquilibriumProp, CoupledLearning)):
-            raise CircuitError(f"EnergyFormRule: base must be EquilibriumProp or CoupledLearning; got {base!r}")
+            raise CircuitError(
+                f"EnergyFormRule: base must be EquilibriumProp or CoupledLearning; got {base!r}"
+            )
         if nudge not in NUDGES:
-            raise CircuitError(f"EnergyFormRule: unknown nudge {nudge!r}; expected one of {', '.join(NUDGES)}")
+            raise CircuitError(
+                f"EnergyFormRule: unknown nudge {nudge!r}; expected one of {', '.join(NUDGES)}"
+            )
         if nudge == "state" and not isinstance(base, EquilibriumProp):
-            raise CircuitError("EnergyFormRule: the state-dependent nudge is for EP; coupled learning clamps")
+            raise CircuitError(
+                "EnergyFormRule: the state-dependent nudge is for EP; coupled learning clamps"
+            )
         self.base = base
         self.nudge = nudge
 
@@ -100,14 +109,20 @@ class EnergyFormRule(GradientEstimator):
         """β (or η) the base estimator uses on ``task``."""
         return self.base.resolved_beta(task)
 
-    def _estimate(self, task: LearningTask, free: OperatingPoint, backend: str) -> tuple[np.ndarray, float, dict]:
+    def _estimate(
+        self, task: LearningTask, free: OperatingPoint, backend: str
+    ) -> tuple[np.ndarray, float, dict]:
         beta = self.resolved_beta(task)
         hi, lo = VARIANTS[self.base.variant]
         signs = [s for s in (hi, lo) if s != 0]
         prefix = self.base.method
         if self.nudge == "state":
-            ops = {f"{prefix}_{_SIGN_NAME[s]}": task.solve(backend, circuit=state_nudged_circuit(task, s * beta))
-                   for s in signs}
+            ops = {
+                f"{prefix}_{_SIGN_NAME[s]}": task.solve(
+                    backend, circuit=state_nudged_circuit(task, s * beta)
+                )
+                for s in signs
+            }
         else:
             ops = solve_plan(task, self.base.phase_plan(task, free), backend)
         energy = {0: 0.5 * task.drops(free) ** 2}

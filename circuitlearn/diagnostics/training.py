@@ -8,12 +8,11 @@ analysis and returns exactly the JSON object of ``circuitlearn conservation --js
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import warnings
 
 import numpy as np
 
@@ -46,7 +45,8 @@ DEFAULT_STEPS = 100
 """Default number of training steps of :func:`conservation_run`."""
 
 G_FLOOR = 1e-9
-"""Conductance floor [S] of the projection after each step (DESIGN §3); reaching it breaks the law."""
+"""Conductance floor [S] of the projection after each step (DESIGN §3); reaching it breaks "
+"the law."""
 
 
 @dataclass
@@ -94,7 +94,9 @@ def default_lr(conductances: Sequence[float], gradient: Sequence[float]) -> floa
     if norm == 0:
         return 1.0
     moving = g > 0
-    return DEFAULT_LR_FRACTION * min(float(np.linalg.norm(k)) / norm, float(np.min(k[moving] / g[moving])))
+    return DEFAULT_LR_FRACTION * min(
+        float(np.linalg.norm(k)) / norm, float(np.min(k[moving] / g[moving]))
+    )
 
 
 def tracked_descent(
@@ -172,9 +174,17 @@ def tracked_descent(
         beta = estimator.resolved_beta(task)
         estimator = _estimator(method, variant, beta, clamp, rule, nudge)
     exact_estimator = make_estimator("exact") if alignment and method != "exact" else None
-    tracker = ConservationTracker(dict(zip(names, k, strict=True)), method=method, variant=variant,
-                                  beta=beta, clamp=clamp, rule=rule, nudge=nudge, applicable=applicable,
-                                  tolerance=tolerance)
+    tracker = ConservationTracker(
+        dict(zip(names, k, strict=True)),
+        method=method,
+        variant=variant,
+        beta=beta,
+        clamp=clamp,
+        rule=rule,
+        nudge=nudge,
+        applicable=applicable,
+        tolerance=tolerance,
+    )
     report = ConvergenceReport()
     predict = method != "exact" and rule == "energy" and variant != "centered"
     clipped = 0
@@ -192,8 +202,14 @@ def tracked_descent(
         tracker.update(k, lr=lr, gradient=g, cost=grad.cost, error=error, r_out=r_out)
         exact = None
         if alignment:
-            exact = exact_estimator.compute_gradient(task, free=free).values if exact_estimator else grad.values
-        report.record_step(grad.phases, cost=grad.cost, estimate=grad.values if alignment else None, exact=exact)
+            exact = (
+                exact_estimator.compute_gradient(task, free=free).values
+                if exact_estimator
+                else grad.values
+            )
+        report.record_step(
+            grad.phases, cost=grad.cost, estimate=grad.values if alignment else None, exact=exact
+        )
         task = task.with_conductances(k)
     return TrainingTrace(tracker, report, task.circuit, float(lr), beta, clipped)
 
@@ -234,7 +250,8 @@ def conservation_run(
         ``quantity, initial, final, relative_drift, cost_initial, cost_final, linear, applicable,
         reasons`` (the CLI contract), plus ``bias_drift`` (Σ k·Δk / Q0), ``discretisation_drift``
         (Σ ½‖Δk‖² / Q0), ``predicted_bias_drift``, ``predicted_discretisation_drift``, ``ratio``,
-        ``euler_residual``, ``method``, ``variant``, ``clamp``, ``beta``, ``lr``, ``steps``, ``clipped``,
+        ``euler_residual``, ``method``, ``variant``, ``clamp``, ``beta``, ``lr``, ``steps``,
+        ``clipped``,
         ``message``, ``warnings`` (the tracker's, caught here) and ``convergence`` (Newton
         iterations, homotopy strategies and KCL residuals per phase). When the law does not apply —
         including when updates were clipped at the conductance floor during the run — the drift is
@@ -247,12 +264,21 @@ def conservation_run(
     verdict = _applicability(circuit, trainable, outputs, method)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConservationWarning)
-        trace = tracked_descent(circuit, trainable, outputs, method=method, beta=beta, lr=lr, steps=steps,
-                                applicable=verdict.applicable)
+        trace = tracked_descent(
+            circuit,
+            trainable,
+            outputs,
+            method=method,
+            beta=beta,
+            lr=lr,
+            steps=steps,
+            applicable=verdict.applicable,
+        )
     reasons = list(verdict.reasons)
     if trace.clipped:
         reasons.append(
-            f"{trace.clipped} conductance update(s) were clipped at the floor {G_FLOOR:g} S during training: "
+            f"{trace.clipped} conductance update(s) were clipped at the floor {G_FLOOR:g} S "
+            "during training: "
             "clipping breaks the gradient flow (use a smaller --lr or fewer --steps)"
         )
     applicable = verdict.applicable and not trace.clipped
@@ -260,10 +286,16 @@ def conservation_run(
     costs = trace.tracker.series("cost")
     final_cost = _final_cost(trace.circuit, trace.tracker.names, outputs)
     if applicable:
-        message = (f"the law applies: Q = ½ΣG² is conserved by the {method} flow; the drift of discrete "
-                   "steps is discretisation_drift (O(lr)) and relative_drift = bias_drift + discretisation_drift")
+        message = (
+            f"the law applies: Q = ½ΣG² is conserved by the {method} flow; the drift of discrete "
+            "steps is discretisation_drift (O(lr)) and relative_drift = bias_drift + "
+            "discretisation_drift"
+        )
     else:
-        message = "the conservation law does not apply to this circuit/task; the drift is reported as information only"
+        message = (
+            "the conservation law does not apply to this circuit/task; "
+            "the drift is reported as information only"
+        )
     result = {
         "quantity": summary["quantity"],
         "initial": summary["initial"],
@@ -298,14 +330,20 @@ def conservation_run(
     return result
 
 
-def _applicability(circuit: Circuit, trainable: Sequence[str], outputs: Mapping[str, float], method: str) -> Applicability:
+def _applicability(
+    circuit: Circuit, trainable: Sequence[str], outputs: Mapping[str, float], method: str
+) -> Applicability:
     """Structural verdict plus the Euler residual of the exact gradient at the start."""
     task = LearningTask(circuit, list(trainable), dict(outputs))
     exact = make_estimator("exact").compute_gradient(task)
-    return analyze_applicability(circuit, list(task.trainable), method=method, gradient=exact.values)
+    return analyze_applicability(
+        circuit, list(task.trainable), method=method, gradient=exact.values
+    )
 
 
-def _estimator(method: str, variant: str, beta: float | None, clamp: str, rule: str, nudge: str) -> Any:
+def _estimator(
+    method: str, variant: str, beta: float | None, clamp: str, rule: str, nudge: str
+) -> Any:
     if method == "exact":
         return make_estimator("exact")
     if method == "ep":

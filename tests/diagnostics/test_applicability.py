@@ -42,7 +42,9 @@ def test_linear_voltage_driven_all_trainable_applies() -> None:
 
 
 def test_zero_current_nudging_source_is_harmless() -> None:
-    assert analyze_applicability(_ladder(CurrentSource("inudge", "0", "out", 0.0)), ["r*"]).applicable
+    assert analyze_applicability(
+        _ladder(CurrentSource("inudge", "0", "out", 0.0)), ["r*"]
+    ).applicable
 
 
 @pytest.mark.parametrize(
@@ -52,7 +54,11 @@ def test_zero_current_nudging_source_is_harmless() -> None:
         ((), ["r1", "r2", "r3"], r"fixed \(non-trainable\) resistor\(s\) r4"),
         ((Diode("d1", "a", "0", "dmod"),), ["r*"], r"diode\(s\) d1"),
         ((Mosfet("m1", "out", "a", "0", "0", "nmod"),), ["r*"], r"transistor\(s\) m1"),
-        ((VCCS("g1", "out", "0", "a", "0", 1e-3),), ["r*"], r"controlled source\(s\) g1 \(amplifiers\)"),
+        (
+            (VCCS("g1", "out", "0", "a", "0", 1e-3),),
+            ["r*"],
+            r"controlled source\(s\) g1 \(amplifiers\)",
+        ),
     ],
 )
 def test_each_breaking_element_is_named(extra: tuple, trainable: list[str], pattern: str) -> None:
@@ -73,13 +79,18 @@ def test_scale_free_nonreciprocal_elements_break_only_ep_and_cl() -> None:
         verdict = analyze_applicability(circuit, ["r*"], method=method)
         assert not verdict.applicable
         assert "non-reciprocal circuit (e1)" in verdict.reasons[0]
-    cccs = _ladder(VoltageSource("vs", "a", "m", 0.0), Resistor("r5", "m", "0", 1e3),
-                   CCCS("f1", "0", "out", "vs", 0.5))
+    cccs = _ladder(
+        VoltageSource("vs", "a", "m", 0.0),
+        Resistor("r5", "m", "0", 1e3),
+        CCCS("f1", "0", "out", "vs", 0.5),
+    )
     assert analyze_applicability(cccs, ["r*"]).applicable
 
 
 def test_task_settings_that_break_the_law() -> None:
-    verdict = analyze_applicability(_ladder(), ["r*"], cost="current_mse", optimizer="adam", floor=2.5e-4)
+    verdict = analyze_applicability(
+        _ladder(), ["r*"], cost="current_mse", optimizer="adam", floor=2.5e-4
+    )
     text = " | ".join(verdict.reasons)
     assert "cost 'current_mse' is not a function of node voltages" in text
     assert "optimizer 'adam' is not plain gradient descent" in text

@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from circuitlearn.circuit import Circuit, CurrentSource, Diode, Model, Resistor
+from circuitlearn.circuit import Circuit, CurrentSource, Diode, Model
 from circuitlearn.circuit.builders import random_resistor_network
 from circuitlearn.diagnostics.applicability import EULER_TOLERANCE
 from circuitlearn.diagnostics.conservation import ConservationWarning, euler_residual
@@ -45,8 +45,12 @@ def test_exact_flow_conserves_q_with_exact_discretisation_accounting() -> None:
         trace = tracked_descent(_network(), ["r*"], OUTPUTS, method="exact", steps=40, lr=None)
     summary = trace.tracker.summary()
     assert abs(summary["bias_drift"]) <= 1e-10
-    assert summary["discretisation_drift"] == pytest.approx(summary["predicted_discretisation_drift"], rel=1e-9)
-    assert summary["relative_drift"] == pytest.approx(summary["bias_drift"] + summary["discretisation_drift"], abs=1e-13)
+    assert summary["discretisation_drift"] == pytest.approx(
+        summary["predicted_discretisation_drift"], rel=1e-9
+    )
+    assert summary["relative_drift"] == pytest.approx(
+        summary["bias_drift"] + summary["discretisation_drift"], abs=1e-13
+    )
     costs = trace.tracker.series("cost")
     assert costs[-1] < costs[0]
 
@@ -74,7 +78,9 @@ def scales() -> tuple[float, float]:
     return float(np.mean(k)), float(2e-3 * np.linalg.norm(k) / np.linalg.norm(g))
 
 
-def test_one_sided_ep_drift_is_first_order_in_beta_and_matches_prediction(scales: tuple[float, float]) -> None:
+def test_one_sided_ep_drift_is_first_order_in_beta_and_matches_prediction(
+    scales: tuple[float, float],
+) -> None:
     g_mean, lr = scales
     betas = g_mean * np.array([1e-3, 1e-2, 1e-1])
     study = drift_vs_beta(_network(), ["r*"], OUTPUTS, betas, variant="positive", lr=lr, steps=5)
@@ -91,23 +97,39 @@ def test_centred_ep_drift_is_second_order_in_beta(scales: tuple[float, float]) -
 
 
 def test_cl_drift_matches_its_closed_form(scales: tuple[float, float]) -> None:
-    """One-sided CL (Stern's relative clamp, energy form): exactly −(η/2)·eᵀG_out e per unit time."""
+    """One-sided CL (Stern's relative clamp, energy form): exactly −(η/2)·eᵀG_out e per "
+    "unit time."""
     _, lr = scales
     study = drift_vs_eta(_network(), ["r*"], OUTPUTS, [1e-3, 1e-2, 1e-1], lr=lr, steps=5)
     assert study.slope == pytest.approx(1.0, abs=0.2)
     assert study.drifts == pytest.approx(study.predicted, rel=1e-6)
-    matched = drift_vs_eta(_network(), ["r*"], OUTPUTS, [1e-7, 1e-6], lr=lr, steps=5, clamp="matched")
+    matched = drift_vs_eta(
+        _network(), ["r*"], OUTPUTS, [1e-7, 1e-6], lr=lr, steps=5, clamp="matched"
+    )
     assert matched.drifts == pytest.approx(matched.predicted, rel=1e-6)
 
 
-@pytest.mark.parametrize(("method", "variant"), [("ep", "positive"), ("ep", "centered"), ("cl", "positive")])
-def test_learn_product_rules_conserve_q_at_any_beta(scales: tuple[float, float], method: str, variant: str) -> None:
-    """circuitlearn.learn's rules ΔV_0·(ΔV_β − ΔV_0)/β: Σ G·ĝ = ∇E(x0)·δx/β = 0 by KCL, even at large β."""
+@pytest.mark.parametrize(
+    ("method", "variant"), [("ep", "positive"), ("ep", "centered"), ("cl", "positive")]
+)
+def test_learn_product_rules_conserve_q_at_any_beta(
+    scales: tuple[float, float], method: str, variant: str
+) -> None:
+    """circuitlearn.learn's rules ΔV_0·(ΔV_β − ΔV_0)/β: Σ G·ĝ = ∇E(x0)·δx/β = 0 by KCL, "
+    "even at large β."""
     g_mean, lr = scales
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConservationWarning)
-        trace = tracked_descent(_network(), ["r*"], OUTPUTS, method=method, variant=variant,
-                                beta=0.3 * g_mean, lr=lr, steps=5)
+        trace = tracked_descent(
+            _network(),
+            ["r*"],
+            OUTPUTS,
+            method=method,
+            variant=variant,
+            beta=0.3 * g_mean,
+            lr=lr,
+            steps=5,
+        )
     assert abs(trace.tracker.summary()["bias_drift"]) <= 1e-10
 
 
@@ -134,7 +156,9 @@ def _with_diode() -> Circuit:
     ],
     ids=["current-source-input", "fixed-diode", "fixed-load"],
 )
-def test_negative_controls_are_not_applicable_and_drift(build, trainable: list[str], reason: str) -> None:
+def test_negative_controls_are_not_applicable_and_drift(
+    build, trainable: list[str], reason: str
+) -> None:
     circuit = build()
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConservationWarning)
@@ -148,10 +172,21 @@ def test_negative_controls_are_not_applicable_and_drift(build, trainable: list[s
 
 def test_conservation_run_contract_on_a_linear_circuit() -> None:
     result = conservation_run(_network(), ["r*"], OUTPUTS, method="ep", steps=10)
-    for key in ("quantity", "initial", "final", "relative_drift", "cost_initial", "cost_final", "linear",
-                "applicable", "reasons"):
+    for key in (
+        "quantity",
+        "initial",
+        "final",
+        "relative_drift",
+        "cost_initial",
+        "cost_final",
+        "linear",
+        "applicable",
+        "reasons",
+    ):
         assert key in result
     assert result["applicable"] and result["linear"] and result["reasons"] == []
-    assert result["final"] == pytest.approx(result["initial"] * (1 + result["relative_drift"]), rel=1e-12)
+    assert result["final"] == pytest.approx(
+        result["initial"] * (1 + result["relative_drift"]), rel=1e-12
+    )
     assert result["cost_final"] < result["cost_initial"]
     assert abs(result["bias_drift"]) < 1e-6

@@ -44,7 +44,9 @@ def test_split_is_exact(seed: int, n: int, steps: int, weighted: bool) -> None:
         k = k + rng.normal(scale=0.3, size=n)
         before = tracker.quantity[-1]
         step = tracker.update(k)
-        assert step.bias + step.discretisation == pytest.approx(step.quantity - before, rel=1e-12, abs=1e-14)
+        assert step.bias + step.discretisation == pytest.approx(
+            step.quantity - before, rel=1e-12, abs=1e-14
+        )
     assert tracker.quantity[-1] == pytest.approx(conserved_quantity(k, rates), rel=1e-15)
     assert tracker.drift[0] == 0.0 and tracker.drift.size == steps + 1
 
@@ -99,7 +101,9 @@ def test_discretisation_drift_is_first_order_in_lr() -> None:
 
 def test_warns_when_a_conserving_mode_drifts() -> None:
     tracker = ConservationTracker([1.0, 1.0], method="exact")
-    with pytest.warns(ConservationWarning, match=r"beyond the tolerance .* where the law predicts conservation"):
+    with pytest.warns(
+        ConservationWarning, match=r"beyond the tolerance .* where the law predicts conservation"
+    ):
         tracker.update([1.1, 1.0], lr=0.1, gradient=[-1.0, 0.0])
 
 
@@ -113,8 +117,12 @@ def test_warns_on_non_gradient_steps() -> None:
 def test_no_warning_where_the_law_does_not_apply_or_drift_is_predicted() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConservationWarning)
-        ConservationTracker([1.0, 1.0], applicable=False).update([2.0, 1.0], lr=1.0, gradient=[-1.0, 0.0])
-        one_sided = ConservationTracker([1.0, 1.0], method="ep", variant="positive", beta=0.1, rule="energy")
+        ConservationTracker([1.0, 1.0], applicable=False).update(
+            [2.0, 1.0], lr=1.0, gradient=[-1.0, 0.0]
+        )
+        one_sided = ConservationTracker(
+            [1.0, 1.0], method="ep", variant="positive", beta=0.1, rule="energy"
+        )
         step = one_sided.update([0.9, 1.0], lr=1.0, gradient=[0.1, 0.0], error=[0.5], r_out=[[2.0]])
     assert step.predicted_bias == pytest.approx(-0.1 / 2 * 0.25 * 2.0)
 
@@ -132,9 +140,13 @@ def test_predicted_rates_signs_and_forms() -> None:
     minus = predicted_rate("ep", variant="negative", beta=0.1, error=e, r_out=r_out)
     assert plus == pytest.approx(-0.05 * quad) and minus == pytest.approx(-plus)
     assert predicted_rate("cl", variant="centered", beta=0.2) == 0.0
-    relative = predicted_rate("cl", variant="positive", beta=0.2, error=e, r_out=r_out, clamp="relative")
+    relative = predicted_rate(
+        "cl", variant="positive", beta=0.2, error=e, r_out=r_out, clamp="relative"
+    )
     assert relative == pytest.approx(-0.1 * e @ np.linalg.inv(r_out) @ e) and relative < 0
-    matched = predicted_rate("cl", variant="negative", beta=0.2, error=e, r_out=r_out, clamp="matched")
+    matched = predicted_rate(
+        "cl", variant="negative", beta=0.2, error=e, r_out=r_out, clamp="matched"
+    )
     assert matched == pytest.approx(0.1 * quad)
 
 

@@ -17,8 +17,12 @@ from circuitlearn.solve.mna import compile_circuit
 def _diode_circuit() -> Circuit:
     c = Circuit("rd")
     c.add_model(Model("dm", "d", {}))
-    for element in (VoltageSource("v1", "in", "0", 5.0), Resistor("r1", "in", "a", 1e3),
-                    Diode("d1", "a", "b", "dm"), Resistor("r2", "b", "0", 1e3)):
+    for element in (
+        VoltageSource("v1", "in", "0", 5.0),
+        Resistor("r1", "in", "a", 1e3),
+        Diode("d1", "a", "b", "dm"),
+        Resistor("r2", "b", "0", 1e3),
+    ):
         c.add(element)
     return c
 
@@ -26,8 +30,12 @@ def _diode_circuit() -> Circuit:
 def test_records_per_phase_and_sample() -> None:
     op = solve_dc(_diode_circuit())
     report = ConvergenceReport()
-    report.record_step([{"free": op, "nudged": op}, {"free": op}], cost=1.0,
-                       estimate={"r1": 1.0, "r2": 0.0}, exact={"r1": 1.0, "r2": 1.0})
+    report.record_step(
+        [{"free": op, "nudged": op}, {"free": op}],
+        cost=1.0,
+        estimate={"r1": 1.0, "r2": 0.0},
+        exact={"r1": 1.0, "r2": 1.0},
+    )
     report.record_step({"free": op}, cost=0.5)
     summary = report.summary()
     assert summary["steps"] == 2

@@ -36,7 +36,9 @@ def test_tellegen_holds_on_every_deck(deck: Path) -> None:
     currents = element_currents(system, system.state_from(op))
     assert set(currents) == {e.name for e in system.circuit}
     for name, terminals in currents.items():  # every element conserves charge
-        assert abs(sum(terminals.values())) <= 1e-12 * max(1e-12, max(abs(i) for i in terminals.values())), name
+        assert abs(sum(terminals.values())) <= 1e-12 * max(
+            1e-12, max(abs(i) for i in terminals.values())
+        ), name
 
 
 def test_tellegen_detects_a_wrong_state() -> None:
@@ -76,6 +78,8 @@ def test_dissipated_power_is_vectorised_sum() -> None:
     for j, gj in enumerate(g):
         c.add(Resistor(f"r{j}", f"n{j}", "0", 1.0 / gj))
     v = {f"n{j}": float(x) for j, x in enumerate(rng.normal(size=5))}
-    assert dissipated_power(c, v) == pytest.approx(float(np.sum(g * np.array(list(v.values())) ** 2)), rel=1e-12)
+    assert dissipated_power(c, v) == pytest.approx(
+        float(np.sum(g * np.array(list(v.values())) ** 2)), rel=1e-12
+    )
     with pytest.raises(CircuitError, match="no voltage for node 'n4'"):
         dissipated_power(c, {k: x for k, x in v.items() if k != "n4"})
