@@ -85,10 +85,10 @@ def fit_slope(values: Sequence[float], drifts: Sequence[float]) -> float:
     2.0
     """
     x = np.log(np.asarray(values, dtype=float))
-    y = np.log(np.abs(np.asarray(drifts, dtype=float)))
-    if x.size < 2 or not np.all(np.isfinite(y)):
+    d = np.abs(np.asarray(drifts, dtype=float))
+    if x.size < 2 or not np.all(d > 0) or not np.all(np.isfinite(d)):
         raise CircuitError(f"fit_slope: need at least two nonzero drifts; got {list(drifts)}")
-    return float(np.polyfit(x, y, 1)[0])
+    return float(np.polyfit(x, np.log(d), 1)[0])
 
 
 def drift_vs_lr(
