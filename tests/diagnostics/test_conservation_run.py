@@ -53,7 +53,7 @@ def test_contract_keys_and_json(tmp_path: Path) -> None:
 
 
 def test_netlist_path_with_current_source_is_not_applicable() -> None:
-    """resistor_network.cir injects 1 mA into node c: the law does not apply, drift still reported."""
+    """resistor_network.cir injects 1 mA into node c: the law does not apply; drift reported."""
     result = conservation_run(
         NETLISTS / "resistor_network.cir", ["r*"], {"b": 2.0, "c": 1.5}, method="exact", steps=10
     )
