@@ -236,6 +236,11 @@ def _block_solve(system: MNASystem, data: np.ndarray, rhs: np.ndarray) -> np.nda
     n_samples, n = rhs.shape
     if n == 0:
         return rhs.copy()
+    plan = system.schur_plan
+    if plan is not None:
+        solved = plan.solve(data, rhs)
+        if solved is not None:
+            return solved
     indices, indptr = system.pattern
     nnz = len(indices)
     offsets = np.arange(n_samples, dtype=np.int64)

@@ -104,17 +104,24 @@ def diode_current(
     smooth reverse formula; below −BV: −IS·exp(−(BV + vd)/vtebrk). GMIN·vd is added in every
     region, as ngspice puts gmin across the junction. ``bv`` = ∞ disables breakdown.
     """
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        forward = vd >= -3.0 * vte
-        breakdown = ~forward & (vd < -bv)
-        ev = np.exp(np.minimum(vd / vte, MAX_EXP_ARG))
-        v_rev = np.where(forward, -1.0, vd)
-        arg = (3.0 * vte / (v_rev * _E)) ** 3
-        eb = np.exp(np.minimum(-(bv + vd) / vtebrk, MAX_EXP_ARG))
-        current = np.where(forward, isat * (ev - 1.0), np.where(breakdown, -isat * eb, -isat * (1.0 + arg)))
-        conductance = np.where(
-            forward, isat * ev / vte, np.where(breakdown, isat * eb / vtebrk, isat * 3.0 * arg / v_rev)
-        )
+    isat, vte, bv, vtebrk = (np.broadcast_to(a, vd.shape) for a in (isat, vte, bv, vtebrk))
+    ev = np.exp(np.minimum(vd / vte, MAX_EXP_ARG))
+    current = isat * (ev - 1.0)
+    conductance = isat * ev / vte
+    forward = vd >= -3.0 * vte
+    if not forward.all():
+        back = ~forward
+        down = back & (vd < -bv)
+        rev = back & ~down
+        if rev.any():
+            v, i_s = vd[rev], isat[rev]
+            arg = (3.0 * vte[rev] / (v * _E)) ** 3
+            current[rev] = -i_s * (1.0 + arg)
+            conductance[rev] = i_s * 3.0 * arg / v
+        if down.any():
+            eb = np.exp(np.minimum(-(bv[down] + vd[down]) / vtebrk[down], MAX_EXP_ARG))
+            current[down] = -isat[down] * eb
+            conductance[down] = isat[down] * eb / vtebrk[down]
     return current + gmin * vd, conductance + gmin
 
 

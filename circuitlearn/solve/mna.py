@@ -44,12 +44,18 @@ from circuitlearn.solve.devices import (
     breakdown_voltage,
     vcrit,
 )
+from circuitlearn.solve.layered import SchurPlan
 from circuitlearn.solve.result import OperatingPoint
 
-__all__ = ["DEFAULT_MOS_SIZE", "Evaluation", "MNASystem", "SourceValues", "compile_circuit"]
+__all__ = ["DEFAULT_MOS_SIZE", "DENSE_INPUT_LIMIT", "Evaluation", "MNASystem", "SourceValues", "compile_circuit"]
 
 DEFAULT_MOS_SIZE = 100e-6
 """Default MOSFET W and L [m]: ngspice's DEFW = DEFL = 100 µm."""
+
+DENSE_INPUT_LIMIT = 4_000_000
+"""Largest (unknown rows × fixed nodes) block kept dense for batched source evaluation (used
+when ≥ 5 % full, e.g. the input crossbar of a layered network); batched sources then cover only
+the unknown rows."""
 
 _MAIN_VALUE = {
     Resistor: "resistance", VoltageSource: "dc", CurrentSource: "dc", VCVS: "gain",
@@ -100,7 +106,7 @@ class Evaluation:
     scale: np.ndarray
     """Per-row sum of |terms| (for relative residual tolerances)."""
     extended_residual: np.ndarray
-    """Residual on every extended row (fixed nodes and ground included)."""
+    """Residual on the extended rows (fixed nodes and ground included when evaluated ``full``)."""
     state: dict[str, dict[str, np.ndarray]]
     """Limited device voltages, per group ("d", "m")."""
     limited: np.ndarray
@@ -213,8 +219,12 @@ class MNASystem:
         fixed = self.fixed_values if fixed is None else fixed
         b = self._b if b is None else b
         tail = np.concatenate([source_scale * fixed, np.zeros((*fixed.shape[:-1], 1))], axis=-1)
-        const = _apply(self._A_fixed, tail) + source_scale * b
-        const_abs = _apply(self._A_fixed_abs, np.abs(tail)) + np.abs(source_scale * b)
+        if tail.ndim == 2 and self._A_fixed_dense is not None:  # dense input block: BLAS, unknown rows
+            const = tail @ self._A_fixed_dense.T + source_scale * b[..., : self.n]
+            const_abs = np.abs(tail) @ np.abs(self._A_fixed_dense.T) + np.abs(source_scale * b[..., : self.n])
+        else:
+            const = _apply(self._A_fixed, tail) + source_scale * b
+            const_abs = _apply(self._A_fixed_abs, np.abs(tail)) + np.abs(source_scale * b)
         return SourceValues(tail, const, const_abs)
 
     def evaluate(
@@ -225,6 +235,7 @@ class MNASystem:
         gshunt: float = 0.0,
         old_state: Mapping[str, Mapping[str, np.ndarray]] | None = None,
         sources: SourceValues | None = None,
+        full: bool = False,
     ) -> Evaluation:
         """Evaluate residual and Jacobian values at x (1-D, or 2-D: one row per sample).
 
@@ -232,18 +243,23 @@ class MNASystem:
         voltages (companion model). ``gshunt`` [S] adds a conductance from every node to ground
         (gmin stepping); ``source_scale`` multiplies every independent source (source stepping)
         unless ``sources`` (from :meth:`sources`, e.g. one row per sample) is given.
+        ``full`` also computes the rows of fixed nodes and ground (``extended_residual``).
         """
         src = self.sources(source_scale) if sources is None else sources
         e = self._extend(x, src)
-        lin = _apply(self._A_unknown, x) + src.const
-        mag = _apply(self._A_unknown_abs, np.abs(x)) + src.const_abs
+        rows = self._n_ext if full else self.n
+        if src.const.shape[-1] < rows:
+            raise CircuitError("MNASystem.evaluate: full=True needs sources computed for every row")
+        ops = self._row_ops[full]
+        lin = _apply(ops["A"], x) + src.const[..., :rows]
+        mag = _apply(ops["A_abs"], np.abs(x)) + src.const_abs[..., :rows]
         jac = np.broadcast_to(self._jac_linear, (*x.shape[:-1], self._nnz)).copy()
         limited = np.zeros(x.shape[:-1], dtype=bool)
         state: dict[str, dict[str, np.ndarray]] = {}
         for key, group in self.groups.items():
             res_v, jac_v, mag_v, st, lim = group.evaluate(e, None if old_state is None else old_state[key])
-            lin = lin + _apply(self._res_scatter[key], res_v)
-            mag = mag + _apply(self._res_scatter[key], mag_v)
+            lin = lin + _apply(ops[key], res_v)
+            mag = mag + _apply(ops[key], mag_v)
             jac = jac + _apply(self._jac_scatter[key], jac_v)
             state[key] = st
             limited = limited | lim.any(axis=-1)
@@ -269,7 +285,7 @@ class MNASystem:
     def currents(self, x: np.ndarray) -> dict[str, float]:
         """Branch currents [A] of V sources (eliminated ones included), E and H; ngspice's sign."""
         x = np.asarray(x, dtype=float)
-        r_ext = self.evaluate(x).extended_residual
+        r_ext = self.evaluate(x, full=True).extended_residual
         names, kinds, index, sign = self._current_plan
         values = np.empty(len(names))
         values[kinds] = x[index[kinds]]
@@ -318,6 +334,13 @@ class MNASystem:
     def fixed_sign(self) -> np.ndarray:
         """+1 where a fixed node is a source's + terminal, −1 where it is its − terminal."""
         return self._fixed_sign.copy()
+
+    @property
+    def schur_plan(self) -> SchurPlan | None:
+        """The layered fast path's elimination plan (``None`` when the pattern has none)."""
+        if not hasattr(self, "_schur_plan"):
+            self._schur_plan = SchurPlan.from_pattern(self._indices, self._indptr, self.n)
+        return self._schur_plan
 
     @property
     def pattern(self) -> tuple[np.ndarray, np.ndarray]:
@@ -551,6 +574,7 @@ class MNASystem:
             k: sp.csr_matrix((np.ones(len(g.residual_rows)), (g.residual_rows, np.arange(len(g.residual_rows)))), shape=(n_ext, len(g.residual_rows)))
             for k, g in self.groups.items()
         }
+        self._row_ops: dict[bool, dict[str, sp.csr_matrix]] = {}
         self._linear_changed()
 
     def _linear_changed(self) -> None:
@@ -559,9 +583,17 @@ class MNASystem:
         n, n_ext = self.n, self._n_ext
         self._A = sp.csr_matrix((values, (rows, cols)), shape=(n_ext, n_ext))
         self._A_unknown = self._A[:, :n].tocsr()
-        self._A_unknown_abs = abs(self._A_unknown)
+        for full in (False, True):
+            rows = n_ext if full else n
+            unknown = self._A_unknown[:rows]
+            self._row_ops[full] = {"A": unknown, "A_abs": abs(unknown)}
+            self._row_ops[full].update({k: m[:rows] for k, m in self._res_scatter.items()})
         self._A_fixed = self._A[:, n:].tocsr()
         self._A_fixed_abs = abs(self._A_fixed)
+        block = self._A_fixed[:n]
+        size = block.shape[0] * block.shape[1]
+        dense = 0 < size <= DENSE_INPUT_LIMIT and block.nnz >= 0.05 * size
+        self._A_fixed_dense = block.toarray() if dense else None
         src_rows, src_signs, src_slots = self._src
         self._b = np.bincount(src_rows, weights=src_signs * self._params[src_slots], minlength=n_ext).astype(float)
         self._jac_linear = self._lin_scatter @ values

@@ -95,3 +95,21 @@ def test_bad_inputs_are_named() -> None:
         solve_batch(circuit, {"v1": [[1.0, 2.0]]})
     with pytest.raises(CircuitError, match="x0 must have shape"):
         solve_batch(circuit, {"v1": [1.0, 2.0]}, x0=np.zeros((3, 2)))
+
+
+def test_layered_network_uses_the_exact_schur_path() -> None:
+    from circuitlearn.circuit import kendall_network
+
+    net = kendall_network(12, 8, 3, seed=1, bias_voltages=(-0.3, 0.3))
+    system = compile_circuit(net.circuit)
+    plan = system.schur_plan
+    assert plan is not None
+    assert sorted(system.unknowns[k] for k in plan.rest) == ["out0", "out1", "out2"]
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (6, 12))
+    inputs = {name: x[:, k // 2] * (1 if name.endswith("p") else -1) for k, name in enumerate(net.input_sources)}
+    batch = solve_batch(system, inputs)
+    for k in range(6):
+        op = solve_native(net.with_inputs(x[k]))
+        for node, v in op.voltages.items():
+            assert batch.voltage(node)[k] == pytest.approx(v, rel=1e-10, abs=1e-13)
