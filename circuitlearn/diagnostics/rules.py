@@ -30,7 +30,6 @@ from circuitlearn.learn.estimators import (
     CoupledLearning,
     EquilibriumProp,
     GradientEstimator,
-    solve_plan,
 )
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.solve import OperatingPoint
@@ -124,7 +123,8 @@ class EnergyFormRule(GradientEstimator):
                 for s in signs
             }
         else:
-            ops = solve_plan(task, self.base.phase_plan(task, free), backend)
+            phases = self.base.compute_gradient(task, backend=backend, free=free).phases
+            ops = {name: op for name, op in phases.items() if name != "free"}
         energy = {0: 0.5 * task.drops(free) ** 2}
         for s in signs:
             energy[s] = 0.5 * task.drops(ops[f"{prefix}_{_SIGN_NAME[s]}"]) ** 2
