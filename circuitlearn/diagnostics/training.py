@@ -112,6 +112,7 @@ def tracked_descent(
     nudge: str = "frozen",
     lr: float | None = None,
     steps: int = DEFAULT_STEPS,
+    rates: Sequence[float] | None = None,
     floor: float = G_FLOOR,
     applicable: bool = True,
     alignment: bool = False,
@@ -143,6 +144,9 @@ def tracked_descent(
     lr : float [S²/V²], optional
         Learning rate; default :func:`default_lr` at the first step.
     steps : int
+    rates : sequence of float, optional
+        Per-edge learning rates α_j (relative; the step is Δk_j = −lr·α_j·g_j and the tracked
+        quantity Σ k_j²/(2α_j)); all 1 by default.
     floor : float [S]
         Conductance floor of the projection.
     applicable : bool
@@ -174,8 +178,10 @@ def tracked_descent(
         beta = estimator.resolved_beta(task)
         estimator = _estimator(method, variant, beta, clamp, rule, nudge)
     exact_estimator = make_estimator("exact") if alignment and method != "exact" else None
+    alpha = np.ones(len(names)) if rates is None else np.asarray(rates, dtype=float)
     tracker = ConservationTracker(
         dict(zip(names, k, strict=True)),
+        rates=alpha,
         method=method,
         variant=variant,
         beta=beta,
@@ -192,11 +198,11 @@ def tracked_descent(
         grad = estimator.compute_gradient(task)
         g = np.array([grad.values[n] for n in names])
         if lr is None:
-            lr = default_lr(k, g)
+            lr = default_lr(k, alpha * g)
         free = grad.phases["free"]
         error = task.cost_gradient(free) if predict else None
         r_out = output_resistance(task, free) if predict else None
-        proposed = k - lr * g
+        proposed = k - lr * alpha * g
         k = np.maximum(proposed, floor)
         clipped += int(np.count_nonzero(proposed < floor))
         tracker.update(k, lr=lr, gradient=g, cost=grad.cost, error=error, r_out=r_out)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+from circuitlearn.diagnostics.conservation import ConservationWarning
 from circuitlearn.diagnostics.orders import OrderStudy, drift_vs_lr, fit_slope
 from circuitlearn.diagnostics.plots import plot_conservation, plot_convergence, plot_orders
 from circuitlearn.diagnostics.training import conservation_run, default_lr, tracked_descent
@@ -106,3 +107,28 @@ def test_figures_are_written(tmp_path: Path) -> None:
     plot_orders([study, study], path=tmp_path / "o.png")
     for name in ("c.png", "v.png", "o.png"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_per_edge_rates_conserve_the_weighted_quantity() -> None:
+    rates = [1.0, 3.0, 0.5, 2.0]
+    trace = tracked_descent(_ladder(), ["r*"], {"out": 0.3}, method="exact", steps=10, rates=rates)
+    summary = trace.tracker.summary()
+    assert abs(summary["bias_drift"]) < 1e-12
+    assert summary["discretisation_drift"] == pytest.approx(
+        summary["predicted_discretisation_drift"], rel=1e-9
+    )
+    k = trace.tracker.values
+    assert summary["final"] == pytest.approx(float(np.sum(k**2 / np.array(rates))) / 2, rel=1e-12)
+
+
+def test_clipping_is_reported_with_a_warning() -> None:
+    result = conservation_run(_ladder(), ["r*"], {"out": 0.05}, method="exact", lr=1e-7, steps=5)
+    assert result["clipped"] > 0 and not result["applicable"]
+    assert any("clipped at the floor" in r for r in result["reasons"])
+    assert any("not plain gradient descent" in w for w in result["warnings"])
+
+
+def test_tracker_warns_when_a_run_breaks_the_law_it_was_told_applies() -> None:
+    circuit = _ladder()
+    with pytest.warns(ConservationWarning, match="where the law predicts conservation"):
+        tracked_descent(circuit, ["r1", "r2", "r3"], {"out": 0.3}, method="exact", steps=3)
