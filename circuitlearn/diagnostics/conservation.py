@@ -267,6 +267,8 @@ class ConservationTracker:
         tolerance: float | None = None,
     ) -> None:
         _check_method(method, variant, clamp, rule)
+        if nudge not in ("frozen", "state"):
+            raise CircuitError(f"unknown EP nudge {nudge!r}; expected 'frozen' or 'state'")
         if isinstance(initial, Mapping):
             self.names = [str(n) for n in initial]
             k0 = np.array([float(initial[n]) for n in initial])
@@ -401,7 +403,7 @@ class ConservationTracker:
 
     @property
     def time(self) -> np.ndarray:
-        """Flow time t = Σ lr, 0 first (NaN-free only when every update gave ``lr``)."""
+        """Flow time t = Σ lr, 0 first (a step recorded without ``lr`` adds nothing)."""
         return np.concatenate([[0.0], self.series("time")])
 
     def summary(self) -> dict[str, Any]:

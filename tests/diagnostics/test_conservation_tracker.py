@@ -157,6 +157,8 @@ def test_errors_name_the_problem() -> None:
         predicted_rate("ep", variant="both")
     with pytest.raises(CircuitError, match="unknown local-rule form 'sum'"):
         ConservationTracker([1.0], method="ep", rule="sum")
+    with pytest.raises(CircuitError, match="unknown EP nudge 'soft'"):
+        ConservationTracker([1.0], method="ep", nudge="soft")
     with pytest.raises(CircuitError, match="unknown CL clamp 'tight'"):
         ConservationTracker([1.0], method="cl", clamp="tight")
     with pytest.raises(CircuitError, match="needs beta, error and r_out"):
