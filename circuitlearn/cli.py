@@ -261,14 +261,25 @@ def _add_demo(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--no-ngspice", action="store_true", help="skip the ngspice comparison")
+    parser.add_argument(
+        "--steps", type=int, default=None, metavar="N",
+        help="training steps per learning rule (default: 25; 0 skips training)",
+    )  # fmt: skip
 
 
 def _run_demo(args: argparse.Namespace) -> Outcome:
-    from circuitlearn.demo import run_demo
+    from circuitlearn.demo import DEMO_STEPS, run_demo
 
     if args.seed < 0:
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
-    report = run_demo(Path(args.out), seed=args.seed, ngspice=not args.no_ngspice)
+    if args.steps is not None and args.steps < 0:
+        raise UsageError(f"--steps must be >= 0; got {args.steps}")
+    report = run_demo(
+        Path(args.out),
+        seed=args.seed,
+        ngspice=not args.no_ngspice,
+        steps=DEMO_STEPS if args.steps is None else args.steps,
+    )
     return Outcome(report.to_dict(), report.summary())
 
 

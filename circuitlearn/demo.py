@@ -2,12 +2,17 @@
 
 It builds a Kendall-style network (differential inputs, a resistor crossbar, diode-clamped hidden
 nodes, nudging current sources on the outputs), sweeps one input through the native solver with
-warm starts, repeats the sweep on ngspice when it is installed, and writes to a run directory:
+warm starts, repeats the sweep on ngspice when it is installed, then trains the network's
+conductances for a few steps to reproduce a teacher network of the same shape (another seed) on a
+handful of inputs, with the exact gradient, Equilibrium Propagation and Asymmetric EP side by
+side. It writes to a run directory:
 
 - ``network.cir``: the network as an ngspice-runnable netlist;
 - ``transfer.png``: hidden and output voltages against the swept input, native (lines) and
   ngspice (dots): the diodes' soft clamping is the network's nonlinearity;
 - ``backends.png``: the largest native − ngspice voltage difference at each sweep point;
+- ``loss.png``: the training loss per step for each learning rule (on this reciprocal network EP
+  and AEP follow the exact gradient, so the curves coincide);
 - ``results.json``: the numbers behind the figures (what :meth:`DemoReport.to_dict` returns).
 
 matplotlib is imported only when the figures are drawn (its object API, no pyplot state).
@@ -23,11 +28,21 @@ from typing import Any
 
 import numpy as np
 
+from circuitlearn._random import check_random_state
 from circuitlearn.circuit import LayeredNetwork, kendall_network
-from circuitlearn.errors import BackendError, ConvergenceError
+from circuitlearn.errors import BackendError, CircuitError, ConvergenceError
+from circuitlearn.learn import LearningTask, make_estimator
 from circuitlearn.solve import OperatingPoint, solve_dc
 
-__all__ = ["DEMO_LAYERS", "DEMO_SWEEP", "NGSPICE_OPTIONS", "DemoReport", "run_demo"]
+__all__ = [
+    "DEMO_LAYERS",
+    "DEMO_STEPS",
+    "DEMO_SWEEP",
+    "DEMO_TRAINING",
+    "NGSPICE_OPTIONS",
+    "DemoReport",
+    "run_demo",
+]
 
 DEMO_LAYERS: tuple[int, tuple[int, ...], int] = (2, (6,), 2)
 """(inputs, hidden layer sizes, outputs) of the demo network."""
@@ -37,6 +52,20 @@ DEMO_SWEEP: tuple[float, float, int] = (-3.0, 3.0, 61)
 
 _FIXED_INPUT = 0.5
 """Value of the second input x1 during the sweep [V]."""
+
+DEMO_STEPS = 25
+"""Default number of training steps (gradient-descent updates) per learning rule."""
+
+DEMO_TRAINING: dict[str, Any] = {
+    "samples": 6,
+    "input_range": (-2.0, 2.0),
+    "methods": ("exact", "ep", "aep"),
+    "lr_fraction": 0.05,
+    "g_floor": 1e-9,
+}
+"""Training setup: number of input samples (uniform in ``input_range`` [V]), learning rules, the
+learning rate as a fraction of ‖G‖/‖∂C/∂G‖ at the start (one rate for every rule, set from the
+exact gradient; units S²/V²), and the conductance floor [S] applied after each update."""
 
 NGSPICE_OPTIONS: dict[str, float] = {"reltol": 1e-9, "vntol": 1e-12, "abstol": 1e-15}
 """ngspice tolerances for the comparison: at its defaults (reltol 1e-3, vntol 1 µV) ngspice stops
@@ -53,6 +82,7 @@ class DemoReport:
     native: dict[str, Any]
     ngspice: dict[str, Any]
     seconds: float
+    training: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -69,6 +99,7 @@ class DemoReport:
             "network": self.network,
             "native": self.native,
             "ngspice": self.ngspice,
+            "training": self.training,
             "seconds": round(self.seconds, 3),
             "notes": list(self.notes),
         }
@@ -91,6 +122,17 @@ class DemoReport:
             )
         else:
             lines.append(f"ngspice: {self.ngspice['status']} ({self.ngspice.get('reason', '')})")
+        if self.training:
+            lines.append(
+                f"training: {self.training['steps']} steps on {self.training['samples']} samples "
+                "(mean cost [V²], first -> last):"
+            )
+            for method, run in self.training["methods"].items():
+                lines.append(
+                    f"  {method:<6} {run['loss'][0]:.3e} -> {run['loss'][-1]:.3e}, "
+                    f"cosine with exact gradient at step 0: {run['cosine_vs_exact']:.9f}, "
+                    f"{run['seconds']:.1f} s"
+                )
         lines += self.notes
         lines.append(f"figures in {self.out_dir}:")
         lines += [f"  {p}" for p in self.figures]
@@ -100,7 +142,11 @@ class DemoReport:
 
 
 def run_demo(
-    out_dir: str | Path = "circuitlearn-demo", *, seed: int = 0, ngspice: bool = True
+    out_dir: str | Path = "circuitlearn-demo",
+    *,
+    seed: int = 0,
+    ngspice: bool = True,
+    steps: int = DEMO_STEPS,
 ) -> DemoReport:
     """Run the demo and write its files to ``out_dir`` (created if needed).
 
@@ -112,11 +158,15 @@ def run_demo(
         Seeds the network's conductances.
     ngspice : bool
         Also solve on ngspice (skipped with a note when ngspice is not installed).
+    steps : int
+        Training steps per learning rule (0: no training).
 
     Returns
     -------
     DemoReport
     """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise CircuitError(f"demo: steps must be an integer >= 0; got {steps!r}")
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -159,6 +209,9 @@ def run_demo(
     files["transfer"] = _plot_transfer(out / "transfer.png", sweep, probes, native, ngspice_result)
     if ngspice_result["status"] == "ok":
         files["backends"] = _plot_backends(out / "backends.png", sweep, ngspice_result)
+    training = _train(net, seed=seed, steps=steps) if steps else {}
+    if training:
+        files["loss"] = _plot_loss(out / "loss.png", training)
     files["results"] = out / "results.json"
     report = DemoReport(
         out_dir=out,
@@ -180,6 +233,7 @@ def run_demo(
         native={k: v for k, v in native.items() if k not in ("first_failure", "converged")},
         ngspice={k: v for k, v in ngspice_result.items() if k != "first_failure"},
         seconds=time.perf_counter() - start,
+        training=training,
         notes=notes,
     )
     files["results"].write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
@@ -217,6 +271,86 @@ def _sweep(
         "voltages": voltages,
         "converged": converged,
     }
+
+
+def _train(student: LayeredNetwork, *, seed: int, steps: int) -> dict[str, Any]:
+    """Fit ``student`` to a teacher network of the same shape with each learning rule."""
+    setup = DEMO_TRAINING
+    n_inputs = student.n_inputs
+    sizes = [len(layer) for layer in student.hidden_nodes]
+    teacher = kendall_network(n_inputs, sizes, len(student.output_nodes), seed=seed + 1)
+    rng = check_random_state(seed)
+    inputs = rng.uniform(*setup["input_range"], size=(setup["samples"], n_inputs))
+    targets = [
+        [solve_dc(teacher.with_inputs(x)).voltage(node) for node in teacher.output_nodes]
+        for x in inputs
+    ]
+    tasks = [
+        LearningTask(
+            student.circuit,
+            list(student.trainable),
+            dict(zip(student.output_nodes, y, strict=True)),
+            inputs=student.input_values(x),
+        )
+        for x, y in zip(inputs, targets, strict=True)
+    ]
+    g0 = tasks[0].conductances
+    exact0 = _mean_gradient(make_estimator("exact"), tasks)[1]
+    lr = setup["lr_fraction"] * float(np.linalg.norm(g0) / np.linalg.norm(exact0))
+    runs: dict[str, Any] = {}
+    for method in setup["methods"]:
+        start = time.perf_counter()
+        estimator = make_estimator(method)
+        conductances, losses, first = g0, [], None
+        for step in range(steps + 1):
+            current = [task.with_conductances(conductances) for task in tasks]
+            loss, gradient = _mean_gradient(estimator, current)
+            losses.append(loss)
+            first = gradient if first is None else first
+            if step < steps:
+                conductances = np.maximum(conductances - lr * gradient, setup["g_floor"])
+        cosine = float(first @ exact0 / (np.linalg.norm(first) * np.linalg.norm(exact0)))
+        runs[method] = {
+            "estimator": repr(estimator),
+            "loss": losses,
+            "cosine_vs_exact": cosine,
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+    return {
+        "steps": steps,
+        "samples": int(setup["samples"]),
+        "teacher_seed": seed + 1,
+        "learning_rate": lr,
+        "methods": runs,
+    }
+
+
+def _mean_gradient(estimator: Any, tasks: list[LearningTask]) -> tuple[float, np.ndarray]:
+    """Mean cost [V²] and mean dC/dG over the samples' tasks."""
+    gradients = [estimator.compute_gradient(task) for task in tasks]
+    loss = float(np.mean([g.cost for g in gradients]))
+    return loss, np.mean([g.vector for g in gradients], axis=0)
+
+
+def _plot_loss(path: Path, training: dict[str, Any]) -> Path:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 3.6), layout="constrained")
+    ax = fig.subplots()
+    styles = {
+        "exact": ("k", "-", 3.0),
+        "ep": ("tab:blue", "--", 1.8),
+        "aep": ("tab:orange", ":", 1.8),
+    }
+    for method, run in training["methods"].items():
+        color, style, width = styles.get(method, (None, "-", 1.5))
+        ax.semilogy(run["loss"], style, color=color, lw=width, label=method)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("mean cost C [V²]")
+    ax.set_title(f"fitting a teacher network ({training['samples']} samples)")
+    ax.legend()
+    fig.savefig(path, dpi=110)
+    return path
 
 
 def _plot_transfer(

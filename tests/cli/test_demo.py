@@ -28,18 +28,31 @@ def test_demo_native_only(capsys, tmp_path):
     hidden = [i for i, p in enumerate(saved["network"]["probes"]) if p.startswith("h")]
     swing = max(abs(row[i]) for row in voltages for i in hidden)
     assert swing < 1.0, "the diodes clamp the hidden nodes well below the ±3 V input swing"
+    training = payload["training"]
+    assert set(training["methods"]) == {"exact", "ep", "aep"}
+    assert (out / "loss.png").read_bytes()[:8] == PNG_MAGIC
+    exact = training["methods"]["exact"]["loss"]
+    assert len(exact) == training["steps"] + 1 and exact[-1] < exact[0] / 10
+    for method in ("ep", "aep"):
+        run = training["methods"][method]
+        assert run["cosine_vs_exact"] > 1 - 1e-6, "EP and AEP are exact on a reciprocal network"
+        assert run["loss"][-1] == pytest.approx(exact[-1], rel=1e-3)
 
 
 def test_demo_text_says_where_the_figures_are(capsys, tmp_path):
-    assert main(["demo", "--out", str(tmp_path), "--no-ngspice"]) == 0
+    assert main(["demo", "--out", str(tmp_path), "--no-ngspice", "--steps", "1"]) == 0
     out = capsys.readouterr().out
-    assert f"figures in {tmp_path}" in out and "transfer.png" in out
+    assert f"figures in {tmp_path}" in out and "transfer.png" in out and "loss.png" in out
+    assert "training: 1 steps on 6 samples" in out
+    assert main(["demo", "--out", str(tmp_path), "--steps", "-1"]) == 2
+    assert "--steps must be >= 0" in capsys.readouterr().err
 
 
 @pytest.mark.ngspice
 def test_demo_compares_with_ngspice(capsys, tmp_path):
-    assert main(["demo", "--out", str(tmp_path), "--json"]) == 0
+    assert main(["demo", "--out", str(tmp_path), "--steps", "0", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["ngspice"]["status"] == "ok"
     assert payload["ngspice"]["max_abs_difference"] < 1e-6
     assert (tmp_path / "backends.png").read_bytes()[:8] == PNG_MAGIC
+    assert payload["training"] == {} and not (tmp_path / "loss.png").exists()
