@@ -198,7 +198,9 @@ def tellegen_check(
     ----------
     circuit : Circuit or MNASystem
     op : OperatingPoint
-        A solution of that circuit (native state used when present).
+        A solution of that circuit. The native state is used when present; an ngspice point
+        lacks the internal nodes of series resistances (diode RS, MOSFET RD/RS), so for such
+        circuits polish it first with a native solve warm-started from it.
     rtol : float
         Accepted |Σ P| / Σ|P|.
 

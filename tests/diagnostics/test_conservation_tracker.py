@@ -108,7 +108,9 @@ def test_warns_when_a_conserving_mode_drifts() -> None:
 
 
 def test_warns_on_non_gradient_steps() -> None:
-    tracker = ConservationTracker([1.0, 1.0], method="ep", variant="centered", beta=1e-3)
+    tracker = ConservationTracker(
+        [1.0, 1.0], method="ep", variant="centered", beta=1e-3, tolerance=1.0
+    )
     with pytest.warns(ConservationWarning, match="not plain gradient descent"):
         tracker.update([1.0, 1.0 + 1e-6], lr=1.0, gradient=[0.0, 0.0])
     assert tracker.summary()["non_gradient_steps"] == 1
