@@ -124,7 +124,9 @@ def phase_power(
     return {name: dissipated_power(flat, op.voltages, resistors) for name, op in phases.items()}
 
 
-def element_currents(system: MNASystem, x: np.ndarray) -> dict[str, dict[str, float]]:
+def element_currents(
+    system: MNASystem, x: np.ndarray, branch_currents: Mapping[str, float] | None = None
+) -> dict[str, dict[str, float]]:
     """Current entering every element at each terminal [A], from the elements' own equations.
 
     Parameters
@@ -133,6 +135,9 @@ def element_currents(system: MNASystem, x: np.ndarray) -> dict[str, dict[str, fl
         The compiled circuit.
     x : ndarray
         Its solved state (``system.state_from(op)``; a native state carries internal nodes).
+    branch_currents : mapping name → A, optional
+        Branch currents of V/E/H elements as the solver reported them (``OperatingPoint.currents``,
+        ngspice's sign); missing or non-finite ones are taken from the system at ``x``.
 
     Returns
     -------
@@ -145,6 +150,8 @@ def element_currents(system: MNASystem, x: np.ndarray) -> dict[str, dict[str, fl
     v = dict(system.voltages(x))
     v[GROUND] = 0.0
     branch = system.currents(x)
+    if branch_currents is not None:
+        branch.update({k: float(i) for k, i in branch_currents.items() if np.isfinite(i)})
     out: dict[str, dict[str, float]] = {}
 
     def add(name: str, node: str, current: float) -> None:
@@ -218,7 +225,7 @@ def tellegen_check(
     x = system.state_from(op)
     v = dict(system.voltages(x))
     v[GROUND] = 0.0
-    currents = element_currents(system, x)
+    currents = element_currents(system, x, op.currents)
     powers = {
         name: float(sum(v[node] * i for node, i in terminals.items()))
         for name, terminals in currents.items()

@@ -83,3 +83,12 @@ def test_dissipated_power_is_vectorised_sum() -> None:
     )
     with pytest.raises(CircuitError, match="no voltage for node 'n4'"):
         dissipated_power(c, {k: x for k, x in v.items() if k != "n4"})
+
+
+def test_tellegen_uses_the_reported_source_currents() -> None:
+    """A wrong sign on i(V) as reported by a solver breaks the balance (ngspice convention)."""
+    circuit = from_spice(DECKS[[p.stem for p in DECKS].index("resistor_network")])
+    op = solve_dc(circuit)
+    assert tellegen_check(circuit, op).ok
+    flipped = replace(op, currents={name: -i for name, i in op.currents.items()})
+    assert not tellegen_check(circuit, flipped).ok
