@@ -284,3 +284,20 @@ def test_kendall_counts_property(n_in, hidden, n_out, differential, seed):
     assert len(net.circuit.elements_of(VoltageSource)) == widths[0] + (2 if hidden else 0)
     assert len(set(net.circuit.nodes)) == widths[0] + sum(hidden) + n_out + (2 if hidden else 0)
     check_topology(net.circuit)
+
+
+def test_with_inputs_keeps_models_params_and_subcircuits():
+    from circuitlearn.circuit import Subcircuit, SubcircuitInstance
+
+    net = kendall_network(1, 1, 1, seed=0)
+    net.circuit.set_param("rload", "2k")
+    body = Circuit("load")
+    body.add(Resistor("r1", "a", "0", "{rl}"))
+    net.circuit.add_subcircuit(Subcircuit("load", ("a",), body, {"rl": 1e3}))
+    net.circuit.add(SubcircuitInstance("x1", ("out0",), "load", {"rl": "{rload}"}))
+    circuit = net.with_inputs([0.7])
+    assert circuit.params == net.circuit.params and circuit.subcircuits == net.circuit.subcircuits
+    assert circuit.subcircuits["load"] is not net.circuit.subcircuits["load"]
+    assert circuit.flatten()["r.x1.r1"].resistance == 2e3
+    assert [e.name for e in circuit] == [e.name for e in net.circuit]
+    assert circuit["vin0n"].dc == -0.7
