@@ -205,9 +205,9 @@ def tellegen_check(
     ----------
     circuit : Circuit or MNASystem
     op : OperatingPoint
-        A solution of that circuit. The native state is used when present; an ngspice point
-        lacks the internal nodes of series resistances (diode RS, MOSFET RD/RS), so for such
-        circuits polish it first with a native solve warm-started from it.
+        A solution of that circuit, from either backend: the native state is used when present;
+        the internal nodes of series resistances that ngspice does not report (diode RS, MOSFET
+        RD/RS) are solved for by ``MNASystem.state_from`` with the external nodes held.
     rtol : float
         Accepted |Σ P| / Σ|P|.
 

@@ -92,3 +92,15 @@ def test_tellegen_uses_the_reported_source_currents() -> None:
     assert tellegen_check(circuit, op).ok
     flipped = replace(op, currents={name: -i for name, i in op.currents.items()})
     assert not tellegen_check(circuit, flipped).ok
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("deck", DECKS, ids=[p.stem for p in DECKS])
+def test_tellegen_holds_on_ngspice_operating_points(deck: Path) -> None:
+    circuit = from_spice(deck)
+    op = solve_dc(
+        circuit, backend="ngspice", options={"reltol": 1e-9, "abstol": 1e-15, "vntol": 1e-12}
+    )
+    assert op.converged, op.message
+    result = tellegen_check(circuit, op)
+    assert result.ok, (deck.name, result.relative)
