@@ -166,8 +166,10 @@ def test_negative_controls_are_not_applicable_and_drift(
     assert not result["applicable"]
     assert any(reason in r for r in result["reasons"]), result["reasons"]
     assert abs(result["euler_residual"]) > 1e3 * EULER_TOLERANCE
-    assert abs(result["bias_drift"]) > 1e3 * abs(result["discretisation_drift"]) * 1e-6
-    assert abs(result["bias_drift"]) > 1e-8
+    # the drift along the update direction, 1e-16 where the law applies, is here ≥ 1e-6 and
+    # dominates the discretisation part
+    assert abs(result["bias_drift"]) > 1e-6
+    assert abs(result["bias_drift"]) > 10 * result["discretisation_drift"]
 
 
 def test_conservation_run_contract_on_a_linear_circuit() -> None:
@@ -189,4 +191,4 @@ def test_conservation_run_contract_on_a_linear_circuit() -> None:
         result["initial"] * (1 + result["relative_drift"]), rel=1e-12
     )
     assert result["cost_final"] < result["cost_initial"]
-    assert abs(result["bias_drift"]) < 1e-6
+    assert abs(result["bias_drift"]) < 1e-12
