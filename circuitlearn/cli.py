@@ -37,9 +37,14 @@ from circuitlearn.errors import CircuitError, CircuitLearnError, ConvergenceErro
 
 __all__ = [
     "COMMANDS",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
     "Command",
     "Outcome",
     "UsageError",
+    "build_parser",
+    "format_operating_point",
     "load_circuit",
     "main",
     "parse_assignments",
