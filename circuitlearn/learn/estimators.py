@@ -30,6 +30,8 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from circuitlearn.errors import CircuitError
+from circuitlearn.learn.compiled import PhaseSpec, solve_spec
+from circuitlearn.learn.mirror import antisymmetric_part, realize_terms
 from circuitlearn.learn.phases import (
     PhasePlan,
     aep_circuit,
@@ -178,9 +180,14 @@ class GradientEstimator(ABC):
             backend=backend,
         )
 
+    def phase_spec(self, task: LearningTask, free: OperatingPoint) -> PhaseSpec | None:
+        """The learning phases of this rule at ``free`` (None for rules without phases)."""
+        return None
+
     def phase_plan(self, task: LearningTask, free: OperatingPoint) -> PhasePlan | None:
         """The learning-phase circuits of this rule (None for rules without phases)."""
-        return None
+        spec = self.phase_spec(task, free)
+        return None if spec is None else spec.plan()
 
     @abstractmethod
     def _estimate(
@@ -277,8 +284,9 @@ class _PhaseEstimator(GradientEstimator):
 
     def _estimate(self, task: LearningTask, free: OperatingPoint, backend: str) -> tuple[np.ndarray, float, dict]:
         beta = self.resolved_beta(task)
-        plan = self.phase_plan(task, free)
-        ops = solve_plan(task, plan, backend)
+        spec = self.phase_spec(task, free)
+        assert spec is not None
+        ops = solve_spec(task, spec, backend)
         drop0 = task.drops(free)
         drops = {0: drop0}
         for s in self._signs():
@@ -299,12 +307,18 @@ class EquilibriumProp(_PhaseEstimator):
 
     method = "ep"
 
-    def phase_plan(self, task: LearningTask, free: OperatingPoint) -> PhasePlan:
+    def phase_spec(self, task: LearningTask, free: OperatingPoint) -> PhaseSpec:
         beta = self.resolved_beta(task)
         signs = self._signs()
-        circuit = nudged_circuit(task, signs[0] * beta, free)
-        variants = {f"ep_{_PHASE_SIGN[s]}": nudge_values(task, s * beta, free) for s in signs}
-        return PhasePlan(circuit, variants, dict(free.voltages), dict(free.currents))
+        nudge = nudge_values(task, beta, free)
+        return PhaseSpec(
+            ("ep",),
+            lambda: nudged_circuit(task, signs[0] * beta, free),
+            list(nudge),
+            {f"ep_{_PHASE_SIGN[s]}": s * np.array(list(nudge.values())) for s in signs},
+            dict(free.voltages),
+            dict(free.currents),
+        )
 
 
 class AsymmetricEP(_PhaseEstimator):
@@ -315,12 +329,25 @@ class AsymmetricEP(_PhaseEstimator):
 
     method = "aep"
 
-    def phase_plan(self, task: LearningTask, free: OperatingPoint) -> PhasePlan:
+    def phase_spec(self, task: LearningTask, free: OperatingPoint) -> PhaseSpec:
         beta = self.resolved_beta(task)
         signs = self._signs()
-        circuit, new_v, new_i = aep_circuit(task, signs[0] * beta, free)
-        variants = {f"aep_{_PHASE_SIGN[s]}": nudge_values(task, s * beta, free) for s in signs}
-        return PhasePlan(circuit, variants, {**free.voltages, **new_v}, {**free.currents, **new_i})
+        system = task.system
+        x0 = free_state(task, free)
+        a = antisymmetric_part(system, x0).tocsr()
+        const = a @ x0
+        _, values, new_v, new_i = realize_terms(task.circuit, system, -a, const, "aep", x0, build=False)
+        key = ("aep", a.indptr.tobytes(), a.indices.tobytes(), np.flatnonzero(const).tobytes())
+        nudge = nudge_values(task, beta, free)
+        terms = np.array(list(values.values()))
+        return PhaseSpec(
+            key,
+            lambda: aep_circuit(task, signs[0] * beta, free)[0],
+            [*values, *nudge],
+            {f"aep_{_PHASE_SIGN[s]}": np.concatenate([terms, s * np.array(list(nudge.values()))]) for s in signs},
+            {**free.voltages, **new_v},
+            {**free.currents, **new_i},
+        )
 
 
 class CoupledLearning(_PhaseEstimator):
@@ -362,19 +389,21 @@ class CoupledLearning(_PhaseEstimator):
             return self.beta
         return default_beta(task) if self.clamp == "matched" else 1e-3
 
-    def phase_plan(self, task: LearningTask, free: OperatingPoint) -> PhasePlan:
+    def phase_spec(self, task: LearningTask, free: OperatingPoint) -> PhaseSpec:
         eta = self.resolved_beta(task)
         w = task.cost_gradient(free)
         if self.clamp == "matched":
             w = output_resistance(task, free) @ w
         v = task.output_voltages(free)
         signs = self._signs()
-        circuit = clamped_circuit(task, v - signs[0] * eta * w)
-        variants = {
-            f"cl_{_PHASE_SIGN[s]}": {f"v_clamp_{k}": float(value) for k, value in enumerate(v - s * eta * w)}
-            for s in signs
-        }
-        return PhasePlan(circuit, variants, dict(free.voltages), dict(free.currents))
+        return PhaseSpec(
+            ("cl",),
+            lambda: clamped_circuit(task, v - signs[0] * eta * w),
+            [f"v_clamp_{k}" for k in range(len(v))],
+            {f"cl_{_PHASE_SIGN[s]}": v - s * eta * w for s in signs},
+            dict(free.voltages),
+            dict(free.currents),
+        )
 
 
 class DyadicEP(GradientEstimator):
@@ -394,13 +423,13 @@ class DyadicEP(GradientEstimator):
     def _params(self) -> dict[str, Any]:
         return {"beta": self.beta}
 
-    def phase_plan(self, task: LearningTask, free: OperatingPoint) -> PhasePlan:
+    def phase_spec(self, task: LearningTask, free: OperatingPoint) -> PhaseSpec:
         beta = default_beta(task) if self.beta is None else self.beta
-        return PhasePlan(twin_circuit(task, beta, free), {"twin": {}})
+        return PhaseSpec(None, lambda: twin_circuit(task, beta, free), [], {"twin": np.zeros(0)})
 
     def _estimate(self, task: LearningTask, free: OperatingPoint, backend: str) -> tuple[np.ndarray, float, dict]:
         beta = default_beta(task) if self.beta is None else self.beta
-        ops = solve_plan(task, self.phase_plan(task, free), backend)
+        ops = solve_spec(task, self.phase_spec(task, free), backend)
         return task.drops(ops["twin"]) * task.drops(free) / beta, beta, ops
 
 
@@ -439,20 +468,6 @@ def make_estimator(method: str, **kwargs: Any) -> GradientEstimator:
     if cls is DyadicEP:
         return DyadicEP(beta, **kwargs)
     return cls(beta=beta, variant=variant, **kwargs)
-
-
-def solve_plan(task: LearningTask, plan: PhasePlan, backend: str) -> dict[str, OperatingPoint]:
-    """Solve every phase of ``plan`` (native: compile once, change values, warm start)."""
-    if backend == "native":
-        system = compile_circuit(plan.circuit)
-        warm = plan.warm_start() if plan.warm_voltages else None
-        out = {}
-        for name, values in plan.variants.items():
-            if values:
-                system.set_values(values)
-            out[name] = solve_native(system, x0=warm, raise_on_failure=True)
-        return out
-    return {name: task.solve(backend, circuit=circuit) for name, circuit in plan.circuits().items()}
 
 
 def output_resistance(task: LearningTask, free: OperatingPoint) -> np.ndarray:

@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from circuitlearn.circuit import CCCS, CCVS, GROUND, VCCS, VCVS, Circuit, CurrentSource, VoltageSource
+from circuitlearn.circuit import CCCS, CCVS, GROUND, VCCS, VCVS, Circuit, CurrentSource, Element, VoltageSource
 from circuitlearn.errors import CircuitError
 from circuitlearn.solve.mna import MNASystem
 
@@ -63,7 +63,9 @@ def realize_terms(
     const: np.ndarray | None,
     tag: str,
     x_ref: np.ndarray,
-) -> tuple[Circuit, dict[str, float], dict[str, float]]:
+    *,
+    build: bool = True,
+) -> tuple[Circuit | None, dict[str, float], dict[str, float], dict[str, float]]:
     """Add elements realising ``terms @ x + const`` in the residual of ``system``'s circuit.
 
     Parameters
@@ -80,10 +82,16 @@ def realize_terms(
     x_ref : ndarray (n,)
         A state of ``system``; the voltages of the new nodes and currents of the new sources at
         it are returned as a warm start.
+    build : bool
+        False: only compute the values (for a circuit built earlier with the same pattern of
+        ``terms`` and non-zeros of ``const``, whose element names are the same).
 
     Returns
     -------
-    circuit : Circuit
+    circuit : Circuit or None
+        None when not ``build``.
+    values : dict
+        Main value of every new element that depends on ``terms``/``const``, in a fixed order.
     voltages : dict
         New node → voltage [V] at ``x_ref``.
     currents : dict
@@ -100,22 +108,32 @@ def realize_terms(
     const = np.zeros(system.n) if const is None else np.asarray(const, dtype=float)
     n_nodes = len(system.node_index)
     branch_of = {index: name for name, index in system.branch_index.items()}
-    for index in np.unique(np.concatenate([rows, cols, np.flatnonzero(const)])):
+    touched = set(np.unique(np.concatenate([rows, cols, np.flatnonzero(const)])).tolist())
+    circuit_nodes = set(system.circuit.nodes) if touched else set()
+    for index in sorted(touched):
         label = system.unknowns[int(index)]
-        if int(index) < n_nodes and label not in system.circuit.nodes:
+        if int(index) < n_nodes and label not in circuit_nodes:
             raise CircuitError(
                 f"{tag} phase: the correction touches the device-internal node {label!r}; "
                 "give the device's model rd = rs = 0 and use explicit resistors instead",
                 node=label,
             )
     e = system.extended(np.asarray(x_ref, dtype=float))
-    out = circuit.copy()
+    out = circuit.copy() if build else None
+    values: dict[str, float] = {}
+
+    def add(element: Element, value: float | None = None) -> None:
+        if value is not None:
+            values[element.name] = value
+        if out is not None:
+            out.add(element)
+
     new_v: dict[str, float] = {}
     new_i: dict[str, float] = {}
     sensed = {branch_of[int(j)] for j in np.unique(cols) if int(j) >= n_nodes}
     sense = {}
     for name in sensed:
-        sense[name] = name if isinstance(out[name], VoltageSource) else f"v_{tag}_sense_{name}"
+        sense[name] = name if isinstance(system.circuit[name], VoltageSource) else f"v_{tag}_sense_{name}"
     order = np.lexsort((cols, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
     bounds = np.searchsorted(rows, np.arange(system.n + 1))
@@ -135,15 +153,15 @@ def realize_terms(
         for j, value in zip(cols[lo:hi].tolist(), vals[lo:hi].tolist(), strict=True):
             ctrl, _, is_current = control(j)
             if is_current:
-                out.add(CCCS(f"f_{tag}_{i}_{j}", node, GROUND, ctrl, value))
+                add(CCCS(f"f_{tag}_{i}_{j}", node, GROUND, ctrl, value), value)
             else:
-                out.add(VCCS(f"g_{tag}_{i}_{j}", node, GROUND, ctrl, GROUND, value))
+                add(VCCS(f"g_{tag}_{i}_{j}", node, GROUND, ctrl, GROUND, value), value)
         if const[i] != 0:
-            out.add(CurrentSource(f"i_{tag}_{i}", node, GROUND, float(const[i])))
+            add(CurrentSource(f"i_{tag}_{i}", node, GROUND, float(const[i])), float(const[i]))
 
     needs_sense = {name for name, source in sense.items() if source != name}
     for name in sorted({branch_of[i] for i in chain_rows} | needs_sense):
-        element = out[name]
+        element = system.circuit[name]
         b = system.branch_index[name]
         start = element.pos
         node = start
@@ -157,7 +175,7 @@ def realize_terms(
 
         if name in needs_sense:
             nxt = next_node()
-            out.add(VoltageSource(sense[name], node, nxt, 0.0))
+            add(VoltageSource(sense[name], node, nxt, 0.0))
             new_i[sense[name]] = float(e[b])
             new_v[nxt] = v_node
             node = nxt
@@ -167,17 +185,18 @@ def realize_terms(
                 ctrl, x_j, is_current = control(j)
                 nxt = next_node()
                 if is_current:
-                    out.add(CCVS(f"h_{tag}_{b}_{j}", node, nxt, ctrl, -value))
+                    add(CCVS(f"h_{tag}_{b}_{j}", node, nxt, ctrl, -value), -value)
                 else:
-                    out.add(VCVS(f"e_{tag}_{b}_{j}", node, nxt, ctrl, GROUND, -value))
+                    add(VCVS(f"e_{tag}_{b}_{j}", node, nxt, ctrl, GROUND, -value), -value)
                 v_node -= -value * x_j
                 new_v[nxt] = v_node
                 node = nxt
             if const[b] != 0:
                 nxt = next_node()
-                out.add(VoltageSource(f"v_{tag}_{b}", node, nxt, float(-const[b])))
+                add(VoltageSource(f"v_{tag}_{b}", node, nxt, float(-const[b])), float(-const[b]))
                 v_node -= float(-const[b])
                 new_v[nxt] = v_node
                 node = nxt
-        out.replace(replace(element, pos=node))
-    return out, new_v, new_i
+        if out is not None:
+            out.replace(replace(out[name], pos=node))
+    return out, values, new_v, new_i

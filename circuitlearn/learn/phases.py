@@ -124,7 +124,7 @@ def aep_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> tuple[
     system = task.system
     x0 = free_state(task, free)
     a = antisymmetric_part(system, x0)
-    corrected, new_v, new_i = realize_terms(task.circuit, system, -a, a @ x0, "aep", x0)
+    corrected, _, new_v, new_i = realize_terms(task.circuit, system, -a, a @ x0, "aep", x0)
     return nudged_circuit(task, beta, free, corrected), new_v, new_i
 
 
@@ -178,7 +178,7 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
         ok = (rows < system.n) & (cols < system.n)
         stamps = sp.csr_matrix((jac[ok], (rows[ok], cols[ok])), shape=(system.n, system.n))
     terms = stamps - antisymmetric_part(system, x0)
-    twin, _, _ = realize_terms(twin, system, terms, None, "twin", np.zeros(system.n))
+    twin = realize_terms(twin, system, terms, None, "twin", np.zeros(system.n))[0]
     c = task.cost_gradient(free)
     for k, node in enumerate(task.outputs):
         twin.add(CurrentSource(f"i_nudge_{k}", GROUND, node, float(-beta * c[k])))

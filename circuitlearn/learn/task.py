@@ -52,9 +52,10 @@ def resolve_trainable(circuit: Circuit, patterns: str | Iterable[str]) -> list[s
     if not patterns:
         raise CircuitError("trainable: expected at least one resistor name or glob (e.g. 'r*'); got none")
     resistors = [e.name for e in circuit if isinstance(e, Resistor)]
+    known = set(resistors)
     chosen: set[str] = set()
     for pattern in patterns:
-        hits = fnmatch.filter(resistors, pattern)
+        hits = [pattern] if pattern in known else fnmatch.filter(resistors, pattern) if _is_glob(pattern) else []
         if not hits:
             shown = ", ".join(resistors[:8]) + (" ..." if len(resistors) > 8 else "")
             raise CircuitError(
@@ -63,6 +64,10 @@ def resolve_trainable(circuit: Circuit, patterns: str | Iterable[str]) -> list[s
             )
         chosen.update(hits)
     return [name for name in resistors if name in chosen]
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
 
 
 class LearningTask:
@@ -138,7 +143,16 @@ class LearningTask:
         self._check_outputs()
         pairs = [(flat[name].n1, flat[name].n2) for name in self.trainable]
         self.resistor_nodes = pairs
+        nodes = list(flat.nodes)
+        position = {node: k for k, node in enumerate(nodes)}
+        position[GROUND] = len(nodes)
+        self._node_order = nodes
+        self._ends = (
+            np.array([position[a] for a, _ in pairs], dtype=int),
+            np.array([position[b] for _, b in pairs], dtype=int),
+        )
         self._system: MNASystem | None = None
+        self._conductances: np.ndarray | None = None
 
     def __repr__(self) -> str:
         outs = dict(zip(self.outputs, self.targets.tolist(), strict=True))
@@ -150,8 +164,10 @@ class LearningTask:
     # -- parameters -----------------------------------------------------------------------
     @property
     def conductances(self) -> np.ndarray:
-        """Trainable conductances G [S], in :attr:`trainable` order."""
-        return np.array([self.circuit[name].conductance for name in self.trainable])
+        """Trainable conductances G [S], in :attr:`trainable` order (a copy)."""
+        if self._conductances is None:
+            self._conductances = np.array([self.circuit[name].conductance for name in self.trainable])
+        return self._conductances.copy()
 
     @property
     def parameters(self) -> dict[str, float]:
@@ -169,6 +185,7 @@ class LearningTask:
         task.__dict__.update(self.__dict__)
         task.circuit = circuit
         task._system = None
+        task._conductances = None
         return task
 
     # -- solving --------------------------------------------------------------------------
@@ -215,7 +232,8 @@ class LearningTask:
 
     def drops(self, op: OperatingPoint) -> np.ndarray:
         """Voltage drops v_a − v_b [V] across the trainable resistors at ``op``."""
-        return np.array([op.voltage(a) - op.voltage(b) for a, b in self.resistor_nodes])
+        v = np.array([op.voltages[node] for node in self._node_order] + [0.0])
+        return v[self._ends[0]] - v[self._ends[1]]
 
     # -- checks ---------------------------------------------------------------------------
     def _check_outputs(self) -> None:

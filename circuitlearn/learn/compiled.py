@@ -1,0 +1,101 @@
+"""Solving learning phases: compile each phase circuit once, then only change values.
+
+A :class:`PhaseSpec` describes the phases of one gradient estimate: a structure key, a function
+building the phase circuit, and the values of the elements that change between phases and between
+calls (nudging currents, clamp voltages, the AEP mirror's gains). On the native backend the
+compiled :class:`~circuitlearn.solve.mna.MNASystem` of a phase circuit is cached on the task under
+its key, so a later estimate with the same structure (next step of training, next sample) skips
+building and compiling the circuit; on ngspice every phase is written out and solved as a netlist.
+
+``MNASystem.set_values`` rebuilds one element dataclass per changed value (~10 µs each), which
+is more than a linear solve when the AEP mirror has thousands of elements; :func:`assign_values`
+writes the compiled parameter slots directly, as a stand-in for a vectorised ``set_values``
+(the compiled system's ``circuit`` then keeps its build-time values of these elements).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from circuitlearn.circuit import Circuit
+from circuitlearn.learn.phases import PhasePlan
+from circuitlearn.learn.task import LearningTask
+from circuitlearn.solve import OperatingPoint
+from circuitlearn.solve.mna import MNASystem, compile_circuit
+from circuitlearn.solve.newton import solve_native
+
+__all__ = ["PhaseSpec", "assign_values", "solve_spec"]
+
+
+@dataclass
+class PhaseSpec:
+    """The phases of one estimate, before any circuit is built.
+
+    Attributes
+    ----------
+    key : hashable or None
+        Structure of the phase circuit (two specs with equal keys build circuits that differ only
+        in the values of ``names``); None disables caching.
+    build : callable
+        Returns the phase circuit (any values for ``names``).
+    names : list of str
+        Elements whose main values :attr:`variants` give.
+    variants : dict
+        Phase name → values aligned with ``names``.
+    warm_voltages, warm_currents : dict
+        Starting point: the free state, extended to the phase circuit's new nodes and sources.
+    """
+
+    key: Hashable | None
+    build: Callable[[], Circuit]
+    names: list[str]
+    variants: dict[str, np.ndarray]
+    warm_voltages: dict[str, float] = field(default_factory=dict)
+    warm_currents: dict[str, float] = field(default_factory=dict)
+
+    def plan(self) -> PhasePlan:
+        """The phases as a :class:`~circuitlearn.learn.phases.PhasePlan` (circuits built now)."""
+        circuit = self.build()
+        variants = {p: dict(zip(self.names, np.asarray(v, dtype=float).tolist(), strict=True)) for p, v in self.variants.items()}
+        return PhasePlan(circuit, variants, dict(self.warm_voltages), dict(self.warm_currents))
+
+
+def solve_spec(task: LearningTask, spec: PhaseSpec, backend: str) -> dict[str, OperatingPoint]:
+    """Operating point of every phase of ``spec`` (native: cached compilation, warm start)."""
+    if backend != "native":
+        return {name: task.solve(backend, circuit=circuit) for name, circuit in spec.plan().circuits().items()}
+    cache: dict[Hashable, MNASystem] = task.__dict__.setdefault("_phase_cache", {})
+    system = cache.get(spec.key) if spec.key is not None else None
+    if system is None:
+        system = compile_circuit(spec.build())
+        if spec.key is not None:
+            cache[spec.key] = system
+    free_system = task.system
+    if system.resistor_names == free_system.resistor_names:
+        system._params[system._resistor_params] = free_system._params[free_system._resistor_params]
+    warm = None
+    if spec.warm_voltages:
+        op = OperatingPoint(dict(spec.warm_voltages), dict(spec.warm_currents), True, 0, "newton", np.nan, "warm start", "native")
+        warm = system.state_from(op)
+    out = {}
+    for phase, values in spec.variants.items():
+        assign_values(system, spec.names, values)
+        out[phase] = solve_native(system, x0=warm, raise_on_failure=True)
+    return out
+
+
+def assign_values(system: MNASystem, names: Sequence[str], values: np.ndarray) -> None:
+    """Set the main values of non-resistor elements ``names`` of a compiled system at once.
+
+    Values are in the element's own unit (V/I source dc, VCCS transconductance [S], E/F gain,
+    H transresistance [Ω]).
+    """
+    if not len(names):
+        system._linear_changed()
+        return
+    slots = np.fromiter((system._value_param[name] for name in names), dtype=int, count=len(names))
+    system._params[slots] = np.asarray(values, dtype=float)
+    system._linear_changed()
