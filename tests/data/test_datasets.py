@@ -19,7 +19,10 @@ from circuitlearn.data import (
 )
 from circuitlearn.errors import BackendError, CircuitError
 
-sklearn = pytest.importorskip("sklearn", reason="scikit-learn (a dev dependency) is not installed")
+needs_sklearn = pytest.mark.skipif(
+    importlib.util.find_spec("sklearn") is None,
+    reason="scikit-learn (a dev dependency) is not installed",
+)
 
 
 def _rows_as_set(x: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
@@ -27,6 +30,7 @@ def _rows_as_set(x: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
     return table[np.lexsort(table.T[::-1])]
 
 
+@needs_sklearn
 def test_iris_shapes_scaling_and_stratification():
     data = load_iris(seed=0)
     assert data.x_train.shape == (120, 4) and data.x_test.shape == (30, 4)
@@ -37,12 +41,14 @@ def test_iris_shapes_scaling_and_stratification():
     assert data.x_test.min() >= 0.0 and data.x_test.max() <= 1.0
 
 
+@needs_sklearn
 def test_iris_split_is_seeded():
     a, b, c = load_iris(seed=3), load_iris(seed=3), load_iris(seed=4)
     assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_test, b.y_test)
     assert not np.array_equal(a.y_train, c.y_train)
 
 
+@needs_sklearn
 def test_digits_subset_and_scaling():
     full = load_digits(seed=0)
     assert full.x_train.shape[0] + full.x_test.shape[0] == 1797
