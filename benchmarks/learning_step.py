@@ -99,7 +99,12 @@ def bench(name: str, task: LearningTask, repeats: int) -> dict[str, object]:
     free = task.solve()
     free_s = time.perf_counter() - t0
     exact = make_estimator("exact").compute_gradient(task, free=free).vector
-    row: dict[str, object] = {"circuit": name, "unknowns": task.system.n, "trainable": len(task.trainable), "free_s": free_s}
+    row: dict[str, object] = {
+        "circuit": name,
+        "unknowns": task.system.n,
+        "trainable": len(task.trainable),
+        "free_s": free_s,
+    }
     for method in ("ep", "aep"):
         estimator = make_estimator(method)
         t0 = time.perf_counter()
@@ -111,7 +116,9 @@ def bench(name: str, task: LearningTask, repeats: int) -> dict[str, object]:
             grad = estimator.compute_gradient(task, free=free)
             times.append(time.perf_counter() - t0)
         row[f"{method}_warm_s"] = statistics.median(times)
-        row[f"{method}_rel_error"] = float(np.linalg.norm(grad.vector - exact) / np.linalg.norm(exact))
+        row[f"{method}_rel_error"] = float(
+            np.linalg.norm(grad.vector - exact) / np.linalg.norm(exact)
+        )
     row["ratio_warm"] = row["aep_warm_s"] / row["ep_warm_s"]  # type: ignore[operator]
     row["ratio_cold"] = row["aep_cold_s"] / row["ep_cold_s"]  # type: ignore[operator]
     return row
@@ -122,8 +129,15 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--repeats", type=int, default=5, help="warm repeats per method (median)")
     args = parser.parse_args()
-    rows = [bench("drn_xs", drn_xs(), args.repeats), bench("nonrecip_1k", nonreciprocal_1k(), args.repeats)]
-    meta = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "python": platform.python_version()}
+    rows = [
+        bench("drn_xs", drn_xs(), args.repeats),
+        bench("nonrecip_1k", nonreciprocal_1k(), args.repeats),
+    ]
+    meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "python": platform.python_version(),
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=[*rows[0], "date"])
@@ -132,15 +146,24 @@ def main() -> None:
             writer.writerow({**row, "date": meta["date"]})
     goal = all(float(r["ratio_warm"]) <= 1.3 for r in rows)  # type: ignore[arg-type]
     if args.json:
-        print(json.dumps({"name": "learning_step", "rows": rows, "goal_aep_le_1.3x_ep": goal, **meta}))
+        print(
+            json.dumps({"name": "learning_step", "rows": rows, "goal_aep_le_1.3x_ep": goal, **meta})
+        )
         return
     print(f"learning_step ({meta['date']}, {meta['machine']}, Python {meta['python']})")
-    print(f"{'circuit':<12} {'unknowns':>8} {'trainable':>9} {'free':>7} {'EP cold':>8} {'AEP cold':>8} "
-          f"{'EP warm':>8} {'AEP warm':>8} {'AEP/EP':>6} {'EP err':>8} {'AEP err':>8}")
+    print(
+        f"{'circuit':<12} {'unknowns':>8} {'trainable':>9} {'free':>7} "
+        f"{'EP cold':>8} {'AEP cold':>8} "
+        f"{'EP warm':>8} {'AEP warm':>8} {'AEP/EP':>6} {'EP err':>8} {'AEP err':>8}"
+    )
     for r in rows:
-        print(f"{r['circuit']:<12} {r['unknowns']:>8} {r['trainable']:>9} {r['free_s']:>7.3f} {r['ep_cold_s']:>8.3f} "
-              f"{r['aep_cold_s']:>8.3f} {r['ep_warm_s']:>8.4f} {r['aep_warm_s']:>8.4f} {r['ratio_warm']:>6.2f} "
-              f"{r['ep_rel_error']:>8.1e} {r['aep_rel_error']:>8.1e}")
+        print(
+            f"{r['circuit']:<12} {r['unknowns']:>8} {r['trainable']:>9} {r['free_s']:>7.3f} "
+            f"{r['ep_cold_s']:>8.3f} "
+            f"{r['aep_cold_s']:>8.3f} {r['ep_warm_s']:>8.4f} {r['aep_warm_s']:>8.4f} "
+            f"{r['ratio_warm']:>6.2f} "
+            f"{r['ep_rel_error']:>8.1e} {r['aep_rel_error']:>8.1e}"
+        )
     print(f"goal AEP <= 1.3 x EP (warm): {'met' if goal else 'NOT met'}; times in seconds")
 
 

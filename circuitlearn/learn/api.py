@@ -113,7 +113,10 @@ def export_phases(
     """
     key = str(method).lower()
     if key not in PHASE_METHODS:
-        raise CircuitError(f"export-phase: method {method!r} has no learning phases; expected one of {', '.join(PHASE_METHODS)}")
+        raise CircuitError(
+            f"export-phase: method {method!r} has no learning phases; "
+            f"expected one of {', '.join(PHASE_METHODS)}"
+        )
     task = LearningTask(load_circuit(circuit), trainable, outputs, cost=cost)
     estimator = make_estimator(key, beta=beta, variant=variant)
     free = task.solve(backend)

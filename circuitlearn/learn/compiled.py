@@ -59,14 +59,20 @@ class PhaseSpec:
     def plan(self) -> PhasePlan:
         """The phases as a :class:`~circuitlearn.learn.phases.PhasePlan` (circuits built now)."""
         circuit = self.build()
-        variants = {p: dict(zip(self.names, np.asarray(v, dtype=float).tolist(), strict=True)) for p, v in self.variants.items()}
+        variants = {
+            p: dict(zip(self.names, np.asarray(v, dtype=float).tolist(), strict=True))
+            for p, v in self.variants.items()
+        }
         return PhasePlan(circuit, variants, dict(self.warm_voltages), dict(self.warm_currents))
 
 
 def solve_spec(task: LearningTask, spec: PhaseSpec, backend: str) -> dict[str, OperatingPoint]:
     """Operating point of every phase of ``spec`` (native: cached compilation, warm start)."""
     if backend != "native":
-        return {name: task.solve(backend, circuit=circuit) for name, circuit in spec.plan().circuits().items()}
+        return {
+            name: task.solve(backend, circuit=circuit)
+            for name, circuit in spec.plan().circuits().items()
+        }
     cache: dict[Hashable, MNASystem] = task.__dict__.setdefault("_phase_cache", {})
     system = cache.get(spec.key) if spec.key is not None else None
     if system is None:
@@ -78,7 +84,16 @@ def solve_spec(task: LearningTask, spec: PhaseSpec, backend: str) -> dict[str, O
         system._params[system._resistor_params] = free_system._params[free_system._resistor_params]
     warm = None
     if spec.warm_voltages:
-        op = OperatingPoint(dict(spec.warm_voltages), dict(spec.warm_currents), True, 0, "newton", np.nan, "warm start", "native")
+        op = OperatingPoint(
+            dict(spec.warm_voltages),
+            dict(spec.warm_currents),
+            True,
+            0,
+            "newton",
+            np.nan,
+            "warm start",
+            "native",
+        )
         warm = system.state_from(op)
     out = {}
     for phase, values in spec.variants.items():

@@ -78,7 +78,9 @@ class CrossEntropy(Cost):
 
     def __init__(self, temperature: float = 0.1) -> None:
         if not np.isfinite(temperature) or temperature <= 0:
-            raise CircuitError(f"CrossEntropy: temperature must be a positive number of volts; got {temperature!r}")
+            raise CircuitError(
+                f"CrossEntropy: temperature must be a positive number of volts; got {temperature!r}"
+            )
         self.temperature = float(temperature)
 
     def __repr__(self) -> str:

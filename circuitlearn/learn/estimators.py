@@ -13,7 +13,8 @@ from its voltage drops ΔV in those phases (MATH.md §2–§5):
   Exact only for reciprocal circuits (symmetric K); otherwise the biased vector-field estimate.
 - ``cl`` (:class:`CoupledLearning`): outputs clamped to v − sη w; the same local rule with η.
 - ``aep`` (:class:`AsymmetricEP`): EP on the corrected circuit (MATH.md §4), exact to O(β²).
-- ``dyadic`` (:class:`DyadicEP`): the twin circuit gives d = −β K0⁻ᵀ c; dC/dG = (d_a − d_b)(v_a − v_b)/β,
+- ``dyadic`` (:class:`DyadicEP`): the twin circuit gives d = −β K0⁻ᵀ c;
+  dC/dG = (d_a − d_b)(v_a − v_b)/β,
   exact for any β.
 
 Default β (:func:`default_beta`): ``BETA_FRACTION`` × the mean trainable conductance, since β is
@@ -80,7 +81,11 @@ FD_STEP = 1e-4
 the solver's residual error (~1e-12 relative) divided by the step takes over below ~1e-5
 (diode_ladder: 2.5e-8 relative at 1e-4, 4.7e-7 at 1e-5)."""
 
-VARIANTS: dict[str, tuple[int, ...]] = {"centered": (1, -1), "positive": (1, 0), "negative": (0, -1)}
+VARIANTS: dict[str, tuple[int, ...]] = {
+    "centered": (1, -1),
+    "positive": (1, 0),
+    "negative": (0, -1),
+}
 """Nudge signs (s_hi, s_lo) of each variant; 0 stands for the free phase."""
 
 _PHASE_SIGN = {1: "pos", -1: "neg"}
@@ -119,7 +124,8 @@ class Gradient:
         beta = "None" if self.beta is None else f"{self.beta:.3g}"
         return (
             f"Gradient(method={self.method!r}, beta={beta}, cost={self.cost:.6g}, "
-            f"n={len(self.values)}, norm={np.linalg.norm(self.vector):.6g}, backend={self.backend!r})"
+            f"n={len(self.values)}, norm={np.linalg.norm(self.vector):.6g}, "
+            f"backend={self.backend!r})"
         )
 
     @property
@@ -165,9 +171,13 @@ class GradientEstimator(ABC):
             A phase has no operating point.
         """
         if backend not in BACKENDS:
-            raise CircuitError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+            raise CircuitError(
+                f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}"
+            )
         if not isinstance(task, LearningTask):
-            raise CircuitError(f"{type(self).__name__}: expected a LearningTask; got {type(task).__name__}")
+            raise CircuitError(
+                f"{type(self).__name__}: expected a LearningTask; got {type(task).__name__}"
+            )
         free = task.solve(backend) if free is None else free
         values, beta, phases = self._estimate(task, free, backend)
         return Gradient(
@@ -212,7 +222,9 @@ class Adjoint(GradientEstimator):
 
     method = "exact"
 
-    def _estimate(self, task: LearningTask, free: OperatingPoint, backend: str) -> tuple[np.ndarray, None, dict]:
+    def _estimate(
+        self, task: LearningTask, free: OperatingPoint, backend: str
+    ) -> tuple[np.ndarray, None, dict]:
         system = task.system
         x0 = free_state(task, free)
         rhs = np.zeros(system.n)
@@ -241,7 +253,9 @@ class FiniteDifference(GradientEstimator):
     def _params(self) -> dict[str, Any]:
         return {"step": self.step}
 
-    def _estimate(self, task: LearningTask, free: OperatingPoint, backend: str) -> tuple[np.ndarray, float, dict]:
+    def _estimate(
+        self, task: LearningTask, free: OperatingPoint, backend: str
+    ) -> tuple[np.ndarray, float, dict]:
         g = task.conductances
         out = np.zeros(len(g))
         system = compile_circuit(task.circuit) if backend == "native" else None
@@ -251,7 +265,11 @@ class FiniteDifference(GradientEstimator):
                 value = g[j] * (1.0 + sign * self.step)
                 if system is not None:
                     system.set_values({name: 1.0 / value})
-                    op = solve_native(system, x0=free.state if _fits(free, system) else None, raise_on_failure=True)
+                    op = solve_native(
+                        system,
+                        x0=free.state if _fits(free, system) else None,
+                        raise_on_failure=True,
+                    )
                 else:
                     circuit = task.circuit.copy()
                     circuit.replace(circuit[name].with_conductance(value))
@@ -269,7 +287,10 @@ class _PhaseEstimator(GradientEstimator):
     def __init__(self, beta: float | None = None, variant: str = "centered") -> None:
         self.beta = None if beta is None else _positive(beta, type(self).__name__, "beta")
         if variant not in VARIANTS:
-            raise CircuitError(f"{type(self).__name__}: unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+            raise CircuitError(
+                f"{type(self).__name__}: unknown variant {variant!r}; "
+                f"expected one of {', '.join(VARIANTS)}"
+            )
         self.variant = variant
 
     def _params(self) -> dict[str, Any]:
@@ -282,7 +303,9 @@ class _PhaseEstimator(GradientEstimator):
     def _signs(self) -> list[int]:
         return [s for s in VARIANTS[self.variant] if s != 0]
 
-    def _estimate(self, task: LearningTask, free: OperatingPoint, backend: str) -> tuple[np.ndarray, float, dict]:
+    def _estimate(
+        self, task: LearningTask, free: OperatingPoint, backend: str
+    ) -> tuple[np.ndarray, float, dict]:
         beta = self.resolved_beta(task)
         spec = self.phase_spec(task, free)
         assert spec is not None
@@ -322,7 +345,7 @@ class EquilibriumProp(_PhaseEstimator):
 
 
 class AsymmetricEP(_PhaseEstimator):
-    """Asymmetric EP: EP on the circuit plus the reciprocity mirror −(K0 − K0ᵀ)(x − x0) (MATH.md §4).
+    """Asymmetric EP: EP on the circuit plus the mirror −(K0 − K0ᵀ)(x − x0) (MATH.md §4).
 
     Parameters as :class:`EquilibriumProp`.
     """
@@ -336,7 +359,9 @@ class AsymmetricEP(_PhaseEstimator):
         x0 = free_state(task, free)
         a = antisymmetric_part(system, x0).tocsr()
         const = a @ x0
-        _, values, new_v, new_i = realize_terms(task.circuit, system, -a, const, "aep", x0, build=False)
+        _, values, new_v, new_i = realize_terms(
+            task.circuit, system, -a, const, "aep", x0, build=False
+        )
         key = ("aep", a.indptr.tobytes(), a.indices.tobytes(), np.flatnonzero(const).tobytes())
         nudge = nudge_values(task, beta, free)
         terms = np.array(list(values.values()))
@@ -344,7 +369,10 @@ class AsymmetricEP(_PhaseEstimator):
             key,
             lambda: aep_circuit(task, signs[0] * beta, free)[0],
             [*values, *nudge],
-            {f"aep_{_PHASE_SIGN[s]}": np.concatenate([terms, s * np.array(list(nudge.values()))]) for s in signs},
+            {
+                f"aep_{_PHASE_SIGN[s]}": np.concatenate([terms, s * np.array(list(nudge.values()))])
+                for s in signs
+            },
             {**free.voltages, **new_v},
             {**free.currents, **new_i},
         )
@@ -375,10 +403,15 @@ class CoupledLearning(_PhaseEstimator):
     method = "cl"
     CLAMPS: ClassVar[tuple[str, ...]] = ("matched", "relative")
 
-    def __init__(self, beta: float | None = None, variant: str = "centered", clamp: str = "matched") -> None:
+    def __init__(
+        self, beta: float | None = None, variant: str = "centered", clamp: str = "matched"
+    ) -> None:
         super().__init__(beta, variant)
         if clamp not in self.CLAMPS:
-            raise CircuitError(f"CoupledLearning: unknown clamp {clamp!r}; expected one of {', '.join(self.CLAMPS)}")
+            raise CircuitError(
+                f"CoupledLearning: unknown clamp {clamp!r}; "
+                f"expected one of {', '.join(self.CLAMPS)}"
+            )
         self.clamp = clamp
 
     def _params(self) -> dict[str, Any]:
@@ -427,7 +460,9 @@ class DyadicEP(GradientEstimator):
         beta = default_beta(task) if self.beta is None else self.beta
         return PhaseSpec(None, lambda: twin_circuit(task, beta, free), [], {"twin": np.zeros(0)})
 
-    def _estimate(self, task: LearningTask, free: OperatingPoint, backend: str) -> tuple[np.ndarray, float, dict]:
+    def _estimate(
+        self, task: LearningTask, free: OperatingPoint, backend: str
+    ) -> tuple[np.ndarray, float, dict]:
         beta = default_beta(task) if self.beta is None else self.beta
         ops = solve_spec(task, self.phase_spec(task, free), backend)
         return task.drops(ops["twin"]) * task.drops(free) / beta, beta, ops
@@ -457,7 +492,9 @@ def make_estimator(method: str, **kwargs: Any) -> GradientEstimator:
     """
     key = str(method).lower()
     if key not in METHODS:
-        raise CircuitError(f"unknown gradient method {method!r}; expected one of {', '.join(METHODS)}")
+        raise CircuitError(
+            f"unknown gradient method {method!r}; expected one of {', '.join(METHODS)}"
+        )
     cls = METHODS[key]
     beta = kwargs.pop("beta", None)
     variant = kwargs.pop("variant", "centered")
@@ -492,6 +529,11 @@ def _fits(op: OperatingPoint, system: Any) -> bool:
 
 
 def _positive(value: Any, who: str, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not np.isfinite(value)
+        or value <= 0
+    ):
         raise CircuitError(f"{who}: {name} must be a positive number; got {value!r}")
     return float(value)

@@ -24,7 +24,17 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from circuitlearn.circuit import CCCS, CCVS, GROUND, VCCS, VCVS, Circuit, CurrentSource, Element, VoltageSource
+from circuitlearn.circuit import (
+    CCCS,
+    CCVS,
+    GROUND,
+    VCCS,
+    VCVS,
+    Circuit,
+    CurrentSource,
+    Element,
+    VoltageSource,
+)
 from circuitlearn.errors import CircuitError
 from circuitlearn.solve.mna import MNASystem
 
@@ -133,7 +143,9 @@ def realize_terms(
     sensed = {branch_of[int(j)] for j in np.unique(cols) if int(j) >= n_nodes}
     sense = {}
     for name in sensed:
-        sense[name] = name if isinstance(system.circuit[name], VoltageSource) else f"v_{tag}_sense_{name}"
+        sense[name] = (
+            name if isinstance(system.circuit[name], VoltageSource) else f"v_{tag}_sense_{name}"
+        )
     order = np.lexsort((cols, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
     bounds = np.searchsorted(rows, np.arange(system.n + 1))
@@ -166,15 +178,10 @@ def realize_terms(
         start = element.pos
         node = start
         v_node = float(e[system.extended_index(start)]) if start != GROUND else 0.0
-        k = 0
-
-        def next_node() -> str:
-            nonlocal k
-            k += 1
-            return f"{tag}_{name}_{k}"
+        fresh = (f"{tag}_{name}_{k}" for k in range(1, system.n + 2))
 
         if name in needs_sense:
-            nxt = next_node()
+            nxt = next(fresh)
             add(VoltageSource(sense[name], node, nxt, 0.0))
             new_i[sense[name]] = float(e[b])
             new_v[nxt] = v_node
@@ -183,7 +190,7 @@ def realize_terms(
             lo, hi = bounds[b], bounds[b + 1]
             for j, value in zip(cols[lo:hi].tolist(), vals[lo:hi].tolist(), strict=True):
                 ctrl, x_j, is_current = control(j)
-                nxt = next_node()
+                nxt = next(fresh)
                 if is_current:
                     add(CCVS(f"h_{tag}_{b}_{j}", node, nxt, ctrl, -value), -value)
                 else:
@@ -192,7 +199,7 @@ def realize_terms(
                 new_v[nxt] = v_node
                 node = nxt
             if const[b] != 0:
-                nxt = next_node()
+                nxt = next(fresh)
                 add(VoltageSource(f"v_{tag}_{b}", node, nxt, float(-const[b])), float(-const[b]))
                 v_node -= float(-const[b])
                 new_v[nxt] = v_node

@@ -28,7 +28,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from circuitlearn.circuit import GROUND, Circuit, CurrentSource, Diode, Mosfet, Resistor, VoltageSource, check_topology
+from circuitlearn.circuit import (
+    GROUND,
+    Circuit,
+    CurrentSource,
+    Diode,
+    Mosfet,
+    Resistor,
+    VoltageSource,
+    check_topology,
+)
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.mirror import antisymmetric_part, realize_terms
 from circuitlearn.learn.task import LearningTask
@@ -78,7 +87,16 @@ class PhasePlan:
 
     def warm_start(self) -> OperatingPoint:
         """The warm start as an operating point (voltages and source currents only)."""
-        return OperatingPoint(dict(self.warm_voltages), dict(self.warm_currents), True, 0, "newton", np.nan, "warm start", "native")
+        return OperatingPoint(
+            dict(self.warm_voltages),
+            dict(self.warm_currents),
+            True,
+            0,
+            "newton",
+            np.nan,
+            "warm start",
+            "native",
+        )
 
 
 def free_state(task: LearningTask, free: OperatingPoint) -> np.ndarray:
@@ -87,35 +105,47 @@ def free_state(task: LearningTask, free: OperatingPoint) -> np.ndarray:
 
 
 def nudge_values(task: LearningTask, beta: float, free: OperatingPoint) -> dict[str, float]:
-    """Values [A] of the nudging sources ``i_nudge_<k>`` for strength ``beta`` [S]: −β ∂C/∂v_k at the free state."""
+    """Values [A] of the nudging sources ``i_nudge_<k>`` for strength ``beta`` [S].
+
+    −β ∂C/∂v_k, taken at the free state.
+    """
     c = task.cost_gradient(free)
     return {f"i_nudge_{k}": float(-beta * c[k]) for k in range(len(task.outputs))}
 
 
-def nudged_circuit(task: LearningTask, beta: float, free: OperatingPoint, base: Circuit | None = None) -> Circuit:
+def nudged_circuit(
+    task: LearningTask, beta: float, free: OperatingPoint, base: Circuit | None = None
+) -> Circuit:
     """``base`` (default the task's circuit) plus ``i_nudge_<k> 0 out −β ∂C/∂v_k`` per output."""
     out = (task.circuit if base is None else base).copy()
-    for (name, value), node in zip(nudge_values(task, beta, free).items(), task.outputs, strict=True):
+    for (name, value), node in zip(
+        nudge_values(task, beta, free).items(), task.outputs, strict=True
+    ):
         out.add(CurrentSource(name, GROUND, node, value))
     return out
 
 
 def clamped_circuit(task: LearningTask, voltages: np.ndarray) -> Circuit:
-    """The task's circuit with each output clamped by ``v_clamp_<k> out 0`` to ``voltages[k]`` [V]."""
+    """The task's circuit with output k clamped by ``v_clamp_<k> out 0`` to ``voltages[k]`` [V]."""
     out = task.circuit.copy()
-    for k, (node, value) in enumerate(zip(task.outputs, np.asarray(voltages, dtype=float).tolist(), strict=True)):
+    for k, (node, value) in enumerate(
+        zip(task.outputs, np.asarray(voltages, dtype=float).tolist(), strict=True)
+    ):
         out.add(VoltageSource(f"v_clamp_{k}", node, GROUND, value))
     try:
         check_topology(out)
     except CircuitError as exc:
         raise CircuitError(
-            f"coupled learning: cannot clamp the outputs {task.outputs}: {exc}; an output driven by "
+            f"coupled learning: cannot clamp the outputs {task.outputs}: {exc}; "
+            "an output driven by "
             "a V/E/H element cannot be clamped, choose other outputs"
         ) from None
     return out
 
 
-def aep_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> tuple[Circuit, dict[str, float], dict[str, float]]:
+def aep_circuit(
+    task: LearningTask, beta: float, free: OperatingPoint
+) -> tuple[Circuit, dict[str, float], dict[str, float]]:
     """The AEP learning phase: nudge plus the reciprocity mirror −(K0 − K0ᵀ)(x − x0).
 
     Returns the circuit and the warm-start voltages and currents of its new nodes and sources.
@@ -159,12 +189,15 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
                 anode = inner
             else:
                 anode = element.anode
-            twin.add(Resistor(f"r_twin_{element.name}", anode, cathode, 1.0 / diode_g[element.name]))
+            twin.add(
+                Resistor(f"r_twin_{element.name}", anode, cathode, 1.0 / diode_g[element.name])
+            )
         elif isinstance(element, Mosfet):
             model = flat.models[element.model]
             if model.value("rd") > 0 or model.value("rs") > 0:
                 raise CircuitError(
-                    f"twin phase: MOSFET {element.name} has drain/source resistance (model {model.name}); "
+                    f"twin phase: MOSFET {element.name} has drain/source resistance "
+                    f"(model {model.name}); "
                     "set rd = rs = 0 and add explicit resistors",
                     element=element.name,
                 )
@@ -183,4 +216,3 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
     for k, node in enumerate(task.outputs):
         twin.add(CurrentSource(f"i_nudge_{k}", GROUND, node, float(-beta * c[k])))
     return twin
-

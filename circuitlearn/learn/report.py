@@ -72,10 +72,15 @@ class GradientReport:
             beta = "-" if c.gradient.beta is None else f"{c.gradient.beta:.3g}"
             lines.append(f"{c.method:<8} {beta:>10} {c.relative_error:>11.3e} {c.cosine:>9.5f}")
         ok = [c for c in self.comparisons if c.error is None]
-        lines += ["", f"{'parameter':<16} {'G [S]':>11} {'exact':>13}" + "".join(f" {c.method:>13}" for c in ok)]
+        lines += [
+            "",
+            f"{'parameter':<16} {'G [S]':>11} {'exact':>13}"
+            + "".join(f" {c.method:>13}" for c in ok),
+        ]
         names = list(self.exact.values)
         for name in names[:max_rows]:
-            row = f"{name:<16} {self.exact.parameters[name]:>11.4g} {self.exact.values[name] + 0.0:>13.6g}"
+            g_exact = self.exact.values[name] + 0.0
+            row = f"{name:<16} {self.exact.parameters[name]:>11.4g} {g_exact:>13.6g}"
             row += "".join(f" {c.gradient.values[name] + 0.0:>13.6g}" for c in ok)
             lines.append(row)
         if len(names) > max_rows:
@@ -93,7 +98,9 @@ class GradientReport:
         import matplotlib.pyplot as plt
 
         ok = [c for c in self.comparisons if c.error is None]
-        fig, axes = plt.subplots(1, max(len(ok), 1), figsize=(3.2 * max(len(ok), 1), 3.4), squeeze=False)
+        fig, axes = plt.subplots(
+            1, max(len(ok), 1), figsize=(3.2 * max(len(ok), 1), 3.4), squeeze=False
+        )
         exact = self.exact.vector
         lim = float(np.max(np.abs(exact))) * 1.1 or 1.0
         for ax, c in zip(axes[0], ok, strict=False):
@@ -142,9 +149,13 @@ def compare_gradients(
     for method in methods:
         try:
             settings = {} if method == "fd" else {"beta": beta, "variant": variant}
-            grad = make_estimator(method, **settings).compute_gradient(task, backend=backend, free=free)
+            grad = make_estimator(method, **settings).compute_gradient(
+                task, backend=backend, free=free
+            )
         except CircuitLearnError as exc:
-            report.comparisons.append(MethodComparison(method, exact, float("nan"), float("nan"), str(exc)))
+            report.comparisons.append(
+                MethodComparison(method, exact, float("nan"), float("nan"), str(exc))
+            )
             continue
         g = grad.vector
         norm = np.linalg.norm(g0)

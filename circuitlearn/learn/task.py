@@ -50,12 +50,20 @@ def resolve_trainable(circuit: Circuit, patterns: str | Iterable[str]) -> list[s
         patterns = [patterns]
     patterns = [str(p).strip().lower() for p in patterns]
     if not patterns:
-        raise CircuitError("trainable: expected at least one resistor name or glob (e.g. 'r*'); got none")
+        raise CircuitError(
+            "trainable: expected at least one resistor name or glob (e.g. 'r*'); got none"
+        )
     resistors = [e.name for e in circuit if isinstance(e, Resistor)]
     known = set(resistors)
     chosen: set[str] = set()
     for pattern in patterns:
-        hits = [pattern] if pattern in known else fnmatch.filter(resistors, pattern) if _is_glob(pattern) else []
+        hits = (
+            [pattern]
+            if pattern in known
+            else fnmatch.filter(resistors, pattern)
+            if _is_glob(pattern)
+            else []
+        )
         if not hits:
             shown = ", ".join(resistors[:8]) + (" ..." if len(resistors) > 8 else "")
             raise CircuitError(
@@ -120,13 +128,18 @@ class LearningTask:
         self.inputs = {str(k).lower(): float(v) for k, v in dict(inputs or {}).items()}
         for name, value in self.inputs.items():
             if name not in flat:
-                raise CircuitError(f"LearningTask: input source {name!r} is not in the circuit", element=name)
+                raise CircuitError(
+                    f"LearningTask: input source {name!r} is not in the circuit", element=name
+                )
             flat.set_value(name, value)
         self.circuit = flat
         self.trainable = resolve_trainable(flat, trainable)
         if isinstance(outputs, Mapping):
             if targets is not None:
-                raise CircuitError("LearningTask: give targets either in the outputs mapping or as targets, not both")
+                raise CircuitError(
+                    "LearningTask: give targets either in the outputs mapping or as targets, "
+                    "not both"
+                )
             nodes = [str(n).lower() for n in outputs]
             values = [float(v) for v in outputs.values()]
         else:
@@ -166,7 +179,9 @@ class LearningTask:
     def conductances(self) -> np.ndarray:
         """Trainable conductances G [S], in :attr:`trainable` order (a copy)."""
         if self._conductances is None:
-            self._conductances = np.array([self.circuit[name].conductance for name in self.trainable])
+            self._conductances = np.array(
+                [self.circuit[name].conductance for name in self.trainable]
+            )
         return self._conductances.copy()
 
     @property
@@ -177,7 +192,9 @@ class LearningTask:
     def with_conductances(self, conductances: Mapping[str, float] | np.ndarray) -> LearningTask:
         """A copy of the task with some trainable conductances [S] changed."""
         if not isinstance(conductances, Mapping):
-            conductances = dict(zip(self.trainable, np.asarray(conductances, dtype=float).tolist(), strict=True))
+            conductances = dict(
+                zip(self.trainable, np.asarray(conductances, dtype=float).tolist(), strict=True)
+            )
         circuit = self.circuit.copy()
         for name, g in conductances.items():
             circuit.replace(circuit[name].with_conductance(float(g)))
@@ -196,7 +213,9 @@ class LearningTask:
             self._system = compile_circuit(self.circuit)
         return self._system
 
-    def solve(self, backend: str = "native", circuit: Circuit | None = None, x0: Any = None) -> OperatingPoint:
+    def solve(
+        self, backend: str = "native", circuit: Circuit | None = None, x0: Any = None
+    ) -> OperatingPoint:
         """Operating point of the task's circuit (or of a phase ``circuit``) on ``backend``.
 
         Raises
@@ -205,8 +224,12 @@ class LearningTask:
             When the solver finds no operating point (a gradient from it would be meaningless).
         """
         if backend not in BACKENDS:
-            raise CircuitError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-        target: Any = self.system if circuit is None and backend == "native" else (circuit or self.circuit)
+            raise CircuitError(
+                f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}"
+            )
+        target: Any = (
+            self.system if circuit is None and backend == "native" else (circuit or self.circuit)
+        )
         if backend == "native":
             from circuitlearn.solve.newton import solve_native
 
@@ -247,10 +270,13 @@ class LearningTask:
         }
         for node in self.outputs:
             if node == GROUND or node not in nodes:
-                raise CircuitError(f"LearningTask: output node {node!r} is not a node of the circuit", node=node)
+                raise CircuitError(
+                    f"LearningTask: output node {node!r} is not a node of the circuit", node=node
+                )
             if node in driven:
                 raise CircuitError(
-                    f"LearningTask: output node {node!r} is fixed by voltage source {driven[node]}; "
+                    f"LearningTask: output node {node!r} is fixed by voltage source "
+                    f"{driven[node]}; "
                     "choose a node whose voltage the circuit computes",
                     node=node,
                 )

@@ -1,4 +1,4 @@
-"""Random learning circuits for the tests of circuitlearn.learn (seeded, small, well conditioned)."""
+"""Random learning circuits for the tests of circuitlearn.learn (seeded, small, well posed)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def relative_error(estimate: np.ndarray, exact: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(estimate) - np.asarray(exact)) / np.linalg.norm(exact))
 
 
-def random_circuit(seed: int, n: int = 6, *, nonreciprocal: bool = False, diodes: bool = False) -> Circuit:
+def random_circuit(
+    seed: int, n: int = 6, *, nonreciprocal: bool = False, diodes: bool = False
+) -> Circuit:
     """A connected random network driven by one source, optionally with D and G/E/F/H elements.
 
     Conductances are drawn in [1e-4, 1e-3] S; controlled-source gains are small enough that the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import NETLIST_DIR
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from learn_circuits import random_task, relative_error
@@ -21,8 +22,6 @@ from circuitlearn.learn import (
 )
 from circuitlearn.learn.estimators import output_resistance
 from circuitlearn.netlist import from_spice
-
-from conftest import NETLIST_DIR
 
 RECIPROCAL = {
     "diode_ladder": ("r*", {"n3": 0.3, "n5": 0.1}),
@@ -134,7 +133,9 @@ def test_coupled_learning_matched_tends_to_exact_linearly_in_eta() -> None:
     exact = gradient("exact", task)
     g_mean = float(np.mean(task.conductances))
     etas = g_mean * np.array([3e-2, 1e-2, 3e-3, 1e-3])
-    errors = np.array([relative_error(gradient("cl", task, beta=e, variant="positive"), exact) for e in etas])
+    errors = np.array(
+        [relative_error(gradient("cl", task, beta=e, variant="positive"), exact) for e in etas]
+    )
     assert np.all(np.diff(errors) < 0)
     assert _slope(etas, errors) == pytest.approx(1.0, abs=0.15)
     assert errors[-1] < 1e-2
@@ -144,13 +145,17 @@ def test_coupled_learning_relative_clamp_tends_to_output_conductance_weighted_gr
     task = random_task(4, 6)
     free = task.solve()
     g_out = np.linalg.inv(output_resistance(task, free))
-    # The weighted gradient: Σ_k (G_out c)_k dv_k/dG, from the adjoint with a weighted cost gradient.
+    # Weighted gradient Σ_k (G_out c)_k dv_k/dG: adjoint with a weighted cost gradient.
     weighted = np.zeros(len(task.trainable))
     c = task.cost_gradient(free)
     for k in range(len(task.outputs)):
         unit = np.zeros(len(task.outputs))
         unit[k] = 1.0
-        probe = LearningTask(task.circuit, task.trainable, dict(zip(task.outputs, task.output_voltages(free) - unit, strict=True)))
+        probe = LearningTask(
+            task.circuit,
+            task.trainable,
+            dict(zip(task.outputs, task.output_voltages(free) - unit, strict=True)),
+        )
         weighted += (g_out @ c)[k] * make_estimator("exact").compute_gradient(probe).vector
     estimate = CoupledLearning(1e-4, clamp="relative").compute_gradient(task).vector
     assert relative_error(estimate, weighted) <= 1e-6
@@ -159,7 +164,9 @@ def test_coupled_learning_relative_clamp_tends_to_output_conductance_weighted_gr
 
 def test_default_beta_scales_with_the_circuit() -> None:
     task = random_task(1, 5, diodes=True)
-    scaled = LearningTask(_scaled(task.circuit, 10.0), "r*", dict(zip(task.outputs, task.targets, strict=True)))
+    scaled = LearningTask(
+        _scaled(task.circuit, 10.0), "r*", dict(zip(task.outputs, task.targets, strict=True))
+    )
     assert default_beta(scaled) == pytest.approx(10.0 * default_beta(task))
     assert default_beta(task) == pytest.approx(1e-4 * np.mean(task.conductances))
 
@@ -181,8 +188,13 @@ def test_gradient_object_dict_and_repr() -> None:
     assert list(d["gradient"]) == task.trainable
     assert set(g.phases) == {"free", "aep_pos", "aep_neg"}
     assert "\n" not in repr(g) and "aep" in repr(g)
-    assert repr(EquilibriumProp(variant="positive", beta=1e-6)) == "EquilibriumProp(variant='positive', beta=1e-06)"
-    assert repr(CoupledLearning()) == "CoupledLearning(variant='centered', beta=None, clamp='matched')"
+    assert (
+        repr(EquilibriumProp(variant="positive", beta=1e-6))
+        == "EquilibriumProp(variant='positive', beta=1e-06)"
+    )
+    assert (
+        repr(CoupledLearning()) == "CoupledLearning(variant='centered', beta=None, clamp='matched')"
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import NETLIST_DIR
 from learn_circuits import random_circuit, random_task, relative_error
 
 from circuitlearn.errors import CircuitError
@@ -16,8 +17,6 @@ from circuitlearn.learn.phases import aep_circuit, nudged_circuit, twin_circuit
 from circuitlearn.netlist import from_spice
 from circuitlearn.solve import solve_dc
 from circuitlearn.solve.ngspice import read_raw
-
-from conftest import NETLIST_DIR
 
 DECKS = {
     "vcvs_amplifier": {"inn": 0.05},
@@ -50,7 +49,9 @@ def test_phase_circuits_have_deterministic_names() -> None:
     task = random_task(3, 6, nonreciprocal=True, diodes=True)
     free = task.solve()
     first = aep_circuit(task, 1e-6, free)[0].to_spice()
-    again = aep_circuit(random_task(3, 6, nonreciprocal=True, diodes=True), 1e-6, free)[0].to_spice()
+    again = aep_circuit(random_task(3, 6, nonreciprocal=True, diodes=True), 1e-6, free)[
+        0
+    ].to_spice()
     assert first == again
     names = [line.split()[0] for line in first.splitlines()[1:-2]]
     assert any(n.startswith("g_aep_") for n in names)
@@ -90,7 +91,9 @@ def test_export_phase_file_names(tmp_path: Path) -> None:
     path = NETLIST_DIR / "vccs_mesh.cir"
     files = export_phases(path, "aep", "r*", DECKS["vccs_mesh"], None, tmp_path / "mesh.cir")
     assert [f.name for f in files] == ["mesh_free.cir", "mesh_aep_pos.cir", "mesh_aep_neg.cir"]
-    files = export_phases(path, "ep", "r*", DECKS["vccs_mesh"], 1e-6, tmp_path / "mesh.cir", variant="negative")
+    files = export_phases(
+        path, "ep", "r*", DECKS["vccs_mesh"], 1e-6, tmp_path / "mesh.cir", variant="negative"
+    )
     assert [f.name for f in files] == ["mesh_free.cir", "mesh_ep_neg.cir"]
     files = export_phases(path, "dyadic", "r*", DECKS["vccs_mesh"], None, tmp_path / "mesh.cir")
     assert [f.name for f in files] == ["mesh_free.cir", "mesh_twin.cir"]
@@ -101,7 +104,9 @@ def test_export_phase_file_names(tmp_path: Path) -> None:
 
 def test_exported_phase_reads_back_and_solves_like_the_phase(tmp_path: Path) -> None:
     task = LearningTask(from_spice(NETLIST_DIR / "controlled_fh.cir"), "r*", DECKS["controlled_fh"])
-    files = export_phases(task.circuit, "aep", "r*", DECKS["controlled_fh"], 1e-5, tmp_path / "fh.cir")
+    files = export_phases(
+        task.circuit, "aep", "r*", DECKS["controlled_fh"], 1e-5, tmp_path / "fh.cir"
+    )
     plan = make_estimator("aep", beta=1e-5).phase_plan(task, task.solve())
     direct = solve_dc(plan.circuits()["aep_pos"])
     read = solve_dc(from_spice(files[1]))
@@ -111,7 +116,14 @@ def test_exported_phase_reads_back_and_solves_like_the_phase(tmp_path: Path) -> 
 
 def test_export_phase_refuses_methods_without_phases(tmp_path: Path) -> None:
     with pytest.raises(CircuitError, match="method 'exact' has no learning phases"):
-        export_phases(NETLIST_DIR / "vccs_mesh.cir", "exact", "r*", DECKS["vccs_mesh"], None, tmp_path / "x.cir")
+        export_phases(
+            NETLIST_DIR / "vccs_mesh.cir",
+            "exact",
+            "r*",
+            DECKS["vccs_mesh"],
+            None,
+            tmp_path / "x.cir",
+        )
 
 
 @pytest.mark.ngspice
@@ -127,7 +139,11 @@ def test_every_exported_phase_runs_in_plain_ngspice_batch(method: str, tmp_path:
         for path in export_phases(deck, method, "r*", outs, None, tmp_path / f"deck{k}.cir"):
             raw = path.with_suffix(".raw")
             run = subprocess.run(
-                ["ngspice", "-b", "-r", raw.name, path.name], cwd=path.parent, capture_output=True, text=True, timeout=60
+                ["ngspice", "-b", "-r", raw.name, path.name],
+                cwd=path.parent,
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             log = run.stdout + run.stderr
             assert run.returncode == 0, log[-2000:]
@@ -135,4 +151,7 @@ def test_every_exported_phase_runs_in_plain_ngspice_batch(method: str, tmp_path:
             values = read_raw(raw)[0].as_dict()
             native = solve_dc(from_spice(path))
             for node, value in native.voltages.items():
-                assert values[f"v({node})"] == pytest.approx(value, rel=1e-6, abs=1e-9), (path.name, node)
+                assert values[f"v({node})"] == pytest.approx(value, rel=1e-6, abs=1e-9), (
+                    path.name,
+                    node,
+                )

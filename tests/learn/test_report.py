@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import NETLIST_DIR
 
 from circuitlearn.learn.api import gradient_report
-
-from conftest import NETLIST_DIR
 
 
 def test_report_shows_ep_bias_and_aep_exactness(tmp_path: Path) -> None:
