@@ -19,14 +19,8 @@ from circuitlearn.circuit.elements import (
 from circuitlearn.circuit.expressions import Expression
 from circuitlearn.circuit.models import Model
 from circuitlearn.circuit.topology import check_topology
-from circuitlearn.circuit.builders import (
-    LayeredNetwork,
-    crossbar,
-    from_networkx,
-    kendall_network,
-    random_resistor_network,
-    to_networkx,
-)
+from circuitlearn.circuit.builders import LayeredNetwork, crossbar, kendall_network
+from circuitlearn.circuit.graphs import from_networkx, random_resistor_network, to_networkx
 
 __all__ = [
     "CCCS",

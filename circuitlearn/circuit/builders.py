@@ -1,45 +1,48 @@
-"""Circuit builders: networkx graphs ⇄ resistor networks, crossbars, Kendall-style layered networks.
+"""Circuit builders: resistor crossbars and Kendall-style layered networks.
 
-Every builder names its elements and nodes deterministically from the structure (never from a
-global counter), so a built circuit and its netlist are the same for the same arguments and seed.
+(networkx graphs ⇄ resistor networks live in :mod:`circuitlearn.circuit.graphs` and are
+re-exported here.) Every builder
+names its elements and nodes deterministically from the structure (never from a global counter),
+so a built circuit and its netlist are the same for the same arguments and seed.
 
 Naming
 ------
-- resistor between nodes ``u`` and ``v``: ``r_<u>_<v>`` (graph edges; crossbars; layers);
-- driven input node ``u`` (graphs): voltage source ``v_<u>`` from ``u`` to ground;
-- nudging current source on output node ``u``: ``inudge_<u>`` (graphs) or ``inudge_<k>`` (layered),
-  0 A, pushing its current *into* the output node (``I 0 out``);
+- resistor between nodes ``u`` and ``v``: ``r_<u>_<v>`` (crossbars and layers);
 - layered networks: input nodes ``in<i>p`` / ``in<i>n`` driven by ``vin<i>p`` (+x) and ``vin<i>n``
   (−x) (``in<i>`` / ``vin<i>`` when not differential), hidden nodes ``h<l>_<j>`` (layers from 1),
-  output nodes ``out<k>``, diode bias nodes ``bias_hi`` / ``bias_lo`` driven by ``vbias_hi`` /
-  ``vbias_lo``, diodes ``d_h<l>_<j>_up`` (hidden → bias_hi) and ``d_h<l>_<j>_dn``
-  (bias_lo → hidden).
-  Unit indices start at 0.
+  output nodes ``out<k>`` with 0-A nudging current sources ``inudge_<k>`` (``I 0 out<k>``: a
+  positive value injects current into the output), diode bias nodes ``bias_hi`` / ``bias_lo``
+  driven by ``vbias_hi`` / ``vbias_lo``, diodes ``d_h<l>_<j>_up`` (hidden → bias_hi) and
+  ``d_h<l>_<j>_dn`` (bias_lo → hidden). Unit indices start at 0.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
-import math
-import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 
 from circuitlearn._random import Seed, check_random_state
+from circuitlearn.circuit._checks import (
+    DEFAULT_G_RANGE,
+    check_count,
+    check_finite,
+    check_g_range,
+    check_pair,
+)
 from circuitlearn.circuit.circuit import Circuit
 from circuitlearn.circuit.elements import (
     GROUND,
     CurrentSource,
     Diode,
-    Element,
     Resistor,
     VoltageSource,
     normalize_node,
 )
+from circuitlearn.circuit.graphs import from_networkx, random_resistor_network, to_networkx
 from circuitlearn.circuit.models import Model
 from circuitlearn.errors import CircuitError
 
@@ -52,155 +55,6 @@ __all__ = [
     "random_resistor_network",
     "to_networkx",
 ]
-
-DEFAULT_G_RANGE: tuple[float, float] = (1e-5, 1e-4)
-"""Default range [S] of random conductances (10 kΩ–100 kΩ), the µS scale of Kendall et al. 2020."""
-
-_WEIGHTS = ("conductance", "resistance")
-
-
-def from_networkx(
-    graph: nx.Graph,
-    *,
-    inputs: Mapping[Hashable, float] | None = None,
-    outputs: Iterable[Hashable] = (),
-    weight: str = "conductance",
-    ground: Hashable | None = None,
-    title: str = "networkx resistor network",
-) -> Circuit:
-    """A resistor network from a networkx graph.
-
-    Parameters
-    ----------
-    graph : networkx.Graph or MultiGraph
-        Each edge carries the attribute named by ``weight``. An edge with a ``name`` attribute keeps
-        that element name; an edge carrying an ``element`` attribute (as :func:`to_networkx` writes
-        for non-resistors) adds that element unchanged.
-    inputs : mapping node → voltage [V], optional
-        Nodes driven by a grounded voltage source ``v_<node>``.
-    outputs : iterable of nodes
-        Nodes that get a 0-A nudging current source ``inudge_<node>`` (``I 0 node``).
-    weight : {"conductance", "resistance"}
-        Which edge attribute holds the value: conductance [S] or resistance [Ω].
-    ground : node, optional
-        The graph node that becomes ground ``0``; by default the first of ``0``, ``"0"``,
-        ``"gnd"`` found in the graph.
-    title : str
-
-    Returns
-    -------
-    Circuit
-
-    Notes
-    -----
-    Node names: strings are lower-cased (``gnd`` and ``0`` are reserved for ``ground``); an integer
-    ``5`` becomes ``n5``; a tuple ``(1, 2)`` becomes ``n1_2``. Resistors are named ``r_<u>_<v>``
-    (``r_<u>_<v>_<key>`` for parallel edges of a MultiGraph).
-
-    Examples
-    --------
-    >>> import networkx as nx
-    >>> g = nx.path_graph(3)
-    >>> nx.set_edge_attributes(g, 1e-3, "conductance")
-    >>> c = from_networkx(g, inputs={2: 1.0})
-    >>> [e.name for e in c]
-    ['r_0_n1', 'r_n1_n2', 'v_n2']
-    """
-    if not isinstance(graph, nx.Graph):
-        raise CircuitError(f"from_networkx: expected a networkx graph; got {type(graph).__name__}")
-    if graph.is_directed():
-        graph = graph.to_undirected(as_view=True)
-    if weight not in _WEIGHTS:
-        raise CircuitError(
-            f"from_networkx: weight must be one of {', '.join(_WEIGHTS)}; got {weight!r}"
-        )
-    ground = _find_ground(graph, ground)
-    names = _node_names(graph, ground)
-    circuit = Circuit(title)
-    multi = graph.is_multigraph()
-    edges = (
-        graph.edges(keys=True, data=True)
-        if multi
-        else ((u, v, None, d) for u, v, d in graph.edges(data=True))
-    )
-    for u, v, key, data in edges:
-        a, b = names[u], names[v]
-        element = data.get("element")
-        if element is not None:
-            if not isinstance(element, Element):
-                raise CircuitError(
-                    f"from_networkx: edge ({u!r}, {v!r}) has a non-element 'element' attribute "
-                    f"{element!r}"
-                )
-            circuit.add(element)
-            continue
-        if weight not in data:
-            raise CircuitError(
-                f"from_networkx: edge ({u!r}, {v!r}) has no {weight!r} attribute "
-                f"(set it on every edge, e.g. nx.set_edge_attributes(graph, 1e-4, {weight!r}))"
-            )
-        value = _positive(data[weight], f"edge ({u!r}, {v!r}) {weight}")
-        resistance = 1.0 / value if weight == "conductance" else value
-        default = f"r_{a}_{b}" + (f"_{_token(key)}" if multi and key != 0 else "")
-        circuit.add(Resistor(str(data.get("name", default)), a, b, resistance))
-    for node, volts in (inputs or {}).items():
-        name = _mapped(names, node, "inputs")
-        if name == GROUND:
-            raise CircuitError(
-                f"from_networkx: input node {node!r} is the ground node; drive another node"
-            )
-        circuit.add(
-            VoltageSource(f"v_{name}", name, GROUND, _finite(volts, f"input {node!r} voltage"))
-        )
-    for node in outputs:
-        name = _mapped(names, node, "outputs")
-        if name == GROUND:
-            raise CircuitError(f"from_networkx: output node {node!r} is the ground node")
-        circuit.add(CurrentSource(f"inudge_{name}", GROUND, name, 0.0))
-    return circuit
-
-
-def to_networkx(circuit: Circuit) -> nx.MultiGraph:
-    """The circuit as an undirected multigraph, one edge per element (keyed by element name).
-
-    Resistors become edges with ``conductance`` [S], ``resistance`` [Ω], ``name`` and
-    ``kind="resistor"``; every other element becomes an edge between its first two nodes with
-    ``name``, ``kind`` (e.g. ``"voltage source"``) and ``element`` (the element itself, so that
-    :func:`from_networkx` restores it). Ground is node ``"0"``. A circuit with subcircuits or
-    ``.param`` expressions is flattened first.
-
-    Examples
-    --------
-    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
-    >>> c = Circuit()
-    >>> _ = c.add(VoltageSource("v1", "a", "0", 1.0)); _ = c.add(Resistor("r1", "a", "0", 1e3))
-    >>> g = to_networkx(c)
-    >>> g.edges["a", "0", "r1"]["conductance"]
-    0.001
-    """
-    if not isinstance(circuit, Circuit):
-        raise CircuitError(f"to_networkx: expected a Circuit; got {type(circuit).__name__}")
-    flat = circuit if circuit.is_flat() else circuit.flatten()
-    graph = nx.MultiGraph(title=flat.title)
-    graph.add_node(GROUND)
-    graph.add_nodes_from(flat.nodes)
-    for element in flat:
-        a, b = element.nodes[0], element.nodes[1]
-        if isinstance(element, Resistor):
-            graph.add_edge(
-                a,
-                b,
-                key=element.name,
-                name=element.name,
-                kind=element.kind,
-                conductance=element.conductance,
-                resistance=float(element.resistance),
-            )
-        else:
-            graph.add_edge(
-                a, b, key=element.name, name=element.name, kind=element.kind, element=element
-            )
-    return graph
 
 
 def crossbar(
@@ -245,7 +99,7 @@ def crossbar(
         )
     shape = (len(rows), len(cols))
     if conductances is None:
-        low, high = _check_range(g_range, "crossbar")
+        low, high = check_g_range(g_range, "crossbar")
         conductances = check_random_state(seed).uniform(low, high, size=shape)
     conductances = np.asarray(conductances, dtype=float)
     if conductances.shape != shape:
@@ -263,47 +117,6 @@ def crossbar(
         for j, col in enumerate(cols):
             circuit.add(Resistor(f"r_{row}_{col}", row, col, float(resistance[i, j])))
     return circuit
-
-
-def random_resistor_network(
-    graph: nx.Graph,
-    *,
-    inputs: Mapping[Hashable, float] | None = None,
-    outputs: Iterable[Hashable] = (),
-    g_range: tuple[float, float] = DEFAULT_G_RANGE,
-    seed: Seed = None,
-    ground: Hashable | None = None,
-) -> Circuit:
-    """A resistor on every edge of ``graph`` with a random conductance drawn from ``g_range``.
-
-    Conductances are drawn uniformly in the graph's edge order; the graph is not modified. Other
-    arguments as in :func:`from_networkx`.
-
-    Examples
-    --------
-    >>> import networkx as nx
-    >>> c = random_resistor_network(nx.cycle_graph(4), inputs={1: 1.0}, seed=0)
-    >>> len(c), c == random_resistor_network(nx.cycle_graph(4), inputs={1: 1.0}, seed=0)
-    (5, True)
-    """
-    if not isinstance(graph, nx.Graph):
-        raise CircuitError(
-            f"random_resistor_network: expected a networkx graph; got {type(graph).__name__}"
-        )
-    low, high = _check_range(g_range, "random_resistor_network")
-    weighted = nx.MultiGraph(graph) if graph.is_multigraph() else nx.Graph(graph)
-    values = check_random_state(seed).uniform(low, high, size=weighted.number_of_edges())
-    edges = weighted.edges(keys=True) if weighted.is_multigraph() else weighted.edges()
-    for edge, g in zip(edges, values, strict=True):
-        weighted.edges[edge]["conductance"] = float(g)
-    return from_networkx(
-        weighted,
-        inputs=inputs,
-        outputs=outputs,
-        weight="conductance",
-        ground=ground,
-        title="random resistor network",
-    )
 
 
 @dataclass(frozen=True)
@@ -440,18 +253,20 @@ def kendall_network(
     >>> len(net.trainable), net.trainable[0]
     (18, 'r_in0p_h1_0')
     """
-    n_inputs = _count(n_inputs, "n_inputs", minimum=1)
-    n_outputs = _count(n_outputs, "n_outputs", minimum=1)
+    n_inputs = check_count(n_inputs, "n_inputs", minimum=1)
+    n_outputs = check_count(n_outputs, "n_outputs", minimum=1)
     sizes = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
-    sizes = [_count(h, "hidden layer size", minimum=0) for h in sizes]
+    sizes = [check_count(h, "hidden layer size", minimum=0) for h in sizes]
     if 0 in sizes and len(sizes) > 1:
         raise CircuitError(
             f"kendall_network: hidden layer sizes must be positive; got {sizes} "
             "(use [] for no hidden layer)"
         )
     sizes = [h for h in sizes if h > 0]
-    low, high = _check_range(g_range, "kendall_network g_range")
-    v_lo, v_hi = (_finite(v, "bias voltage") for v in _pair(bias_voltages, "bias_voltages"))
+    low, high = check_g_range(g_range, "kendall_network g_range")
+    v_lo, v_hi = (
+        check_finite(v, "bias voltage") for v in check_pair(bias_voltages, "bias_voltages")
+    )
     if v_lo > v_hi:
         raise CircuitError(
             "kendall_network: bias_voltages must be (low, high) with low <= high; "
@@ -505,109 +320,3 @@ def kendall_network(
         trainable=tuple(trainable),
         differential=bool(differential),
     )
-
-
-# -- private helpers --------------------------------------------------------------------------
-
-_UNSAFE = re.compile(r"[^a-z0-9_.+\-]")
-
-
-def _token(node: Hashable) -> str:
-    """A node-name-safe token for a graph node (ints and tuples get no prefix here)."""
-    if isinstance(node, tuple):
-        return "_".join(_token(n) for n in node)
-    return _UNSAFE.sub("_", str(node).strip().lower())
-
-
-def _find_ground(graph: nx.Graph, ground: Hashable | None) -> Hashable:
-    if ground is None:
-        for candidate in (0, "0", "gnd", "GND"):
-            if candidate in graph and not isinstance(candidate, bool):
-                return candidate
-        raise CircuitError(
-            "from_networkx: no ground node: the graph has none of 0, '0', 'gnd' "
-            "(pass ground=<one of its nodes>)"
-        )
-    if ground not in graph:
-        raise CircuitError(
-            f"from_networkx: ground node {ground!r} is not in the graph "
-            "(pass ground=<one of its nodes>)"
-        )
-    return ground
-
-
-def _node_names(graph: nx.Graph, ground: Hashable) -> dict[Hashable, str]:
-    names: dict[Hashable, str] = {}
-    seen: dict[str, Hashable] = {}
-    for node in graph.nodes:
-        if node == ground:
-            names[node] = GROUND
-            continue
-        if isinstance(node, str):
-            name = normalize_node(_token(node), element="from_networkx")
-            if name == GROUND:
-                raise CircuitError(
-                    f"from_networkx: node {node!r} reads as ground but ground={ground!r}; "
-                    f"rename it or pass ground={node!r}"
-                )
-        elif isinstance(node, (int, np.integer, tuple)) and not isinstance(node, bool):
-            name = f"n{_token(node)}"
-        else:
-            raise CircuitError(
-                f"from_networkx: node {node!r}: nodes must be strings, ints or tuples of them"
-            )
-        if name in seen:
-            raise CircuitError(
-                f"from_networkx: nodes {seen[name]!r} and {node!r} both map to node name {name!r}"
-            )
-        seen[name] = node
-        names[node] = name
-    return names
-
-
-def _mapped(names: Mapping[Hashable, str], node: Hashable, what: str) -> str:
-    if node not in names:
-        raise CircuitError(f"from_networkx: {what} node {node!r} is not in the graph")
-    return names[node]
-
-
-def _positive(value: object, who: str) -> float:
-    number = _finite(value, who)
-    if number <= 0:
-        raise CircuitError(
-            f"{who} must be positive; got {value!r} "
-            "(remove the edge or use a small floor such as 1e-9 S)"
-        )
-    return number
-
-
-def _finite(value: object, who: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise CircuitError(f"{who} must be a number; got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise CircuitError(f"{who} must be finite; got {value!r}")
-    return number
-
-
-def _pair(value: object, who: str) -> tuple[object, object]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
-        raise CircuitError(f"{who} must be a pair (low, high); got {value!r}")
-    return value[0], value[1]
-
-
-def _check_range(g_range: object, who: str) -> tuple[float, float]:
-    low, high = (
-        _positive(v, f"{who}: conductance bound") for v in _pair(g_range, f"{who}: g_range")
-    )
-    if low > high:
-        raise CircuitError(
-            f"{who}: g_range must be (low, high) with low <= high [S]; got {g_range}"
-        )
-    return low, high
-
-
-def _count(value: object, who: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise CircuitError(f"kendall_network: {who} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
