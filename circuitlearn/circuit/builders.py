@@ -19,7 +19,6 @@ Naming
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -36,6 +35,7 @@ from circuitlearn.circuit._checks import (
 from circuitlearn.circuit.circuit import Circuit
 from circuitlearn.circuit.elements import (
     GROUND,
+    VCVS,
     CurrentSource,
     Diode,
     Resistor,
@@ -142,6 +142,8 @@ class LayeredNetwork:
     trainable : tuple of str
         The crossbar resistors, layer by layer, row-major.
     differential : bool
+    amplifiers : tuple of str
+        The VCVS buffers ``e_h<l>_<j>`` (empty unless built with ``amplifier_gain``).
     """
 
     circuit: Circuit
@@ -153,6 +155,7 @@ class LayeredNetwork:
     bias_sources: tuple[str, ...]
     trainable: tuple[str, ...]
     differential: bool
+    amplifiers: tuple[str, ...] = ()
 
     @property
     def n_inputs(self) -> int:
@@ -206,6 +209,7 @@ def kendall_network(
     bias_voltages: tuple[float, float] = (0.0, 0.0),
     differential: bool = True,
     nudging_sources: bool = True,
+    amplifier_gain: float | None = None,
 ) -> LayeredNetwork:
     """A layered resistive network with diode nonlinearities, after Kendall et al. (2020).
 
@@ -234,6 +238,12 @@ def kendall_network(
         Drive each input with a (+x, −x) pair as Kendall et al.; otherwise one source per input.
     nudging_sources : bool
         Add the 0-A current sources ``inudge_<k>`` (``I 0 out<k>``) used by the EP nudged phase.
+    amplifier_gain : float, optional
+        Buffer every hidden node ``h<l>_<j>`` with a VCVS ``e_h<l>_<j>`` of this gain driving a
+        node ``h<l>_<j>_a``, from which the next crossbar starts. Signals then flow forward only:
+        the network is non-reciprocal, so plain EP is biased while AEP and Dyadic EP stay exact.
+        (Kendall et al. use bidirectional amplifiers; a one-way buffer is the simplest
+        non-reciprocal stage.)
 
     Returns
     -------
@@ -272,6 +282,11 @@ def kendall_network(
             "kendall_network: bias_voltages must be (low, high) with low <= high; "
             f"got {bias_voltages}"
         )
+    gain = None if amplifier_gain is None else check_finite(amplifier_gain, "amplifier_gain")
+    if gain == 0.0:
+        raise CircuitError(
+            "kendall_network: amplifier_gain must be nonzero (or None for no buffer)"
+        )
     rng = check_random_state(seed)
 
     circuit = Circuit(
@@ -289,9 +304,9 @@ def kendall_network(
         tuple(f"h{layer}_{j}" for j in range(size)) for layer, size in enumerate(sizes, start=1)
     )
     outputs = tuple(f"out{k}" for k in range(n_outputs))
-    layers = [tuple(in_nodes), *hidden_nodes, outputs]
+    drivers = [tuple(f"{n}_a" for n in layer) if gain else layer for layer in hidden_nodes]
     trainable: list[str] = []
-    for before, after in itertools.pairwise(layers):
+    for before, after in zip([tuple(in_nodes), *drivers], [*hidden_nodes, outputs], strict=True):
         start = len(circuit)
         crossbar(before, after, g_range=(low, high), seed=rng, circuit=circuit)
         trainable += [e.name for e in circuit.elements[start:]]
@@ -304,6 +319,13 @@ def kendall_network(
         for node in (n for layer in hidden_nodes for n in layer):
             circuit.add(Diode(f"d_{node}_up", node, "bias_hi", "dact"))
             circuit.add(Diode(f"d_{node}_dn", "bias_lo", node, "dact"))
+    amplifiers: tuple[str, ...] = ()
+    if gain:
+        amplifiers = tuple(f"e_{n}" for layer in hidden_nodes for n in layer)
+        for name, node in zip(
+            amplifiers, (n for layer in hidden_nodes for n in layer), strict=True
+        ):
+            circuit.add(VCVS(name, f"{node}_a", GROUND, node, GROUND, gain))
     nudging: tuple[str, ...] = ()
     if nudging_sources:
         nudging = tuple(f"inudge_{k}" for k in range(n_outputs))
@@ -319,4 +341,5 @@ def kendall_network(
         bias_sources=bias,
         trainable=tuple(trainable),
         differential=bool(differential),
+        amplifiers=amplifiers,
     )

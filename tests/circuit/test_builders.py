@@ -15,6 +15,7 @@ from circuitlearn.circuit import (
     Circuit,
     CurrentSource,
     Diode,
+    VCVS,
     Resistor,
     VoltageSource,
     check_topology,
@@ -301,3 +302,23 @@ def test_with_inputs_keeps_models_params_and_subcircuits():
     assert circuit.flatten()["r.x1.r1"].resistance == 2e3
     assert [e.name for e in circuit] == [e.name for e in net.circuit]
     assert circuit["vin0n"].dc == -0.7
+
+
+def test_kendall_network_with_amplifiers_is_feed_forward():
+    net = kendall_network(2, [3, 2], 1, seed=0, amplifier_gain=2.0)
+    c = net.circuit
+    assert net.amplifiers == ("e_h1_0", "e_h1_1", "e_h1_2", "e_h2_0", "e_h2_1")
+    assert c["e_h1_2"] == VCVS("e_h1_2", "h1_2_a", "0", "h1_2", "0", 2.0)
+    assert "r_h1_2_a_h2_1" in net.trainable and "r_h2_1_a_out0" in net.trainable
+    plain = kendall_network(2, [3, 2], 1, seed=0)
+    assert len(net.trainable) == len(plain.trainable)
+    assert [c[n].conductance for n in net.trainable] == [
+        plain.circuit[n].conductance for n in plain.trainable
+    ]
+    # every crossbar row that leaves a hidden layer starts at a buffered node
+    assert all(not c[n].n1.startswith("h") or c[n].n1.endswith("_a") for n in net.trainable)
+    check_topology(c)
+    with pytest.raises(CircuitError, match="amplifier_gain must be nonzero"):
+        kendall_network(2, 2, 1, amplifier_gain=0.0)
+    with pytest.raises(CircuitError, match="amplifier_gain must be finite"):
+        kendall_network(2, 2, 1, amplifier_gain=float("inf"))
