@@ -2,17 +2,19 @@
 
 It builds a Kendall-style network (differential inputs, a resistor crossbar, diode-clamped hidden
 nodes, nudging current sources on the outputs), sweeps one input through the native solver with
-warm starts, repeats the sweep on ngspice when it is installed, then trains the network's
-conductances for a few steps to reproduce a teacher network of the same shape (another seed) on a
-handful of inputs, with the exact gradient, Equilibrium Propagation and Asymmetric EP side by
-side. It writes to a run directory:
+warm starts, repeats the sweep on ngspice when it is installed, then trains conductances for a
+few steps to reproduce a teacher network of the same shape (another seed) on a handful of inputs,
+with the exact gradient, Equilibrium Propagation and Asymmetric EP side by side, twice: on the
+network itself (reciprocal) and on the same network with one-way VCVS buffers after the hidden
+nodes (non-reciprocal). It writes to a run directory:
 
 - ``network.cir``: the network as an ngspice-runnable netlist;
 - ``transfer.png``: hidden and output voltages against the swept input, native (lines) and
   ngspice (dots): the diodes' soft clamping is the network's nonlinearity;
 - ``backends.png``: the largest native − ngspice voltage difference at each sweep point;
-- ``loss.png``: the training loss per step for each learning rule (on this reciprocal network EP
-  and AEP follow the exact gradient, so the curves coincide);
+- ``loss.png``: the training loss per step for each learning rule: on the reciprocal network EP
+  and AEP follow the exact gradient (the curves coincide); with the buffers EP is biased and
+  stalls, while AEP still follows the exact gradient;
 - ``results.json``: the numbers behind the figures (what :meth:`DemoReport.to_dict` returns).
 
 matplotlib is imported only when the figures are drawn (its object API, no pyplot state).
@@ -62,10 +64,13 @@ DEMO_TRAINING: dict[str, Any] = {
     "methods": ("exact", "ep", "aep"),
     "lr_fraction": 0.05,
     "g_floor": 1e-9,
+    "networks": {"reciprocal": None, "feed-forward": 2.0},
 }
 """Training setup: number of input samples (uniform in ``input_range`` [V]), learning rules, the
 learning rate as a fraction of ‖G‖/‖∂C/∂G‖ at the start (one rate for every rule, set from the
-exact gradient; units S²/V²), and the conductance floor [S] applied after each update."""
+exact gradient; units S²/V²), the conductance floor [S] applied after each update, and the
+networks trained: name → ``amplifier_gain`` of :func:`~circuitlearn.circuit.kendall_network`
+(None: no buffers)."""
 
 NGSPICE_OPTIONS: dict[str, float] = {"reltol": 1e-9, "vntol": 1e-12, "abstol": 1e-15}
 """ngspice tolerances for the comparison: at its defaults (reltol 1e-3, vntol 1 µV) ngspice stops
@@ -127,12 +132,14 @@ class DemoReport:
                 f"training: {self.training['steps']} steps on {self.training['samples']} samples "
                 "(mean cost [V²], first -> last):"
             )
-            for method, run in self.training["methods"].items():
-                lines.append(
-                    f"  {method:<6} {run['loss'][0]:.3e} -> {run['loss'][-1]:.3e}, "
-                    f"cosine with exact gradient at step 0: {run['cosine_vs_exact']:.9f}, "
-                    f"{run['seconds']:.1f} s"
-                )
+            for network, result in self.training["networks"].items():
+                lines.append(f"  {network} network:")
+                for method, run in result["methods"].items():
+                    lines.append(
+                        f"    {method:<6} {run['loss'][0]:.3e} -> {run['loss'][-1]:.3e}, "
+                        f"cosine with exact gradient at step 0: {run['cosine_vs_exact']:.6f}, "
+                        f"{run['seconds']:.1f} s"
+                    )
         lines += self.notes
         lines.append(f"figures in {self.out_dir}:")
         lines += [f"  {p}" for p in self.figures]
@@ -209,7 +216,7 @@ def run_demo(
     files["transfer"] = _plot_transfer(out / "transfer.png", sweep, probes, native, ngspice_result)
     if ngspice_result["status"] == "ok":
         files["backends"] = _plot_backends(out / "backends.png", sweep, ngspice_result)
-    training = _train(net, seed=seed, steps=steps) if steps else {}
+    training = _train_all(seed=seed, steps=steps) if steps else {}
     if training:
         files["loss"] = _plot_loss(out / "loss.png", training)
     files["results"] = out / "results.json"
@@ -273,12 +280,24 @@ def _sweep(
     }
 
 
-def _train(student: LayeredNetwork, *, seed: int, steps: int) -> dict[str, Any]:
-    """Fit ``student`` to a teacher network of the same shape with each learning rule."""
+def _train_all(*, seed: int, steps: int) -> dict[str, Any]:
+    """Train every network of :data:`DEMO_TRAINING` with every learning rule."""
     setup = DEMO_TRAINING
-    n_inputs = student.n_inputs
-    sizes = [len(layer) for layer in student.hidden_nodes]
-    teacher = kendall_network(n_inputs, sizes, len(student.output_nodes), seed=seed + 1)
+    networks = {
+        name: _train(seed=seed, steps=steps, amplifier_gain=gain)
+        for name, gain in setup["networks"].items()
+    }
+    return {"steps": steps, "samples": int(setup["samples"]), "networks": networks}
+
+
+def _train(*, seed: int, steps: int, amplifier_gain: float | None) -> dict[str, Any]:
+    """Fit a demo network to a teacher of the same shape (seed + 1) with each learning rule."""
+    setup = DEMO_TRAINING
+    n_inputs, hidden, n_outputs = DEMO_LAYERS
+    student, teacher = (
+        kendall_network(n_inputs, hidden, n_outputs, seed=s, amplifier_gain=amplifier_gain)
+        for s in (seed, seed + 1)
+    )
     rng = check_random_state(seed)
     inputs = rng.uniform(*setup["input_range"], size=(setup["samples"], n_inputs))
     targets = [
@@ -317,8 +336,7 @@ def _train(student: LayeredNetwork, *, seed: int, steps: int) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - start, 3),
         }
     return {
-        "steps": steps,
-        "samples": int(setup["samples"]),
+        "amplifier_gain": amplifier_gain,
         "teacher_seed": seed + 1,
         "learning_rate": lr,
         "methods": runs,
@@ -335,20 +353,23 @@ def _mean_gradient(estimator: Any, tasks: list[LearningTask]) -> tuple[float, np
 def _plot_loss(path: Path, training: dict[str, Any]) -> Path:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5, 3.6), layout="constrained")
-    ax = fig.subplots()
+    networks = training["networks"]
+    fig = Figure(figsize=(4.6 * len(networks), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(networks), squeeze=False)[0]
     styles = {
         "exact": ("k", "-", 3.0),
         "ep": ("tab:blue", "--", 1.8),
         "aep": ("tab:orange", ":", 1.8),
     }
-    for method, run in training["methods"].items():
-        color, style, width = styles.get(method, (None, "-", 1.5))
-        ax.semilogy(run["loss"], style, color=color, lw=width, label=method)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("mean cost C [V²]")
-    ax.set_title(f"fitting a teacher network ({training['samples']} samples)")
-    ax.legend()
+    for ax, (network, result) in zip(axes, networks.items(), strict=True):
+        for method, run in result["methods"].items():
+            color, style, width = styles.get(method, (None, "-", 1.5))
+            ax.semilogy(run["loss"], style, color=color, lw=width, label=method)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("mean cost C [V²]")
+        ax.set_title(f"{network} network")
+        ax.legend()
+    fig.suptitle(f"fitting a teacher network ({training['samples']} samples)")
     fig.savefig(path, dpi=110)
     return path
 

@@ -29,14 +29,20 @@ def test_demo_native_only(capsys, tmp_path):
     swing = max(abs(row[i]) for row in voltages for i in hidden)
     assert swing < 1.0, "the diodes clamp the hidden nodes well below the ±3 V input swing"
     training = payload["training"]
-    assert set(training["methods"]) == {"exact", "ep", "aep"}
     assert (out / "loss.png").read_bytes()[:8] == PNG_MAGIC
-    exact = training["methods"]["exact"]["loss"]
-    assert len(exact) == training["steps"] + 1 and exact[-1] < exact[0] / 10
-    for method in ("ep", "aep"):
-        run = training["methods"][method]
-        assert run["cosine_vs_exact"] > 1 - 1e-6, "EP and AEP are exact on a reciprocal network"
-        assert run["loss"][-1] == pytest.approx(exact[-1], rel=1e-3)
+    assert set(training["networks"]) == {"reciprocal", "feed-forward"}
+    for name, result in training["networks"].items():
+        methods = result["methods"]
+        assert set(methods) == {"exact", "ep", "aep"}
+        exact = methods["exact"]["loss"]
+        assert len(exact) == training["steps"] + 1 and exact[-1] < exact[0] / 10, name
+        assert methods["aep"]["cosine_vs_exact"] > 1 - 1e-6, f"AEP is exact ({name})"
+        assert methods["aep"]["loss"][-1] == pytest.approx(exact[-1], rel=1e-3)
+    reciprocal = training["networks"]["reciprocal"]["methods"]["ep"]
+    assert reciprocal["cosine_vs_exact"] > 1 - 1e-6, "EP is exact on a reciprocal network"
+    biased = training["networks"]["feed-forward"]["methods"]
+    assert biased["ep"]["cosine_vs_exact"] < 0.9, "EP is biased on a feed-forward network"
+    assert biased["ep"]["loss"][-1] > 2 * biased["exact"]["loss"][-1]
 
 
 def test_demo_text_says_where_the_figures_are(capsys, tmp_path):
