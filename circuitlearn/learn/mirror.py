@@ -36,6 +36,7 @@ from circuitlearn.circuit import (
     VoltageSource,
 )
 from circuitlearn.errors import CircuitError
+from circuitlearn.learn.task import copy_flat
 from circuitlearn.solve.mna import MNASystem
 
 __all__ = ["ASYMMETRY_RTOL", "antisymmetric_part", "realize_terms"]
@@ -129,7 +130,7 @@ def realize_terms(
                 node=label,
             )
     e = system.extended(np.asarray(x_ref, dtype=float))
-    out = circuit.copy() if build else None
+    out = copy_flat(circuit) if build else None
     values: dict[str, float] = {}
 
     def add(element: Element, value: float | None = None) -> None:
