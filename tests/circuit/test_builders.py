@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from circuitlearn._random import check_random_state
 from circuitlearn.circuit import (
+    VCVS,
     Circuit,
     CurrentSource,
     Diode,
-    VCVS,
     Resistor,
     VoltageSource,
     check_topology,
