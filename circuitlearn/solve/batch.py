@@ -2,8 +2,8 @@
 
 One compilation serves every sample. A linear circuit is factorised once and solved for all
 right-hand sides at once. A nonlinear circuit runs Newton on all samples together: their
-Jacobians form one block-diagonal sparse matrix (same pattern per block, column ordering reused)
-factorised once per iteration; samples that converge are frozen and leave the active set.
+Jacobians form one block-diagonal sparse matrix factorised once per iteration (or, for layered
+networks, the exact Schur elimination of :mod:`circuitlearn.solve.layered`); samples that converge are frozen and leave the active set.
 Samples that fail fall back, one by one, to the full homotopy ladder of
 :func:`~circuitlearn.solve.newton.solve_native`. Failures are never dropped: ``converged`` is
 per sample, a warning says how many failed, and an error is raised if all did.
@@ -247,19 +247,10 @@ def _block_solve(system: MNASystem, data: np.ndarray, rhs: np.ndarray) -> np.nda
     big_indices = (indices[None, :] + (offsets * n)[:, None]).ravel()
     big_indptr = np.concatenate([(indptr[:-1][None, :] + (offsets * nnz)[:, None]).ravel(), [n_samples * nnz]])
     matrix = sp.csc_matrix((data.ravel(), big_indices, big_indptr), shape=(n_samples * n, n_samples * n))
-    perm = system.orderings.get(n_samples * n)
     try:
-        if perm is None:
-            lu = spla.splu(matrix)
-            system.orderings[n_samples * n] = lu.perm_c
-            return lu.solve(rhs.ravel()).reshape(n_samples, n)
-        lu = spla.splu(matrix[:, perm], permc_spec="NATURAL")
+        return spla.splu(matrix).solve(rhs.ravel()).reshape(n_samples, n)
     except RuntimeError:
         return _sample_solve(system, data, rhs)
-    y = lu.solve(rhs.ravel())
-    out = np.empty_like(y)
-    out[perm] = y
-    return out.reshape(n_samples, n)
 
 
 def _sample_solve(system: MNASystem, data: np.ndarray, rhs: np.ndarray) -> np.ndarray:

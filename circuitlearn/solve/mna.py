@@ -138,8 +138,6 @@ class MNASystem:
         self._build_linear(flat)
         self._build_devices(flat)
         self._build_pattern()
-        self.orderings: dict[int, np.ndarray] = {}
-        """Cached fill-reducing column orderings by matrix size (reused symbolic analysis)."""
 
     # -- public API ---------------------------------------------------------------------------
     @property

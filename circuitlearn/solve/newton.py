@@ -374,23 +374,20 @@ class _Singular(Exception):
 
 
 def _solve(system: MNASystem, data: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve K·dx = rhs, reusing the column ordering found on the first factorisation."""
+    """Solve K·dx = rhs with SuperLU (COLAMD ordering, threshold partial pivoting).
+
+    SciPy's SuperLU cannot reuse a symbolic factorisation; passing the first ordering back with
+    ``permc_spec="NATURAL"`` was measured to be far slower (the row pivoting then loses the
+    diagonal: 4 s instead of 0.03 s per factorisation on a 12k-unknown mesh), so each iteration
+    orders afresh — cheap next to the numeric factorisation.
+    """
     if system.n == 0:
         return np.zeros(0)
     matrix = system.matrix(data)
-    perm = system.orderings.get(matrix.shape[0])
     try:
-        if perm is None:
-            lu = spla.splu(matrix)
-            system.orderings[matrix.shape[0]] = lu.perm_c
-            return lu.solve(rhs)
-        lu = spla.splu(matrix[:, perm], permc_spec="NATURAL")
-        y = lu.solve(rhs)
+        return spla.splu(matrix).solve(rhs)
     except RuntimeError:
         raise _Singular(_singular_unknown(system, matrix)) from None
-    x = np.empty_like(y)
-    x[perm] = y
-    return x
 
 
 def _singular_unknown(system: MNASystem, matrix: Any) -> str:
