@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from circuitlearn.circuit import Circuit
+from circuitlearn.circuit.units import format_value
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.estimators import Gradient, make_estimator
 from circuitlearn.learn.report import DEFAULT_METHODS, GradientReport, compare_gradients
@@ -99,7 +100,8 @@ def export_phases(
     ``path = out/amp.cir``, ``out/amp_free.cir`` (the free phase) and one ``out/amp_<phase>.cir``
     per phase: ``ep_pos``/``ep_neg``, ``cl_pos``/``cl_neg``, ``aep_pos``/``aep_neg`` (a one-sided
     variant writes only its own sign), ``twin``. Each deck has ``.options`` with the tight
-    tolerances of :data:`~circuitlearn.learn.task.NGSPICE_TIGHT` and an ``.op`` card.
+    tolerances of :data:`~circuitlearn.learn.task.NGSPICE_TIGHT`, ``.nodeset`` cards at the free
+    state (a corrected phase may have other, far operating points) and an ``.op`` card.
 
     Returns
     -------
@@ -131,7 +133,15 @@ def export_phases(
     free_circuit.title = f"{task.circuit.title} [free]"
     for name, phase in {"free": free_circuit, **plan.circuits()}.items():
         out = folder / f"{stem}_{name}.cir"
-        out.write_text(phase.to_spice(options=NGSPICE_TIGHT) + "\n")
+        lines = phase.to_spice(options=NGSPICE_TIGHT).split("\n")
+        if name != "free" and plan.warm_voltages:
+            nodes = set(phase.nodes)
+            lines[-2:-2] = [
+                f".nodeset v({node})={format_value(v)}"
+                for node, v in plan.warm_voltages.items()
+                if node in nodes
+            ]
+        out.write_text("\n".join(lines) + "\n")
         written.append(out)
     return written
 

@@ -19,8 +19,6 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse.linalg as spla
-from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from circuitlearn.circuit import Circuit
 from circuitlearn.learn.phases import PhasePlan
@@ -29,10 +27,7 @@ from circuitlearn.solve import OperatingPoint
 from circuitlearn.solve.mna import MNASystem, compile_circuit
 from circuitlearn.solve.newton import solve_native
 
-__all__ = ["ORDERING_MIN_SIZE", "PhaseSpec", "assign_values", "choose_ordering", "solve_spec"]
-
-ORDERING_MIN_SIZE = 200
-"""Phase systems with more unknowns than this get :func:`choose_ordering` when compiled."""
+__all__ = ["PhaseSpec", "assign_values", "solve_spec"]
 
 
 @dataclass
@@ -74,13 +69,14 @@ class PhaseSpec:
 def solve_spec(task: LearningTask, spec: PhaseSpec, backend: str) -> dict[str, OperatingPoint]:
     """Operating point of every phase of ``spec`` (native: cached compilation, warm start)."""
     if backend != "native":
+        plan = spec.plan()
+        warm = plan.warm_start() if plan.warm_voltages else None
         return {
-            name: task.solve(backend, circuit=circuit)
-            for name, circuit in spec.plan().circuits().items()
+            name: task.solve(backend, circuit=circuit, x0=warm)
+            for name, circuit in plan.circuits().items()
         }
     cache: dict[Hashable, MNASystem] = task.__dict__.setdefault("_phase_cache", {})
     system = cache.get(spec.key) if spec.key is not None else None
-    fresh = system is None
     if system is None:
         system = compile_circuit(spec.build())
         if spec.key is not None:
@@ -101,41 +97,11 @@ def solve_spec(task: LearningTask, spec: PhaseSpec, backend: str) -> dict[str, O
             "native",
         )
         warm = system.state_from(op)
-    if fresh and spec.key is not None and system.n > ORDERING_MIN_SIZE:
-        assign_values(system, spec.names, next(iter(spec.variants.values())))
-        choose_ordering(system, np.zeros(system.n) if warm is None else warm)
     out = {}
     for phase, values in spec.variants.items():
         assign_values(system, spec.names, values)
         out[phase] = solve_native(system, x0=warm, raise_on_failure=True)
     return out
-
-
-def choose_ordering(system: MNASystem, x: np.ndarray) -> None:
-    """Seed the solver's reused column ordering of a cached phase system with the sparsest one.
-
-    The native solver reuses the column ordering of its first factorisation for every later
-    one. Phase circuits carry extra branch unknowns (sense sources, the AEP mirror's series
-    sources) whose zero diagonals make that reused COLAMD ordering fill in badly (×1.4 the
-    factors of a fresh one on ``nonrecip_1k``). Candidates: COLAMD, minimum degree on A + Aᵀ and
-    reverse Cuthill–McKee of the symmetrised pattern; the one giving the fewest non-zeros in L + U
-    at ``x`` is kept (deterministic; one-off cost per compiled phase structure).
-    """
-    matrix = system.jacobian(x).tocsc()
-    pattern = (abs(matrix) + abs(matrix.T)).tocsr()
-    candidates = [
-        spla.splu(matrix, permc_spec=spec).perm_c for spec in ("COLAMD", "MMD_AT_PLUS_A")
-    ] + [reverse_cuthill_mckee(pattern, symmetric_mode=True)]
-    best, best_nnz = None, np.inf
-    for perm in candidates:
-        try:
-            nnz = spla.splu(matrix[:, perm], permc_spec="NATURAL").nnz
-        except RuntimeError:
-            continue
-        if nnz < best_nnz:
-            best, best_nnz = np.asarray(perm), nnz
-    if best is not None:
-        system.orderings[system.n] = best
 
 
 def assign_values(system: MNASystem, names: Sequence[str], values: np.ndarray) -> None:

@@ -32,10 +32,10 @@ import scipy.sparse.linalg as spla
 
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.compiled import PhaseSpec, solve_spec
-from circuitlearn.learn.mirror import antisymmetric_part, realize_terms
 from circuitlearn.learn.phases import (
     PhasePlan,
     aep_circuit,
+    aep_parts,
     clamped_circuit,
     free_state,
     nudge_values,
@@ -355,14 +355,8 @@ class AsymmetricEP(_PhaseEstimator):
     def phase_spec(self, task: LearningTask, free: OperatingPoint) -> PhaseSpec:
         beta = self.resolved_beta(task)
         signs = self._signs()
-        system = task.system
-        x0 = free_state(task, free)
-        a = antisymmetric_part(system, x0).tocsr()
-        const = a @ x0
-        _, values, new_v, new_i = realize_terms(
-            task.circuit, system, -a, const, "aep", x0, build=False
-        )
-        key = ("aep", a.indptr.tobytes(), a.indices.tobytes(), np.flatnonzero(const).tobytes())
+        _, values, new_v, new_i = aep_parts(task, free, build=False)
+        key = ("aep", tuple(values))
         nudge = nudge_values(task, beta, free)
         terms = np.array(list(values.values()))
         return PhaseSpec(

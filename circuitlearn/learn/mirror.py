@@ -1,7 +1,9 @@
-"""Linear MNA terms realised as circuit elements: the building block of the AEP and twin phases.
+"""Linear MNA terms realised as circuit elements: the building blocks of the AEP and twin phases.
 
-:func:`realize_terms` adds to a flat circuit the elements whose MNA stamps add
-``T x + const`` to the residual r(x) of the free circuit's system, row by row:
+:func:`transpose_sources` swaps the ports of the linear controlled sources (the Director–Rohrer
+adjoint network, with DC offsets for AEP); :func:`realize_terms` adds to a flat circuit the
+elements whose MNA stamps add ``T x + const`` to the residual r(x) of the free circuit's system,
+row by row:
 
 - a KCL row of node n gets the current ``Σ_j T_nj x_j + const_n`` *leaving* n: one VCCS
   ``g_<tag>_<n>_<j> n 0 v_j 0 T_nj`` per node column, one CCCS ``f_<tag>_<n>_<j> n 0 VSENSE T_nj``
@@ -12,14 +14,16 @@
   source ``v_<tag>_<b>`` for the constant), whose voltages add up to −(T x + const)_b.
 
 A branch current of an E or H element is made readable by ngspice's F/H elements through a 0 V
-sense source ``v_<tag>_sense_<name>`` in series with it; V sources are referenced directly.
+sense source ``v_<tag>_sense_<name>`` in series with it; V sources (and the sources that replace
+transposed E/H elements, see ``rename``) are referenced directly.
 Fixed (eliminated) nodes are not unknowns, so their columns never appear. Unknown indices in
 element names are those of the free system (``system.unknowns``), so names are deterministic.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,32 +43,7 @@ from circuitlearn.errors import CircuitError
 from circuitlearn.learn.task import copy_flat
 from circuitlearn.solve.mna import MNASystem
 
-__all__ = ["ASYMMETRY_RTOL", "antisymmetric_part", "realize_terms"]
-
-ASYMMETRY_RTOL = 1e-12
-"""Entries of K − Kᵀ smaller than this times |K_ij| + |K_ji| are rounding (sums of the same
-stamps in another order), not non-reciprocity, and are dropped."""
-
-
-def antisymmetric_part(system: MNASystem, x: np.ndarray) -> sp.csr_matrix:
-    """A = K − Kᵀ at ``x`` (K = ∂r/∂x of ``system``), rounding noise removed.
-
-    Examples
-    --------
-    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
-    >>> from circuitlearn.solve.mna import compile_circuit
-    >>> c = Circuit(); _ = c.add(VoltageSource("v1", "a", "0", 1.0))
-    >>> _ = c.add(Resistor("r1", "a", "b", 1e3)); _ = c.add(Resistor("r2", "b", "0", 1e3))
-    >>> antisymmetric_part(compile_circuit(c), np.zeros(1)).nnz
-    0
-    """
-    k = system.jacobian(x).tocsr()
-    kt = k.T.tocsr()
-    a = (k - kt).tocoo()
-    mag = (abs(k) + abs(kt)).tocsr()
-    scale = np.asarray(mag[a.row, a.col]).ravel()
-    keep = np.abs(a.data) > ASYMMETRY_RTOL * scale
-    return sp.csr_matrix((a.data[keep], (a.row[keep], a.col[keep])), shape=k.shape)
+__all__ = ["Transposed", "realize_terms", "transpose_sources"]
 
 
 def realize_terms(
@@ -76,6 +55,7 @@ def realize_terms(
     x_ref: np.ndarray,
     *,
     build: bool = True,
+    rename: Mapping[str, str] | None = None,
 ) -> tuple[Circuit | None, dict[str, float], dict[str, float], dict[str, float]]:
     """Add elements realising ``terms @ x + const`` in the residual of ``system``'s circuit.
 
@@ -93,6 +73,9 @@ def realize_terms(
     x_ref : ndarray (n,)
         A state of ``system``; the voltages of the new nodes and currents of the new sources at
         it are returned as a warm start.
+    rename : mapping, optional
+        Branch element of ``system`` → the voltage source that carries its branch in ``circuit``
+        (an E or H element replaced by a V source); such branches need no sense source.
     build : bool
         False: only compute the values (for a circuit built earlier with the same pattern of
         ``terms`` and non-zeros of ``const``, whose element names are the same).
@@ -141,12 +124,16 @@ def realize_terms(
 
     new_v: dict[str, float] = {}
     new_i: dict[str, float] = {}
+    rename = dict(rename or {})
     sensed = {branch_of[int(j)] for j in np.unique(cols) if int(j) >= n_nodes}
     sense = {}
     for name in sensed:
-        sense[name] = (
-            name if isinstance(system.circuit[name], VoltageSource) else f"v_{tag}_sense_{name}"
-        )
+        if name in rename:
+            sense[name] = rename[name]
+        elif isinstance(system.circuit[name], VoltageSource):
+            sense[name] = name
+        else:
+            sense[name] = f"v_{tag}_sense_{name}"
     order = np.lexsort((cols, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
     bounds = np.searchsorted(rows, np.arange(system.n + 1))
@@ -172,14 +159,15 @@ def realize_terms(
         if const[i] != 0:
             add(CurrentSource(f"i_{tag}_{i}", node, GROUND, float(const[i])), float(const[i]))
 
-    needs_sense = {name for name, source in sense.items() if source != name}
+    needs_sense = {name for name, source in sense.items() if source == f"v_{tag}_sense_{name}"}
     for name in sorted({branch_of[i] for i in chain_rows} | needs_sense):
+        carrier = rename.get(name, name)
         element = system.circuit[name]
         b = system.branch_index[name]
         start = element.pos
         node = start
         v_node = float(e[system.extended_index(start)]) if start != GROUND else 0.0
-        fresh = (f"{tag}_{name}_{k}" for k in range(1, system.n + 2))
+        fresh = (f"{tag}_{carrier}_{k}" for k in range(1, system.n + 2))
 
         if name in needs_sense:
             nxt = next(fresh)
@@ -206,5 +194,122 @@ def realize_terms(
                 new_v[nxt] = v_node
                 node = nxt
         if out is not None:
-            out.replace(replace(out[name], pos=node))
+            out.replace(replace(out[carrier], pos=node))
     return out, values, new_v, new_i
+
+
+@dataclass
+class Transposed:
+    """The free circuit with its linear controlled sources transposed (Director–Rohrer).
+
+    ``circuit`` holds every element, with each VCCS's ports swapped and each E/H replaced by a
+    voltage source ``v_<tag>_<name>`` (same nodes) whose ``dc`` is in ``values``; ``terms`` and
+    ``const`` are what :func:`realize_terms` must still add (with ``rename``) so that the MNA rows
+    become those of r(x) − (C − Cᵀ)(x − x_ref) for the controlled-source stamps C.
+    """
+
+    circuit: Circuit | None
+    terms: sp.csr_matrix
+    const: np.ndarray
+    rename: dict[str, str]
+    values: dict[str, float]
+
+
+def transpose_sources(
+    circuit: Circuit,
+    system: MNASystem,
+    tag: str,
+    x_ref: np.ndarray,
+    *,
+    offsets: bool = True,
+    build: bool = True,
+) -> Transposed:
+    """Swap the ports of the free circuit's linear controlled sources (the adjoint network).
+
+    With C the control stamps of the G/E/F/H elements (C_ij: derivative of row i's residual with
+    respect to the controlling unknown j), the circuit ``r(x) − C x + Cᵀ x + const`` is built:
+
+    - VCCS ``g p n cp cn gm`` → ``g cp cn p n gm`` (ports swapped; an element of its own);
+    - VCVS ``e p n cp cn A`` → a voltage source ``v_<tag>_e`` p n, plus (in ``terms``) the current
+      −A·i at the control port: a CCCS controlled by that source;
+    - CCCS ``f p n vc g`` → removed, plus g·(v_p − v_n) in the branch row of ``vc``;
+    - CCVS ``h p n vc R`` → a voltage source ``v_<tag>_h`` p n, plus −R·i_h in the branch row
+      of ``vc``.
+
+    With ``offsets`` the constant (C − Cᵀ) x_ref and the controlled sources' dependence on fixed
+    nodes (inputs) are kept, so that the result equals r(x) − (C − Cᵀ)(x − x_ref): the AEP mirror
+    of these elements, exact at x_ref. Without, the sources are purely transposed (twin).
+    """
+    n = system.n
+    e = system.extended(np.asarray(x_ref, dtype=float))
+    ext = system.extended_index
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    swapped: list[int] = []  # entries of VCCS elements (realised by the swapped element itself)
+    rename: dict[str, str] = {}
+    out = copy_flat(circuit) if build else None
+    for element in system.circuit:
+        if isinstance(element, VCCS):
+            p, m, cp, cn = (ext(x) for x in element.nodes)
+            gm = float(element.transconductance)
+            swapped += range(len(rows), len(rows) + 4)
+            rows += [p, p, m, m]
+            cols += [cp, cn, cp, cn]
+            vals += [gm, -gm, -gm, gm]
+            if out is not None:
+                out.replace(
+                    VCCS(
+                        element.name,
+                        element.ctrl_pos,
+                        element.ctrl_neg,
+                        element.pos,
+                        element.neg,
+                        gm,
+                    )
+                )
+        elif isinstance(element, VCVS):
+            b = system.branch_index[element.name]
+            gain = float(element.gain)
+            rows += [b, b]
+            cols += [ext(element.ctrl_pos), ext(element.ctrl_neg)]
+            vals += [-gain, gain]
+            rename[element.name] = f"v_{tag}_{element.name}"
+        elif isinstance(element, CCCS):
+            k = system.branch_index[element.control]
+            gain = float(element.gain)
+            rows += [ext(element.pos), ext(element.neg)]
+            cols += [k, k]
+            vals += [gain, -gain]
+            if out is not None:
+                out.remove(element.name)
+        elif isinstance(element, CCVS):
+            rows.append(system.branch_index[element.name])
+            cols.append(system.branch_index[element.control])
+            vals.append(-float(element.transresistance))
+            rename[element.name] = f"v_{tag}_{element.name}"
+    n_ext = len(e)
+    rows_a, cols_a, vals_a = np.array(rows, dtype=int), np.array(cols, dtype=int), np.array(vals)
+    keep = rows_a < n
+    c_ext = sp.csr_matrix((vals_a[keep], (rows_a[keep], cols_a[keep])), shape=(n, n_ext))
+    c = c_ext[:, :n]
+    const = np.zeros(n)
+    own = np.ones(len(rows_a), dtype=bool)
+    own[swapped] = False
+    if offsets:
+        const = c_ext[:, n:] @ e[n:] + (c - c.T) @ e[:n]
+        # a swapped VCCS whose output node was fixed now reads that fixed voltage: remove it
+        extra = ~own & ~keep & (cols_a < n)
+        np.subtract.at(const, cols_a[extra], vals_a[extra] * e[rows_a[extra]])
+    sel = own & keep & (cols_a < n)
+    terms = sp.csr_matrix((vals_a[sel], (cols_a[sel], rows_a[sel])), shape=(n, n))
+    values: dict[str, float] = {}
+    for name, source in rename.items():
+        b = system.branch_index[name]
+        values[source] = float(-const[b])
+        const[b] = 0.0
+        if out is not None:
+            element = out[name]
+            out.remove(name)
+            out.add(VoltageSource(source, element.pos, element.neg, values[source]))
+    return Transposed(out, terms.tocsr(), const, rename, values)

@@ -39,14 +39,17 @@ from circuitlearn.circuit import (
     check_topology,
 )
 from circuitlearn.errors import CircuitError
-from circuitlearn.learn.mirror import antisymmetric_part, realize_terms
+from circuitlearn.learn.mirror import realize_terms, transpose_sources
 from circuitlearn.learn.task import LearningTask, copy_flat
 from circuitlearn.solve import OperatingPoint
+from circuitlearn.solve.mna import MNASystem
 
 __all__ = [
     "PhasePlan",
     "aep_circuit",
+    "aep_parts",
     "clamped_circuit",
+    "device_stamps",
     "free_state",
     "nudge_values",
     "nudged_circuit",
@@ -143,18 +146,61 @@ def clamped_circuit(task: LearningTask, voltages: np.ndarray) -> Circuit:
     return out
 
 
+def device_stamps(system: MNASystem, x: np.ndarray) -> sp.csr_matrix:
+    """MOSFET part of K = ∂r/∂x at ``x`` (unknown block): their small-signal stamps.
+
+    Diodes are left out: their stamps are symmetric and never need mirroring.
+    """
+    if "m" not in system.groups:
+        return sp.csr_matrix((system.n, system.n))
+    group = system.groups["m"]
+    jac = group.evaluate(system.extended(x), None)[1]
+    rows, cols = group.jacobian_entries
+    ok = (rows < system.n) & (cols < system.n)
+    return sp.csr_matrix((jac[ok], (rows[ok], cols[ok])), shape=(system.n, system.n))
+
+
+def aep_parts(
+    task: LearningTask, free: OperatingPoint, *, build: bool = True
+) -> tuple[Circuit | None, dict[str, float], dict[str, float], dict[str, float]]:
+    """The AEP correction of the task's circuit at ``free`` (without nudge).
+
+    Linear controlled sources are transposed with DC offsets (:func:`transpose_sources`), MOSFETs
+    mirrored by −(K_m − K_mᵀ)(x − x0) (:func:`realize_terms`). Returns the corrected circuit
+    (None unless ``build``), the values of its state-dependent elements, and warm-start voltages
+    and currents of its new nodes and sources.
+    """
+    system = task.system
+    x0 = free_state(task, free)
+    tr = transpose_sources(task.circuit, system, "aep", x0, offsets=True, build=build)
+    k_m = device_stamps(system, x0)
+    a_m = (k_m - k_m.T).tocsr()
+    a_m.eliminate_zeros()
+    circuit, values, new_v, new_i = realize_terms(
+        task.circuit if tr.circuit is None else tr.circuit,
+        system,
+        tr.terms - a_m,
+        tr.const + a_m @ x0,
+        "aep",
+        x0,
+        build=build,
+        rename=tr.rename,
+    )
+    for name, source in tr.rename.items():
+        new_i[source] = float(x0[system.branch_index[name]])
+    return circuit, {**tr.values, **values}, new_v, new_i
+
+
 def aep_circuit(
     task: LearningTask, beta: float, free: OperatingPoint
 ) -> tuple[Circuit, dict[str, float], dict[str, float]]:
-    """The AEP learning phase: nudge plus the reciprocity mirror −(K0 − K0ᵀ)(x − x0).
+    """The AEP learning phase: r(x) + βc − (K0 − K0ᵀ)(x − x0) = 0 as a circuit (MATH.md §4).
 
     Returns the circuit and the warm-start voltages and currents of its new nodes and sources.
     On a reciprocal circuit (R, D, V, I) K0 is symmetric and this is the EP nudged circuit.
     """
-    system = task.system
-    x0 = free_state(task, free)
-    a = antisymmetric_part(system, x0)
-    corrected, _, new_v, new_i = realize_terms(task.circuit, system, -a, a @ x0, "aep", x0)
+    corrected, _, new_v, new_i = aep_parts(task, free)
+    assert corrected is not None
     return nudged_circuit(task, beta, free, corrected), new_v, new_i
 
 
@@ -170,48 +216,38 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
     flat = system.circuit
     x0 = free_state(task, free)
     e = system.extended(x0)
+    tr = transpose_sources(task.circuit, system, "twin", x0, offsets=False)
+    assert tr.circuit is not None
     twin = Circuit(f"{flat.title} [twin]")
     diode_g: dict[str, float] = {}
     if "d" in system.groups:
         group = system.groups["d"]
         jac = group.evaluate(e, None)[1]
         diode_g = dict(zip(group.names, jac[: len(group.names)].tolist(), strict=True))
-    for element in flat:
+    for element in tr.circuit:
         if isinstance(element, (VoltageSource, CurrentSource)):
             twin.add(element.with_values(dc=0.0))
         elif isinstance(element, Diode):
             model = flat.models[element.model]
             rs = float(model.value("rs")) / float(element.area)
-            cathode = element.cathode
+            anode = element.anode
             if rs > 0:
-                inner = f"twin_{element.name}_int"
-                twin.add(Resistor(f"r_twin_{element.name}_rs", element.anode, inner, rs))
-                anode = inner
-            else:
-                anode = element.anode
-            twin.add(
-                Resistor(f"r_twin_{element.name}", anode, cathode, 1.0 / diode_g[element.name])
-            )
+                anode = f"twin_{element.name}_int"
+                twin.add(Resistor(f"r_twin_{element.name}_rs", element.anode, anode, rs))
+            g = diode_g[element.name]
+            twin.add(Resistor(f"r_twin_{element.name}", anode, element.cathode, 1.0 / g))
         elif isinstance(element, Mosfet):
             model = flat.models[element.model]
             if model.value("rd") > 0 or model.value("rs") > 0:
                 raise CircuitError(
                     f"twin phase: MOSFET {element.name} has drain/source resistance "
-                    f"(model {model.name}); "
-                    "set rd = rs = 0 and add explicit resistors",
+                    f"(model {model.name}); set rd = rs = 0 and add explicit resistors",
                     element=element.name,
                 )
         else:
             twin.add(element)
-    stamps = sp.csr_matrix((system.n, system.n))
-    if "m" in system.groups:
-        group = system.groups["m"]
-        jac = group.evaluate(e, None)[1]
-        rows, cols = group.jacobian_entries
-        ok = (rows < system.n) & (cols < system.n)
-        stamps = sp.csr_matrix((jac[ok], (rows[ok], cols[ok])), shape=(system.n, system.n))
-    terms = stamps - antisymmetric_part(system, x0)
-    twin = realize_terms(twin, system, terms, None, "twin", np.zeros(system.n))[0]
+    terms = tr.terms + device_stamps(system, x0).T
+    twin = realize_terms(twin, system, terms, None, "twin", np.zeros(system.n), rename=tr.rename)[0]
     c = task.cost_gradient(free)
     for k, node in enumerate(task.outputs):
         twin.add(CurrentSource(f"i_nudge_{k}", GROUND, node, float(-beta * c[k])))

@@ -231,6 +231,9 @@ class LearningTask:
     ) -> OperatingPoint:
         """Operating point of the task's circuit (or of a phase ``circuit``) on ``backend``.
 
+        ``x0`` is a warm start (native: array or OperatingPoint; ngspice: an OperatingPoint,
+        written as ``.nodeset`` cards), needed where a phase circuit has several operating points.
+
         Raises
         ------
         ConvergenceError
@@ -248,7 +251,8 @@ class LearningTask:
 
             op = solve_native(target, x0=x0)
         else:
-            op = solve_dc(target, backend="ngspice", options=NGSPICE_TIGHT)
+            start = x0 if isinstance(x0, OperatingPoint) else None
+            op = solve_dc(target, backend="ngspice", x0=start, options=NGSPICE_TIGHT)
         if not op.converged:
             title = (circuit or self.circuit).title
             raise ConvergenceError(f"{backend} solve of {title!r} failed: {op.message}", result=op)

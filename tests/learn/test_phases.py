@@ -53,11 +53,13 @@ def test_phase_circuits_have_deterministic_names() -> None:
         0
     ].to_spice()
     assert first == again
-    names = [line.split()[0] for line in first.splitlines()[1:-2]]
-    assert any(n.startswith("g_aep_") for n in names)
-    assert any(n.startswith("f_aep_") for n in names)
-    assert any(n.startswith("v_aep_sense_") for n in names)
-    assert any(n.startswith("e_aep_") or n.startswith("h_aep_") for n in names)
+    cards = {line.split()[0]: line.split()[1:] for line in first.splitlines()[1:-2]}
+    assert cards["g1"][:4] == ["n2", "n4", "n1", "0"]  # VCCS ports swapped
+    assert "e1" not in cards and cards["v_aep_e1"][:2] == ["ne", "0"]  # VCVS -> source + CCCS
+    assert "f1" not in cards and "h1" not in cards and "v_aep_h1" in cards
+    assert any(n.startswith("f_aep_") and cards[n][2] == "v_aep_e1" for n in cards)
+    assert any(n.startswith("e_aep_") for n in cards) and any(n.startswith("h_aep_") for n in cards)
+    assert not any(n.startswith("v_aep_sense_") for n in cards)
 
 
 def test_twin_replaces_diodes_by_their_conductance_and_zeroes_sources() -> None:
@@ -67,6 +69,16 @@ def test_twin_replaces_diodes_by_their_conductance_and_zeroes_sources() -> None:
     assert not any(card.startswith("d") for card in cards)
     assert any(card.startswith("r_twin_d0 ") for card in cards)
     assert "vin n0 0 dc 0" in cards
+
+
+def test_twin_transposes_controlled_sources() -> None:
+    task = random_task(3, 6, nonreciprocal=True)
+    twin = twin_circuit(task, 1e-6, task.solve())
+    cards = {c.split()[0]: c.split()[1:] for c in twin.to_spice().splitlines()[1:-2]}
+    g1 = task.circuit["g1"]
+    assert cards["g1"][:4] == [g1.ctrl_pos, g1.ctrl_neg, g1.pos, g1.neg]
+    assert cards["v_twin_e1"] == ["ne", "0", "dc", "0"] and "e1" not in cards
+    assert "f1" not in cards and "h1" not in cards
 
 
 @pytest.mark.ngspice
