@@ -13,12 +13,13 @@ from circuitlearn.circuit import (
     CurrentSource,
     Diode,
     Model,
+    Mosfet,
     Resistor,
     VoltageSource,
 )
 from circuitlearn.learn import LearningTask
 
-__all__ = ["random_circuit", "random_task", "relative_error"]
+__all__ = ["mos_feedback_circuit", "random_circuit", "random_task", "relative_error"]
 
 
 def relative_error(estimate: np.ndarray, exact: np.ndarray) -> float:
@@ -80,3 +81,26 @@ def random_task(seed: int, n: int = 6, **kwargs: bool) -> LearningTask:
     outs = rng.choice(np.arange(1, n), size=2, replace=False)
     targets = {f"n{i}": float(rng.uniform(-0.5, 1.0)) for i in outs}
     return LearningTask(circuit, "r*", targets)
+
+
+def mos_feedback_circuit() -> Circuit:
+    """NMOS stage with source degeneration and gate feedback driving a PMOS stage.
+
+    The gates are unknowns, so the MOSFETs' transconductances make K non-symmetric (the AEP
+    mirror and the twin need their small-signal stamps); its AEP phase also has a far second
+    operating point (gate near 13 V) that a cold solve finds.
+    """
+    c = Circuit("mos feedback")
+    c.add_model(Model("nch", "nmos", {"vto": 0.7, "kp": 110e-6, "lambda": 0.02}))
+    c.add_model(Model("pch", "pmos", {"vto": -0.7, "kp": 50e-6, "lambda": 0.03}))
+    c.add(VoltageSource("vdd", "vdd", "0", 5.0))
+    c.add(VoltageSource("vin", "in", "0", 1.6))
+    c.add(Resistor("rin", "in", "g", 10e3))
+    c.add(Resistor("rgs", "g", "0", 100e3))
+    c.add(Mosfet("m1", "d", "g", "s", "0", "nch", w=10e-6, l=1e-6))
+    c.add(Resistor("rs", "s", "0", 1e3))
+    c.add(Resistor("rd", "vdd", "d", 10e3))
+    c.add(Resistor("rf", "d", "g", 200e3))
+    c.add(Mosfet("m2", "o", "d", "vdd", "vdd", "pch", w=20e-6, l=1e-6))
+    c.add(Resistor("ro", "o", "0", 20e3))
+    return c

@@ -7,7 +7,7 @@ import pytest
 from conftest import NETLIST_DIR
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from learn_circuits import random_task, relative_error
+from learn_circuits import mos_feedback_circuit, random_task, relative_error
 
 from circuitlearn.circuit import Circuit, Resistor, VoltageSource
 from circuitlearn.errors import CircuitError
@@ -93,6 +93,16 @@ def test_random_nonreciprocal_circuits_aep_and_dyadic_exact(seed: int, diodes: b
     assert relative_error(gradient("fd", task), exact) <= 1e-6
     assert relative_error(gradient("aep", task), exact) <= 1e-5
     assert relative_error(gradient("dyadic", task), exact) <= 1e-5
+
+
+def test_mosfet_stages_aep_and_dyadic_exact_ep_biased() -> None:
+    task = LearningTask(mos_feedback_circuit(), "r*", {"o": 2.0, "s": 0.2})
+    exact = gradient("exact", task)
+    beta = 1e-6 * float(np.mean(task.conductances))  # high-gain stage: smaller than the default
+    assert relative_error(gradient("fd", task), exact) <= 1e-6
+    assert relative_error(gradient("aep", task, beta=beta), exact) <= 1e-5
+    assert relative_error(gradient("dyadic", task), exact) <= 1e-9
+    assert relative_error(gradient("ep", task, beta=beta), exact) > 0.5
 
 
 def _slope(betas: np.ndarray, errors: np.ndarray) -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NETLIST_DIR
-from learn_circuits import random_circuit, random_task, relative_error
+from learn_circuits import mos_feedback_circuit, random_circuit, random_task, relative_error
 
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn import LearningTask, make_estimator
@@ -92,6 +92,15 @@ def test_phases_solved_by_ngspice_give_the_native_gradient(name: str, method: st
 
 
 @pytest.mark.ngspice
+@pytest.mark.parametrize("method", ["aep", "dyadic"])
+def test_mosfet_phases_on_ngspice_start_at_the_free_state(method: str) -> None:
+    task = LearningTask(mos_feedback_circuit(), "r*", {"o": 2.0, "s": 0.2})
+    native = make_estimator(method).compute_gradient(task).vector
+    spice = make_estimator(method).compute_gradient(task, backend="ngspice").vector
+    assert relative_error(spice, native) <= 1e-6
+
+
+@pytest.mark.ngspice
 def test_aep_on_ngspice_random_nonreciprocal_circuit() -> None:
     task = random_task(9, 6, nonreciprocal=True, diodes=True)
     native = make_estimator("aep").compute_gradient(task).vector
@@ -144,10 +153,16 @@ def test_export_phase_refuses_methods_without_phases(tmp_path: Path) -> None:
 def test_every_exported_phase_runs_in_plain_ngspice_batch(method: str, tmp_path: Path) -> None:
     circuit = random_circuit(12, 6, nonreciprocal=True, diodes=True)
     outputs = {"n3": 0.2} if method == "cl" else {"n2": 0.2, "n4": 0.1}
-    decks = [(NETLIST_DIR / "nmos_stage.cir", {"d": 1.0}), (circuit, outputs)]
-    if method == "cl":  # clamping d leaves nmos_stage without unknowns: nothing to compare
-        decks = decks[1:]
+    decks = [
+        (NETLIST_DIR / "nmos_stage.cir", {"d": 1.0}),
+        (circuit, outputs),
+        (mos_feedback_circuit(), {"o": 2.0, "s": 0.2}),
+    ]
+    if method == "cl":  # clamping d leaves nmos_stage without unknowns; o is driven by m2
+        decks = decks[1:2]
     for k, (deck, outs) in enumerate(decks):
+        task = LearningTask(deck if not isinstance(deck, Path) else from_spice(deck), "r*", outs)
+        phases = make_estimator(method).compute_gradient(task).phases  # native, warm-started
         for path in export_phases(deck, method, "r*", outs, None, tmp_path / f"deck{k}.cir"):
             raw = path.with_suffix(".raw")
             run = subprocess.run(
@@ -161,7 +176,7 @@ def test_every_exported_phase_runs_in_plain_ngspice_batch(method: str, tmp_path:
             assert run.returncode == 0, log[-2000:]
             assert "singular" not in log.lower(), log[-2000:]
             values = read_raw(raw)[0].as_dict()
-            native = solve_dc(from_spice(path))
+            native = phases[path.stem.removeprefix(f"deck{k}_")]
             for node, value in native.voltages.items():
                 assert values[f"v({node})"] == pytest.approx(value, rel=1e-6, abs=1e-9), (
                     path.name,
