@@ -22,6 +22,7 @@ element names are those of the free system (``system.unknowns``), so names are d
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -249,7 +250,7 @@ def transpose_sources(
     swapped: list[int] = []  # entries of VCCS elements (realised by the swapped element itself)
     rename: dict[str, str] = {}
     out = copy_flat(circuit) if build else None
-    for element in system.circuit:
+    for element in _controlled_sources(system):
         if isinstance(element, VCCS):
             p, m, cp, cn = (ext(x) for x in element.nodes)
             gm = float(element.transconductance)
@@ -313,3 +314,14 @@ def transpose_sources(
             out.remove(name)
             out.add(VoltageSource(source, element.pos, element.neg, values[source]))
     return Transposed(out, terms.tocsr(), const, rename, values)
+
+
+_CONTROLLED: weakref.WeakKeyDictionary[MNASystem, list[Element]] = weakref.WeakKeyDictionary()
+
+
+def _controlled_sources(system: MNASystem) -> list[Element]:
+    """The G/E/F/H elements of a compiled system (found once per system: circuits can hold 10⁵
+    resistors and a learning step should not scan them)."""
+    if system not in _CONTROLLED:
+        _CONTROLLED[system] = system.circuit.elements_of(VCCS, VCVS, CCCS, CCVS)
+    return _CONTROLLED[system]
