@@ -68,13 +68,13 @@ __all__ = [
 BETA_FRACTION = 1e-4
 """Default β = BETA_FRACTION × mean trainable conductance [S] on a nonlinear circuit. Measured
 against the exact gradient, centred EP on the reciprocal decks (diode_ladder, nmos_stage,
-kendall_layered): 1e-8, 8e-9, 4e-11 relative (one-sided: 3e-5, 9e-5, 8e-7); the centred error
+kendall_layered): 1e-8, 2e-11, 4e-11 relative (one-sided: 3e-5, 9e-5, 8e-7); the centred error
 falls as β² down to ~1e-5 × mean G, below which rounding takes over."""
 
 LINEAR_BETA_FRACTION = 0.1
 """Default β fraction on a linear circuit (no diode or MOSFET): with the nudge frozen at the free
 state the phases are linear in β, so every variant is exact for any β and only rounding, which
-grows as 1/β, remains (AEP on the gain-1e5 vcvs_amplifier: 1.3e-6 at 0.1, 1.3e-4 at 1e-3)."""
+grows about as 1/β, remains (AEP on the gain-1e5 vcvs_amplifier: 3.6e-6 at 0.1, 8.7e-4 at 1e-3)."""
 
 FD_STEP = 1e-4
 """Relative step of central finite differences: G·(1 ± FD_STEP). Truncation error ~FD_STEP²;
