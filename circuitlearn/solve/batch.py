@@ -110,7 +110,9 @@ def solve_batch(
     else:
         x, converged, iterations = _newton_batch(system, sources, x, opts, cold=x0 is None)
         _rescue(system, inputs, x, converged, iterations, opts)
-    residual = system.evaluate(x, sources=sources).residual[:, : len(system.node_index)]
+    residual = system.evaluate(x, sources=sources, jacobian=False).residual[
+        :, : len(system.node_index)
+    ]
     max_residual = np.max(np.abs(residual), axis=1, initial=0.0)
     nodes = list(system.nodes)
     columns = np.array([system.extended_index(node) for node in nodes], dtype=int)
@@ -118,7 +120,9 @@ def solve_batch(
     failed = int((~converged).sum())
     result = BatchResult(nodes, voltages, converged, iterations, x, max_residual)
     if failed == n_samples and n_samples:
-        raise ConvergenceError(f"solve_batch: none of the {n_samples} samples converged", result=result)
+        raise ConvergenceError(
+            f"solve_batch: none of the {n_samples} samples converged", result=result
+        )
     if failed:
         warnings.warn(
             f"solve_batch: {failed} of {n_samples} samples did not converge (see result.converged)",
@@ -135,7 +139,9 @@ def _source_values(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[Source
     arrays = {str(k).lower(): np.atleast_1d(np.asarray(v, dtype=float)) for k, v in inputs.items()}
     sizes = {a.shape for a in arrays.values()}
     if len(sizes) != 1 or len(next(iter(sizes))) != 1:
-        raise CircuitError(f"solve_batch: every input must be a 1-D array of the same length; got shapes {sorted(sizes)}")
+        raise CircuitError(
+            f"solve_batch: every input must be a 1-D array of the same length; got shapes {sorted(sizes)}"
+        )
     n_samples = next(iter(sizes))[0]
     fixed = np.tile(system.fixed_values, (n_samples, 1))
     b = np.tile(system.source_vector, (n_samples, 1))
@@ -169,14 +175,19 @@ def _warm_start(system: MNASystem, x0: Any, n_samples: int) -> np.ndarray:
     if x.shape == (system.n,):
         return np.tile(x, (n_samples, 1))
     if x.shape != (n_samples, system.n) or not np.all(np.isfinite(x)):
-        raise CircuitError(f"solve_batch: x0 must have shape ({system.n},) or ({n_samples}, {system.n}); got {x.shape}")
+        raise CircuitError(
+            f"solve_batch: x0 must have shape ({system.n},) or ({n_samples}, {system.n}); got {x.shape}"
+        )
     return x.copy()
 
 
 def _linear_batch(system: MNASystem, sources: SourceValues) -> np.ndarray:
     """One factorisation, all right-hand sides."""
     n_samples = sources.const.shape[0]
-    ev = system.evaluate(np.zeros((1, system.n)), sources=SourceValues(sources.tail[:1], sources.const[:1], sources.const_abs[:1]))
+    ev = system.evaluate(
+        np.zeros((1, system.n)),
+        sources=SourceValues(sources.tail[:1], sources.const[:1], sources.const_abs[:1]),
+    )
     lu = spla.splu(system.matrix(ev.jacobian_data[0]))
     rhs = -sources.const[:, : system.n]
     if system.n == 0:
@@ -223,7 +234,9 @@ def _newton_batch(
         x_new = x_old + dx
         iterations[active] += 1
         res_ok = np.all(np.abs(ev.residual) <= reltol * ev.scale + res_floor, axis=1)
-        dx_ok = np.all(np.abs(dx) <= reltol * np.maximum(np.abs(x_new), np.abs(x_old)) + dx_floor, axis=1)
+        dx_ok = np.all(
+            np.abs(dx) <= reltol * np.maximum(np.abs(x_new), np.abs(x_old)) + dx_floor, axis=1
+        )
         x[active] = x_new
         done = res_ok & dx_ok & ~ev.limited & finite
         converged[active[done]] = True
@@ -245,8 +258,12 @@ def _block_solve(system: MNASystem, data: np.ndarray, rhs: np.ndarray) -> np.nda
     nnz = len(indices)
     offsets = np.arange(n_samples, dtype=np.int64)
     big_indices = (indices[None, :] + (offsets * n)[:, None]).ravel()
-    big_indptr = np.concatenate([(indptr[:-1][None, :] + (offsets * nnz)[:, None]).ravel(), [n_samples * nnz]])
-    matrix = sp.csc_matrix((data.ravel(), big_indices, big_indptr), shape=(n_samples * n, n_samples * n))
+    big_indptr = np.concatenate(
+        [(indptr[:-1][None, :] + (offsets * nnz)[:, None]).ravel(), [n_samples * nnz]]
+    )
+    matrix = sp.csc_matrix(
+        (data.ravel(), big_indices, big_indptr), shape=(n_samples * n, n_samples * n)
+    )
     try:
         return spla.splu(matrix).solve(rhs.ravel()).reshape(n_samples, n)
     except RuntimeError:
@@ -277,7 +294,10 @@ def _rescue(
     if failed.size == 0 or not opts["homotopy"]:
         return
     names = [str(k).lower() for k in inputs]
-    values = {name: np.atleast_1d(np.asarray(v, dtype=float)) for name, v in zip(names, inputs.values(), strict=True)}
+    values = {
+        name: np.atleast_1d(np.asarray(v, dtype=float))
+        for name, v in zip(names, inputs.values(), strict=True)
+    }
     original = {name: float(system.circuit[name].dc) for name in names}
     try:
         for k in failed:

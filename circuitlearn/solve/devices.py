@@ -19,12 +19,12 @@ import numpy as np
 __all__ = [
     "BOLTZMANN",
     "CHARGE",
-    "DiodeGroup",
-    "MosGroup",
     "GMIN",
     "MAX_EXP_ARG",
     "T_NOMINAL",
     "VT",
+    "DiodeGroup",
+    "MosGroup",
     "breakdown_voltage",
     "diode_current",
     "fetlim",
@@ -194,7 +194,9 @@ def mos1_channel(
     saturated = on & (vgst <= vdx)
     linear = on & ~saturated
     betap = beta * (1.0 + lam * vdx)
-    cd = np.where(saturated, 0.5 * betap * vgst**2, np.where(linear, betap * vdx * (vgst - 0.5 * vdx), 0.0))
+    cd = np.where(
+        saturated, 0.5 * betap * vgst**2, np.where(linear, betap * vdx * (vgst - 0.5 * vdx), 0.0)
+    )
     gm = np.where(saturated, betap * vgst, np.where(linear, betap * vdx, 0.0))
     gds = np.where(
         saturated,
@@ -250,7 +252,11 @@ def fetlim(vnew: np.ndarray, vold: np.ndarray, vto: np.ndarray) -> np.ndarray:
 
 def limvds(vnew: np.ndarray, vold: np.ndarray) -> np.ndarray:
     """SPICE drain–source voltage limiting (ngspice's ``DEVlimvds``)."""
-    high = np.where(vnew > vold, np.minimum(vnew, 3.0 * vold + 2.0), np.where(vnew < 3.5, np.maximum(vnew, 2.0), vnew))
+    high = np.where(
+        vnew > vold,
+        np.minimum(vnew, 3.0 * vold + 2.0),
+        np.where(vnew < 3.5, np.maximum(vnew, 2.0), vnew),
+    )
     low = np.where(vnew > vold, np.minimum(vnew, 4.0), np.maximum(vnew, -0.5))
     return np.where(vold >= 3.5, high, low)
 
@@ -321,7 +327,9 @@ class DiodeGroup:
     def _limit(self, vd_raw: np.ndarray, vd_old: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", over="ignore"):
             near_bv = vd_raw < np.minimum(0.0, -self.bv + 10.0 * self.vtebrk)
-            flipped = -(pnjlim(-(vd_raw + self.bv), -(vd_old + self.bv), self.vtebrk, self.vcrit) + self.bv)
+            flipped = -(
+                pnjlim(-(vd_raw + self.bv), -(vd_old + self.bv), self.vtebrk, self.vcrit) + self.bv
+            )
             normal = pnjlim(vd_raw, vd_old, self.vte, self.vcrit)
         return np.where(near_bv, flipped, normal)
 
@@ -384,7 +392,9 @@ class MosGroup:
         if old is None:
             vgs, vds, vbs = raw["vgs"], raw["vds"], raw["vbs"]
         elif "vgs" not in old:  # cold start: linearise at the given voltages
-            vgs, vds, vbs = (np.broadcast_to(old[k], raw["vgs"].shape) for k in ("vgs0", "vds0", "vbs0"))
+            vgs, vds, vbs = (
+                np.broadcast_to(old[k], raw["vgs"].shape) for k in ("vgs0", "vds0", "vbs0")
+            )
         else:
             vgs, vds, vbs = self._limit(raw, old)
         vbd = vbs - vds
@@ -401,10 +411,30 @@ class MosGroup:
         res = np.concatenate([i_ch - i_bd, -i_ch - i_bs, i_bs + i_bd], axis=-1)
         d_s = -(d_gs + d_ds + d_bs)
         jac = np.concatenate(
-            [d_gs, d_ds, d_s, d_bs, -d_gs, -d_ds, -d_s, -d_bs, gbs, -gbs, -gbs, gbs, gbd, -gbd, -gbd, gbd],
+            [
+                d_gs,
+                d_ds,
+                d_s,
+                d_bs,
+                -d_gs,
+                -d_ds,
+                -d_s,
+                -d_bs,
+                gbs,
+                -gbs,
+                -gbs,
+                gbs,
+                gbd,
+                -gbd,
+                -gbd,
+                gbd,
+            ],
             axis=-1,
         )
-        mag = np.concatenate([np.abs(ids) + np.abs(cbd), np.abs(ids) + np.abs(cbs), np.abs(cbs) + np.abs(cbd)], axis=-1)
+        mag = np.concatenate(
+            [np.abs(ids) + np.abs(cbd), np.abs(ids) + np.abs(cbs), np.abs(cbs) + np.abs(cbd)],
+            axis=-1,
+        )
         state = {"vgs": vgs, "vds": vds, "vbs": vbs, "vbd": vbd, "von": von}
         limited = (vgs != raw["vgs"]) | (vds != raw["vds"]) | (vbs != raw["vbs"])
         return res, jac, mag, state, limited

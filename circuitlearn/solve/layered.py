@@ -112,7 +112,9 @@ class SchurPlan:
         b_r = rhs[:, self.rest]
         schur = k_rr - k_ri @ (inv[:, :, None] * k_ir)
         try:
-            x_r = np.linalg.solve(schur, (b_r - np.einsum("srk,sk->sr", k_ri, inv * b_i))[:, :, None])[:, :, 0]
+            x_r = np.linalg.solve(
+                schur, (b_r - np.einsum("srk,sk->sr", k_ri, inv * b_i))[:, :, None]
+            )[:, :, 0]
         except np.linalg.LinAlgError:
             return None
         x_i = inv * (b_i - np.einsum("skr,sr->sk", k_ir, x_r))

@@ -47,7 +47,14 @@ from circuitlearn.solve.devices import (
 from circuitlearn.solve.layered import SchurPlan
 from circuitlearn.solve.result import OperatingPoint
 
-__all__ = ["DEFAULT_MOS_SIZE", "DENSE_INPUT_LIMIT", "Evaluation", "MNASystem", "SourceValues", "compile_circuit"]
+__all__ = [
+    "DEFAULT_MOS_SIZE",
+    "DENSE_INPUT_LIMIT",
+    "Evaluation",
+    "MNASystem",
+    "SourceValues",
+    "compile_circuit",
+]
 
 DEFAULT_MOS_SIZE = 100e-6
 """Default MOSFET W and L [m]: ngspice's DEFW = DEFL = 100 µm."""
@@ -58,8 +65,13 @@ when ≥ 5 % full, e.g. the input crossbar of a layered network); batched source
 the unknown rows."""
 
 _MAIN_VALUE = {
-    Resistor: "resistance", VoltageSource: "dc", CurrentSource: "dc", VCVS: "gain",
-    VCCS: "transconductance", CCCS: "gain", CCVS: "transresistance",
+    Resistor: "resistance",
+    VoltageSource: "dc",
+    CurrentSource: "dc",
+    VCVS: "gain",
+    VCCS: "transconductance",
+    CCCS: "gain",
+    CCVS: "transresistance",
 }
 
 
@@ -101,8 +113,8 @@ class Evaluation:
 
     residual: np.ndarray
     """r at the unknown rows [A or V]."""
-    jacobian_data: np.ndarray
-    """Values of K on the fixed CSC pattern (last axis)."""
+    jacobian_data: np.ndarray | None
+    """Values of K on the fixed CSC pattern (last axis); ``None`` when not requested."""
     scale: np.ndarray
     """Per-row sum of |terms| (for relative residual tolerances)."""
     extended_residual: np.ndarray
@@ -158,7 +170,11 @@ class MNASystem:
     @conductances.setter
     def conductances(self, values: np.ndarray) -> None:
         values = np.asarray(values, dtype=float)
-        if values.shape != self._resistor_params.shape or not np.all(values > 0) or not np.all(np.isfinite(values)):
+        if (
+            values.shape != self._resistor_params.shape
+            or not np.all(values > 0)
+            or not np.all(np.isfinite(values))
+        ):
             raise CircuitError(
                 f"conductances: expected {len(self._resistor_params)} positive finite values [S]; "
                 f"got shape {values.shape}"
@@ -175,18 +191,23 @@ class MNASystem:
             if key not in self._value_param:
                 if key in self.circuit:
                     element = self.circuit[key]
-                    raise CircuitError(f"{element.kind} {key}: its value cannot be changed after compilation", element=key)
+                    raise CircuitError(
+                        f"{element.kind} {key}: its value cannot be changed after compilation",
+                        element=key,
+                    )
                 raise CircuitError(f"set_values: no element named {name!r}", element=name)
             element = self.circuit[key]
             value = float(value)
             new = element.with_values(**{_MAIN_VALUE[type(element)]: value})
             self.circuit.replace(new)
-            self._params[self._value_param[key]] = 1.0 / value if isinstance(element, Resistor) else value
+            self._params[self._value_param[key]] = (
+                1.0 / value if isinstance(element, Resistor) else value
+            )
         self._linear_changed()
 
     def residual(self, x: np.ndarray) -> np.ndarray:
         """r(x) at the unknown rows (no junction limiting)."""
-        return self.evaluate(np.asarray(x, dtype=float)).residual
+        return self.evaluate(np.asarray(x, dtype=float), jacobian=False).residual
 
     def jacobian(self, x: np.ndarray) -> sp.csc_matrix:
         """K = ∂r/∂x at x on the fixed sparsity pattern."""
@@ -201,7 +222,10 @@ class MNASystem:
         return self._extend(x, self.sources(source_scale))
 
     def sources(
-        self, source_scale: float = 1.0, fixed: np.ndarray | None = None, b: np.ndarray | None = None
+        self,
+        source_scale: float = 1.0,
+        fixed: np.ndarray | None = None,
+        b: np.ndarray | None = None,
     ) -> SourceValues:
         """The constant part of the residual for given source values.
 
@@ -214,16 +238,28 @@ class MNASystem:
         b : ndarray, optional
             Independent-source vector on the extended rows (n_ext or samples × n_ext).
         """
+        default = fixed is None and b is None
+        if default and source_scale in self._source_cache:
+            return self._source_cache[source_scale]
         fixed = self.fixed_values if fixed is None else fixed
         b = self._b if b is None else b
         tail = np.concatenate([source_scale * fixed, np.zeros((*fixed.shape[:-1], 1))], axis=-1)
-        if tail.ndim == 2 and self._A_fixed_dense is not None:  # dense input block: BLAS, unknown rows
+        if (
+            tail.ndim == 2 and self._A_fixed_dense is not None
+        ):  # dense input block: BLAS, unknown rows
             const = tail @ self._A_fixed_dense.T + source_scale * b[..., : self.n]
-            const_abs = np.abs(tail) @ np.abs(self._A_fixed_dense.T) + np.abs(source_scale * b[..., : self.n])
+            const_abs = np.abs(tail) @ np.abs(self._A_fixed_dense.T) + np.abs(
+                source_scale * b[..., : self.n]
+            )
         else:
             const = _apply(self._A_fixed, tail) + source_scale * b
             const_abs = _apply(self._A_fixed_abs, np.abs(tail)) + np.abs(source_scale * b)
-        return SourceValues(tail, const, const_abs)
+        values = SourceValues(tail, const, const_abs)
+        if default:
+            if len(self._source_cache) > 64:  # source stepping visits many scales
+                self._source_cache.clear()
+            self._source_cache[float(source_scale)] = values
+        return values
 
     def evaluate(
         self,
@@ -234,6 +270,7 @@ class MNASystem:
         old_state: Mapping[str, Mapping[str, np.ndarray]] | None = None,
         sources: SourceValues | None = None,
         full: bool = False,
+        jacobian: bool = True,
     ) -> Evaluation:
         """Evaluate residual and Jacobian values at x (1-D, or 2-D: one row per sample).
 
@@ -241,7 +278,8 @@ class MNASystem:
         voltages (companion model). ``gshunt`` [S] adds a conductance from every node to ground
         (gmin stepping); ``source_scale`` multiplies every independent source (source stepping)
         unless ``sources`` (from :meth:`sources`, e.g. one row per sample) is given.
-        ``full`` also computes the rows of fixed nodes and ground (``extended_residual``).
+        ``full`` also computes the rows of fixed nodes and ground (``extended_residual``);
+        ``jacobian=False`` skips the Jacobian (``jacobian_data`` is then ``None``).
         """
         src = self.sources(source_scale) if sources is None else sources
         e = self._extend(x, src)
@@ -251,22 +289,32 @@ class MNASystem:
         ops = self._row_ops[full]
         lin = _apply(ops["A"], x) + src.const[..., :rows]
         mag = _apply(ops["A_abs"], np.abs(x)) + src.const_abs[..., :rows]
-        jac = np.broadcast_to(self._jac_linear, (*x.shape[:-1], self._nnz)).copy()
+        jac = (
+            np.broadcast_to(self._jac_linear, (*x.shape[:-1], self._nnz)).copy()
+            if jacobian
+            else None
+        )
         limited = np.zeros(x.shape[:-1], dtype=bool)
         state: dict[str, dict[str, np.ndarray]] = {}
         for key, group in self.groups.items():
-            res_v, jac_v, mag_v, st, lim = group.evaluate(e, None if old_state is None else old_state[key])
+            res_v, jac_v, mag_v, st, lim = group.evaluate(
+                e, None if old_state is None else old_state[key]
+            )
             lin = lin + _apply(ops[key], res_v)
             mag = mag + _apply(ops[key], mag_v)
-            jac = jac + _apply(self._jac_scatter[key], jac_v)
+            if jacobian:
+                jac = jac + _apply(self._jac_scatter[key], jac_v)
             state[key] = st
             limited = limited | lim.any(axis=-1)
         if gshunt:
             lin[..., self._node_rows] += gshunt * e[..., self._node_rows]
-            jac[..., self._diag_slots] += gshunt
+            if jacobian:
+                jac[..., self._diag_slots] += gshunt
         return Evaluation(lin[..., : self.n], jac, mag[..., : self.n], lin, state, limited)
 
-    def raw_state(self, x: np.ndarray, source_scale: float | np.ndarray = 1.0) -> dict[str, dict[str, np.ndarray]]:
+    def raw_state(
+        self, x: np.ndarray, source_scale: float | np.ndarray = 1.0
+    ) -> dict[str, dict[str, np.ndarray]]:
         """Unlimited device voltages at x (the limiting reference for a warm start)."""
         e = self.extended(x, source_scale)
         return {key: group.raw_state(e) for key, group in self.groups.items()}
@@ -283,7 +331,7 @@ class MNASystem:
     def currents(self, x: np.ndarray) -> dict[str, float]:
         """Branch currents [A] of V sources (eliminated ones included), E and H; ngspice's sign."""
         x = np.asarray(x, dtype=float)
-        r_ext = self.evaluate(x, full=True).extended_residual
+        r_ext = self.evaluate(x, full=True, jacobian=False).extended_residual
         names, kinds, index, sign = self._current_plan
         values = np.empty(len(names))
         values[kinds] = x[index[kinds]]
@@ -304,10 +352,15 @@ class MNASystem:
             try:
                 x[index] = op.voltages[outer]
             except KeyError:
-                raise CircuitError(f"state_from: the operating point has no voltage for node {outer}", node=outer) from None
+                raise CircuitError(
+                    f"state_from: the operating point has no voltage for node {outer}", node=outer
+                ) from None
         for name, index in self.branch_index.items():
             x[index] = op.currents.get(name, 0.0)
-        missing = np.array([self.node_index[node] for node in self._internal_of if node not in op.voltages], dtype=int)
+        missing = np.array(
+            [self.node_index[node] for node in self._internal_of if node not in op.voltages],
+            dtype=int,
+        )
         return self._solve_internal(x, missing) if missing.size else x
 
     def _solve_internal(self, x: np.ndarray, rows: np.ndarray, iterations: int = 50) -> np.ndarray:
@@ -384,7 +437,12 @@ class MNASystem:
                 if model.value("rs") > 0:
                     self._internal_of[f"{element.name}#source"] = element.source
         nodes += list(self._internal_of)
-        branches = [e.name for e in flat if isinstance(e, (VCVS, CCVS)) or (isinstance(e, VoltageSource) and e.name not in self._eliminated)]
+        branches = [
+            e.name
+            for e in flat
+            if isinstance(e, (VCVS, CCVS))
+            or (isinstance(e, VoltageSource) and e.name not in self._eliminated)
+        ]
         self.unknowns = nodes + [f"i({b})" for b in branches]
         self.node_index = {node: i for i, node in enumerate(nodes)}
         self.branch_index = {b: len(nodes) + k for k, b in enumerate(branches)}
@@ -399,13 +457,22 @@ class MNASystem:
         """Circuit node names (ground and internal nodes excluded), the keys of :meth:`voltages`."""
         self._node_columns = np.array([self._ext[node] for node in self.nodes], dtype=int)
         plan = [
-            (e.name, True, self.branch_index[e.name], 0.0) if e.name in self.branch_index
-            else (e.name, False, self._ext[self._eliminated[e.name][0]], self._eliminated[e.name][1])
-            for e in flat if e.name in self.branch_index or e.name in self._eliminated
+            (e.name, True, self.branch_index[e.name], 0.0)
+            if e.name in self.branch_index
+            else (
+                e.name,
+                False,
+                self._ext[self._eliminated[e.name][0]],
+                self._eliminated[e.name][1],
+            )
+            for e in flat
+            if e.name in self.branch_index or e.name in self._eliminated
         ]
         self._current_plan = (
-            [p[0] for p in plan], np.array([p[1] for p in plan], dtype=bool),
-            np.array([p[2] for p in plan], dtype=int), np.array([p[3] for p in plan], dtype=float),
+            [p[0] for p in plan],
+            np.array([p[1] for p in plan], dtype=bool),
+            np.array([p[2] for p in plan], dtype=int),
+            np.array([p[3] for p in plan], dtype=float),
         )
 
     def _build_linear(self, flat: Circuit) -> None:
@@ -420,13 +487,22 @@ class MNASystem:
         ext = self._ext
 
         def entry(r: int, c: int, sign: float, slot: int) -> None:
-            rows.append(r); cols.append(c); signs.append(sign); slots.append(slot)  # noqa: E702
+            rows.append(r)
+            cols.append(c)
+            signs.append(sign)
+            slots.append(slot)
 
         def conductance(a: int, b: int, slot: int) -> None:
-            entry(a, a, 1.0, slot); entry(a, b, -1.0, slot); entry(b, a, -1.0, slot); entry(b, b, 1.0, slot)  # noqa: E702
+            entry(a, a, 1.0, slot)
+            entry(a, b, -1.0, slot)
+            entry(b, a, -1.0, slot)
+            entry(b, b, 1.0, slot)
 
         def branch(k: int, p: int, m: int) -> None:
-            entry(p, k, 1.0, 0); entry(m, k, -1.0, 0); entry(k, p, 1.0, 0); entry(k, m, -1.0, 0)  # noqa: E702
+            entry(p, k, 1.0, 0)
+            entry(m, k, -1.0, 0)
+            entry(k, p, 1.0, 0)
+            entry(k, m, -1.0, 0)
 
         self._value_param: dict[str, int] = {}
         resistor_slots: list[int] = []
@@ -445,29 +521,52 @@ class MNASystem:
                 resistor_slots.append(slot)
                 self.resistor_names.append(element.name)
             elif isinstance(element, CurrentSource):
-                src_rows += [nodes[0], nodes[1]]; src_signs += [1.0, -1.0]; src_slots += [slot, slot]  # noqa: E702
+                src_rows += [nodes[0], nodes[1]]
+                src_signs += [1.0, -1.0]
+                src_slots += [slot, slot]
             elif isinstance(element, VCCS):
                 p, m, cp, cn = nodes
-                entry(p, cp, 1.0, slot); entry(p, cn, -1.0, slot); entry(m, cp, -1.0, slot); entry(m, cn, 1.0, slot)  # noqa: E702
+                entry(p, cp, 1.0, slot)
+                entry(p, cn, -1.0, slot)
+                entry(m, cp, -1.0, slot)
+                entry(m, cn, 1.0, slot)
             elif isinstance(element, CCCS):
                 k = self.branch_index[element.control]
-                entry(nodes[0], k, 1.0, slot); entry(nodes[1], k, -1.0, slot)  # noqa: E702
+                entry(nodes[0], k, 1.0, slot)
+                entry(nodes[1], k, -1.0, slot)
             elif isinstance(element, VoltageSource) and element.name in self._eliminated:
                 fixed_slots[self._eliminated[element.name][0]] = slot
             else:
                 k = self.branch_index[element.name]
                 branch(k, nodes[0], nodes[1])
                 if isinstance(element, VoltageSource):
-                    src_rows.append(k); src_signs.append(-1.0); src_slots.append(slot)  # noqa: E702
+                    src_rows.append(k)
+                    src_signs.append(-1.0)
+                    src_slots.append(slot)
                 elif isinstance(element, VCVS):
-                    entry(k, nodes[2], -1.0, slot); entry(k, nodes[3], 1.0, slot)  # noqa: E702
+                    entry(k, nodes[2], -1.0, slot)
+                    entry(k, nodes[3], 1.0, slot)
                 else:
                     entry(k, self.branch_index[element.control], -1.0, slot)
         # fixed-node sign: a source "v 0 node V" fixes the node at −V
-        self._fixed_sign = np.array([self._eliminated[self.fixed_nodes[node][0]][1] for node in self.fixed_nodes], dtype=float)
-        self._fixed_slot_index = np.array([fixed_slots[node] for node in self.fixed_nodes], dtype=int)
-        self._lin = (np.array(rows, dtype=int), np.array(cols, dtype=int), np.array(signs), np.array(slots, dtype=int))
-        self._src = (np.array(src_rows, dtype=int), np.array(src_signs), np.array(src_slots, dtype=int))
+        self._fixed_sign = np.array(
+            [self._eliminated[self.fixed_nodes[node][0]][1] for node in self.fixed_nodes],
+            dtype=float,
+        )
+        self._fixed_slot_index = np.array(
+            [fixed_slots[node] for node in self.fixed_nodes], dtype=int
+        )
+        self._lin = (
+            np.array(rows, dtype=int),
+            np.array(cols, dtype=int),
+            np.array(signs),
+            np.array(slots, dtype=int),
+        )
+        self._src = (
+            np.array(src_rows, dtype=int),
+            np.array(src_signs),
+            np.array(src_slots, dtype=int),
+        )
         self._params = np.array(params)
         self._resistor_params = np.array(resistor_slots, dtype=int)
 
@@ -485,10 +584,15 @@ class MNASystem:
             slot = len(params)
             params.append(g)
             for r, c, s in ((a, a, 1.0), (a, b, -1.0), (b, a, -1.0), (b, b, 1.0)):
-                rows.append(r); cols.append(c); signs.append(s); slots.append(slot)  # noqa: E702
+                rows.append(r)
+                cols.append(c)
+                signs.append(s)
+                slots.append(slot)
 
         diodes = flat.elements_of(Diode)
-        d_cols: dict[str, list[Any]] = {k: [] for k in ("anode", "cathode", "isat", "vte", "vcrit", "bv", "vtebrk")}
+        d_cols: dict[str, list[Any]] = {
+            k: [] for k in ("anode", "cathode", "isat", "vte", "vcrit", "bv", "vtebrk")
+        }
         for d in diodes:
             model = flat.models[d.model]
             area = float(d.area)
@@ -501,11 +605,35 @@ class MNASystem:
             bv = float(model.value("bv"))
             if np.isfinite(bv):
                 bv = breakdown_voltage(bv, float(model.value("ibv")), isat, float(model.value("n")))
-            for key, value in (("anode", anode), ("cathode", ext[d.cathode]), ("isat", isat), ("vte", vte),
-                               ("vcrit", float(vcrit(np.array(vte), np.array(isat)))), ("bv", bv), ("vtebrk", vte)):
+            for key, value in (
+                ("anode", anode),
+                ("cathode", ext[d.cathode]),
+                ("isat", isat),
+                ("vte", vte),
+                ("vcrit", float(vcrit(np.array(vte), np.array(isat)))),
+                ("bv", bv),
+                ("vtebrk", vte),
+            ):
                 d_cols[key].append(value)
         mos = flat.elements_of(Mosfet)
-        m_cols: dict[str, list[Any]] = {k: [] for k in ("drain", "gate", "source", "bulk", "polarity", "beta", "vbi", "vto", "gamma", "phi", "lam", "isat", "vcrit")}
+        m_cols: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "drain",
+                "gate",
+                "source",
+                "bulk",
+                "polarity",
+                "beta",
+                "vbi",
+                "vto",
+                "gamma",
+                "phi",
+                "lam",
+                "isat",
+                "vcrit",
+            )
+        }
         for m in mos:
             model = flat.models[m.model]
             value = {k: float(v) for k, v in model.dc_params().items()}
@@ -526,20 +654,43 @@ class MNASystem:
                 source = ext[f"{m.name}#source"]
                 series(ext[m.source], source, 1.0 / value["rs"])
             pol = float(model.polarity)
-            for key, v in (("drain", drain), ("gate", ext[m.gate]), ("source", source), ("bulk", ext[m.bulk]),
-                           ("polarity", pol), ("beta", value["kp"] * w / leff),
-                           ("vbi", pol * value["vto"] - value["gamma"] * np.sqrt(value["phi"])),
-                           ("vto", value["vto"]), ("gamma", value["gamma"]), ("phi", value["phi"]),
-                           ("lam", value["lambda"]), ("isat", value["is"]),
-                           ("vcrit", float(vcrit(np.array(VT), np.array(value["is"]))))):
+            for key, v in (
+                ("drain", drain),
+                ("gate", ext[m.gate]),
+                ("source", source),
+                ("bulk", ext[m.bulk]),
+                ("polarity", pol),
+                ("beta", value["kp"] * w / leff),
+                ("vbi", pol * value["vto"] - value["gamma"] * np.sqrt(value["phi"])),
+                ("vto", value["vto"]),
+                ("gamma", value["gamma"]),
+                ("phi", value["phi"]),
+                ("lam", value["lambda"]),
+                ("isat", value["is"]),
+                ("vcrit", float(vcrit(np.array(VT), np.array(value["is"])))),
+            ):
                 m_cols[key].append(v)
         self.groups: dict[str, DiodeGroup | MosGroup] = {}
         if diodes:
-            self.groups["d"] = DiodeGroup([d.name for d in diodes], *(np.array(d_cols[k], dtype=int if k in ("anode", "cathode") else float) for k in d_cols))
+            self.groups["d"] = DiodeGroup(
+                [d.name for d in diodes],
+                *(
+                    np.array(d_cols[k], dtype=int if k in ("anode", "cathode") else float)
+                    for k in d_cols
+                ),
+            )
         if mos:
             ints = ("drain", "gate", "source", "bulk")
-            self.groups["m"] = MosGroup([m.name for m in mos], *(np.array(m_cols[k], dtype=int if k in ints else float) for k in m_cols))
-        self._lin = (np.array(rows, dtype=int), np.array(cols, dtype=int), np.array(signs), np.array(slots, dtype=int))
+            self.groups["m"] = MosGroup(
+                [m.name for m in mos],
+                *(np.array(m_cols[k], dtype=int if k in ints else float) for k in m_cols),
+            )
+        self._lin = (
+            np.array(rows, dtype=int),
+            np.array(cols, dtype=int),
+            np.array(signs),
+            np.array(slots, dtype=int),
+        )
         self._params = np.array(params)
         self.gmin = GMIN
 
@@ -558,24 +709,32 @@ class MNASystem:
         keys = np.unique(c[keep] * n + r[keep])
         self._nnz = len(keys)
         self._indices = (keys % n).astype(np.int32)
-        self._indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // n, minlength=n))]).astype(np.int32)
+        self._indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // n, minlength=n))]).astype(
+            np.int32
+        )
 
         def scatter(rr: np.ndarray, cc: np.ndarray) -> sp.csr_matrix:
             ok = (rr < n) & (cc < n)
             slot = np.searchsorted(keys, cc[ok] * n + rr[ok])
-            return sp.csr_matrix((np.ones(ok.sum()), (slot, np.flatnonzero(ok))), shape=(self._nnz, len(rr)))
+            return sp.csr_matrix(
+                (np.ones(ok.sum()), (slot, np.flatnonzero(ok))), shape=(self._nnz, len(rr))
+            )
 
         self._lin_scatter = scatter(rows, cols)
         self._diag_slots = np.searchsorted(keys, self._node_rows * n + self._node_rows)
         self._jac_scatter = {k: scatter(*g.jacobian_entries) for k, g in self.groups.items()}
         self._res_scatter = {
-            k: sp.csr_matrix((np.ones(len(g.residual_rows)), (g.residual_rows, np.arange(len(g.residual_rows)))), shape=(n_ext, len(g.residual_rows)))
+            k: sp.csr_matrix(
+                (np.ones(len(g.residual_rows)), (g.residual_rows, np.arange(len(g.residual_rows)))),
+                shape=(n_ext, len(g.residual_rows)),
+            )
             for k, g in self.groups.items()
         }
         self._row_ops: dict[bool, dict[str, sp.csr_matrix]] = {}
         self._linear_changed()
 
     def _linear_changed(self) -> None:
+        self._source_cache: dict[float, SourceValues] = {}
         rows, cols, signs, slots = self._lin
         values = signs * self._params[slots]
         n, n_ext = self.n, self._n_ext
@@ -593,14 +752,20 @@ class MNASystem:
         dense = 0 < size <= DENSE_INPUT_LIMIT and block.nnz >= 0.05 * size
         self._A_fixed_dense = block.toarray() if dense else None
         src_rows, src_signs, src_slots = self._src
-        self._b = np.bincount(src_rows, weights=src_signs * self._params[src_slots], minlength=n_ext).astype(float)
+        self._b = np.bincount(
+            src_rows, weights=src_signs * self._params[src_slots], minlength=n_ext
+        ).astype(float)
         self._jac_linear = self._lin_scatter @ values
-        for (node, (name, _)), value in zip(list(self.fixed_nodes.items()), self.fixed_values, strict=True):
+        for (node, (name, _)), value in zip(
+            list(self.fixed_nodes.items()), self.fixed_values, strict=True
+        ):
             self.fixed_nodes[node] = (name, float(value))
 
     def _extend(self, x: np.ndarray, src: SourceValues) -> np.ndarray:
         if x.ndim == 2 and src.tail.ndim == 1:
-            return np.concatenate([x, np.broadcast_to(src.tail, (x.shape[0], src.tail.size))], axis=1)
+            return np.concatenate(
+                [x, np.broadcast_to(src.tail, (x.shape[0], src.tail.size))], axis=1
+            )
         return np.concatenate([x, src.tail], axis=-1)
 
 

@@ -95,8 +95,15 @@ def check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
         if name == "homotopy":
             merged[name] = bool(value)
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
-            raise CircuitError(f"native solver: option {name} must be a positive number; got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not np.isfinite(value)
+            or value <= 0
+        ):
+            raise CircuitError(
+                f"native solver: option {name} must be a positive number; got {value!r}"
+            )
         merged[name] = int(value) if name in ("max_iterations", "source_steps") else float(value)
     return merged
 
@@ -168,7 +175,9 @@ def newton(
     return RungResult(x, False, options["max_iterations"], residual_norms=norms)
 
 
-def direct_newton(system: MNASystem, x0: np.ndarray | None, options: Mapping[str, Any]) -> RungResult:
+def direct_newton(
+    system: MNASystem, x0: np.ndarray | None, options: Mapping[str, Any]
+) -> RungResult:
     """Rung 1: plain Newton from ``x0`` (cold start from 0 V with ngspice's junction guesses)."""
     cold = x0 is None
     start = np.zeros(system.n) if cold else x0
@@ -177,13 +186,18 @@ def direct_newton(system: MNASystem, x0: np.ndarray | None, options: Mapping[str
     return result
 
 
-def gmin_stepping(system: MNASystem, x0: np.ndarray | None, options: Mapping[str, Any]) -> RungResult:
+def gmin_stepping(
+    system: MNASystem, x0: np.ndarray | None, options: Mapping[str, Any]
+) -> RungResult:
     """Rung 2: a shunt conductance from every node to ground, lowered a decade per step to 0.
 
     A failed step is retried halfway (in log scale) between the last good value and the failed
     one, up to four times.
     """
-    values = [options["gmin_start"] / 10.0**k for k in range(int(np.log10(options["gmin_start"] / 1e-12)) + 1)]
+    values = [
+        options["gmin_start"] / 10.0**k
+        for k in range(int(np.log10(options["gmin_start"] / 1e-12)) + 1)
+    ]
     values.append(0.0)
     x = np.zeros(system.n) if x0 is None else np.array(x0, dtype=float)
     out = RungResult(x, False, 0)
@@ -210,7 +224,9 @@ def gmin_stepping(system: MNASystem, x0: np.ndarray | None, options: Mapping[str
     return out
 
 
-def source_stepping(system: MNASystem, x0: np.ndarray | None, options: Mapping[str, Any]) -> RungResult:
+def source_stepping(
+    system: MNASystem, x0: np.ndarray | None, options: Mapping[str, Any]
+) -> RungResult:
     """Rung 3: every independent source ramped from 0 to 100 %, the step adapting to success."""
     x = np.zeros(system.n)
     out = RungResult(x, False, 0)
@@ -309,12 +325,20 @@ def _linear(system: MNASystem, options: Mapping[str, Any]) -> RungResult:
     except _Singular as exc:
         return RungResult(x, False, 1, [HomotopyStep("newton", 0.0, 1, False)], [], exc.unknown)
     ok = bool(np.all(np.isfinite(x)))
-    return RungResult(x, ok, 1, [HomotopyStep("newton", 0.0, 1, ok)], [float(np.max(np.abs(ev.residual), initial=0.0))])
+    return RungResult(
+        x,
+        ok,
+        1,
+        [HomotopyStep("newton", 0.0, 1, ok)],
+        [float(np.max(np.abs(ev.residual), initial=0.0))],
+    )
 
 
-def _finish(system: MNASystem, result: RungResult, strategy: str, raise_on_failure: bool) -> OperatingPoint:
+def _finish(
+    system: MNASystem, result: RungResult, strategy: str, raise_on_failure: bool
+) -> OperatingPoint:
     x = result.x
-    ev = system.evaluate(x)
+    ev = system.evaluate(x, jacobian=False)
     is_node = _node_mask(system)
     kcl = np.abs(ev.residual[is_node])
     max_residual = float(np.max(kcl, initial=0.0))
@@ -346,7 +370,9 @@ def _finish(system: MNASystem, result: RungResult, strategy: str, raise_on_failu
         worst_node=worst,
     )
     if raise_on_failure and not op.converged:
-        raise ConvergenceError(f"native DC solve of {system.circuit.title!r} failed: {message}", result=op)
+        raise ConvergenceError(
+            f"native DC solve of {system.circuit.title!r} failed: {message}", result=op
+        )
     return op
 
 
@@ -357,7 +383,9 @@ def _start(system: MNASystem, x0: np.ndarray | OperatingPoint | None) -> np.ndar
         return system.state_from(x0)
     x = np.asarray(x0, dtype=float)
     if x.shape != (system.n,) or not np.all(np.isfinite(x)):
-        raise CircuitError(f"x0: expected {system.n} finite values (the system's unknowns); got shape {x.shape}")
+        raise CircuitError(
+            f"x0: expected {system.n} finite values (the system's unknowns); got shape {x.shape}"
+        )
     return x.copy()
 
 

@@ -27,7 +27,12 @@ def one_at_a_time(circuit, source: str, values: np.ndarray) -> list:
 
 @pytest.mark.parametrize(
     ("deck", "source"),
-    [("diode_ladder", "v1"), ("cmos_inverter", "vin"), ("hard_latch", "iset"), ("hard_diode_string", "v3")],
+    [
+        ("diode_ladder", "v1"),
+        ("cmos_inverter", "vin"),
+        ("hard_latch", "iset"),
+        ("hard_diode_string", "v3"),
+    ],
 )
 def test_batch_equals_one_at_a_time(deck: str, source: str) -> None:
     circuit = from_spice(DECKS / f"{deck}.cir")
@@ -52,7 +57,12 @@ def test_linear_fast_path_one_iteration_per_sample() -> None:
     batch = solve_batch(system, {source: values})
     assert batch.iterations.tolist() == [1] * 7 and batch.converged.all()
     for k, op in enumerate(one_at_a_time(circuit, source, values)):
-        np.testing.assert_allclose([batch.voltage(n)[k] for n in op.voltages], list(op.voltages.values()), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            [batch.voltage(n)[k] for n in op.voltages],
+            list(op.voltages.values()),
+            rtol=1e-12,
+            atol=1e-15,
+        )
 
 
 def test_warm_start_from_previous_batch() -> None:
@@ -84,7 +94,9 @@ def test_homotopy_rescues_failed_samples() -> None:
     circuit = from_spice(DECKS / "hard_source_step.cir")
     batch = solve_batch(circuit, {"v1": [11.327235378450785]})
     assert batch.converged.all()
-    np.testing.assert_allclose(batch.voltages[0], list(solve_native(circuit).voltages.values()), rtol=1e-9)
+    np.testing.assert_allclose(
+        batch.voltages[0], list(solve_native(circuit).voltages.values()), rtol=1e-9
+    )
 
 
 def test_bad_inputs_are_named() -> None:
@@ -107,7 +119,10 @@ def test_layered_network_uses_the_exact_schur_path() -> None:
     assert sorted(system.unknowns[k] for k in plan.rest) == ["out0", "out1", "out2"]
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (6, 12))
-    inputs = {name: x[:, k // 2] * (1 if name.endswith("p") else -1) for k, name in enumerate(net.input_sources)}
+    inputs = {
+        name: x[:, k // 2] * (1 if name.endswith("p") else -1)
+        for k, name in enumerate(net.input_sources)
+    }
     batch = solve_batch(system, inputs)
     for k in range(6):
         op = solve_native(net.with_inputs(x[k]))

@@ -27,7 +27,9 @@ def mixed_circuit() -> Circuit:
     """Every element type, PMOS and NMOS with RD/RS, a diode with RS, a floating V source."""
     c = Circuit("mixed")
     c.add_model(Model("dm", "d", {"rs": 10}))
-    c.add_model(Model("nm", "nmos", {"vto": 0.7, "kp": 1e-4, "gamma": 0.4, "lambda": 0.02, "rd": 50}))
+    c.add_model(
+        Model("nm", "nmos", {"vto": 0.7, "kp": 1e-4, "gamma": 0.4, "lambda": 0.02, "rd": 50})
+    )
     c.add_model(Model("pm", "pmos", {"vto": -0.7, "kp": 5e-5, "lambda": 0.02, "rs": 20}))
     c.add(VoltageSource("v1", "in", "0", 5.0))
     c.add(Resistor("r1", "in", "a", 1e3))
@@ -63,9 +65,20 @@ def test_unknown_layout_eliminates_grounded_sources() -> None:
     s = compile_circuit(mixed_circuit())
     assert s.fixed_nodes == {"in": ("v1", 5.0), "vdd": ("vdd", 3.0)}
     assert s.unknowns[: len(s.node_index)] == [
-        "a", "b", "dr", "o2", "e", "gg", "x", "ff", "hh", "d1#internal", "m1#drain", "m2#source",
+        "a",
+        "b",
+        "dr",
+        "o2",
+        "e",
+        "gg",
+        "x",
+        "ff",
+        "hh",
+        "d1#internal",
+        "m1#drain",
+        "m2#source",
     ]
-    assert s.unknowns[len(s.node_index):] == ["i(e1)", "i(vs)", "i(h1)"]
+    assert s.unknowns[len(s.node_index) :] == ["i(e1)", "i(vs)", "i(h1)"]
     assert s.branch_index == {"e1": 12, "vs": 13, "h1": 14}
 
 
@@ -146,7 +159,14 @@ def test_set_values_equals_recompiling() -> None:
     s = compile_circuit(c)
     s.set_values({"r1": 2.2e3, "v1": 4.0, "e1": 1.5, "g1": 2e-3, "f1": 2.0, "h1": 500.0})
     changed = mixed_circuit()
-    for name, value in {"r1": 2.2e3, "v1": 4.0, "e1": 1.5, "g1": 2e-3, "f1": 2.0, "h1": 500.0}.items():
+    for name, value in {
+        "r1": 2.2e3,
+        "v1": 4.0,
+        "e1": 1.5,
+        "g1": 2e-3,
+        "f1": 2.0,
+        "h1": 500.0,
+    }.items():
         changed.set_value(name, value)
     a, b = solve_native(s), solve_native(changed)
     assert s.fixed_nodes["in"] == ("v1", 4.0)

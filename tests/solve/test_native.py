@@ -74,7 +74,9 @@ def test_hard_source_step_records_the_whole_ladder() -> None:
     assert values[0] == 0.0 and values[-1] == 1.0 and values == sorted(values)
 
 
-@pytest.mark.parametrize("deck", ["diode_ladder", "cmos_inverter", "hard_diode_string", "kendall_layered", "nmos_stage"])
+@pytest.mark.parametrize(
+    "deck", ["diode_ladder", "cmos_inverter", "hard_diode_string", "kendall_layered", "nmos_stage"]
+)
 @pytest.mark.parametrize("rung", [gmin_stepping, source_stepping])
 def test_each_rung_alone_reaches_the_newton_answer(deck: str, rung) -> None:
     system = compile_circuit(from_spice(NETLISTS[0].parent / f"{deck}.cir"))
@@ -103,7 +105,9 @@ def test_solve_dc_dispatches_to_native() -> None:
 
 def test_unknown_and_bad_options_are_rejected() -> None:
     circuit = from_spice(NETLISTS[0].parent / "diode_ladder.cir")
-    with pytest.raises(CircuitError, match=r"unknown option 'itl1'; valid options are abstol, gmin_start"):
+    with pytest.raises(
+        CircuitError, match=r"unknown option 'itl1'; valid options are abstol, gmin_start"
+    ):
         solve_native(circuit, options={"itl1": 10})
     with pytest.raises(CircuitError, match="option reltol must be a positive number"):
         solve_native(circuit, options={"reltol": -1})
@@ -119,7 +123,9 @@ def test_non_convergence_reports_worst_node_and_raises_on_request() -> None:
     assert "iterations exhausted" in op.message and op.worst_node in op.message
     assert [s.rung for s in op.homotopy] == ["newton"]
     with pytest.raises(ConvergenceError, match="failed") as info:
-        solve_native(circuit, options={"max_iterations": 3, "homotopy": False}, raise_on_failure=True)
+        solve_native(
+            circuit, options={"max_iterations": 3, "homotopy": False}, raise_on_failure=True
+        )
     assert info.value.result.homotopy == op.homotopy
 
 

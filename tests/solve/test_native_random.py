@@ -23,8 +23,24 @@ def layered_circuits(draw) -> Circuit:
     resistive network driven by its predecessors: a unique solution.
     """
     c = Circuit("random layered")
-    c.add_model(Model("dm", "d", {"is": draw(st.sampled_from([1e-15, 1e-14, 1e-12])), "n": draw(st.sampled_from([1.0, 1.5])), "rs": draw(st.sampled_from([0.0, 5.0]))}))
-    c.add_model(Model("nm", "nmos", {"vto": 0.5, "kp": 1e-4, "gamma": draw(st.sampled_from([0.0, 0.4])), "lambda": 0.02}))
+    c.add_model(
+        Model(
+            "dm",
+            "d",
+            {
+                "is": draw(st.sampled_from([1e-15, 1e-14, 1e-12])),
+                "n": draw(st.sampled_from([1.0, 1.5])),
+                "rs": draw(st.sampled_from([0.0, 5.0])),
+            },
+        )
+    )
+    c.add_model(
+        Model(
+            "nm",
+            "nmos",
+            {"vto": 0.5, "kp": 1e-4, "gamma": draw(st.sampled_from([0.0, 0.4])), "lambda": 0.02},
+        )
+    )
     c.add_model(Model("pm", "pmos", {"vto": -0.6, "kp": 4e-5, "lambda": 0.03}))
     c.add(VoltageSource("vdd", "vdd", "0", 3.0))
     n_in = draw(st.integers(1, 3))
@@ -60,7 +76,18 @@ def layered_circuits(draw) -> Circuit:
                 c.add(VCVS(name("e"), f"{node}x", "0", ctrl, "0", draw(st.floats(-2.0, 2.0))))
                 c.add(Resistor(name("r"), f"{node}x", node, draw(st.floats(1e2, 1e4))))
             elif kind == "n":
-                c.add(Mosfet(name("m"), node, ctrl, "0", "0", "nm", w=draw(st.sampled_from([2e-6, 10e-6])), l=1e-6))
+                c.add(
+                    Mosfet(
+                        name("m"),
+                        node,
+                        ctrl,
+                        "0",
+                        "0",
+                        "nm",
+                        w=draw(st.sampled_from([2e-6, 10e-6])),
+                        l=1e-6,
+                    )
+                )
             elif kind == "p":
                 c.add(Mosfet(name("m"), node, ctrl, "vdd", "vdd", "pm", w=4e-6, l=1e-6))
         layers.append(nodes)
@@ -77,6 +104,12 @@ def test_random_circuits_agree_with_ngspice(circuit: Circuit) -> None:
     reference = solve_ngspice(circuit, options=PRECISE)
     assert native.converged and reference.converged
     for node, value in reference.voltages.items():
-        assert abs(native.voltages[node] - value) <= 1e-6 * abs(value) + 1e-7, (node, circuit.to_spice())
+        assert abs(native.voltages[node] - value) <= 1e-6 * abs(value) + 1e-7, (
+            node,
+            circuit.to_spice(),
+        )
     for source, value in reference.currents.items():
-        assert abs(native.currents[source] - value) <= 1e-6 * abs(value) + 1e-12, (source, circuit.to_spice())
+        assert abs(native.currents[source] - value) <= 1e-6 * abs(value) + 1e-12, (
+            source,
+            circuit.to_spice(),
+        )

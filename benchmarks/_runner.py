@@ -1,0 +1,151 @@
+"""Shared runner for the benchmark scripts: timing, results CSV, README table, ``--json``.
+
+A benchmark script builds a list of case functions, each returning a dict with at least
+``name``, ``native_s``, ``ngspice_s``, ``ratio`` and ``max_abs_diff_V``, and calls :func:`main`.
+The runner writes ``benchmarks/results/<benchmark>.csv``, refreshes the benchmark's table in
+``benchmarks/README.md`` (between ``<!-- <benchmark>:start -->`` and ``<!-- <benchmark>:end -->``)
+with the date and hardware, and prints either a text table or one JSON object
+``{"benchmark", "date", "hardware", "cases": [...]}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RESULTS_DIR", "hardware", "main", "timed"]
+
+HERE = Path(__file__).resolve().parent
+RESULTS_DIR = HERE / "results"
+"""Where ``<benchmark>.csv`` files are written."""
+
+README = HERE / "README.md"
+
+
+def hardware() -> str:
+    """One line describing the CPU, core count and Python/numpy versions."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numpy
+    import scipy
+
+    return (
+        f"{model}, {os.cpu_count()} logical cores, Python {platform.python_version()}, "
+        f"numpy {numpy.__version__}, scipy {scipy.__version__}"
+    )
+
+
+def timed(function: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
+    """Best wall-clock time [s] of ``repeat`` calls, and the last call's result."""
+    best = float("inf")
+    result = None
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main(
+    benchmark: str,
+    cases: Sequence[Callable[[argparse.Namespace], dict[str, Any]]],
+    argv: Sequence[str] | None = None,
+    *,
+    description: str = "",
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    """Run ``cases``, record them, print a table or JSON; returns the exit code."""
+    parser = argparse.ArgumentParser(prog=f"benchmarks/{benchmark}.py", description=description)
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument(
+        "--case", action="append", default=None, help="run only this case (repeatable)"
+    )
+    parser.add_argument(
+        "--no-record", action="store_true", help="do not write the CSV and README table"
+    )
+    if extra is not None:
+        extra(parser)
+    args = parser.parse_args(argv)
+    selected = [
+        case for case in cases if not args.case or case.__name__.removeprefix("case_") in args.case
+    ]
+    results = []
+    for case in selected:
+        row = case(args)
+        results.append(row)
+        if not args.json:
+            print(_line(row), flush=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = hardware()
+    if not args.no_record:
+        _write_csv(benchmark, results, stamp, machine)
+        _write_readme(benchmark, results, stamp, machine)
+    if args.json:
+        json.dump(
+            {"benchmark": benchmark, "date": stamp, "hardware": machine, "cases": results},
+            sys.stdout,
+        )
+        sys.stdout.write("\n")
+    return 0
+
+
+def _line(row: dict[str, Any]) -> str:
+    return (
+        f"{row['name']:<20} native {row['native_s']:.4g} s  ngspice {row['ngspice_s']:.4g} s  "
+        f"ratio {row['ratio']:.4g}x  max |dV| {row['max_abs_diff_V']:.3g} V"
+    )
+
+
+def _write_csv(benchmark: str, results: list[dict[str, Any]], stamp: str, machine: str) -> None:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    keys: list[str] = []
+    for row in results:
+        keys += [k for k in row if k not in keys]
+    with open(RESULTS_DIR / f"{benchmark}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["date", "hardware", *keys])
+        writer.writeheader()
+        for row in results:
+            writer.writerow({"date": stamp, "hardware": machine, **row})
+
+
+def _write_readme(benchmark: str, results: list[dict[str, Any]], stamp: str, machine: str) -> None:
+    start, end = f"<!-- {benchmark}:start -->", f"<!-- {benchmark}:end -->"
+    lines = [
+        start,
+        f"Last run: {stamp} on {machine}.",
+        "",
+        "| case | native [s] | ngspice [s] | ratio | goal | max abs diff [V] | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in results:
+        lines.append(
+            f"| {row['name']} | {row['native_s']:.4g} | {row['ngspice_s']:.4g} | {row['ratio']:.4g}× | "
+            f"{row.get('goal', '')} | {row['max_abs_diff_V']:.2g} | {row.get('notes', '')} |"
+        )
+    lines.append(end)
+    block = "\n".join(lines)
+    text = (
+        README.read_text()
+        if README.exists()
+        else f"# Benchmarks\n\n## {benchmark}\n\n{start}\n{end}\n"
+    )
+    if start not in text:
+        text += f"\n## {benchmark}\n\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1] if end in rest else ""
+    README.write_text(head + block + tail)
