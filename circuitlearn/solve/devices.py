@@ -12,9 +12,13 @@ set of equations serves both types, as in ngspice.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+from circuitlearn.circuit import Circuit, Diode, Mosfet
+from circuitlearn.errors import CircuitError
 
 __all__ = [
     "BOLTZMANN",
@@ -26,6 +30,7 @@ __all__ = [
     "DiodeGroup",
     "MosGroup",
     "breakdown_voltage",
+    "build_groups",
     "diode_current",
     "fetlim",
     "junction_current",
@@ -460,3 +465,87 @@ class MosGroup:
         vbs_i = np.where((vbd_f == vbd_r) & (vds == vds_r), vbs_r, vbd_f + vds)
         vbs = np.where(vds >= 0.0, vbs_f, vbs_i)
         return vgs, vds, vbs
+
+
+DEFAULT_MOS_SIZE = 100e-6
+"""Default MOSFET W and L [m]: ngspice's DEFW = DEFL = 100 µm."""
+
+
+def build_groups(
+    flat: Circuit, ext: Mapping[str, int]
+) -> tuple[dict[str, DiodeGroup | MosGroup], list[tuple[int, int, float]]]:
+    """Device arrays of a flat circuit, and the series resistances (a, b, conductance [S]).
+
+    ``ext`` maps node names (internal ``d#internal``, ``m#drain``, ``m#source`` included) to
+    extended indices. Model parameters are ngspice's (:mod:`circuitlearn.circuit.models`).
+    """
+    series: list[tuple[int, int, float]] = []
+    groups: dict[str, DiodeGroup | MosGroup] = {}
+    diodes = flat.elements_of(Diode)
+    if diodes:
+        d_rows = []
+        for d in diodes:
+            model = flat.models[d.model]
+            area, n, rs = float(d.area), float(model.value("n")), float(model.value("rs"))
+            isat, vte = float(model.value("is")) * area, n * VT
+            anode = ext[d.anode]
+            if rs > 0:
+                anode = ext[f"{d.name}#internal"]
+                series.append((ext[d.anode], anode, area / rs))
+            bv = float(model.value("bv"))
+            if math.isfinite(bv):
+                bv = breakdown_voltage(bv, float(model.value("ibv")), isat, n)
+            d_rows.append(
+                (anode, ext[d.cathode], isat, vte, vte * math.log(vte / (_SQRT2 * isat)), bv, vte)
+            )
+        cols = list(zip(*d_rows, strict=True))
+        groups["d"] = DiodeGroup(
+            [d.name for d in diodes],
+            *(np.array(col, dtype=int if k < 2 else float) for k, col in enumerate(cols)),
+        )
+    mos = flat.elements_of(Mosfet)
+    if mos:
+        m_rows = []
+        for m in mos:
+            model = flat.models[m.model]
+            p = {k: float(v) for k, v in model.dc_params().items()}
+            w = DEFAULT_MOS_SIZE if m.w is None else float(m.w)
+            length = DEFAULT_MOS_SIZE if m.l is None else float(m.l)
+            leff = length - 2.0 * p["ld"]
+            if leff <= 0:
+                raise CircuitError(
+                    f"MOSFET {m.name}: effective length L − 2·LD = {leff:g} m is not positive "
+                    f"(L={length:g}, LD={p['ld']:g} in model {model.name}); increase L or reduce LD",
+                    element=m.name,
+                )
+            drain, source = ext[m.drain], ext[m.source]
+            if p["rd"] > 0:
+                drain = ext[f"{m.name}#drain"]
+                series.append((ext[m.drain], drain, 1.0 / p["rd"]))
+            if p["rs"] > 0:
+                source = ext[f"{m.name}#source"]
+                series.append((ext[m.source], source, 1.0 / p["rs"]))
+            pol = float(model.polarity)
+            m_rows.append(
+                (
+                    drain,
+                    ext[m.gate],
+                    source,
+                    ext[m.bulk],
+                    pol,
+                    p["kp"] * w / leff,
+                    pol * p["vto"] - p["gamma"] * math.sqrt(p["phi"]),
+                    p["vto"],
+                    p["gamma"],
+                    p["phi"],
+                    p["lambda"],
+                    p["is"],
+                    VT * math.log(VT / (_SQRT2 * p["is"])),
+                )
+            )
+        cols = list(zip(*m_rows, strict=True))
+        groups["m"] = MosGroup(
+            [m.name for m in mos],
+            *(np.array(col, dtype=int if k < 4 else float) for k, col in enumerate(cols)),
+        )
+    return groups, series

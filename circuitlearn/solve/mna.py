@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,28 +35,17 @@ from circuitlearn.circuit import (
     check_topology,
 )
 from circuitlearn.errors import CircuitError
-from circuitlearn.solve.devices import (
-    GMIN,
-    VT,
-    DiodeGroup,
-    MosGroup,
-    breakdown_voltage,
-    vcrit,
-)
+from circuitlearn.solve.devices import GMIN, build_groups
 from circuitlearn.solve.layered import SchurPlan
 from circuitlearn.solve.result import OperatingPoint
 
 __all__ = [
-    "DEFAULT_MOS_SIZE",
     "DENSE_INPUT_LIMIT",
     "Evaluation",
     "MNASystem",
     "SourceValues",
     "compile_circuit",
 ]
-
-DEFAULT_MOS_SIZE = 100e-6
-"""Default MOSFET W and L [m]: ngspice's DEFW = DEFL = 100 µm."""
 
 DENSE_INPUT_LIMIT = 4_000_000
 """Largest (unknown rows × fixed nodes) block kept dense for batched source evaluation (used
@@ -576,115 +564,17 @@ class MNASystem:
         return self._fixed_sign * self._params[self._fixed_slot_index]
 
     def _build_devices(self, flat: Circuit) -> None:
-        ext = self._ext
+        self.groups, series = build_groups(flat, self._ext)
         rows, cols, signs, slots = (list(a) for a in self._lin)
         params = list(self._params)
-
-        def series(a: int, b: int, g: float) -> None:
+        for a, b, g in series:  # RS / RD: linear conductances to internal nodes
             slot = len(params)
             params.append(g)
-            for r, c, s in ((a, a, 1.0), (a, b, -1.0), (b, a, -1.0), (b, b, 1.0)):
+            for r, c, sign in ((a, a, 1.0), (a, b, -1.0), (b, a, -1.0), (b, b, 1.0)):
                 rows.append(r)
                 cols.append(c)
-                signs.append(s)
+                signs.append(sign)
                 slots.append(slot)
-
-        diodes = flat.elements_of(Diode)
-        d_cols: dict[str, list[Any]] = {
-            k: [] for k in ("anode", "cathode", "isat", "vte", "vcrit", "bv", "vtebrk")
-        }
-        for d in diodes:
-            model = flat.models[d.model]
-            area = float(d.area)
-            isat = float(model.value("is")) * area
-            vte = float(model.value("n")) * VT
-            anode = ext[d.anode]
-            if model.value("rs") > 0:
-                anode = ext[f"{d.name}#internal"]
-                series(ext[d.anode], anode, area / float(model.value("rs")))
-            bv = float(model.value("bv"))
-            if np.isfinite(bv):
-                bv = breakdown_voltage(bv, float(model.value("ibv")), isat, float(model.value("n")))
-            for key, value in (
-                ("anode", anode),
-                ("cathode", ext[d.cathode]),
-                ("isat", isat),
-                ("vte", vte),
-                ("vcrit", float(vcrit(np.array(vte), np.array(isat)))),
-                ("bv", bv),
-                ("vtebrk", vte),
-            ):
-                d_cols[key].append(value)
-        mos = flat.elements_of(Mosfet)
-        m_cols: dict[str, list[Any]] = {
-            k: []
-            for k in (
-                "drain",
-                "gate",
-                "source",
-                "bulk",
-                "polarity",
-                "beta",
-                "vbi",
-                "vto",
-                "gamma",
-                "phi",
-                "lam",
-                "isat",
-                "vcrit",
-            )
-        }
-        for m in mos:
-            model = flat.models[m.model]
-            value = {k: float(v) for k, v in model.dc_params().items()}
-            w = DEFAULT_MOS_SIZE if m.w is None else float(m.w)
-            length = DEFAULT_MOS_SIZE if m.l is None else float(m.l)
-            leff = length - 2.0 * value["ld"]
-            if leff <= 0:
-                raise CircuitError(
-                    f"MOSFET {m.name}: effective length L − 2·LD = {leff:g} m is not positive "
-                    f"(L={length:g}, LD={value['ld']:g} in model {model.name}); increase L or reduce LD",
-                    element=m.name,
-                )
-            drain, source = ext[m.drain], ext[m.source]
-            if value["rd"] > 0:
-                drain = ext[f"{m.name}#drain"]
-                series(ext[m.drain], drain, 1.0 / value["rd"])
-            if value["rs"] > 0:
-                source = ext[f"{m.name}#source"]
-                series(ext[m.source], source, 1.0 / value["rs"])
-            pol = float(model.polarity)
-            for key, v in (
-                ("drain", drain),
-                ("gate", ext[m.gate]),
-                ("source", source),
-                ("bulk", ext[m.bulk]),
-                ("polarity", pol),
-                ("beta", value["kp"] * w / leff),
-                ("vbi", pol * value["vto"] - value["gamma"] * np.sqrt(value["phi"])),
-                ("vto", value["vto"]),
-                ("gamma", value["gamma"]),
-                ("phi", value["phi"]),
-                ("lam", value["lambda"]),
-                ("isat", value["is"]),
-                ("vcrit", float(vcrit(np.array(VT), np.array(value["is"])))),
-            ):
-                m_cols[key].append(v)
-        self.groups: dict[str, DiodeGroup | MosGroup] = {}
-        if diodes:
-            self.groups["d"] = DiodeGroup(
-                [d.name for d in diodes],
-                *(
-                    np.array(d_cols[k], dtype=int if k in ("anode", "cathode") else float)
-                    for k in d_cols
-                ),
-            )
-        if mos:
-            ints = ("drain", "gate", "source", "bulk")
-            self.groups["m"] = MosGroup(
-                [m.name for m in mos],
-                *(np.array(m_cols[k], dtype=int if k in ints else float) for k in m_cols),
-            )
         self._lin = (
             np.array(rows, dtype=int),
             np.array(cols, dtype=int),
