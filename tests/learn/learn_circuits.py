@@ -33,7 +33,8 @@ def random_circuit(
     """A connected random network driven by one source, optionally with D and G/E/F/H elements.
 
     Conductances are drawn in [1e-4, 1e-3] S; controlled-source gains are small enough that the
-    circuit stays far from singular. Trainable resistors are named ``r*``; the others ``k*``.
+    circuit stays far from singular. The network's resistors are ``r<k>``; those in series with
+    the controlled sources ``re``, ``rs``, ``rh``.
     """
     rng = np.random.default_rng(seed)
     c = Circuit(f"random {seed}")

@@ -1,0 +1,135 @@
+"""LearningTask, trainable globs and costs: values, gradients and every user-facing error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from learn_circuits import random_task
+
+from circuitlearn.circuit import Circuit, Model, Mosfet, Resistor, VoltageSource
+from circuitlearn.errors import CircuitError
+from circuitlearn.learn import (
+    CrossEntropy,
+    LearningTask,
+    MeanSquaredError,
+    make_cost,
+    make_estimator,
+)
+from circuitlearn.learn.task import resolve_trainable
+
+
+def divider() -> Circuit:
+    c = Circuit("divider")
+    c.add(VoltageSource("v1", "a", "0", 1.0))
+    c.add(Resistor("R1", "a", "b", 1e3))
+    c.add(Resistor("r2", "b", "0", 3e3))
+    c.add(Resistor("rload", "b", "0", 1e4))
+    return c
+
+
+def test_globs_are_case_insensitive_and_keep_circuit_order() -> None:
+    c = divider()
+    assert resolve_trainable(c, ["R2", "r1"]) == ["r1", "r2"]
+    assert resolve_trainable(c, "R*") == ["r1", "r2", "rload"]
+    assert resolve_trainable(c, ["rl*", "r?"]) == ["r1", "r2", "rload"]
+
+
+@pytest.mark.parametrize(
+    ("patterns", "match"),
+    [
+        (["x*"], r"'x\*' matches no resistor; the circuit's resistors are r1, r2, rload"),
+        (["v1"], "'v1' matches no resistor"),
+        ([], "expected at least one resistor name or glob"),
+    ],
+)
+def test_unknown_globs_are_errors(patterns: list[str], match: str) -> None:
+    with pytest.raises(CircuitError, match=match):
+        resolve_trainable(divider(), patterns)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"outputs": {"zz": 0.1}}, "output node 'zz' is not a node of the circuit"),
+        ({"outputs": {"a": 0.1}}, "output node 'a' is fixed by voltage source v1"),
+        ({"outputs": {"0": 0.1}}, "output node '0' is not a node"),
+        ({"outputs": {}}, "expected at least one output node"),
+        ({"outputs": ["b"], "targets": [0.1, 0.2]}, "1 output nodes need as many targets; got 2"),
+        ({"outputs": ["b", "b"], "targets": [0.1, 0.2]}, "duplicate output nodes"),
+        ({"outputs": {"b": 0.1}, "targets": [0.1]}, "either in the outputs mapping or as targets"),
+        ({"outputs": {"b": 0.1}, "inputs": {"v9": 1.0}}, "input source 'v9' is not in the circuit"),
+        (
+            {"outputs": {"b": 0.1}, "cost": "hinge"},
+            "unknown cost 'hinge'; expected one of mse, cross_entropy",
+        ),
+    ],
+)
+def test_task_errors(kwargs: dict, match: str) -> None:
+    with pytest.raises(CircuitError, match=match):
+        LearningTask(divider(), "r?", **kwargs)
+
+
+def test_task_rejects_non_circuits() -> None:
+    with pytest.raises(CircuitError, match="expected a Circuit; got str"):
+        LearningTask("divider.cir", "r*", {"b": 0.1})  # type: ignore[arg-type]
+
+
+def test_task_values_inputs_and_copy() -> None:
+    c = divider()
+    task = LearningTask(c, "r?", ["b"], [0.5], inputs={"V1": 2.0})
+    assert task.parameters == pytest.approx({"r1": 1e-3, "r2": 1.0 / 3e3})
+    v_b = 2.0 * (1 / 1e3) / (1 / 1e3 + 1 / 3e3 + 1 / 1e4)
+    op = task.solve()
+    assert task.output_voltages(op) == pytest.approx([v_b])
+    assert task.cost_of(op) == pytest.approx(0.5 * (v_b - 0.5) ** 2)
+    assert task.drops(op) == pytest.approx([2.0 - v_b, v_b])
+    assert c["v1"].dc == 1.0  # the caller's circuit is not changed
+    other = task.with_conductances({"r1": 2e-3})
+    assert other.parameters["r1"] == pytest.approx(2e-3) and task.parameters["r1"] == pytest.approx(
+        1e-3
+    )
+    assert other.solve().voltage("b") > op.voltage("b")
+    assert "\n" not in repr(task)
+
+
+def test_mse_and_cross_entropy_gradients_match_differences() -> None:
+    rng = np.random.default_rng(0)
+    v, y = rng.normal(size=4) * 0.2, np.array([0.0, 1.0, 0.0, 0.0])
+    for cost in (MeanSquaredError(), CrossEntropy(0.05), make_cost("ce")):
+        g = cost.gradient(v, y)
+        h = 1e-6
+        numeric = [
+            (cost.value(v + h * e, y) - cost.value(v - h * e, y)) / (2 * h) for e in np.eye(4)
+        ]
+        assert g == pytest.approx(numeric, rel=1e-6, abs=1e-8)
+    assert repr(CrossEntropy(0.05)) == "CrossEntropy(temperature=0.05)"
+
+
+def test_cross_entropy_temperature_must_be_positive() -> None:
+    with pytest.raises(CircuitError, match="temperature must be a positive number of volts"):
+        CrossEntropy(0.0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_gradient_descent_step_lowers_the_cost(seed: int) -> None:
+    task = random_task(seed, 5, nonreciprocal=True)
+    grad = make_estimator("aep").compute_gradient(task)
+    g = grad.vector
+    step = 1e-3 * np.linalg.norm(task.conductances) / np.linalg.norm(g)
+    new = np.maximum(task.conductances - step * g, 1e-9)
+    assert task.with_conductances(new).cost_of(task.with_conductances(new).solve()) < grad.cost
+
+
+def test_twin_refuses_mosfets_with_series_resistance() -> None:
+    c = Circuit("mos rd")
+    c.add_model(Model("nrd", "nmos", {"vto": 0.7, "kp": 1e-4, "rd": 10.0}))
+    c.add(VoltageSource("vdd", "vdd", "0", 5.0))
+    c.add(VoltageSource("vg", "g", "0", 2.0))
+    c.add(Resistor("rd", "vdd", "d", 1e4))
+    c.add(Mosfet("m1", "d", "g", "0", "0", "nrd"))
+    task = LearningTask(c, "r*", {"d": 1.0})
+    with pytest.raises(CircuitError, match="twin phase: MOSFET m1 has drain/source resistance"):
+        make_estimator("dyadic").compute_gradient(task)
