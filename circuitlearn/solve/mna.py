@@ -131,7 +131,7 @@ class MNASystem:
     """
 
     def __init__(self, circuit: Circuit) -> None:
-        flat = circuit.flatten()
+        flat = _flat_copy(circuit)
         check_topology(flat)
         self.circuit = flat
         self._build_indices(flat)
@@ -413,7 +413,9 @@ class MNASystem:
                 continue
             self.fixed_nodes[node] = (element.name, sign * float(element.dc))
             self._eliminated[element.name] = (node, sign)
-        nodes = [node for node in flat.nodes if node not in self.fixed_nodes]
+        self.nodes: list[str] = list(flat.nodes)
+        """Circuit node names (ground and internal nodes excluded), the keys of :meth:`voltages`."""
+        nodes = [node for node in self.nodes if node not in self.fixed_nodes]
         self._internal_of: dict[str, str] = {}
         for element in flat:
             model = flat.models.get(getattr(element, "model", ""), None)
@@ -441,8 +443,6 @@ class MNASystem:
         self._ext[GROUND] = n + len(self.fixed_nodes)
         self._n_ext = n + len(self.fixed_nodes) + 1
         self._node_rows = np.arange(len(nodes))
-        self.nodes: list[str] = list(flat.nodes)
-        """Circuit node names (ground and internal nodes excluded), the keys of :meth:`voltages`."""
         self._node_columns = np.array([self._ext[node] for node in self.nodes], dtype=int)
         plan = [
             (e.name, True, self.branch_index[e.name], 0.0)
@@ -657,6 +657,22 @@ class MNASystem:
                 [x, np.broadcast_to(src.tail, (x.shape[0], src.tail.size))], axis=1
             )
         return np.concatenate([x, src.tail], axis=-1)
+
+
+def _flat_copy(circuit: Circuit) -> Circuit:
+    """The flat circuit the system owns: ``flatten()``, or a cheap copy when already flat.
+
+    Elements are immutable, so an already flat circuit (e.g. from a builder) is copied by sharing
+    its elements instead of re-validating each one (2–3 s saved on DRN-XS's 160k elements).
+    """
+    if not circuit.is_flat():
+        return circuit.flatten()
+    circuit.validate()
+    flat = Circuit(circuit.title)
+    flat.extend(circuit.elements)
+    for model in circuit.models.values():
+        flat.add_model(model)
+    return flat
 
 
 def _apply(matrix: sp.spmatrix, values: np.ndarray) -> np.ndarray:

@@ -225,3 +225,12 @@ def test_bad_mosfet_geometry_and_unknown_values_are_named() -> None:
     s = compile_circuit(divider())
     with pytest.raises(CircuitError, match="no element named 'r9'"):
         s.set_values({"r9": 1.0})
+
+
+def test_system_owns_its_circuit() -> None:
+    c = divider()
+    s = compile_circuit(c)
+    s.set_values({"r1": 5e3})
+    s.conductances = np.array([1e-4, 1e-4])
+    assert c["r1"].resistance == 1e3 and c["r2"].resistance == 3e3
+    assert s.circuit is not c and s.circuit["r1"].resistance == pytest.approx(1e4)
