@@ -7,6 +7,7 @@ globs, matched case-insensitively against the flat circuit's resistors (``r*``, 
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -203,10 +204,30 @@ class LearningTask:
         return dict(zip(self.trainable, self.conductances.tolist(), strict=True))
 
     def with_conductances(self, conductances: Mapping[str, float] | np.ndarray) -> LearningTask:
-        """A copy of the task with some trainable conductances [S] changed."""
+        """A copy of the task with some trainable conductances [S] changed.
+
+        The compiled native system is carried over with the new values written into its
+        parameters (no recompilation: a training step on DRN-XS would otherwise spend seconds
+        compiling), and compiled phase circuits stay shared (they read conductances from it).
+
+        Raises
+        ------
+        CircuitError
+            A name that is not trainable, or a conductance that is not positive and finite.
+        """
         if not isinstance(conductances, Mapping):
-            conductances = dict(
-                zip(self.trainable, np.asarray(conductances, dtype=float).tolist(), strict=True)
+            values = np.asarray(conductances, dtype=float)
+            if values.shape != (len(self.trainable),):
+                raise CircuitError(
+                    f"with_conductances: expected {len(self.trainable)} conductances [S]; "
+                    f"got shape {values.shape}"
+                )
+            conductances = dict(zip(self.trainable, values.tolist(), strict=True))
+        position = {name: k for k, name in enumerate(self.trainable)}
+        unknown = [name for name in conductances if name not in position]
+        if unknown:
+            raise CircuitError(
+                f"with_conductances: {unknown[0]!r} is not a trainable resistor", element=unknown[0]
             )
         circuit = copy_flat(self.circuit)
         for name, g in conductances.items():
@@ -214,8 +235,10 @@ class LearningTask:
         task = LearningTask.__new__(LearningTask)
         task.__dict__.update(self.__dict__)
         task.circuit = circuit
-        task._system = None
         task._conductances = None
+        task._system = None
+        if self._system is not None:
+            task._system = _updated_system(self._system, circuit, conductances)
         return task
 
     # -- solving --------------------------------------------------------------------------
@@ -299,3 +322,23 @@ class LearningTask:
                 )
         if len(set(self.outputs)) != len(self.outputs):
             raise CircuitError(f"LearningTask: duplicate output nodes in {self.outputs}")
+
+
+def _updated_system(
+    system: MNASystem, circuit: Circuit, conductances: Mapping[str, float]
+) -> MNASystem:
+    """A shallow copy of a compiled system with new resistor conductances [S].
+
+    Writes the compiled parameter slots directly (``MNASystem.conductances`` re-creates every
+    resistor dataclass); ``circuit`` is the already updated flat circuit it then refers to.
+    """
+    out = copy.copy(system)
+    out._params = system._params.copy()
+    out._row_ops = dict(system._row_ops)  # refilled in place by _linear_changed
+    out.fixed_nodes = dict(system.fixed_nodes)
+    index = {name: k for k, name in enumerate(system.resistor_names)}
+    slots = system._resistor_params[[index[name] for name in conductances]]
+    out._params[slots] = np.fromiter(conductances.values(), dtype=float, count=len(conductances))
+    out.circuit = circuit
+    out._linear_changed()
+    return out

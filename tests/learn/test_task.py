@@ -133,3 +133,23 @@ def test_twin_refuses_mosfets_with_series_resistance() -> None:
     task = LearningTask(c, "r*", {"d": 1.0})
     with pytest.raises(CircuitError, match="twin phase: MOSFET m1 has drain/source resistance"):
         make_estimator("dyadic").compute_gradient(task)
+
+
+def test_with_conductances_reuses_the_compiled_system_without_touching_the_old_one() -> None:
+    task = random_task(5, 6, nonreciprocal=True, diodes=True)
+    free = task.solve()
+    make_estimator("aep").compute_gradient(task, free=free)  # compiles and caches the phases
+    g = task.conductances * np.linspace(0.8, 1.2, len(task.trainable))
+    moved = task.with_conductances(g)
+    fresh = LearningTask(
+        moved.circuit, task.trainable, dict(zip(task.outputs, task.targets, strict=True))
+    )
+    assert moved.solve().voltages == pytest.approx(fresh.solve().voltages, rel=1e-12, abs=1e-15)
+    assert make_estimator("aep").compute_gradient(moved).vector == pytest.approx(
+        make_estimator("exact").compute_gradient(fresh).vector, rel=1e-5
+    )
+    assert task.solve().voltages == pytest.approx(free.voltages, rel=1e-12, abs=1e-15)
+    with pytest.raises(CircuitError, match="'vin' is not a trainable resistor"):
+        task.with_conductances({"vin": 1e-3})
+    with pytest.raises(CircuitError, match=r"expected \d+ conductances"):
+        task.with_conductances(np.ones(2))
