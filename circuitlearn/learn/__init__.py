@@ -1,5 +1,6 @@
 """Learning rules as circuit transformations: tasks, costs, phases and gradient estimators."""
 
+from circuitlearn.learn.api import compute_gradient, export_phases, gradient_report
 from circuitlearn.learn.costs import COSTS, Cost, CrossEntropy, MeanSquaredError, make_cost
 from circuitlearn.learn.estimators import (
     METHODS,
@@ -14,6 +15,7 @@ from circuitlearn.learn.estimators import (
     default_beta,
     make_estimator,
 )
+from circuitlearn.learn.report import GradientReport, compare_gradients
 from circuitlearn.learn.task import LearningTask, resolve_trainable
 
 __all__ = [
@@ -29,9 +31,14 @@ __all__ = [
     "FiniteDifference",
     "Gradient",
     "GradientEstimator",
+    "GradientReport",
     "LearningTask",
     "MeanSquaredError",
+    "compare_gradients",
+    "compute_gradient",
     "default_beta",
+    "export_phases",
+    "gradient_report",
     "make_cost",
     "make_estimator",
     "resolve_trainable",
