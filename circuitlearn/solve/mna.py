@@ -396,10 +396,6 @@ class MNASystem:
         """Index of ``node`` in the extended vector (unknowns, fixed nodes, ground)."""
         return self._ext[node]
 
-    def unknown_name(self, index: int) -> str:
-        """Human name of unknown ``index`` (the node, or ``i(name)``)."""
-        return self.unknowns[int(index)]
-
     # -- compilation --------------------------------------------------------------------------
     def _build_indices(self, flat: Circuit) -> None:
         controls = {e.control for e in flat if isinstance(e, (CCCS, CCVS))}
