@@ -198,6 +198,22 @@ def aep_circuit(
 
     Returns the circuit and the warm-start voltages and currents of its new nodes and sources.
     On a reciprocal circuit (R, D, V, I) K0 is symmetric and this is the EP nudged circuit.
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import VCCS, Circuit, Resistor, VoltageSource
+    >>> c = Circuit("amp"); _ = c.add(VoltageSource("v1", "a", "0", 1.0))
+    >>> _ = c.add(Resistor("r1", "a", "b", 1e3)); _ = c.add(Resistor("r2", "b", "0", 1e3))
+    >>> _ = c.add(VCCS("g1", "0", "c", "b", "0", 1e-3)); _ = c.add(Resistor("r3", "c", "0", 1e3))
+    >>> task = LearningTask(c, "r*", {"c": 0.2})
+    >>> phase, _, _ = aep_circuit(task, 1e-6, task.solve())
+    >>> for card in phase.to_spice().splitlines()[4:-2]:
+    ...     print(card)
+    g1 b 0 0 c 0.001
+    r3 c 0 1000
+    i_aep_0 b 0 dc 0.0005
+    i_aep_1 c 0 dc -0.0005
+    i_nudge_0 0 c dc -3e-07
     """
     corrected, _, new_v, new_i = aep_parts(task, free)
     assert corrected is not None
@@ -211,6 +227,24 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
     ------
     CircuitError
         A MOSFET with drain/source resistance (its internal nodes cannot be named in a netlist).
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import VCCS, Circuit, Resistor, VoltageSource
+    >>> c = Circuit("amp"); _ = c.add(VoltageSource("v1", "a", "0", 1.0))
+    >>> _ = c.add(Resistor("r1", "a", "b", 1e3)); _ = c.add(Resistor("r2", "b", "0", 1e3))
+    >>> _ = c.add(VCCS("g1", "0", "c", "b", "0", 1e-3)); _ = c.add(Resistor("r3", "c", "0", 1e3))
+    >>> task = LearningTask(c, "r*", {"c": 0.2})
+    >>> print(twin_circuit(task, 1e-6, task.solve()).to_spice())
+    amp [twin]
+    v1 a 0 dc 0
+    r1 a b 1000
+    r2 b 0 1000
+    g1 b 0 0 c 0.001
+    r3 c 0 1000
+    i_nudge_0 0 c dc -3e-07
+    .op
+    .end
     """
     system = task.system
     flat = system.circuit
