@@ -157,6 +157,14 @@ class MNASystem:
 
     @conductances.setter
     def conductances(self, values: np.ndarray) -> None:
+        self.set_conductances(values)
+
+    def set_conductances(self, values: np.ndarray, *, sync_circuit: bool = True) -> None:
+        """Set every resistor's conductance [S] (:attr:`resistor_names` order).
+
+        ``sync_circuit=False`` skips rewriting the elements of :attr:`circuit` (much faster on
+        large circuits in training loops; :attr:`circuit` then keeps the compiled values).
+        """
         values = np.asarray(values, dtype=float)
         if (
             values.shape != self._resistor_params.shape
@@ -168,12 +176,17 @@ class MNASystem:
                 f"got shape {values.shape}"
             )
         self._params[self._resistor_params] = values
-        for name, g in zip(self.resistor_names, values, strict=True):
-            self.circuit.replace(self.circuit[name].with_conductance(float(g)))
+        if sync_circuit:
+            for name, g in zip(self.resistor_names, values, strict=True):
+                self.circuit.replace(self.circuit[name].with_conductance(float(g)))
         self._linear_changed()
 
-    def set_values(self, mapping: Mapping[str, float]) -> None:
-        """Change element main values (R [Ω], V/I dc, E/F gain, G [S], H [Ω]) without recompiling."""
+    def set_values(self, mapping: Mapping[str, float], *, sync_circuit: bool = True) -> None:
+        """Change element main values (R [Ω], V/I dc, E/F gain, G [S], H [Ω]) without recompiling.
+
+        ``sync_circuit=False`` skips rewriting the elements of :attr:`circuit` (values are still
+        validated as numbers; see :meth:`set_conductances`).
+        """
         for name, value in mapping.items():
             key = name.lower()
             if key not in self._value_param:
@@ -186,8 +199,10 @@ class MNASystem:
                 raise CircuitError(f"set_values: no element named {name!r}", element=name)
             element = self.circuit[key]
             value = float(value)
-            new = element.with_values(**{_MAIN_VALUE[type(element)]: value})
-            self.circuit.replace(new)
+            if sync_circuit or isinstance(element, Resistor):  # validates (R > 0, finite)
+                new = element.with_values(**{_MAIN_VALUE[type(element)]: value})
+                if sync_circuit:
+                    self.circuit.replace(new)
             self._params[self._value_param[key]] = (
                 1.0 / value if isinstance(element, Resistor) else value
             )

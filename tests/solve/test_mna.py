@@ -234,3 +234,14 @@ def test_system_owns_its_circuit() -> None:
     s.conductances = np.array([1e-4, 1e-4])
     assert c["r1"].resistance == 1e3 and c["r2"].resistance == 3e3
     assert s.circuit is not c and s.circuit["r1"].resistance == pytest.approx(1e4)
+
+
+def test_fast_updates_without_circuit_sync() -> None:
+    s = compile_circuit(divider())
+    s.set_conductances(np.array([1e-3, 1e-3]), sync_circuit=False)
+    assert s.circuit["r2"].resistance == 3e3  # the compiled values are kept there
+    assert solve_native(s).voltages["out"] == pytest.approx(1.0, rel=1e-14)
+    s.set_values({"v1": 4.0}, sync_circuit=False)
+    assert solve_native(s).voltages["out"] == pytest.approx(2.0, rel=1e-14)
+    with pytest.raises(CircuitError, match="resistance must be positive"):
+        s.set_values({"r1": -5.0}, sync_circuit=False)
