@@ -28,9 +28,14 @@ def relative_error(estimate: np.ndarray, exact: np.ndarray) -> float:
 
 
 def random_circuit(
-    seed: int, n: int = 6, *, nonreciprocal: bool = False, diodes: bool = False
+    seed: int,
+    n: int = 6,
+    *,
+    nonreciprocal: bool = False,
+    diodes: bool = False,
+    mosfets: bool = False,
 ) -> Circuit:
-    """A connected random network driven by one source, optionally with D and G/E/F/H elements.
+    """A connected random network driven by one source, optionally with D, G/E/F/H and M elements.
 
     Conductances are drawn in [1e-4, 1e-3] S; controlled-source gains are small enough that the
     circuit stays far from singular. The network's resistors are ``r<k>``; those in series with
@@ -72,6 +77,13 @@ def random_circuit(
         c.add(CCCS("f1", "0", a, "vs", float(rng.uniform(-0.5, 0.5))))
         c.add(CCVS("h1", "nh", "0", "vs", float(rng.uniform(-500.0, 500.0))))
         c.add(Resistor("rh", "nh", a, 1.0 / g()))
+    if mosfets:  # an NMOS whose gate and source are network nodes, loaded back into the network
+        c.add_model(Model("nch", "nmos", {"vto": 0.4, "kp": 5e-5, "lambda": 0.05}))
+        c.add(VoltageSource("vdd", "vdd", "0", 3.0))
+        gate, source, back = (f"n{i}" for i in rng.choice(np.arange(1, n), size=3, replace=False))
+        c.add(Mosfet("m1", "nd", gate, source, "0", "nch", w=2e-6, l=1e-6))
+        c.add(Resistor("rm", "vdd", "nd", 1.0 / g()))
+        c.add(Resistor("rmo", "nd", back, 1.0 / g()))
     return c
 
 

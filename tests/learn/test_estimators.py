@@ -85,10 +85,12 @@ def test_random_circuits_exact_fd_and_reciprocal_rules(seed: int, diodes: bool) 
         assert relative_error(gradient(method, task), exact) <= 1e-5, method
 
 
-@settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 10_000), diodes=st.booleans())
-def test_random_nonreciprocal_circuits_aep_and_dyadic_exact(seed: int, diodes: bool) -> None:
-    task = random_task(seed, 6, nonreciprocal=True, diodes=diodes)
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), diodes=st.booleans(), mosfets=st.booleans())
+def test_random_nonreciprocal_circuits_aep_and_dyadic_exact(
+    seed: int, diodes: bool, mosfets: bool
+) -> None:
+    task = random_task(seed, 6, nonreciprocal=True, diodes=diodes, mosfets=mosfets)
     exact = gradient("exact", task)
     assert relative_error(gradient("fd", task), exact) <= 1e-6
     assert relative_error(gradient("aep", task), exact) <= 1e-5
