@@ -108,7 +108,7 @@ def case_drn_xs(args: argparse.Namespace) -> dict[str, Any]:
     compile_s, system = timed(lambda: compile_circuit(circuit))
     native_s, op = timed(lambda: solve_native(system), repeat=5)
     with NgspiceSession(circuit) as session:
-        load_s, _ = timed(session.op)
+        first_s, _ = timed(session.op)  # parses and loads the deck, then runs op
         ngspice_s, ref = timed(session.op, repeat=2)
     return {
         "name": "drn_xs",
@@ -118,10 +118,13 @@ def case_drn_xs(args: argparse.Namespace) -> dict[str, Any]:
         "max_abs_diff_V": max_diff(op.voltages, ref.voltages),
         "goal": "≥ 1000×",
         "native_compile_s": compile_s,
-        "ngspice_load_s": load_s - ngspice_s,
+        "ngspice_first_op_s": first_s,
         "native_iterations": op.iterations,
         "ngspice_iterations": ref.iterations,
-        "notes": f"op only on both sides; compile {compile_s:.2f} s, ngspice load {load_s - ngspice_s:.2f} s",
+        "notes": (
+            f"op only on both sides; native compile {compile_s:.2f} s, "
+            f"ngspice load + first op {first_s:.2f} s"
+        ),
     }
 
 

@@ -146,21 +146,25 @@ def _source_values(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[Source
     fixed = np.tile(system.fixed_values, (n_samples, 1))
     b = np.tile(system.source_vector, (n_samples, 1))
     fixed_names = {name: k for k, (name, _) in enumerate(system.fixed_nodes.values())}
+    columns, column_values = [], []
     for name, values in arrays.items():
         if not np.all(np.isfinite(values)):
             raise CircuitError(f"solve_batch: input {name} has non-finite values", element=name)
         element = system.circuit[name] if name in system.circuit else None
         if not isinstance(element, (VoltageSource, CurrentSource)):
             raise CircuitError(
-                f"solve_batch: {name!r} is not an independent V or I source of the circuit; inputs must name sources",
+                f"solve_batch: {name!r} is not an independent V or I source of the circuit; "
+                "inputs must name sources",
                 element=name,
             )
         if name in fixed_names:
-            k = fixed_names[name]
-            fixed[:, k] = values * system.fixed_sign[k]
+            columns.append(fixed_names[name])
+            column_values.append(values)
             continue
         for row, sign in system.source_stamps(name):
             b[:, row] += sign * (values - float(element.dc))
+    if columns:
+        fixed[:, columns] = np.stack(column_values, axis=1) * system.fixed_sign[columns]
     return system.sources(1.0, fixed=fixed, b=b), n_samples
 
 

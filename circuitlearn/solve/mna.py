@@ -306,7 +306,7 @@ class MNASystem:
             lin = lin + _apply(ops[key], res_v)
             mag = mag + _apply(ops[key], mag_v)
             if jacobian:
-                jac = jac + _apply(self._jac_scatter[key], jac_v)
+                jac += _apply(self._jac_scatter[key], jac_v)
             state[key] = st
             limited = limited | lim.any(axis=-1)
         if gshunt:
