@@ -128,3 +128,26 @@ def test_layered_network_uses_the_exact_schur_path() -> None:
         op = solve_native(net.with_inputs(x[k]))
         for node, v in op.voltages.items():
             assert batch.voltage(node)[k] == pytest.approx(v, rel=1e-10, abs=1e-13)
+
+
+def test_floating_and_current_source_inputs() -> None:
+    from circuitlearn.circuit import Circuit, CurrentSource, Diode, Model, Resistor, VoltageSource
+
+    c = Circuit("floating source and current source inputs")
+    c.add_model(Model("dm", "d"))
+    c.add(VoltageSource("v1", "a", "0", 1.0))
+    c.add(VoltageSource("vf", "b", "a", 0.5))  # floating: a branch unknown, not a fixed node
+    c.add(Resistor("r1", "b", "c", 1e3))
+    c.add(Diode("d1", "c", "0", "dm"))
+    c.add(CurrentSource("i1", "0", "c", 1e-4))
+    c.add(Resistor("r2", "c", "0", 1e4))
+    vf, i1 = np.array([0.0, 0.5, 2.0]), np.array([0.0, 1e-4, -2e-4])
+    batch = solve_batch(c, {"vf": vf, "i1": i1})
+    for k in range(3):
+        single = c.copy()
+        single.set_value("vf", float(vf[k]))
+        single.set_value("i1", float(i1[k]))
+        op = solve_native(single)
+        np.testing.assert_allclose(
+            batch.voltages[k], [op.voltages[n] for n in batch.nodes], rtol=1e-10, atol=1e-13
+        )
