@@ -159,7 +159,7 @@ def newton(
         norms.append(float(np.max(np.abs(ev.residual), initial=0.0)))
         try:
             dx = _solve(system, ev.jacobian_data, -ev.residual)
-        except _Singular as exc:
+        except _SingularError as exc:
             return RungResult(x, False, iteration, residual_norms=norms, singular=exc.unknown)
         if not np.all(np.isfinite(dx)):
             return RungResult(x, False, iteration, residual_norms=norms)
@@ -322,7 +322,7 @@ def _linear(system: MNASystem, options: Mapping[str, Any]) -> RungResult:
     ev = system.evaluate(x)
     try:
         x = _solve(system, ev.jacobian_data, -ev.residual)
-    except _Singular as exc:
+    except _SingularError as exc:
         return RungResult(x, False, 1, [HomotopyStep("newton", 0.0, 1, False)], [], exc.unknown)
     ok = bool(np.all(np.isfinite(x)))
     return RungResult(
@@ -395,7 +395,7 @@ def _node_mask(system: MNASystem) -> np.ndarray:
     return mask
 
 
-class _Singular(Exception):
+class _SingularError(Exception):
     def __init__(self, unknown: str) -> None:
         self.unknown = unknown
         super().__init__(unknown)
@@ -415,7 +415,7 @@ def _solve(system: MNASystem, data: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     try:
         return spla.splu(matrix).solve(rhs)
     except RuntimeError:
-        raise _Singular(_singular_unknown(system, matrix)) from None
+        raise _SingularError(_singular_unknown(system, matrix)) from None
 
 
 def _singular_unknown(system: MNASystem, matrix: Any) -> str:
