@@ -1,4 +1,4 @@
-"""Property test: native and ngspice agree on random well-posed R/D/G/E/M circuits."""
+"""Property test: native and ngspice agree on random well-posed R/D/E/G/F/H/M circuits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from circuitlearn.circuit import VCCS, VCVS, Circuit, Diode, Model, Mosfet, Resistor, VoltageSource
+from circuitlearn.circuit import (
+    CCCS,
+    CCVS,
+    VCCS,
+    VCVS,
+    Circuit,
+    Diode,
+    Model,
+    Mosfet,
+    Resistor,
+    VoltageSource,
+)
 from circuitlearn.solve.newton import solve_native
 
 PRECISE = {"reltol": 1e-9, "abstol": 1e-15, "vntol": 1e-12}
@@ -18,7 +29,8 @@ def layered_circuits(draw) -> Circuit:
 
     Layer 0 holds driven inputs. Inside each later layer only passive, monotone elements connect
     nodes (resistors, diodes, a resistor to ground at every node). A layer sees the previous one
-    only through elements that draw no current from it: VCCS/VCVS controls and MOSFET gates
+    only through elements that draw no current from it (VCCS/VCVS controls, MOSFET
+    gates) or through F/H sensing the current of a resistor hung from it
     (NMOS sources and bulks at ground, PMOS at the supply). So each layer is a monotone
     resistive network driven by its predecessors: a unique solution.
     """
@@ -68,9 +80,20 @@ def layered_circuits(draw) -> Circuit:
                 c.add(Diode(name("d"), a, b, "dm"))
         prev = layers[-1]
         for node in nodes:
-            kind = draw(st.sampled_from(["g", "e", "n", "p", "none"]))
+            kind = draw(st.sampled_from(["g", "e", "f", "h", "n", "p", "none"]))
             ctrl = draw(st.sampled_from(prev))
-            if kind == "g":
+            if kind in ("f", "h"):
+                # sense the current of a resistor hung from the previous layer (a 0-V source in
+                # series: part of that layer's passive network), drive this layer with it
+                sense = name("vsense")
+                c.add(Resistor(name("r"), ctrl, f"{sense}n", draw(st.floats(1e3, 1e5))))
+                c.add(VoltageSource(sense, f"{sense}n", "0", 0.0))
+                if kind == "f":
+                    c.add(CCCS(name("f"), "0", node, sense, draw(st.floats(-3.0, 3.0))))
+                else:
+                    c.add(CCVS(name("h"), f"{node}h", "0", sense, draw(st.floats(-1e4, 1e4))))
+                    c.add(Resistor(name("r"), f"{node}h", node, draw(st.floats(1e2, 1e4))))
+            elif kind == "g":
                 c.add(VCCS(name("g"), "0", node, ctrl, "0", draw(st.floats(-1e-3, 1e-3))))
             elif kind == "e" and node == nodes[0]:
                 c.add(VCVS(name("e"), f"{node}x", "0", ctrl, "0", draw(st.floats(-2.0, 2.0))))
