@@ -29,10 +29,10 @@ def layered_circuits(draw) -> Circuit:
 
     Layer 0 holds driven inputs. Inside each later layer only passive, monotone elements connect
     nodes (resistors, diodes, a resistor to ground at every node). A layer sees the previous one
-    only through elements that draw no current from it (VCCS/VCVS controls, MOSFET
-    gates) or through F/H sensing the current of a resistor hung from it
-    (NMOS sources and bulks at ground, PMOS at the supply). So each layer is a monotone
-    resistive network driven by its predecessors: a unique solution.
+    only through elements that draw no current from it (VCCS/VCVS controls; MOSFET gates, with
+    NMOS sources and bulks at ground and PMOS at the supply) or through F/H sensing the current
+    of a resistor hung from it. So each layer is a monotone resistive network driven by its
+    predecessors: a unique solution.
     """
     c = Circuit("random layered")
     c.add_model(
