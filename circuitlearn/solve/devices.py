@@ -225,16 +225,19 @@ def pnjlim(vnew: np.ndarray, vold: np.ndarray, vt: np.ndarray, vcrit_: np.ndarra
     Above ``vcrit_`` a forward step larger than 2·vt is compressed logarithmically; a reverse step
     is limited to −vold − 1 (from forward bias) or 2·vold − 1 (from reverse bias).
     """
-    big = (vnew > vcrit_) & (np.abs(vnew - vold) > 2.0 * vt)
-    arg = (vnew - vold) / vt
-    up = vold + vt * (2.0 + np.log(np.maximum(arg - 2.0, 1e-300)))
-    down = vold - vt * (2.0 + np.log(np.maximum(2.0 - arg, 1e-300)))
-    from_forward = np.where(arg > 0.0, up, down)
-    from_zero = vt * np.log(np.maximum(vnew, 1e-300) / vt)
-    limited_big = np.where(vold > 0.0, from_forward, from_zero)
+    vt, vcrit_ = np.broadcast_to(vt, vnew.shape), np.broadcast_to(vcrit_, vnew.shape)
     floor = np.where(vold > 0.0, -vold - 1.0, 2.0 * vold - 1.0)
-    limited_small = np.where((vnew < 0.0) & (vnew < floor), floor, vnew)
-    return np.where(big, limited_big, limited_small)
+    out = np.where((vnew < 0.0) & (vnew < floor), floor, vnew)
+    big = (vnew > vcrit_) & (np.abs(vnew - vold) > 2.0 * vt)
+    if big.any():  # logarithmic compression only where needed (few devices, few iterations)
+        v, old, t = vnew[big], vold[big], vt[big]
+        arg = (v - old) / t
+        with np.errstate(invalid="ignore", divide="ignore"):
+            up = old + t * (2.0 + np.log(arg - 2.0))
+            down = old - t * (2.0 + np.log(2.0 - arg))
+            from_zero = t * np.log(v / t)
+        out[big] = np.where(old > 0.0, np.where(arg > 0.0, up, down), from_zero)
+    return out
 
 
 def fetlim(vnew: np.ndarray, vold: np.ndarray, vto: np.ndarray) -> np.ndarray:
