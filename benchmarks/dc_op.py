@@ -28,14 +28,11 @@ import multiprocessing
 import resource
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _runner import main, timed
+from _runner import main, timed  # the script's folder is on sys.path when run as a script
 
 from circuitlearn.circuit import Circuit, Diode, Model, Mosfet, Resistor, VoltageSource
 from circuitlearn.circuit.builders import kendall_network
