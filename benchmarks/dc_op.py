@@ -31,7 +31,6 @@ import time
 from typing import Any
 
 import numpy as np
-
 from _runner import main, timed  # the script's folder is on sys.path when run as a script
 
 from circuitlearn.circuit import Circuit, Diode, Model, Mosfet, Resistor, VoltageSource
