@@ -80,7 +80,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "source_steps": SOURCE_STEPS,
     "homotopy": True,
 }
-"""Valid ``options`` keys of :func:`solve_native` and their defaults."""
+"""Valid ``options`` keys of :func:`solve_native` and their defaults: the tolerances above,
+``max_iterations`` per Newton solve, ``max_step`` [V], ``gmin_start`` [S], ``source_steps``, and
+``homotopy`` (``False`` stops after plain Newton instead of climbing the ladder)."""
 
 
 def check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
