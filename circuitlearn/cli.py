@@ -355,6 +355,174 @@ def _run_bench(args: argparse.Namespace) -> Outcome:
     return Outcome(payload, text, EXIT_FAILED if failed else EXIT_OK)
 
 
+# -- learning: gradient, report, export-phase, conservation -------------------------------------
+
+_METHODS = ("exact", "fd", "ep", "cl", "aep", "dyadic")
+_VARIANTS = ("centered", "positive", "negative")
+
+
+def _add_task(parser: argparse.ArgumentParser, *, backend: bool = True) -> None:
+    """NETLIST, --trainable, --output (and --set, --beta, --backend, --cost) for learning commands."""
+    from circuitlearn.solve import BACKENDS
+
+    parser.add_argument("netlist", metavar="NETLIST", help="SPICE netlist file (.cir)")
+    parser.add_argument(
+        "--trainable", nargs="+", action="extend", required=True, metavar="GLOB",
+        help="trainable resistors by name or glob, case-insensitive (e.g. 'r*')",
+    )  # fmt: skip
+    parser.add_argument(
+        "--output", nargs="+", action="extend", required=True, metavar="NODE=TARGET",
+        help="output node and its target voltage, e.g. --output out=0.3 (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="override an element's value before learning (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--beta", type=_positive_float, default=None, metavar="B",
+        help="nudging strength [S] (cl: clamping factor eta; fd: relative step); "
+        "default scales with the mean trainable conductance (docs/learning.md)",
+    )  # fmt: skip
+    parser.add_argument("--cost", default="mse", choices=("mse", "cross_entropy"))
+    if backend:
+        parser.add_argument(
+            "--backend", default="native", choices=BACKENDS, help="solver (default: native)"
+        )
+
+
+def _add_gradient(parser: argparse.ArgumentParser) -> None:
+    _add_task(parser)
+    parser.add_argument("--method", default="exact", choices=_METHODS, help="default: exact")
+    parser.add_argument("--variant", default="centered", choices=_VARIANTS)
+
+
+def _run_gradient(args: argparse.Namespace) -> Outcome:
+    from circuitlearn.learn import compute_gradient
+
+    circuit = load_circuit(args.netlist, args.set)
+    outputs = parse_assignments(args.output, "--output")
+    gradient = compute_gradient(
+        circuit, args.trainable, outputs, method=args.method, variant=args.variant,
+        beta=args.beta, backend=args.backend, cost=args.cost,
+    )  # fmt: skip
+    payload = gradient.to_dict()
+    beta = "n/a" if gradient.beta is None else f"{gradient.beta:.4g}"
+    width = max([len("parameter"), *map(len, gradient.values)])
+    lines = [
+        f"{args.method} gradient of {args.netlist} ({args.backend}); beta {beta}; "
+        f"cost C = {gradient.cost:.9g} V^2",
+        "",
+        f"{'parameter':<{width}}  {'G [S]':>14}  {'dC/dG [V^2/S]':>16}",
+    ]
+    lines += [
+        f"{name:<{width}}  {gradient.parameters[name]:>14.6g}  {value:>16.9g}"
+        for name, value in gradient.values.items()
+    ]
+    return Outcome(payload, "\n".join(lines))
+
+
+def _add_report(parser: argparse.ArgumentParser) -> None:
+    _add_task(parser)
+    parser.add_argument(
+        "--methods", nargs="+", default=None, choices=_METHODS[1:], metavar="METHOD",
+        help="methods to compare with the exact gradient (default: fd ep cl aep dyadic)",
+    )  # fmt: skip
+    parser.add_argument("--variant", default="centered", choices=_VARIANTS)
+    parser.add_argument("--plot", default=None, metavar="FILE.png", help="scatter plot vs exact")
+
+
+def _run_report(args: argparse.Namespace) -> Outcome:
+    from circuitlearn.learn import gradient_report
+    from circuitlearn.learn.report import DEFAULT_METHODS
+
+    circuit = load_circuit(args.netlist, args.set)
+    outputs = parse_assignments(args.output, "--output")
+    report = gradient_report(
+        circuit, args.trainable, outputs, args.methods or DEFAULT_METHODS, variant=args.variant,
+        beta=args.beta, backend=args.backend, cost=args.cost, plot=args.plot,
+    )  # fmt: skip
+    payload = report.to_dict()
+    text = report.to_text()
+    if args.plot:
+        payload["plot"] = str(args.plot)
+        text += f"\n\nscatter plot: {args.plot}"
+    return Outcome(payload, text)
+
+
+def _add_export_phase(parser: argparse.ArgumentParser) -> None:
+    _add_task(parser)
+    parser.add_argument("--method", required=True, choices=("ep", "cl", "aep", "dyadic"))
+    parser.add_argument("--variant", default="centered", choices=_VARIANTS)
+    parser.add_argument(
+        "-o", "--out", required=True, metavar="OUT.cir",
+        help="base file name: writes OUT_free.cir and one OUT_<phase>.cir per phase",
+    )  # fmt: skip
+
+
+def _run_export_phase(args: argparse.Namespace) -> Outcome:
+    from circuitlearn.learn import export_phases
+
+    circuit = load_circuit(args.netlist, args.set)
+    outputs = parse_assignments(args.output, "--output")
+    files = export_phases(
+        circuit, args.method, args.trainable, outputs, args.beta, args.out,
+        variant=args.variant, cost=args.cost, backend=args.backend,
+    )  # fmt: skip
+    payload = {"method": args.method, "variant": args.variant, "files": [str(f) for f in files]}
+    text = f"wrote {len(files)} ngspice netlists ({args.method}):\n" + "\n".join(
+        f"  {f}" for f in files
+    )
+    return Outcome(payload, text + "\nrun any of them with: ngspice -b FILE")
+
+
+def _add_conservation(parser: argparse.ArgumentParser) -> None:
+    _add_task(parser, backend=False)
+    parser.add_argument("--method", default="ep", choices=("ep", "cl", "exact"))
+    parser.add_argument(
+        "--lr", type=_positive_float, default=None, metavar="ETA",
+        help="learning rate [S^2/V^2] (default: relative to |G|/|dC/dG|)",
+    )  # fmt: skip
+    parser.add_argument("--steps", type=int, default=100, metavar="N", help="default: 100")
+    parser.add_argument("--plot", default=None, metavar="FILE.png", help="drift and loss figure")
+
+
+def _run_conservation(args: argparse.Namespace) -> Outcome:
+    from circuitlearn.diagnostics import conservation_run
+
+    if args.steps < 1:
+        raise UsageError(f"--steps must be >= 1; got {args.steps}")
+    if args.cost != "mse":
+        raise UsageError("conservation: only --cost mse is supported (the law is stated for MSE)")
+    circuit = load_circuit(args.netlist, args.set)
+    outputs = parse_assignments(args.output, "--output")
+    result = conservation_run(
+        circuit, args.trainable, outputs, method=args.method, beta=args.beta, lr=args.lr,
+        steps=args.steps, plot=args.plot,
+    )  # fmt: skip
+    verdict = "applies" if result["applicable"] else "does NOT apply"
+    lines = [
+        f"conservation of {result['quantity']} on {args.netlist} ({args.method}, {args.steps} steps)",
+        f"the law {verdict}" + ("" if result["applicable"] else ":"),
+        *[f"  - {reason}" for reason in result["reasons"]],
+        f"initial {result['initial']:.12g}   final {result['final']:.12g}   "
+        f"relative drift {result['relative_drift']:.3e}",
+        f"cost {result['cost_initial']:.6g} -> {result['cost_final']:.6g}   "
+        f"linear circuit: {'yes' if result['linear'] else 'no'}",
+    ]
+    if result.get("message"):
+        lines.append(str(result["message"]))
+    if args.plot:
+        lines.append(f"figure: {args.plot}")
+    return Outcome(result, "\n".join(lines))
+
+
+def _positive_float(text: str) -> float:
+    value = try_parse_value(text)
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number (e.g. 1e-6, 10u); got {text!r}")
+    return value
+
+
 COMMANDS: list[Command] = [
     Command(
         "simulate",
@@ -367,6 +535,30 @@ COMMANDS: list[Command] = [
         "small end-to-end example: build, simulate, compare backends, plot",
         _add_demo,
         _run_demo,
+    ),
+    Command(
+        "gradient",
+        "dC/dG of trainable resistors by exact, fd, ep, cl, aep or dyadic",
+        _add_gradient,
+        _run_gradient,
+    ),
+    Command(
+        "report",
+        "compare every gradient method with the exact one (table, scatter plot)",
+        _add_report,
+        _run_report,
+    ),
+    Command(
+        "export-phase",
+        "write a learning rule's phase circuits as ngspice netlists",
+        _add_export_phase,
+        _run_export_phase,
+    ),
+    Command(
+        "conservation",
+        "train on fixed targets and track the conserved quantity (McGinnis et al.)",
+        _add_conservation,
+        _run_conservation,
     ),
     Command("bench", "run the benchmark scripts in benchmarks/", _add_bench, _run_bench),
 ]
