@@ -107,8 +107,12 @@ def main(
 def _line(row: dict[str, Any]) -> str:
     return (
         f"{row['name']:<20} native {row['native_s']:.4g} s  ngspice {row['ngspice_s']:.4g} s  "
-        f"ratio {row['ratio']:.4g}x  max |dV| {row['max_abs_diff_V']:.3g} V"
+        f"ratio {_ratio(row['ratio'])}x  max |dV| {row['max_abs_diff_V']:.3g} V"
     )
+
+
+def _ratio(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def _write_csv(benchmark: str, results: list[dict[str, Any]], stamp: str, machine: str) -> None:
@@ -134,7 +138,7 @@ def _write_readme(benchmark: str, results: list[dict[str, Any]], stamp: str, mac
     ]
     for row in results:
         lines.append(
-            f"| {row['name']} | {row['native_s']:.4g} | {row['ngspice_s']:.4g} | {row['ratio']:.4g}× | "
+            f"| {row['name']} | {row['native_s']:.4g} | {row['ngspice_s']:.4g} | {_ratio(row['ratio'])}× | "
             f"{row.get('goal', '')} | {row['max_abs_diff_V']:.2g} | {row.get('notes', '')} |"
         )
     lines.append(end)
