@@ -188,3 +188,19 @@ def test_mosfet_both_directions_and_body_effect_match_ngspice(kind: str, vds: fl
     c.add(Resistor("rsrc", "s", "0", 500.0))
     c.add(Mosfet("m1", "d", "g", "s", "b", "mm", w=20e-6, l=2e-6))
     assert_agree(solve_native(c), solve_ngspice(c, options=PRECISE))
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("path", NETLISTS, ids=[p.stem for p in NETLISTS])
+def test_ngspice_solution_satisfies_native_equations(path: Path) -> None:
+    """Model equality independent of Newton: ngspice's answer is a root of the native residual."""
+    from circuitlearn.solve.ngspice import solve_ngspice
+
+    system = compile_circuit(from_spice(path))
+    reference = solve_ngspice(system.circuit, options=PRECISE)
+    x = system.state_from(reference)
+    ev = system.evaluate(x)
+    floor = np.where(np.arange(system.n) < len(system.node_index), 1e-12, 1e-9)
+    assert np.all(np.abs(ev.residual) <= 1e-6 * ev.scale + floor)
+    warm = solve_native(system, x0=reference)
+    assert warm.converged and warm.iterations <= 3
