@@ -24,12 +24,12 @@ from circuitlearn.circuit.elements import (
     VCCS,
     VCVS,
     CurrentSource,
-    VoltageSource,
     Diode,
     Element,
     Mosfet,
     Resistor,
     SubcircuitInstance,
+    VoltageSource,
     normalize_node,
 )
 from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
@@ -83,7 +83,9 @@ class Circuit:
     def add(self, element: Element) -> Element:
         """Add an element; its name must be new in this circuit."""
         if not isinstance(element, Element):
-            raise CircuitError(f"expected a circuit element (Resistor, Diode, ...); got {element!r}")
+            raise CircuitError(
+                f"expected a circuit element (Resistor, Diode, ...); got {element!r}"
+            )
         if element.name in self._elements:
             raise CircuitError(f"duplicate element name {element.name!r}", element=element.name)
         self._elements[element.name] = element
@@ -132,11 +134,13 @@ class Circuit:
         self._elements[element.name] = element
 
     def set_value(self, name: str, value: float) -> None:
-        """Set an element's main value (R, V/I dc, gain...), as ``circuitlearn simulate --set`` does."""
+        """Set an element's main value (R, V/I dc, gain...), as ``simulate --set`` does."""
         element = self[name]
         main = _MAIN_VALUE.get(type(element))
         if main is None:
-            raise CircuitError(f"{element.kind} {element.name} has no single value to set", element=element.name)
+            raise CircuitError(
+                f"{element.kind} {element.name} has no single value to set", element=element.name
+            )
         self.replace(replace(element, **{main: value}))
 
     def copy(self) -> Circuit:
@@ -196,9 +200,12 @@ class Circuit:
     def is_flat(self) -> bool:
         """True when there are no subcircuit instances and no unresolved expressions."""
         return not any(
-            isinstance(e, SubcircuitInstance) or any(isinstance(v, Expression) for v in e.values().values())
+            isinstance(e, SubcircuitInstance)
+            or any(isinstance(v, Expression) for v in e.values().values())
             for e in self._elements.values()
-        ) and not any(isinstance(v, Expression) for m in self.models.values() for v in m.params.values())
+        ) and not any(
+            isinstance(v, Expression) for m in self.models.values() for v in m.params.values()
+        )
 
     # -- checks and transformations ---------------------------------------------------------
     def validate(self) -> None:
@@ -209,7 +216,14 @@ class Circuit:
         CircuitError
             Naming the element and the missing reference.
         """
-        _validate_scope(self._elements.values(), self.models, self.subcircuits, set(self.params), outer_models={}, where="")
+        _validate_scope(
+            self._elements.values(),
+            self.models,
+            self.subcircuits,
+            set(self.params),
+            outer_models={},
+            where="",
+        )
 
     def flatten(self) -> Circuit:
         """The solver-ready form: subcircuits expanded, expressions evaluated, models resolved."""
@@ -217,14 +231,25 @@ class Circuit:
         env = _resolve(self.params, {}, "the top level")
         flat = Circuit(self.title)
         models = {name: _resolve_model(m, env) for name, m in self.models.items()}
-        _expand(self, self._elements.values(), env, path=(), port_map={}, models=models,
-                subcircuits=self.subcircuits, flat=flat, stack=())
+        _expand(
+            self,
+            self._elements.values(),
+            env,
+            path=(),
+            port_map={},
+            models=models,
+            subcircuits=self.subcircuits,
+            flat=flat,
+            stack=(),
+        )
         for model in models.values():
             if model.name not in flat.models:
                 flat.add_model(model)
         return flat
 
-    def to_spice(self, *, analysis: str | None = ".op", options: Mapping[str, float] | None = None) -> str:
+    def to_spice(
+        self, *, analysis: str | None = ".op", options: Mapping[str, float] | None = None
+    ) -> str:
         """ngspice-runnable netlist text (title line first, ``.end`` last).
 
         Parameters
@@ -236,7 +261,9 @@ class Circuit:
         """
         lines = [self.title]
         if options:
-            lines.append(".options " + " ".join(f"{k}={format_value(v)}" for k, v in options.items()))
+            lines.append(
+                ".options " + " ".join(f"{k}={format_value(v)}" for k, v in options.items())
+            )
         lines += [f".param {k}={_fmt(v)}" for k, v in self.params.items()]
         lines += [m.spice_card() for m in self.models.values()]
         for sub in self.subcircuits.values():
@@ -269,7 +296,10 @@ class Subcircuit:
             raise CircuitError(f"subcircuit {self.name}: ground (0) cannot be a port")
         if len(set(self.ports)) != len(self.ports):
             raise CircuitError(f"subcircuit {self.name}: duplicate port names in {self.ports}")
-        self.params = {str(k).lower(): (Expression(v) if isinstance(v, str) else v) for k, v in self.params.items()}
+        self.params = {
+            str(k).lower(): (Expression(v) if isinstance(v, str) else v)
+            for k, v in self.params.items()
+        }
 
     def spice_lines(self) -> list[str]:
         """The definition as netlist lines, ``.subckt`` to ``.ends``."""
@@ -285,8 +315,14 @@ class Subcircuit:
 
 
 _MAIN_VALUE: dict[type[Element], str] = {
-    Resistor: "resistance", VoltageSource: "dc", CurrentSource: "dc", VCVS: "gain",
-    VCCS: "transconductance", CCCS: "gain", CCVS: "transresistance", Diode: "area",
+    Resistor: "resistance",
+    VoltageSource: "dc",
+    CurrentSource: "dc",
+    VCVS: "gain",
+    VCCS: "transconductance",
+    CCCS: "gain",
+    CCVS: "transresistance",
+    Diode: "area",
 }
 """The value ``--set NAME=VALUE`` changes, per element type."""
 
@@ -295,7 +331,9 @@ def _fmt(value: Value) -> str:
     return str(value) if isinstance(value, Expression) else format_value(value)
 
 
-def _resolve(params: Mapping[str, Value], outer: Mapping[str, float], where: str) -> dict[str, float]:
+def _resolve(
+    params: Mapping[str, Value], outer: Mapping[str, float], where: str
+) -> dict[str, float]:
     try:
         return resolve_params(params, outer)
     except ValueError as exc:
@@ -306,7 +344,10 @@ def _resolve_model(model: Model, env: Mapping[str, float]) -> Model:
     if not any(isinstance(v, Expression) for v in model.params.values()):
         return model
     try:
-        params = {k: (v.evaluate(env) if isinstance(v, Expression) else v) for k, v in model.params.items()}
+        params = {
+            k: (v.evaluate(env) if isinstance(v, Expression) else v)
+            for k, v in model.params.items()
+        }
     except ValueError as exc:
         raise CircuitError(f"model {model.name}: {exc}") from None
     return Model(model.name, model.kind, params)
@@ -328,29 +369,50 @@ def _validate_scope(
         if isinstance(element, (Diode, Mosfet)):
             model = models.get(element.model) or outer_models.get(element.model)
             if model is None:
-                raise CircuitError(f"{who}: unknown model {element.model!r} (add a .model card)", element=element.name)
+                raise CircuitError(
+                    f"{who}: unknown model {element.model!r} (add a .model card)",
+                    element=element.name,
+                )
             wanted = ("d",) if isinstance(element, Diode) else ("nmos", "pmos")
             if model.kind not in wanted:
-                raise CircuitError(f"{who}: model {model.name} is a {model.kind} model; expected {' or '.join(wanted)}", element=element.name)
+                raise CircuitError(
+                    f"{who}: model {model.name} is a {model.kind} model; "
+                    f"expected {' or '.join(wanted)}",
+                    element=element.name,
+                )
         if isinstance(element, (CCCS, CCVS)) and element.control not in names:
-            raise CircuitError(f"{who}: controlling voltage source {element.control!r} not found", element=element.name)
+            raise CircuitError(
+                f"{who}: controlling voltage source {element.control!r} not found",
+                element=element.name,
+            )
         if isinstance(element, SubcircuitInstance):
             sub = subcircuits.get(element.subckt)
             if sub is None:
-                raise CircuitError(f"{who}: unknown subcircuit {element.subckt!r} (add a .subckt definition)", element=element.name)
+                raise CircuitError(
+                    f"{who}: unknown subcircuit {element.subckt!r} (add a .subckt definition)",
+                    element=element.name,
+                )
             if len(sub.ports) != len(element.ports):
                 raise CircuitError(
-                    f"{who}: subcircuit {sub.name} has {len(sub.ports)} ports; got {len(element.ports)} nodes",
+                    f"{who}: subcircuit {sub.name} has {len(sub.ports)} ports; "
+                    f"got {len(element.ports)} nodes",
                     element=element.name,
                 )
             unknown = set(element.params) - set(sub.params)
             if unknown:
-                raise CircuitError(f"{who}: subcircuit {sub.name} has no parameter(s) {', '.join(sorted(unknown))}", element=element.name)
+                raise CircuitError(
+                    f"{who}: subcircuit {sub.name} has no parameter(s) "
+                    f"{', '.join(sorted(unknown))}",
+                    element=element.name,
+                )
         for key, value in element.values().items():
             if isinstance(value, Expression):
                 missing = expression_names(value.text) - params
                 if missing:
-                    raise CircuitError(f"{who}: {key} uses unknown parameter(s) {', '.join(sorted(missing))}", element=element.name)
+                    raise CircuitError(
+                        f"{who}: {key} uses unknown parameter(s) {', '.join(sorted(missing))}",
+                        element=element.name,
+                    )
 
 
 def _expand(
@@ -385,30 +447,56 @@ def _expand(
                 try:
                     changes[key] = value.evaluate(env)
                 except ValueError as exc:
-                    raise CircuitError(f"{element.kind} {element.name}: {key}: {exc}", element=element.name) from None
+                    raise CircuitError(
+                        f"{element.kind} {element.name}: {key}: {exc}", element=element.name
+                    ) from None
         if isinstance(element, SubcircuitInstance):
             sub = subcircuits[element.subckt]
             if sub.name in stack:
-                raise CircuitError(f"subcircuit {sub.name} instantiates itself (through {' -> '.join(stack)})", element=element.name)
+                raise CircuitError(
+                    f"subcircuit {sub.name} instantiates itself (through {' -> '.join(stack)})",
+                    element=element.name,
+                )
             defaults = _resolve(sub.params, env, f"subcircuit {sub.name}")
             inner_env = dict(defaults)
             for key, value in element.params.items():
                 try:
-                    inner_env[key] = value.evaluate(env) if isinstance(value, Expression) else float(value)
+                    inner_env[key] = (
+                        value.evaluate(env) if isinstance(value, Expression) else float(value)
+                    )
                 except ValueError as exc:
-                    raise CircuitError(f"{element.kind} {element.name}: {key}: {exc}", element=element.name) from None
+                    raise CircuitError(
+                        f"{element.kind} {element.name}: {key}: {exc}", element=element.name
+                    ) from None
             inner_env = _resolve(sub.body.params, inner_env, f"subcircuit {sub.name}")
             inner_models = dict(models)
             inner_path = (element.name, *path)
             for model in sub.body.models.values():
                 resolved = _resolve_model(model, inner_env)
                 # ngspice 39 names a local model "x2.x1:dl" (instance path, colon, model name)
-                inner_models[model.name] = Model(f"{'.'.join(reversed(inner_path))}:{model.name}", resolved.kind, resolved.params)
-            _validate_scope(sub.body.elements, inner_models, {**subcircuits, **sub.body.subcircuits}, set(inner_env), outer_models={}, where=f" in subcircuit {sub.name}")
+                inner_models[model.name] = Model(
+                    f"{'.'.join(reversed(inner_path))}:{model.name}", resolved.kind, resolved.params
+                )
+            _validate_scope(
+                sub.body.elements,
+                inner_models,
+                {**subcircuits, **sub.body.subcircuits},
+                set(inner_env),
+                outer_models={},
+                where=f" in subcircuit {sub.name}",
+            )
             ports = {p: node(n) for p, n in zip(sub.ports, element.ports, strict=True)}
-            _expand(sub.body, sub.body.elements, inner_env, path=inner_path, port_map=ports,
-                    models=inner_models, subcircuits={**subcircuits, **sub.body.subcircuits}, flat=flat,
-                    stack=(*stack, sub.name))
+            _expand(
+                sub.body,
+                sub.body.elements,
+                inner_env,
+                path=inner_path,
+                port_map=ports,
+                models=inner_models,
+                subcircuits={**subcircuits, **sub.body.subcircuits},
+                flat=flat,
+                stack=(*stack, sub.name),
+            )
             continue
         for node_field in element.node_fields:
             changes[node_field] = node(getattr(element, node_field))
@@ -423,5 +511,7 @@ def _expand(
         try:
             flat.add(replace(element, **changes))
         except CircuitError as exc:
-            raise CircuitError(f"{exc} (while expanding {scope.title if not path else 'instance ' + path[0]})", element=element.name) from None
-
+            raise CircuitError(
+                f"{exc} (while expanding {scope.title if not path else 'instance ' + path[0]})",
+                element=element.name,
+            ) from None

@@ -74,7 +74,9 @@ class Element:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
-            raise CircuitError(f"{self.kind or 'element'} name must be a non-empty string; got {self.name!r}")
+            raise CircuitError(
+                f"{self.kind or 'element'} name must be a non-empty string; got {self.name!r}"
+            )
         name = self.name.strip().lower()
         if any(c.isspace() for c in name):
             raise CircuitError(f"element name {self.name!r} contains white space", element=name)
@@ -86,7 +88,9 @@ class Element:
             )
         object.__setattr__(self, "name", name)
         for node_field in self.node_fields:
-            object.__setattr__(self, node_field, normalize_node(getattr(self, node_field), element=name))
+            object.__setattr__(
+                self, node_field, normalize_node(getattr(self, node_field), element=name)
+            )
         for value_field, rule in self.constraints.items():
             object.__setattr__(self, value_field, _check_value(self, value_field, rule))
 
@@ -129,8 +133,14 @@ def _checked(value: object, element: Element, label: str, rule: str) -> Value:
     if not math.isfinite(value):
         raise CircuitError(f"{who}: {label} must be finite; got {value!r}", element=element.name)
     if rule == "positive" and value <= 0:
-        hint = " (remove the element or use a small conductance instead)" if element.letter == "r" else ""
-        raise CircuitError(f"{who}: {label} must be positive; got {value!r}{hint}", element=element.name)
+        hint = (
+            " (remove the element or use a small conductance instead)"
+            if element.letter == "r"
+            else ""
+        )
+        raise CircuitError(
+            f"{who}: {label} must be positive; got {value!r}{hint}", element=element.name
+        )
     return value
 
 
@@ -154,13 +164,21 @@ class Resistor(Element):
     def conductance(self) -> float:
         """Conductance 1/R [S] (numeric resistances only)."""
         if isinstance(self.resistance, Expression):
-            raise CircuitError(f"resistor {self.name}: resistance {self.resistance} is an unresolved expression; flatten the circuit first", element=self.name)
+            raise CircuitError(
+                f"resistor {self.name}: resistance {self.resistance} is an unresolved "
+                "expression; flatten the circuit first",
+                element=self.name,
+            )
         return 1.0 / self.resistance
 
     def with_conductance(self, conductance: float) -> Resistor:
         """A copy with conductance ``conductance`` [S]."""
         if not conductance > 0 or not math.isfinite(conductance):
-            raise CircuitError(f"resistor {self.name}: conductance must be positive and finite; got {conductance!r}", element=self.name)
+            raise CircuitError(
+                f"resistor {self.name}: conductance must be positive and finite; "
+                f"got {conductance!r}",
+                element=self.name,
+            )
         return replace(self, resistance=1.0 / conductance)
 
     def spice_card(self) -> str:
@@ -237,7 +255,10 @@ class Diode(Element):
 
 @dataclass(frozen=True)
 class VCVS(Element):
-    """Voltage-controlled voltage source. Card: ``eNAME p n cp cn GAIN``; v(p)−v(n) = GAIN·(v(cp)−v(cn))."""
+    """Voltage-controlled voltage source. Card: ``eNAME p n cp cn GAIN``.
+
+    v(p) − v(n) = GAIN·(v(cp) − v(cn)).
+    """
 
     pos: str = ""
     neg: str = ""
@@ -251,7 +272,8 @@ class VCVS(Element):
     constraints: ClassVar[dict[str, str]] = {"gain": "finite"}
 
     def spice_card(self) -> str:
-        return f"{self.name} {self.pos} {self.neg} {self.ctrl_pos} {self.ctrl_neg} {_format(self.gain)}"
+        controls = f"{self.ctrl_pos} {self.ctrl_neg}"
+        return f"{self.name} {self.pos} {self.neg} {controls} {_format(self.gain)}"
 
 
 @dataclass(frozen=True)
@@ -375,8 +397,13 @@ class SubcircuitInstance(Element):
     def __post_init__(self) -> None:
         super().__post_init__()
         if isinstance(self.ports, str) or not isinstance(self.ports, (tuple, list)):
-            raise CircuitError(f"subcircuit instance {self.name}: ports must be a sequence of node names", element=self.name)
-        object.__setattr__(self, "ports", tuple(normalize_node(p, element=self.name) for p in self.ports))
+            raise CircuitError(
+                f"subcircuit instance {self.name}: ports must be a sequence of node names",
+                element=self.name,
+            )
+        object.__setattr__(
+            self, "ports", tuple(normalize_node(p, element=self.name) for p in self.ports)
+        )
         object.__setattr__(self, "subckt", _model_name(self, self.subckt, what="subcircuit"))
         params: dict[str, Value] = {}
         for key, value in dict(self.params).items():
@@ -398,7 +425,10 @@ class SubcircuitInstance(Element):
 
 def _model_name(element: Element, name: object, what: str = "model") -> str:
     if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name.strip()):
-        raise CircuitError(f"{element.kind} {element.name}: needs a {what} name; got {name!r}", element=element.name)
+        raise CircuitError(
+            f"{element.kind} {element.name}: needs a {what} name; got {name!r}",
+            element=element.name,
+        )
     return name.strip().lower()
 
 

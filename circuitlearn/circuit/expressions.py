@@ -41,7 +41,9 @@ _BINARY = {
     ast.Pow: operator.pow,
 }
 _UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
-_TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[a-zA-Z]*)|(?P<name>[a-zA-Z_][\w.]*)|(?P<op>\*\*|[-+*/^(),]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[a-zA-Z]*)|(?P<name>[a-zA-Z_][\w.]*)|(?P<op>\*\*|[-+*/^(),]))"
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,9 @@ def evaluate(text: str, env: Mapping[str, float]) -> float:
     return float(value)
 
 
-def resolve_params(params: Mapping[str, Value], outer: Mapping[str, float] | None = None) -> dict[str, float]:
+def resolve_params(
+    params: Mapping[str, Value], outer: Mapping[str, float] | None = None
+) -> dict[str, float]:
     """Resolve ``.param`` definitions in order; later ones may use earlier ones and ``outer``."""
     env: dict[str, float] = dict(outer or {})
     for name, value in params.items():

@@ -29,7 +29,8 @@ DIODE_DC_DEFAULTS: dict[str, float] = {
     "ibv": 1e-3,
 }
 """ngspice diode (level 1) DC parameters and defaults: saturation current IS [A], emission
-coefficient N, series resistance RS [Ω], breakdown voltage BV [V] (∞ = none), current at BV IBV [A]."""
+coefficient N, series resistance RS [Ω], breakdown voltage BV [V] (∞ = none), current at BV
+IBV [A]."""
 
 _DIODE_IGNORED_AT_DC = {"cjo", "cj0", "cj", "vj", "m", "tt", "fc", "eg", "xti", "kf", "af", "tnom"}
 
@@ -51,8 +52,21 @@ junction saturation current IS [A], lateral diffusion LD [m], drain/source resis
 The instance defaults W = L = 100 µm are ngspice's DEFW/DEFL."""
 
 _MOS_IGNORED_AT_DC = {
-    "cbd", "cbs", "cgso", "cgdo", "cgbo", "cj", "mj", "cjsw", "mjsw", "pb", "fc", "kf", "af",
-    "tnom", "tt",
+    "cbd",
+    "cbs",
+    "cgso",
+    "cgdo",
+    "cgbo",
+    "cj",
+    "mj",
+    "cjsw",
+    "mjsw",
+    "pb",
+    "fc",
+    "kf",
+    "af",
+    "tnom",
+    "tt",
 }
 _MOS_ALIASES = {"vt0": "vto"}
 _DIODE_ALIASES = {"cj0": "cjo"}
@@ -88,14 +102,19 @@ class Model:
     params: dict[str, Value] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip() or any(c.isspace() for c in self.name.strip()):
+        if (
+            not isinstance(self.name, str)
+            or not self.name.strip()
+            or any(c.isspace() for c in self.name.strip())
+        ):
             raise CircuitError(f"model name must be a non-empty word; got {self.name!r}")
         name = self.name.strip().lower()
         object.__setattr__(self, "name", name)
         kind = str(self.kind).strip().lower()
         if kind not in MODEL_KINDS:
             raise CircuitError(
-                f"model {name}: unsupported type {self.kind!r}; expected one of {', '.join(MODEL_KINDS)}"
+                f"model {name}: unsupported type {self.kind!r}; "
+                f"expected one of {', '.join(MODEL_KINDS)}"
             )
         object.__setattr__(self, "kind", kind)
         aliases = _DIODE_ALIASES if kind == "d" else _MOS_ALIASES
@@ -144,7 +163,8 @@ class Model:
 
     def spice_card(self) -> str:
         body = " ".join(
-            f"{k}={v if isinstance(v, Expression) else format_value(v)}" for k, v in self.params.items()
+            f"{k}={v if isinstance(v, Expression) else format_value(v)}"
+            for k, v in self.params.items()
         )
         return f".model {self.name} {self.kind} ({body})"
 

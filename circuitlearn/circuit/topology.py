@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import networkx as nx
 
 from circuitlearn.circuit.circuit import Circuit
@@ -33,7 +35,11 @@ def dc_paths(element: Element) -> list[tuple[str, str]]:
     if isinstance(element, (Resistor, Diode, *_VOLTAGE_DEFINED)):
         return [(element.nodes[0], element.nodes[1])]
     if isinstance(element, Mosfet):
-        return [(element.drain, element.source), (element.drain, element.bulk), (element.source, element.bulk)]
+        return [
+            (element.drain, element.source),
+            (element.drain, element.bulk),
+            (element.source, element.bulk),
+        ]
     return []
 
 
@@ -61,7 +67,7 @@ def voltage_loops(circuit: Circuit) -> list[list[str]]:
             continue
         if graph.has_node(a) and graph.has_node(b) and nx.has_path(graph, a, b):
             path = nx.shortest_path(graph, a, b)
-            names = [next(iter(graph.get_edge_data(u, v))) for u, v in zip(path, path[1:], strict=False)]
+            names = [next(iter(graph.get_edge_data(u, v))) for u, v in itertools.pairwise(path)]
             loops.append([*names, element.name])
             continue
         graph.add_edge(a, b, key=element.name)
@@ -76,11 +82,13 @@ def check_topology(circuit: Circuit) -> None:
     Examples
     --------
     >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource, CurrentSource
-    >>> c = Circuit(); _ = c.add(VoltageSource("v1", "a", "0", 1)); _ = c.add(CurrentSource("i1", "a", "b", 1e-3))
+    >>> c = Circuit()
+    >>> _ = c.add(VoltageSource("v1", "a", "0", 1))
+    >>> _ = c.add(CurrentSource("i1", "a", "b", 1e-3))
     >>> check_topology(c)
     Traceback (most recent call last):
     ...
-    circuitlearn.errors.CircuitError: floating node b: no DC path to ground (connect it through a resistor, e.g. a large one to 0)
+    circuitlearn.errors.CircuitError: floating node b: no DC path to ground ...
     """
     loops = voltage_loops(circuit)
     if loops:
@@ -96,6 +104,7 @@ def check_topology(circuit: Circuit) -> None:
         nodes = ", ".join(island[:8]) + (" ..." if len(island) > 8 else "")
         noun = "node" if len(island) == 1 else "nodes"
         raise CircuitError(
-            f"floating {noun} {nodes}: no DC path to ground (connect it through a resistor, e.g. a large one to 0)",
+            f"floating {noun} {nodes}: no DC path to ground "
+            "(connect it through a resistor, e.g. a large one to 0)",
             node=island[0],
         )

@@ -35,7 +35,12 @@ class HomotopyStep:
     converged: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rung": self.rung, "value": self.value, "iterations": self.iterations, "converged": self.converged}
+        return {
+            "rung": self.rung,
+            "value": self.value,
+            "iterations": self.iterations,
+            "converged": self.converged,
+        }
 
 
 @dataclass
