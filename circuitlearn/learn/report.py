@@ -90,17 +90,14 @@ class GradientReport:
     def plot(self, path: str | Path) -> Path:
         """Scatter of each method's dC/dG against the exact one (PNG); returns the path.
 
-        matplotlib is imported here only (a plotting extra, never needed by solvers).
+        matplotlib is imported here only (a plotting extra, never needed by solvers), through its
+        object API: no pyplot state, no backend switch, so a notebook's plotting is untouched.
         """
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         ok = [c for c in self.comparisons if c.error is None]
-        fig, axes = plt.subplots(
-            1, max(len(ok), 1), figsize=(3.2 * max(len(ok), 1), 3.4), squeeze=False
-        )
+        fig = Figure(figsize=(3.2 * max(len(ok), 1), 3.4))
+        axes = fig.subplots(1, max(len(ok), 1), squeeze=False)
         exact = self.exact.vector
         lim = float(np.max(np.abs(exact))) * 1.1 or 1.0
         for ax, c in zip(axes[0], ok, strict=False):
@@ -113,7 +110,6 @@ class GradientReport:
         fig.tight_layout()
         out = Path(path)
         fig.savefig(out, dpi=120)
-        plt.close(fig)
         return out
 
 
