@@ -7,15 +7,15 @@ compiled :class:`~circuitlearn.solve.mna.MNASystem` of a phase circuit is cached
 its key, so a later estimate with the same structure (next step of training, next sample) skips
 building and compiling the circuit; on ngspice every phase is written out and solved as a netlist.
 
-``MNASystem.set_values`` rebuilds one element dataclass per changed value (~10 µs each), which
-is more than a linear solve when the AEP mirror has thousands of elements; :func:`assign_values`
-writes the compiled parameter slots directly, as a stand-in for a vectorised ``set_values``
-(the compiled system's ``circuit`` then keeps its build-time values of these elements).
+Values change through the vectorised ``MNASystem.set_conductances`` / ``set_values_at`` without
+circuit sync (the AEP mirror has thousands of elements, and rebuilding one element dataclass per
+value would cost more than a linear solve); the compiled system's ``circuit`` then keeps its
+build-time values of these elements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +27,7 @@ from circuitlearn.solve import OperatingPoint
 from circuitlearn.solve.mna import MNASystem, compile_circuit
 from circuitlearn.solve.newton import solve_native
 
-__all__ = ["PhaseSpec", "assign_values", "solve_spec"]
+__all__ = ["PhaseSpec", "solve_spec"]
 
 
 @dataclass
@@ -83,7 +83,7 @@ def solve_spec(task: LearningTask, spec: PhaseSpec, backend: str) -> dict[str, O
             cache[spec.key] = system
     free_system = task.system
     if system.resistor_names == free_system.resistor_names:
-        system._params[system._resistor_params] = free_system._params[free_system._resistor_params]
+        system.set_conductances(free_system.conductances, sync_circuit=False)
     warm = None
     if spec.warm_voltages:
         op = OperatingPoint(
@@ -97,22 +97,9 @@ def solve_spec(task: LearningTask, spec: PhaseSpec, backend: str) -> dict[str, O
             "native",
         )
         warm = system.state_from(op)
+    index = system.value_index(spec.names)
     out = {}
     for phase, values in spec.variants.items():
-        assign_values(system, spec.names, values)
+        system.set_values_at(index, values)
         out[phase] = solve_native(system, x0=warm, raise_on_failure=True)
     return out
-
-
-def assign_values(system: MNASystem, names: Sequence[str], values: np.ndarray) -> None:
-    """Set the main values of non-resistor elements ``names`` of a compiled system at once.
-
-    Values are in the element's own unit (V/I source dc, VCCS transconductance [S], E/F gain,
-    H transresistance [Ω]).
-    """
-    if not len(names):
-        system._linear_changed()
-        return
-    slots = np.fromiter((system._value_param[name] for name in names), dtype=int, count=len(names))
-    system._params[slots] = np.asarray(values, dtype=float)
-    system._linear_changed()

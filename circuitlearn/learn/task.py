@@ -7,7 +7,6 @@ globs, matched case-insensitively against the flat circuit's resistors (``r*``, 
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -327,18 +326,16 @@ class LearningTask:
 def _updated_system(
     system: MNASystem, circuit: Circuit, conductances: Mapping[str, float]
 ) -> MNASystem:
-    """A shallow copy of a compiled system with new resistor conductances [S].
+    """A copy of a compiled system with new resistor conductances [S].
 
-    Writes the compiled parameter slots directly (``MNASystem.conductances`` re-creates every
-    resistor dataclass); ``circuit`` is the already updated flat circuit it then refers to.
+    ``circuit`` is the already updated flat circuit the copy refers to, so the compiled values
+    are set without circuit sync (which would re-create every resistor dataclass).
     """
-    out = copy.copy(system)
-    out._params = system._params.copy()
-    out._row_ops = dict(system._row_ops)  # refilled in place by _linear_changed
-    out.fixed_nodes = dict(system.fixed_nodes)
     index = {name: k for k, name in enumerate(system.resistor_names)}
-    slots = system._resistor_params[[index[name] for name in conductances]]
-    out._params[slots] = np.fromiter(conductances.values(), dtype=float, count=len(conductances))
-    out.circuit = circuit
-    out._linear_changed()
+    values = system.conductances
+    values[[index[name] for name in conductances]] = np.fromiter(
+        conductances.values(), dtype=float, count=len(conductances)
+    )
+    out = system.copy(circuit=circuit)
+    out.set_conductances(values, sync_circuit=False)
     return out

@@ -14,7 +14,8 @@ index arrays computed once; an evaluation only refills values (see ``docs/archit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,7 +180,7 @@ class MNASystem:
         if sync_circuit:
             for name, g in zip(self.resistor_names, values, strict=True):
                 self.circuit.replace(self.circuit[name].with_conductance(float(g)))
-        self._linear_changed()
+        self._values_changed()
 
     def set_values(self, mapping: Mapping[str, float], *, sync_circuit: bool = True) -> None:
         """Change element main values (R [Ω], V/I dc, E/F gain, G [S], H [Ω]) without recompiling.
@@ -189,24 +190,107 @@ class MNASystem:
         """
         for name, value in mapping.items():
             key = name.lower()
-            if key not in self._value_param:
-                if key in self.circuit:
-                    element = self.circuit[key]
-                    raise CircuitError(
-                        f"{element.kind} {key}: its value cannot be changed after compilation",
-                        element=key,
-                    )
-                raise CircuitError(f"set_values: no element named {name!r}", element=name)
+            slot = self._value_slot(name)
             element = self.circuit[key]
             value = float(value)
             if sync_circuit or isinstance(element, Resistor):  # validates (R > 0, finite)
                 new = element.with_values(**{_MAIN_VALUE[type(element)]: value})
                 if sync_circuit:
                     self.circuit.replace(new)
-            self._params[self._value_param[key]] = (
-                1.0 / value if isinstance(element, Resistor) else value
+            self._params[slot] = 1.0 / value if isinstance(element, Resistor) else value
+        self._values_changed()
+
+    def value_index(self, names: Sequence[str]) -> np.ndarray:
+        """Positions of the main values of elements ``names``, for :meth:`set_values_at`.
+
+        Computed once, the index lets a training loop assign thousands of values per step in one
+        vectorised write instead of a lookup per name.
+
+        Raises
+        ------
+        CircuitError
+            An unknown element, or one whose value cannot change after compilation (D, M).
+        """
+        return np.fromiter((self._value_slot(name) for name in names), dtype=int, count=len(names))
+
+    def set_values_at(self, index: np.ndarray, values: np.ndarray) -> None:
+        """Set main values by a :meth:`value_index` index (units as :meth:`set_values`).
+
+        The vectorised form of ``set_values(..., sync_circuit=False)``: :attr:`circuit` keeps
+        its compiled values of these elements.
+
+        Raises
+        ------
+        CircuitError
+            ``index`` not from :meth:`value_index`, a shape mismatch, or a resistance that is
+            not positive and finite (naming the resistor).
+        """
+        index = np.asarray(index, dtype=int)
+        values = np.asarray(values, dtype=float)
+        if index.ndim != 1 or values.shape != index.shape:
+            raise CircuitError(
+                f"set_values_at: expected one value per index entry ({index.shape}); "
+                f"got shape {values.shape}"
             )
-        self._linear_changed()
+        if index.size and (
+            index.min() < 0 or index.max() >= len(self._params) or not self._settable[index].all()
+        ):
+            raise CircuitError("set_values_at: index is not from MNASystem.value_index")
+        resistor = self._is_resistor_slot[index]
+        if resistor.any():
+            ohms = values[resistor]
+            bad = ~((ohms > 0) & np.isfinite(ohms))
+            if bad.any():  # the resistor's own check raises, naming it
+                slot = int(index[resistor][bad][0])
+                name = next(k for k, v in self._value_param.items() if v == slot)
+                self.circuit[name].with_values(resistance=float(ohms[bad][0]))
+            values = values.copy()
+            values[resistor] = 1.0 / ohms
+        self._params[index] = values
+        self._values_changed()
+
+    def copy(self, *, circuit: Circuit | None = None) -> MNASystem:
+        """A copy that shares the compiled pattern and owns its values.
+
+        Much cheaper than compiling again (no flattening, topology check or stamping): the copy
+        changes values independently of this system.
+
+        Parameters
+        ----------
+        circuit : Circuit, optional
+            The copy's :attr:`circuit`: this system's flat circuit with at most other element
+            values (e.g. already updated by the caller, then mirrored with
+            ``sync_circuit=False``). Default: a copy of :attr:`circuit` sharing its elements.
+
+        Raises
+        ------
+        CircuitError
+            ``circuit`` has another number of elements than this system's circuit.
+        """
+        if circuit is not None and len(circuit) != len(self.circuit):
+            raise CircuitError(
+                f"MNASystem.copy: circuit {circuit.title!r} has {len(circuit)} elements; "
+                f"expected the {len(self.circuit)} of the compiled circuit"
+            )
+        out = copy.copy(self)
+        out.circuit = _shared_copy(self.circuit) if circuit is None else circuit
+        out._params = self._params.copy()
+        out.fixed_nodes = dict(self.fixed_nodes)
+        out._source_cache = dict(self._source_cache)
+        return out
+
+    def _value_slot(self, name: str) -> int:
+        """Parameter slot of element ``name``'s main value (CircuitError naming it if none)."""
+        key = name.lower()
+        if key not in self._value_param:
+            if key in self.circuit:
+                element = self.circuit[key]
+                raise CircuitError(
+                    f"{element.kind} {key}: its value cannot be changed after compilation",
+                    element=key,
+                )
+            raise CircuitError(f"set_values: no element named {name!r}", element=name)
+        return self._value_param[key]
 
     def residual(self, x: np.ndarray) -> np.ndarray:
         """r(x) at the unknown rows (no junction limiting)."""
@@ -241,6 +325,7 @@ class MNASystem:
         b : ndarray, optional
             Independent-source vector on the extended rows (n_ext or samples × n_ext).
         """
+        self._refresh()
         default = fixed is None and b is None
         if default and source_scale in self._source_cache:
             return self._source_cache[source_scale]
@@ -284,6 +369,7 @@ class MNASystem:
         ``full`` also computes the rows of fixed nodes and ground (``extended_residual``);
         ``jacobian=False`` skips the Jacobian (``jacobian_data`` is then ``None``).
         """
+        self._refresh()
         src = self.sources(source_scale) if sources is None else sources
         e = self._extend(x, src)
         rows = self._n_ext if full else self.n
@@ -382,6 +468,7 @@ class MNASystem:
     @property
     def source_vector(self) -> np.ndarray:
         """Independent-source part of the residual on the extended rows (a copy)."""
+        self._refresh()
         return self._b.copy()
 
     @property
@@ -631,16 +718,36 @@ class MNASystem:
             )
             for k, g in self.groups.items()
         }
-        self._row_ops: dict[bool, dict[str, sp.csr_matrix]] = {}
-        self._linear_changed()
+        self._settable = np.zeros(len(self._params), dtype=bool)
+        self._settable[list(self._value_param.values())] = True
+        self._is_resistor_slot = np.zeros(len(self._params), dtype=bool)
+        self._is_resistor_slot[self._resistor_params] = True
+        self._values_changed()
 
-    def _linear_changed(self) -> None:
+    def _values_changed(self) -> None:
+        """Note new parameter values: fixed nodes now, value-derived matrices at next use."""
+        self._stale = True
         self._source_cache: dict[float, SourceValues] = {}
+        for (node, (name, _)), value in zip(
+            list(self.fixed_nodes.items()), self.fixed_values, strict=True
+        ):
+            self.fixed_nodes[node] = (name, float(value))
+
+    def _refresh(self) -> None:
+        """Rebuild what depends on the parameter values if they changed since the last use.
+
+        Deferred so that several value updates before a solve (conductances, then sources)
+        cost one rebuild.
+        """
+        if not self._stale:
+            return
+        self._stale = False
         rows, cols, signs, slots = self._lin
         values = signs * self._params[slots]
         n, n_ext = self.n, self._n_ext
         self._A = sp.csr_matrix((values, (rows, cols)), shape=(n_ext, n_ext))
         self._A_unknown = self._A[:, :n].tocsr()
+        self._row_ops: dict[bool, dict[str, sp.csr_matrix]] = {}
         for full in (False, True):
             rows = n_ext if full else n
             unknown = self._A_unknown[:rows]
@@ -657,10 +764,6 @@ class MNASystem:
             src_rows, weights=src_signs * self._params[src_slots], minlength=n_ext
         ).astype(float)
         self._jac_linear = self._lin_scatter @ values
-        for (node, (name, _)), value in zip(
-            list(self.fixed_nodes.items()), self.fixed_values, strict=True
-        ):
-            self.fixed_nodes[node] = (name, float(value))
 
     def _extend(self, x: np.ndarray, src: SourceValues) -> np.ndarray:
         if x.ndim == 2 and src.tail.ndim == 1:
@@ -679,6 +782,11 @@ def _flat_copy(circuit: Circuit) -> Circuit:
     if not circuit.is_flat():
         return circuit.flatten()
     circuit.validate()
+    return _shared_copy(circuit)
+
+
+def _shared_copy(circuit: Circuit) -> Circuit:
+    """A copy of a flat circuit sharing its (immutable) elements and models."""
     flat = Circuit(circuit.title)
     flat.extend(circuit.elements)
     for model in circuit.models.values():

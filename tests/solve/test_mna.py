@@ -245,3 +245,64 @@ def test_fast_updates_without_circuit_sync() -> None:
     assert solve_native(s).voltages["out"] == pytest.approx(2.0, rel=1e-14)
     with pytest.raises(CircuitError, match="resistance must be positive"):
         s.set_values({"r1": -5.0}, sync_circuit=False)
+
+
+def test_set_values_at_matches_a_fresh_compilation() -> None:
+    names = ["v1", "r1", "g1", "e1", "f1", "h1", "vs", "vdd"]
+    values = np.array([4.0, 2e3, 2e-3, 1.5, -2.0, 500.0, 0.1, 2.5])
+    changed = mixed_circuit()
+    for name, value in zip(names, values, strict=True):
+        changed.set_value(name, float(value))
+    reference = compile_circuit(changed)
+    s = compile_circuit(mixed_circuit())
+    s.set_values_at(s.value_index([n.upper() for n in names]), values)
+    assert s.fixed_nodes == reference.fixed_nodes == {"in": ("v1", 4.0), "vdd": ("vdd", 2.5)}
+    assert s.circuit["r1"].resistance == 1e3  # no circuit sync
+    x = np.random.default_rng(1).uniform(-1.0, 1.0, s.n)
+    np.testing.assert_array_equal(s.residual(x), reference.residual(x))
+    np.testing.assert_array_equal(s.jacobian(x).toarray(), reference.jacobian(x).toarray())
+    op, op_ref = solve_native(s), solve_native(reference)
+    assert op.voltages == pytest.approx(op_ref.voltages, rel=1e-12, abs=1e-15)
+
+
+def test_value_index_and_set_values_at_errors_name_the_element() -> None:
+    s = compile_circuit(mixed_circuit())
+    with pytest.raises(CircuitError, match="diode d1: its value cannot be changed"):
+        s.value_index(["r1", "d1"])
+    with pytest.raises(CircuitError, match="no element named 'r9'"):
+        s.value_index(["r9"])
+    index = s.value_index(["v1", "r2"])
+    with pytest.raises(CircuitError, match="resistor r2: resistance must be positive"):
+        s.set_values_at(index, np.array([1.0, -5.0]))
+    with pytest.raises(CircuitError, match="expected one value per index entry"):
+        s.set_values_at(index, np.array([1.0]))
+    with pytest.raises(CircuitError, match=r"not from MNASystem\.value_index"):
+        s.set_values_at(np.array([0]), np.array([1.0]))  # the constant slot of incidences
+    assert s.conductances.tolist() == compile_circuit(mixed_circuit()).conductances.tolist()
+
+
+def test_copy_owns_its_values_and_shares_the_pattern() -> None:
+    s = compile_circuit(divider())
+    x = np.array([0.3])
+    before = s.residual(x).copy()
+    twin = s.copy()
+    twin.set_values({"v1": 4.0, "r1": 3e3})
+    assert solve_native(twin).voltages["out"] == pytest.approx(2.0, rel=1e-14)
+    np.testing.assert_array_equal(s.residual(x), before)
+    s.set_values({"r2": 3e3})  # a rebuild from s's own values (unchanged by the twin's)
+    np.testing.assert_array_equal(s.residual(x), before)
+    assert s.fixed_nodes == {"in": ("v1", 2.0)} and twin.fixed_nodes == {"in": ("v1", 4.0)}
+    assert s.circuit["r1"].resistance == 1e3 and twin.circuit["r1"].resistance == 3e3
+    assert twin.pattern[0] is s.pattern[0]
+    updated = divider(6.0)
+    third = s.copy(circuit=updated)
+    third.set_values({"v1": 6.0}, sync_circuit=False)
+    assert third.circuit is updated and third.voltages(np.array([4.5]))["in"] == 6.0
+    with pytest.raises(CircuitError, match="has 4 elements; expected the 3"):
+        s.copy(circuit=_grown(divider()))
+
+
+def _grown(circuit: Circuit) -> Circuit:
+    """``circuit`` with one more resistor."""
+    circuit.add(Resistor("r3", "out", "0", 1e3))
+    return circuit
