@@ -9,7 +9,9 @@ from KCL at that node.
 Residual r(x): KCL rows = sum of currents *leaving* the node; branch rows = the element's voltage
 law (V: v_p − v_n − V; E: v_p − v_n − gain·(v_cp − v_cn); H: v_p − v_n − R·i_ctrl); the branch
 current i_b flows from p through the element to n (+i_b in row p, −i_b in row n). All stamps are
-index arrays computed once; an evaluation only refills values (see ``docs/architecture.md``).
+index arrays computed once (:mod:`circuitlearn.solve.stamps`, the base of :class:`MNASystem`); an
+evaluation only refills values, and value updates rebuild the value-dependent matrices once, at
+the next use (see ``docs/architecture.md``).
 """
 
 from __future__ import annotations
@@ -21,24 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from circuitlearn.circuit import (
-    CCCS,
-    CCVS,
-    GROUND,
-    VCCS,
-    VCVS,
-    Circuit,
-    CurrentSource,
-    Diode,
-    Mosfet,
-    Resistor,
-    VoltageSource,
-    check_topology,
-)
+from circuitlearn.circuit import Circuit, Resistor, check_topology
 from circuitlearn.errors import CircuitError
-from circuitlearn.solve.devices import GMIN, build_groups
-from circuitlearn.solve.layered import SchurPlan
 from circuitlearn.solve.result import OperatingPoint
+from circuitlearn.solve.stamps import MAIN_VALUE, MNAStamps, flat_copy, shared_copy
 
 __all__ = [
     "DENSE_INPUT_LIMIT",
@@ -52,16 +40,6 @@ DENSE_INPUT_LIMIT = 4_000_000
 """Largest (unknown rows × fixed nodes) block kept dense for batched source evaluation (used
 when ≥ 5 % full, e.g. the input crossbar of a layered network); batched sources then cover only
 the unknown rows."""
-
-_MAIN_VALUE = {
-    Resistor: "resistance",
-    VoltageSource: "dc",
-    CurrentSource: "dc",
-    VCVS: "gain",
-    VCCS: "transconductance",
-    CCCS: "gain",
-    CCVS: "transresistance",
-}
 
 
 def compile_circuit(circuit: Circuit) -> MNASystem:
@@ -114,7 +92,7 @@ class Evaluation:
     """Whether any device was limited (per sample in a batch)."""
 
 
-class MNASystem:
+class MNASystem(MNAStamps):
     """The native MNA form of a flat circuit; see :func:`compile_circuit` and the module notes.
 
     Attributes
@@ -132,25 +110,13 @@ class MNASystem:
     """
 
     def __init__(self, circuit: Circuit) -> None:
-        flat = _flat_copy(circuit)
+        flat = flat_copy(circuit)
         check_topology(flat)
         self.circuit = flat
-        self._build_indices(flat)
-        self._build_linear(flat)
-        self._build_devices(flat)
-        self._build_pattern()
+        super().__init__(flat)
+        self._values_changed()
 
     # -- public API ---------------------------------------------------------------------------
-    @property
-    def n(self) -> int:
-        """Number of unknowns."""
-        return len(self.unknowns)
-
-    @property
-    def is_linear(self) -> bool:
-        """True when the circuit has no diode or MOSFET."""
-        return not self.groups
-
     @property
     def conductances(self) -> np.ndarray:
         """Resistor conductances [S] in :attr:`resistor_names` order (a copy)."""
@@ -194,7 +160,7 @@ class MNASystem:
             element = self.circuit[key]
             value = float(value)
             if sync_circuit or isinstance(element, Resistor):  # validates (R > 0, finite)
-                new = element.with_values(**{_MAIN_VALUE[type(element)]: value})
+                new = element.with_values(**{MAIN_VALUE[type(element)]: value})
                 if sync_circuit:
                     self.circuit.replace(new)
             self._params[slot] = 1.0 / value if isinstance(element, Resistor) else value
@@ -273,7 +239,7 @@ class MNASystem:
                 f"expected the {len(self.circuit)} of the compiled circuit"
             )
         out = copy.copy(self)
-        out.circuit = _shared_copy(self.circuit) if circuit is None else circuit
+        out.circuit = shared_copy(self.circuit) if circuit is None else circuit
         out._params = self._params.copy()
         out.fixed_nodes = dict(self.fixed_nodes)
         out._source_cache = dict(self._source_cache)
@@ -472,257 +438,9 @@ class MNASystem:
         return self._b.copy()
 
     @property
-    def fixed_sign(self) -> np.ndarray:
-        """+1 where a fixed node is a source's + terminal, −1 where it is its − terminal."""
-        return self._fixed_sign.copy()
-
-    @property
-    def schur_plan(self) -> SchurPlan | None:
-        """The layered fast path's elimination plan (``None`` when the pattern has none)."""
-        if not hasattr(self, "_schur_plan"):
-            self._schur_plan = SchurPlan.from_pattern(self._indices, self._indptr, self.n)
-        return self._schur_plan
-
-    @property
-    def pattern(self) -> tuple[np.ndarray, np.ndarray]:
-        """CSC ``indices`` and ``indptr`` of the Jacobian's fixed sparsity pattern."""
-        return self._indices, self._indptr
-
-    def source_stamps(self, name: str) -> list[tuple[int, float]]:
-        """(extended row, sign) pairs where source ``name``'s value enters the source vector."""
-        rows, signs, slots = self._src
-        slot = self._value_param[name.lower()]
-        return [(int(r), float(s)) for r, s, k in zip(rows, signs, slots, strict=True) if k == slot]
-
-    def extended_index(self, node: str) -> int:
-        """Index of ``node`` in the extended vector (unknowns, fixed nodes, ground)."""
-        return self._ext[node]
-
-    # -- compilation --------------------------------------------------------------------------
-    def _build_indices(self, flat: Circuit) -> None:
-        controls = {e.control for e in flat if isinstance(e, (CCCS, CCVS))}
-        self.fixed_nodes: dict[str, tuple[str, float]] = {}
-        self._eliminated: dict[str, tuple[str, float]] = {}
-        for element in flat.elements_of(VoltageSource):
-            if element.name in controls or (element.pos == GROUND) == (element.neg == GROUND):
-                continue
-            node, sign = (element.pos, 1.0) if element.neg == GROUND else (element.neg, -1.0)
-            if node in self.fixed_nodes:
-                continue
-            self.fixed_nodes[node] = (element.name, sign * float(element.dc))
-            self._eliminated[element.name] = (node, sign)
-        self.nodes: list[str] = list(flat.nodes)
-        """Circuit node names (ground and internal nodes excluded), the keys of :meth:`voltages`."""
-        nodes = [node for node in self.nodes if node not in self.fixed_nodes]
-        self._internal_of: dict[str, str] = {}
-        for element in flat:
-            model = flat.models.get(getattr(element, "model", ""), None)
-            if isinstance(element, Diode) and model.value("rs") > 0:
-                self._internal_of[f"{element.name}#internal"] = element.anode
-            if isinstance(element, Mosfet):
-                if model.value("rd") > 0:
-                    self._internal_of[f"{element.name}#drain"] = element.drain
-                if model.value("rs") > 0:
-                    self._internal_of[f"{element.name}#source"] = element.source
-        nodes += list(self._internal_of)
-        branches = [
-            e.name
-            for e in flat
-            if isinstance(e, (VCVS, CCVS))
-            or (isinstance(e, VoltageSource) and e.name not in self._eliminated)
-        ]
-        self.unknowns = nodes + [f"i({b})" for b in branches]
-        self.node_index = {node: i for i, node in enumerate(nodes)}
-        self.branch_index = {b: len(nodes) + k for k, b in enumerate(branches)}
-        n = len(self.unknowns)
-        self._ext = dict(self.node_index)
-        for k, node in enumerate(self.fixed_nodes):
-            self._ext[node] = n + k
-        self._ext[GROUND] = n + len(self.fixed_nodes)
-        self._n_ext = n + len(self.fixed_nodes) + 1
-        self._node_rows = np.arange(len(nodes))
-        self._node_columns = np.array([self._ext[node] for node in self.nodes], dtype=int)
-        plan = [
-            (e.name, True, self.branch_index[e.name], 0.0)
-            if e.name in self.branch_index
-            else (
-                e.name,
-                False,
-                self._ext[self._eliminated[e.name][0]],
-                self._eliminated[e.name][1],
-            )
-            for e in flat
-            if e.name in self.branch_index or e.name in self._eliminated
-        ]
-        self._current_plan = (
-            [p[0] for p in plan],
-            np.array([p[1] for p in plan], dtype=bool),
-            np.array([p[2] for p in plan], dtype=int),
-            np.array([p[3] for p in plan], dtype=float),
-        )
-
-    def _build_linear(self, flat: Circuit) -> None:
-        params: list[float] = [1.0]  # slot 0 holds the constant 1 of ±1 incidence entries
-        rows: list[int] = []
-        cols: list[int] = []
-        signs: list[float] = []
-        slots: list[int] = []
-        src_rows: list[int] = []
-        src_signs: list[float] = []
-        src_slots: list[int] = []
-        ext = self._ext
-
-        def entry(r: int, c: int, sign: float, slot: int) -> None:
-            rows.append(r)
-            cols.append(c)
-            signs.append(sign)
-            slots.append(slot)
-
-        def conductance(a: int, b: int, slot: int) -> None:
-            entry(a, a, 1.0, slot)
-            entry(a, b, -1.0, slot)
-            entry(b, a, -1.0, slot)
-            entry(b, b, 1.0, slot)
-
-        def branch(k: int, p: int, m: int) -> None:
-            entry(p, k, 1.0, 0)
-            entry(m, k, -1.0, 0)
-            entry(k, p, 1.0, 0)
-            entry(k, m, -1.0, 0)
-
-        self._value_param: dict[str, int] = {}
-        resistor_slots: list[int] = []
-        self.resistor_names: list[str] = []
-        fixed_slots: dict[str, int] = {}
-        for element in flat:
-            if isinstance(element, (Diode, Mosfet)):
-                continue
-            slot = len(params)
-            value = float(getattr(element, _MAIN_VALUE[type(element)]))
-            params.append(1.0 / value if isinstance(element, Resistor) else value)
-            self._value_param[element.name] = slot
-            nodes = [ext[node] for node in element.nodes]
-            if isinstance(element, Resistor):
-                conductance(nodes[0], nodes[1], slot)
-                resistor_slots.append(slot)
-                self.resistor_names.append(element.name)
-            elif isinstance(element, CurrentSource):
-                src_rows += [nodes[0], nodes[1]]
-                src_signs += [1.0, -1.0]
-                src_slots += [slot, slot]
-            elif isinstance(element, VCCS):
-                p, m, cp, cn = nodes
-                entry(p, cp, 1.0, slot)
-                entry(p, cn, -1.0, slot)
-                entry(m, cp, -1.0, slot)
-                entry(m, cn, 1.0, slot)
-            elif isinstance(element, CCCS):
-                k = self.branch_index[element.control]
-                entry(nodes[0], k, 1.0, slot)
-                entry(nodes[1], k, -1.0, slot)
-            elif isinstance(element, VoltageSource) and element.name in self._eliminated:
-                fixed_slots[self._eliminated[element.name][0]] = slot
-            else:
-                k = self.branch_index[element.name]
-                branch(k, nodes[0], nodes[1])
-                if isinstance(element, VoltageSource):
-                    src_rows.append(k)
-                    src_signs.append(-1.0)
-                    src_slots.append(slot)
-                elif isinstance(element, VCVS):
-                    entry(k, nodes[2], -1.0, slot)
-                    entry(k, nodes[3], 1.0, slot)
-                else:
-                    entry(k, self.branch_index[element.control], -1.0, slot)
-        # fixed-node sign: a source "v 0 node V" fixes the node at −V
-        self._fixed_sign = np.array(
-            [self._eliminated[self.fixed_nodes[node][0]][1] for node in self.fixed_nodes],
-            dtype=float,
-        )
-        self._fixed_slot_index = np.array(
-            [fixed_slots[node] for node in self.fixed_nodes], dtype=int
-        )
-        self._lin = (
-            np.array(rows, dtype=int),
-            np.array(cols, dtype=int),
-            np.array(signs),
-            np.array(slots, dtype=int),
-        )
-        self._src = (
-            np.array(src_rows, dtype=int),
-            np.array(src_signs),
-            np.array(src_slots, dtype=int),
-        )
-        self._params = np.array(params)
-        self._resistor_params = np.array(resistor_slots, dtype=int)
-
-    @property
     def fixed_values(self) -> np.ndarray:
         """Voltages [V] of the fixed nodes, in :attr:`fixed_nodes` order."""
         return self._fixed_sign * self._params[self._fixed_slot_index]
-
-    def _build_devices(self, flat: Circuit) -> None:
-        self.groups, series = build_groups(flat, self._ext)
-        rows, cols, signs, slots = (list(a) for a in self._lin)
-        params = list(self._params)
-        for a, b, g in series:  # RS / RD: linear conductances to internal nodes
-            slot = len(params)
-            params.append(g)
-            for r, c, sign in ((a, a, 1.0), (a, b, -1.0), (b, a, -1.0), (b, b, 1.0)):
-                rows.append(r)
-                cols.append(c)
-                signs.append(sign)
-                slots.append(slot)
-        self._lin = (
-            np.array(rows, dtype=int),
-            np.array(cols, dtype=int),
-            np.array(signs),
-            np.array(slots, dtype=int),
-        )
-        self._params = np.array(params)
-        self.gmin = GMIN
-
-    def _build_pattern(self) -> None:
-        n, n_ext = self.n, self._n_ext
-        rows, cols, _, _ = self._lin
-        all_rows = [rows, self._node_rows]
-        all_cols = [cols, self._node_rows]
-        for group in self.groups.values():
-            r, c = group.jacobian_entries
-            all_rows.append(r)
-            all_cols.append(c)
-        r = np.concatenate(all_rows)
-        c = np.concatenate(all_cols)
-        keep = (r < n) & (c < n)
-        keys = np.unique(c[keep] * n + r[keep])
-        self._nnz = len(keys)
-        self._indices = (keys % n).astype(np.int32)
-        self._indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // n, minlength=n))]).astype(
-            np.int32
-        )
-
-        def scatter(rr: np.ndarray, cc: np.ndarray) -> sp.csr_matrix:
-            ok = (rr < n) & (cc < n)
-            slot = np.searchsorted(keys, cc[ok] * n + rr[ok])
-            return sp.csr_matrix(
-                (np.ones(ok.sum()), (slot, np.flatnonzero(ok))), shape=(self._nnz, len(rr))
-            )
-
-        self._lin_scatter = scatter(rows, cols)
-        self._diag_slots = np.searchsorted(keys, self._node_rows * n + self._node_rows)
-        self._jac_scatter = {k: scatter(*g.jacobian_entries) for k, g in self.groups.items()}
-        self._res_scatter = {
-            k: sp.csr_matrix(
-                (np.ones(len(g.residual_rows)), (g.residual_rows, np.arange(len(g.residual_rows)))),
-                shape=(n_ext, len(g.residual_rows)),
-            )
-            for k, g in self.groups.items()
-        }
-        self._settable = np.zeros(len(self._params), dtype=bool)
-        self._settable[list(self._value_param.values())] = True
-        self._is_resistor_slot = np.zeros(len(self._params), dtype=bool)
-        self._is_resistor_slot[self._resistor_params] = True
-        self._values_changed()
 
     def _values_changed(self) -> None:
         """Note new parameter values: fixed nodes now, value-derived matrices at next use."""
@@ -771,27 +489,6 @@ class MNASystem:
                 [x, np.broadcast_to(src.tail, (x.shape[0], src.tail.size))], axis=1
             )
         return np.concatenate([x, src.tail], axis=-1)
-
-
-def _flat_copy(circuit: Circuit) -> Circuit:
-    """The flat circuit the system owns: ``flatten()``, or a cheap copy when already flat.
-
-    Elements are immutable, so an already flat circuit (e.g. from a builder) is copied by sharing
-    its elements instead of re-validating each one (2–3 s saved on DRN-XS's 160k elements).
-    """
-    if not circuit.is_flat():
-        return circuit.flatten()
-    circuit.validate()
-    return _shared_copy(circuit)
-
-
-def _shared_copy(circuit: Circuit) -> Circuit:
-    """A copy of a flat circuit sharing its (immutable) elements and models."""
-    flat = Circuit(circuit.title)
-    flat.extend(circuit.elements)
-    for model in circuit.models.values():
-        flat.add_model(model)
-    return flat
 
 
 def _apply(matrix: sp.spmatrix, values: np.ndarray) -> np.ndarray:
