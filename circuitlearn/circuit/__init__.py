@@ -1,6 +1,7 @@
 """Circuit model: elements, models, subcircuits, the :class:`Circuit` container and builders."""
 
-from circuitlearn.circuit.circuit import Circuit, Subcircuit
+from circuitlearn.circuit.builders import LayeredNetwork, crossbar, kendall_network
+from circuitlearn.circuit.circuit import MAIN_VALUE, Circuit, Subcircuit
 from circuitlearn.circuit.elements import (
     CCCS,
     CCVS,
@@ -17,16 +18,16 @@ from circuitlearn.circuit.elements import (
     VoltageSource,
 )
 from circuitlearn.circuit.expressions import Expression
+from circuitlearn.circuit.graphs import from_networkx, random_resistor_network, to_networkx
 from circuitlearn.circuit.models import Model
 from circuitlearn.circuit.topology import check_topology
-from circuitlearn.circuit.builders import LayeredNetwork, crossbar, kendall_network
-from circuitlearn.circuit.graphs import from_networkx, random_resistor_network, to_networkx
 
 __all__ = [
     "CCCS",
     "CCVS",
     "ELEMENT_CLASSES",
     "GROUND",
+    "MAIN_VALUE",
     "VCCS",
     "VCVS",
     "Circuit",
@@ -34,6 +35,7 @@ __all__ = [
     "Diode",
     "Element",
     "Expression",
+    "LayeredNetwork",
     "Model",
     "Mosfet",
     "Resistor",
@@ -41,7 +43,6 @@ __all__ = [
     "SubcircuitInstance",
     "VoltageSource",
     "check_topology",
-    "LayeredNetwork",
     "crossbar",
     "from_networkx",
     "kendall_network",

@@ -37,7 +37,7 @@ from circuitlearn.circuit.models import Model
 from circuitlearn.circuit.units import format_value
 from circuitlearn.errors import CircuitError
 
-__all__ = ["Circuit", "Subcircuit"]
+__all__ = ["MAIN_VALUE", "Circuit", "Subcircuit"]
 
 
 class Circuit:
@@ -136,7 +136,7 @@ class Circuit:
     def set_value(self, name: str, value: float) -> None:
         """Set an element's main value (R, V/I dc, gain...), as ``simulate --set`` does."""
         element = self[name]
-        main = _MAIN_VALUE.get(type(element))
+        main = MAIN_VALUE.get(type(element))
         if main is None:
             raise CircuitError(
                 f"{element.kind} {element.name} has no single value to set", element=element.name
@@ -144,8 +144,20 @@ class Circuit:
         self.replace(replace(element, **{main: value}))
 
     def copy(self) -> Circuit:
-        """A deep copy (elements are immutable, containers are copied)."""
-        return _copy.deepcopy(self)
+        """An independent copy: containers are copied, frozen elements and models are shared.
+
+        Sharing the immutable elements makes copying a 10⁵-resistor network cheap (learning
+        phases copy circuits often); subcircuit definitions, which are mutable, are deep-copied.
+        """
+        out = Circuit(self.title)
+        out._elements = dict(self._elements)
+        out.models = dict(self.models)
+        out.subcircuits = _copy.deepcopy(self.subcircuits)
+        out.params = dict(self.params)
+        out.origin = dict(self.origin)
+        out.source_path = self.source_path
+        out.ignored_cards = list(self.ignored_cards)
+        return out
 
     # -- reading ----------------------------------------------------------------------------
     @property
@@ -314,7 +326,7 @@ class Subcircuit:
         return lines
 
 
-_MAIN_VALUE: dict[type[Element], str] = {
+MAIN_VALUE: dict[type[Element], str] = {
     Resistor: "resistance",
     VoltageSource: "dc",
     CurrentSource: "dc",

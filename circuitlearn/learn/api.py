@@ -14,7 +14,7 @@ from circuitlearn.circuit.units import format_value
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.estimators import Gradient, make_estimator
 from circuitlearn.learn.report import DEFAULT_METHODS, GradientReport, compare_gradients
-from circuitlearn.learn.task import NGSPICE_TIGHT, LearningTask, copy_flat
+from circuitlearn.learn.task import NGSPICE_TIGHT, LearningTask
 
 __all__ = ["PHASE_METHODS", "compute_gradient", "export_phases", "gradient_report", "load_circuit"]
 
@@ -129,7 +129,7 @@ def export_phases(
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    free_circuit = copy_flat(task.circuit)
+    free_circuit = task.circuit.copy()
     free_circuit.title = f"{task.circuit.title} [free]"
     for name, phase in {"free": free_circuit, **plan.circuits()}.items():
         out = folder / f"{stem}_{name}.cir"

@@ -42,7 +42,7 @@ from circuitlearn.learn.phases import (
     nudged_circuit,
     twin_circuit,
 )
-from circuitlearn.learn.task import LearningTask, copy_flat
+from circuitlearn.learn.task import LearningTask
 from circuitlearn.solve import BACKENDS, OperatingPoint
 from circuitlearn.solve.mna import compile_circuit
 from circuitlearn.solve.newton import solve_native
@@ -271,7 +271,7 @@ class FiniteDifference(GradientEstimator):
                         raise_on_failure=True,
                     )
                 else:
-                    circuit = copy_flat(task.circuit)
+                    circuit = task.circuit.copy()
                     circuit.replace(circuit[name].with_conductance(value))
                     op = task.solve(backend, circuit=circuit)
                 costs.append(task.cost_of(op))

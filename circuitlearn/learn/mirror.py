@@ -41,7 +41,6 @@ from circuitlearn.circuit import (
     VoltageSource,
 )
 from circuitlearn.errors import CircuitError
-from circuitlearn.learn.task import copy_flat
 from circuitlearn.solve.mna import MNASystem
 
 __all__ = ["Transposed", "realize_terms", "transpose_sources"]
@@ -114,7 +113,7 @@ def realize_terms(
                 node=label,
             )
     e = system.extended(np.asarray(x_ref, dtype=float))
-    out = copy_flat(circuit) if build else None
+    out = circuit.copy() if build else None
     values: dict[str, float] = {}
 
     def add(element: Element, value: float | None = None) -> None:
@@ -249,7 +248,7 @@ def transpose_sources(
     vals: list[float] = []
     swapped: list[int] = []  # entries of VCCS elements (realised by the swapped element itself)
     rename: dict[str, str] = {}
-    out = copy_flat(circuit) if build else None
+    out = circuit.copy() if build else None
     for element in _controlled_sources(system):
         if isinstance(element, VCCS):
             p, m, cp, cn = (ext(x) for x in element.nodes)

@@ -40,7 +40,7 @@ from circuitlearn.circuit import (
 )
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.mirror import realize_terms, transpose_sources
-from circuitlearn.learn.task import LearningTask, copy_flat
+from circuitlearn.learn.task import LearningTask
 from circuitlearn.solve import OperatingPoint
 from circuitlearn.solve.mna import MNASystem
 
@@ -80,7 +80,7 @@ class PhasePlan:
         """Each phase as its own circuit (phase name → Circuit)."""
         out = {}
         for name, values in self.variants.items():
-            circuit = copy_flat(self.circuit)
+            circuit = self.circuit.copy()
             if not self.circuit.title.endswith(f"[{name}]"):
                 circuit.title = f"{self.circuit.title} [{name}]"
             for element, value in values.items():
@@ -120,7 +120,7 @@ def nudged_circuit(
     task: LearningTask, beta: float, free: OperatingPoint, base: Circuit | None = None
 ) -> Circuit:
     """``base`` (default the task's circuit) plus ``i_nudge_<k> 0 out −β ∂C/∂v_k`` per output."""
-    out = copy_flat(task.circuit if base is None else base)
+    out = (task.circuit if base is None else base).copy()
     for (name, value), node in zip(
         nudge_values(task, beta, free).items(), task.outputs, strict=True
     ):
@@ -130,7 +130,7 @@ def nudged_circuit(
 
 def clamped_circuit(task: LearningTask, voltages: np.ndarray) -> Circuit:
     """The task's circuit with output k clamped by ``v_clamp_<k> out 0`` to ``voltages[k]`` [V]."""
-    out = copy_flat(task.circuit)
+    out = task.circuit.copy()
     for k, (node, value) in enumerate(
         zip(task.outputs, np.asarray(voltages, dtype=float).tolist(), strict=True)
     ):

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from circuitlearn.circuit import Circuit, Resistor, check_topology
+from circuitlearn.circuit import MAIN_VALUE, Circuit, Resistor, check_topology
 from circuitlearn.errors import CircuitError
 from circuitlearn.solve.result import OperatingPoint
-from circuitlearn.solve.stamps import MAIN_VALUE, MNAStamps, flat_copy, shared_copy
+from circuitlearn.solve.stamps import MNAStamps, flat_copy
 
 __all__ = [
     "DENSE_INPUT_LIMIT",
@@ -239,7 +239,7 @@ class MNASystem(MNAStamps):
                 f"expected the {len(self.circuit)} of the compiled circuit"
             )
         out = copy.copy(self)
-        out.circuit = shared_copy(self.circuit) if circuit is None else circuit
+        out.circuit = self.circuit.copy() if circuit is None else circuit
         out._params = self._params.copy()
         out.fixed_nodes = dict(self.fixed_nodes)
         out._source_cache = dict(self._source_cache)

@@ -40,6 +40,7 @@ import numpy as np
 from circuitlearn.circuit import (
     CCCS,
     CCVS,
+    MAIN_VALUE,
     VCCS,
     VCVS,
     Circuit,
@@ -254,7 +255,7 @@ class NgspiceSession:
                 f"got {value!r}",
                 element=name,
             )
-        target.with_values(**{_main_field(target): value})  # validates (positive R, finite...)
+        target.with_values(**{MAIN_VALUE[type(target)]: value})  # validates (positive R, finite...)
         value = float(value)
         with _LOCK:
             self._check_open()
@@ -369,19 +370,6 @@ def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> tu
 
 def _tail(log: str, lines: int = 25) -> str:
     return BatchRun(0, log, []).tail(lines)
-
-
-def _main_field(element: Any) -> str:
-    return {
-        Resistor: "resistance",
-        VoltageSource: "dc",
-        CurrentSource: "dc",
-        VCVS: "gain",
-        VCCS: "transconductance",
-        CCCS: "gain",
-        CCVS: "transresistance",
-        Diode: "area",
-    }[type(element)]
 
 
 def _alter_command(element: Any, value: float) -> str:

@@ -16,6 +16,7 @@ from circuitlearn.circuit import (
     CCCS,
     CCVS,
     GROUND,
+    MAIN_VALUE,
     VCCS,
     VCVS,
     Circuit,
@@ -28,18 +29,7 @@ from circuitlearn.circuit import (
 from circuitlearn.solve.devices import GMIN, build_groups
 from circuitlearn.solve.layered import SchurPlan
 
-__all__ = ["MAIN_VALUE", "MNAStamps", "flat_copy", "shared_copy"]
-
-MAIN_VALUE = {
-    Resistor: "resistance",
-    VoltageSource: "dc",
-    CurrentSource: "dc",
-    VCVS: "gain",
-    VCCS: "transconductance",
-    CCCS: "gain",
-    CCVS: "transresistance",
-}
-"""Element type → name of its main value field (the value ``MNASystem.set_values`` changes)."""
+__all__ = ["MNAStamps", "flat_copy"]
 
 
 class MNAStamps:
@@ -322,13 +312,4 @@ def flat_copy(circuit: Circuit) -> Circuit:
     if not circuit.is_flat():
         return circuit.flatten()
     circuit.validate()
-    return shared_copy(circuit)
-
-
-def shared_copy(circuit: Circuit) -> Circuit:
-    """A copy of a flat circuit sharing its (immutable) elements and models."""
-    flat = Circuit(circuit.title)
-    flat.extend(circuit.elements)
-    for model in circuit.models.values():
-        flat.add_model(model)
-    return flat
+    return circuit.copy()
