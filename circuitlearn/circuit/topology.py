@@ -102,9 +102,9 @@ def check_topology(circuit: Circuit) -> None:
     if islands:
         island = islands[0]
         nodes = ", ".join(island[:8]) + (" ..." if len(island) > 8 else "")
-        noun = "node" if len(island) == 1 else "nodes"
+        noun, pronoun = ("node", "it") if len(island) == 1 else ("nodes", "them")
         raise CircuitError(
             f"floating {noun} {nodes}: no DC path to ground "
-            "(connect it through a resistor, e.g. a large one to 0)",
+            f"(connect {pronoun} through a resistor, e.g. a large one to 0)",
             node=island[0],
         )

@@ -214,7 +214,7 @@ def test_floating_island_is_named() -> None:
     assert floating_islands(c) == [["b", "c"]]
     with pytest.raises(
         CircuitError,
-        match=r"^floating nodes b, c: no DC path to ground \(connect it through a resistor",
+        match=r"^floating nodes b, c: no DC path to ground \(connect them through a resistor",
     ) as info:
         check_topology(c)
     assert info.value.node == "b"
