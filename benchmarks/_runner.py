@@ -138,7 +138,8 @@ def _write_readme(benchmark: str, results: list[dict[str, Any]], stamp: str, mac
     ]
     for row in results:
         lines.append(
-            f"| {row['name']} | {row['native_s']:.4g} | {row['ngspice_s']:.4g} | {_ratio(row['ratio'])}× | "
+            f"| {row['name']} | {row['native_s']:.4g} | {row['ngspice_s']:.4g} | "
+            f"{_ratio(row['ratio'])}× | "
             f"{row.get('goal', '')} | {row['max_abs_diff_V']:.2g} | {row.get('notes', '')} |"
         )
     lines.append(end)

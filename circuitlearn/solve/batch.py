@@ -3,7 +3,8 @@
 One compilation serves every sample. A linear circuit is factorised once and solved for all
 right-hand sides at once. A nonlinear circuit runs Newton on all samples together: their
 Jacobians form one block-diagonal sparse matrix factorised once per iteration (or, for layered
-networks, the exact Schur elimination of :mod:`circuitlearn.solve.layered`); samples that converge are frozen and leave the active set.
+networks, the exact Schur elimination of :mod:`circuitlearn.solve.layered`); samples that
+converge are frozen and leave the active set.
 Samples that fail fall back, one by one, to the full homotopy ladder of
 :func:`~circuitlearn.solve.newton.solve_native`. Failures are never dropped: ``converged`` is
 per sample, a warning says how many failed, and an error is raised if all did.
@@ -140,7 +141,8 @@ def _source_values(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[Source
     sizes = {a.shape for a in arrays.values()}
     if len(sizes) != 1 or len(next(iter(sizes))) != 1:
         raise CircuitError(
-            f"solve_batch: every input must be a 1-D array of the same length; got shapes {sorted(sizes)}"
+            "solve_batch: every input must be a 1-D array of the same length; "
+            f"got shapes {sorted(sizes)}"
         )
     n_samples = next(iter(sizes))[0]
     fixed = np.tile(system.fixed_values, (n_samples, 1))
@@ -150,7 +152,7 @@ def _source_values(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[Source
     for name, values in arrays.items():
         if not np.all(np.isfinite(values)):
             raise CircuitError(f"solve_batch: input {name} has non-finite values", element=name)
-        element = system.circuit[name] if name in system.circuit else None
+        element = system.circuit[name] if name in system.circuit else None  # noqa: SIM401
         if not isinstance(element, (VoltageSource, CurrentSource)):
             raise CircuitError(
                 f"solve_batch: {name!r} is not an independent V or I source of the circuit; "
@@ -180,7 +182,8 @@ def _warm_start(system: MNASystem, x0: Any, n_samples: int) -> np.ndarray:
         return np.tile(x, (n_samples, 1))
     if x.shape != (n_samples, system.n) or not np.all(np.isfinite(x)):
         raise CircuitError(
-            f"solve_batch: x0 must have shape ({system.n},) or ({n_samples}, {system.n}); got {x.shape}"
+            f"solve_batch: x0 must have shape ({system.n},) or ({n_samples}, {system.n}); "
+            f"got {x.shape}"
         )
     return x.copy()
 

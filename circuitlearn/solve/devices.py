@@ -346,7 +346,10 @@ class DiodeGroup:
 
 @dataclass
 class MosGroup:
-    """All level-1 MOSFETs of a circuit as arrays (drain/source are the internal nodes when RD/RS)."""
+    """All level-1 MOSFETs of a circuit as arrays.
+
+    Drain and source are the internal nodes when RD/RS are given.
+    """
 
     names: list[str]
     drain: np.ndarray
@@ -389,7 +392,8 @@ class MosGroup:
     def initial_state(self) -> dict[str, np.ndarray]:
         """ngspice's starting voltages (MODEINITJCT): vbs = −1, vgs = polarity·VTO, vds = 0.
 
-        Keys end in ``0``: :meth:`evaluate` linearises at them (see :meth:`DiodeGroup.initial_state`).
+        Keys end in ``0``: :meth:`evaluate` linearises at them
+        (see :meth:`DiodeGroup.initial_state`).
         """
         zero = np.zeros_like(self.beta)
         return {"vgs0": self.polarity * self.vto, "vds0": zero, "vbs0": zero - 1.0}
@@ -397,7 +401,10 @@ class MosGroup:
     def evaluate(
         self, e: np.ndarray, old: dict[str, np.ndarray] | None, gmin: float = GMIN
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
-        """Companion-model values at ``e``, limited against ``old`` (see :meth:`DiodeGroup.evaluate`)."""
+        """Companion-model values at ``e``, limited against ``old``.
+
+        See :meth:`DiodeGroup.evaluate`.
+        """
         raw = self.raw_state(e)
         if old is None:
             vgs, vds, vbs = raw["vgs"], raw["vds"], raw["vbs"]
@@ -520,7 +527,8 @@ def build_groups(
             if leff <= 0:
                 raise CircuitError(
                     f"MOSFET {m.name}: effective length L − 2·LD = {leff:g} m is not positive "
-                    f"(L={length:g}, LD={p['ld']:g} in model {model.name}); increase L or reduce LD",
+                    f"(L={length:g}, LD={p['ld']:g} in model {model.name}); "
+                    "increase L or reduce LD",
                     element=m.name,
                 )
             drain, source = ext[m.drain], ext[m.source]

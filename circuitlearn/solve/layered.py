@@ -31,7 +31,10 @@ PIVOT_RATIO = 1e-8
 
 @dataclass
 class SchurPlan:
-    """Index plan for eliminating an independent set ``eliminated`` of unknowns (see module notes)."""
+    """Index plan for eliminating an independent set ``eliminated`` of unknowns.
+
+    See the module notes.
+    """
 
     eliminated: np.ndarray
     rest: np.ndarray

@@ -92,7 +92,8 @@ def check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
         name = str(key).lower()
         if name not in DEFAULT_OPTIONS:
             raise CircuitError(
-                f"native solver: unknown option {key!r}; valid options are {', '.join(sorted(DEFAULT_OPTIONS))}"
+                f"native solver: unknown option {key!r}; "
+                f"valid options are {', '.join(sorted(DEFAULT_OPTIONS))}"
             )
         if name == "homotopy":
             merged[name] = bool(value)
@@ -351,12 +352,21 @@ def _finish(
         if kcl.size:
             worst = system.unknowns[int(np.argmax(kcl))]
         if result.singular is not None:
-            message = f"{MESSAGES['singular']} at {result.singular} (check what fixes its voltage or current)"
+            message = (
+                f"{MESSAGES['singular']} at {result.singular} "
+                "(check what fixes its voltage or current)"
+            )
             worst = worst if result.singular.startswith("i(") else result.singular
         elif len(result.steps) > 1:
-            message = f"{MESSAGES['homotopy_failed']}; largest residual {max_residual:.3g} A at node {worst}"
+            message = (
+                f"{MESSAGES['homotopy_failed']}; "
+                f"largest residual {max_residual:.3g} A at node {worst}"
+            )
         else:
-            message = f"{MESSAGES['max_iterations']}; largest residual {max_residual:.3g} A at node {worst}"
+            message = (
+                f"{MESSAGES['max_iterations']}; "
+                f"largest residual {max_residual:.3g} A at node {worst}"
+            )
     op = OperatingPoint(
         voltages=system.voltages(x),
         currents=system.currents(x),

@@ -1,4 +1,5 @@
-"""Native solver: agreement with ngspice on every deck, homotopy rungs, iteration counts, failures."""
+"""Native solver: agreement with ngspice on every deck, homotopy rungs, iteration counts,
+failures."""
 
 from __future__ import annotations
 

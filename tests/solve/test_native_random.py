@@ -71,7 +71,7 @@ def layered_circuits(draw) -> Circuit:
         for node in nodes:
             c.add(Resistor(name("r"), node, "0", draw(st.floats(1e3, 1e5))))
         for _ in range(draw(st.integers(0, 3))):
-            a, b = draw(st.sampled_from(nodes + ["0"])), draw(st.sampled_from(nodes + ["0"]))
+            a, b = draw(st.sampled_from([*nodes, "0"])), draw(st.sampled_from([*nodes, "0"]))
             if a == b:
                 continue
             if draw(st.booleans()):
