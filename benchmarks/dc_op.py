@@ -196,8 +196,8 @@ def case_drn_xs_batch1000(args: argparse.Namespace) -> dict[str, Any]:
         "ngspice_per_sample_s": per_sample,
         "notes": (
             f"ngspice alter+op timed on {subset} samples, extrapolated to {N_BATCH}; "
-            f"native peak RSS {native['peak_rss_MiB']:.0f} MiB (child process, build+compile+solve); "
-            f"compile {native['compile_s']:.2f} s"
+            f"native peak RSS {native['peak_rss_MiB']:.0f} MiB "
+            f"(child process, build+compile+solve); compile {native['compile_s']:.2f} s"
         ),
     }
 
