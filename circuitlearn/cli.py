@@ -516,6 +516,37 @@ def _run_conservation(args: argparse.Namespace) -> Outcome:
     return Outcome(result, "\n".join(lines))
 
 
+def _add_train(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", metavar="CONFIG.toml", help="training config (TOML)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint in --out"
+    )
+    parser.add_argument(
+        "--out", default=None, metavar="DIR", help="run directory (default: runs/<config stem>)"
+    )
+
+
+def _run_train(args: argparse.Namespace) -> Outcome:
+    from circuitlearn.learn.trainer import train
+
+    result = train(args.config, args.out, resume=args.resume)
+    last = result.metrics["epochs"][-1]
+    payload = {
+        "run_dir": str(result.run_dir),
+        "metrics": str(result.run_dir / "metrics.json"),
+        "checkpoint": str(result.checkpoint),
+        "figures": [str(f) for f in result.figures],
+        "final": last,
+    }
+    text = (
+        f"trained {result.metrics['estimator']} on {result.metrics['dataset']} for "
+        f"{last['epoch']} epochs: train loss {last['train_loss']:.4g}, "
+        f"test accuracy {last['test_accuracy']:.3f}\nrun directory: {result.run_dir}\n"
+        + "\n".join(f"figure: {f}" for f in result.figures)
+    )
+    return Outcome(payload, text)
+
+
 def _positive_float(text: str) -> float:
     value = try_parse_value(text)
     if value is None or not math.isfinite(value) or value <= 0:
@@ -559,6 +590,12 @@ COMMANDS: list[Command] = [
         "train on fixed targets and track the conserved quantity (McGinnis et al.)",
         _add_conservation,
         _run_conservation,
+    ),
+    Command(
+        "train",
+        "train a layered network on a dataset from a TOML config (run directory, checkpoints)",
+        _add_train,
+        _run_train,
     ),
     Command("bench", "run the benchmark scripts in benchmarks/", _add_bench, _run_bench),
 ]

@@ -1,0 +1,304 @@
+"""Training configuration: a TOML file loaded into frozen dataclasses (STYLE §9).
+
+A config has three tables, every key optional except ``[data] dataset``::
+
+    [data]                     # what to learn
+    dataset = "iris"           # iris | digits | mnist
+    n_train = 60               # training subset (all of the split when absent)
+    n_test = 30                # test subset
+    test_fraction = 0.2        # fraction of each class held out (before subsetting)
+    seed = 0                   # split and subsets
+    input_range = [0.0, 1.0]   # [V]: features in [0, 1] map onto this before the (x, −x) pairs
+    target_range = [0.0, 0.3]  # [V]: (wrong class, true class) target voltages (MSE)
+
+    [network]                  # a Kendall et al. layered network
+    hidden = [8]               # hidden layer sizes ([] for none)
+    g_range = [1e-5, 1e-4]     # [S] initial conductances, uniform
+    amplifier_gain = 0.0       # VCVS buffers after each hidden node; 0 = none (reciprocal)
+    bias_voltages = [0.0, 0.0] # [V] diode bias rails (low, high)
+    diode = { is = 1e-14, n = 1.0 }   # diode .model parameters (ngspice defaults otherwise)
+    seed = 0                   # initial conductances
+
+    [learning]
+    method = "aep"             # exact | ep | aep | dyadic | cl
+    variant = "centered"       # centered | positive | negative
+    beta = 1e-8                # [S]; default: the estimator's, scaled to the circuit
+    lr = 1e-6                  # [S²/V²]; default lr_fraction × ‖G‖/‖g‖ at the first step
+    lr_fraction = 0.05
+    epochs = 10
+    batch_size = 10            # the gradient is averaged over a mini-batch
+    cost = "mse"               # mse | cross_entropy
+    g_floor = 1e-9             # [S] projection after each update
+    seed = 0                   # mini-batch order
+
+Unknown tables or keys are errors listing the valid ones; every error names ``file: [table] key``.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from circuitlearn.errors import CircuitLearnError
+
+__all__ = [
+    "COST_NAMES",
+    "DATASETS",
+    "TRAIN_METHODS",
+    "VARIANTS",
+    "DataConfig",
+    "LearningConfig",
+    "NetworkConfig",
+    "TrainConfig",
+    "load_config",
+    "parse_config",
+    "to_toml",
+]
+
+DATASETS = ("iris", "digits", "mnist")
+TRAIN_METHODS = ("exact", "ep", "aep", "dyadic", "cl")
+VARIANTS = ("centered", "positive", "negative")
+COST_NAMES = ("mse", "cross_entropy")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """``[data]``: dataset, subset sizes, split seed and the voltage encodings [V]."""
+
+    dataset: str
+    n_train: int | None = None
+    n_test: int | None = None
+    test_fraction: float = 0.2
+    seed: int = 0
+    input_range: tuple[float, float] = (0.0, 1.0)
+    target_range: tuple[float, float] = (0.0, 0.3)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """``[network]``: shape and initial state of the layered network."""
+
+    hidden: tuple[int, ...] = (8,)
+    g_range: tuple[float, float] = (1e-5, 1e-4)
+    amplifier_gain: float = 0.0
+    bias_voltages: tuple[float, float] = (0.0, 0.0)
+    diode: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LearningConfig:
+    """``[learning]``: rule, step size, schedule, cost and projection floor."""
+
+    method: str = "aep"
+    variant: str = "centered"
+    beta: float | None = None
+    lr: float | None = None
+    lr_fraction: float = 0.05
+    epochs: int = 10
+    batch_size: int = 10
+    cost: str = "mse"
+    g_floor: float = 1e-9
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole training configuration and the file it came from."""
+
+    data: DataConfig
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    learning: LearningConfig = field(default_factory=LearningConfig)
+    source: str = "<config>"
+
+
+def to_toml(config: TrainConfig) -> str:
+    """The effective config (defaults filled in) as TOML text; unset optional keys are omitted.
+
+    Examples
+    --------
+    >>> text = to_toml(parse_config({"data": {"dataset": "iris"}}))
+    >>> parse_config(tomllib.loads(text)) == parse_config({"data": {"dataset": "iris"}})
+    True
+    """
+    lines = [f"# effective training config of {config.source}"]
+    for name in _TABLES:
+        lines.append(f"\n[{name}]")
+        part = getattr(config, name)
+        for f in fields(part):
+            value = getattr(part, f.name)
+            if value is not None:
+                lines.append(f"{f.name} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+_TABLES = {"data": DataConfig, "network": NetworkConfig, "learning": LearningConfig}
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read and validate a training config file.
+
+    Raises
+    ------
+    CircuitLearnError
+        Missing file, TOML syntax error, unknown table or key, or a bad value (naming the key).
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise CircuitLearnError(f"{file}: no such config file (expected a TOML training config)")
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CircuitLearnError(f"{file}: invalid TOML: {exc}") from None
+    return parse_config(raw, source=str(file))
+
+
+def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> TrainConfig:
+    """Validate a parsed TOML mapping into a :class:`TrainConfig`.
+
+    Examples
+    --------
+    >>> parse_config({"data": {"dataset": "iris"}}).learning.method
+    'aep'
+    >>> parse_config({"data": {"dataset": "iris", "size": 3}})
+    Traceback (most recent call last):
+    ...
+    circuitlearn.errors.CircuitLearnError: <config>: [data] unknown key 'size'; valid keys: \
+dataset, input_range, n_test, n_train, seed, target_range, test_fraction
+    """
+    unknown = sorted(set(raw) - set(_TABLES))
+    if unknown:
+        raise CircuitLearnError(
+            f"{source}: unknown table [{unknown[0]}]; valid tables: {', '.join(_TABLES)}"
+        )
+    if "data" not in raw:
+        raise CircuitLearnError(f'{source}: missing table [data] (at least: dataset = "iris")')
+    parts = {}
+    for name, cls in _TABLES.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise CircuitLearnError(f"{source}: {name} must be a table [{name}]")
+        parts[name] = _table(cls, table, f"{source}: [{name}]")
+    return TrainConfig(parts["data"], parts["network"], parts["learning"], source)
+
+
+def _table(cls: type, table: dict[str, Any], where: str) -> Any:
+    valid = sorted(f.name for f in fields(cls))
+    for key in table:
+        if key not in valid:
+            raise CircuitLearnError(f"{where} unknown key {key!r}; valid keys: {', '.join(valid)}")
+    values = {
+        key: _CHECKS[(cls.__name__, key)](value, f"{where} {key}") for key, value in table.items()
+    }
+    if cls is DataConfig and "dataset" not in values:
+        raise CircuitLearnError(f"{where} missing key 'dataset' ({' | '.join(DATASETS)})")
+    return cls(**values)
+
+
+def _choice(options: tuple[str, ...]) -> Any:
+    def check(value: Any, where: str) -> str:
+        if not isinstance(value, str) or value.lower() not in options:
+            raise CircuitLearnError(f"{where}: expected one of {', '.join(options)}; got {value!r}")
+        return value.lower()
+
+    return check
+
+
+def _integer(minimum: int) -> Any:
+    def check(value: Any, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise CircuitLearnError(f"{where}: expected an integer ≥ {minimum}; got {value!r}")
+        return int(value)
+
+    return check
+
+
+def _number(*, positive: bool = False, allow_zero: bool = True, below_one: bool = False) -> Any:
+    def check(value: Any, where: str) -> float:
+        ok = not isinstance(value, bool) and isinstance(value, (int, float))
+        x = float(value) if ok else math.nan
+        if (
+            not math.isfinite(x)
+            or (positive and (x < 0 or (x == 0 and not allow_zero)))
+            or (below_one and not 0 < x < 1)
+        ):
+            want = (
+                "a number in (0, 1)"
+                if below_one
+                else ("a positive number" if positive else "a finite number")
+            )
+            raise CircuitLearnError(f"{where}: expected {want}; got {value!r}")
+        return x
+
+    return check
+
+
+def _pair(*, positive: bool = False) -> Any:
+    number = _number(positive=positive, allow_zero=not positive)
+
+    def check(value: Any, where: str) -> tuple[float, float]:
+        if not isinstance(value, list) or len(value) != 2:
+            raise CircuitLearnError(f"{where}: expected [low, high]; got {value!r}")
+        low, high = (number(v, where) for v in value)
+        if low > high:
+            raise CircuitLearnError(f"{where}: expected low ≤ high; got {value!r}")
+        return low, high
+
+    return check
+
+
+def _sizes(value: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise CircuitLearnError(f"{where}: expected a list of layer sizes, e.g. [8]; got {value!r}")
+    return tuple(_integer(1)(v, where) for v in value)
+
+
+def _diode(value: Any, where: str) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise CircuitLearnError(f"{where}: expected a table, e.g. {{ is = 1e-14, n = 1.0 }}")
+    return {
+        str(k).lower(): _number(positive=True, allow_zero=False)(v, f"{where}.{k}")
+        for k, v in value.items()
+    }
+
+
+_POSITIVE = _number(positive=True, allow_zero=False)
+_CHECKS: dict[tuple[str, str], Any] = {
+    ("DataConfig", "dataset"): _choice(DATASETS),
+    ("DataConfig", "n_train"): _integer(1),
+    ("DataConfig", "n_test"): _integer(1),
+    ("DataConfig", "test_fraction"): _number(below_one=True),
+    ("DataConfig", "seed"): _integer(0),
+    ("DataConfig", "input_range"): _pair(),
+    ("DataConfig", "target_range"): _pair(),
+    ("NetworkConfig", "hidden"): _sizes,
+    ("NetworkConfig", "g_range"): _pair(positive=True),
+    ("NetworkConfig", "amplifier_gain"): _number(),
+    ("NetworkConfig", "bias_voltages"): _pair(),
+    ("NetworkConfig", "diode"): _diode,
+    ("NetworkConfig", "seed"): _integer(0),
+    ("LearningConfig", "method"): _choice(TRAIN_METHODS),
+    ("LearningConfig", "variant"): _choice(VARIANTS),
+    ("LearningConfig", "beta"): _POSITIVE,
+    ("LearningConfig", "lr"): _POSITIVE,
+    ("LearningConfig", "lr_fraction"): _POSITIVE,
+    ("LearningConfig", "epochs"): _integer(1),
+    ("LearningConfig", "batch_size"): _integer(1),
+    ("LearningConfig", "cost"): _choice(COST_NAMES),
+    ("LearningConfig", "g_floor"): _POSITIVE,
+    ("LearningConfig", "seed"): _integer(0),
+}
+"""Validator of each key: (value, "file: [table] key") → checked value."""

@@ -1,0 +1,416 @@
+"""Mini-batch training of a layered network on a dataset: ``circuitlearn train CONFIG.toml``.
+
+:func:`train` builds a Kendall et al. network sized to the dataset, encodes features as
+differential voltage pairs and classes as target voltages, and runs plain projected gradient
+descent G ← max(G − lr·ḡ, floor), ḡ the estimator's dC/dG averaged over a mini-batch. Every epoch it
+evaluates the train and test sets in one batched free-phase solve each, records the metrics, writes
+a checkpoint and redraws the figures. Run directory layout (DESIGN.md §4)::
+
+    OUT/config.toml                 the effective config (defaults filled in)
+    OUT/metrics.json                run settings and one entry per epoch (epoch 0: before training)
+    OUT/checkpoints/epoch_NNNN.npz  conductances, epoch, RNG state, resolved β and lr
+    OUT/figures/training.png        loss and accuracy curves
+    OUT/figures/conservation.png    drift of Q = ½ΣG² (only where the law applies)
+
+``resume=True`` continues from the last checkpoint and reproduces an uninterrupted run bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from circuitlearn._random import check_random_state
+from circuitlearn.circuit import LayeredNetwork, kendall_network
+from circuitlearn.data import (
+    decode_classes,
+    differential_pairs,
+    load_digits,
+    load_iris,
+    load_mnist,
+    one_hot_targets,
+)
+from circuitlearn.diagnostics.applicability import QUANTITY_NAME, analyze_applicability
+from circuitlearn.diagnostics.conservation import conserved_quantity
+from circuitlearn.errors import CircuitLearnError
+from circuitlearn.learn.config import TrainConfig, load_config, to_toml
+from circuitlearn.learn.estimators import GradientEstimator, make_estimator
+from circuitlearn.learn.task import LearningTask
+from circuitlearn.solve.batch import solve_batch
+
+__all__ = ["EPOCH_KEYS", "TrainResult", "train"]
+
+EPOCH_KEYS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "time",
+    "newton_iterations",
+    "conserved_quantity",
+    "drift",
+    "clipped",
+)
+"""Keys of each ``metrics.json`` epoch entry: losses are mean costs (V² for the MSE), accuracies
+fractions, ``time`` the epoch's wall time [s], ``newton_iterations`` the mean Newton iterations of
+the free-phase solves of its training steps (null at epoch 0), ``conserved_quantity`` Q [S²] and
+``drift`` (Q − Q0)/Q0 (null where the law does not apply: ``conservation.reasons`` says why),
+``clipped`` the number of conductance updates projected to the floor."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` produced.
+
+    Attributes
+    ----------
+    run_dir : Path
+    metrics : dict
+        The ``metrics.json`` object.
+    conductances : numpy.ndarray
+        Final trainable conductances [S], in ``metrics["parameters"]`` order.
+    checkpoint : Path
+    figures : tuple of Path
+    """
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    conductances: np.ndarray
+    checkpoint: Path
+    figures: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """The network, its per-sample training tasks and the encoded evaluation sets."""
+
+    net: LayeredNetwork
+    tasks: tuple[LearningTask, ...]
+    train: tuple[np.ndarray, np.ndarray, np.ndarray]  # source voltages, targets, labels
+    test: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def train(
+    config: TrainConfig | str | Path,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> TrainResult:
+    """Train the network of ``config``, writing the run directory ``out``.
+
+    Parameters
+    ----------
+    config : TrainConfig or path of a TOML config
+    out : path, optional
+        Run directory; default ``runs/<config file stem>``.
+    resume : bool
+        Continue from the last checkpoint in ``out`` (the config must be the run's).
+    progress : bool, optional
+        Show a tqdm bar on stderr; default: when stderr is a terminal and ``CI`` is not ``true``.
+
+    Raises
+    ------
+    CircuitLearnError
+        Invalid config, an existing run without ``resume``, a resume without checkpoint or with a
+        different config.
+    """
+    if not isinstance(config, TrainConfig):
+        config = load_config(config)
+    run_dir = Path(out) if out is not None else Path("runs") / Path(config.source).stem
+    ckpt_dir = run_dir / "checkpoints"
+    checkpoints = sorted(ckpt_dir.glob("epoch_*.npz")) if ckpt_dir.is_dir() else []
+    if resume and not checkpoints:
+        raise CircuitLearnError(f"{run_dir}: no checkpoint to resume from (run without --resume)")
+    if not resume and checkpoints:
+        raise CircuitLearnError(
+            f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out"
+        )
+    if resume:
+        _check_same_config(config, run_dir / "config.toml")
+        (run_dir / "config.toml").write_text(to_toml(config), encoding="utf-8")
+    problem = _build_problem(config)
+    cfg = config.learning
+    names = list(problem.net.trainable)
+    estimator, beta = _estimator(config, problem.tasks[0])
+    rng = check_random_state(cfg.seed)
+    verdict = analyze_applicability(
+        problem.net.circuit, names, method=cfg.method, cost=cfg.cost, floor=cfg.g_floor
+    )
+    if resume:
+        state = np.load(checkpoints[-1])
+        start, g = int(state["epoch"]), np.array(state["conductances"])
+        rng.bit_generator.state = json.loads(str(state["rng_state"]))
+        lr = None if np.isnan(state["lr"]) else float(state["lr"])
+        q0 = float(state["q0"])
+        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        metrics["epochs"] = metrics["epochs"][: start + 1]
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt_dir.mkdir(exist_ok=True)
+        (run_dir / "config.toml").write_text(to_toml(config), encoding="utf-8")
+        start, g, lr = 0, problem.tasks[0].conductances, cfg.lr
+        q0 = conserved_quantity(g)
+        metrics = _header(config, problem, estimator, beta, verdict)
+        metrics["epochs"] = [_evaluate(problem, g, 0, 0.0, None, q0, 0, verdict.applicable)]
+    batches = -(-len(problem.tasks) // cfg.batch_size)
+    bar = _progress_bar(progress, total=batches * (cfg.epochs - start), desc=run_dir.name)
+    checkpoint = checkpoints[-1] if resume else _save_checkpoint(ckpt_dir, 0, g, rng, lr, q0)
+    for epoch in range(start + 1, cfg.epochs + 1):
+        began = time.perf_counter()
+        g, lr, iterations, clipped = _epoch(problem, estimator, g, lr, rng, config, bar)
+        metrics["lr"] = lr
+        entry = _evaluate(
+            problem,
+            g,
+            epoch,
+            time.perf_counter() - began,
+            iterations,
+            q0,
+            clipped,
+            verdict.applicable,
+        )
+        metrics["epochs"].append(entry)
+        checkpoint = _save_checkpoint(ckpt_dir, epoch, g, rng, lr, q0)
+        _write_json(run_dir / "metrics.json", metrics)
+    bar.close()
+    _write_json(run_dir / "metrics.json", metrics)
+    figures = _plot(run_dir / "figures", metrics)
+    return TrainResult(run_dir, metrics, g, checkpoint, figures)
+
+
+def _build_problem(config: TrainConfig) -> _Problem:
+    """Load and encode the dataset, and build the network and one task per training sample."""
+    d, n = config.data, config.network
+    loader = {"iris": load_iris, "digits": load_digits, "mnist": load_mnist}[d.dataset]
+    data = loader(test_fraction=d.test_fraction, seed=d.seed)
+    x_train, y_train = _subset(data.x_train, data.y_train, d.n_train, config, "n_train")
+    x_test, y_test = _subset(data.x_test, data.y_test, d.n_test, config, "n_test")
+    net = kendall_network(
+        data.n_features,
+        list(n.hidden),
+        data.n_classes,
+        seed=n.seed,
+        g_range=n.g_range,
+        diode_model=dict(n.diode) or None,
+        bias_voltages=n.bias_voltages,
+        amplifier_gain=n.amplifier_gain or None,
+    )
+    low, high = (0.0, 1.0) if config.learning.cost == "cross_entropy" else d.target_range
+    sets = []
+    for x, y in ((x_train, y_train), (x_test, y_test)):
+        v = differential_pairs(x, voltage_range=d.input_range)
+        sets.append((v, one_hot_targets(y, data.n_classes, low=low, high=high), y))
+    sources, outputs = list(net.input_sources), list(net.output_nodes)
+    tasks = tuple(
+        LearningTask(
+            net.circuit,
+            list(net.trainable),
+            outputs,
+            targets=t,
+            cost=config.learning.cost,
+            inputs=dict(zip(sources, v.tolist(), strict=True)),
+        )
+        for v, t in zip(sets[0][0], sets[0][1], strict=True)
+    )
+    return _Problem(net, tasks, sets[0], sets[1])
+
+
+def _subset(
+    x: np.ndarray, y: np.ndarray, size: int | None, config: TrainConfig, key: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``size`` samples of a split that the loader already shuffled (stratified)."""
+    if size is None:
+        return x, y
+    if size > len(y):
+        raise CircuitLearnError(
+            f"{config.source}: [data] {key}: {config.data.dataset} has only {len(y)} samples in "
+            f"this split (test_fraction = {config.data.test_fraction}); got {size}"
+        )
+    return x[:size], y[:size]
+
+
+def _estimator(config: TrainConfig, task: LearningTask) -> tuple[GradientEstimator, float | None]:
+    """The estimator with β fixed once (at the initial conductances), so every step uses it."""
+    cfg = config.learning
+    if cfg.method == "exact":
+        return make_estimator("exact"), None
+    estimator = make_estimator(cfg.method, variant=cfg.variant, beta=cfg.beta)
+    beta = cfg.beta if cfg.beta is not None else float(estimator.resolved_beta(task))
+    return make_estimator(cfg.method, variant=cfg.variant, beta=beta), beta
+
+
+def _epoch(
+    problem: _Problem,
+    estimator: GradientEstimator,
+    g: np.ndarray,
+    lr: float | None,
+    rng: np.random.Generator,
+    config: TrainConfig,
+    bar: Any,
+) -> tuple[np.ndarray, float, float, int]:
+    """One pass over the shuffled training set; returns G, lr, mean Newton iterations, clipped."""
+    cfg = config.learning
+    # Every epoch starts from the pristine (uncompiled) tasks, as a resumed run does: compiled
+    # systems and phase caches then have the same history, so --resume is bit for bit.
+    tasks = list(problem.tasks)
+    order = rng.permutation(len(tasks))
+    iterations: list[int] = []
+    clipped = 0
+    for first in range(0, len(order), cfg.batch_size):
+        vectors = []
+        for i in order[first : first + cfg.batch_size]:
+            tasks[i] = tasks[i].with_conductances(g)
+            grad = estimator.compute_gradient(tasks[i])
+            vectors.append(grad.vector)
+            iterations.append(grad.phases["free"].iterations)
+        mean = np.mean(vectors, axis=0)
+        if lr is None:
+            norm = float(np.linalg.norm(mean))
+            lr = cfg.lr_fraction * float(np.linalg.norm(g)) / norm if norm > 0 else 1.0
+        proposed = g - lr * mean
+        clipped += int(np.count_nonzero(proposed < cfg.g_floor))
+        g = np.maximum(proposed, cfg.g_floor)
+        bar.update(1)
+    return g, float(lr), float(np.mean(iterations)), clipped
+
+
+def _evaluate(
+    problem: _Problem,
+    g: np.ndarray,
+    epoch: int,
+    seconds: float,
+    iterations: float | None,
+    q0: float,
+    clipped: int,
+    applicable: bool,
+) -> dict[str, Any]:
+    """One ``metrics.json`` epoch entry: batched free-phase solves of the train and test sets."""
+    task = problem.tasks[0].with_conductances(g)
+    entry: dict[str, Any] = {"epoch": epoch}
+    for name, (v, targets, labels) in (("train", problem.train), ("test", problem.test)):
+        result = solve_batch(
+            task.system, {s: v[:, j] for j, s in enumerate(problem.net.input_sources)}
+        )
+        outputs = np.stack([result.voltage(node) for node in problem.net.output_nodes], axis=1)
+        losses = [task.cost.value(o, t) for o, t in zip(outputs, targets, strict=True)]
+        entry[f"{name}_loss"] = float(np.mean(losses))
+        entry[f"{name}_accuracy"] = float(np.mean(decode_classes(outputs) == labels))
+    q = conserved_quantity(g)
+    entry.update(
+        time=round(seconds, 3),
+        newton_iterations=iterations,
+        conserved_quantity=q if applicable else None,
+        drift=(q - q0) / q0 if applicable else None,
+        clipped=clipped,
+    )
+    return entry
+
+
+def _header(
+    config: TrainConfig,
+    problem: _Problem,
+    estimator: GradientEstimator,
+    beta: float | None,
+    verdict: Any,
+) -> dict[str, Any]:
+    """The run-level part of ``metrics.json``."""
+    return {
+        "config": config.source,
+        "dataset": config.data.dataset,
+        "network": problem.net.circuit.title,
+        "estimator": repr(estimator),
+        "method": config.learning.method,
+        "beta": beta,
+        "lr": config.learning.lr,
+        "n_train": len(problem.tasks),
+        "n_test": len(problem.test[2]),
+        "parameters": list(problem.net.trainable),
+        "conservation": {
+            "quantity": QUANTITY_NAME,
+            "applicable": verdict.applicable,
+            "reasons": list(verdict.reasons),
+        },
+        "epoch_keys": list(EPOCH_KEYS),
+    }
+
+
+def _save_checkpoint(
+    folder: Path, epoch: int, g: np.ndarray, rng: np.random.Generator, lr: float | None, q0: float
+) -> Path:
+    path = folder / f"epoch_{epoch:04d}.npz"
+    np.savez(
+        path,
+        conductances=g,
+        epoch=epoch,
+        rng_state=json.dumps(rng.bit_generator.state),
+        lr=np.nan if lr is None else lr,
+        q0=q0,
+    )
+    return path
+
+
+def _check_same_config(config: TrainConfig, saved: Path) -> None:
+    """Refuse to resume with another config; only ``[learning] epochs`` may change."""
+    previous = load_config(saved)
+    previous = replace(previous, learning=replace(previous.learning, epochs=config.learning.epochs))
+    for table in ("data", "network", "learning"):
+        if getattr(previous, table) != getattr(config, table):
+            raise CircuitLearnError(
+                f"{config.source}: [{table}] differs from the run's {saved} (only [learning] "
+                "epochs may change on --resume); use the run's config or another --out"
+            )
+
+
+def _progress_bar(progress: bool | None, *, total: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    if progress is None:
+        progress = sys.stderr.isatty() and os.environ.get("CI", "").lower() != "true"
+    return tqdm(total=total, desc=desc, unit="batch", disable=not progress, file=sys.stderr)
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+
+
+def _plot(folder: Path, metrics: dict[str, Any]) -> tuple[Path, ...]:
+    """Loss and accuracy curves; the drift of Q where the conservation law applies."""
+    from matplotlib.figure import Figure
+
+    folder.mkdir(parents=True, exist_ok=True)
+    epochs = metrics["epochs"]
+    x = [e["epoch"] for e in epochs]
+    fig = Figure(figsize=(9.0, 3.6), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for split, style in (("train", "-o"), ("test", "--s")):
+        loss_ax.plot(x, [e[f"{split}_loss"] for e in epochs], style, ms=3, label=split)
+        acc_ax.plot(x, [e[f"{split}_accuracy"] for e in epochs], style, ms=3, label=split)
+    loss_ax.set_yscale("log")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("mean cost")
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("accuracy")
+    acc_ax.set_ylim(0.0, 1.02)
+    for ax in (loss_ax, acc_ax):
+        ax.legend()
+    fig.suptitle(f"{metrics['dataset']}: {metrics['estimator']}")
+    paths = [folder / "training.png"]
+    fig.savefig(paths[0], dpi=110)
+    if metrics["conservation"]["applicable"]:
+        fig = Figure(figsize=(4.6, 3.6), layout="constrained")
+        ax = fig.subplots()
+        ax.plot(x, [e["drift"] for e in epochs], "-o", ms=3)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("relative drift of Q = ½ΣG²")
+        paths.append(folder / "conservation.png")
+        fig.savefig(paths[1], dpi=110)
+    return tuple(paths)

@@ -1,0 +1,137 @@
+"""Training entry point: config validation, run directory, learning, reproducibility, resume."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from circuitlearn.errors import CircuitLearnError
+from circuitlearn.learn.config import load_config, parse_config, to_toml
+from circuitlearn.learn.trainer import EPOCH_KEYS, train
+
+PRESET = Path(__file__).resolve().parents[2] / "circuitlearn" / "configs" / "iris_aep.toml"
+
+
+def tiny(**learning: object) -> dict:
+    """A seconds-long iris problem: 8 training samples, 2 hidden nodes."""
+    return {
+        "data": {"dataset": "iris", "n_train": 8, "n_test": 6, "input_range": [-1.0, 1.0]},
+        "network": {"hidden": [2]},
+        "learning": {"method": "aep", "epochs": 2, "batch_size": 4, "lr_fraction": 0.05,
+                     **learning},
+    }  # fmt: skip
+
+
+def write(path: Path, raw: dict) -> Path:
+    path.write_text(to_toml(parse_config(raw)), encoding="utf-8")
+    return path
+
+
+def test_preset_is_valid_and_round_trips() -> None:
+    config = load_config(PRESET)
+    again = parse_config(tomllib.loads(to_toml(config)))
+    assert (again.data, again.network, again.learning) == (
+        config.data, config.network, config.learning,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        ({"data": {"dataset": "iris", "ntrain": 5}}, "[data] unknown key 'ntrain'; valid keys: "),
+        ({"data": {"dataset": "cifar"}}, "[data] dataset: expected one of iris, digits, mnist"),
+        ({"data": {"dataset": "iris"}, "learning": {"lr": -1.0}}, "[learning] lr: expected a"),
+        ({"data": {"dataset": "iris"}, "learning": {"epochs": 0}}, "[learning] epochs"),
+        ({"data": {"dataset": "iris"}, "network": {"g_range": [1e-4]}}, "[network] g_range"),
+        ({"data": {"dataset": "iris"}, "optim": {}}, "unknown table [optim]; valid tables"),
+        ({"network": {}}, "missing table [data]"),
+        ({"data": {}}, "missing key 'dataset'"),
+    ],
+)
+def test_config_errors_name_the_key(raw: dict, match: str) -> None:
+    with pytest.raises(CircuitLearnError, match=None) as info:
+        parse_config(raw, source="cfg.toml")
+    assert str(info.value).startswith("cfg.toml: ")
+    assert match in str(info.value)
+
+
+def test_unknown_key_lists_valid_keys() -> None:
+    with pytest.raises(CircuitLearnError) as info:
+        parse_config({"data": {"dataset": "iris"}, "learning": {"rate": 1.0}})
+    assert "batch_size, beta, cost, epochs, g_floor, lr, lr_fraction, method" in str(info.value)
+
+
+def test_too_many_samples_is_an_error(tmp_path: Path) -> None:
+    raw = tiny()
+    raw["data"]["n_test"] = 1000
+    with pytest.raises(CircuitLearnError, match=r"\[data\] n_test: iris has only 30 samples"):
+        train(write(tmp_path / "c.toml", raw), tmp_path / "run", progress=False)
+
+
+def test_tiny_run_writes_the_run_directory_and_learns(tmp_path: Path) -> None:
+    config = write(tmp_path / "tiny.toml", tiny(epochs=3))
+    result = train(config, tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert load_config(run / "config.toml").learning == load_config(config).learning
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [0, 1, 2, 3]
+    assert all(set(e) == set(EPOCH_KEYS) for e in metrics["epochs"])
+    for key in ("beta", "lr", "estimator", "parameters", "conservation", "n_train", "n_test"):
+        assert key in metrics
+    assert metrics["n_train"] == 8 and metrics["n_test"] == 6
+    # diodes: the conservation law does not apply, said once with the reason
+    assert metrics["conservation"]["applicable"] is False
+    assert any("diode" in r for r in metrics["conservation"]["reasons"])
+    assert all(e["drift"] is None for e in metrics["epochs"])
+    assert metrics["epochs"][1]["newton_iterations"] > 0
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        f"epoch_000{k}.npz" for k in range(4)
+    ]
+    assert [p.name for p in result.figures] == ["training.png"]
+    assert (run / "figures" / "training.png").read_bytes()[:4] == b"\x89PNG"
+    losses = [e["train_loss"] for e in metrics["epochs"]]
+    assert losses[-1] < 0.9 * losses[0]
+    assert np.all(result.conductances >= 1e-9)
+
+
+def test_linear_network_tracks_the_conserved_quantity(tmp_path: Path) -> None:
+    raw = tiny(method="ep", epochs=1, lr_fraction=0.01)
+    raw["network"]["hidden"] = []
+    result = train(write(tmp_path / "lin.toml", raw), tmp_path / "run", progress=False)
+    assert result.metrics["conservation"]["applicable"] is True
+    last = result.metrics["epochs"][-1]
+    assert last["conserved_quantity"] > 0 and abs(last["drift"]) < 1e-2
+    assert [p.name for p in result.figures] == ["training.png", "conservation.png"]
+
+
+def _without_time(metrics: dict) -> list[dict]:
+    return [{k: v for k, v in e.items() if k != "time"} for e in metrics["epochs"]]
+
+
+def test_same_seed_same_metrics_and_resume_is_bit_for_bit(tmp_path: Path) -> None:
+    full = train(write(tmp_path / "a.toml", tiny()), tmp_path / "full", progress=False)
+    again = train(write(tmp_path / "b.toml", tiny()), tmp_path / "again", progress=False)
+    assert _without_time(full.metrics) == _without_time(again.metrics)
+    np.testing.assert_array_equal(full.conductances, again.conductances)
+
+    part = write(tmp_path / "c.toml", tiny(epochs=1))
+    train(part, tmp_path / "resumed", progress=False)
+    with pytest.raises(CircuitLearnError, match="already holds a run"):
+        train(part, tmp_path / "resumed", progress=False)
+    resumed = train(write(part, tiny()), tmp_path / "resumed", resume=True, progress=False)
+    assert resumed.conductances.tobytes() == full.conductances.tobytes()
+    assert _without_time(resumed.metrics) == _without_time(full.metrics)
+    assert load_config(tmp_path / "resumed" / "config.toml").learning.epochs == 2
+
+
+def test_resume_refuses_another_config_or_no_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(CircuitLearnError, match="no checkpoint to resume from"):
+        train(write(tmp_path / "a.toml", tiny()), tmp_path / "none", resume=True, progress=False)
+    train(write(tmp_path / "b.toml", tiny(epochs=1)), tmp_path / "run", progress=False)
+    with pytest.raises(CircuitLearnError, match=r"\[learning\] differs"):
+        changed = write(tmp_path / "c.toml", tiny(lr_fraction=0.1, epochs=1))
+        train(changed, tmp_path / "run", resume=True, progress=False)
