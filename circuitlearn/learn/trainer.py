@@ -41,7 +41,7 @@ from circuitlearn.diagnostics.applicability import QUANTITY_NAME, analyze_applic
 from circuitlearn.diagnostics.conservation import conserved_quantity
 from circuitlearn.errors import CircuitLearnError
 from circuitlearn.learn.config import TrainConfig, load_config, to_toml
-from circuitlearn.learn.estimators import GradientEstimator, make_estimator
+from circuitlearn.learn.estimators import GradientEstimator, default_beta, make_estimator
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.solve.batch import solve_batch
 
@@ -243,9 +243,18 @@ def _estimator(config: TrainConfig, task: LearningTask) -> tuple[GradientEstimat
     cfg = config.learning
     if cfg.method == "exact":
         return make_estimator("exact"), None
-    estimator = make_estimator(cfg.method, variant=cfg.variant, beta=cfg.beta)
-    beta = cfg.beta if cfg.beta is not None else float(estimator.resolved_beta(task))
+    # a derived task, so that the pristine one stays uncompiled (see _epoch)
+    beta = (
+        cfg.beta if cfg.beta is not None else _default_beta(cfg.method, task.with_conductances({}))
+    )
     return make_estimator(cfg.method, variant=cfg.variant, beta=beta), beta
+
+
+def _default_beta(method: str, task: LearningTask) -> float:
+    """The estimator's own default β [S] on ``task`` (CL: its clamping factor η)."""
+    estimator = make_estimator(method)
+    resolve = getattr(estimator, "resolved_beta", None)
+    return float(resolve(task) if resolve is not None else default_beta(task))
 
 
 def _epoch(

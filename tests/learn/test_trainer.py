@@ -135,3 +135,15 @@ def test_resume_refuses_another_config_or_no_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(CircuitLearnError, match=r"\[learning\] differs"):
         changed = write(tmp_path / "c.toml", tiny(lr_fraction=0.1, epochs=1))
         train(changed, tmp_path / "run", resume=True, progress=False)
+
+
+@pytest.mark.parametrize(
+    "learning",
+    [{"method": "exact"}, {"method": "dyadic"}, {"method": "cl"}, {"cost": "cross_entropy"}],
+)
+def test_every_method_and_cost_trains(tmp_path: Path, learning: dict) -> None:
+    raw = tiny(epochs=1, **learning)
+    result = train(write(tmp_path / "m.toml", raw), tmp_path / "run", progress=False)
+    first, last = result.metrics["epochs"][0], result.metrics["epochs"][-1]
+    assert last["train_loss"] < first["train_loss"]
+    assert (result.metrics["beta"] is None) == (learning.get("method") == "exact")
