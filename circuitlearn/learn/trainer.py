@@ -136,6 +136,12 @@ def train(
         )
     if resume:
         _check_same_config(config, run_dir / "config.toml")
+        done = int(np.load(checkpoints[-1])["epoch"])
+        if done > config.learning.epochs:
+            raise CircuitLearnError(
+                f"{config.source}: [learning] epochs = {config.learning.epochs} but {run_dir} "
+                f"already has {done} epochs; set epochs ≥ {done} to resume it"
+            )
         (run_dir / "config.toml").write_text(to_toml(config), encoding="utf-8")
     problem = _build_problem(config)
     cfg = config.learning
@@ -179,8 +185,8 @@ def train(
             verdict.applicable,
         )
         metrics["epochs"].append(entry)
+        _write_json(run_dir / "metrics.json", metrics)  # before the checkpoint: see resume
         checkpoint = _save_checkpoint(ckpt_dir, epoch, g, rng, lr, q0)
-        _write_json(run_dir / "metrics.json", metrics)
     bar.close()
     _write_json(run_dir / "metrics.json", metrics)
     figures = _plot(run_dir / "figures", metrics)

@@ -126,6 +126,9 @@ def test_same_seed_same_metrics_and_resume_is_bit_for_bit(tmp_path: Path) -> Non
     assert resumed.conductances.tobytes() == full.conductances.tobytes()
     assert _without_time(resumed.metrics) == _without_time(full.metrics)
     assert load_config(tmp_path / "resumed" / "config.toml").learning.epochs == 2
+    with pytest.raises(CircuitLearnError, match="already has 2 epochs"):
+        train(write(part, tiny(epochs=1)), tmp_path / "resumed", resume=True, progress=False)
+    assert load_config(tmp_path / "resumed" / "config.toml").learning.epochs == 2
 
 
 def test_resume_refuses_another_config_or_no_checkpoint(tmp_path: Path) -> None:
