@@ -150,3 +150,18 @@ def test_every_method_and_cost_trains(tmp_path: Path, learning: dict) -> None:
     first, last = result.metrics["epochs"][0], result.metrics["epochs"][-1]
     assert last["train_loss"] < first["train_loss"]
     assert (result.metrics["beta"] is None) == (learning.get("method") == "exact")
+
+
+def test_progress_bar_is_off_in_ci_and_without_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from circuitlearn.learn import trainer
+
+    monkeypatch.setattr(trainer.sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setenv("CI", "true")
+    assert trainer._progress_bar(None, total=1, desc="t").disable
+    monkeypatch.setenv("CI", "false")
+    bar = trainer._progress_bar(None, total=1, desc="t")
+    shown = not bar.disable
+    bar.close()
+    assert shown
+    monkeypatch.setattr(trainer.sys.stderr, "isatty", lambda: False, raising=False)
+    assert trainer._progress_bar(None, total=1, desc="t").disable
