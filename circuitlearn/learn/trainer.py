@@ -274,17 +274,17 @@ def _epoch(
 ) -> tuple[np.ndarray, float, float, int]:
     """One pass over the shuffled training set; returns G, lr, mean Newton iterations, clipped."""
     cfg = config.learning
-    # Every epoch starts from the pristine (uncompiled) tasks, as a resumed run does: compiled
-    # systems and phase caches then have the same history, so --resume is bit for bit.
-    tasks = list(problem.tasks)
+    tasks = problem.tasks
     order = rng.permutation(len(tasks))
     iterations: list[int] = []
     clipped = 0
     for first in range(0, len(order), cfg.batch_size):
         vectors = []
         for i in order[first : first + cfg.batch_size]:
-            tasks[i] = tasks[i].with_conductances(g)
-            grad = estimator.compute_gradient(tasks[i])
+            # From the pristine (uncompiled) task every time, as a resumed run does: a compiled
+            # system updated in place can round differently from a fresh one (last bits), and
+            # holding one compiled system per sample would cost memory ∝ n_train.
+            grad = estimator.compute_gradient(tasks[i].with_conductances(g))
             vectors.append(grad.vector)
             iterations.append(grad.phases["free"].iterations)
         mean = np.mean(vectors, axis=0)
