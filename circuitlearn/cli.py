@@ -394,6 +394,11 @@ def _add_gradient(parser: argparse.ArgumentParser) -> None:
     _add_task(parser)
     parser.add_argument("--method", default="exact", choices=_METHODS, help="default: exact")
     parser.add_argument("--variant", default="centered", choices=_VARIANTS)
+    parser.add_argument(
+        "--clamp", default=None, choices=("matched", "relative"),
+        help="cl only: 'matched' (default) tends to the gradient; 'relative' is Stern et al.'s "
+        "v + eta (y - v), whose limit weights the cost gradient by the output conductances",
+    )  # fmt: skip
 
 
 def _run_gradient(args: argparse.Namespace) -> Outcome:
@@ -403,7 +408,7 @@ def _run_gradient(args: argparse.Namespace) -> Outcome:
     outputs = parse_assignments(args.output, "--output")
     gradient = compute_gradient(
         circuit, args.trainable, outputs, method=args.method, variant=args.variant,
-        beta=args.beta, backend=args.backend, cost=args.cost,
+        beta=args.beta, backend=args.backend, cost=args.cost, clamp=args.clamp,
     )  # fmt: skip
     payload = gradient.to_dict()
     beta = "n/a" if gradient.beta is None else f"{gradient.beta:.4g}"

@@ -40,6 +40,7 @@ def compute_gradient(
     beta: float | None = None,
     backend: str = "native",
     cost: str = "mse",
+    clamp: str | None = None,
 ) -> Gradient:
     """dC/dG of a netlist's trainable resistors for output targets, by one method.
 
@@ -57,6 +58,9 @@ def compute_gradient(
         (:func:`~circuitlearn.learn.estimators.default_beta`).
     backend : {"native", "ngspice"}
     cost : {"mse", "cross_entropy"}
+    clamp : {"matched", "relative"}, optional
+        Coupled learning only (see :class:`~circuitlearn.learn.estimators.CoupledLearning`):
+        ``matched`` (default) tends to the gradient; ``relative`` is Stern et al.'s v + η(y − v).
 
     Returns
     -------
@@ -77,7 +81,12 @@ def compute_gradient(
     {'r1': 50.0, 'r2': -50.0}
     """
     task = LearningTask(load_circuit(netlist_or_circuit), trainable_globs, outputs, cost=cost)
-    estimator = make_estimator(method, beta=beta, variant=variant)
+    options = {}
+    if clamp is not None:
+        if str(method).lower() != "cl":
+            raise CircuitError(f"clamp={clamp!r} applies to coupled learning (cl) only")
+        options["clamp"] = clamp
+    estimator = make_estimator(method, beta=beta, variant=variant, **options)
     return estimator.compute_gradient(task, backend=backend)
 
 

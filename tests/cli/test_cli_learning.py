@@ -60,6 +60,19 @@ def test_cl_cannot_clamp_a_source_driven_output(capsys: pytest.CaptureFixture[st
     _one_line_error(capsys, argv, "cannot clamp the outputs")
 
 
+def test_cl_clamp_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    deck = str(NETLISTS / "kendall_layered.cir")
+    base = ["gradient", deck, "--trainable", "r_*", "--output", "o1=0.2", "o2=-0.1", "--json"]
+    exact = _json(capsys, [*base, "--method", "exact"])[1]["gradient"]
+    matched = _json(capsys, [*base, "--method", "cl", "--clamp", "matched"])[1]["gradient"]
+    relative = _json(capsys, [*base, "--method", "cl", "--clamp", "relative"])[1]["gradient"]
+    scale = max(abs(v) for v in exact.values())
+    assert max(abs(matched[k] - exact[k]) for k in exact) <= 1e-4 * scale
+    # Stern et al.'s clamp weights the cost gradient by the output conductances: not the gradient.
+    assert max(abs(relative[k] - exact[k]) for k in exact) > 1e-2 * scale
+    _one_line_error(capsys, [*base, "--method", "ep", "--clamp", "relative"], "cl")
+
+
 def test_gradient_explicit_beta_and_variant(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["gradient", AMP, "--trainable", "rf", "rg", "--output", "out=0.5", "--method", "ep",
             "--variant", "positive", "--beta", "1e-7", "--json"]  # fmt: skip
