@@ -362,7 +362,7 @@ _VARIANTS = ("centered", "positive", "negative")
 
 
 def _add_task(parser: argparse.ArgumentParser, *, backend: bool = True) -> None:
-    """NETLIST, --trainable, --output (and --set, --beta, --backend, --cost) for learning commands."""
+    """The learning commands' task options: NETLIST, --trainable, --output, --set, --beta..."""
     from circuitlearn.solve import BACKENDS
 
     parser.add_argument("netlist", metavar="NETLIST", help="SPICE netlist file (.cir)")
@@ -506,7 +506,8 @@ def _run_conservation(args: argparse.Namespace) -> Outcome:
     )  # fmt: skip
     verdict = "applies" if result["applicable"] else "does NOT apply"
     lines = [
-        f"conservation of {result['quantity']} on {args.netlist} ({args.method}, {args.steps} steps)",
+        f"conservation of {result['quantity']} on {args.netlist} "
+        f"({args.method}, {args.steps} steps)",
         f"the law {verdict}" + ("" if result["applicable"] else ":"),
         *[f"  - {reason}" for reason in result["reasons"]],
         f"initial {result['initial']:.12g}   final {result['final']:.12g}   "
@@ -555,7 +556,9 @@ def _run_train(args: argparse.Namespace) -> Outcome:
 def _positive_float(text: str) -> float:
     value = try_parse_value(text)
     if value is None or not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number (e.g. 1e-6, 10u); got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number (e.g. 1e-6, 10u); got {text!r}"
+        )
     return value
 
 

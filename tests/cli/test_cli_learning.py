@@ -113,7 +113,9 @@ def test_report_json_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert payload["plot"] == str(png)
 
 
-def test_export_phase_files_run_in_ngspice(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_export_phase_files_run_in_ngspice(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     argv = ["export-phase", AMP, "--trainable", "r*", "--output", "out=0.5", "--method", "aep",
             "-o", str(tmp_path / "amp.cir"), "--json"]  # fmt: skip
     code, payload = _json(capsys, argv)
@@ -128,13 +130,17 @@ def test_export_phase_files_run_in_ngspice(capsys: pytest.CaptureFixture[str], t
         assert "error" not in done.stdout.lower()
 
 
-def test_export_phase_refuses_methods_without_phases(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_export_phase_refuses_methods_without_phases(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     argv = ["export-phase", AMP, "--trainable", "r*", "--output", "out=0.5", "--method", "exact",
             "-o", str(tmp_path / "x.cir")]  # fmt: skip
     _one_line_error(capsys, argv, "--method")
 
 
-def test_conservation_contract_on_linear_circuit(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_conservation_contract_on_linear_circuit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     deck = tmp_path / "net.cir"
     deck.write_text(
         "linear voltage-driven network\nv1 in 0 dc 1\nr1 in a 1k\nr2 a 0 2k\nr3 a b 1k\n"

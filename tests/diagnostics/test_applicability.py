@@ -121,5 +121,5 @@ def test_errors_name_the_culprit() -> None:
         analyze_applicability(_ladder(), ["x*"])
     with pytest.raises(CircuitError, match="expected at least one resistor name"):
         analyze_applicability(_ladder(), [])
-    with pytest.raises(CircuitError, match="gradient lacks trainable resistor.*r4"):
+    with pytest.raises(CircuitError, match=r"gradient lacks trainable resistor.*r4"):
         analyze_applicability(_ladder(), ["r*"], gradient={"r1": 0.0, "r2": 0.0, "r3": 0.0})

@@ -168,7 +168,7 @@ def test_errors_name_the_problem() -> None:
     with pytest.raises(CircuitError, match="rates must be 2 positive numbers"):
         ConservationTracker([1.0, 2.0], rates=[1.0, -1.0])
     tracker = ConservationTracker({"r1": 1.0, "r2": 2.0})
-    with pytest.raises(CircuitError, match="values lacks parameter.*r2"):
+    with pytest.raises(CircuitError, match=r"values lacks parameter.*r2"):
         tracker.update({"r1": 1.0})
     with pytest.raises(CircuitError, match="expected 2 gradient; got 3"):
         tracker.update([1.0, 2.0], lr=0.1, gradient=[1.0, 2.0, 3.0])
