@@ -104,14 +104,14 @@ class EnergyFormRule(GradientEstimator):
     def _params(self) -> dict[str, Any]:
         return {"base": self.base, "nudge": self.nudge}
 
-    def resolved_beta(self, task: LearningTask) -> float:
-        """β (or η) the base estimator uses on ``task``."""
-        return self.base.resolved_beta(task)
+    def resolved_beta(self, task: LearningTask, free: OperatingPoint | None = None) -> float:
+        """β (or η) the base estimator uses on ``task`` (at free state ``free``)."""
+        return self.base.resolved_beta(task, free)
 
     def _estimate(
         self, task: LearningTask, free: OperatingPoint, backend: str
     ) -> tuple[np.ndarray, float, dict]:
-        beta = self.resolved_beta(task)
+        beta = self.resolved_beta(task, free)
         hi, lo = VARIANTS[self.base.variant]
         signs = [s for s in (hi, lo) if s != 0]
         prefix = self.base.method

@@ -63,6 +63,7 @@ __all__ = [
     "GradientEstimator",
     "default_beta",
     "make_estimator",
+    "nudge_sensitivity",
 ]
 
 BETA_FRACTION = 1e-4
@@ -70,6 +71,12 @@ BETA_FRACTION = 1e-4
 against the exact gradient, centred EP on the reciprocal decks (diode_ladder, nmos_stage,
 kendall_layered): 1e-8, 2e-11, 4e-11 relative (one-sided: 3e-5, 9e-5, 8e-7); the centred error
 falls as β² down to ~1e-5 × mean G, below which rounding takes over."""
+
+NUDGE_VOLTAGE = 1e-5
+"""[V] On a nonlinear circuit the default β keeps every node's first-order move in a phase at or
+below this: small against the thermal voltage (25.9 mV) and MOSFET overdrives, so the centred
+error stays O(β²)-small even at high gain (two_stage_nmos: 1.8e-4 with the conductance rule
+alone, 7e-7 with this bound), and large against the solver's tolerances."""
 
 LINEAR_BETA_FRACTION = 0.1
 """Default β fraction on a linear circuit (no diode or MOSFET): with the nudge frozen at the free
@@ -144,13 +151,38 @@ class Gradient:
         }
 
 
-def default_beta(task: LearningTask) -> float:
-    """Default nudge β [S]: a fraction of the mean trainable conductance (DESIGN.md §3).
+def default_beta(task: LearningTask, free: OperatingPoint | None = None) -> float:
+    """Default nudge β [S], scaled to the circuit (DESIGN.md §3).
 
-    :data:`LINEAR_BETA_FRACTION` on a linear circuit, :data:`BETA_FRACTION` otherwise.
+    Linear circuit: :data:`LINEAR_BETA_FRACTION` × the mean trainable conductance (every variant is
+    exact there). Nonlinear circuit: :data:`BETA_FRACTION` × the mean trainable conductance, made
+    smaller where needed so that no node moves by more than :data:`NUDGE_VOLTAGE` in an EP or AEP
+    phase (to first order), which keeps high-gain circuits in the phase's linear regime.
+    ``free`` is the free state (solved natively here when not given).
     """
-    fraction = LINEAR_BETA_FRACTION if task.system.is_linear else BETA_FRACTION
-    return float(fraction * np.mean(task.conductances))
+    conductance = float(np.mean(task.conductances))
+    if task.system.is_linear:
+        return LINEAR_BETA_FRACTION * conductance
+    beta = BETA_FRACTION * conductance
+    sensitivity = nudge_sensitivity(task, task.solve("native") if free is None else free)
+    if sensitivity > 0.0:
+        beta = min(beta, NUDGE_VOLTAGE / sensitivity)
+    return float(beta)
+
+
+def nudge_sensitivity(task: LearningTask, free: OperatingPoint) -> float:
+    """Largest node-voltage change per unit β [V/S] of the EP or AEP phase, to first order.
+
+    max(‖K0⁻¹c‖∞, ‖K0⁻ᵀc‖∞) over node unknowns: the EP phase moves x by −βK0⁻¹c, the AEP phase
+    by −βK0⁻ᵀc (MATH.md §3–§4).
+    """
+    system = task.system
+    rhs = np.zeros(system.n)
+    rhs[[system.node_index[node] for node in task.outputs]] = task.cost_gradient(free)
+    lu = spla.splu(system.jacobian(free_state(task, free)).tocsc())
+    nodes = len(system.node_index)
+    moves = np.concatenate([lu.solve(rhs)[:nodes], lu.solve(rhs, trans="T")[:nodes]])
+    return float(np.max(np.abs(moves))) if moves.size else 0.0
 
 
 class GradientEstimator(ABC):
@@ -296,9 +328,9 @@ class _PhaseEstimator(GradientEstimator):
     def _params(self) -> dict[str, Any]:
         return {"variant": self.variant, "beta": self.beta}
 
-    def resolved_beta(self, task: LearningTask) -> float:
-        """β [S] used on ``task``: the given one or :func:`default_beta`."""
-        return default_beta(task) if self.beta is None else self.beta
+    def resolved_beta(self, task: LearningTask, free: OperatingPoint | None = None) -> float:
+        """β [S] used on ``task`` at free state ``free``: the given one or :func:`default_beta`."""
+        return default_beta(task, free) if self.beta is None else self.beta
 
     def _signs(self) -> list[int]:
         return [s for s in VARIANTS[self.variant] if s != 0]
@@ -306,7 +338,7 @@ class _PhaseEstimator(GradientEstimator):
     def _estimate(
         self, task: LearningTask, free: OperatingPoint, backend: str
     ) -> tuple[np.ndarray, float, dict]:
-        beta = self.resolved_beta(task)
+        beta = self.resolved_beta(task, free)
         spec = self.phase_spec(task, free)
         assert spec is not None
         ops = solve_spec(task, spec, backend)
@@ -331,7 +363,7 @@ class EquilibriumProp(_PhaseEstimator):
     method = "ep"
 
     def phase_spec(self, task: LearningTask, free: OperatingPoint) -> PhaseSpec:
-        beta = self.resolved_beta(task)
+        beta = self.resolved_beta(task, free)
         signs = self._signs()
         nudge = nudge_values(task, beta, free)
         return PhaseSpec(
@@ -353,7 +385,7 @@ class AsymmetricEP(_PhaseEstimator):
     method = "aep"
 
     def phase_spec(self, task: LearningTask, free: OperatingPoint) -> PhaseSpec:
-        beta = self.resolved_beta(task)
+        beta = self.resolved_beta(task, free)
         signs = self._signs()
         _, values, new_v, new_i = aep_parts(task, free, build=False)
         key = ("aep", tuple(values))
@@ -411,13 +443,13 @@ class CoupledLearning(_PhaseEstimator):
     def _params(self) -> dict[str, Any]:
         return {**super()._params(), "clamp": self.clamp}
 
-    def resolved_beta(self, task: LearningTask) -> float:
+    def resolved_beta(self, task: LearningTask, free: OperatingPoint | None = None) -> float:
         if self.beta is not None:
             return self.beta
-        return default_beta(task) if self.clamp == "matched" else 1e-3
+        return default_beta(task, free) if self.clamp == "matched" else 1e-3
 
     def phase_spec(self, task: LearningTask, free: OperatingPoint) -> PhaseSpec:
-        eta = self.resolved_beta(task)
+        eta = self.resolved_beta(task, free)
         w = task.cost_gradient(free)
         if self.clamp == "matched":
             w = output_resistance(task, free) @ w
@@ -451,13 +483,13 @@ class DyadicEP(GradientEstimator):
         return {"beta": self.beta}
 
     def phase_spec(self, task: LearningTask, free: OperatingPoint) -> PhaseSpec:
-        beta = default_beta(task) if self.beta is None else self.beta
+        beta = default_beta(task, free) if self.beta is None else self.beta
         return PhaseSpec(None, lambda: twin_circuit(task, beta, free), [], {"twin": np.zeros(0)})
 
     def _estimate(
         self, task: LearningTask, free: OperatingPoint, backend: str
     ) -> tuple[np.ndarray, float, dict]:
-        beta = default_beta(task) if self.beta is None else self.beta
+        beta = default_beta(task, free) if self.beta is None else self.beta
         ops = solve_spec(task, self.phase_spec(task, free), backend)
         return task.drops(ops["twin"]) * task.drops(free) / beta, beta, ops
 

@@ -9,7 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from learn_circuits import mos_feedback_circuit, random_task, relative_error
 
-from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+from circuitlearn.circuit import (
+    CCVS,
+    VCCS,
+    Circuit,
+    CurrentSource,
+    Diode,
+    Mosfet,
+    Resistor,
+    VoltageSource,
+)
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn import (
     AsymmetricEP,
@@ -20,7 +29,13 @@ from circuitlearn.learn import (
     default_beta,
     make_estimator,
 )
-from circuitlearn.learn.estimators import output_resistance
+from circuitlearn.learn.estimators import (
+    BETA_FRACTION,
+    LINEAR_BETA_FRACTION,
+    NUDGE_VOLTAGE,
+    nudge_sensitivity,
+    output_resistance,
+)
 from circuitlearn.netlist import from_spice
 
 RECIPROCAL = {
@@ -180,14 +195,43 @@ def test_default_beta_scales_with_the_circuit() -> None:
         _scaled(task.circuit, 10.0), "r*", dict(zip(task.outputs, task.targets, strict=True))
     )
     assert default_beta(scaled) == pytest.approx(10.0 * default_beta(task))
-    assert default_beta(task) == pytest.approx(1e-4 * np.mean(task.conductances))
+    free = task.solve()
+    bound = NUDGE_VOLTAGE / nudge_sensitivity(task, free)
+    expected = min(BETA_FRACTION * np.mean(task.conductances), bound)
+    assert default_beta(task) == pytest.approx(expected)
+    assert default_beta(task, free) * nudge_sensitivity(task, free) <= NUDGE_VOLTAGE * (1 + 1e-12)
+
+
+def test_default_beta_bounds_the_phase_move_on_a_high_gain_circuit() -> None:
+    # two_stage_nmos: the conductance rule alone (4e-9 S) moves a gate by ~0.2 mV, enough for a
+    # 1.8e-4 centred AEP error; the voltage bound brings it under 1e-5 by default.
+    task = LearningTask(from_spice(NETLIST_DIR / "two_stage_nmos.cir"), "r*", {"out": 2.0})
+    assert default_beta(task) < BETA_FRACTION * np.mean(task.conductances)
+    assert relative_error(gradient("aep", task), gradient("exact", task)) <= 1e-5
+
+
+def test_default_beta_on_a_linear_circuit_is_the_conductance_fraction() -> None:
+    task = deck_task("vccs_mesh", NONRECIPROCAL["vccs_mesh"])
+    assert default_beta(task) == pytest.approx(LINEAR_BETA_FRACTION * np.mean(task.conductances))
 
 
 def _scaled(circuit: Circuit, factor: float) -> Circuit:
+    """Every current × ``factor`` at the same voltages: conductances, diode areas,
+    transconductances, current sources (CCVS transresistances ÷ ``factor``): same free state."""
     out = circuit.copy()
     for element in circuit:
         if isinstance(element, Resistor):
             out.replace(element.with_conductance(element.conductance * factor))
+        elif isinstance(element, Diode):
+            out.replace(element.with_values(area=element.area * factor))
+        elif isinstance(element, VCCS):
+            out.replace(element.with_values(transconductance=element.transconductance * factor))
+        elif isinstance(element, CurrentSource):
+            out.replace(element.with_values(dc=element.dc * factor))
+        elif isinstance(element, CCVS):
+            out.replace(element.with_values(transresistance=element.transresistance / factor))
+        elif isinstance(element, Mosfet):
+            raise AssertionError("scale MOSFETs through their model's KP instead")
     return out
 
 
