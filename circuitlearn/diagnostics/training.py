@@ -22,9 +22,9 @@ from circuitlearn.diagnostics.conservation import ConservationTracker, Conservat
 from circuitlearn.diagnostics.convergence import ConvergenceReport
 from circuitlearn.diagnostics.rules import EnergyFormRule
 from circuitlearn.errors import CircuitError
+from circuitlearn.learn.api import load_circuit
 from circuitlearn.learn.estimators import make_estimator, output_resistance
 from circuitlearn.learn.task import LearningTask
-from circuitlearn.netlist import from_spice
 
 __all__ = [
     "DEFAULT_LR_FRACTION",
@@ -265,8 +265,7 @@ def conservation_run(
     """
     if method not in ("ep", "cl", "exact"):
         raise CircuitError(f"conservation: unknown method {method!r}; expected ep, cl or exact")
-    if not isinstance(circuit, Circuit):
-        circuit = from_spice(circuit)
+    circuit = load_circuit(circuit)
     verdict = _applicability(circuit, trainable, outputs, method)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConservationWarning)
