@@ -176,11 +176,8 @@ def nudge_sensitivity(task: LearningTask, free: OperatingPoint) -> float:
     max(‖K0⁻¹c‖∞, ‖K0⁻ᵀc‖∞) over node unknowns: the EP phase moves x by −βK0⁻¹c, the AEP phase
     by −βK0⁻ᵀc (MATH.md §3–§4).
     """
-    system = task.system
-    rhs = np.zeros(system.n)
-    rhs[[system.node_index[node] for node in task.outputs]] = task.cost_gradient(free)
-    lu = spla.splu(system.jacobian(free_state(task, free)).tocsc())
-    nodes = len(system.node_index)
+    lu, rhs = _free_lu(task, free), _cost_rhs(task, free)
+    nodes = len(task.system.node_index)
     moves = np.concatenate([lu.solve(rhs)[:nodes], lu.solve(rhs, trans="T")[:nodes]])
     return float(np.max(np.abs(moves))) if moves.size else 0.0
 
@@ -259,9 +256,7 @@ class Adjoint(GradientEstimator):
     ) -> tuple[np.ndarray, None, dict]:
         system = task.system
         x0 = free_state(task, free)
-        rhs = np.zeros(system.n)
-        rhs[[system.node_index[node] for node in task.outputs]] = task.cost_gradient(free)
-        mu = spla.splu(system.jacobian(x0).T.tocsc()).solve(rhs)
+        mu = _free_lu(task, free).solve(_cost_rhs(task, free), trans="T")
         mu_ext = np.concatenate([mu, np.zeros(len(system.fixed_nodes) + 1)])
         v_ext = system.extended(x0)
         a, b = _ends(task)
@@ -539,8 +534,20 @@ def output_resistance(task: LearningTask, free: OperatingPoint) -> np.ndarray:
     rows = [system.node_index[node] for node in task.outputs]
     rhs = np.zeros((system.n, len(rows)))
     rhs[rows, np.arange(len(rows))] = 1.0
-    sol = spla.splu(system.jacobian(free_state(task, free)).tocsc()).solve(rhs)
-    return sol[rows, :]
+    return _free_lu(task, free).solve(rhs)[rows, :]
+
+
+def _free_lu(task: LearningTask, free: OperatingPoint) -> spla.SuperLU:
+    """LU factors of the native Jacobian K0 at the free state (solve with ``trans="T"`` for K0ᵀ)."""
+    return spla.splu(task.system.jacobian(free_state(task, free)).tocsc())
+
+
+def _cost_rhs(task: LearningTask, free: OperatingPoint) -> np.ndarray:
+    """c = ∂C/∂x at the free state as an MNA vector (non-zero at the output nodes only)."""
+    system = task.system
+    rhs = np.zeros(system.n)
+    rhs[[system.node_index[node] for node in task.outputs]] = task.cost_gradient(free)
+    return rhs
 
 
 def _ends(task: LearningTask) -> tuple[np.ndarray, np.ndarray]:
