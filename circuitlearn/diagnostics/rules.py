@@ -111,11 +111,11 @@ class EnergyFormRule(GradientEstimator):
     def _estimate(
         self, task: LearningTask, free: OperatingPoint, backend: str
     ) -> tuple[np.ndarray, float, dict]:
-        beta = self.resolved_beta(task, free)
         hi, lo = VARIANTS[self.base.variant]
         signs = [s for s in (hi, lo) if s != 0]
         prefix = self.base.method
         if self.nudge == "state":
+            beta = self.resolved_beta(task, free)
             ops = {
                 f"{prefix}_{_SIGN_NAME[s]}": task.solve(
                     backend, circuit=state_nudged_circuit(task, s * beta)
@@ -123,8 +123,9 @@ class EnergyFormRule(GradientEstimator):
                 for s in signs
             }
         else:
-            phases = self.base.compute_gradient(task, backend=backend, free=free).phases
-            ops = {name: op for name, op in phases.items() if name != "free"}
+            base = self.base.compute_gradient(task, backend=backend, free=free)
+            beta = base.beta
+            ops = {name: op for name, op in base.phases.items() if name != "free"}
         energy = {0: 0.5 * task.drops(free) ** 2}
         for s in signs:
             energy[s] = 0.5 * task.drops(ops[f"{prefix}_{_SIGN_NAME[s]}"]) ** 2

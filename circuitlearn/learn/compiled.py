@@ -47,6 +47,9 @@ class PhaseSpec:
         Phase name → values aligned with ``names``.
     warm_voltages, warm_currents : dict
         Starting point: the free state, extended to the phase circuit's new nodes and sources.
+    beta : float or None
+        The nudge strength β [S] (CL: η) these phases were built with, resolved once here so the
+        local rule divides by the same value.
     """
 
     key: Hashable | None
@@ -55,6 +58,7 @@ class PhaseSpec:
     variants: dict[str, np.ndarray]
     warm_voltages: dict[str, float] = field(default_factory=dict)
     warm_currents: dict[str, float] = field(default_factory=dict)
+    beta: float | None = None
 
     def plan(self) -> PhasePlan:
         """The phases as a :class:`~circuitlearn.learn.phases.PhasePlan` (circuits built now)."""

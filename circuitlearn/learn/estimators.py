@@ -333,9 +333,9 @@ class _PhaseEstimator(GradientEstimator):
     def _estimate(
         self, task: LearningTask, free: OperatingPoint, backend: str
     ) -> tuple[np.ndarray, float, dict]:
-        beta = self.resolved_beta(task, free)
         spec = self.phase_spec(task, free)
-        assert spec is not None
+        assert spec is not None and spec.beta is not None
+        beta = spec.beta
         ops = solve_spec(task, spec, backend)
         drop0 = task.drops(free)
         drops = {0: drop0}
@@ -368,6 +368,7 @@ class EquilibriumProp(_PhaseEstimator):
             {f"ep_{_PHASE_SIGN[s]}": s * np.array(list(nudge.values())) for s in signs},
             dict(free.voltages),
             dict(free.currents),
+            beta,
         )
 
 
@@ -396,6 +397,7 @@ class AsymmetricEP(_PhaseEstimator):
             },
             {**free.voltages, **new_v},
             {**free.currents, **new_i},
+            beta,
         )
 
 
@@ -457,6 +459,7 @@ class CoupledLearning(_PhaseEstimator):
             {f"cl_{_PHASE_SIGN[s]}": v - s * eta * w for s in signs},
             dict(free.voltages),
             dict(free.currents),
+            eta,
         )
 
 
@@ -479,14 +482,16 @@ class DyadicEP(GradientEstimator):
 
     def phase_spec(self, task: LearningTask, free: OperatingPoint) -> PhaseSpec:
         beta = default_beta(task, free) if self.beta is None else self.beta
-        return PhaseSpec(None, lambda: twin_circuit(task, beta, free), [], {"twin": np.zeros(0)})
+        return PhaseSpec(
+            None, lambda: twin_circuit(task, beta, free), [], {"twin": np.zeros(0)}, beta=beta
+        )
 
     def _estimate(
         self, task: LearningTask, free: OperatingPoint, backend: str
     ) -> tuple[np.ndarray, float, dict]:
-        beta = default_beta(task, free) if self.beta is None else self.beta
-        ops = solve_spec(task, self.phase_spec(task, free), backend)
-        return task.drops(ops["twin"]) * task.drops(free) / beta, beta, ops
+        spec = self.phase_spec(task, free)
+        ops = solve_spec(task, spec, backend)
+        return task.drops(ops["twin"]) * task.drops(free) / spec.beta, spec.beta, ops
 
 
 METHODS: dict[str, type[GradientEstimator]] = {
