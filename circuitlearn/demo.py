@@ -34,6 +34,7 @@ from circuitlearn._random import check_random_state
 from circuitlearn.circuit import LayeredNetwork, kendall_network
 from circuitlearn.errors import BackendError, CircuitError, ConvergenceError
 from circuitlearn.learn import LearningTask, make_estimator
+from circuitlearn.learn.optim import G_FLOOR, projected_step
 from circuitlearn.solve import OperatingPoint, solve_dc
 
 __all__ = [
@@ -63,7 +64,7 @@ DEMO_TRAINING: dict[str, Any] = {
     "input_range": (-2.0, 2.0),
     "methods": ("exact", "ep", "aep"),
     "lr_fraction": 0.05,
-    "g_floor": 1e-9,
+    "g_floor": G_FLOOR,
     "networks": {"reciprocal": None, "feed-forward": 2.0},
 }
 """Training setup: number of input samples (uniform in ``input_range`` [V]), learning rules, the
@@ -327,7 +328,7 @@ def _train(*, seed: int, steps: int, amplifier_gain: float | None) -> dict[str, 
             losses.append(loss)
             first = gradient if first is None else first
             if step < steps:
-                conductances = np.maximum(conductances - lr * gradient, setup["g_floor"])
+                conductances, _ = projected_step(conductances, lr * gradient, setup["g_floor"])
         cosine = float(first @ exact0 / (np.linalg.norm(first) * np.linalg.norm(exact0)))
         runs[method] = {
             "estimator": repr(estimator),

@@ -24,12 +24,12 @@ from circuitlearn.diagnostics.rules import EnergyFormRule
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.api import load_circuit
 from circuitlearn.learn.estimators import make_estimator, output_resistance
+from circuitlearn.learn.optim import G_FLOOR, projected_step
 from circuitlearn.learn.task import LearningTask
 
 __all__ = [
     "DEFAULT_LR_FRACTION",
     "DEFAULT_STEPS",
-    "G_FLOOR",
     "TrainingTrace",
     "conservation_run",
     "default_lr",
@@ -43,10 +43,6 @@ about 1e-4·Q0 (MATH.md §7)."""
 
 DEFAULT_STEPS = 100
 """Default number of training steps of :func:`conservation_run`."""
-
-G_FLOOR = 1e-9
-"""Conductance floor [S] of the projection after each step (DESIGN §3); reaching it breaks "
-"the law."""
 
 
 @dataclass
@@ -202,9 +198,8 @@ def tracked_descent(
         free = grad.phases["free"]
         error = task.cost_gradient(free) if predict else None
         r_out = output_resistance(task, free) if predict else None
-        proposed = k - lr * alpha * g
-        k = np.maximum(proposed, floor)
-        clipped += int(np.count_nonzero(proposed < floor))
+        k, n_clipped = projected_step(k, lr * alpha * g, floor)
+        clipped += n_clipped
         tracker.update(k, lr=lr, gradient=g, cost=grad.cost, error=error, r_out=r_out)
         exact = None
         if alignment:

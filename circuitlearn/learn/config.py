@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from circuitlearn.errors import CircuitLearnError
+from circuitlearn.learn.optim import G_FLOOR
 
 __all__ = [
     "COST_NAMES",
@@ -101,7 +102,7 @@ class LearningConfig:
     epochs: int = 10
     batch_size: int = 10
     cost: str = "mse"
-    g_floor: float = 1e-9
+    g_floor: float = G_FLOOR
     seed: int = 0
 
 

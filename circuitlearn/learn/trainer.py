@@ -42,6 +42,7 @@ from circuitlearn.diagnostics.conservation import conserved_quantity
 from circuitlearn.errors import CircuitLearnError
 from circuitlearn.learn.config import TrainConfig, load_config, to_toml
 from circuitlearn.learn.estimators import GradientEstimator, default_beta, make_estimator
+from circuitlearn.learn.optim import projected_step
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.solve.batch import solve_batch
 
@@ -291,9 +292,8 @@ def _epoch(
         if lr is None:
             norm = float(np.linalg.norm(mean))
             lr = cfg.lr_fraction * float(np.linalg.norm(g)) / norm if norm > 0 else 1.0
-        proposed = g - lr * mean
-        clipped += int(np.count_nonzero(proposed < cfg.g_floor))
-        g = np.maximum(proposed, cfg.g_floor)
+        g, n_clipped = projected_step(g, lr * mean, cfg.g_floor)
+        clipped += n_clipped
         bar.update(1)
     return g, float(lr), float(np.mean(iterations)), clipped
 
