@@ -533,7 +533,7 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> Outcome:
-    from circuitlearn.learn.trainer import train
+    from circuitlearn.train.trainer import train
 
     result = train(args.config, args.out, resume=args.resume)
     last = result.metrics["epochs"][-1]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from circuitlearn.errors import CircuitLearnError
-from circuitlearn.learn.config import load_config, parse_config, to_toml
-from circuitlearn.learn.trainer import EPOCH_KEYS, train
+from circuitlearn.train.config import load_config, parse_config, to_toml
+from circuitlearn.train.trainer import EPOCH_KEYS, train
 
 PRESET = Path(__file__).resolve().parents[2] / "circuitlearn" / "configs" / "iris_aep.toml"
 
@@ -153,7 +153,7 @@ def test_every_method_and_cost_trains(tmp_path: Path, learning: dict) -> None:
 
 
 def test_progress_bar_is_off_in_ci_and_without_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    from circuitlearn.learn import trainer
+    from circuitlearn.train import trainer
 
     monkeypatch.setattr(trainer.sys.stderr, "isatty", lambda: True, raising=False)
     monkeypatch.setenv("CI", "true")

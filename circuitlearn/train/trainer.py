@@ -40,11 +40,11 @@ from circuitlearn.data import (
 from circuitlearn.diagnostics.applicability import QUANTITY_NAME, analyze_applicability
 from circuitlearn.diagnostics.conservation import conserved_quantity
 from circuitlearn.errors import CircuitLearnError
-from circuitlearn.learn.config import TrainConfig, load_config, to_toml
 from circuitlearn.learn.estimators import GradientEstimator, default_beta, make_estimator
 from circuitlearn.learn.optim import projected_step
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.solve.batch import solve_batch
+from circuitlearn.train.config import TrainConfig, load_config, to_toml
 
 __all__ = ["EPOCH_KEYS", "TrainResult", "train"]
 
