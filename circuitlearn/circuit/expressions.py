@@ -1,49 +1,124 @@
 """``.param`` expressions: kept as text in the model, evaluated safely when a circuit is flattened.
 
-Supported: numbers with engineering suffixes, parameter names, ``+ - * / **`` (and ``^``),
-parentheses, and the functions ``sqrt exp log log10 abs min max pow sin cos tan atan``.
-Nothing else is evaluated (no attribute access, no calls to arbitrary names).
+The grammar is ngspice 39's (checked against ``ngspice -b``), from the loosest binding:
+
+===========================  =====================================================
+``c ? a : b``                ternary (right-associative; only the taken branch is evaluated)
+``||``, ``&&``               logical or, and (results 0 or 1)
+``== != <> < <= > >=``       comparisons, left-associative (``2 < 3 < 1`` is 0)
+``+ -``                      sum, difference
+``* / % \\``                 product, quotient, remainder (sign of the dividend), integer quotient
+``- + !`` (prefix)           negation, logical not
+``** ^``                     power of the magnitude, left-associative: ``|x|^y``, ``2^3^2`` = 64,
+                             ``-2^2`` = −4
+===========================  =====================================================
+
+Functions: ``sqrt exp ln log`` (natural) ``log10 abs sgn int`` (truncates) ``nint`` (half to even)
+``floor ceil pow`` (real power: ``pow(-2, 3)`` = −8) ``pwr`` (``|x|^y``) ``min max`` (two
+arguments) and ``sin cos tan asin acos atan arctan sinh cosh tanh asinh acosh atanh``. Numbers
+take engineering suffixes (``2k``). Nothing else is evaluated. Expressions compile to a flat
+postfix program, so a 10,000-term sum neither recurses nor overflows the stack; nesting deeper
+than :data:`MAX_NESTING` is an error.
 """
 
 from __future__ import annotations
 
-import ast
 import math
-import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from circuitlearn.circuit.units import try_parse_value
 
-__all__ = ["Expression", "Value", "evaluate", "expression_names", "resolve_params"]
+__all__ = [
+    "FUNCTIONS",
+    "MAX_NESTING",
+    "Expression",
+    "Value",
+    "evaluate",
+    "expression_names",
+    "resolve_params",
+]
 
-_FUNCTIONS = {
-    "sqrt": math.sqrt,
-    "exp": math.exp,
-    "log": math.log,
-    "ln": math.log,
-    "log10": math.log10,
-    "abs": abs,
-    "min": min,
-    "max": max,
-    "pow": math.pow,
-    "sin": math.sin,
-    "cos": math.cos,
-    "tan": math.tan,
-    "atan": math.atan,
+MAX_NESTING = 200
+"""Deepest nesting of parentheses, prefix operators and ternaries an expression may have."""
+
+
+def _power(x: float, y: float) -> float:
+    return math.pow(abs(x), y)
+
+
+def _sgn(x: float) -> float:
+    return float((x > 0) - (x < 0))
+
+
+FUNCTIONS: dict[str, tuple[int, Callable[..., float]]] = {
+    "sqrt": (1, math.sqrt),
+    "exp": (1, math.exp),
+    "ln": (1, math.log),
+    "log": (1, math.log),
+    "log10": (1, math.log10),
+    "abs": (1, abs),
+    "sgn": (1, _sgn),
+    "int": (1, lambda x: float(math.trunc(x))),
+    "nint": (1, lambda x: float(round(x))),
+    "floor": (1, lambda x: float(math.floor(x))),
+    "ceil": (1, lambda x: float(math.ceil(x))),
+    "sin": (1, math.sin),
+    "cos": (1, math.cos),
+    "tan": (1, math.tan),
+    "asin": (1, math.asin),
+    "acos": (1, math.acos),
+    "atan": (1, math.atan),
+    "arctan": (1, math.atan),
+    "sinh": (1, math.sinh),
+    "cosh": (1, math.cosh),
+    "tanh": (1, math.tanh),
+    "asinh": (1, math.asinh),
+    "acosh": (1, math.acosh),
+    "atanh": (1, math.atanh),
+    "pow": (2, math.pow),
+    "pwr": (2, _power),
+    "min": (2, min),
+    "max": (2, max),
 }
-_BINARY = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.Pow: operator.pow,
+"""Function name → (number of arguments, implementation), as ngspice 39's ``.param`` knows them."""
+
+_BINARY: dict[str, tuple[int, Callable[[float, float], float]]] = {
+    "||": (2, lambda a, b: float(bool(a) or bool(b))),
+    "&&": (3, lambda a, b: float(bool(a) and bool(b))),
+    "==": (4, lambda a, b: float(a == b)),
+    "!=": (4, lambda a, b: float(a != b)),
+    "<>": (4, lambda a, b: float(a != b)),
+    "<": (4, lambda a, b: float(a < b)),
+    "<=": (4, lambda a, b: float(a <= b)),
+    ">": (4, lambda a, b: float(a > b)),
+    ">=": (4, lambda a, b: float(a >= b)),
+    "+": (5, lambda a, b: a + b),
+    "-": (5, lambda a, b: a - b),
+    "*": (6, lambda a, b: a * b),
+    "/": (6, lambda a, b: a / b),
+    "%": (6, math.fmod),
+    "\\": (6, lambda a, b: float(math.trunc(a / b))),
+    "**": (8, _power),
+    "^": (8, _power),
 }
-_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+_PREFIX: dict[str, Callable[[float], float]] = {
+    "-": lambda a: -a,
+    "+": lambda a: a,
+    "!": lambda a: float(not a),
+}
+_PREFIX_POWER = 7
+_TERNARY_POWER = 1
 _TOKEN = re.compile(
-    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[a-zA-Z]*)|(?P<name>[a-zA-Z_][\w.]*)|(?P<op>\*\*|[-+*/^(),]))"
+    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[a-zA-Z]*)|(?P<name>[a-zA-Z_][\w.]*)"
+    r"|(?P<op>\*\*|==|!=|<>|<=|>=|&&|\|\||[-+*/^%\\<>!?:(),]))"
 )
+
+# A program is a list of instructions: ("num", value), ("name", name), ("op", symbol),
+# ("neg"/"pos"/"not",), ("call", name), ("jz", target), ("jmp", target).
+_Program = tuple[tuple, ...]
 
 
 @dataclass(frozen=True)
@@ -56,13 +131,23 @@ class Expression:
     '2*r0'
     >>> str(Expression("a+1"))
     '{a+1}'
+    >>> Expression("a > 1 ? 2 : 3").evaluate({"a": 2})
+    2.0
     """
 
     text: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "text", self.text.strip().strip("{}'\"").strip().lower())
-        _to_python(self.text)  # syntax check at construction
+        if not isinstance(self.text, str):
+            raise ValueError(f"an expression must be text; got {self.text!r}")
+        text = self.text.strip().strip("{}'\"").strip().lower()
+        if any(c in text for c in "\n\r\f\v{}'\""):
+            raise ValueError(
+                f"expression {self.text!r} contains a line break, brace or quote, which cannot "
+                "appear inside a SPICE expression"
+            )
+        object.__setattr__(self, "text", text)
+        _compile(text)  # syntax check at construction
 
     def __str__(self) -> str:
         return "{" + self.text + "}"
@@ -77,25 +162,59 @@ Value = float | Expression
 
 
 def expression_names(text: str) -> set[str]:
-    """Parameter names an expression refers to (function names excluded)."""
-    names = set()
-    for node in ast.walk(ast.parse(_to_python(text), mode="eval")):
-        if isinstance(node, ast.Name) and node.id not in _FUNCTIONS:
-            names.add(node.id)
-    return names
+    """Parameter names an expression refers to (function names excluded).
+
+    Examples
+    --------
+    >>> sorted(expression_names("a*sqrt(b) + max(a, 2)"))
+    ['a', 'b']
+    """
+    return {step[1] for step in _compile(text.strip().lower()) if step[0] == "name"}
 
 
 def evaluate(text: str, env: Mapping[str, float]) -> float:
-    """Evaluate an expression; unknown names and unsupported syntax raise ``ValueError``.
+    """Evaluate an expression; unknown names and invalid operations raise ``ValueError``.
 
     Examples
     --------
     >>> evaluate("2k*a + sqrt(4)", {"a": 3})
     6002.0
+    >>> evaluate("2^3^2", {}), evaluate("-2^2", {}), evaluate("0 ? 1/0 : 7", {})
+    (64.0, -4.0, 7.0)
     """
-    tree = ast.parse(_to_python(text), mode="eval")
-    value = _eval(tree.body, env, text)
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
+    program = _compile(text.strip().lower())
+    stack: list[float] = []
+    position = 0
+    try:
+        while position < len(program):
+            step = program[position]
+            position += 1
+            kind = step[0]
+            if kind == "num":
+                stack.append(step[1])
+            elif kind == "name":
+                stack.append(_lookup(step[1], env, text))
+            elif kind == "op":
+                right = stack.pop()
+                stack.append(_BINARY[step[1]][1](stack.pop(), right))
+            elif kind == "prefix":
+                stack.append(_PREFIX[step[1]](stack.pop()))
+            elif kind == "call":
+                count, function = FUNCTIONS[step[1]]
+                args = stack[-count:]
+                del stack[-count:]
+                stack.append(float(function(*args)))
+            elif kind == "jz":
+                if not stack.pop():
+                    position = step[1]
+            else:  # "jmp"
+                position = step[1]
+    except _UnknownName:
+        raise
+    except (ZeroDivisionError, OverflowError, ValueError) as exc:
+        raise ValueError(f"expression {text!r}: {_reason(exc)}") from None
+    value = stack[-1]
+    if not math.isfinite(value):
         raise ValueError(f"expression {text!r} does not give a finite number; got {value!r}")
     return float(value)
 
@@ -110,64 +229,160 @@ def resolve_params(
     return env
 
 
-def _to_python(text: str) -> str:
-    """Rewrite SPICE expression tokens (suffixed numbers, ``^``) as Python source."""
-    out: list[str] = []
+def _lookup(name: str, env: Mapping[str, float], text: str) -> float:
+    if name in env:
+        return float(env[name])
+    hint = (
+        " (ngspice 39 knows TEMPER only in B sources, not in {...} expressions)"
+        if name == "temper"
+        else ""
+    )
+    raise _UnknownName(f"unknown parameter {name!r} in expression {text!r}{hint}")
+
+
+class _UnknownName(ValueError):
+    """A name with no value: reported as is, not wrapped as an evaluation error."""
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OverflowError):
+        return "the result overflows"
+    return str(exc) if str(exc) != "math domain error" else "argument out of the function's domain"
+
+
+@lru_cache(maxsize=4096)
+def _compile(text: str) -> _Program:
+    """The postfix program of an expression, or ``ValueError`` for bad syntax."""
+    tokens = _tokens(text)
+    parser = _Parser(tokens, text)
+    parser.expression(0, 0)
+    if parser.position != len(tokens):
+        raise ValueError(f"cannot read expression {text!r}: unexpected {tokens[parser.position]!r}")
+    return tuple(parser.code)
+
+
+def _tokens(text: str) -> list[str | float]:
+    tokens: list[str | float] = []
     position = 0
-    text = text.strip()
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
+            if not text[position:].strip():
+                break
             raise ValueError(f"cannot read expression {text!r} at {text[position:]!r}")
         position = match.end()
         if match["num"] is not None:
             number = try_parse_value(match["num"])
             if number is None:
                 raise ValueError(f"bad number {match['num']!r} in expression {text!r}")
-            out.append(repr(number))
+            if not math.isfinite(number):
+                raise ValueError(f"number {match['num']!r} overflows in expression {text!r}")
+            tokens.append(number)
         elif match["name"] is not None:
-            name = match["name"].lower()
-            if "." in name:
-                raise ValueError(f"bad name {name!r} in expression {text!r}")
-            out.append(name)
+            if "." in match["name"]:
+                raise ValueError(f"bad name {match['name']!r} in expression {text!r}")
+            tokens.append("$" + match["name"])
         else:
-            out.append("**" if match["op"] == "^" else match["op"])
-        if text[position:].strip() == "":
-            break
-    source = " ".join(out)
-    if not source:
+            tokens.append(match["op"])
+    if not tokens:
         raise ValueError("empty expression")
-    try:
-        ast.parse(source, mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"cannot read expression {text!r}: {exc.msg}") from None
-    return source
+    return tokens
 
 
-def _eval(node: ast.AST, env: Mapping[str, float], text: str) -> float:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-        return float(node.value)
-    if isinstance(node, ast.Name):
-        if node.id not in env:
-            raise ValueError(f"unknown parameter {node.id!r} in expression {text!r}")
-        return float(env[node.id])
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        left, right = _eval(node.left, env, text), _eval(node.right, env, text)
-        try:
-            return _BINARY[type(node.op)](left, right)
-        except (ZeroDivisionError, OverflowError) as exc:
-            raise ValueError(f"expression {text!r}: {exc}") from None
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        return _UNARY[type(node.op)](_eval(node.operand, env, text))
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id in _FUNCTIONS
-        and not node.keywords
-    ):
-        args = [_eval(arg, env, text) for arg in node.args]
-        try:
-            return float(_FUNCTIONS[node.func.id](*args))
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ValueError(f"expression {text!r}: {node.func.id}: {exc}") from None
-    raise ValueError(f"unsupported syntax in expression {text!r}")
+class _Parser:
+    """Precedence climbing over the tokens, emitting a postfix program."""
+
+    def __init__(self, tokens: list[str | float], text: str) -> None:
+        self.tokens = tokens
+        self.text = text
+        self.position = 0
+        self.code: list[tuple] = []
+
+    def peek(self) -> str | float | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def expect(self, symbol: str) -> None:
+        if self.peek() != symbol:
+            got = self.peek()
+            raise ValueError(
+                f"cannot read expression {self.text!r}: expected {symbol!r}; "
+                f"got {'the end' if got is None else repr(got)}"
+            )
+        self.position += 1
+
+    def expression(self, min_power: int, depth: int) -> None:
+        if depth > MAX_NESTING:
+            raise ValueError(
+                f"expression {self.text[:60]!r}... is nested more than {MAX_NESTING} deep"
+            )
+        self.operand(depth)
+        while True:
+            token = self.peek()
+            if token == "?" and min_power <= _TERNARY_POWER:
+                self.position += 1
+                jump_false = len(self.code)
+                self.code.append(("jz", -1))
+                self.expression(0, depth + 1)
+                self.expect(":")
+                jump_end = len(self.code)
+                self.code.append(("jmp", -1))
+                self.code[jump_false] = ("jz", len(self.code))
+                self.expression(_TERNARY_POWER, depth + 1)
+                self.code[jump_end] = ("jmp", len(self.code))
+                continue
+            if not isinstance(token, str) or token not in _BINARY:
+                return
+            power = _BINARY[token][0]
+            if power < min_power:
+                return
+            self.position += 1
+            # every binary operator is left-associative: its right operand binds only tighter
+            # ones, and this loop continues with the next operator of the same strength
+            self.expression(power + 1, depth + 1)
+            self.code.append(("op", token))
+
+    def operand(self, depth: int) -> None:
+        token = self.peek()
+        if token is None:
+            raise ValueError(f"cannot read expression {self.text!r}: it ends too early")
+        self.position += 1
+        if isinstance(token, float):
+            self.code.append(("num", token))
+        elif token in _PREFIX:
+            self.expression(_PREFIX_POWER, depth + 1)
+            self.code.append(("prefix", token))
+        elif token == "(":
+            self.expression(0, depth + 1)
+            self.expect(")")
+        elif token.startswith("$"):
+            name = token[1:]
+            if self.peek() == "(":
+                self.call(name, depth)
+            else:
+                self.code.append(("name", name))
+        else:
+            raise ValueError(f"cannot read expression {self.text!r}: unexpected {token!r}")
+
+    def call(self, name: str, depth: int) -> None:
+        if name not in FUNCTIONS:
+            raise ValueError(
+                f"unknown function {name!r} in expression {self.text!r} "
+                f"(known: {' '.join(sorted(FUNCTIONS))})"
+            )
+        self.position += 1  # "("
+        count = 0
+        if self.peek() != ")":
+            while True:
+                self.expression(0, depth + 1)
+                count += 1
+                if self.peek() != ",":
+                    break
+                self.position += 1
+        self.expect(")")
+        wanted = FUNCTIONS[name][0]
+        if count != wanted:
+            raise ValueError(
+                f"function {name} takes {wanted} argument{'s' if wanted > 1 else ''}; "
+                f"got {count} in expression {self.text!r}"
+            )
+        self.code.append(("call", name))
