@@ -209,7 +209,7 @@ def evaluate(text: str, env: Mapping[str, float]) -> float:
                     position = step[1]
             else:  # "jmp"
                 position = step[1]
-    except _UnknownName:
+    except _UnknownNameError:
         raise
     except (ZeroDivisionError, OverflowError, ValueError) as exc:
         raise ValueError(f"expression {text!r}: {_reason(exc)}") from None
@@ -237,10 +237,10 @@ def _lookup(name: str, env: Mapping[str, float], text: str) -> float:
         if name == "temper"
         else ""
     )
-    raise _UnknownName(f"unknown parameter {name!r} in expression {text!r}{hint}")
+    raise _UnknownNameError(f"unknown parameter {name!r} in expression {text!r}{hint}")
 
 
-class _UnknownName(ValueError):
+class _UnknownNameError(ValueError):
     """A name with no value: reported as is, not wrapped as an evaluation error."""
 
 
