@@ -553,6 +553,42 @@ def _run_train(args: argparse.Namespace) -> Outcome:
     return Outcome(payload, text)
 
 
+def _add_dyadic_bp(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sizes", required=True, metavar="N0,N1,...,NL", help="layer widths, input first"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, metavar="K", help="Euler steps (default: 2L + 2)"
+    )
+    parser.add_argument(
+        "--step-size", type=_positive_float, default=1.0, metavar="H",
+        help="Euler step h (default 1: exact at step 2L; other h converge without reaching it)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    parser.add_argument("--plot", default=None, metavar="FILE.png", help="error vs step figure")
+
+
+def _run_dyadic_bp(args: argparse.Namespace) -> Outcome:
+    from circuitlearn.learn.dyadic_bp import dyadic_bp_trace
+
+    if args.steps is not None and args.steps < 1:
+        raise UsageError(f"--steps must be >= 1; got {args.steps}")
+    trace = dyadic_bp_trace(args.sizes, steps=args.steps, step_size=args.step_size, seed=args.seed)
+    payload = trace.to_dict()
+    lines = [
+        f"Dyadic BP on sizes {','.join(map(str, trace.sizes))} (L = {trace.depth}), "
+        f"h = {trace.step_size:g}: relative error of the weight gradient vs backprop",
+        *[f"  step {k:3d}  {e:.3e}" for k, e in enumerate(trace.relative_error, start=1)],
+    ]
+    if args.plot:
+        from circuitlearn.diagnostics.learning_plots import plot_dyadic_bp
+
+        plot_dyadic_bp([trace], path=args.plot)
+        payload["plot"] = str(args.plot)
+        lines.append(f"figure: {args.plot}")
+    return Outcome(payload, "\n".join(lines))
+
+
 def _positive_float(text: str) -> float:
     value = try_parse_value(text)
     if value is None or not math.isfinite(value) or value <= 0:
@@ -606,6 +642,12 @@ COMMANDS: list[Command] = [
         _run_train,
     ),
     Command("bench", "run the benchmark scripts in benchmarks/", _add_bench, _run_bench),
+    Command(
+        "dyadic-bp",
+        "Dyadic Backpropagation: gradient error vs backprop after each Euler step",
+        _add_dyadic_bp,
+        _run_dyadic_bp,
+    ),
 ]
 """The subcommands, in help order."""
 
