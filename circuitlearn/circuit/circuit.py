@@ -23,9 +23,11 @@ from circuitlearn.circuit.elements import (
     GROUND,
     VCCS,
     VCVS,
+    Capacitor,
     CurrentSource,
     Diode,
     Element,
+    Inductor,
     Mosfet,
     Resistor,
     SubcircuitInstance,
@@ -35,6 +37,7 @@ from circuitlearn.circuit.elements import (
 from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
 from circuitlearn.circuit.models import Model
 from circuitlearn.circuit.units import format_value
+from circuitlearn.circuit.waveforms import resolve_spec
 from circuitlearn.errors import CircuitError
 
 __all__ = ["MAIN_VALUE", "Circuit", "Subcircuit"]
@@ -78,6 +81,9 @@ class Circuit:
         """The netlist file this circuit was read from, if any."""
         self.ignored_cards: list[tuple[int, str]] = []
         """(line, card) of analysis/output cards the reader skipped (``.op``, ``.control``...)."""
+        self.options: dict[str, float | str | bool] = {}
+        """The deck's ``.options`` (name → number, word, or ``True`` for a flag), written back by
+        :meth:`to_spice`; the solvers honour or refuse them (see ``docs/netlist.md``)."""
 
     # -- building ---------------------------------------------------------------------------
     def add(self, element: Element) -> Element:
@@ -157,6 +163,7 @@ class Circuit:
         out.origin = dict(self.origin)
         out.source_path = self.source_path
         out.ignored_cards = list(self.ignored_cards)
+        out.options = dict(self.options)
         return out
 
     # -- reading ----------------------------------------------------------------------------
@@ -191,6 +198,7 @@ class Circuit:
             and self.models == other.models
             and self.subcircuits == other.subcircuits
             and self.params == other.params
+            and self.options == other.options
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -212,9 +220,7 @@ class Circuit:
     def is_flat(self) -> bool:
         """True when there are no subcircuit instances and no unresolved expressions."""
         return not any(
-            isinstance(e, SubcircuitInstance)
-            or any(isinstance(v, Expression) for v in e.values().values())
-            for e in self._elements.values()
+            isinstance(e, SubcircuitInstance) or _has_expression(e) for e in self._elements.values()
         ) and not any(
             isinstance(v, Expression) for m in self.models.values() for v in m.params.values()
         )
@@ -242,6 +248,8 @@ class Circuit:
         self.validate()
         env = _resolve(self.params, {}, "the top level")
         flat = Circuit(self.title)
+        flat.options = dict(self.options)
+        flat.source_path = self.source_path
         models = {name: _resolve_model(m, env) for name, m in self.models.items()}
         _expand(
             self,
@@ -260,7 +268,10 @@ class Circuit:
         return flat
 
     def to_spice(
-        self, *, analysis: str | None = ".op", options: Mapping[str, float] | None = None
+        self,
+        *,
+        analysis: str | None = ".op",
+        options: Mapping[str, float | str | bool] | None = None,
     ) -> str:
         """ngspice-runnable netlist text (title line first, ``.end`` last).
 
@@ -269,13 +280,14 @@ class Circuit:
         analysis : str or None
             Analysis card to include (``".op"`` by default; ``None`` for none).
         options : mapping, optional
-            ``.options`` such as ``{"reltol": 1e-9}``.
+            ``.options`` such as ``{"reltol": 1e-9}``, written over the circuit's own
+            :attr:`options` (``True`` writes a flag, ``False`` leaves it out).
         """
         lines = [self.title]
-        if options:
-            lines.append(
-                ".options " + " ".join(f"{k}={format_value(v)}" for k, v in options.items())
-            )
+        merged = {**self.options, **(options or {})}
+        cards = [_option_text(k, v) for k, v in merged.items() if v is not False]
+        if cards:
+            lines.append(".options " + " ".join(cards))
         lines += [f".param {k}={_fmt(v)}" for k, v in self.params.items()]
         lines += [m.spice_card() for m in self.models.values()]
         for sub in self.subcircuits.values():
@@ -339,8 +351,40 @@ MAIN_VALUE: dict[type[Element], str] = {
 """The value ``--set NAME=VALUE`` changes, per element type."""
 
 
+def _option_text(name: str, value: float | str | bool) -> str:
+    if value is True:
+        return name
+    return f"{name}={value if isinstance(value, str) else format_value(value)}"
+
+
 def _fmt(value: Value) -> str:
     return str(value) if isinstance(value, Expression) else format_value(value)
+
+
+def _has_expression(element: Element) -> bool:
+    """True when a value, an instance parameter or a source specification holds an expression."""
+    return (
+        any(isinstance(v, Expression) for v in element.values().values())
+        or "{" in getattr(element, "spec", "")
+        or (
+            isinstance(element, (Capacitor, Inductor))
+            and any(isinstance(v, Expression) for v in element.params.values())
+        )
+    )
+
+
+def _resolved_extras(element: Element, env: Mapping[str, float]) -> dict[str, Any]:
+    """Source specifications and C/L instance parameters with their expressions evaluated."""
+    if isinstance(element, (VoltageSource, CurrentSource)) and "{" in element.spec:
+        return {"spec": resolve_spec(element.spec, env)}
+    if isinstance(element, (Capacitor, Inductor)) and element.params:
+        return {
+            "params": {
+                k: v.evaluate(env) if isinstance(v, Expression) else v
+                for k, v in element.params.items()
+            }
+        }
+    return {}
 
 
 def _resolve(
@@ -462,6 +506,11 @@ def _expand(
                     raise CircuitError(
                         f"{element.kind} {element.name}: {key}: {exc}", element=element.name
                     ) from None
+        try:
+            changes.update(_resolved_extras(element, env))
+        except ValueError as exc:
+            who = f"{element.kind} {element.name}"
+            raise CircuitError(f"{who}: {exc}", element=element.name) from None
         if isinstance(element, SubcircuitInstance):
             sub = subcircuits[element.subckt]
             if sub.name in stack:

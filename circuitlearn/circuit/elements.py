@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from circuitlearn.circuit.expressions import Expression, Value
 from circuitlearn.circuit.units import format_value
+from circuitlearn.circuit.waveforms import normalize_spec
 from circuitlearn.errors import CircuitError
 
 __all__ = [
@@ -22,9 +23,11 @@ __all__ = [
     "GROUND",
     "VCCS",
     "VCVS",
+    "Capacitor",
     "CurrentSource",
     "Diode",
     "Element",
+    "Inductor",
     "Mosfet",
     "Resistor",
     "SubcircuitInstance",
@@ -186,8 +189,67 @@ class Resistor(Element):
 
 
 @dataclass(frozen=True)
+class Capacitor(Element):
+    """Capacitor: an open circuit at DC. Card: ``cNAME n1 n2 CAPACITANCE [ic=V] [m=M]``.
+
+    ``params`` keeps the instance parameters for the netlist (``ic``, ``m``, ``tc1`` ...).
+    """
+
+    n1: str = ""
+    n2: str = ""
+    capacitance: Value = 0.0
+    params: dict[str, Value] = field(default_factory=dict)
+
+    letter: ClassVar[str] = "c"
+    kind: ClassVar[str] = "capacitor"
+    node_fields: ClassVar[tuple[str, ...]] = ("n1", "n2")
+    constraints: ClassVar[dict[str, str]] = {"capacitance": "finite"}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "params", _checked_params(self, self.params))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.n1, self.n2, self.capacitance))
+
+    def spice_card(self) -> str:
+        return f"{self.name} {self.n1} {self.n2} {_format(self.capacitance)}{_params(self.params)}"
+
+
+@dataclass(frozen=True)
+class Inductor(Element):
+    """Inductor: a short circuit (a 0 V branch) at DC. Card: ``lNAME n1 n2 INDUCTANCE [ic=I]``.
+
+    Its branch current ``i(lNAME)`` flows from ``n1`` through the inductor to ``n2``.
+    """
+
+    n1: str = ""
+    n2: str = ""
+    inductance: Value = 0.0
+    params: dict[str, Value] = field(default_factory=dict)
+
+    letter: ClassVar[str] = "l"
+    kind: ClassVar[str] = "inductor"
+    node_fields: ClassVar[tuple[str, ...]] = ("n1", "n2")
+    constraints: ClassVar[dict[str, str]] = {"inductance": "finite"}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "params", _checked_params(self, self.params))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.n1, self.n2, self.inductance))
+
+    def spice_card(self) -> str:
+        return f"{self.name} {self.n1} {self.n2} {_format(self.inductance)}{_params(self.params)}"
+
+
+@dataclass(frozen=True)
 class VoltageSource(Element):
-    """Independent DC voltage source. Card: ``vNAME p n DC V``; v(p) − v(n) = V.
+    """Independent voltage source. Card: ``vNAME p n DC V [SPEC]``; v(p) − v(n) = V at DC.
+
+    ``spec`` keeps a transient function and AC values (``pulse(0 1 1n) ac 1``) as canonical
+    text for the netlist (:mod:`~circuitlearn.circuit.waveforms`); it has no effect at DC.
 
     Its branch current ``i(vNAME)`` has ngspice's sign: positive when current flows from the
     circuit into the source at ``p`` and through it to ``n`` (a source driving a load reads < 0).
@@ -196,19 +258,26 @@ class VoltageSource(Element):
     pos: str = ""
     neg: str = ""
     dc: Value = 0.0
+    spec: str = ""
 
     letter: ClassVar[str] = "v"
     kind: ClassVar[str] = "voltage source"
     node_fields: ClassVar[tuple[str, ...]] = ("pos", "neg")
     constraints: ClassVar[dict[str, str]] = {"dc": "finite"}
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "spec", _checked_spec(self))
+
     def spice_card(self) -> str:
-        return f"{self.name} {self.pos} {self.neg} dc {_format(self.dc)}"
+        return _source_card(self)
 
 
 @dataclass(frozen=True)
 class CurrentSource(Element):
-    """Independent DC current source. Card: ``iNAME p n DC I``; I flows from p through it to n.
+    """Independent current source. Card: ``iNAME p n DC I [SPEC]``; I flows from p through it to n.
+
+    ``spec`` is as for :class:`VoltageSource`.
 
     So a positive I *leaves* node ``p`` and is *injected into* node ``n``.
     """
@@ -216,14 +285,19 @@ class CurrentSource(Element):
     pos: str = ""
     neg: str = ""
     dc: Value = 0.0
+    spec: str = ""
 
     letter: ClassVar[str] = "i"
     kind: ClassVar[str] = "current source"
     node_fields: ClassVar[tuple[str, ...]] = ("pos", "neg")
     constraints: ClassVar[dict[str, str]] = {"dc": "finite"}
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "spec", _checked_spec(self))
+
     def spice_card(self) -> str:
-        return f"{self.name} {self.pos} {self.neg} dc {_format(self.dc)}"
+        return _source_card(self)
 
 
 @dataclass(frozen=True)
@@ -423,6 +497,49 @@ class SubcircuitInstance(Element):
         return f"{self.name} {' '.join(self.ports)} {self.subckt}{params}"
 
 
+def _checked_spec(element: VoltageSource | CurrentSource) -> str:
+    spec = element.spec
+    if not isinstance(spec, str):
+        raise CircuitError(
+            f"{element.kind} {element.name}: spec must be text such as 'pulse(0 1 1n) ac 1'; "
+            f"got {spec!r}",
+            element=element.name,
+        )
+    try:
+        return normalize_spec(spec)
+    except ValueError as exc:
+        raise CircuitError(f"{element.kind} {element.name}: {exc}", element=element.name) from None
+
+
+def _source_card(element: VoltageSource | CurrentSource) -> str:
+    spec = f" {element.spec}" if element.spec else ""
+    return f"{element.name} {element.pos} {element.neg} dc {_format(element.dc)}{spec}"
+
+
+def _checked_params(element: Element, params: object) -> dict[str, Value]:
+    """Instance parameters ``name=value``: names are words, values numbers or expressions."""
+    if not isinstance(params, dict):
+        raise CircuitError(
+            f"{element.kind} {element.name}: params must be a dict; got {params!r}",
+            element=element.name,
+        )
+    checked: dict[str, Value] = {}
+    for key, value in params.items():
+        name = str(key).strip().lower()
+        if not name.isidentifier():
+            raise CircuitError(
+                f"{element.kind} {element.name}: invalid parameter name {key!r} "
+                "(use letters, digits and _)",
+                element=element.name,
+            )
+        checked[name] = _checked(value, element, f"parameter {name}", "finite")
+    return checked
+
+
+def _params(params: dict[str, Value]) -> str:
+    return "".join(f" {k}={_format(v)}" for k, v in params.items())
+
+
 def _model_name(element: Element, name: object, what: str = "model") -> str:
     if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name.strip()):
         raise CircuitError(
@@ -447,6 +564,8 @@ ELEMENT_CLASSES: dict[str, type[Element]] = {
     cls.letter: cls
     for cls in (
         Resistor,
+        Capacitor,
+        Inductor,
         VoltageSource,
         CurrentSource,
         Diode,

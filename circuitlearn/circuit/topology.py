@@ -1,9 +1,9 @@
 """Topology checks that make an MNA matrix singular, reported by name before any solve.
 
-- *Floating island*: nodes with no DC path to ground. DC paths run through R, D, V, E, H and the
-  MOSFET's drain–source–bulk (its junctions); not through I/G/F outputs or a MOSFET gate.
-- *Voltage-source loop*: a cycle made only of voltage-defined branches (V, E, H), or a source
-  whose two terminals are the same node.
+- *Floating island*: nodes with no DC path to ground. DC paths run through R, D, V, E, H, L and
+  the MOSFET's drain–source–bulk (its junctions); not through C, I/G/F outputs or a MOSFET gate.
+- *Voltage-source loop*: a cycle made only of voltage-defined branches (V, E, H, and L: a 0 V
+  branch at DC), or a source whose two terminals are the same node. ngspice finds both singular.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from circuitlearn.circuit.elements import (
     VCVS,
     Diode,
     Element,
+    Inductor,
     Mosfet,
     Resistor,
     VoltageSource,
@@ -27,7 +28,7 @@ from circuitlearn.errors import CircuitError
 
 __all__ = ["check_topology", "dc_paths", "floating_islands", "voltage_loops"]
 
-_VOLTAGE_DEFINED = (VoltageSource, VCVS, CCVS)
+_VOLTAGE_DEFINED = (VoltageSource, VCVS, CCVS, Inductor)
 
 
 def dc_paths(element: Element) -> list[tuple[str, str]]:

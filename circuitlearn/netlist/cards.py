@@ -17,9 +17,11 @@ from circuitlearn.circuit.elements import (
     CCVS,
     VCCS,
     VCVS,
+    Capacitor,
     CurrentSource,
     Diode,
     Element,
+    Inductor,
     Mosfet,
     Resistor,
     SubcircuitInstance,
@@ -27,6 +29,7 @@ from circuitlearn.circuit.elements import (
 )
 from circuitlearn.circuit.expressions import Expression, Value
 from circuitlearn.circuit.units import try_parse_value
+from circuitlearn.circuit.waveforms import dc_of_spec, normalize_spec
 from circuitlearn.errors import NetlistError
 from circuitlearn.netlist.lexer import Card, Token
 
@@ -42,9 +45,6 @@ __all__ = [
 ]
 
 UNSUPPORTED_LETTERS: dict[str, str] = {
-    "c": "capacitors are not modelled (a capacitor is an open circuit at DC): remove it",
-    "l": "inductors are not modelled (an inductor is a short circuit at DC): "
-    "replace it by a 0 V source",
     "b": "behavioural (B) sources are not supported: use E, G, F or H sources",
     "q": "bipolar transistors (Q) are not supported: use D and M elements",
     "j": "JFETs (J) are not supported: use M elements",
@@ -56,7 +56,7 @@ UNSUPPORTED_LETTERS: dict[str, str] = {
 }
 """Why an element letter we do not model is rejected."""
 
-_SUPPORTED = "R V I D E G F H M X"
+_SUPPORTED = "R C L V I D E G F H M X"
 
 _STRTOD = re.compile(
     r"[+-]?(?:0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?"
@@ -234,35 +234,73 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
 
 def _source(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     cls = VoltageSource if name[0] == "v" else CurrentSource
-    usage = f"{name[0]}NAME n+ n- [dc] VALUE"
+    usage = f"{name[0]}NAME n+ n- [[DC] VALUE] [PULSE(...)|SIN(...)|PWL(...)|...] [AC MAG [PHASE]]"
+    who = f"{cls.kind} {name}"
+    pos, neg = _nodes(tokens, 2, ctx, who, usage)
+    rest = tokens[2:]
+    dc: Value | None = None
+    spec: list[str] = []
+    index = 0
+    while index < len(rest):
+        token = rest[index]
+        if token.is_word and token.text.lower() == "dc":
+            index += 1
+            if index < len(rest) and rest[index].kind == "punct" and rest[index].text == "=":
+                index += 1
+            if index >= len(rest) or rest[index].kind == "punct":
+                raise ctx.error(f"{who}: 'dc' needs a value; expected '{usage}'")
+            if dc is not None:
+                raise ctx.error(f"{who}: DC value given twice")
+            dc = parse_value(rest[index], ctx, who)
+        elif _is_value(token) and not spec:
+            if dc is not None:
+                raise ctx.error(f"{who}: DC value given twice")
+            dc = parse_value(token, ctx, who)
+        else:
+            spec.append(f"{{{token.text}}}" if token.kind == "expr" else token.text)
+        index += 1
+    try:
+        text = normalize_spec(" ".join(spec))
+        value = dc_of_spec(text) if dc is None else dc
+    except ValueError as exc:
+        raise ctx.error(f"{who}: {exc}; expected '{usage}'") from None
+    return cls(name, pos, neg, value, text)
+
+
+def _is_value(token: Token) -> bool:
+    return token.kind == "expr" or (token.is_word and try_parse_value(token.text) is not None)
+
+
+_REACTIVE_PARAMS = {
+    "c": {"ic", "m", "scale", "temp", "dtemp", "tc1", "tc2"},
+    "l": {"ic", "m", "scale", "temp", "dtemp", "tc1", "tc2", "nt"},
+}
+"""Instance parameters of C and L cards (none changes the DC answer)."""
+
+
+def _reactive(name: str, tokens: list[Token], ctx: CardContext) -> Element:
+    cls = Capacitor if name[0] == "c" else Inductor
+    known = _REACTIVE_PARAMS[name[0]]
+    usage = f"{name[0]}NAME n1 n2 VALUE [ic=VALUE] [m=VALUE]"
     who = f"{cls.kind} {name}"
     args, keywords = split_arguments(tokens, ctx, who)
-    pos, neg = _nodes(args, 2, ctx, who, usage)
+    n1, n2 = _nodes(args, 2, ctx, who, usage)
     rest = args[2:]
-    dc: Value | None = parse_value(keywords.pop("dc"), ctx, who) if "dc" in keywords else None
-    while rest:
-        word = rest.pop(0)
-        lowered = word.text.lower()
-        if lowered == "dc" and word.is_word:
-            if not rest:
-                raise ctx.error(f"{who}: 'dc' needs a value; expected '{usage}'")
-            word = rest.pop(0)
-        elif lowered == "ac" and word.is_word:
-            # AC magnitude and phase do not change the DC operating point: skip them.
-            for _ in range(2):
-                if rest and (rest[0].kind == "expr" or try_parse_value(rest[0].text) is not None):
-                    rest.pop(0)
-            continue
-        elif word.is_word and try_parse_value(word.text) is None:
-            raise ctx.error(
-                f"{who}: unsupported source specification {word.text!r}: only DC values are "
-                f"supported; expected '{usage}'"
-            )
-        if dc is not None:
-            raise ctx.error(f"{who}: DC value given twice")
-        dc = parse_value(word, ctx, who)
-    _no_extra([], keywords, ctx, who, usage)
-    return cls(name, pos, neg, 0.0 if dc is None else dc)
+    if rest and not _is_value(rest[0]):
+        raise ctx.error(
+            f"{who}: {cls.kind}s with a model ({rest[0].text}) are not supported; "
+            f"expected '{usage}'"
+        )
+    value = _main_value(rest, keywords, name[0], ctx, who, usage)
+    unknown = sorted(set(keywords) - known)
+    if unknown:
+        raise ctx.error(
+            f"{who}: unsupported parameter {unknown[0]}=; {cls.kind} parameters: "
+            f"{', '.join(sorted(known))}"
+        )
+    _no_extra(rest, {}, ctx, who, usage)
+    params = {key: parse_value(token, ctx, who) for key, token in keywords.items()}
+    return cls(name, n1, n2, value, params)
 
 
 def _diode(name: str, tokens: list[Token], ctx: CardContext) -> Element:
@@ -333,6 +371,8 @@ def _instance(name: str, tokens: list[Token], ctx: CardContext) -> Element:
 
 ELEMENT_PARSERS: dict[str, Callable[[str, list[Token], CardContext], Element]] = {
     "r": _resistor,
+    "c": _reactive,
+    "l": _reactive,
     "v": _source,
     "i": _source,
     "d": _diode,

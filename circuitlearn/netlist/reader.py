@@ -237,7 +237,7 @@ class _Reader:
                 raise ctx.error(f"element {word}: {unsupported_letter_message(word[0])}")
             raise ctx.error(
                 f"unknown card {first.text!r}: expected an element (a name starting with "
-                "R, V, I, D, E, G, F, H, M or X) or a dot command such as .model"
+                "R, C, L, V, I, D, E, G, F, H, M or X) or a dot command such as .model"
             )
         element = parser(word, tokens[1:], ctx)
         scope.circuit.add(element)
@@ -257,6 +257,8 @@ class _Reader:
             self.stack[0].circuit.title = ctx.card.text[len(word) :].strip() or "circuit"
         elif word in IGNORED_CARDS:
             self._check_temperature(word, tokens, ctx)
+            if word in {".options", ".option", ".opt"}:
+                self._options(word, tokens, ctx)
             self.stack[0].circuit.ignored_cards.append((ctx.card.line, ctx.card.text))
         elif word in _REJECTED_CARDS:
             raise ctx.error(f"{word}: {_REJECTED_CARDS[word]}")
@@ -350,6 +352,29 @@ class _Reader:
             scope.circuit.params.pop(name, None)
             scope.circuit.set_param(name, value)
             scope.param_lines[name] = ctx.card.line
+
+    def _options(self, word: str, tokens: list[Token], ctx: CardContext) -> None:
+        """Store ``name=value`` pairs and flags in the top circuit's ``options`` (global, as in
+        ngspice, wherever the card is); the solvers decide what they honour."""
+        options = self.stack[0].circuit.options
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            name = token.text.lower()
+            if not token.is_word:
+                raise ctx.error(f"{word}: expected an option name; got {token.text!r}")
+            if index + 1 < len(tokens) and tokens[index + 1].text == "=":
+                if index + 2 >= len(tokens):
+                    raise ctx.error(f"{word}: option {name}= has no value")
+                text = tokens[index + 2].text
+                number = try_parse_value(text)
+                if number is None and (tokens[index + 2].kind == "expr" or text[0].isdigit()):
+                    raise ctx.error(f"{word}: option {name}={text} is not a number")
+                options[name] = text.lower() if number is None else number
+                index += 3
+            else:
+                options[name] = True
+                index += 1
 
     def _check_temperature(self, word: str, tokens: list[Token], ctx: CardContext) -> None:
         if word == ".temp":

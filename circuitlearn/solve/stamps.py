@@ -19,9 +19,11 @@ from circuitlearn.circuit import (
     MAIN_VALUE,
     VCCS,
     VCVS,
+    Capacitor,
     Circuit,
     CurrentSource,
     Diode,
+    Inductor,
     Mosfet,
     Resistor,
     VoltageSource,
@@ -112,7 +114,7 @@ class MNAStamps:
         branches = [
             e.name
             for e in flat
-            if isinstance(e, (VCVS, CCVS))
+            if isinstance(e, (VCVS, CCVS, Inductor))
             or (isinstance(e, VoltageSource) and e.name not in self._eliminated)
         ]
         self.unknowns = nodes + [f"i({b})" for b in branches]
@@ -136,7 +138,8 @@ class MNAStamps:
                 self._eliminated[e.name][1],
             )
             for e in flat
-            if e.name in self.branch_index or e.name in self._eliminated
+            if (e.name in self.branch_index and not isinstance(e, Inductor))
+            or e.name in self._eliminated
         ]
         self._current_plan = (
             [p[0] for p in plan],
@@ -179,7 +182,10 @@ class MNAStamps:
         self.resistor_names: list[str] = []
         fixed_slots: dict[str, int] = {}
         for element in flat:
-            if isinstance(element, (Diode, Mosfet)):
+            if isinstance(element, (Diode, Mosfet, Capacitor)):  # C: open at DC
+                continue
+            if isinstance(element, Inductor):  # a 0 V branch at DC: v_p − v_n = 0
+                branch(self.branch_index[element.name], ext[element.n1], ext[element.n2])
                 continue
             slot = len(params)
             value = float(getattr(element, MAIN_VALUE[type(element)]))

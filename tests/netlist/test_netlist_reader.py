@@ -42,7 +42,7 @@ def test_exported_from_package() -> None:
         ("V1 a 0 1.5", VoltageSource("v1", "a", "0", 1.5)),
         ("V1 a 0 dc=1.5", VoltageSource("v1", "a", "0", 1.5)),
         ("V1 a 0", VoltageSource("v1", "a", "0", 0.0)),
-        ("V1 a 0 DC 2 AC 1 0", VoltageSource("v1", "a", "0", 2.0)),
+        ("V1 a 0 DC 2 AC 1 0", VoltageSource("v1", "a", "0", 2.0, "ac 1 0")),
         ("I1 0 a DC 1m", CurrentSource("i1", "0", "a", 1e-3)),
         ("i1 0 a -2u", CurrentSource("i1", "0", "a", -2e-6)),
         ("E1 o 0 p n 1e5", VCVS("e1", "o", "0", "p", "n", 1e5)),
