@@ -73,7 +73,8 @@ class CardContext:
 
     def error(self, message: str) -> NetlistError:
         """A :class:`NetlistError` at this card."""
-        return NetlistError(message, path=self.path, line=self.card.line, text=self.card.text)
+        path = self.card.path or self.path
+        return NetlistError(message, path=path, line=self.card.line, text=self.card.text)
 
 
 def reads_as_number(name: str) -> bool:

@@ -36,6 +36,8 @@ class Card:
 
     line: int
     text: str
+    path: str | None = None
+    """The file the card comes from when it is not the top netlist (``.include``, ``.lib``)."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,13 @@ def decode(data: bytes, *, path: str | None = None) -> str:
         ) from None
 
 
-def split_cards(text: str, *, path: str | None = None) -> tuple[str, list[Card], list[Card]]:
+def split_cards(
+    text: str, *, path: str | None = None, title: bool = True
+) -> tuple[str, list[Card], list[Card]]:
     """Split netlist text into its title, its cards and the cards of skipped blocks.
+
+    ``title=False`` reads an included file, whose first line is a card like the others (the
+    returned title is then empty). Cards of an included file carry its ``path``.
 
     Returns
     -------
@@ -102,13 +109,15 @@ def split_cards(text: str, *, path: str | None = None) -> tuple[str, list[Card],
             line=line,
         )
     lines = [raw.rstrip("\r") for raw in text.split("\n")]
-    if not any(raw.strip() for raw in lines):
+    if title and not any(raw.strip() for raw in lines):
         raise NetlistError("empty netlist: expected a title line and element cards", path=path)
-    title = lines[0].strip()
+    heading = lines[0].strip() if title else ""
+    card_path = None if title else path
     cards: list[Card] = []
     skipped: list[Card] = []
     control_start: int | None = None
-    for number, raw in enumerate(lines[1:], start=2):
+    first = 2 if title else 1
+    for number, raw in enumerate(lines[first - 1 :], start=first):
         stripped = raw.strip()
         if control_start is not None:
             if stripped.lower().startswith(".endc"):
@@ -126,18 +135,19 @@ def split_cards(text: str, *, path: str | None = None) -> tuple[str, list[Card],
                     text=raw,
                 )
             previous = cards[-1]
-            cards[-1] = Card(previous.line, f"{previous.text} {content[1:].strip()}".strip())
+            joined = f"{previous.text} {content[1:].strip()}".strip()
+            cards[-1] = Card(previous.line, joined, card_path)
             continue
         if not content:
             continue
         word = content.split()[0].lower()
         if word == ".control":
             control_start = number
-            skipped.append(Card(number, ".control"))
+            skipped.append(Card(number, ".control", card_path))
             continue
         if word == ".end":
             break
-        cards.append(Card(number, content))
+        cards.append(Card(number, content, card_path))
     if control_start is not None:
         raise NetlistError(
             "unterminated .control block: add '.endc' after its last command",
@@ -145,7 +155,7 @@ def split_cards(text: str, *, path: str | None = None) -> tuple[str, list[Card],
             line=control_start,
             text=".control",
         )
-    return title, cards, skipped
+    return heading, cards, skipped
 
 
 _TOKEN = re.compile(r"\s*(?:(?P<punct>[=(),])|(?P<quote>')|(?P<brace>\{)|(?P<word>[^\s=(),'{]+))")

@@ -27,6 +27,7 @@ from circuitlearn.netlist.cards import (
     split_arguments,
     unsupported_letter_message,
 )
+from circuitlearn.netlist.include import expand_includes
 from circuitlearn.netlist.lexer import Card, Token, decode, split_cards, tokenize
 
 __all__ = ["IGNORED_CARDS", "MAX_SUBCKT_NESTING", "flat_origins", "from_spice"]
@@ -39,9 +40,6 @@ IGNORED_CARDS = frozenset({
 """Analysis, output and option cards that do not change the DC circuit: skipped and recorded."""
 
 _REJECTED_CARDS = {
-    ".include": "included files are not read: paste the included cards into this netlist",
-    ".inc": "included files are not read: paste the included cards into this netlist",
-    ".lib": "library sections are not read: paste the needed .model/.subckt cards here",
     ".func": "user functions (.func) are not supported: write the expression out in {...}",
     ".global": "global nodes (.global) are not supported: pass the node through subcircuit ports",
 }
@@ -186,15 +184,16 @@ class _Reader:
 
     def read(self, text: str) -> Circuit:
         title, cards, skipped = split_cards(text, path=self.path)
+        cards, included_skipped = expand_includes(cards, path=self.path)
         top = Circuit(title or "circuit")
         top.source_path = self.path
-        top.ignored_cards.extend((card.line, card.text) for card in skipped)
+        top.ignored_cards.extend((card.line, card.text) for card in skipped + included_skipped)
         self.stack = [_Scope(top, None, None)]
         self.scopes = list(self.stack)
         for card in cards:
             self.card_texts[card.line] = card.text
             ctx = CardContext(card, self.path)
-            tokens = tokenize(card, path=self.path)
+            tokens = tokenize(card, path=card.path or self.path)
             try:
                 self._card(tokens, ctx)
             except CircuitError as exc:
