@@ -44,6 +44,9 @@ _REJECTED_CARDS = {
     ".global": "global nodes (.global) are not supported: pass the node through subcircuit ports",
 }
 
+_WORD_OPTIONS = frozenset({"method"})
+"""ngspice ``.options`` whose value is a word (``method=gear``); every other value is a number."""
+
 MAX_SUBCKT_NESTING = 32
 """Deepest nesting of ``.subckt`` *definitions* (one inside another) the reader accepts."""
 
@@ -367,7 +370,7 @@ class _Reader:
                     raise ctx.error(f"{word}: option {name}= has no value")
                 text = tokens[index + 2].text
                 number = try_parse_value(text)
-                if number is None and (tokens[index + 2].kind == "expr" or text[0].isdigit()):
+                if number is None and name not in _WORD_OPTIONS:
                     raise ctx.error(f"{word}: option {name}={text} is not a number")
                 options[name] = text.lower() if number is None else number
                 index += 3

@@ -37,13 +37,16 @@ from circuitlearn.solve.result import MESSAGES, HomotopyStep, OperatingPoint
 
 __all__ = [
     "NGSPICE_OPTIONS",
+    "SPICE_OPTIONS",
     "Layout",
     "LogSummary",
     "assemble",
     "load_errors",
     "parse_log",
+    "quote_errors",
     "total_iterations",
     "validate_options",
+    "vector_key",
 ]
 
 NGSPICE_OPTIONS: dict[str, tuple[str, str]] = {
@@ -62,10 +65,19 @@ NGSPICE_OPTIONS: dict[str, tuple[str, str]] = {
     ),
     "srcsteps": ("count0", "0: no source stepping, 1: Gillespie's (default), >1: that many steps"),
     "noopiter": ("flag", "skip plain Newton and start with gmin stepping (true/false)"),
+    "spice_options": (
+        "choice",
+        "'native' (default): the native solver's tolerances replace the deck's reltol, vntol "
+        "and abstol; 'deck': the deck's .options as written, ngspice's defaults otherwise",
+    ),
     "temp": ("finite", "circuit temperature [degC] (default 27)"),
     "tnom": ("finite", "nominal temperature of the models [degC] (default 27)"),
 }
-"""The ngspice ``.options`` accepted by the ngspice backend: name → (rule, meaning)."""
+"""The options accepted by the ngspice backend: name → (rule, meaning). All but
+``spice_options`` are written as ngspice ``.options``."""
+
+SPICE_OPTIONS = ("native", "deck")
+"""Values of the ``spice_options`` option (see :data:`NGSPICE_OPTIONS`)."""
 
 _STEP = re.compile(
     r"Trying gmin\s*=\s*(?P<gmin>[-+0-9.eE]+)"
@@ -94,6 +106,7 @@ _CHATTER = re.compile(
     r"stepping (?:failed|completed)|gmin increment|gmin step|source step", re.IGNORECASE
 )
 _ERROR = re.compile(r"\berror\b", re.IGNORECASE)
+_WRAPPED = re.compile(r"(?P<kind>[vi])\((?P<inner>[^()]+)\)")
 _TOTITER = re.compile(r"Total iterations\s*=\s*(\d+)")
 _log = logging.getLogger("circuitlearn.solve.ngspice")
 
@@ -208,8 +221,8 @@ def load_errors(text: str) -> list[str]:
     """Lines of a netlist-loading log that say ngspice refused the deck.
 
     ``Circuit: <title>`` lines echo the user's title and are skipped; ``Note:``/``Warning:``
-    lines are diagnostics, not errors. An ``Error on line N`` entry carries the card and the
-    reason printed after it.
+    lines are diagnostics, not errors. Each entry carries the (up to two) lines printed after
+    it: the card and the reason of ``Error on line N``, the rest of a sentence.
 
     Examples
     --------
@@ -220,12 +233,35 @@ def load_errors(text: str) -> list[str]:
     lines = [line.strip() for line in text.splitlines()]
     errors = []
     for k, line in enumerate(lines):
-        if line.lower().startswith(("circuit:", "note:", "warning:")) or not _ERROR.search(line):
+        if _is_diagnostic(line) or not _ERROR.search(line):
             continue
-        if line.lower().startswith("error on line"):  # followed by the card and the reason
-            line = " ".join([line, *(extra for extra in lines[k + 1 : k + 3] if extra)])
-        errors.append(line)
+        extra = []  # the card and the reason, or the rest of the sentence
+        for follow in lines[k + 1 : k + 3]:
+            if not follow or _is_diagnostic(follow) or _ERROR.search(follow):
+                break
+            extra.append(follow)
+        errors.append(" ".join([line.rstrip(" -"), *extra]))
     return errors
+
+
+def quote_errors(log: str, count: int = 2) -> str:
+    """ngspice's own words for a failure, on one line: its first ``count`` error entries
+    (:func:`load_errors`), else its last non-empty log line.
+
+    Examples
+    --------
+    >>> quote_errors("Note: x\\nError: bad type given for option reltol --\\n"
+    ...              "type given was string, type expected was real.")
+    "'Error: bad type given for option reltol type given was string, type expected was real.'"
+    """
+    errors = load_errors(log)[:count]
+    if not errors:
+        errors = [line.strip() for line in log.splitlines() if line.strip()][-1:]
+    return " | ".join(repr(e) for e in errors) or "nothing"
+
+
+def _is_diagnostic(line: str) -> bool:
+    return line.lower().startswith(("circuit:", "note:", "warning:"))
 
 
 def total_iterations(text: str) -> int | None:
@@ -234,11 +270,30 @@ def total_iterations(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def validate_options(options: Mapping[str, object] | None) -> dict[str, float]:
-    """Check ``options`` against :data:`NGSPICE_OPTIONS`; return the ``.options`` to write.
+def vector_key(name: str) -> str:
+    """The key :func:`assemble` reads for an ngspice vector name: ``node`` or ``source#branch``.
 
-    Keys are case-insensitive; flags (``noopiter``) take ``True``/``False`` and are written only
-    when true.
+    ngspice names a node's vector by the node alone (``out``, ``x1.5``) except when that name
+    is a number, which it wraps as ``V(1)``; raw files wrap every node (``v(out)``) and name
+    branch currents ``i(v1)``.
+
+    Examples
+    --------
+    >>> [vector_key(n) for n in ("out", "V(1)", "v(x1.n1)", "i(v1)", "v1#branch")]
+    ['out', '1', 'x1.n1', 'v1#branch', 'v1#branch']
+    """
+    name = name.strip().lower()
+    match = _WRAPPED.fullmatch(name)
+    if match is None:
+        return name
+    return match["inner"] + ("#branch" if match["kind"] == "i" else "")
+
+
+def validate_options(options: Mapping[str, object] | None) -> dict[str, float | str]:
+    """Check ``options`` against :data:`NGSPICE_OPTIONS`; return them normalised.
+
+    Keys are case-insensitive; flags (``noopiter``) take ``True``/``False`` and are kept only
+    when true; ``spice_options`` is one of :data:`SPICE_OPTIONS`.
 
     Raises
     ------
@@ -250,13 +305,21 @@ def validate_options(options: Mapping[str, object] | None) -> dict[str, float]:
     >>> validate_options({"RELTOL": 1e-6, "noopiter": True})
     {'reltol': 1e-06, 'noopiter': 1.0}
     """
-    checked: dict[str, float] = {}
+    checked: dict[str, float | str] = {}
     for key, value in dict(options or {}).items():
         name = str(key).strip().lower()
         if name not in NGSPICE_OPTIONS:
             valid = ", ".join(sorted(NGSPICE_OPTIONS))
             raise CircuitError(f"ngspice backend: unknown option {key!r}; valid options: {valid}")
         rule = NGSPICE_OPTIONS[name][0]
+        if rule == "choice":
+            if value not in SPICE_OPTIONS:
+                raise CircuitError(
+                    f"ngspice option {name} must be one of {', '.join(SPICE_OPTIONS)}; "
+                    f"got {value!r}"
+                )
+            checked[name] = str(value)
+            continue
         if rule == "flag":
             if not isinstance(value, bool):
                 raise CircuitError(
@@ -336,8 +399,10 @@ def assemble(
     currents = {name: values.get(f"{name}#branch", math.nan) for name in layout.sources}
     has_data = all(node in values for node in layout.nodes)
     if summary.failure is None and not has_data:
+        missing = [node for node in layout.nodes if node not in values]
         raise BackendError(
-            "ngspice returned no operating point and no reason; see the log",
+            f"ngspice returned no operating point (no value for node {missing[0]}) and no "
+            f"failure; ngspice said: {quote_errors(log)}",
             log="\n".join([line for line in log.splitlines() if line.strip()][-25:]),
         )
     singular = summary.singular if summary.strategy in ("", "optran") else None

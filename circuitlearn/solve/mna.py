@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from circuitlearn.circuit import MAIN_VALUE, Circuit, Resistor, check_topology
 from circuitlearn.errors import CircuitError
+from circuitlearn.solve.deck_options import check_native_options
 from circuitlearn.solve.result import OperatingPoint
 from circuitlearn.solve.stamps import MNAStamps, flat_copy
 
@@ -48,7 +49,8 @@ def compile_circuit(circuit: Circuit) -> MNASystem:
     Raises
     ------
     CircuitError
-        Floating nodes, voltage-source loops, invalid MOSFET geometry (naming the culprit).
+        Floating nodes, voltage-source loops, invalid MOSFET geometry (naming the culprit),
+        deck ``.options`` the native models do not honour (``rshunt``, a non-default ``gmin``...).
 
     Examples
     --------
@@ -59,6 +61,7 @@ def compile_circuit(circuit: Circuit) -> MNASystem:
     >>> system.unknowns, system.fixed_nodes
     (['out'], {'in': ('v1', 2.0)})
     """
+    check_native_options(circuit)
     return MNASystem(circuit)
 
 

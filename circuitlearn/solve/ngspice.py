@@ -33,9 +33,11 @@ import math
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import scipy.sparse.linalg as spla
 
 from circuitlearn.circuit import (
     CCCS,
@@ -54,11 +56,14 @@ from circuitlearn.circuit.units import format_value
 from circuitlearn.errors import BackendError, CircuitError, ConvergenceError
 from circuitlearn.solve._ngspice_log import (
     NGSPICE_OPTIONS,
+    SPICE_OPTIONS,
     Layout,
     assemble,
     load_errors,
+    quote_errors,
     total_iterations,
     validate_options,
+    vector_key,
 )
 from circuitlearn.solve._ngspice_raw import (
     INSTALL_HINT,
@@ -68,11 +73,16 @@ from circuitlearn.solve._ngspice_raw import (
     read_raw,
     run_batch,
 )
-from circuitlearn.solve.result import OperatingPoint
+from circuitlearn.solve.deck_options import native_refusal
+from circuitlearn.solve.mna import MNASystem, compile_circuit
+from circuitlearn.solve.newton import ABSTOL, RELTOL, VNTOL
+from circuitlearn.solve.result import MESSAGES, OperatingPoint
 
 __all__ = [
     "MODES",
     "NGSPICE_OPTIONS",
+    "NGSPICE_TOLERANCES",
+    "SPICE_OPTIONS",
     "BatchRun",
     "NgspiceSession",
     "RawPlot",
@@ -87,6 +97,9 @@ MODES = ("auto", "shared", "subprocess")
 
 SUBPROCESS_TIMEOUT = 120.0
 """Wall-clock limit of one ``ngspice -b`` run [s]."""
+
+NGSPICE_TOLERANCES: dict[str, float] = {"reltol": 1e-3, "vntol": 1e-6, "abstol": 1e-12}
+"""ngspice's own defaults, in force with ``spice_options="deck"`` unless the deck sets them."""
 
 _HISTORY_FLUSH = 1000
 """Commands between two ``ngSpice_Command(NULL)`` calls, which free ngspice's command history
@@ -126,7 +139,11 @@ def solve_ngspice(
         Initial guess, passed to ngspice as ``.nodeset`` cards.
     options : mapping, optional
         ngspice ``.options`` from :data:`NGSPICE_OPTIONS` (``reltol``, ``abstol``, ``vntol``,
-        ``gmin``, ``itl1``, ``gminsteps``, ``srcsteps``, ``noopiter``...).
+        ``gmin``, ``itl1``, ``gminsteps``, ``srcsteps``, ``noopiter``...), written over the
+        deck's own ``circuit.options``; and ``spice_options``: ``"native"`` (default) runs
+        ngspice at the native solver's tolerances (``RELTOL``, ``VNTOL``, ``ABSTOL`` replace the
+        deck's), so both backends agree far beyond the 6th digit; ``"deck"`` keeps the deck's
+        ``.options`` as written (ngspice's defaults for the rest).
     raise_on_failure : bool
         Raise :class:`ConvergenceError` (carrying the result) instead of returning
         ``converged=False``.
@@ -139,7 +156,8 @@ def solve_ngspice(
         ``strategy`` is ``"newton"``, ``"gmin"``, ``"source"`` or ``"optran"`` (ngspice 39's
         transient-op fallback) as read from its log; ``homotopy`` lists every gmin/source step
         the log shows (ngspice reports no per-step iteration counts: they are 0);
-        ``max_residual`` is NaN (ngspice does not report it).
+        ``max_residual`` is the largest KCL residual of ngspice's answer under the native
+        device models [A] (NaN when the native solver does not model the circuit's options).
 
     Raises
     ------
@@ -155,7 +173,12 @@ def solve_ngspice(
     -----
     ngspice exits normally on a singular matrix (it warns ``singular matrix: check node X`` and
     its transient-op fallback may return a meaningless answer); this backend reports such a run
-    as ``converged=False`` with the node named in ``message`` and ``worst_node``.
+    as ``converged=False`` with the node named in ``message`` and ``worst_node``. An answer
+    ngspice calls converged is checked before it is reported so: every value must be finite,
+    and, where the native solver models the circuit, one native Newton step from it must pass
+    ngspice's own update test (``reltol``·|x| + ``vntol`` per node, + ``abstol`` per branch
+    current, at the tolerances ngspice ran with); otherwise (also when the native Jacobian is
+    singular there) the result is ``converged=False`` naming the worst node.
 
     Examples
     --------
@@ -171,19 +194,20 @@ def solve_ngspice(
         raise CircuitError(
             f"ngspice backend: unknown mode {mode!r}; expected one of {', '.join(MODES)}"
         )
-    flat, body = _prepare(circuit, options, x0)
-    newton_tried = "noopiter" not in validate_options(options)
+    deck = _prepare(circuit, options, x0)
     use_shared = mode == "shared" or (mode == "auto" and _engine(required=False) is not None)
     if use_shared:
-        values, log, iterations = _run_shared(body)
+        values, log, iterations = _run_shared(deck.body)
     elif mode == "auto" and find_ngspice_binary() is None:
         raise BackendError(
             "ngspice is not available: neither its shared library nor its executable was "
             f"found; {INSTALL_HINT}"
         )
     else:
-        values, log, iterations = _run_subprocess(body)
-    result = assemble(Layout.of(flat), values, log, iterations, newton_tried=newton_tried)
+        values, log, iterations = _run_subprocess(deck.body)
+    result = deck.verify(
+        assemble(Layout.of(deck.flat), values, log, iterations, newton_tried=deck.newton_tried)
+    )
     if raise_on_failure and not result.converged:
         raise ConvergenceError(
             f"ngspice found no operating point for {circuit.title!r}: {result.message}",
@@ -218,8 +242,8 @@ class NgspiceSession:
     """
 
     def __init__(self, circuit: Circuit, *, options: Mapping[str, Any] | None = None) -> None:
-        self.circuit, self._deck = _prepare(circuit, options, None)
-        self._newton_tried = "noopiter" not in validate_options(options)
+        self._deck = _prepare(circuit, options, None)
+        self.circuit = self._deck.flat
         self._layout = Layout.of(self.circuit)
         self._engine = _engine(required=True)
         self._values: dict[str, float] = {}
@@ -262,6 +286,7 @@ class NgspiceSession:
             if self._engine.owner is self:
                 self._engine.command(_alter_command(target, value))
             self._values[name] = value
+            self._deck.altered(target, value)
 
     def alter_many(self, values: Mapping[str, float]) -> None:
         """:meth:`alter` for each ``{element: value}`` (e.g. one input vector of a dataset)."""
@@ -274,7 +299,7 @@ class NgspiceSession:
             self._check_open()
             engine = self._engine
             if engine.owner is not self:
-                engine.load(self._deck, owner=self)
+                engine.load(self._deck.body, owner=self)
                 self._iterations = 0
                 for name, value in self._values.items():
                     engine.command(_alter_command(self.circuit[name], value))
@@ -284,7 +309,9 @@ class NgspiceSession:
             total = total_iterations(engine.command("rusage totiter")) or 0
         iterations, self._iterations = total - self._iterations, total
         self.last_log = log
-        result = assemble(self._layout, values, log, iterations, newton_tried=self._newton_tried)
+        result = self._deck.verify(
+            assemble(self._layout, values, log, iterations, newton_tried=self._deck.newton_tried)
+        )
         if raise_on_failure and not result.converged:
             raise ConvergenceError(
                 f"ngspice found no operating point: {result.message}", result=result
@@ -346,13 +373,104 @@ def run_ngspice_batch(netlist: str, *, timeout: float = SUBPROCESS_TIMEOUT) -> B
 
 
 # -- preparation and results ------------------------------------------------------------------
-def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> tuple[Circuit, str]:
-    """Flatten, check topology, and write the deck body (no analysis card, ends with ``.end``)."""
+@dataclass
+class _Deck:
+    """One circuit made ready for ngspice, and what checks ngspice's answers."""
+
+    flat: Circuit
+    body: str
+    """The netlist without analysis card, ending with ``.end``."""
+    options: dict[str, float | str | bool]
+    """The ``.options`` written (deck's and caller's, tolerances resolved)."""
+    newton_tried: bool
+    system: MNASystem | None
+    """The native compilation for the KCL check (``None`` when the native models do not
+    honour :attr:`options`)."""
+    stale: bool = False
+    """A value that a compiled system cannot change (diode area) was altered."""
+
+    def altered(self, element: Any, value: float) -> None:
+        """Follow a session's ``alter`` in the flat circuit and the native system."""
+        self.flat.replace(element.with_values(**{MAIN_VALUE[type(element)]: value}))
+        if self.system is None:
+            return
+        if isinstance(element, Diode):
+            self.stale = True
+        else:
+            self.system.set_values({element.name: value}, sync_circuit=False)
+
+    def verify(self, result: OperatingPoint) -> OperatingPoint:
+        """``result`` unless ngspice's "converged" answer fails the finite or KCL check."""
+        values = [*result.voltages.values(), *result.currents.values()]
+        if not all(math.isfinite(v) for v in values):
+            if not result.converged:
+                return result
+            worst = next(k for k, v in result.voltages.items() if not math.isfinite(v))
+            return replace(
+                result,
+                converged=False,
+                worst_node=worst,
+                message=f"{MESSAGES['not_finite']}: ngspice reports v({worst}) = "
+                f"{result.voltages[worst]} although it called the answer converged",
+            )
+        if self.system is None:
+            return result
+        if self.stale:
+            self.system, self.stale = compile_circuit(self.flat), False
+        system = self.system
+        nodes = len(system.node_index)
+        with np.errstate(all="ignore"):
+            x = system.state_from(result)
+            ev = system.evaluate(x)
+            max_residual = float(np.max(np.abs(ev.residual[:nodes]), initial=0.0))
+            if not result.converged or system.n == 0:
+                return replace(result, max_residual=max_residual)
+            try:
+                step = spla.splu(system.matrix(ev.jacobian_data)).solve(-ev.residual)
+            except RuntimeError:
+                step = np.full(system.n, np.inf)
+        reltol, vntol, abstol = (
+            float(self.options.get(name, NGSPICE_TOLERANCES[name]))
+            for name in ("reltol", "vntol", "abstol")
+        )
+        allowed = reltol * np.abs(x) + np.where(np.arange(system.n) < nodes, vntol, abstol)
+        excess = np.where(np.isfinite(step), np.abs(step) / allowed, np.inf)
+        if bool(np.all(excess <= 1.0)):
+            return replace(result, max_residual=max_residual)
+        k = int(np.argmax(excess))
+        where = system.unknowns[k]
+        if not np.isfinite(step[k]):
+            detail = "the native Jacobian is singular there"
+        else:
+            unit = "V" if k < nodes else "A"
+            detail = (
+                f"one more Newton step under the native device models moves {where} by "
+                f"{abs(step[k]):.3g} {unit} (ngspice's own test allows {allowed[k]:.3g} {unit} "
+                f"at reltol {reltol:g})"
+            )
+        return replace(
+            result,
+            converged=False,
+            max_residual=max_residual,
+            worst_node=where,
+            message=f"{MESSAGES['unverified']}: ngspice called its answer converged, but {detail};"
+            " ngspice stopped on a wrong answer, or its device equations differ from the "
+            "native ones here",
+        )
+
+
+def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> _Deck:
+    """Flatten, check topology, resolve the ``.options`` and write the deck body."""
     if not isinstance(circuit, Circuit):
         raise CircuitError(f"ngspice backend: expected a Circuit; got {type(circuit).__name__}")
     flat = circuit.flatten()
     check_topology(flat)
-    lines = flat.to_spice(analysis=None, options=validate_options(options)).split("\n")[:-1]
+    explicit = validate_options(options)
+    written: dict[str, float | str | bool] = dict(flat.options)
+    if explicit.pop("spice_options", "native") == "native":
+        written.update(reltol=RELTOL, vntol=VNTOL, abstol=ABSTOL)
+    written.update(explicit)
+    lines = flat.to_spice(analysis=None, options=written).split("\n")[:-1]
     nodes = set(flat.nodes)
     if x0 is not None:
         if not isinstance(x0, OperatingPoint):
@@ -365,7 +483,24 @@ def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> tu
             for node, v in x0.voltages.items()
             if node in nodes and math.isfinite(v)
         ]
-    return flat, "\n".join([*lines, ".end"])
+    return _Deck(
+        flat=flat,
+        body="\n".join([*lines, ".end"]),
+        options=written,
+        newton_tried=not written.get("noopiter", False),
+        system=_native_system(flat, written),
+    )
+
+
+def _native_system(flat: Circuit, options: Mapping[str, Any]) -> MNASystem | None:
+    """The native compilation of ``flat``, or ``None`` where the native solver does not model
+    the circuit (options it refuses, a device it rejects such as a MOSFET with L ≤ 2·LD)."""
+    if native_refusal(options) is not None:
+        return None
+    try:
+        return compile_circuit(flat)
+    except CircuitError:
+        return None
 
 
 def _tail(log: str, lines: int = 25) -> str:
@@ -384,17 +519,14 @@ def _run_subprocess(body: str) -> tuple[dict[str, float], str, int]:
         "\n".join([*body.split("\n")[:-1], *control]), raw=False, timeout=SUBPROCESS_TIMEOUT
     )
     if run.returncode != 0:
-        errors = load_errors(run.log)
-        first = f": {errors[0]}" if errors else ""
         raise BackendError(
-            f"ngspice refused the netlist (exit code {run.returncode}){first}", log=run.tail(25)
+            f"ngspice refused the netlist (exit code {run.returncode}): {quote_errors(run.log)}",
+            log=run.tail(25),
         )
     values: dict[str, float] = {}
     for plot in run.plots:
         for name, value in plot.as_dict().items():
-            kind, _, rest = name.partition("(")
-            key = rest.rstrip(")")
-            values[f"{key}#branch" if kind == "i" else key] = float(np.real(value))
+            values[vector_key(name)] = float(np.real(value))
     return values, run.log, total_iterations(run.log) or 0
 
 
@@ -530,11 +662,9 @@ class _Engine:
         rc = self._lib.ngSpice_Circ(self._ffi.new("char *[]", [*keep, self._ffi.NULL]))
         out = "\n".join(self._ng.lines)
         self.loaded = True
-        errors = load_errors(out)
-        if rc != 0 or errors:
+        if rc != 0 or load_errors(out):
             self.unload()
-            first = f": {errors[0]}" if errors else ""
-            raise BackendError(f"ngspice refused the netlist{first}", log=_tail(out))
+            raise BackendError(f"ngspice refused the netlist: {quote_errors(out)}", log=_tail(out))
         self.owner = owner
 
     def unload(self) -> None:
@@ -558,7 +688,7 @@ class _Engine:
             info = lib.ngGet_Vec_Info(plot + b"." + name)
             if info == ffi.NULL or info.v_length < 1 or info.v_realdata == ffi.NULL:
                 continue
-            values[name.decode("utf-8", "replace").lower()] = float(
+            values[vector_key(name.decode("utf-8", "replace"))] = float(
                 info.v_realdata[info.v_length - 1]
             )
         return values

@@ -19,6 +19,8 @@ MESSAGES: dict[str, str] = {
     "singular": "singular Jacobian",
     "homotopy_failed": "gmin and source stepping both failed",
     "backend_failed": "the backend reported a failure",
+    "not_finite": "the backend returned non-finite values",
+    "unverified": "the answer fails the native convergence test",
 }
 """The shared table of result messages (keys are stable; texts are for people)."""
 

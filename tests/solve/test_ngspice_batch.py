@@ -23,7 +23,8 @@ REFUSED = "refused\nv1 a 0 dc 1\nd1 a 0 nomodel\n"
 @needs_binary
 @pytest.mark.parametrize("deck", DECKS, ids=[p.stem for p in DECKS])
 def test_example_deck_reproduces_ngspice_op(deck):
-    """solve_ngspice on the parsed deck equals ``ngspice -b`` run on the file itself.
+    """solve_ngspice on the parsed deck, with the deck's own options (``spice_options="deck"``,
+    ngspice's default tolerances), equals ``ngspice -b`` run on the file itself.
 
     The parsed circuit is written back by ``to_spice``, a different text than the file; ngspice's
     answer may move by ~1e-6 relative with such rewrites at default tolerances (DESIGN §7), so
@@ -35,7 +36,7 @@ def test_example_deck_reproduces_ngspice_op(deck):
         f"{deck.name}: ngspice wrote no .op vectors"
     )
     reference = run.plots[0].as_dict()
-    op = solve_ngspice(from_spice(deck))
+    op = solve_ngspice(from_spice(deck), options={"spice_options": "deck"})
     assert op.converged, op.message
     voltages = {k[2:-1]: v for k, v in reference.items() if k.startswith("v(")}
     currents = {k[2:-1]: v for k, v in reference.items() if k.startswith("i(")}

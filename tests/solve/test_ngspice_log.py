@@ -18,6 +18,7 @@ from circuitlearn.solve._ngspice_log import (
     assemble,
     load_errors,
     parse_log,
+    quote_errors,
     validate_options,
 )
 
@@ -159,8 +160,28 @@ def test_assemble_trusts_a_singular_warning_only_when_stepping_failed():
 
 
 def test_assemble_without_data_or_reason_is_a_backend_error():
-    with pytest.raises(BackendError, match="no operating point and no reason"):
+    with pytest.raises(
+        BackendError,
+        match=r"no operating point \(no value for node a\) and no failure; "
+        r"ngspice said: 'Note: something'$",
+    ):
         assemble(Layout.of(_flat()), {}, "Note: something", 0, newton_tried=True)
+
+
+def test_errors_are_quoted_with_their_explanation():
+    log = (
+        "Note: No compatibility mode selected!\nCircuit: t\n"
+        "Error: bad type given for option reltol --\n"
+        "type given was string, type expected was real.\n\nError: second\nWarning: w\n"
+    )
+    assert load_errors(log) == [
+        "Error: bad type given for option reltol type given was string, type expected was real.",
+        "Error: second",
+    ]
+    assert quote_errors(log, count=1) == (
+        "'Error: bad type given for option reltol type given was string, type expected was real.'"
+    )
+    assert quote_errors("Circuit: t\nlast words\n\n") == "'last words'"
 
 
 def test_validate_options():
