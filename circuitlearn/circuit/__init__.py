@@ -1,7 +1,7 @@
 """Circuit model: elements, models, subcircuits, the :class:`Circuit` container and builders."""
 
 from circuitlearn.circuit.builders import LayeredNetwork, crossbar, kendall_network
-from circuitlearn.circuit.circuit import MAIN_VALUE, Circuit, Subcircuit
+from circuitlearn.circuit.circuit import MAIN_VALUE, NOMINAL_TEMPERATURE, Circuit, Subcircuit
 from circuitlearn.circuit.elements import (
     CCCS,
     CCVS,
@@ -30,6 +30,7 @@ __all__ = [
     "ELEMENT_CLASSES",
     "GROUND",
     "MAIN_VALUE",
+    "NOMINAL_TEMPERATURE",
     "VCCS",
     "VCVS",
     "Capacitor",

@@ -13,6 +13,7 @@ instances give ``r.x2.x1.r1`` and ``x2.x1.n1``; a model local to a subcircuit be
 from __future__ import annotations
 
 import copy as _copy
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -40,7 +41,10 @@ from circuitlearn.circuit.units import format_value
 from circuitlearn.circuit.waveforms import resolve_spec
 from circuitlearn.errors import CircuitError
 
-__all__ = ["MAIN_VALUE", "Circuit", "Subcircuit"]
+__all__ = ["MAIN_VALUE", "NOMINAL_TEMPERATURE", "Circuit", "Subcircuit"]
+
+NOMINAL_TEMPERATURE = 27.0
+"""ngspice's default circuit and model temperature [°C] (TEMP = TNOM = 27 °C)."""
 
 
 class Circuit:
@@ -70,7 +74,7 @@ class Circuit:
     """
 
     def __init__(self, title: str = "circuit") -> None:
-        self.title = str(title).splitlines()[0] if str(title).strip() else "circuit"
+        self.title = title
         self._elements: dict[str, Element] = {}
         self.models: dict[str, Model] = {}
         self.subcircuits: dict[str, Subcircuit] = {}
@@ -81,11 +85,46 @@ class Circuit:
         """The netlist file this circuit was read from, if any."""
         self.ignored_cards: list[tuple[int, str]] = []
         """(line, card) of analysis/output cards the reader skipped (``.op``, ``.control``...)."""
+        self.global_nodes: list[str] = []
+        """Nodes named by ``.global``: the same node inside every subcircuit (never prefixed)."""
+        self.temperature: float = NOMINAL_TEMPERATURE
+        """Circuit temperature [°C] set by ``.temp``; written back as ``.temp``."""
         self.options: dict[str, float | str | bool] = {}
         """The deck's ``.options`` (name → number, word, or ``True`` for a flag), written back by
         :meth:`to_spice`; the solvers honour or refuse them (see ``docs/netlist.md``)."""
 
+    @property
+    def title(self) -> str:
+        """The netlist's first line; blank becomes ``"circuit"``, a line break is an error."""
+        return self._title
+
+    @title.setter
+    def title(self, value: object) -> None:
+        text = str(value)
+        if len(text.splitlines()) > 1 or any(c in text for c in "\n\r\x00"):
+            raise CircuitError(
+                f"a title is one line of text; got {text[:60]!r} (remove its line breaks)"
+            )
+        self._title = text.strip() or "circuit"
+
     # -- building ---------------------------------------------------------------------------
+    def add_global(self, node: str) -> None:
+        """Declare a ``.global`` node: one node shared by the top level and every subcircuit."""
+        name = normalize_node(node, element=".global")
+        if name == GROUND:
+            raise CircuitError(".global: ground (0) is already global")
+        if name not in self.global_nodes:
+            self.global_nodes.append(name)
+
+    def set_temperature(self, celsius: float) -> None:
+        """Set the circuit temperature [°C] (ngspice's ``.temp``)."""
+        if isinstance(celsius, bool) or not isinstance(celsius, (int, float)):
+            raise CircuitError(f"temperature must be a number [°C]; got {celsius!r}")
+        value = float(celsius)
+        if not math.isfinite(value) or value <= -273.15:
+            raise CircuitError(f"temperature must be finite and above -273.15 °C; got {celsius!r}")
+        self.temperature = value
+
     def add(self, element: Element) -> Element:
         """Add an element; its name must be new in this circuit."""
         if not isinstance(element, Element):
@@ -164,6 +203,8 @@ class Circuit:
         out.source_path = self.source_path
         out.ignored_cards = list(self.ignored_cards)
         out.options = dict(self.options)
+        out.global_nodes = list(self.global_nodes)
+        out.temperature = self.temperature
         return out
 
     # -- reading ----------------------------------------------------------------------------
@@ -199,6 +240,8 @@ class Circuit:
             and self.subcircuits == other.subcircuits
             and self.params == other.params
             and self.options == other.options
+            and self.global_nodes == other.global_nodes
+            and self.temperature == other.temperature
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -248,6 +291,7 @@ class Circuit:
         self.validate()
         env = _resolve(self.params, {}, "the top level")
         flat = Circuit(self.title)
+        flat.temperature = self.temperature
         flat.options = dict(self.options)
         flat.source_path = self.source_path
         models = {name: _resolve_model(m, env) for name, m in self.models.items()}
@@ -261,6 +305,7 @@ class Circuit:
             subcircuits=self.subcircuits,
             flat=flat,
             stack=(),
+            global_nodes=frozenset(self.global_nodes),
         )
         for model in models.values():
             if model.name not in flat.models:
@@ -284,6 +329,10 @@ class Circuit:
             :attr:`options` (``True`` writes a flag, ``False`` leaves it out).
         """
         lines = [self.title]
+        if self.global_nodes:
+            lines.append(".global " + " ".join(self.global_nodes))
+        if self.temperature != NOMINAL_TEMPERATURE:
+            lines.append(f".temp {format_value(self.temperature)}")
         merged = {**self.options, **(options or {})}
         cards = [_option_text(k, v) for k, v in merged.items() if v is not False]
         if cards:
@@ -482,13 +531,14 @@ def _expand(
     subcircuits: Mapping[str, Subcircuit],
     flat: Circuit,
     stack: tuple[str, ...],
+    global_nodes: frozenset[str],
 ) -> None:
     """Recursively copy ``elements`` into ``flat`` with ngspice names and evaluated values."""
     prefix = ".".join(reversed(path))
 
     def node(name: str) -> str:
-        if name == GROUND:
-            return GROUND
+        if name == GROUND or name in global_nodes:
+            return name
         if name in port_map:
             return port_map[name]
         return f"{prefix}.{name}" if prefix else name
@@ -557,6 +607,7 @@ def _expand(
                 subcircuits={**subcircuits, **sub.body.subcircuits},
                 flat=flat,
                 stack=(*stack, sub.name),
+                global_nodes=global_nodes,
             )
             continue
         for node_field in element.node_fields:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from circuitlearn.circuit.circuit import Circuit, Subcircuit
+from circuitlearn.circuit.circuit import NOMINAL_TEMPERATURE, Circuit, Subcircuit
 from circuitlearn.circuit.elements import SubcircuitInstance
 from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
 from circuitlearn.circuit.models import MODEL_KINDS, Model
@@ -35,13 +35,12 @@ __all__ = ["IGNORED_CARDS", "MAX_SUBCKT_NESTING", "flat_origins", "from_spice"]
 IGNORED_CARDS = frozenset({
     ".op", ".dc", ".tran", ".ac", ".noise", ".tf", ".sens", ".pz", ".disto", ".four", ".fourier",
     ".print", ".plot", ".save", ".probe", ".meas", ".measure", ".width", ".nodeset", ".ic",
-    ".options", ".option", ".opt", ".temp",
+    ".options", ".option", ".opt",
 })  # fmt: skip
 """Analysis, output and option cards that do not change the DC circuit: skipped and recorded."""
 
 _REJECTED_CARDS = {
     ".func": "user functions (.func) are not supported: write the expression out in {...}",
-    ".global": "global nodes (.global) are not supported: pass the node through subcircuit ports",
 }
 
 _WORD_OPTIONS = frozenset({"method"})
@@ -49,9 +48,6 @@ _WORD_OPTIONS = frozenset({"method"})
 
 MAX_SUBCKT_NESTING = 32
 """Deepest nesting of ``.subckt`` *definitions* (one inside another) the reader accepts."""
-
-_NOMINAL_TEMPERATURE = 27.0
-"""The only temperature [°C] circuitlearn's models describe (ngspice's default TEMP and TNOM)."""
 
 
 def from_spice(
@@ -255,6 +251,13 @@ class _Reader:
             self._ends(tokens, ctx)
         elif word == ".param":
             self._param(tokens, ctx, scope)
+        elif word == ".temp":
+            self._temperature(tokens, ctx)
+        elif word == ".global":
+            for token in tokens:
+                if not token.is_word:
+                    raise ctx.error(f".global: expected node names; got {token.text!r}")
+                self.stack[0].circuit.add_global(token.text)
         elif word == ".title":
             self.stack[0].circuit.title = ctx.card.text[len(word) :].strip() or "circuit"
         elif word in IGNORED_CARDS:
@@ -378,22 +381,26 @@ class _Reader:
                 options[name] = True
                 index += 1
 
+    def _temperature(self, tokens: list[Token], ctx: CardContext) -> None:
+        """``.temp T``: the circuit temperature [°C] (one value; a sweep is not a DC circuit)."""
+        if len(tokens) != 1:
+            raise ctx.error(".temp: expected one temperature in °C, e.g. '.temp 50'")
+        value = parse_value(tokens[0], ctx, ".temp")
+        if isinstance(value, Expression):
+            raise ctx.error(".temp: expected a number, not an expression")
+        self.stack[0].circuit.set_temperature(value)
+
     def _check_temperature(self, word: str, tokens: list[Token], ctx: CardContext) -> None:
-        if word == ".temp":
-            values = [t for t in tokens if t.kind != "punct"]
-            if len(values) != 1 or try_parse_value(values[0].text) != _NOMINAL_TEMPERATURE:
-                raise ctx.error(
-                    f".temp: only {_NOMINAL_TEMPERATURE:g} °C is modelled; "
-                    "remove the card or set it to 27"
-                )
-        elif word in {".options", ".option", ".opt"}:
-            # Options mix flags and name=value pairs in any order: look only for TEMP and TNOM.
+        if word in {".options", ".option", ".opt"}:
+            # Options mix flags and name=value pairs in any order: look only for TNOM, the
+            # temperature the model parameters were measured at (TEMP is the circuit's: solvers
+            # decide whether they model it).
             for index, token in enumerate(tokens[:-2]):
                 key = token.text.lower()
-                if key in {"temp", "tnom"} and tokens[index + 1].text == "=":
+                if key == "tnom" and tokens[index + 1].text == "=":
                     value = tokens[index + 2].text
-                    if try_parse_value(value) != _NOMINAL_TEMPERATURE:
-                        raise ctx.error(f"{word}: only {key}=27 is modelled; got {key}={value}")
+                    if try_parse_value(value) != NOMINAL_TEMPERATURE:
+                        raise ctx.error(f"{word}: only tnom=27 is modelled; got tnom={value}")
 
     # -- whole-netlist checks ---------------------------------------------------------------
     def _validate(self, top: Circuit) -> None:

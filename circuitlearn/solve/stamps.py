@@ -17,6 +17,7 @@ from circuitlearn.circuit import (
     CCVS,
     GROUND,
     MAIN_VALUE,
+    NOMINAL_TEMPERATURE,
     VCCS,
     VCVS,
     Capacitor,
@@ -28,10 +29,32 @@ from circuitlearn.circuit import (
     Resistor,
     VoltageSource,
 )
+from circuitlearn.errors import CircuitError
 from circuitlearn.solve.devices import GMIN, build_groups
 from circuitlearn.solve.layered import SchurPlan
 
-__all__ = ["MNAStamps", "flat_copy"]
+__all__ = ["MNAStamps", "check_native", "flat_copy"]
+
+
+def check_native(flat: Circuit) -> None:
+    """Refuse, in one line naming the element, what the native solver does not model.
+
+    Raises
+    ------
+    CircuitError
+        A diode or MOSFET in a circuit away from 27 °C (``.temp``): the native device
+        equations are ngspice's at the nominal temperature only.
+    """
+    temperature = flat.temperature
+    if temperature != NOMINAL_TEMPERATURE:
+        device = next(iter(flat.elements_of(Diode, Mosfet)), None)
+        if device is not None:
+            raise CircuitError(
+                f"{device.kind} {device.name} (model {device.model}): the circuit is at "
+                f"{temperature:g} °C but the native solver models devices at "
+                f"{NOMINAL_TEMPERATURE:g} °C only (use --backend ngspice)",
+                element=device.name,
+            )
 
 
 class MNAStamps:
@@ -42,6 +65,7 @@ class MNAStamps:
     """
 
     def __init__(self, flat: Circuit) -> None:
+        check_native(flat)
         self._build_indices(flat)
         self._build_linear(flat)
         self._build_devices(flat)

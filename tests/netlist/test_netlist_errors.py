@@ -143,8 +143,6 @@ T = "title\n"
         (T + ".model dd d is=-1\n", 2, r"model dd: parameter is must be positive"),
         (T + ".model dd\n", 2, r".model: missing model name or type"),
         # dot cards
-        (T + ".temp 50\nr1 a 0 1\n", 2, r".temp: only 27 °C is modelled"),
-        (T + ".options temp=50\n", 2, r".options: only temp=27 is modelled; got temp=50"),
         (
             T + ".option noacct TNOM = 25 gmin=1e-12\n",
             2,
@@ -152,7 +150,6 @@ T = "title\n"
         ),
         (T + ".include no/such/models.lib\n", 2, r"cannot read included file"),
         (T + ".func f(x) {x*2}\n", 2, r".func: user functions"),
-        (T + ".global vdd\n", 2, r".global: global nodes"),
         (T + ".foo 1\n", 2, r"unsupported card .foo"),
         (T + ".param\n", 2, r".param: expected name=value pairs"),
         (T + ".param a\n", 2, r".param: expected name=value; got 'a'"),

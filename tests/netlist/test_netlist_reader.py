@@ -265,7 +265,6 @@ def test_ignored_cards_are_recorded() -> None:
         (4, ".op"),
         (5, ".dc v1 0 1 0.1"),
         (6, ".options reltol=1e-6 noacct temp=27"),
-        (7, ".temp 27"),
         (8, ".print dc v(a)"),
         (9, ".control"),
         (13, ".save all"),

@@ -1,0 +1,105 @@
+"""Issue 11, item 3: ``.global`` nodes, ``.temp`` (native refuses devices away from 27 °C, as it
+models them at 27 °C only) and ``TEMPER``, checked against ``ngspice -b``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_netlist_ngspice import operating_point
+
+from circuitlearn import from_spice
+from circuitlearn.circuit import Circuit
+from circuitlearn.errors import CircuitError, NetlistError
+from circuitlearn.solve import solve_dc
+
+GLOBAL_DECK = """global supply
+.global vdd
+V1 vdd 0 2
+.subckt load out
+R1 vdd out 1k
+R2 out 0 3k
+.ends
+X1 o1 load
+X2 o2 load
+R3 o1 o2 1k
+.op
+.end
+"""
+HOT_DECK = """diode at 50 C
+.temp 50
+V1 a 0 2
+R1 a o 1k
+D1 o 0 dm
+.model dm d (is=1e-14 n=1.2)
+.op
+.end
+"""
+
+
+def test_global_nodes_are_shared_by_every_subcircuit() -> None:
+    circuit = from_spice(GLOBAL_DECK)
+    assert circuit.global_nodes == ["vdd"]
+    flat = circuit.flatten()
+    assert flat["r.x1.r1"].nodes == ("vdd", "o1") and flat["r.x2.r1"].nodes == ("vdd", "o2")
+    assert from_spice(circuit.to_spice()) == circuit
+    assert solve_dc(circuit).voltages["o1"] == pytest.approx(1.5)
+
+
+def test_temperature_round_trips_and_refuses_devices_natively() -> None:
+    circuit = from_spice(HOT_DECK)
+    assert circuit.temperature == 50.0
+    assert ".temp 50" in circuit.to_spice().splitlines()
+    assert from_spice(circuit.to_spice()) == circuit
+    with pytest.raises(
+        CircuitError,
+        match=r"^diode d1 \(model dm\): the circuit is at 50 °C .*"
+        r"27 °C only \(use --backend ngspice\)$",
+    ):
+        solve_dc(circuit)
+    options = from_spice(HOT_DECK.replace(".temp 50", ".options temp=60"))
+    with pytest.raises(CircuitError, match="temp=60"):
+        solve_dc(options)
+    linear = from_spice("t\n.temp 80\nV1 a 0 1\nR1 a b 1k\nR2 b 0 1k\n")
+    assert solve_dc(linear).voltages["b"] == pytest.approx(0.5)  # R without TC: no change
+
+
+@pytest.mark.parametrize(
+    ("card", "match"),
+    [
+        (".temp 27 50", r"\.temp: expected one temperature"),
+        (".temp {t}", r"\.temp: expected a number"),
+        (".temp -300", r"above -273\.15 °C"),
+        (".options tnom=50", r"only tnom=27 is modelled"),
+        (".global 0", r"ground \(0\) is already global"),
+        ("R2 a 0 {temper}", r"temper"),
+    ],
+)
+def test_temperature_and_global_errors(card: str, match: str) -> None:
+    with pytest.raises(NetlistError, match=match):
+        from_spice(f"t\nV1 a 0 1\nR1 a 0 1k\n{card}\n", check=True)
+
+
+def test_titles_with_line_breaks_are_refused() -> None:
+    with pytest.raises(CircuitError, match="a title is one line"):
+        Circuit("ok\n.control\nshell touch pwned\n.endc")
+    circuit = Circuit("fine")
+    with pytest.raises(CircuitError, match="a title is one line"):
+        circuit.title = "x\r\n.control"
+    circuit.title = "  "
+    assert circuit.title == "circuit"
+
+
+@pytest.mark.ngspice
+def test_global_and_temperature_match_ngspice(tmp_path: Path) -> None:
+    reference = operating_point(GLOBAL_DECK, tmp_path)
+    for backend in ("native", "ngspice"):
+        voltages = solve_dc(from_spice(GLOBAL_DECK), backend=backend).voltages
+        for node in ("o1", "o2", "vdd"):
+            assert voltages[node] == pytest.approx(reference[node], rel=1e-6)
+    hot = operating_point(HOT_DECK, tmp_path)
+    cold = operating_point(HOT_DECK.replace(".temp 50", ""), tmp_path)
+    assert hot["o"] < cold["o"] - 0.01  # ngspice does model the diode's temperature
+    assert solve_dc(from_spice(HOT_DECK), backend="ngspice").voltages["o"] == pytest.approx(
+        hot["o"], rel=1e-6
+    )
