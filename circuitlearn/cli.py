@@ -243,13 +243,21 @@ def _add_simulate(parser: argparse.ArgumentParser) -> None:
         "--set", action="append", default=[], metavar="NAME=VALUE",
         help="override an element's value, e.g. --set v1=0.3 --set r4=2k (repeatable)",
     )  # fmt: skip
+    parser.add_argument(
+        "--spice-options", default="native", choices=("native", "deck"),
+        help="ngspice backend: run at the native solver's tolerances (native, the default: both "
+        "backends agree to the printed digits) or keep the deck's own .options (deck)",
+    )  # fmt: skip
 
 
 def _run_simulate(args: argparse.Namespace) -> Outcome:
     from circuitlearn.solve import solve_dc
 
     circuit = load_circuit(args.netlist, args.set)
-    op = solve_dc(circuit, backend=args.backend)
+    if args.spice_options != "native" and args.backend != "ngspice":
+        raise UsageError("--spice-options applies to --backend ngspice only")
+    options = {"spice_options": args.spice_options} if args.backend == "ngspice" else None
+    op = solve_dc(circuit, backend=args.backend, options=options)
     title = f"{circuit.title} ({args.netlist})"
     return Outcome(
         op.to_dict(), format_operating_point(op, title), EXIT_OK if op.converged else EXIT_FAILED

@@ -312,6 +312,26 @@ class Circuit:
                 flat.add_model(model)
         return flat
 
+    @classmethod
+    def from_pyspice(cls, circuit: Any, *, check: bool = False) -> Circuit:
+        """Read a PySpice 1.5 ``Circuit`` through its netlist text (``str(circuit)``).
+
+        See :func:`circuitlearn.solve.pyspice_adapter.from_pyspice` (imported here lazily: the
+        circuit layer does not depend on PySpice or the reader).
+        """
+        from circuitlearn.solve.pyspice_adapter import from_pyspice
+
+        return from_pyspice(circuit, check=check)
+
+    def to_pyspice(self) -> Any:
+        """This circuit as a PySpice 1.5 ``Circuit`` holding :meth:`to_spice`'s text as raw SPICE.
+
+        See :func:`circuitlearn.solve.pyspice_adapter.to_pyspice` (imported lazily).
+        """
+        from circuitlearn.solve.pyspice_adapter import to_pyspice
+
+        return to_pyspice(self)
+
     def to_spice(
         self,
         *,
