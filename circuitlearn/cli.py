@@ -1,6 +1,6 @@
 """The ``circuitlearn`` command: the only argparse module of the package.
 
-Contract (DESIGN.md §4), for every command:
+Contract (docs/cli.md), for every command:
 
 - ``--json`` prints exactly one JSON object on stdout and nothing else there (anything a library
   or simulator prints while the command runs is sent to stderr);

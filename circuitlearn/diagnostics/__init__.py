@@ -1,4 +1,4 @@
-"""Diagnostics: the conservation law of EP/CL (MATH.md §7), convergence, power and Tellegen.
+"""Diagnostics: the conservation law of EP/CL (docs/math.md §7), convergence, power and Tellegen.
 
 - :mod:`~circuitlearn.diagnostics.applicability`: does the law apply? every reason it does not;
 - :mod:`~circuitlearn.diagnostics.conservation`: :class:`ConservationTracker` (Q, exact split,

@@ -1,6 +1,6 @@
 """Does the conservation law apply to a circuit and a learning task? Every reason it does not.
 
-The law (MATH.md §7) needs a cost that is invariant under scaling every conductive element's
+The law (docs/math.md §7) needs a cost that is invariant under scaling every conductive element's
 parameter: voltage-source inputs, every conductive element a trainable resistor, a cost of node
 voltages only, and plain gradient steps without clipping. :func:`analyze_applicability` checks
 each condition on the circuit's structure and names the elements at fault; given an exact

@@ -1,4 +1,4 @@
-"""The conservation law of EP and coupled learning on linear circuits (MATH.md §7).
+"""The conservation law of EP and coupled learning on linear circuits (docs/math.md §7).
 
 When the inputs are voltage sources and every conductive element is a trainable resistor, scaling
 all conductances k by s changes no node voltage, so the cost is homogeneous of degree 0 and the
@@ -54,7 +54,7 @@ CLAMPS = ("matched", "relative")
 
 RULES = ("product", "energy")
 """Local-rule forms of EP / CL (see :mod:`circuitlearn.diagnostics.rules`): ``product``
-ΔV_0·(ΔV_hi − ΔV_lo)/β (circuitlearn.learn's), ``energy`` ½(ΔV_hi² − ΔV_lo²)/β (MATH.md §7's
+ΔV_0·(ΔV_hi − ΔV_lo)/β (circuitlearn.learn's), ``energy`` ½(ΔV_hi² − ΔV_lo²)/β (docs/math.md §7's
 rates)."""
 
 DEFAULT_TOLERANCE: dict[str, float] = {"exact": 1e-9, "product": 1e-9, "energy-centered": 1e-9}
@@ -62,7 +62,7 @@ DEFAULT_TOLERANCE: dict[str, float] = {"exact": 1e-9, "product": 1e-9, "energy-c
 flow conserves Q to rounding (the Euler residual is ~1e-13 on linear circuits); so do the
 product-form EP/CL rules at any β (KCL at the free state) and the centred energy-form rules with
 frozen nudges or clamps (symmetric phases). Centred energy-form EP with the state-dependent
-nudge drifts at O(β²) (MATH.md §7) with no closed form, so it has no default (pass
+nudge drifts at O(β²) (docs/math.md §7) with no closed form, so it has no default (pass
 ``tolerance``)."""
 
 _GRADIENT_STEP_RTOL = 1e-9
@@ -133,7 +133,7 @@ def predicted_rate(
 
     Time is t = Σ lr (the flow dk/dt = −α·ĝ). With e = v_out − y at the free state and R_out the
     transfer-resistance matrix seen at the outputs with the inputs held (G_out = R_out⁻¹), the
-    energy-form rule's Σ k·ĝ is its phases' energy difference over β, which gives (MATH.md §7):
+    energy-form rule's Σ k·ĝ is its phases' energy difference over β, which gives (docs/math.md §7):
 
     - ``exact``, and any ``product``-form rule: 0 (Euler's identity; KCL at the free state);
     - ``ep`` centred: 0 at this order (the drift is O(β²));
@@ -468,7 +468,7 @@ class ConservationTracker:
                 f"ConservationTracker: step {step.step} is not plain gradient descent (Δk ≠ "
                 "−lr·α·g: "
                 "clipping at a conductance floor, momentum or Adam?); Q is not conserved by such "
-                "updates (MATH.md §7) — its drift is information, not a failure",
+                "updates (docs/math.md §7) — its drift is information, not a failure",
                 ConservationWarning,
                 stacklevel=3,
             )

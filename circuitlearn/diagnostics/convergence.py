@@ -4,7 +4,7 @@ A :class:`ConvergenceReport` is fed once per step by any training loop: the phas
 points (Newton iterations, homotopy rung, KCL residual), the cost, and optionally the exact
 gradient next to the estimate used, whose cosine tracks how well the learning rule follows the
 true gradient over training (≈1 for EP on reciprocal circuits; far from 1 for plain EP on
-non-reciprocal ones, MATH.md §3).
+non-reciprocal ones, docs/math.md §3).
 """
 
 from __future__ import annotations

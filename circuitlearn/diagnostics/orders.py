@@ -1,7 +1,7 @@
 """Order studies: how the drift of Q scales with lr, β (one-sided and centred EP) and η (CL).
 
 Each study trains the same circuit for the same flow time T = lr·steps at several values of one
-parameter and fits the log-log slope of the measured drift (MATH.md §7, D4):
+parameter and fits the log-log slope of the measured drift (docs/math.md §7, D4):
 
 - discrete steps, exact gradient: total drift ∝ lr (slope 1);
 - one-sided EP: drift along the update direction ∝ β (slope 1), predicted −(β/2)∫eᵀR_out e dt;
@@ -224,7 +224,7 @@ def order_studies(
     etas: Sequence[float],
     lrs: Sequence[float] | None = None,
 ) -> list[OrderStudy]:
-    """The four studies of MATH.md §7 (D4) on one circuit: lr, one-sided β, centred β, η.
+    """The four studies of docs/math.md §7 (D4) on one circuit: lr, one-sided β, centred β, η.
 
     Parameters
     ----------

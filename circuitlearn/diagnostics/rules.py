@@ -1,19 +1,19 @@
 """The energy form of the EP / CL local rule, for the conservation-law order studies.
 
 :mod:`circuitlearn.learn` applies the *product* local rule ĝ = ΔV_0·(ΔV_hi − ΔV_lo)/((hi − lo)·β),
-i.e. (1/β)(x_β − x0)ᵀ∂r/∂G (MATH.md §3). Summed against the conductances it gives
+i.e. (1/β)(x_β − x0)ᵀ∂r/∂G (docs/math.md §3). Summed against the conductances it gives
 ∇E(x0)·(x_hi − x_lo)/β with E = ½ΣG·ΔV² the dissipated co-content, and ∇E(x0) vanishes by KCL at
 the free state whenever every conductive element is a trainable resistor: where the law applies,
 those rules conserve Q = ½ΣG² *exactly*, at any β or η.
 
-The drift rates of MATH.md §7 belong to the *energy* form ĝ = ½(ΔV_hi² − ΔV_lo²)/((hi − lo)·β)
+The drift rates of docs/math.md §7 belong to the *energy* form ĝ = ½(ΔV_hi² − ΔV_lo²)/((hi − lo)·β)
 (Scellier & Bengio's EP: the β-derivative of ∂E/∂G), for which Σ G·ĝ = (E_hi − E_lo)/((hi−lo)β).
 :class:`EnergyFormRule` applies it to the phases of a learn estimator, so the order studies can
 measure those rates. Two nudges for EP:
 
 - ``frozen`` (learn's phases): nudging currents −β ∂C/∂v fixed at their free-state values; the
   phase is linear in β, so one-sided drift is exactly ∓(β/2)eᵀR_out e and centred drift is 0;
-- ``state``: MATH.md §3's state-dependent nudge r(x) + β c(x) — for the MSE a conductance ±β
+- ``state``: docs/math.md §3's state-dependent nudge r(x) + β c(x) — for the MSE a conductance ±β
   from each output to its target (a self-controlled VCCS, so −β works too); centred drift O(β²).
 """
 

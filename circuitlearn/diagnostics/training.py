@@ -39,7 +39,7 @@ __all__ = [
 DEFAULT_LR_FRACTION = 1e-3
 """Default learning rate as a fraction of ‖G‖/‖∂C/∂G‖ (:func:`default_lr`): each step moves the
 conductances by at most 0.1 % of their norm, so 100 steps add a discretisation drift of at most
-about 1e-4·Q0 (MATH.md §7)."""
+about 1e-4·Q0 (docs/math.md §7)."""
 
 DEFAULT_STEPS = 100
 """Default number of training steps of :func:`conservation_run`."""
@@ -74,7 +74,7 @@ class TrainingTrace:
 def default_lr(conductances: Sequence[float], gradient: Sequence[float]) -> float:
     """lr = :data:`DEFAULT_LR_FRACTION` × min(‖G‖/‖g‖, min_j G_j/|g_j|) [S²/V²].
 
-    The first term is the scale-aware rate of DESIGN §3; the second keeps every single
+    The first term is the scale-aware rate of docs/math.md; the second keeps every single
     conductance from moving by more than the same fraction of itself per step, so a default run
     does not drive small conductances to the floor (clipping would break the law). 1 when the
     gradient vanishes.
@@ -133,7 +133,7 @@ def tracked_descent(
         CL clamp.
     rule : {"product", "energy"}
         Local-rule form: ``product`` is circuitlearn.learn's EP/CL (conserves Q exactly where the
-        law applies); ``energy`` the form whose drift rates MATH.md §7 gives
+        law applies); ``energy`` the form whose drift rates docs/math.md §7 gives
         (:class:`~circuitlearn.diagnostics.rules.EnergyFormRule`).
     nudge : {"frozen", "state"}
         EP nudge of the energy-form rule.

@@ -1,7 +1,7 @@
 """Entry points the CLI calls: :func:`compute_gradient` and :func:`export_phases`.
 
 ``circuitlearn gradient`` maps to :func:`compute_gradient` (its :meth:`Gradient.to_dict` is the
-``--json`` object of DESIGN.md §4) and ``circuitlearn export-phase`` to :func:`export_phases`.
+``--json`` object of docs/cli.md) and ``circuitlearn export-phase`` to :func:`export_phases`.
 """
 
 from __future__ import annotations

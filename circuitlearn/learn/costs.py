@@ -1,7 +1,7 @@
 """Costs on output node voltages: mean squared error and softmax cross-entropy.
 
 A cost C(v) of the output voltages v [V] gives the nudging of every learning rule: the nudged
-phase injects the current −β ∂C/∂v_k [A] into output k (DESIGN.md §3). For the MSE the nudge is
+phase injects the current −β ∂C/∂v_k [A] into output k (docs/math.md). For the MSE the nudge is
 linear in v (a conductance β to a source of value y), so it is built exactly from linear elements;
 for the cross-entropy it is not, and the nudging currents are frozen at their free-state values
 (the same first-order response, see ``docs/learning.md``).

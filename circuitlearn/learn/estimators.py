@@ -3,22 +3,22 @@
 Every estimator answers ``compute_gradient(task, *, backend="native", free=None) -> Gradient``
 with dC/dG [V²/S for the MSE] for each trainable conductance G [S]. The phase-based rules build
 their phases as circuits (:mod:`circuitlearn.learn.phases`) and apply a *local* rule per resistor
-from its voltage drops ΔV in those phases (MATH.md §2–§5):
+from its voltage drops ΔV in those phases (docs/math.md §2–§5):
 
 - ``exact`` (:class:`Adjoint`): Kᵀμ = c at the free state, dC/dG = −(μ_a − μ_b)(v_a − v_b).
 - ``fd`` (:class:`FiniteDifference`): central differences of C through the solver.
 - ``ep`` (:class:`EquilibriumProp`): nudged phases ±β; dC/dG ≈ ΔV_0·(ΔV_s1 − ΔV_s2)/((s1 − s2)β)
-  over the phases used (s = +1, −1, 0 for free), i.e. (1/β)(x_β − x0)ᵀ∂r/∂G of MATH.md §3 (the
+  over the phases used (s = +1, −1, 0 for free), i.e. (1/β)(x_β − x0)ᵀ∂r/∂G of docs/math.md §3 (the
   energy form ½(ΔV_β² − ΔV_0²)/β agrees to first order): centred (default) O(β²), one-sided O(β).
   Exact only for reciprocal circuits (symmetric K); otherwise the biased vector-field estimate.
 - ``cl`` (:class:`CoupledLearning`): outputs clamped to v − sη w; the same local rule with η.
-- ``aep`` (:class:`AsymmetricEP`): EP on the corrected circuit (MATH.md §4), exact to O(β²).
+- ``aep`` (:class:`AsymmetricEP`): EP on the corrected circuit (docs/math.md §4), exact to O(β²).
 - ``dyadic`` (:class:`DyadicEP`): the twin circuit gives d = −β K0⁻ᵀ c;
   dC/dG = (d_a − d_b)(v_a − v_b)/β,
   exact for any β.
 
 Default β (:func:`default_beta`): ``BETA_FRACTION`` × the mean trainable conductance, since β is
-a conductance and must be small against the circuit's (DESIGN.md §3).
+a conductance and must be small against the circuit's (docs/math.md).
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ class Gradient:
         return np.array(list(self.values.values()), dtype=float)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``circuitlearn gradient --json`` object (DESIGN.md §4)."""
+        """The ``circuitlearn gradient --json`` object (docs/cli.md)."""
         return {
             "method": self.method,
             "beta": None if self.beta is None else float(self.beta),
@@ -152,7 +152,7 @@ class Gradient:
 
 
 def default_beta(task: LearningTask, free: OperatingPoint | None = None) -> float:
-    """Default nudge β [S], scaled to the circuit (DESIGN.md §3).
+    """Default nudge β [S], scaled to the circuit (docs/math.md).
 
     Linear circuit: :data:`LINEAR_BETA_FRACTION` × the mean trainable conductance (every variant is
     exact there). Nonlinear circuit: :data:`BETA_FRACTION` × the mean trainable conductance, made
@@ -174,7 +174,7 @@ def nudge_sensitivity(task: LearningTask, free: OperatingPoint) -> float:
     """Largest node-voltage change per unit β [V/S] of the EP or AEP phase, to first order.
 
     max(‖K0⁻¹c‖∞, ‖K0⁻ᵀc‖∞) over node unknowns: the EP phase moves x by −βK0⁻¹c, the AEP phase
-    by −βK0⁻ᵀc (MATH.md §3–§4).
+    by −βK0⁻ᵀc (docs/math.md §3–§4).
     """
     lu, rhs = _free_lu(task, free), _cost_rhs(task, free)
     nodes = len(task.system.node_index)
@@ -243,7 +243,7 @@ class GradientEstimator(ABC):
 
 
 class Adjoint(GradientEstimator):
-    """Exact gradient by the adjoint method: Kᵀμ = c at the free state (MATH.md §2).
+    """Exact gradient by the adjoint method: Kᵀμ = c at the free state (docs/math.md §2).
 
     K is the native MNA Jacobian, evaluated at the free state of either backend; fixed nodes and
     ground have μ = 0.
@@ -346,7 +346,7 @@ class _PhaseEstimator(GradientEstimator):
 
 
 class EquilibriumProp(_PhaseEstimator):
-    """Equilibrium propagation: output nudging currents −β ∂C/∂v (MATH.md §3).
+    """Equilibrium propagation: output nudging currents −β ∂C/∂v (docs/math.md §3).
 
     Parameters
     ----------
@@ -373,7 +373,7 @@ class EquilibriumProp(_PhaseEstimator):
 
 
 class AsymmetricEP(_PhaseEstimator):
-    """Asymmetric EP: EP on the circuit plus the mirror −(K0 − K0ᵀ)(x − x0) (MATH.md §4).
+    """Asymmetric EP: EP on the circuit plus the mirror −(K0 − K0ᵀ)(x − x0) (docs/math.md §4).
 
     Parameters as :class:`EquilibriumProp`.
     """
@@ -464,7 +464,7 @@ class CoupledLearning(_PhaseEstimator):
 
 
 class DyadicEP(GradientEstimator):
-    """Dyadic EP through the twin (adjoint) circuit (MATH.md §5): exact for any β.
+    """Dyadic EP through the twin (adjoint) circuit (docs/math.md §5): exact for any β.
 
     Parameters
     ----------

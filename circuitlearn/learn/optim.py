@@ -1,7 +1,7 @@
 """The projected descent step every training loop uses: G ← max(G − step, floor).
 
 Conductances are physical: after each update they are projected back to at least a floor
-(DESIGN.md §3), never negative. Clipping breaks the conservation law, so the number of clipped
+(docs/math.md), never negative. Clipping breaks the conservation law, so the number of clipped
 values is returned for the diagnostics.
 """
 

@@ -1,13 +1,13 @@
 """Learning phases as circuits: nudged (EP), clamped (CL), corrected (AEP) and twin (Dyadic EP).
 
 Every phase is the free circuit transformed by added elements, so it runs on both solvers and
-exports as an ngspice netlist (``to_spice``). Signs follow MATH.md §2–§5 with r = KCL currents
+exports as an ngspice netlist (``to_spice``). Signs follow docs/math.md §2–§5 with r = KCL currents
 *leaving* each node:
 
 - **nudge** (EP, AEP): inject −β ∂C/∂v_k into output k (MSE: β (y_k − v_k)) with a current source
   ``i_nudge_<k> 0 out``, its value taken at the free state. This has the same first-order response
-  as the state-dependent nudge r(x) + β c(x) of MATH.md §3, and keeps the phase *linear in β* on a
-  linear circuit, so there the centred and one-sided estimates are exact for any β.
+  as the state-dependent nudge r(x) + β c(x) of docs/math.md §3, and keeps the phase *linear in β*
+  on a linear circuit, so there the centred and one-sided estimates are exact for any β.
 - **clamp** (CL): a voltage source ``v_clamp_<k> out 0 target``.
 - **AEP correction**: r(x) + β c(x) − (K0 − K0ᵀ)(x − x0) = 0 with K0 the free-state Jacobian,
   realised by :func:`~circuitlearn.learn.mirror.realize_terms` (tag ``aep``).
@@ -194,7 +194,7 @@ def aep_parts(
 def aep_circuit(
     task: LearningTask, beta: float, free: OperatingPoint
 ) -> tuple[Circuit, dict[str, float], dict[str, float]]:
-    """The AEP learning phase: r(x) + βc − (K0 − K0ᵀ)(x − x0) = 0 as a circuit (MATH.md §4).
+    """The AEP learning phase: r(x) + βc − (K0 − K0ᵀ)(x − x0) = 0 as a circuit (docs/math.md §4).
 
     Returns the circuit and the warm-start voltages and currents of its new nodes and sources.
     On a reciprocal circuit (R, D, V, I) K0 is symmetric and this is the EP nudged circuit.

@@ -1,6 +1,6 @@
 """What to learn: :class:`LearningTask` (circuit, trainable conductances, outputs, targets, cost).
 
-Conventions (DESIGN.md §3): the parameters are the conductances G = 1/R [S] of the trainable
+Conventions (docs/math.md): the parameters are the conductances G = 1/R [S] of the trainable
 resistors; gradients are dC/dG [V²/S for the MSE]. Trainable resistors are named by names or
 globs, matched case-insensitively against the flat circuit's resistors (``r*``, ``r.x1.*``).
 """

@@ -65,6 +65,10 @@ NGSPICE_OPTIONS: dict[str, tuple[str, str]] = {
     ),
     "srcsteps": ("count0", "0: no source stepping, 1: Gillespie's (default), >1: that many steps"),
     "noopiter": ("flag", "skip plain Newton and start with gmin stepping (true/false)"),
+    "verify": (
+        "bool",
+        "check an answer ngspice calls converged against the native models (default True)",
+    ),
     "spice_options": (
         "choice",
         "'native' (default): the native solver's tolerances replace the deck's reltol, vntol "
@@ -74,7 +78,7 @@ NGSPICE_OPTIONS: dict[str, tuple[str, str]] = {
     "tnom": ("finite", "nominal temperature of the models [degC] (default 27)"),
 }
 """The options accepted by the ngspice backend: name → (rule, meaning). All but
-``spice_options`` are written as ngspice ``.options``."""
+``spice_options`` and ``verify`` are written as ngspice ``.options``."""
 
 SPICE_OPTIONS = ("native", "deck")
 """Values of the ``spice_options`` option (see :data:`NGSPICE_OPTIONS`)."""
@@ -289,11 +293,11 @@ def vector_key(name: str) -> str:
     return match["inner"] + ("#branch" if match["kind"] == "i" else "")
 
 
-def validate_options(options: Mapping[str, object] | None) -> dict[str, float | str]:
+def validate_options(options: Mapping[str, object] | None) -> dict[str, float | str | bool]:
     """Check ``options`` against :data:`NGSPICE_OPTIONS`; return them normalised.
 
     Keys are case-insensitive; flags (``noopiter``) take ``True``/``False`` and are kept only
-    when true; ``spice_options`` is one of :data:`SPICE_OPTIONS`.
+    when true; ``spice_options`` is one of :data:`SPICE_OPTIONS`; ``verify`` is a bool.
 
     Raises
     ------
@@ -305,7 +309,7 @@ def validate_options(options: Mapping[str, object] | None) -> dict[str, float | 
     >>> validate_options({"RELTOL": 1e-6, "noopiter": True})
     {'reltol': 1e-06, 'noopiter': 1.0}
     """
-    checked: dict[str, float | str] = {}
+    checked: dict[str, float | str | bool] = {}
     for key, value in dict(options or {}).items():
         name = str(key).strip().lower()
         if name not in NGSPICE_OPTIONS:
@@ -319,6 +323,11 @@ def validate_options(options: Mapping[str, object] | None) -> dict[str, float | 
                     f"got {value!r}"
                 )
             checked[name] = str(value)
+            continue
+        if rule == "bool":
+            if not isinstance(value, bool):
+                raise CircuitError(f"ngspice option {name} is True or False; got {value!r}")
+            checked[name] = value
             continue
         if rule == "flag":
             if not isinstance(value, bool):

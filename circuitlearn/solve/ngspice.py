@@ -3,9 +3,11 @@
 Two ways to run ngspice, one result type (:class:`~circuitlearn.solve.result.OperatingPoint`):
 
 - ``mode="shared"``: ngspice's shared library (``libngspice``) in this process, through PySpice
-  1.5's ``NgSpiceShared`` (0.5-1 ms per one-off solve of a small circuit, flattening and
-  topology checks included; 0.1-0.15 ms per ``alter`` + ``op`` in an :class:`NgspiceSession`).
-  This is the only module of the package that imports PySpice. Vectors are read with
+  1.5's ``NgSpiceShared`` (0.3-0.7 ms per one-off solve of a small circuit, flattening and
+  topology checks included; 0.06-0.09 ms per ``alter`` + ``op`` in an :class:`NgspiceSession`;
+  the native check of the answer adds 0.1-2 ms, see :func:`solve_ngspice`). With
+  :mod:`circuitlearn.solve.pyspice_adapter`, the only modules that import PySpice. Vectors are
+  read with
   ``ngGet_Vec_Info`` directly (PySpice's analysis objects break under numpy 2), and PySpice's
   habit of logging ngspice's stderr notes as errors is replaced by keeping them as text.
 - ``mode="subprocess"``: ``ngspice -b deck.cir`` in a temporary directory; the deck's
@@ -143,7 +145,10 @@ def solve_ngspice(
         deck's own ``circuit.options``; and ``spice_options``: ``"native"`` (default) runs
         ngspice at the native solver's tolerances (``RELTOL``, ``VNTOL``, ``ABSTOL`` replace the
         deck's), so both backends agree far beyond the 6th digit; ``"deck"`` keeps the deck's
-        ``.options`` as written (ngspice's defaults for the rest).
+        ``.options`` as written (ngspice's defaults for the rest); ``verify`` (default True):
+        ``False`` skips the native check of a converged answer (see Notes), which costs a
+        native compilation and, with diode or MOSFET series resistances, a solve of their
+        internal nodes (0.5-2 ms on the example decks).
     raise_on_failure : bool
         Raise :class:`ConvergenceError` (carrying the result) instead of returning
         ``converged=False``.
@@ -466,6 +471,7 @@ def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> _D
     flat = circuit.flatten()
     check_topology(flat)
     explicit = validate_options(options)
+    verify = explicit.pop("verify", True)
     written: dict[str, float | str | bool] = dict(flat.options)
     if explicit.pop("spice_options", "native") == "native":
         written.update(reltol=RELTOL, vntol=VNTOL, abstol=ABSTOL)
@@ -488,7 +494,7 @@ def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> _D
         body="\n".join([*lines, ".end"]),
         options=written,
         newton_tried=not written.get("noopiter", False),
-        system=_native_system(flat, written),
+        system=_native_system(flat, written) if verify else None,
     )
 
 

@@ -4,7 +4,7 @@
 differential voltage pairs and classes as target voltages, and runs plain projected gradient
 descent G ← max(G − lr·ḡ, floor), ḡ the estimator's dC/dG averaged over a mini-batch. Every epoch it
 evaluates the train and test sets in one batched free-phase solve each, records the metrics, writes
-a checkpoint and redraws the figures. Run directory layout (DESIGN.md §4)::
+a checkpoint and redraws the figures. Run directory layout (docs/cli.md)::
 
     OUT/config.toml                 the effective config (defaults filled in)
     OUT/metrics.json                run settings and one entry per epoch (epoch 0: before training)

@@ -1,4 +1,4 @@
-"""CLI contracts (DESIGN.md §4): JSON objects, exit codes 0/1/2, one-line errors, no tracebacks."""
+"""CLI contracts (docs/cli.md): JSON objects, exit codes 0/1/2, one-line errors, no tracebacks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Dyadic Backpropagation (MATH.md §6): exact at Euler step 2L with h = 1, not before, not h ≠ 1."""
+"""Dyadic BP (docs/math.md §6): exact at Euler step 2L with h = 1, not before, not h ≠ 1."""
 
 from __future__ import annotations
 

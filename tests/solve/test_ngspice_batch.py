@@ -27,7 +27,7 @@ def test_example_deck_reproduces_ngspice_op(deck):
     ngspice's default tolerances), equals ``ngspice -b`` run on the file itself.
 
     The parsed circuit is written back by ``to_spice``, a different text than the file; ngspice's
-    answer may move by ~1e-6 relative with such rewrites at default tolerances (DESIGN §7), so
+    answer may move by ~1e-6 relative with such rewrites at default tolerances (docs/ngspice.md), so
     that is the tolerance (measured agreement on the nine decks of 2026-11: ≤ 3e-15).
     """
     run = run_ngspice_batch(deck.read_text())

@@ -167,6 +167,13 @@ def test_stiff_deck_is_not_called_converged(mode: str, spice_options: str) -> No
     assert "one more Newton step under the native device models moves b by" in op.message
 
 
+def test_verify_false_reports_ngspice_as_is() -> None:
+    op = solve_ngspice(from_spice(STIFF), options={"verify": False})
+    assert op.converged and op.voltages["b"] > 1e12 and math.isnan(op.max_residual)
+    with pytest.raises(CircuitError, match="ngspice option verify is True or False; got 0"):
+        solve_ngspice(from_spice(STIFF), options={"verify": 0})
+
+
 def test_non_finite_values_are_not_converged(monkeypatch: pytest.MonkeyPatch) -> None:
     log = "Doing analysis at TEMP = 27.000000 and TNOM = 27.000000\n"
     monkeypatch.setattr(ng, "_run_subprocess", lambda body: ({"a": -math.inf}, log, 3))
