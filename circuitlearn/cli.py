@@ -365,7 +365,6 @@ def _run_bench(args: argparse.Namespace) -> Outcome:
 
 # -- learning: gradient, report, export-phase, conservation -------------------------------------
 
-_METHODS = ("exact", "fd", "ep", "cl", "aep", "dyadic")
 _VARIANTS = ("centered", "positive", "negative")
 
 
@@ -400,30 +399,40 @@ def _add_task(parser: argparse.ArgumentParser, *, backend: bool = True) -> None:
 
 def _add_gradient(parser: argparse.ArgumentParser) -> None:
     _add_task(parser)
-    parser.add_argument("--method", default="exact", choices=_METHODS, help="default: exact")
+    parser.add_argument("--method", default="exact", choices=_method_names(), help="default: exact")
     parser.add_argument("--variant", default="centered", choices=_VARIANTS)
     parser.add_argument(
         "--clamp", default=None, choices=("matched", "relative"),
         help="cl only: 'matched' (default) tends to the gradient; 'relative' is Stern et al.'s "
         "v + eta (y - v), whose limit weights the cost gradient by the output conductances",
     )  # fmt: skip
+    parser.add_argument(
+        "--batch", default=None, metavar="FILE.csv",
+        help="one sample per row: columns name V/I sources and y(NODE) targets; prints the "
+        "gradient of the mean cost (docs/cli.md)",
+    )  # fmt: skip
 
 
 def _run_gradient(args: argparse.Namespace) -> Outcome:
-    from circuitlearn.learn import compute_gradient
+    from circuitlearn.learn.api import batch_gradient
 
     circuit = load_circuit(args.netlist, args.set)
     outputs = parse_assignments(args.output, "--output")
-    gradient = compute_gradient(
-        circuit, args.trainable, outputs, method=args.method, variant=args.variant,
+    gradient = batch_gradient(
+        circuit, args.trainable, outputs, args.batch, method=args.method, variant=args.variant,
         beta=args.beta, backend=args.backend, cost=args.cost, clamp=args.clamp,
     )  # fmt: skip
     payload = gradient.to_dict()
-    beta = "n/a" if gradient.beta is None else f"{gradient.beta:.4g}"
+    if args.batch is None:  # the single-sample contract has no batch_size
+        del payload["batch_size"]
+    beta = "n/a" if payload["beta"] is None else f"{payload['beta']:.4g}"
+    if "beta_range" in payload:
+        beta += " (mean; {:.4g} to {:.4g})".format(*payload["beta_range"])
     width = max([len("parameter"), *map(len, gradient.values)])
+    samples = f"; batch of {gradient.batch_size}" if args.batch is not None else ""
     lines = [
-        f"{args.method} gradient of {args.netlist} ({args.backend}); beta {beta}; "
-        f"cost C = {gradient.cost:.9g} V^2",
+        f"{args.method} gradient of {args.netlist} ({args.backend}{samples}); beta {beta}; "
+        f"{'mean ' if samples else ''}cost C = {gradient.cost:.9g} V^2",
         "",
         f"{'parameter':<{width}}  {'G [S]':>14}  {'dC/dG [V^2/S]':>16}",
     ]
@@ -437,7 +446,7 @@ def _run_gradient(args: argparse.Namespace) -> Outcome:
 def _add_report(parser: argparse.ArgumentParser) -> None:
     _add_task(parser)
     parser.add_argument(
-        "--methods", nargs="+", default=None, choices=_METHODS[1:], metavar="METHOD",
+        "--methods", nargs="+", default=None, choices=_method_names()[1:], metavar="METHOD",
         help="methods to compare with the exact gradient (default: fd ep cl aep dyadic)",
     )  # fmt: skip
     parser.add_argument("--variant", default="centered", choices=_VARIANTS)
@@ -490,7 +499,7 @@ def _run_export_phase(args: argparse.Namespace) -> Outcome:
 
 def _add_conservation(parser: argparse.ArgumentParser) -> None:
     _add_task(parser, backend=False)
-    parser.add_argument("--method", default="ep", choices=("ep", "cl", "exact"))
+    parser.add_argument("--method", default="ep", choices=_method_names(conservation=True))
     parser.add_argument(
         "--lr", type=_positive_float, default=None, metavar="ETA",
         help="learning rate [S^2/V^2] (default: relative to |G|/|dC/dG|)",
@@ -595,6 +604,13 @@ def _run_dyadic_bp(args: argparse.Namespace) -> Outcome:
         payload["plot"] = str(args.plot)
         lines.append(f"figure: {args.plot}")
     return Outcome(payload, "\n".join(lines))
+
+
+def _method_names(**capabilities: bool) -> tuple[str, ...]:
+    """Learning method names from the registry (imported here: ``--help`` stays fast)."""
+    from circuitlearn.learn.methods import names
+
+    return names(**capabilities)
 
 
 def _positive_float(text: str) -> float:

@@ -13,7 +13,9 @@ __all__ = [
     "BackendError",
     "CircuitError",
     "CircuitLearnError",
+    "ConfigError",
     "ConvergenceError",
+    "DataError",
     "NetlistError",
 ]
 
@@ -80,3 +82,19 @@ class BackendError(CircuitLearnError, RuntimeError):
     def __init__(self, message: str, *, log: str = "") -> None:
         self.log = log
         super().__init__(message)
+
+
+class DataError(CircuitLearnError, ValueError):
+    """Bad data: a batch file, a dataset, values that are not finite.
+
+    ``path`` and ``row`` (1-based line of the file) say where, when the data came from a file.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, row: int | None = None) -> None:
+        self.path = path
+        self.row = row
+        super().__init__(message)
+
+
+class ConfigError(CircuitLearnError, ValueError):
+    """An invalid training or sweep configuration (the message names ``file: [table] key``)."""

@@ -34,6 +34,7 @@ from circuitlearn.circuit._checks import (
 )
 from circuitlearn.circuit.circuit import Circuit
 from circuitlearn.circuit.elements import (
+    CCCS,
     GROUND,
     VCVS,
     CurrentSource,
@@ -48,6 +49,7 @@ from circuitlearn.errors import CircuitError
 
 __all__ = [
     "DEFAULT_G_RANGE",
+    "MAX_BIAS_OVERLAP",
     "LayeredNetwork",
     "crossbar",
     "from_networkx",
@@ -198,6 +200,11 @@ class LayeredNetwork:
         return circuit
 
 
+MAX_BIAS_OVERLAP = 1.3
+"""[V] Largest ``low − high`` of ``kendall_network``'s bias rails: two diodes in series between
+them then carry about 10 mA at most (IS = 1e-14 A)."""
+
+
 def kendall_network(
     n_inputs: int,
     hidden: int | Sequence[int],
@@ -210,6 +217,7 @@ def kendall_network(
     differential: bool = True,
     nudging_sources: bool = True,
     amplifier_gain: float | None = None,
+    feedback_gain: float | None = None,
 ) -> LayeredNetwork:
     """A layered resistive network with diode nonlinearities, after Kendall et al. (2020).
 
@@ -234,6 +242,10 @@ def kendall_network(
     bias_voltages : (float, float) [V]
         ``(low, high)``: voltages of ``vbias_lo`` and ``vbias_hi``; a hidden node above
         ``high + V_D`` or below ``low − V_D`` is clamped by its diodes (V_D ≈ 0.4–0.6 V at µA).
+        With ``low > high`` (by at most :data:`MAX_BIAS_OVERLAP`) both diodes of a node conduct
+        around (low + high)/2: a narrower, always-nonlinear activation (a random network's
+        hidden nodes sit near 0 V, a weighted mean of the ± inputs, where (0, 0) leaves every
+        diode off; (0.6, −0.6) puts each diode 0.6 V forward there).
     differential : bool
         Drive each input with a (+x, −x) pair as Kendall et al.; otherwise one source per input.
     nudging_sources : bool
@@ -244,6 +256,13 @@ def kendall_network(
         the network is non-reciprocal, so plain EP is biased while AEP and Dyadic EP stay exact.
         (Kendall et al. use bidirectional amplifiers; a one-way buffer is the simplest
         non-reciprocal stage.)
+    feedback_gain : float, optional
+        Make each buffer a *bidirectional* amplifier: the current I that node ``h<l>_<j>_a``
+        delivers to the next crossbar (sensed by a 0-V source ``vs_h<l>_<j>``) is copied back,
+        times this gain, as a current drawn from ``h<l>_<j>`` (a CCCS ``f_h<l>_<j>``). Equal
+        forward and backward gains make an ideal transformer (reciprocal); unequal gains a
+        non-reciprocal stage whose feedback still carries a (distorted) error signal.
+        Needs ``amplifier_gain``.
 
     Returns
     -------
@@ -277,16 +296,20 @@ def kendall_network(
     v_lo, v_hi = (
         check_finite(v, "bias voltage") for v in check_pair(bias_voltages, "bias_voltages")
     )
-    if v_lo > v_hi:
+    if v_lo - v_hi > MAX_BIAS_OVERLAP:
         raise CircuitError(
-            "kendall_network: bias_voltages must be (low, high) with low <= high; "
-            f"got {bias_voltages}"
+            f"kendall_network: bias_voltages (low, high) = {bias_voltages} put both diodes of a "
+            f"hidden node {v_lo - v_hi:.3g} V forward in series; low − high must be at most "
+            f"{MAX_BIAS_OVERLAP} V (about two diode drops at 1 mA)"
         )
     gain = None if amplifier_gain is None else check_finite(amplifier_gain, "amplifier_gain")
     if gain == 0.0:
         raise CircuitError(
             "kendall_network: amplifier_gain must be nonzero (or None for no buffer)"
         )
+    feedback = None if feedback_gain is None else check_finite(feedback_gain, "feedback_gain")
+    if feedback is not None and gain is None:
+        raise CircuitError("kendall_network: feedback_gain needs amplifier_gain (the forward gain)")
     rng = check_random_state(seed)
 
     circuit = Circuit(
@@ -325,7 +348,12 @@ def kendall_network(
         for name, node in zip(
             amplifiers, (n for layer in hidden_nodes for n in layer), strict=True
         ):
-            circuit.add(VCVS(name, f"{node}_a", GROUND, node, GROUND, gain))
+            if feedback is None:
+                circuit.add(VCVS(name, f"{node}_a", GROUND, node, GROUND, gain))
+                continue
+            circuit.add(VCVS(name, f"{node}_s", GROUND, node, GROUND, gain))
+            circuit.add(VoltageSource(f"vs_{node}", f"{node}_s", f"{node}_a", 0.0))
+            circuit.add(CCCS(f"f_{node}", node, GROUND, f"vs_{node}", feedback))
     nudging: tuple[str, ...] = ()
     if nudging_sources:
         nudging = tuple(f"inudge_{k}" for k in range(n_outputs))

@@ -29,6 +29,7 @@ from circuitlearn.circuit import (
 )
 from circuitlearn.diagnostics.conservation import QUANTITY_NAME, euler_residual
 from circuitlearn.errors import CircuitError
+from circuitlearn.learn.methods import names
 from circuitlearn.learn.task import resolve_trainable
 
 __all__ = [
@@ -49,7 +50,7 @@ VOLTAGE_COSTS = ("mse", "cross_entropy")
 OPTIMIZERS_CONSERVING = ("sgd",)
 """Update rules under which the law holds: plain (per-edge scaled) gradient steps."""
 
-EXACT_LIMIT_METHODS = ("exact", "fd", "aep", "dyadic")
+EXACT_LIMIT_METHODS = names(exact_nonreciprocal=True)
 """Gradient methods whose estimate is the exact gradient (to their own accuracy) on any circuit;
 ``ep`` and ``cl`` are exact only on reciprocal circuits."""
 

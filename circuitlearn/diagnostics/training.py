@@ -23,7 +23,8 @@ from circuitlearn.diagnostics.convergence import ConvergenceReport
 from circuitlearn.diagnostics.rules import EnergyFormRule
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.api import load_circuit
-from circuitlearn.learn.estimators import make_estimator, output_resistance
+from circuitlearn.learn.estimators import output_resistance
+from circuitlearn.learn.methods import make_estimator, names
 from circuitlearn.learn.optim import G_FLOOR, projected_step
 from circuitlearn.learn.task import LearningTask
 
@@ -258,8 +259,10 @@ def conservation_run(
         including when updates were clipped at the conductance floor during the run — the drift is
         still reported, as information.
     """
-    if method not in ("ep", "cl", "exact"):
-        raise CircuitError(f"conservation: unknown method {method!r}; expected ep, cl or exact")
+    if method not in names(conservation=True):
+        raise CircuitError(
+            f"conservation: unknown method {method!r}; expected one of {', '.join(names(conservation=True))}"
+        )
     circuit = load_circuit(circuit)
     verdict = _applicability(circuit, trainable, outputs, method)
     with warnings.catch_warnings(record=True) as caught:

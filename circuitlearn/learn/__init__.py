@@ -3,7 +3,6 @@
 from circuitlearn.learn.api import compute_gradient, export_phases, gradient_report
 from circuitlearn.learn.costs import COSTS, Cost, CrossEntropy, MeanSquaredError, make_cost
 from circuitlearn.learn.estimators import (
-    METHODS,
     Adjoint,
     AsymmetricEP,
     CoupledLearning,
@@ -13,8 +12,8 @@ from circuitlearn.learn.estimators import (
     Gradient,
     GradientEstimator,
     default_beta,
-    make_estimator,
 )
+from circuitlearn.learn.methods import METHODS, MethodInfo, make_estimator
 from circuitlearn.learn.report import GradientReport, compare_gradients
 from circuitlearn.learn.task import LearningTask, resolve_trainable
 
@@ -34,6 +33,7 @@ __all__ = [
     "GradientReport",
     "LearningTask",
     "MeanSquaredError",
+    "MethodInfo",
     "compare_gradients",
     "compute_gradient",
     "default_beta",

@@ -9,16 +9,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
+
 from circuitlearn.circuit import Circuit
 from circuitlearn.circuit.units import format_value
 from circuitlearn.errors import CircuitError
-from circuitlearn.learn.estimators import Gradient, make_estimator
+from circuitlearn.learn.batch_csv import BatchTable, read_batch_csv
+from circuitlearn.learn.batched import BatchEngine, BatchGradient
+from circuitlearn.learn.estimators import Gradient, GradientEstimator
+from circuitlearn.learn.methods import make_estimator, names
 from circuitlearn.learn.report import DEFAULT_METHODS, GradientReport, compare_gradients
 from circuitlearn.learn.task import NGSPICE_TIGHT, LearningTask
 
-__all__ = ["PHASE_METHODS", "compute_gradient", "export_phases", "gradient_report", "load_circuit"]
+__all__ = [
+    "PHASE_METHODS",
+    "batch_gradient",
+    "compute_gradient",
+    "export_phases",
+    "gradient_report",
+    "load_circuit",
+]
 
-PHASE_METHODS = ("ep", "cl", "aep", "dyadic")
+PHASE_METHODS = names(phases=True)
 """Methods with learning-phase circuits (what ``export-phase`` accepts)."""
 
 
@@ -81,13 +93,65 @@ def compute_gradient(
     {'r1': 50.0, 'r2': -50.0}
     """
     task = LearningTask(load_circuit(netlist_or_circuit), trainable_globs, outputs, cost=cost)
+    return _estimator(method, variant, beta, clamp).compute_gradient(task, backend=backend)
+
+
+def _estimator(
+    method: str, variant: str, beta: float | None, clamp: str | None
+) -> GradientEstimator:
     options = {}
     if clamp is not None:
         if str(method).lower() != "cl":
             raise CircuitError(f"clamp={clamp!r} applies to coupled learning (cl) only")
         options["clamp"] = clamp
-    estimator = make_estimator(method, beta=beta, variant=variant, **options)
-    return estimator.compute_gradient(task, backend=backend)
+    return make_estimator(method, beta=beta, variant=variant, **options)
+
+
+def batch_gradient(
+    netlist_or_circuit: str | Path | Circuit,
+    trainable_globs: str | Iterable[str],
+    outputs: Mapping[str, float],
+    batch: str | Path | BatchTable | None = None,
+    method: str = "exact",
+    variant: str = "centered",
+    beta: float | None = None,
+    backend: str = "native",
+    cost: str = "mse",
+    clamp: str | None = None,
+) -> BatchGradient:
+    """The gradient of the mean cost over a batch of samples (``gradient --batch``).
+
+    ``batch`` is a CSV file (see :mod:`circuitlearn.learn.batch_csv`), a :class:`BatchTable`, or
+    None for the one sample the netlist and ``outputs`` define. Parameters as
+    :func:`compute_gradient`; on the native backend every sample's phases are solved together by
+    :class:`~circuitlearn.learn.batched.BatchEngine`.
+
+    Returns
+    -------
+    BatchGradient
+        ``to_dict()`` gives the ``gradient --json`` keys plus ``batch_size``.
+
+    Raises
+    ------
+    NetlistError, CircuitError, DataError, ConvergenceError, BackendError
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+    >>> c = Circuit(); _ = c.add(VoltageSource("v1", "a", "0", 1.0))
+    >>> _ = c.add(Resistor("r1", "a", "b", 1e3)); _ = c.add(Resistor("r2", "b", "0", 1e3))
+    >>> table = BatchTable({"v1": np.array([1.0, 2.0])}, np.array([[0.3], [0.3]]))
+    >>> g = batch_gradient(c, "r*", {"b": 0.3}, table, method="exact")
+    >>> g.batch_size, {k: round(v, 6) for k, v in g.values.items()}
+    (2, {'r1': 112.5, 'r2': -112.5})
+    """
+    circuit = load_circuit(netlist_or_circuit)
+    task = LearningTask(circuit, trainable_globs, outputs, cost=cost)
+    if batch is not None and not isinstance(batch, BatchTable):
+        batch = read_batch_csv(batch, task.circuit, dict(zip(task.outputs, task.targets, strict=True)))
+    engine = BatchEngine(task)
+    samples = engine.batch(size=1) if batch is None else engine.batch(batch.inputs, batch.targets)
+    return engine.gradient(_estimator(method, variant, beta, clamp), samples, backend=backend)
 
 
 def export_phases(

@@ -3,9 +3,12 @@
 A :class:`PhaseSpec` describes the phases of one gradient estimate: a structure key, a function
 building the phase circuit, and the values of the elements that change between phases and between
 calls (nudging currents, clamp voltages, the AEP mirror's gains). On the native backend the
-compiled :class:`~circuitlearn.solve.mna.MNASystem` of a phase circuit is cached on the task under
-its key, so a later estimate with the same structure (next step of training, next sample) skips
-building and compiling the circuit; on ngspice every phase is written out and solved as a netlist.
+compiled :class:`~circuitlearn.solve.mna.MNASystem` of a phase circuit is kept in the task's
+:attr:`~circuitlearn.learn.task.LearningTask.phase_systems` under its key, which tasks derived by
+``with_conductances`` share, so a later estimate with the same structure (the next step of a
+descent on one task) skips building and compiling the circuit; on ngspice every phase is written
+out and solved as a netlist. (Mini-batch training does not come here: it uses
+:class:`~circuitlearn.learn.batched.BatchEngine`.)
 
 Values change through the vectorised ``MNASystem.set_conductances`` / ``set_values_at`` without
 circuit sync (the AEP mirror has thousands of elements, and rebuilding one element dataclass per
@@ -79,7 +82,7 @@ def solve_spec(task: LearningTask, spec: PhaseSpec, backend: str) -> dict[str, O
             name: task.solve(backend, circuit=circuit, x0=warm)
             for name, circuit in plan.circuits().items()
         }
-    cache: dict[Hashable, MNASystem] = task.__dict__.setdefault("_phase_cache", {})
+    cache = task.phase_systems
     system = cache.get(spec.key) if spec.key is not None else None
     if system is None:
         system = compile_circuit(spec.build())

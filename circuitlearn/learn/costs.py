@@ -32,6 +32,16 @@ class Cost(ABC):
     def gradient(self, v: np.ndarray, y: np.ndarray) -> np.ndarray:
         """∂C/∂v at ``v`` (one value per output)."""
 
+    def values(self, v: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """C of every sample: rows of ``v`` (samples × outputs) against rows of ``y``."""
+        v, y = np.atleast_2d(v), np.atleast_2d(y)
+        return np.array([self.value(a, b) for a, b in zip(v, y, strict=True)])
+
+    def gradients(self, v: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """∂C/∂v of every sample (samples × outputs)."""
+        v, y = np.atleast_2d(v), np.atleast_2d(y)
+        return np.array([self.gradient(a, b) for a, b in zip(v, y, strict=True)])
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -53,6 +63,13 @@ class MeanSquaredError(Cost):
 
     def gradient(self, v: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.asarray(v, dtype=float) - np.asarray(y, dtype=float)
+
+    def values(self, v: np.ndarray, y: np.ndarray) -> np.ndarray:
+        d = np.atleast_2d(np.asarray(v, dtype=float) - np.asarray(y, dtype=float))
+        return 0.5 * np.sum(d**2, axis=1)
+
+    def gradients(self, v: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.atleast_2d(np.asarray(v, dtype=float) - np.asarray(y, dtype=float))
 
 
 class CrossEntropy(Cost):
@@ -88,8 +105,8 @@ class CrossEntropy(Cost):
 
     def _log_softmax(self, v: np.ndarray) -> np.ndarray:
         z = np.asarray(v, dtype=float) / self.temperature
-        z = z - np.max(z)
-        return z - np.log(np.sum(np.exp(z)))
+        z = z - np.max(z, axis=-1, keepdims=True)
+        return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
 
     def value(self, v: np.ndarray, y: np.ndarray) -> float:
         return float(-np.sum(np.asarray(y, dtype=float) * self._log_softmax(v)))
@@ -98,6 +115,15 @@ class CrossEntropy(Cost):
         y = np.asarray(y, dtype=float)
         p = np.exp(self._log_softmax(v))
         return (p * np.sum(y) - y) / self.temperature
+
+    def values(self, v: np.ndarray, y: np.ndarray) -> np.ndarray:
+        y = np.atleast_2d(np.asarray(y, dtype=float))
+        return -np.sum(y * self._log_softmax(np.atleast_2d(v)), axis=1)
+
+    def gradients(self, v: np.ndarray, y: np.ndarray) -> np.ndarray:
+        y = np.atleast_2d(np.asarray(y, dtype=float))
+        p = np.exp(self._log_softmax(np.atleast_2d(v)))
+        return (p * np.sum(y, axis=1, keepdims=True) - y) / self.temperature
 
 
 COSTS: dict[str, type[Cost]] = {"mse": MeanSquaredError, "cross_entropy": CrossEntropy}

@@ -51,7 +51,6 @@ __all__ = [
     "BETA_FRACTION",
     "FD_STEP",
     "LINEAR_BETA_FRACTION",
-    "METHODS",
     "VARIANTS",
     "Adjoint",
     "AsymmetricEP",
@@ -62,7 +61,6 @@ __all__ = [
     "Gradient",
     "GradientEstimator",
     "default_beta",
-    "make_estimator",
     "nudge_sensitivity",
 ]
 
@@ -492,45 +490,6 @@ class DyadicEP(GradientEstimator):
         spec = self.phase_spec(task, free)
         ops = solve_spec(task, spec, backend)
         return task.drops(ops["twin"]) * task.drops(free) / spec.beta, spec.beta, ops
-
-
-METHODS: dict[str, type[GradientEstimator]] = {
-    "exact": Adjoint,
-    "fd": FiniteDifference,
-    "ep": EquilibriumProp,
-    "cl": CoupledLearning,
-    "aep": AsymmetricEP,
-    "dyadic": DyadicEP,
-}
-"""Estimator class by CLI method name."""
-
-
-def make_estimator(method: str, **kwargs: Any) -> GradientEstimator:
-    """An estimator from its CLI name (``exact|fd|ep|cl|aep|dyadic``) and keyword settings.
-
-    ``beta=None`` and ``variant`` are accepted (and ignored where meaningless) for every method,
-    so a CLI can pass them through.
-
-    Examples
-    --------
-    >>> make_estimator("aep", beta=1e-6)
-    AsymmetricEP(variant='centered', beta=1e-06)
-    """
-    key = str(method).lower()
-    if key not in METHODS:
-        raise CircuitError(
-            f"unknown gradient method {method!r}; expected one of {', '.join(METHODS)}"
-        )
-    cls = METHODS[key]
-    beta = kwargs.pop("beta", None)
-    variant = kwargs.pop("variant", "centered")
-    if cls is Adjoint:
-        return Adjoint(**kwargs)
-    if cls is FiniteDifference:
-        return FiniteDifference(**({"step": beta} if beta is not None else {}), **kwargs)
-    if cls is DyadicEP:
-        return DyadicEP(beta, **kwargs)
-    return cls(beta=beta, variant=variant, **kwargs)
 
 
 def output_resistance(task: LearningTask, free: OperatingPoint) -> np.ndarray:

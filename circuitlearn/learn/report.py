@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from circuitlearn.learn.estimators import Gradient, make_estimator
+from circuitlearn.learn.estimators import Gradient
+from circuitlearn.learn.methods import METHODS, make_estimator
 from circuitlearn.learn.task import LearningTask
 
 __all__ = ["DEFAULT_METHODS", "GradientReport", "MethodComparison", "compare_gradients"]
 
-DEFAULT_METHODS = ("fd", "ep", "cl", "aep", "dyadic")
+DEFAULT_METHODS = tuple(name for name in METHODS if name != "exact")
 """Methods compared with ``exact`` by default."""
 
 

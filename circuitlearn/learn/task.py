@@ -8,7 +8,7 @@ globs, matched case-insensitively against the flat circuit's resistors (``r*``, 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -166,6 +166,8 @@ class LearningTask:
         )
         self._system: MNASystem | None = None
         self._conductances: np.ndarray | None = None
+        self.phase_systems: dict[Hashable, MNASystem] = {}
+        """Compiled learning-phase systems by structure key (shared with derived tasks)."""
 
     def __repr__(self) -> str:
         outs = dict(zip(self.outputs, self.targets.tolist(), strict=True))

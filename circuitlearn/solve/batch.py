@@ -15,7 +15,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,11 +23,19 @@ import scipy.sparse.linalg as spla
 
 from circuitlearn.circuit import Circuit, CurrentSource, VoltageSource
 from circuitlearn.errors import CircuitError, ConvergenceError
-from circuitlearn.solve.mna import MNASystem, SourceValues, compile_circuit
+from circuitlearn.solve.layered import SchurPlan
+from circuitlearn.solve.mna import Evaluation, MNASystem, SourceValues, compile_circuit
 from circuitlearn.solve.newton import check_options, solve_native
 from circuitlearn.solve.result import OperatingPoint
 
-__all__ = ["BatchResult", "solve_batch"]
+__all__ = [
+    "BatchResult",
+    "BatchSolver",
+    "PhaseTerm",
+    "batch_sources",
+    "newton_batch",
+    "solve_batch",
+]
 
 
 @dataclass
@@ -102,14 +110,14 @@ def solve_batch(
     """
     opts = check_options(options)
     system = circuit if isinstance(circuit, MNASystem) else compile_circuit(circuit)
-    sources, n_samples = _source_values(system, inputs)
+    sources, n_samples = batch_sources(system, inputs)
     x = _warm_start(system, x0, n_samples)
     if system.is_linear:
         x = _linear_batch(system, sources)
         iterations = np.ones(n_samples, dtype=int)
         converged = np.all(np.isfinite(x), axis=1)
     else:
-        x, converged, iterations = _newton_batch(system, sources, x, opts, cold=x0 is None)
+        x, converged, iterations = newton_batch(system, sources, x, opts, cold=x0 is None)
         _rescue(system, inputs, x, converged, iterations, opts)
     residual = system.evaluate(x, sources=sources, jacobian=False).residual[
         :, : len(system.node_index)
@@ -133,8 +141,14 @@ def solve_batch(
     return result
 
 
-def _source_values(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[SourceValues, int]:
-    """Per-sample fixed-node voltages and source vectors."""
+def batch_sources(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[SourceValues, int]:
+    """Per-sample fixed-node voltages and source vectors for ``{source name: values}``.
+
+    Raises
+    ------
+    CircuitError
+        Unknown or non-source names, non-finite values, inconsistent sample counts.
+    """
     if not inputs:
         raise CircuitError("solve_batch: inputs is empty; give {source name: values per sample}")
     arrays = {str(k).lower(): np.atleast_1d(np.asarray(v, dtype=float)) for k, v in inputs.items()}
@@ -202,29 +216,171 @@ def _linear_batch(system: MNASystem, sources: SourceValues) -> np.ndarray:
     return np.asarray(lu.solve(np.ascontiguousarray(rhs.T))).T.reshape(n_samples, system.n)
 
 
-def _newton_batch(
-    system: MNASystem, sources: SourceValues, x: np.ndarray, opts: Mapping[str, Any], *, cold: bool
+class BatchSolver:
+    """Solves K·x = rhs for many samples that share one sparsity pattern (one K per sample).
+
+    Layered networks go through the exact Schur elimination of
+    :class:`~circuitlearn.solve.layered.SchurPlan`; any other pattern through one SuperLU
+    factorisation of the block-diagonal matrix (a singular block sends its sample to NaN).
+    ``transpose`` and ``with_transpose`` give the solvers of Kᵀ and of K + Kᵀ-shaped matrices
+    (same values, permuted), which the adjoint and the AEP phase need.
+    """
+
+    def __init__(self, indices: np.ndarray, indptr: np.ndarray, n: int) -> None:
+        self.indices = np.asarray(indices, dtype=np.int32)
+        self.indptr = np.asarray(indptr, dtype=np.int32)
+        self.n = int(n)
+        self._plan: SchurPlan | bool | None = False
+
+    @classmethod
+    def of(cls, system: MNASystem) -> BatchSolver:
+        """The solver of ``system``'s Jacobian pattern (cached on the system)."""
+        solver = getattr(system, "_batch_solver", None)
+        if solver is None:
+            solver = cls(*system.pattern, system.n)
+            solver._plan = system.schur_plan
+            system._batch_solver = solver
+        return solver
+
+    @property
+    def nnz(self) -> int:
+        return len(self.indices)
+
+    @property
+    def plan(self) -> SchurPlan | None:
+        """The layered fast path's elimination plan, or None."""
+        if self._plan is False:
+            self._plan = SchurPlan.from_pattern(self.indices, self.indptr, self.n)
+        return self._plan  # type: ignore[return-value]
+
+    def coordinates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cols) of every stored entry, in storage order."""
+        cols = np.repeat(np.arange(self.n), np.diff(self.indptr))
+        return self.indices.astype(np.int64), cols
+
+    def transpose(self) -> tuple[BatchSolver, np.ndarray]:
+        """The solver of Kᵀ and the permutation ``p`` with Kᵀ's data = K's ``data[..., p]``."""
+        rows, cols = self.coordinates()
+        order = np.lexsort((cols, rows))  # CSC of Kᵀ: columns of Kᵀ are rows of K
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=self.n))])
+        return BatchSolver(cols[order], indptr, self.n), order
+
+    def with_transpose(self) -> tuple[BatchSolver, np.ndarray, np.ndarray]:
+        """The solver of the union pattern of K and Kᵀ, and where K's entries sit in it.
+
+        Returns ``(solver, at, at_swapped)``: K's entry k (row i, column j) is the union's entry
+        ``at[k]``, and the union's entry (j, i) is ``at_swapped[k]`` (so Kᵀ's values are
+        written with ``data[:, at_swapped] = K_data``).
+        """
+        rows, cols = self.coordinates()
+        keys = np.unique(np.concatenate([cols * self.n + rows, rows * self.n + cols]))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // self.n, minlength=self.n))])
+        union = BatchSolver(keys % self.n, indptr, self.n)
+        at = np.searchsorted(keys, cols * self.n + rows)
+        at_swapped = np.searchsorted(keys, rows * self.n + cols)
+        return union, at, at_swapped
+
+    def matvec(self, data: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """K·x for every sample (rows of ``data`` and ``x``)."""
+        if not hasattr(self, "_row_sum"):
+            rows, cols = self.coordinates()
+            self._cols = cols
+            self._row_sum = sp.csr_matrix(
+                (np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(self.n, len(rows))
+            )
+        return np.asarray((self._row_sum @ (data * x[:, self._cols]).T).T)
+
+    def solve(self, data: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """x with K_s·x_s = rhs_s for every sample s; NaN rows for singular samples."""
+        n_samples, n = rhs.shape
+        if n == 0:
+            return rhs.copy()
+        plan = self.plan
+        if plan is not None:
+            solved = plan.solve(data, rhs)
+            if solved is not None:
+                return solved
+        nnz = self.nnz
+        offsets = np.arange(n_samples, dtype=np.int64)
+        big_indices = (self.indices[None, :] + (offsets * n)[:, None]).ravel()
+        big_indptr = np.concatenate(
+            [(self.indptr[:-1][None, :] + (offsets * nnz)[:, None]).ravel(), [n_samples * nnz]]
+        )
+        matrix = sp.csc_matrix(
+            (data.ravel(), big_indices, big_indptr), shape=(n_samples * n, n_samples * n)
+        )
+        try:
+            return spla.splu(matrix).solve(rhs.ravel()).reshape(n_samples, n)
+        except RuntimeError:
+            return self._sample_solve(data, rhs)
+
+    def _sample_solve(self, data: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """Per-sample fallback when the block matrix is singular: singular samples get NaN."""
+        out = np.full_like(rhs, np.nan)
+        for k in range(rhs.shape[0]):
+            matrix = sp.csc_matrix((data[k], self.indices, self.indptr), shape=(self.n, self.n))
+            try:
+                out[k] = spla.splu(matrix).solve(rhs[k])
+            except RuntimeError:
+                continue
+        return out
+
+
+class PhaseTerm(Protocol):
+    """What a learning phase adds to the free system's equations in :func:`newton_batch`.
+
+    ``apply`` turns the free system's evaluation of the ``active`` samples into the phase's:
+    residual, Jacobian values on ``solver``'s pattern, and row scales (for the tolerances).
+    """
+
+    solver: BatchSolver
+
+    def apply(
+        self, active: np.ndarray, x: np.ndarray, ev: Evaluation
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+def newton_batch(
+    system: MNASystem,
+    sources: SourceValues,
+    x: np.ndarray,
+    options: Mapping[str, Any],
+    *,
+    cold: bool,
+    term: PhaseTerm | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Newton over all samples at once; returns states, converged mask, iterations per sample."""
+    """Newton over all samples at once; returns states, converged mask, iterations per sample.
+
+    ``x`` (samples × unknowns) is the start and is updated in place; ``cold`` starts junctions
+    at ngspice's initial voltages instead of those at ``x``; ``term`` turns the free equations
+    into a learning phase's (see :class:`PhaseTerm`). Converged samples leave the active set.
+    """
     n_samples, n = x.shape
     converged = np.zeros(n_samples, dtype=bool)
     iterations = np.zeros(n_samples, dtype=int)
     is_node = np.zeros(n, dtype=bool)
     is_node[: len(system.node_index)] = True
-    reltol = opts["reltol"]
-    res_floor = np.where(is_node, opts["abstol"], opts["vntol"])
-    dx_floor = np.where(is_node, opts["vntol"], opts["abstol"])
+    reltol = options["reltol"]
+    res_floor = np.where(is_node, options["abstol"], options["vntol"])
+    dx_floor = np.where(is_node, options["vntol"], options["abstol"])
+    solver = BatchSolver.of(system) if term is None else term.solver
     if cold:
         init = system.initial_state()
         state = {k: {q: np.tile(v, (n_samples, 1)) for q, v in g.items()} for k, g in init.items()}
     else:
-        e = np.concatenate([x, sources.tail], axis=1)
+        e = np.concatenate(
+            [x, np.broadcast_to(sources.tail, (n_samples, sources.tail.shape[-1]))], axis=1
+        )
         state = {k: g.raw_state(e) for k, g in system.groups.items()}
+    tail, const, const_abs = (
+        np.broadcast_to(a, (n_samples, a.shape[-1]))
+        for a in (sources.tail, sources.const, sources.const_abs)
+    )
     active = np.arange(n_samples)
-    for _ in range(opts["max_iterations"]):
+    for _ in range(options["max_iterations"]):
         if active.size == 0:
             break
-        src = SourceValues(sources.tail[active], sources.const[active], sources.const_abs[active])
+        src = SourceValues(tail[active], const[active], const_abs[active])
         sub_state = {k: {q: v[active] for q, v in g.items()} for k, g in state.items()}
         ev = system.evaluate(x[active], sources=src, old_state=sub_state)
         for k, g in ev.state.items():
@@ -232,15 +388,19 @@ def _newton_batch(
                 state[k] = {q: np.empty((n_samples, v.shape[-1])) for q, v in g.items()}
             for q, v in g.items():
                 state[k][q][active] = v
-        dx = _block_solve(system, ev.jacobian_data, -ev.residual)
+        if term is None:
+            residual, data, scale = ev.residual, ev.jacobian_data, ev.scale
+        else:
+            residual, data, scale = term.apply(active, x[active], ev)
+        dx = solver.solve(data, -residual)
         finite = np.all(np.isfinite(dx), axis=1)
         dx[~finite] = 0.0
         step = np.max(np.abs(dx[:, is_node]), axis=1, initial=0.0)
-        dx *= np.minimum(1.0, opts["max_step"] / np.maximum(step, 1e-300))[:, None]
+        dx *= np.minimum(1.0, options["max_step"] / np.maximum(step, 1e-300))[:, None]
         x_old = x[active]
         x_new = x_old + dx
         iterations[active] += 1
-        res_ok = np.all(np.abs(ev.residual) <= reltol * ev.scale + res_floor, axis=1)
+        res_ok = np.all(np.abs(residual) <= reltol * scale + res_floor, axis=1)
         dx_ok = np.all(
             np.abs(dx) <= reltol * np.maximum(np.abs(x_new), np.abs(x_old)) + dx_floor, axis=1
         )
@@ -249,43 +409,6 @@ def _newton_batch(
         converged[active[done]] = True
         active = active[~done & finite]
     return x, converged, iterations
-
-
-def _block_solve(system: MNASystem, data: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve the block-diagonal system (one block per sample, same pattern) in one factorisation."""
-    n_samples, n = rhs.shape
-    if n == 0:
-        return rhs.copy()
-    plan = system.schur_plan
-    if plan is not None:
-        solved = plan.solve(data, rhs)
-        if solved is not None:
-            return solved
-    indices, indptr = system.pattern
-    nnz = len(indices)
-    offsets = np.arange(n_samples, dtype=np.int64)
-    big_indices = (indices[None, :] + (offsets * n)[:, None]).ravel()
-    big_indptr = np.concatenate(
-        [(indptr[:-1][None, :] + (offsets * nnz)[:, None]).ravel(), [n_samples * nnz]]
-    )
-    matrix = sp.csc_matrix(
-        (data.ravel(), big_indices, big_indptr), shape=(n_samples * n, n_samples * n)
-    )
-    try:
-        return spla.splu(matrix).solve(rhs.ravel()).reshape(n_samples, n)
-    except RuntimeError:
-        return _sample_solve(system, data, rhs)
-
-
-def _sample_solve(system: MNASystem, data: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Per-sample fallback when the block matrix is singular: singular samples get NaN."""
-    out = np.full_like(rhs, np.nan)
-    for k in range(rhs.shape[0]):
-        try:
-            out[k] = spla.splu(system.matrix(data[k])).solve(rhs[k])
-        except RuntimeError:
-            continue
-    return out
 
 
 def _rescue(

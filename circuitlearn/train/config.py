@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from circuitlearn.errors import CircuitLearnError
+from circuitlearn.learn.methods import names
 from circuitlearn.learn.optim import G_FLOOR
 
 __all__ = [
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 DATASETS = ("iris", "digits", "mnist")
-TRAIN_METHODS = ("exact", "ep", "aep", "dyadic", "cl")
+TRAIN_METHODS = names(trainable=True)
 VARIANTS = ("centered", "positive", "negative")
 COST_NAMES = ("mse", "cross_entropy")
 

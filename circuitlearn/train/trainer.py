@@ -40,10 +40,11 @@ from circuitlearn.data import (
 from circuitlearn.diagnostics.applicability import QUANTITY_NAME, analyze_applicability
 from circuitlearn.diagnostics.conservation import conserved_quantity
 from circuitlearn.errors import CircuitLearnError
-from circuitlearn.learn.estimators import GradientEstimator, default_beta, make_estimator
+from circuitlearn.learn.batched import Batch, BatchEngine
+from circuitlearn.learn.estimators import GradientEstimator, default_beta
+from circuitlearn.learn.methods import make_estimator
 from circuitlearn.learn.optim import projected_step
 from circuitlearn.learn.task import LearningTask
-from circuitlearn.solve.batch import solve_batch
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
 
 __all__ = ["EPOCH_KEYS", "TrainResult", "train"]
@@ -59,12 +60,15 @@ EPOCH_KEYS = (
     "conserved_quantity",
     "drift",
     "clipped",
+    "hidden_conducting_fraction",
 )
 """Keys of each ``metrics.json`` epoch entry: losses are mean costs (V² for the MSE), accuracies
 fractions, ``time`` the epoch's wall time [s], ``newton_iterations`` the mean Newton iterations of
 the free-phase solves of its training steps (null at epoch 0), ``conserved_quantity`` Q [S²] and
 ``drift`` (Q − Q0)/Q0 (null where the law does not apply: ``conservation.reasons`` says why),
-``clipped`` the number of conductance updates projected to the floor."""
+``clipped`` the number of conductance updates projected to the floor,
+``hidden_conducting_fraction`` the fraction of the hidden diodes forward-biased above 0.4 V
+over the train and test free states (null without diodes)."""
 
 
 @dataclass(frozen=True)
@@ -91,12 +95,23 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class _Problem:
-    """The network, its per-sample training tasks and the encoded evaluation sets."""
+    """The network, its learning task (the first training sample's) and the encoded sets."""
 
     net: LayeredNetwork
-    tasks: tuple[LearningTask, ...]
+    task: LearningTask
     train: tuple[np.ndarray, np.ndarray, np.ndarray]  # source voltages, targets, labels
     test: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train[2])
+
+    def batch(self, engine: BatchEngine, split: str, index: np.ndarray) -> Batch:
+        """The samples ``index`` of ``split`` as a :class:`Batch` of per-sample source values."""
+        v, targets, _ = self.train if split == "train" else self.test
+        columns = v[index]
+        inputs = {s: columns[:, j] for j, s in enumerate(self.net.input_sources)}
+        return engine.batch(inputs, targets[index])
 
 
 def train(
@@ -147,7 +162,8 @@ def train(
     problem = _build_problem(config)
     cfg = config.learning
     names = list(problem.net.trainable)
-    estimator, beta = _estimator(config, problem.tasks[0])
+    estimator, beta = _estimator(config, problem.task)
+    engine = BatchEngine(problem.task)
     rng = check_random_state(cfg.seed)
     verdict = analyze_applicability(
         problem.net.circuit, names, method=cfg.method, cost=cfg.cost, floor=cfg.g_floor
@@ -164,19 +180,20 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         ckpt_dir.mkdir(exist_ok=True)
         (run_dir / "config.toml").write_text(to_toml(config), encoding="utf-8")
-        start, g, lr = 0, problem.tasks[0].conductances, cfg.lr
+        start, g, lr = 0, problem.task.conductances, cfg.lr
         q0 = conserved_quantity(g)
         metrics = _header(config, problem, estimator, beta, verdict)
-        metrics["epochs"] = [_evaluate(problem, g, 0, 0.0, None, q0, 0, verdict.applicable)]
-    batches = -(-len(problem.tasks) // cfg.batch_size)
+        metrics["epochs"] = [_evaluate(problem, engine, g, 0, 0.0, None, q0, 0, verdict.applicable)]
+    batches = -(-problem.n_train // cfg.batch_size)
     bar = _progress_bar(progress, total=batches * (cfg.epochs - start), desc=run_dir.name)
     checkpoint = checkpoints[-1] if resume else _save_checkpoint(ckpt_dir, 0, g, rng, lr, q0)
     for epoch in range(start + 1, cfg.epochs + 1):
         began = time.perf_counter()
-        g, lr, iterations, clipped = _epoch(problem, estimator, g, lr, rng, config, bar)
+        g, lr, iterations, clipped = _epoch(problem, engine, estimator, g, lr, rng, config, bar)
         metrics["lr"] = lr
         entry = _evaluate(
             problem,
+            engine,
             g,
             epoch,
             time.perf_counter() - began,
@@ -217,18 +234,15 @@ def _build_problem(config: TrainConfig) -> _Problem:
         v = differential_pairs(x, voltage_range=d.input_range)
         sets.append((v, one_hot_targets(y, data.n_classes, low=low, high=high), y))
     sources, outputs = list(net.input_sources), list(net.output_nodes)
-    tasks = tuple(
-        LearningTask(
-            net.circuit,
-            list(net.trainable),
-            outputs,
-            targets=t,
-            cost=config.learning.cost,
-            inputs=dict(zip(sources, v.tolist(), strict=True)),
-        )
-        for v, t in zip(sets[0][0], sets[0][1], strict=True)
+    task = LearningTask(
+        net.circuit,
+        list(net.trainable),
+        outputs,
+        targets=sets[0][1][0],
+        cost=config.learning.cost,
+        inputs=dict(zip(sources, sets[0][0][0].tolist(), strict=True)),
     )
-    return _Problem(net, tasks, sets[0], sets[1])
+    return _Problem(net, task, sets[0], sets[1])
 
 
 def _subset(
@@ -266,6 +280,7 @@ def _default_beta(method: str, task: LearningTask) -> float:
 
 def _epoch(
     problem: _Problem,
+    engine: BatchEngine,
     estimator: GradientEstimator,
     g: np.ndarray,
     lr: float | None,
@@ -273,22 +288,22 @@ def _epoch(
     config: TrainConfig,
     bar: Any,
 ) -> tuple[np.ndarray, float, float, int]:
-    """One pass over the shuffled training set; returns G, lr, mean Newton iterations, clipped."""
+    """One pass over the shuffled training set; returns G, lr, mean Newton iterations, clipped.
+
+    Each mini-batch's gradient comes from one batched computation on the compiled ``engine``,
+    whose values are rewritten from ``g`` before every step (nothing is compiled here).
+    """
     cfg = config.learning
-    tasks = problem.tasks
-    order = rng.permutation(len(tasks))
-    iterations: list[int] = []
+    order = rng.permutation(problem.n_train)
+    iterations: list[float] = []
     clipped = 0
     for first in range(0, len(order), cfg.batch_size):
-        vectors = []
-        for i in order[first : first + cfg.batch_size]:
-            # From the pristine (uncompiled) task every time, as a resumed run does: a compiled
-            # system updated in place can round differently from a fresh one (last bits), and
-            # holding one compiled system per sample would cost memory ∝ n_train.
-            grad = estimator.compute_gradient(tasks[i].with_conductances(g))
-            vectors.append(grad.vector)
-            iterations.append(grad.phases["free"].iterations)
-        mean = np.mean(vectors, axis=0)
+        engine.set_conductances(g)
+        grad = engine.gradient(
+            estimator, problem.batch(engine, "train", order[first : first + cfg.batch_size])
+        )
+        iterations.append(float(np.mean(grad.iterations)))
+        mean = grad.vector
         if lr is None:
             norm = float(np.linalg.norm(mean))
             lr = cfg.lr_fraction * float(np.linalg.norm(g)) / norm if norm > 0 else 1.0
@@ -298,8 +313,13 @@ def _epoch(
     return g, float(lr), float(np.mean(iterations)), clipped
 
 
+EVAL_CHUNK = 2000
+"""Samples per batched free-phase solve when evaluating a split (bounds memory on 60k sets)."""
+
+
 def _evaluate(
     problem: _Problem,
+    engine: BatchEngine,
     g: np.ndarray,
     epoch: int,
     seconds: float,
@@ -309,23 +329,35 @@ def _evaluate(
     applicable: bool,
 ) -> dict[str, Any]:
     """One ``metrics.json`` epoch entry: batched free-phase solves of the train and test sets."""
-    task = problem.tasks[0].with_conductances(g)
+    engine.set_conductances(g)
     entry: dict[str, Any] = {"epoch": epoch}
-    for name, (v, targets, labels) in (("train", problem.train), ("test", problem.test)):
-        result = solve_batch(
-            task.system, {s: v[:, j] for j, s in enumerate(problem.net.input_sources)}
-        )
-        outputs = np.stack([result.voltage(node) for node in problem.net.output_nodes], axis=1)
-        losses = [task.cost.value(o, t) for o, t in zip(outputs, targets, strict=True)]
-        entry[f"{name}_loss"] = float(np.mean(losses))
-        entry[f"{name}_accuracy"] = float(np.mean(decode_classes(outputs) == labels))
+    rows = engine.output_rows
+    conducting: list[float] = []
+    for name, (*_, labels) in (("train", problem.train), ("test", problem.test)):
+        losses, outputs = [], []
+        for first in range(0, len(labels), EVAL_CHUNK):
+            batch = problem.batch(
+                engine, name, np.arange(first, min(first + EVAL_CHUNK, len(labels)))
+            )
+            x, sources = engine.free_solution(batch)
+            out = x[:, rows]
+            outputs.append(out)
+            losses.append(problem.task.cost.values(out, batch.targets))
+            fraction = engine.conducting_fraction(x, sources)
+            if fraction is not None:
+                conducting.append(fraction * len(out))
+        outputs_all = np.concatenate(outputs)
+        entry[f"{name}_loss"] = float(np.mean(np.concatenate(losses)))
+        entry[f"{name}_accuracy"] = float(np.mean(decode_classes(outputs_all) == labels))
     q = conserved_quantity(g)
+    n_eval = len(problem.train[2]) + len(problem.test[2])
     entry.update(
         time=round(seconds, 3),
         newton_iterations=iterations,
         conserved_quantity=q if applicable else None,
         drift=(q - q0) / q0 if applicable else None,
         clipped=clipped,
+        hidden_conducting_fraction=sum(conducting) / n_eval if conducting else None,
     )
     return entry
 
@@ -346,7 +378,7 @@ def _header(
         "method": config.learning.method,
         "beta": beta,
         "lr": config.learning.lr,
-        "n_train": len(problem.tasks),
+        "n_train": problem.n_train,
         "n_test": len(problem.test[2]),
         "parameters": list(problem.net.trainable),
         "conservation": {

@@ -259,9 +259,10 @@ def test_with_inputs_sets_the_differential_pairs():
         ((2, 2, 1.5), {}, "n_outputs must be an integer >= 1; got 1.5"),
         ((2, [3, 0], 1), {}, "hidden layer sizes must be positive"),
         ((2, [-1], 1), {}, "hidden layer size must be an integer >= 0"),
-        ((2, 2, 1), {"bias_voltages": (0.5, -0.5)}, "low <= high"),
+        ((2, 2, 1), {"bias_voltages": (0.7, -0.7)}, "at most 1.3 V"),
+        ((2, 2, 1), {"feedback_gain": 2.0}, "feedback_gain needs amplifier_gain"),
         ((2, 2, 1), {"g_range": (1e-3, -1.0)}, "conductance bound must be positive"),
-        ((2, 2, 1), {"diode_model": {"vj0": 1}}, "unsupported parameter 'vj0'"),
+        ((2, 2, 1), {"diode_model": {"vj0": 1}}, "unknown parameter 'vj0'"),
     ],
 )
 def test_kendall_network_validation(args, kwargs, message):

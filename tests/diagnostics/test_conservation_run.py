@@ -88,7 +88,7 @@ def test_default_lr_bounds_every_relative_step() -> None:
 
 
 def test_errors_name_the_problem() -> None:
-    with pytest.raises(CircuitError, match="unknown method 'adam'; expected ep, cl or exact"):
+    with pytest.raises(CircuitError, match="unknown method 'adam'; expected one of exact, ep, cl"):
         conservation_run(_ladder(), ["r*"], {"out": 0.3}, method="adam")
     with pytest.raises(CircuitError, match="steps must be ≥ 1; got 0"):
         tracked_descent(_ladder(), ["r*"], {"out": 0.3}, steps=0)

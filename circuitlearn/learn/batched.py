@@ -1,0 +1,664 @@
+"""Batched gradients: every phase of every sample of a mini-batch on one compiled network.
+
+:class:`BatchEngine` compiles a task's circuit once. A mini-batch is a set of per-sample values
+(independent source values and output targets, :class:`Batch`); for it the engine solves the free
+phase of all samples in one batched Newton, then each learning phase of all samples in another,
+and applies the local rule with array products. Nothing is compiled per step: changing the
+conductances only rewrites the compiled values (:meth:`BatchEngine.set_conductances`), which
+are a pure function of the conductances, so a system updated in place and one compiled afresh
+with the same conductances solve bit for bit alike.
+
+The phases are the MNA form of the phase circuits of :mod:`circuitlearn.learn.phases` (which
+remain the definition, and what is exported and run on ngspice), written on the free system's
+unknowns with per-sample values:
+
+- **EP nudge**: r(x) + s·β·c(x0) = 0 (the nudging currents −β ∂C/∂v at the free state);
+- **CL clamp**: the output rows replaced by v_k = v_k(x0) − s·η·w_k;
+- **AEP**: r(x) + s·β·c(x0) − (K0 − K0ᵀ)(x − x0) = 0, K0 each sample's free-state Jacobian (the
+  mirror's gains, e.g. MOSFET transconductances, and its DC offsets are per sample);
+- **twin** (Dyadic EP): its MNA matrix is K0ᵀ, so d = −β K0⁻ᵀ c is one batched linear solve;
+- **exact**: the adjoint K0ᵀ μ = c, the same solve.
+
+The local rule of resistor (a, b) averaged over the batch, mean_s (v_a − v_b)(q_a − q_b) with q
+the phase difference divided by β, is a matrix product Vᵀ·Q over the batch for large batches
+(a GEMM, as for a crossbar Σ_s ΔV_i ΔV_j), and a direct product for small ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from circuitlearn.circuit import Diode
+from circuitlearn.errors import CircuitError, ConvergenceError
+from circuitlearn.learn.estimators import (
+    BETA_FRACTION,
+    LINEAR_BETA_FRACTION,
+    NUDGE_VOLTAGE,
+    VARIANTS,
+    Adjoint,
+    AsymmetricEP,
+    CoupledLearning,
+    DyadicEP,
+    EquilibriumProp,
+    FiniteDifference,
+    GradientEstimator,
+)
+from circuitlearn.learn.phases import clamped_circuit
+from circuitlearn.learn.task import LearningTask
+from circuitlearn.solve.batch import BatchSolver, batch_sources, newton_batch, solve_batch
+from circuitlearn.solve.mna import Evaluation, MNASystem, SourceValues, compile_circuit
+from circuitlearn.solve.newton import check_options
+
+__all__ = [
+    "CONDUCTING_VOLTAGE",
+    "DIRECT_RULE_LIMIT",
+    "Batch",
+    "BatchEngine",
+    "BatchGradient",
+]
+
+CONDUCTING_VOLTAGE = 0.4
+"""[V] A diode counts as conducting when forward-biased above this (≈ 1 µA for IS = 1e-14 A:
+below it a junction carries a negligible current and the network acts linear there)."""
+
+DIRECT_RULE_LIMIT = 2_000_000
+"""Largest samples × trainable resistors for which the local rule is applied per resistor and
+sample (the same arithmetic as the single-sample path); above it the rule is a matrix product."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Per-sample values of a mini-batch.
+
+    Attributes
+    ----------
+    inputs : mapping source name → ndarray (n_samples,)
+        Values [V or A] of independent V or I sources; sources not named keep their value.
+    targets : ndarray (n_samples, n_outputs)
+        Output targets (class probabilities for the cross-entropy).
+    """
+
+    inputs: Mapping[str, np.ndarray]
+    targets: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(np.shape(self.targets)[0])
+
+
+@dataclass
+class BatchGradient:
+    """The gradient of the mean cost over a mini-batch, and how it was obtained.
+
+    Attributes
+    ----------
+    method : str
+    beta : ndarray (n_samples,) or None
+        Nudge strength of each sample [S] (CL: η; fd: relative step); None for ``exact``.
+    costs : ndarray (n_samples,)
+        C of every sample at its free state.
+    trainable : list of str
+        Trainable resistors, the order of ``conductances`` and ``vector``.
+    conductances : ndarray
+        Their conductances G [S].
+    vector : ndarray
+        d(mean C)/dG, in parameter order.
+    iterations : ndarray (n_samples,)
+        Newton iterations of each sample's free phase.
+    conducting_fraction : float or None
+        Fraction of the circuit's diodes forward-biased above :data:`CONDUCTING_VOLTAGE` over
+        the batch's free states (None without diodes).
+    states : ndarray (n_samples, n_unknowns)
+        Free-phase unknowns of every sample.
+    """
+
+    method: str
+    beta: np.ndarray | None
+    costs: np.ndarray
+    trainable: list[str]
+    conductances: np.ndarray
+    vector: np.ndarray
+    iterations: np.ndarray
+    conducting_fraction: float | None
+    states: np.ndarray = field(repr=False)
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.costs)
+
+    @property
+    def cost(self) -> float:
+        """Mean cost over the batch."""
+        return float(np.mean(self.costs))
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        """Trainable resistor → G [S]."""
+        return dict(zip(self.trainable, self.conductances.tolist(), strict=True))
+
+    @property
+    def values(self) -> dict[str, float]:
+        """Trainable resistor → d(mean C)/dG."""
+        return dict(zip(self.trainable, self.vector.tolist(), strict=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``circuitlearn gradient --batch --json`` object.
+
+        ``beta`` is the batch's nudge strength when one value served every sample, else the mean
+        of the per-sample values, which ``beta_range`` then bounds.
+        """
+        out: dict[str, Any] = {"method": self.method, "beta": None}
+        if self.beta is not None:
+            low, high = float(np.min(self.beta)), float(np.max(self.beta))
+            out["beta"] = low if low == high else float(np.mean(self.beta))
+            if low != high:
+                out["beta_range"] = [low, high]
+        out.update(
+            cost=self.cost,
+            parameters=self.parameters,
+            gradient=self.values,
+            batch_size=self.batch_size,
+        )
+        return out
+
+
+class BatchEngine:
+    """One compiled network that computes mini-batch gradients with any estimator.
+
+    Parameters
+    ----------
+    task : LearningTask
+        Circuit, trainable resistors, outputs and cost; its inputs and targets are the defaults
+        of sources and targets a :class:`Batch` does not give.
+    options : mapping, optional
+        Native solver options (see :func:`~circuitlearn.solve.newton.check_options`).
+
+    Examples
+    --------
+    >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+    >>> c = Circuit(); _ = c.add(VoltageSource("v1", "a", "0", 1.0))
+    >>> _ = c.add(Resistor("r1", "a", "b", 1e3)); _ = c.add(Resistor("r2", "b", "0", 1e3))
+    >>> engine = BatchEngine(LearningTask(c, "r*", {"b": 0.3}))
+    >>> batch = Batch({"v1": np.array([1.0, 2.0])}, np.array([[0.3], [0.3]]))
+    >>> g = engine.gradient(Adjoint(), batch)
+    >>> g.batch_size, round(g.cost, 6)
+    (2, 0.25)
+    """
+
+    def __init__(self, task: LearningTask, options: Mapping[str, Any] | None = None) -> None:
+        self.task = task
+        self.options = check_options(options)
+        self.system: MNASystem = compile_circuit(task.circuit)
+        system = self.system
+        self._base = system.conductances
+        position = {name: k for k, name in enumerate(system.resistor_names)}
+        self._trainable = np.array([position[name] for name in task.trainable], dtype=int)
+        self._ends = (
+            np.array([system.extended_index(a) for a, _ in task.resistor_nodes], dtype=int),
+            np.array([system.extended_index(b) for _, b in task.resistor_nodes], dtype=int),
+        )
+        self._out_rows = np.array([system.node_index[node] for node in task.outputs], dtype=int)
+        self._n_nodes = len(system.node_index)
+        self.solver = BatchSolver.of(system)
+        self._transposed: tuple[BatchSolver, np.ndarray] | None = None
+        self._union: tuple[BatchSolver, np.ndarray, np.ndarray] | None = None
+        self._clamp: tuple[np.ndarray, np.ndarray] | None = None
+        self._clamp_checked = False
+        self._diodes = self._diode_ends()
+        self.set_conductances(task.conductances)
+
+    # -- parameters ---------------------------------------------------------------------------
+    @property
+    def conductances(self) -> np.ndarray:
+        """Trainable conductances G [S] (a copy)."""
+        return self.system.conductances[self._trainable]
+
+    def set_conductances(self, g: np.ndarray) -> None:
+        """Write the trainable conductances [S]; other resistors keep their compiled values.
+
+        The compiled values are a pure function of ``g`` (no history), which makes a resumed
+        training run identical to an uninterrupted one.
+        """
+        g = np.asarray(g, dtype=float)
+        if g.shape != self._trainable.shape or not np.all(np.isfinite(g)) or np.any(g <= 0):
+            bad = (
+                "shape " + str(g.shape)
+                if g.shape != self._trainable.shape
+                else "non-positive or non-finite values"
+            )
+            raise CircuitError(
+                f"BatchEngine: expected {len(self._trainable)} positive finite conductances "
+                f"[S]; got {bad}"
+            )
+        values = self._base.copy()
+        values[self._trainable] = g
+        self.system.set_conductances(values, sync_circuit=False)
+
+    def batch(
+        self,
+        inputs: Mapping[str, Sequence[float] | np.ndarray] | None = None,
+        targets: Sequence[Sequence[float]] | np.ndarray | None = None,
+        size: int | None = None,
+    ) -> Batch:
+        """A :class:`Batch`, filling what is not given from the task (its targets, its inputs).
+
+        Raises
+        ------
+        CircuitError
+            Inconsistent sample counts or target widths.
+        """
+        arrays = {
+            str(k).lower(): np.atleast_1d(np.asarray(v, dtype=float))
+            for k, v in dict(inputs or {}).items()
+        }
+        sizes = {a.shape[0] for a in arrays.values()}
+        if targets is not None:
+            y = np.atleast_2d(np.asarray(targets, dtype=float))
+            sizes.add(y.shape[0])
+        if size is not None:
+            sizes.add(int(size))
+        if len(sizes) != 1:
+            raise CircuitError(
+                "batch: inputs and targets must have the same number of samples; "
+                f"got {sorted(sizes)}"
+            )
+        n = sizes.pop()
+        if targets is None:
+            y = np.tile(self.task.targets, (n, 1))
+        if y.shape != (n, len(self.task.outputs)):
+            raise CircuitError(
+                f"batch: targets must have one column per output ({len(self.task.outputs)}); "
+                f"got shape {y.shape}"
+            )
+        return Batch(arrays, y)
+
+    # -- gradients ----------------------------------------------------------------------------
+    def gradient(
+        self, estimator: GradientEstimator, batch: Batch, *, backend: str = "native"
+    ) -> BatchGradient:
+        """d(mean C)/dG over ``batch`` with ``estimator`` (any of the six rules).
+
+        ``backend="ngspice"`` (and finite differences on any backend) averages single-sample
+        gradients whose phases are solved as circuits, one sample at a time.
+
+        Raises
+        ------
+        ConvergenceError
+            A sample's free phase has no operating point.
+        CircuitError
+            Bad batch values (unknown sources, non-finite values), outputs that coupled
+            learning cannot clamp.
+        """
+        if backend != "native" or isinstance(estimator, FiniteDifference):
+            return self._averaged(estimator, batch, backend)
+        free = self._free(batch)
+        v_out = free.x[:, self._out_rows]
+        cost = self.task.cost
+        c = np.zeros_like(free.x)
+        c[:, self._out_rows] = cost.gradients(v_out, batch.targets)
+        beta: np.ndarray | None
+        if isinstance(estimator, Adjoint):
+            mu = self._solve_transposed(free.jacobian, c)
+            vector, beta = self._rule(free, [(-mu, None)]), None
+        elif isinstance(estimator, DyadicEP):
+            beta = self._beta(estimator.beta, free, c)
+            d = self._solve_transposed(free.jacobian, -beta[:, None] * c)
+            vector = self._rule(free, [(d / beta[:, None], None)])
+        elif isinstance(estimator, (EquilibriumProp, AsymmetricEP, CoupledLearning)):
+            vector, beta = self._phases(estimator, free, c, batch)
+        else:
+            raise CircuitError(f"BatchEngine: no batched form of {type(estimator).__name__}")
+        return BatchGradient(
+            method=estimator.method,
+            beta=beta,
+            costs=cost.values(v_out, batch.targets),
+            trainable=self.task.trainable,
+            conductances=self.conductances,
+            vector=vector,
+            iterations=free.iterations,
+            conducting_fraction=self.conducting_fraction(free.x, free.sources),
+            states=free.x,
+        )
+
+    @property
+    def output_rows(self) -> np.ndarray:
+        """Positions of the output nodes in the unknown vector."""
+        return self._out_rows.copy()
+
+    def free_solution(self, batch: Batch) -> tuple[np.ndarray, SourceValues]:
+        """Free-phase unknowns of every sample (samples × unknowns) and the batch's sources."""
+        free = self._free(batch, jacobian=False)
+        return free.x, free.sources
+
+    def conducting_fraction(self, x: np.ndarray, sources: SourceValues) -> float | None:
+        """Fraction of diodes forward-biased above :data:`CONDUCTING_VOLTAGE` (None: no diode)."""
+        if self._diodes is None:
+            return None
+        e = self._extended(x, sources)
+        a, k = self._diodes
+        return float(np.mean(e[:, a] - e[:, k] > CONDUCTING_VOLTAGE))
+
+    # -- phases -------------------------------------------------------------------------------
+    def _phases(
+        self, estimator: Any, free: _Free, c: np.ndarray, batch: Batch
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(estimator, CoupledLearning):
+            self._check_clamp()
+            beta = (
+                np.full(len(c), estimator.beta)
+                if estimator.beta is not None
+                else np.full(len(c), 1e-3)
+                if estimator.clamp == "relative"
+                else self._beta(None, free, c)
+            )
+            w = c[:, self._out_rows]
+            if estimator.clamp == "matched":
+                w = np.einsum("sko,so->sk", self._output_resistance(free), w)
+        else:
+            beta = self._beta(estimator.beta, free, c)
+        hi, lo = VARIANTS[estimator.variant]
+        states = {0: free.x}
+        converged = np.ones(len(c), dtype=bool)
+        for s in (hi, lo):
+            if s == 0:
+                continue
+            if isinstance(estimator, CoupledLearning):
+                clamp = free.x[:, self._out_rows] - s * beta[:, None] * w
+                term: Any = _ClampTerm(self._clamp_plan(), self.solver, self._out_rows, clamp)
+            elif isinstance(estimator, AsymmetricEP):
+                term = _MirrorTerm(self._union_plan(), s * beta[:, None] * c, free)
+            else:
+                term = _NudgeTerm(self.solver, s * beta[:, None] * c)
+            x = free.x.copy()
+            x, ok, _ = newton_batch(
+                self.system, free.sources, x, self.options, cold=False, term=term
+            )
+            states[s] = x
+            converged &= ok
+        scale = (hi - lo) * beta
+        pairs = [(states[hi], states[lo])]
+        vector = self._rule(free, [(None, pair) for pair in pairs], scale, converged)
+        failed = np.flatnonzero(~converged)
+        if failed.size:  # rescued one by one through the phase circuits and their homotopy
+            rescued = [g.vector for g in self._per_sample(estimator, batch, failed)]
+            vector = vector + np.sum(rescued, axis=0) / len(c)
+        return vector, beta
+
+    def _check_clamp(self) -> None:
+        """Refuse outputs that cannot be clamped, as the clamped phase circuit does."""
+        if not self._clamp_checked:
+            clamped_circuit(self.task, np.zeros(len(self.task.outputs)))
+            self._clamp_checked = True
+
+    def _beta(self, given: float | None, free: _Free, c: np.ndarray) -> np.ndarray:
+        """β of every sample [S]: the given one, else the single-sample default rule's."""
+        n = len(c)
+        if given is not None:
+            return np.full(n, float(given))
+        mean_g = float(np.mean(self.conductances))
+        if self.system.is_linear:
+            return np.full(n, LINEAR_BETA_FRACTION * mean_g)
+        beta = np.full(n, BETA_FRACTION * mean_g)
+        nodes = self._n_nodes
+        moves = np.concatenate(
+            [
+                np.abs(self.solver.solve(free.jacobian, c)[:, :nodes]),
+                np.abs(self._solve_transposed(free.jacobian, c)[:, :nodes]),
+            ],
+            axis=1,
+        )
+        sensitivity = np.max(moves, axis=1, initial=0.0)
+        capped = sensitivity > 0
+        beta[capped] = np.minimum(beta[capped], NUDGE_VOLTAGE / sensitivity[capped])
+        return beta
+
+    def _output_resistance(self, free: _Free) -> np.ndarray:
+        """R_out of every sample [Ω] (samples × outputs × outputs)."""
+        n_samples, k = len(free.x), len(self._out_rows)
+        out = np.empty((n_samples, k, k))
+        for j, row in enumerate(self._out_rows):
+            rhs = np.zeros_like(free.x)
+            rhs[:, row] = 1.0
+            out[:, :, j] = self.solver.solve(free.jacobian, rhs)[:, self._out_rows]
+        return out
+
+    def _per_sample(
+        self,
+        estimator: GradientEstimator,
+        batch: Batch,
+        samples: np.ndarray | None = None,
+        backend: str = "native",
+    ) -> list[Any]:
+        """Single-sample gradients (phases solved as circuits) of ``samples`` of ``batch``."""
+        samples = np.arange(batch.size) if samples is None else samples
+        task = self.task.with_conductances(self.conductances)
+        out = []
+        for s in samples.tolist():
+            inputs = {name: float(values[s]) for name, values in batch.inputs.items()}
+            one = LearningTask(
+                task.circuit,
+                task.trainable,
+                task.outputs,
+                targets=batch.targets[s].tolist(),
+                cost=task.cost,
+                inputs=inputs,
+            )
+            out.append(estimator.compute_gradient(one, backend=backend))
+        return out
+
+    def _averaged(self, estimator: GradientEstimator, batch: Batch, backend: str) -> BatchGradient:
+        """The mean of single-sample gradients (finite differences, the ngspice backend)."""
+        grads = self._per_sample(estimator, batch, backend=backend)
+        betas = [g.beta for g in grads]
+        return BatchGradient(
+            method=estimator.method,
+            beta=None if betas[0] is None else np.array(betas, dtype=float),
+            costs=np.array([g.cost for g in grads]),
+            trainable=self.task.trainable,
+            conductances=self.conductances,
+            vector=np.mean([g.vector for g in grads], axis=0),
+            iterations=np.array([g.phases["free"].iterations for g in grads]),
+            conducting_fraction=None,
+            states=np.empty((0, self.system.n)),
+        )
+
+    # -- linear algebra -----------------------------------------------------------------------
+    def _solve_transposed(self, jacobian: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        if self._transposed is None:
+            self._transposed = self.solver.transpose()
+        solver, order = self._transposed
+        return solver.solve(jacobian[:, order], rhs)
+
+    def _union_plan(self) -> tuple[BatchSolver, np.ndarray, np.ndarray]:
+        if self._union is None:
+            self._union = self.solver.with_transpose()
+        return self._union
+
+    def _clamp_plan(self) -> tuple[np.ndarray, np.ndarray]:
+        """(entries in the output rows, diagonal entries of the output rows) of K's pattern."""
+        if self._clamp is None:
+            rows, cols = self.solver.coordinates()
+            in_rows = np.isin(rows, self._out_rows)
+            diag = np.array(
+                [np.flatnonzero((rows == r) & (cols == r))[0] for r in self._out_rows], dtype=int
+            )
+            self._clamp = (np.flatnonzero(in_rows), diag)
+        return self._clamp
+
+    # -- local rule ---------------------------------------------------------------------------
+    def _rule(
+        self,
+        free: _Free,
+        parts: list[tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray] | None]],
+        scale: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """mean_s of (v_a − v_b)·(q_a − q_b) per trainable resistor (module notes).
+
+        Each part gives q directly (unknown-vector rows) or as a pair of phase states whose
+        difference, divided by ``scale`` per sample, is q. Samples outside ``mask`` count as 0.
+        """
+        n_samples = len(free.x)
+        a, b = self._ends
+        v = self._extended(free.x, free.sources)
+        weight = np.ones(n_samples) if mask is None else mask.astype(float)
+        total = np.zeros(len(a))
+        direct = n_samples * len(a) <= DIRECT_RULE_LIMIT
+        for q, pair in parts:
+            if direct:
+                drop0 = v[:, a] - v[:, b]
+                if pair is not None:
+                    hi = self._extended(pair[0], free.sources)
+                    lo = self._extended(pair[1], free.sources)
+                    delta = (hi[:, a] - hi[:, b]) - (lo[:, a] - lo[:, b])
+                    contrib = delta * drop0 / scale[:, None]
+                else:
+                    qe = self._extended_diff(q)
+                    contrib = (qe[:, a] - qe[:, b]) * drop0
+                contrib[weight == 0] = 0.0
+                total += contrib.sum(axis=0)
+            else:
+                diff = (pair[0] - pair[1]) / scale[:, None] if pair is not None else q
+                diff = diff * weight[:, None]
+                total += self._gemm_rule(v, diff)
+        return total / n_samples
+
+    def _gemm_rule(self, v: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Σ_s (v_a − v_b)(q_a − q_b) per resistor from M = Vᵀ Q (q is zero off the unknowns)."""
+        a, b = self._ends
+        nodes = self._n_nodes
+        ca, cb = np.where(a < nodes, a, nodes), np.where(b < nodes, b, nodes)
+        qn = np.concatenate([q[:, :nodes], np.zeros((len(q), 1))], axis=1)
+        m = v.T @ qn  # (n_ext, nodes + 1): Σ_s v_i q_j, the last column zero
+        return m[a, ca] - m[a, cb] - m[b, ca] + m[b, cb]
+
+    def _extended(self, x: np.ndarray, sources: SourceValues) -> np.ndarray:
+        tail = np.broadcast_to(sources.tail, (len(x), sources.tail.shape[-1]))
+        return np.concatenate([x, tail], axis=1)
+
+    def _extended_diff(self, q: np.ndarray) -> np.ndarray:
+        """q on the extended vector: zero at fixed nodes and ground."""
+        return np.concatenate([q, np.zeros((len(q), self.system._n_ext - self.system.n))], axis=1)
+
+    # -- free phase ---------------------------------------------------------------------------
+    def _free(self, batch: Batch, *, jacobian: bool = True) -> _Free:
+        n = batch.size
+        if n == 0:
+            raise CircuitError("batch: no samples")
+        inputs = dict(batch.inputs)
+        if not inputs:  # every sample shares the task's sources
+            name = next(iter(self._any_source()), None)
+            if name is None:
+                raise CircuitError("batch: the circuit has no independent source to vary")
+            inputs = {name: np.full(n, float(self.system.circuit[name].dc))}
+        sources, _ = batch_sources(self.system, inputs)
+        result = solve_batch(self.system, inputs, options=self.options)
+        if not np.all(result.converged):
+            bad = np.flatnonzero(~result.converged)
+            raise ConvergenceError(
+                f"batch: the free phase of sample(s) {bad[:10].tolist()} did not converge",
+                result=result,
+            )
+        x = result.states
+        data = self.system.evaluate(x, sources=sources).jacobian_data if jacobian else None
+        return _Free(x, sources, data, result.iterations)
+
+    def _any_source(self) -> list[str]:
+        from circuitlearn.circuit import CurrentSource, VoltageSource
+
+        return [e.name for e in self.system.circuit.elements_of(VoltageSource, CurrentSource)]
+
+    def _diode_ends(self) -> tuple[np.ndarray, np.ndarray] | None:
+        diodes = self.system.circuit.elements_of(Diode)
+        if not diodes:
+            return None
+        ext = self.system.extended_index
+        return (
+            np.array([ext(d.anode) for d in diodes], dtype=int),
+            np.array([ext(d.cathode) for d in diodes], dtype=int),
+        )
+
+
+@dataclass
+class _Free:
+    """Free-phase solution of a batch."""
+
+    x: np.ndarray
+    sources: SourceValues
+    jacobian: Any
+    iterations: np.ndarray
+
+
+class _NudgeTerm:
+    """EP's nudged phase: constant per-sample currents s·β·c added to the KCL rows."""
+
+    def __init__(self, solver: BatchSolver, add: np.ndarray) -> None:
+        self.solver = solver
+        self.add = add
+
+    def apply(
+        self, active: np.ndarray, x: np.ndarray, ev: Evaluation
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        add = self.add[active]
+        return ev.residual + add, ev.jacobian_data, ev.scale + np.abs(add)
+
+
+class _MirrorTerm:
+    """AEP's phase: the nudge plus −(K0 − K0ᵀ)(x − x0) with each sample's free Jacobian K0."""
+
+    def __init__(
+        self, plan: tuple[BatchSolver, np.ndarray, np.ndarray], add: np.ndarray, free: _Free
+    ) -> None:
+        self.solver, self.at, self.at_swapped = plan
+        self.add = add
+        self.x0 = free.x
+        self.mirror = np.zeros((len(free.x), self.solver.nnz))
+        self.mirror[:, self.at] += free.jacobian
+        self.mirror[:, self.at_swapped] -= free.jacobian
+
+    def apply(
+        self, active: np.ndarray, x: np.ndarray, ev: Evaluation
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        mirror = self.mirror[active]
+        data = -mirror
+        data[:, self.at] += ev.jacobian_data
+        correction = self.solver.matvec(mirror, x - self.x0[active])
+        add = self.add[active]
+        return (
+            ev.residual + add - correction,
+            data,
+            ev.scale + np.abs(add) + np.abs(correction),
+        )
+
+
+class _ClampTerm:
+    """CL's clamped phase: output rows replaced by v_k − clamp_k = 0."""
+
+    def __init__(
+        self,
+        plan: tuple[np.ndarray, np.ndarray],
+        solver: BatchSolver,
+        rows: np.ndarray,
+        clamp: np.ndarray,
+    ) -> None:
+        self.entries, self.diag = plan
+        self.solver = solver
+        self.rows = rows
+        self.clamp = clamp
+
+    def apply(
+        self, active: np.ndarray, x: np.ndarray, ev: Evaluation
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        residual = ev.residual.copy()
+        clamp = self.clamp[active]
+        residual[:, self.rows] = x[:, self.rows] - clamp
+        data = ev.jacobian_data.copy()
+        data[:, self.entries] = 0.0
+        data[:, self.diag] = 1.0
+        scale = ev.scale.copy()
+        scale[:, self.rows] = np.abs(clamp)
+        return residual, data, scale
