@@ -30,6 +30,7 @@ from circuitlearn.circuit.elements import (
     Element,
     Inductor,
     Mosfet,
+    OpaqueElement,
     Resistor,
     SubcircuitInstance,
     VoltageSource,
@@ -407,6 +408,9 @@ class Subcircuit:
         return lines
 
 
+_NAMES_INSIDE = set("befghkw")
+"""Opaque cards whose text names nodes or elements (B/E/G/F/H expressions and POLY, K, W)."""
+
 MAIN_VALUE: dict[type[Element], str] = {
     Resistor: "resistance",
     VoltageSource: "dc",
@@ -436,17 +440,17 @@ def _has_expression(element: Element) -> bool:
         any(isinstance(v, Expression) for v in element.values().values())
         or "{" in getattr(element, "spec", "")
         or (
-            isinstance(element, (Capacitor, Inductor))
+            isinstance(element, (Capacitor, Inductor, Mosfet))
             and any(isinstance(v, Expression) for v in element.params.values())
         )
     )
 
 
 def _resolved_extras(element: Element, env: Mapping[str, float]) -> dict[str, Any]:
-    """Source specifications and C/L instance parameters with their expressions evaluated."""
+    """Source specifications and C/L/M instance parameters with their expressions evaluated."""
     if isinstance(element, (VoltageSource, CurrentSource)) and "{" in element.spec:
         return {"spec": resolve_spec(element.spec, env)}
-    if isinstance(element, (Capacitor, Inductor)) and element.params:
+    if isinstance(element, (Capacitor, Inductor, Mosfet)) and element.params:
         return {
             "params": {
                 k: v.evaluate(env) if isinstance(v, Expression) else v
@@ -491,6 +495,16 @@ def _validate_scope(
     names = {e.name for e in elements}
     for element in elements:
         who = f"{element.kind} {element.name}{where}"
+        if (
+            isinstance(element, OpaqueElement)
+            and element.model
+            and element.model not in models
+            and element.model not in outer_models
+        ):
+            raise CircuitError(
+                f"{who}: unknown model {element.model!r} (add a .model card)",
+                element=element.name,
+            )
         if isinstance(element, (Diode, Mosfet)):
             model = models.get(element.model) or outer_models.get(element.model)
             if model is None:
@@ -523,7 +537,7 @@ def _validate_scope(
                     f"got {len(element.ports)} nodes",
                     element=element.name,
                 )
-            unknown = set(element.params) - set(sub.params)
+            unknown = set(element.params) - set(sub.params) - set(sub.body.params)
             if unknown:
                 raise CircuitError(
                     f"{who}: subcircuit {sub.name} has no parameter(s) "
@@ -599,7 +613,9 @@ def _expand(
                     raise CircuitError(
                         f"{element.kind} {element.name}: {key}: {exc}", element=element.name
                     ) from None
-            inner_env = _resolve(sub.body.params, inner_env, f"subcircuit {sub.name}")
+            # as in ngspice, an instance value also replaces a .param of the body of that name
+            body = {k: v for k, v in sub.body.params.items() if k not in element.params}
+            inner_env = _resolve(body, inner_env, f"subcircuit {sub.name}")
             inner_models = dict(models)
             inner_path = (element.name, *path)
             for model in sub.body.models.values():
@@ -635,7 +651,16 @@ def _expand(
         changes["name"] = local(element.name)
         if isinstance(element, (CCCS, CCVS)):
             changes["control"] = local(element.control)
-        if isinstance(element, (Diode, Mosfet)):
+        if isinstance(element, OpaqueElement):
+            if path and element.name[0] in _NAMES_INSIDE:
+                raise CircuitError(
+                    f"{element.kind} {element.name} in subcircuit {scope.title}: its card names "
+                    "nodes or elements that cannot be renamed when flattening (use it at the "
+                    "top level)",
+                    element=element.name,
+                )
+            changes["terminals"] = tuple(node(n) for n in element.terminals)
+        if isinstance(element, (Diode, Mosfet)) or getattr(element, "model", ""):
             model = models[element.model]
             changes["model"] = model.name
             if model.name not in flat.models:

@@ -21,6 +21,7 @@ __all__ = [
     "CCVS",
     "ELEMENT_CLASSES",
     "GROUND",
+    "MOS_INSTANCE_PARAMS",
     "VCCS",
     "VCVS",
     "Capacitor",
@@ -29,6 +30,7 @@ __all__ = [
     "Element",
     "Inductor",
     "Mosfet",
+    "OpaqueElement",
     "Resistor",
     "SubcircuitInstance",
     "VoltageSource",
@@ -39,6 +41,7 @@ GROUND = "0"
 """Name of the reference node; ``gnd`` is read as ``0``."""
 
 _GROUND_ALIASES = {"0", "gnd"}
+_NOT_IN_NAMES = set(" \t\n\r\f\v(){}=,;'\"")
 
 
 def normalize_node(node: object, *, element: str | None = None) -> str:
@@ -48,9 +51,15 @@ def normalize_node(node: object, *, element: str | None = None) -> str:
             f"{element or 'element'}: node names must be strings; got {node!r}", element=element
         )
     text = str(node).strip().lower()
-    if not text or any(c.isspace() for c in text) or any(c in text for c in "(){}=,"):
+    if (
+        not text
+        or any(c in _NOT_IN_NAMES or not c.isprintable() for c in text)
+        or text[0] in ".*+"
+        or "//" in text
+    ):
         raise CircuitError(
-            f"{element or 'element'}: invalid node name {node!r} (no spaces, brackets, '=' or ',')",
+            f"{element or 'element'}: invalid node name {node!r} (no white space, line breaks, "
+            "brackets, '=', ',', ';', quotes, '//' or a leading . * +)",
             element=element,
         )
     return GROUND if text in _GROUND_ALIASES else text
@@ -81,8 +90,12 @@ class Element:
                 f"{self.kind or 'element'} name must be a non-empty string; got {self.name!r}"
             )
         name = self.name.strip().lower()
-        if any(c.isspace() for c in name):
-            raise CircuitError(f"element name {self.name!r} contains white space", element=name)
+        if any(c in _NOT_IN_NAMES or not c.isprintable() for c in name) or "//" in name:
+            raise CircuitError(
+                f"element name {self.name!r} is not a single SPICE word (no white space, line "
+                "breaks, brackets, '=', ',', ';', quotes or '//')",
+                element=name,
+            )
         if self.letter and not name.startswith(self.letter):
             raise CircuitError(
                 f"{self.kind} {name}: its name must start with {self.letter!r} as in SPICE "
@@ -132,7 +145,14 @@ def _checked(value: object, element: Element, label: str, rule: str) -> Value:
             raise CircuitError(f"{who}: {label}: {exc}", element=element.name) from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CircuitError(f"{who}: {label} must be a number; got {value!r}", element=element.name)
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise CircuitError(
+            f"{who}: {label} is too large for a float; got an integer of "
+            f"{len(str(abs(value)))} digits",
+            element=element.name,
+        ) from None
     if not math.isfinite(value):
         raise CircuitError(f"{who}: {label} must be finite; got {value!r}", element=element.name)
     if rule == "positive" and value <= 0:
@@ -149,19 +169,31 @@ def _checked(value: object, element: Element, label: str, rule: str) -> Value:
 
 @dataclass(frozen=True)
 class Resistor(Element):
-    """Linear resistor. Card: ``rNAME n1 n2 RESISTANCE``; current = (v1 − v2)/R.
+    """Linear resistor. Card: ``rNAME n1 n2 RESISTANCE [ac=R_AC]``; current = (v1 − v2)/R.
 
-    Trainable parameters are conductances; see :attr:`conductance`.
+    Trainable parameters are conductances; see :attr:`conductance`. ``ac`` is ngspice's
+    resistance for AC analyses, kept for the netlist (no effect at DC).
     """
 
     n1: str = ""
     n2: str = ""
     resistance: Value = 1.0
+    ac: Value | None = None
 
     letter: ClassVar[str] = "r"
     kind: ClassVar[str] = "resistor"
     node_fields: ClassVar[tuple[str, ...]] = ("n1", "n2")
     constraints: ClassVar[dict[str, str]] = {"resistance": "positive"}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.ac is not None:
+            object.__setattr__(self, "ac", _check_value(self, "ac", "positive"))
+
+    def values(self) -> dict[str, Value]:
+        if self.ac is None:
+            return {"resistance": self.resistance}
+        return {"resistance": self.resistance, "ac": self.ac}
 
     @property
     def conductance(self) -> float:
@@ -185,7 +217,8 @@ class Resistor(Element):
         return replace(self, resistance=1.0 / conductance)
 
     def spice_card(self) -> str:
-        return f"{self.name} {self.n1} {self.n2} {_format(self.resistance)}"
+        ac = "" if self.ac is None else f" ac={_format(self.ac)}"
+        return f"{self.name} {self.n1} {self.n2} {_format(self.resistance)}{ac}"
 
 
 @dataclass(frozen=True)
@@ -302,20 +335,22 @@ class CurrentSource(Element):
 
 @dataclass(frozen=True)
 class Diode(Element):
-    """Junction diode (ngspice level-1 model). Card: ``dNAME anode cathode MODEL [area=AREA]``.
+    """Junction diode (ngspice level-1 model). Card: ``dNAME anode cathode MODEL [area=A] [m=M]``.
 
-    I = AREA·IS·(exp(V/(N·Vt)) − 1) + GMIN·V, with series resistance RS/AREA.
+    I = A·M·IS·(exp(V/(N·Vt)) − 1) + GMIN·V, with series resistance RS/(A·M); the multiplicity
+    M (parallel copies) scales like the area.
     """
 
     anode: str = ""
     cathode: str = ""
     model: str = ""
     area: Value = 1.0
+    m: Value = 1.0
 
     letter: ClassVar[str] = "d"
     kind: ClassVar[str] = "diode"
     node_fields: ClassVar[tuple[str, ...]] = ("anode", "cathode")
-    constraints: ClassVar[dict[str, str]] = {"area": "positive"}
+    constraints: ClassVar[dict[str, str]] = {"area": "positive", "m": "positive"}
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -324,7 +359,8 @@ class Diode(Element):
     def spice_card(self) -> str:
         # ngspice 39 rejects a positional area ("could not find a valid modelname"): write area=.
         area = "" if self.area == 1.0 else f" area={_format(self.area)}"
-        return f"{self.name} {self.anode} {self.cathode} {self.model}{area}"
+        multiplicity = "" if self.m == 1.0 else f" m={_format(self.m)}"
+        return f"{self.name} {self.anode} {self.cathode} {self.model}{area}{multiplicity}"
 
 
 @dataclass(frozen=True)
@@ -424,9 +460,11 @@ class CCVS(Element):
 
 @dataclass(frozen=True)
 class Mosfet(Element):
-    """MOSFET, ngspice level 1 (Shichman–Hodges). Card: ``mNAME d g s b MODEL [W=..] [L=..]``.
+    """MOSFET. Card: ``mNAME d g s b MODEL [W=..] [L=..] [m=.. ad=.. ...]``.
 
-    ``w`` and ``l`` default to ngspice's DEFW = DEFL = 100 µm when ``None``.
+    Solved natively with ngspice's level 1 (Shichman–Hodges); other levels run on ngspice.
+    ``w`` and ``l`` default to the model card's W and L, else ngspice's DEFW = DEFL = 100 µm,
+    when ``None``. ``params`` keeps the other instance parameters (:data:`MOS_INSTANCE_PARAMS`).
     """
 
     drain: str = ""
@@ -436,6 +474,7 @@ class Mosfet(Element):
     model: str = ""
     w: Value | None = None
     l: Value | None = None
+    params: dict[str, Value] = field(default_factory=dict)
 
     letter: ClassVar[str] = "m"
     kind: ClassVar[str] = "MOSFET"
@@ -448,13 +487,113 @@ class Mosfet(Element):
         for name in ("w", "l"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _check_value(self, name, "positive"))
+        params = _checked_params(self, self.params)
+        unknown = sorted(set(params) - MOS_INSTANCE_PARAMS)
+        if unknown:
+            raise CircuitError(
+                f"MOSFET {self.name}: unknown instance parameter {unknown[0]!r}; known: w, l, "
+                f"{', '.join(sorted(MOS_INSTANCE_PARAMS))}",
+                element=self.name,
+            )
+        object.__setattr__(self, "params", params)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.nodes, self.model, self.w, self.l))
 
     def values(self) -> dict[str, Value]:
         return {k: v for k, v in (("w", self.w), ("l", self.l)) if v is not None}
 
     def spice_card(self) -> str:
         sizes = "".join(f" {k}={_format(v)}" for k, v in self.values().items())
-        return f"{self.name} {self.drain} {self.gate} {self.source} {self.bulk} {self.model}{sizes}"
+        nodes = f"{self.drain} {self.gate} {self.source} {self.bulk}"
+        return f"{self.name} {nodes} {self.model}{sizes}{_params(self.params)}"
+
+
+MOS_INSTANCE_PARAMS = frozenset({"m", "ad", "as", "pd", "ps", "nrd", "nrs", "temp", "dtemp"})
+"""MOSFET instance parameters besides W and L (kept; ``m`` is solved natively)."""
+
+
+_OPAQUE_KINDS: dict[str, str] = {
+    "b": "behavioural source",
+    "c": "capacitor",
+    "e": "behavioural VCVS (POLY/VALUE/TABLE)",
+    "f": "behavioural CCCS (POLY)",
+    "g": "behavioural VCCS (POLY/VALUE/TABLE)",
+    "h": "behavioural CCVS (POLY)",
+    "j": "JFET",
+    "k": "coupled inductors",
+    "l": "inductor",
+    "o": "lossy transmission line",
+    "q": "bipolar transistor",
+    "s": "voltage-controlled switch",
+    "t": "transmission line",
+    "u": "distributed RC line",
+    "w": "current-controlled switch",
+    "y": "transmission line",
+    "z": "MESFET",
+}
+"""What an opaque element is, by letter (for messages)."""
+
+
+@dataclass(frozen=True)
+class OpaqueElement(Element):
+    """An element the native solver does not model, kept as written for ngspice.
+
+    Card: ``NAME node... [MODEL] REST``: ``terminals`` are its nodes, ``model`` the model it
+    names (renamed with local models when flattened), ``rest`` the remaining text, verbatim.
+    The ngspice backend runs it unchanged; the native solver refuses it, naming it.
+
+    Examples
+    --------
+    >>> q = OpaqueElement("q1", ("c", "b", "0"), "q2n2222", "area=2")
+    >>> q.spice_card(), q.kind
+    ('q1 c b 0 q2n2222 area=2', 'bipolar transistor')
+    """
+
+    terminals: tuple[str, ...] = ()
+    model: str = ""
+    rest: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.name[0] not in _OPAQUE_KINDS:
+            raise CircuitError(
+                f"element {self.name}: letter {self.name[0].upper()!r} cannot be kept as an "
+                f"opaque card (letters: {' '.join(sorted(_OPAQUE_KINDS)).upper()})",
+                element=self.name,
+            )
+        if isinstance(self.terminals, str) or not isinstance(self.terminals, (tuple, list)):
+            raise CircuitError(
+                f"element {self.name}: terminals must be a sequence of node names",
+                element=self.name,
+            )
+        object.__setattr__(
+            self,
+            "terminals",
+            tuple(normalize_node(n, element=self.name) for n in self.terminals),
+        )
+        if self.model:
+            object.__setattr__(self, "model", _model_name(self, self.model))
+        rest = self.rest
+        if not isinstance(rest, str) or any(not c.isprintable() for c in rest):
+            raise CircuitError(
+                f"element {self.name}: the rest of its card must be one line of text; got {rest!r}",
+                element=self.name,
+            )
+        object.__setattr__(self, "rest", " ".join(rest.split()))
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        """What the element is (``bipolar transistor``, ``switch`` ...)."""
+        return _OPAQUE_KINDS.get(self.name[:1], "element")
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return self.terminals
+
+    def spice_card(self) -> str:
+        words = [self.name, *self.terminals, *([self.model] if self.model else [])]
+        return " ".join([*words, *([self.rest] if self.rest else [])])
 
 
 @dataclass(frozen=True)
@@ -541,12 +680,18 @@ def _params(params: dict[str, Value]) -> str:
 
 
 def _model_name(element: Element, name: object, what: str = "model") -> str:
-    if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name.strip()):
+    text = name.strip().lower() if isinstance(name, str) else ""
+    if (
+        not text
+        or any(c in _NOT_IN_NAMES or not c.isprintable() for c in text)
+        or text[0] in ".*+"
+        or "//" in text
+    ):
         raise CircuitError(
-            f"{element.kind} {element.name}: needs a {what} name; got {name!r}",
+            f"{element.kind} {element.name}: needs a {what} name (one SPICE word); got {name!r}",
             element=element.name,
         )
-    return name.strip().lower()
+    return text
 
 
 def _control_name(element: Element, name: object) -> str:

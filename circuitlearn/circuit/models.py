@@ -1,8 +1,12 @@
-"""``.model`` cards: diode and level-1 MOSFET parameters with ngspice 39's defaults.
+"""``.model`` cards: every ngspice model type is kept; D and level-1 MOS are solved natively.
 
-Parameters that change the DC solution are listed in ``*_DC_DEFAULTS`` (the native solver uses
-exactly these); charge/noise parameters are accepted and kept for round trips but have no effect
-on a DC operating point. Anything else is rejected with the model and parameter named.
+Parameters that change the DC solution of a natively modelled device are listed in
+``*_DC_DEFAULTS`` (the native solver uses exactly these); charge/noise/temperature parameters are
+accepted and kept for round trips but have no effect on a DC operating point at 27 °C. A model
+the native solver cannot reproduce (another MOS level, a bipolar or switch model, a diode
+parameter such as IKR that changes DC) is kept as written: the ngspice backend runs it, and
+:meth:`Model.native_issue` says why the native solver refuses it. Range checks are ngspice's
+(PHI must be positive; IS below 1e-28 A is raised to it, as ngspice does).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from circuitlearn.errors import CircuitError
 
 __all__ = [
     "DIODE_DC_DEFAULTS",
+    "IS_FLOOR",
     "MODEL_KINDS",
     "MOS1_DC_DEFAULTS",
     "Model",
+    "check_word",
 ]
 
 DIODE_DC_DEFAULTS: dict[str, float] = {
@@ -27,12 +33,23 @@ DIODE_DC_DEFAULTS: dict[str, float] = {
     "rs": 0.0,
     "bv": math.inf,
     "ibv": 1e-3,
+    "ikf": math.inf,
 }
 """ngspice diode (level 1) DC parameters and defaults: saturation current IS [A], emission
 coefficient N, series resistance RS [Ω], breakdown voltage BV [V] (∞ = none), current at BV
-IBV [A]."""
+IBV [A], forward knee current IKF [A] (∞ = no high-injection roll-off)."""
 
-_DIODE_IGNORED_AT_DC = {"cjo", "cj0", "cj", "vj", "m", "tt", "fc", "eg", "xti", "kf", "af", "tnom"}
+_DIODE_IGNORED_AT_DC = {
+    "cjo", "cj", "vj", "m", "tt", "fc", "eg", "xti", "kf", "af", "tnom", "cjsw", "cjp", "vjsw",
+    "php", "mjsw", "fcs", "tbv1", "tbv2", "trs", "trs1", "trs2", "tm1", "tm2", "ttt1", "ttt2",
+    "tlev", "tlevc", "cta", "ctp", "tcv", "tpb", "tphp", "bv_max", "bvmax", "rth0", "cth0", "xom",
+    "xoi", "gap1", "gap2", "level",
+}  # fmt: skip
+_DIODE_UNMODELLED = {
+    "ikr", "isr", "nr", "jsw", "isw", "ns", "nbv", "ibvl", "nbvl", "lm", "lp", "wm", "wp", "xm",
+    "xp", "d", "area", "pj",
+}  # fmt: skip
+"""ngspice diode parameters that change a DC answer and that the native solver does not model."""
 
 MOS1_DC_DEFAULTS: dict[str, float] = {
     "level": 1.0,
@@ -45,34 +62,85 @@ MOS1_DC_DEFAULTS: dict[str, float] = {
     "ld": 0.0,
     "rd": 0.0,
     "rs": 0.0,
+    "l": 100e-6,
+    "w": 100e-6,
 }
 """ngspice MOS level-1 DC parameters and defaults: threshold VTO [V], transconductance KP [A/V²],
 body effect GAMMA [√V], surface potential PHI [V], channel-length modulation LAMBDA [1/V], bulk
-junction saturation current IS [A], lateral diffusion LD [m], drain/source resistances RD, RS [Ω].
-The instance defaults W = L = 100 µm are ngspice's DEFW/DEFL."""
+junction saturation current IS [A], lateral diffusion LD [m] (may be negative), drain/source
+resistances RD, RS [Ω], and the default instance length L and width W [m] (ngspice's DEFL =
+DEFW = 100 µm when the model card does not set them)."""
 
 _MOS_IGNORED_AT_DC = {
-    "cbd",
-    "cbs",
-    "cgso",
-    "cgdo",
-    "cgbo",
-    "cj",
-    "mj",
-    "cjsw",
-    "mjsw",
-    "pb",
-    "fc",
-    "kf",
-    "af",
-    "tnom",
-    "tt",
-}
-_MOS_ALIASES = {"vt0": "vto"}
-_DIODE_ALIASES = {"cj0": "cjo"}
+    "cbd", "cbs", "cgso", "cgdo", "cgbo", "cj", "mj", "cjsw", "mjsw", "pb", "fc", "kf", "af",
+    "tnom", "tt",
+}  # fmt: skip
+_MOS1_UNMODELLED = {"tox", "u0", "uo", "nsub", "nss", "tpg", "js", "rsh"}
+"""Level-1 parameters that change a DC answer (ngspice derives KP, PHI, GAMMA or VTO from them,
+or adds sheet and junction terms) and that the native solver does not model."""
 
-MODEL_KINDS = ("d", "nmos", "pmos")
-"""Model types accepted in ``.model NAME TYPE (...)``."""
+_MOS_ALIASES = {"vt0": "vto"}
+_DIODE_ALIASES = {
+    "cj0": "cjo", "cj": "cjo", "js": "is", "vb": "bv", "ib": "ibv", "ik": "ikf", "pb": "vj",
+    "mj": "m", "ikp": "ikr",
+}  # fmt: skip
+
+MODEL_KINDS: dict[str, str] = {
+    "d": "diode",
+    "nmos": "MOSFET",
+    "pmos": "MOSFET",
+    "npn": "bipolar transistor",
+    "pnp": "bipolar transistor",
+    "njf": "JFET",
+    "pjf": "JFET",
+    "nmf": "MESFET",
+    "pmf": "MESFET",
+    "sw": "voltage-controlled switch",
+    "csw": "current-controlled switch",
+    "r": "resistor",
+    "res": "resistor",
+    "c": "capacitor",
+    "cap": "capacitor",
+    "l": "inductor",
+    "ind": "inductor",
+    "urc": "distributed RC line",
+    "ltra": "lossy transmission line",
+    "txl": "transmission line",
+    "cpl": "coupled transmission lines",
+    "vdmos": "vertical DMOS",
+}
+"""Model types ngspice 39 reads, with what they describe."""
+
+IS_FLOOR = 1e-28
+"""Smallest saturation current [A] ngspice uses (a smaller IS is raised to it before AREA
+scales it; measured with ``ngspice -b``: IS = 1e-30 and 1e-28 give the same answer)."""
+
+_BAD = set(" \t\n\r\f\v=(){},;'\"")
+
+
+def check_word(text: object, what: str) -> str:
+    """A name as it may appear in a netlist: lower-cased, one word, no SPICE punctuation.
+
+    Raises
+    ------
+    CircuitError
+        For non-strings, blanks, white space or line breaks, ``= ( ) { } , ; ' "``, a leading
+        ``.``, ``*`` or ``+`` (they would change how a card reads) and control characters.
+
+    Examples
+    --------
+    >>> check_word("DMod", "model name")
+    'dmod'
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise CircuitError(f"{what} must be a non-empty word; got {text!r}")
+    name = text.strip().lower()
+    if any(c in _BAD or not c.isprintable() for c in name) or name[0] in ".*+" or "//" in name:
+        raise CircuitError(
+            f"{what} {text!r} is not a single SPICE word (no white space, line breaks, "
+            "= ( ) { } , ; quotes, '//' or a leading . * +)"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -83,7 +151,8 @@ class Model:
     ----------
     name : str
         Model name, lower-cased (names starting with a digit are accepted, as ngspice does).
-    kind : {"d", "nmos", "pmos"}
+    kind : str
+        One of :data:`MODEL_KINDS` (``d``, ``nmos``, ``pmos``, ``npn`` ...).
     params : dict
         Explicitly given parameters (lower-case keys); defaults are not stored, so a written
         netlist shows what the user wrote.
@@ -95,6 +164,8 @@ class Model:
     (1e-12, 1.0)
     >>> m.spice_card()
     '.model dmod d (is=1e-12)'
+    >>> Model("q1", "npn", {"bf": 100}).native_issue()
+    'bipolar transistor models (npn) are not modelled natively'
     """
 
     name: str
@@ -102,48 +173,58 @@ class Model:
     params: dict[str, Value] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if (
-            not isinstance(self.name, str)
-            or not self.name.strip()
-            or any(c.isspace() for c in self.name.strip())
-        ):
-            raise CircuitError(f"model name must be a non-empty word; got {self.name!r}")
-        name = self.name.strip().lower()
+        name = check_word(self.name, "model name")
         object.__setattr__(self, "name", name)
         kind = str(self.kind).strip().lower()
         if kind not in MODEL_KINDS:
             raise CircuitError(
-                f"model {name}: unsupported type {self.kind!r}; "
-                f"expected one of {', '.join(MODEL_KINDS)}"
+                f"model {name}: unknown type {self.kind!r}; ngspice 39 reads "
+                f"{', '.join(MODEL_KINDS)}"
             )
         object.__setattr__(self, "kind", kind)
-        aliases = _DIODE_ALIASES if kind == "d" else _MOS_ALIASES
-        defaults = self.dc_defaults
-        ignored = _DIODE_IGNORED_AT_DC if kind == "d" else _MOS_IGNORED_AT_DC
+        aliases = _DIODE_ALIASES if kind == "d" else _MOS_ALIASES if kind in _MOS else {}
+        if not isinstance(self.params, dict):
+            raise CircuitError(f"model {name}: params must be a dict; got {self.params!r}")
         params: dict[str, Value] = {}
-        for key, value in dict(self.params).items():
-            key = aliases.get(str(key).strip().lower(), str(key).strip().lower())
-            if key not in defaults and key not in ignored:
-                valid = ", ".join(sorted(defaults) + sorted(ignored))
-                raise CircuitError(
-                    f"model {name} ({kind}): unsupported parameter {key!r}; supported: {valid}"
-                )
-            params[key] = _check_param(name, key, value)
-        if kind != "d" and "level" in params and params["level"] != 1.0:
-            raise CircuitError(
-                f"model {name}: only MOSFET level 1 is supported; got level={params['level']}"
-            )
+        for key, value in self.params.items():
+            text = str(key).strip().lower()
+            if not text.replace("_", "a").isalnum() or not text[0].isalpha():
+                raise CircuitError(f"model {name}: invalid parameter name {key!r}")
+            text = aliases.get(text, text)
+            params[text] = _check_param(name, text, value)
+        level = params.get("level", 1.0)
+        if isinstance(level, float) and kind in _MOS and level == 1.0:
+            known = set(MOS1_DC_DEFAULTS) | _MOS_IGNORED_AT_DC | _MOS1_UNMODELLED
+            _check_known(name, kind, params, known)
+        elif kind == "d":
+            known = set(DIODE_DC_DEFAULTS) | _DIODE_IGNORED_AT_DC | _DIODE_UNMODELLED
+            _check_known(name, kind, params, known)
         object.__setattr__(self, "params", params)
 
     @property
     def dc_defaults(self) -> dict[str, float]:
-        """The DC parameters of this model type with ngspice's defaults."""
+        """The DC parameters of this model type with ngspice's defaults (D and level-1 MOS)."""
         return DIODE_DC_DEFAULTS if self.kind == "d" else MOS1_DC_DEFAULTS
 
     @property
     def polarity(self) -> int:
         """+1 for NMOS (and diodes), −1 for PMOS."""
         return -1 if self.kind == "pmos" else 1
+
+    def native_issue(self) -> str | None:
+        """Why the native solver cannot reproduce this model's DC behaviour, or ``None``."""
+        if self.kind not in ("d", *_MOS):
+            return f"{MODEL_KINDS[self.kind]} models ({self.kind}) are not modelled natively"
+        level = self.params.get("level", 1.0)
+        if level != 1.0:
+            kind = "diode" if self.kind == "d" else "MOSFET"
+            shown = level if isinstance(level, Expression) else format_value(level)
+            return f"{kind} level {shown} is not modelled natively (level 1 is)"
+        unmodelled = _DIODE_UNMODELLED if self.kind == "d" else _MOS1_UNMODELLED
+        extra = sorted(set(self.params) & unmodelled)
+        if extra:
+            return f"parameter {extra[0]} changes the DC answer and is not modelled natively"
+        return None
 
     def value(self, key: str) -> Value:
         """A parameter's value, given or default."""
@@ -169,6 +250,18 @@ class Model:
         return f".model {self.name} {self.kind} ({body})"
 
 
+_MOS = ("nmos", "pmos")
+
+
+def _check_known(name: str, kind: str, params: dict[str, Value], known: set[str]) -> None:
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise CircuitError(
+            f"model {name} ({kind}): unknown parameter {unknown[0]!r} (ngspice ignores it with "
+            "'unrecognized parameter'; remove or correct it)"
+        )
+
+
 def _check_param(model: str, key: str, value: object) -> Value:
     if isinstance(value, Expression):
         return value
@@ -177,13 +270,29 @@ def _check_param(model: str, key: str, value: object) -> Value:
             return Expression(value)
         except ValueError as exc:
             raise CircuitError(f"model {model}: parameter {key}: {exc}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CircuitError(f"model {model}: parameter {key} must be a number; got {value!r}")
-    value = float(value)
-    if math.isinf(value) and not (key == "bv" and value > 0):
-        raise CircuitError(f"model {model}: parameter {key} must be finite; got {value!r}")
-    if key in {"is", "n", "kp", "ibv"} and value <= 0:
-        raise CircuitError(f"model {model}: parameter {key} must be positive; got {value!r}")
-    if key in {"rs", "rd", "ld", "gamma", "lambda"} and value < 0:
-        raise CircuitError(f"model {model}: parameter {key} must be ≥ 0; got {value!r}")
+    try:
+        value = float(value)
+    except OverflowError:
+        raise CircuitError(
+            f"model {model}: parameter {key} is too large for a float; got {value!r}"
+        ) from None
+    if math.isnan(value):
+        raise CircuitError(f"model {model}: parameter {key} must be a number; got {value!r}")
+    if math.isinf(value):
+        raise CircuitError(
+            f"model {model}: parameter {key} must be finite; got {value!r}"
+            + (" (leave BV out for no breakdown)" if key == "bv" else "")
+        )
+    _check_range(model, key, value)
     return value
+
+
+def _check_range(model: str, key: str, value: float) -> None:
+    """ngspice's range checks on the D and level-1 MOS parameters the native solver uses."""
+    if key in {"is", "n", "kp", "ibv", "ikf", "phi", "bv", "l", "w"} and value <= 0:
+        note = " (ngspice: 'Phi is not positive')" if key == "phi" else ""
+        raise CircuitError(f"model {model}: parameter {key} must be positive; got {value!r}{note}")
+    if key in {"rs", "rd", "gamma", "lambda"} and value < 0:
+        raise CircuitError(f"model {model}: parameter {key} must be ≥ 0; got {value!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from circuitlearn.circuit.elements import (
     CCCS,
@@ -23,6 +23,7 @@ from circuitlearn.circuit.elements import (
     Element,
     Inductor,
     Mosfet,
+    OpaqueElement,
     Resistor,
     SubcircuitInstance,
     VoltageSource,
@@ -45,18 +46,13 @@ __all__ = [
 ]
 
 UNSUPPORTED_LETTERS: dict[str, str] = {
-    "b": "behavioural (B) sources are not supported: use E, G, F or H sources",
-    "q": "bipolar transistors (Q) are not supported: use D and M elements",
-    "j": "JFETs (J) are not supported: use M elements",
-    "k": "coupled inductors (K) are not supported",
-    "s": "switches (S) are not supported",
-    "w": "switches (W) are not supported",
-    "t": "transmission lines (T) are not supported",
     "a": "XSPICE (A) elements are not supported",
+    "p": "coupled multiconductor lines (P) are not supported",
+    "n": "numerical devices (N) are not supported",
 }
 """Why an element letter we do not model is rejected."""
 
-_SUPPORTED = "R C L V I D E G F H M X"
+_SUPPORTED = "R C L V I D E G F H M X (and B J K O Q S T U W Y Z kept for ngspice)"
 
 _STRTOD = re.compile(
     r"[+-]?(?:0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?"
@@ -67,9 +63,17 @@ _STRTOD = re.compile(
 class CardContext:
     """Where a card came from, to build located errors."""
 
-    def __init__(self, card: Card, path: str | None) -> None:
+    def __init__(
+        self,
+        card: Card,
+        path: str | None,
+        models: Mapping[str, tuple[str, dict[str, Value]]] | None = None,
+    ) -> None:
         self.card = card
         self.path = path
+        self.models = models or {}
+        """Every ``.model`` of the netlist: name → (type, parameters), for cards whose reading
+        depends on a model (where a Q card's nodes end, a resistor's value from its model)."""
 
     def error(self, message: str) -> NetlistError:
         """A :class:`NetlistError` at this card."""
@@ -168,9 +172,7 @@ def split_arguments(
             index += 3
             continue
         if token.kind == "punct":
-            raise ctx.error(
-                f"{who}: unexpected {token.text!r} (POLY and function sources are not supported)"
-            )
+            raise ctx.error(f"{who}: unexpected {token.text!r}")
         if keywords:
             raise ctx.error(f"{who}: unexpected {token.text!r} after name=value parameters")
         positional.append(token)
@@ -223,14 +225,63 @@ def _model_token(tokens: list[Token], index: int, ctx: CardContext, who: str, us
 
 
 def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
-    usage = "rNAME n1 n2 VALUE"
+    usage = "rNAME n1 n2 VALUE [ac=..] [m=..] [scale=..], or rNAME n1 n2 RMODEL [l=.. w=..]"
     who = f"resistor {name}"
-    args, keywords = split_arguments(tokens, ctx, who)
+    args, keywords = split_arguments(_unbracket(tokens), ctx, who)
     n1, n2 = _nodes(args, 2, ctx, who, usage)
     rest = args[2:]
-    value = _main_value(rest, keywords, "r", ctx, who, usage)
+    model: str | None = None
+    for index, token in enumerate(rest[:2]):
+        if token.is_word and token.text.lower() in ctx.models:
+            model = rest.pop(index).text.lower()
+            break
+    if model is not None and not rest and "r" not in keywords:
+        value: Value = _resistance_from_model(model, keywords, ctx, who)
+    else:
+        value = _main_value(rest, keywords, "r", ctx, who, usage)
+        for key in ("l", "w"):
+            keywords.pop(key, None)  # geometry only matters without a value
+    ac = parse_value(keywords.pop("ac"), ctx, who) if "ac" in keywords else None
+    scale = parse_value(keywords.pop("scale"), ctx, who) if "scale" in keywords else 1.0
+    copies = parse_value(keywords.pop("m"), ctx, who) if "m" in keywords else 1.0
     _no_extra(rest, keywords, ctx, who, usage)
-    return Resistor(name, n1, n2, value)
+    if scale != 1.0 or copies != 1.0:  # R·scale/m folded into the value, as ngspice computes it
+        if not isinstance(scale, float) or not isinstance(copies, float) or copies <= 0:
+            raise ctx.error(f"{who}: m= and scale= need numbers (m > 0)")
+        if isinstance(value, Expression):
+            raise ctx.error(f"{who}: m= and scale= need a numeric value, not an expression")
+        value = value * scale / copies
+    return Resistor(name, n1, n2, value, ac)
+
+
+def _resistance_from_model(
+    model: str, keywords: dict[str, Token], ctx: CardContext, who: str
+) -> float:
+    """ngspice's resistance from a resistor model: R, else RSH·(L − 2·SHORT)/(W − 2·NARROW)."""
+    kind, params = ctx.models[model]
+    if kind not in {"r", "res"}:
+        raise ctx.error(f"{who}: model {model} is a {kind} model; expected an r model")
+    if not all(isinstance(v, float) for v in params.values()):
+        raise ctx.error(f"{who}: resistor model {model} needs numeric parameters")
+    geometry = {k: parse_value(keywords.pop(k), ctx, who) for k in ("l", "w") if k in keywords}
+    if not all(isinstance(v, float) for v in geometry.values()):
+        raise ctx.error(f"{who}: l= and w= need numbers with a resistor model")
+    if "r" in params and not geometry:
+        return float(params["r"])
+    if "rsh" not in params:
+        raise ctx.error(f"{who}: resistor model {model} has neither r= nor rsh=")
+    length = float(geometry.get("l", params.get("l", _DEFAULT_RES_SIZE)))
+    width = float(geometry.get("w", params.get("w", _DEFAULT_RES_SIZE)))
+    length -= 2.0 * float(params.get("short", 0.0))
+    width -= 2.0 * float(params.get("narrow", 0.0))
+    if length <= 0 or width <= 0:
+        raise ctx.error(f"{who}: effective length and width must be positive with model {model}")
+    return float(params["rsh"]) * length / width
+
+
+_DEFAULT_RES_SIZE = 10e-6
+"""Resistor L and W [m] when neither the card nor its model gives them (ngspice 39: a model
+with only RSH gives R = RSH, and RSH with L = 10 µm alone gives RSH again)."""
 
 
 def _source(name: str, tokens: list[Token], ctx: CardContext) -> Element:
@@ -287,11 +338,10 @@ def _reactive(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     args, keywords = split_arguments(tokens, ctx, who)
     n1, n2 = _nodes(args, 2, ctx, who, usage)
     rest = args[2:]
-    if rest and not _is_value(rest[0]):
-        raise ctx.error(
-            f"{who}: {cls.kind}s with a model ({rest[0].text}) are not supported; "
-            f"expected '{usage}'"
-        )
+    if rest and not _is_value(rest[0]):  # a model-based C or L: kept for ngspice
+        if rest[0].text.lower() not in ctx.models:
+            raise ctx.error(f"{who}: {rest[0].text!r} is neither a value nor a known model")
+        return _opaque(name, tokens, ctx)
     value = _main_value(rest, keywords, name[0], ctx, who, usage)
     unknown = sorted(set(keywords) - known)
     if unknown:
@@ -305,7 +355,7 @@ def _reactive(name: str, tokens: list[Token], ctx: CardContext) -> Element:
 
 
 def _diode(name: str, tokens: list[Token], ctx: CardContext) -> Element:
-    usage = "dNAME anode cathode MODEL [area=VALUE]"
+    usage = "dNAME anode cathode MODEL [area=VALUE] [m=VALUE]"
     who = f"diode {name}"
     args, keywords = split_arguments(tokens, ctx, who)
     anode, cathode = _nodes(args, 2, ctx, who, usage)
@@ -316,8 +366,9 @@ def _diode(name: str, tokens: list[Token], ctx: CardContext) -> Element:
             f"write area={args[3].text}"
         )
     area = parse_value(keywords.pop("area"), ctx, who) if "area" in keywords else 1.0
+    copies = parse_value(keywords.pop("m"), ctx, who) if "m" in keywords else 1.0
     _no_extra(args[3:], keywords, ctx, who, usage)
-    return Diode(name, anode, cathode, model, area)
+    return Diode(name, anode, cathode, model, area, copies)
 
 
 def _controlled(name: str, tokens: list[Token], ctx: CardContext) -> Element:
@@ -326,7 +377,9 @@ def _controlled(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     voltage_controlled = letter in "eg"
     usage = f"{letter}NAME n+ n- {'nc+ nc-' if voltage_controlled else 'VCTRL'} VALUE"
     who = f"{cls.kind} {name}"
-    args, keywords = split_arguments(tokens, ctx, who)
+    if any(t.is_word and t.text.lower() in _BEHAVIOURAL for t in tokens):
+        return _opaque(name, tokens, ctx)
+    args, keywords = split_arguments(_unbracket(tokens), ctx, who)
     count = 4 if voltage_controlled else 2
     nodes = _nodes(args, count, ctx, who, usage)
     rest = args[count:]
@@ -351,8 +404,9 @@ def _mosfet(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     nodes = _nodes(args, 4, ctx, who, usage)
     model = _model_token(args, 4, ctx, who, usage)
     sizes = {k: parse_value(keywords.pop(k), ctx, who) for k in ("w", "l") if k in keywords}
+    extra = {k: parse_value(keywords.pop(k), ctx, who) for k in list(keywords)}
     _no_extra(args[5:], keywords, ctx, who, usage)
-    return Mosfet(name, *nodes, model, sizes.get("w"), sizes.get("l"))
+    return Mosfet(name, *nodes, model, sizes.get("w"), sizes.get("l"), extra)
 
 
 def _instance(name: str, tokens: list[Token], ctx: CardContext) -> Element:
@@ -370,6 +424,63 @@ def _instance(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     return SubcircuitInstance(name, tuple(t.text for t in args[:-1]), args[-1].text, params)
 
 
+_BEHAVIOURAL = {"poly", "value", "table", "laplace", "freq", "vol", "cur"}
+"""Words that make an E/G/F/H card a behavioural source, kept as an opaque card."""
+
+_OPAQUE_NODES = {
+    "b": 2, "c": 2, "e": 2, "f": 2, "g": 2, "h": 2, "j": 3, "k": 0, "l": 2, "o": 4, "s": 4,
+    "t": 4, "u": 3, "w": 2, "y": 4, "z": 3, "q": 3,
+}  # fmt: skip
+"""Nodes of each opaque card (Q: 3 to 5, ending before its model name)."""
+
+
+def _opaque(name: str, tokens: list[Token], ctx: CardContext) -> Element:
+    """An element kept as written (for ngspice): nodes, the model it names, the rest verbatim."""
+    who = f"element {name}"
+    letter = name[0]
+    count = _OPAQUE_NODES[letter]
+    words = ctx.card.text.split()
+    if letter == "q":
+        while count < 5 and count < len(words) - 1 and words[count + 1].lower() not in ctx.models:
+            count += 1
+        if count == 5 or count >= len(words) - 1:
+            raise ctx.error(f"{who}: bipolar transistor without a known model (add a .model)")
+    if len(words) < count + 1:
+        raise ctx.error(f"{who}: too few nodes: expected {count}")
+    nodes = words[1 : count + 1]
+    for node in nodes:
+        if any(c in node for c in "(){}=,'"):
+            raise ctx.error(f"{who}: expected {count} plain node names; got {node!r}")
+    rest = words[count + 1 :]
+    model = ""
+    if rest and rest[0].lower() in ctx.models:
+        model = rest.pop(0)
+    return OpaqueElement(name, tuple(nodes), model, " ".join(rest))
+
+
+def _unbracket(tokens: list[Token]) -> list[Token]:
+    """Tokens without the brackets of ngspice's node pairs: ``E1 (out 0) (in 0) 2``."""
+    out: list[Token] = []
+    index = 0
+    while index < len(tokens):
+        window = tokens[index : index + 4]
+        if (
+            len(window) == 4
+            and window[0].kind == "punct"
+            and window[0].text == "("
+            and window[1].is_word
+            and window[2].is_word
+            and window[3].kind == "punct"
+            and window[3].text == ")"
+        ):
+            out += window[1:3]
+            index += 4
+            continue
+        out.append(tokens[index])
+        index += 1
+    return out
+
+
 ELEMENT_PARSERS: dict[str, Callable[[str, list[Token], CardContext], Element]] = {
     "r": _resistor,
     "c": _reactive,
@@ -383,6 +494,7 @@ ELEMENT_PARSERS: dict[str, Callable[[str, list[Token], CardContext], Element]] =
     "h": _controlled,
     "m": _mosfet,
     "x": _instance,
+    **dict.fromkeys("bjkoqstuwyz", _opaque),
 }
 """Card parser by element letter, called with the name, the tokens after it and the context."""
 

@@ -184,6 +184,7 @@ class _Reader:
     def read(self, text: str) -> Circuit:
         title, cards, skipped = split_cards(text, path=self.path)
         cards, included_skipped = expand_includes(cards, path=self.path)
+        self.models = self._scan_models(cards)
         top = Circuit(title or "circuit")
         top.source_path = self.path
         top.ignored_cards.extend((card.line, card.text) for card in skipped + included_skipped)
@@ -191,7 +192,7 @@ class _Reader:
         self.scopes = list(self.stack)
         for card in cards:
             self.card_texts[card.line] = card.text
-            ctx = CardContext(card, self.path)
+            ctx = CardContext(card, self.path, self.models)
             tokens = tokenize(card, path=card.path or self.path)
             try:
                 self._card(tokens, ctx)
@@ -216,6 +217,16 @@ class _Reader:
         self._validate(top)
         self._resolve_top_params(self.stack[0])
         return top
+
+    def _scan_models(self, cards: list[Card]) -> dict[str, tuple[str, dict[str, Value]]]:
+        """Every ``.model`` card, read ahead: some element cards read differently with one."""
+        models: dict[str, tuple[str, dict[str, Value]]] = {}
+        for card in cards:
+            if card.text[:6].lower() == ".model":
+                ctx = CardContext(card, self.path)
+                name, kind, params = _model_card(tokenize(card, path=card.path)[1:], ctx)
+                models[name.lower()] = (kind, params)
+        return models
 
     # -- cards ------------------------------------------------------------------------------
     def _card(self, tokens: list[Token], ctx: CardContext) -> None:
@@ -274,29 +285,7 @@ class _Reader:
             )
 
     def _model(self, tokens: list[Token], ctx: CardContext, scope: _Scope) -> None:
-        usage = ".model NAME D|NMOS|PMOS (param=value ...)"
-        tokens = [t for t in tokens if not (t.kind == "punct" and t.text in "(),")]
-        if len(tokens) < 2 or not tokens[0].is_word or not tokens[1].is_word:
-            raise ctx.error(f".model: missing model name or type; expected '{usage}'")
-        name, kind = tokens[0].text, tokens[1].text.lower()
-        who = f"model {name.lower()}"
-        if kind not in MODEL_KINDS:
-            raise ctx.error(
-                f"{who}: model type {kind!r} is not supported; "
-                f"expected one of {', '.join(MODEL_KINDS)}"
-            )
-        args, keywords = split_arguments(tokens[2:], ctx, who)
-        if args:
-            raise ctx.error(f"{who}: unexpected {args[0].text!r}; expected '{usage}'")
-        params: dict[str, Value] = {
-            key: parse_value(token, ctx, who) for key, token in keywords.items()
-        }
-        if kind == "d" and "level" in params:
-            if params["level"] != 1.0:
-                raise ctx.error(
-                    f"{who}: only diode level 1 is supported; got level={keywords['level'].text}"
-                )
-            del params["level"]
+        name, kind, params = _model_card(tokens, ctx)
         scope.circuit.add_model(Model(name, kind, params))
 
     def _subckt(self, tokens: list[Token], ctx: CardContext, scope: _Scope) -> None:
@@ -490,6 +479,37 @@ class _Reader:
                     line=scope.param_lines.get(name),
                     text=self.card_texts.get(scope.param_lines.get(name, -1)),
                 ) from None
+
+
+def _model_card(tokens: list[Token], ctx: CardContext) -> tuple[str, str, dict[str, Value]]:
+    """Name, type and parameters of a ``.model`` card: ``name=value`` or SPICE2 ``name value``."""
+    usage = ".model NAME TYPE (param=value ...)"
+    tokens = [t for t in tokens if not (t.kind == "punct" and t.text in "(),")]
+    if len(tokens) < 2 or not tokens[0].is_word or not tokens[1].is_word:
+        raise ctx.error(f".model: missing model name or type; expected '{usage}'")
+    name, kind = tokens[0].text, tokens[1].text.lower()
+    who = f"model {name.lower()}"
+    if kind not in MODEL_KINDS:
+        raise ctx.error(
+            f"{who}: unknown model type {kind!r}; ngspice 39 reads {', '.join(MODEL_KINDS)}"
+        )
+    params: dict[str, Value] = {}
+    rest = tokens[2:]
+    index = 0
+    while index < len(rest):
+        key = rest[index]
+        if not key.is_word:
+            raise ctx.error(f"{who}: expected a parameter name; got {key.text!r}")
+        index += 1
+        if index < len(rest) and rest[index].kind == "punct":
+            index += 1
+        if index >= len(rest) or rest[index].kind == "punct":
+            raise ctx.error(f"{who}: parameter {key.text.lower()} has no value")
+        if key.text.lower() in params:
+            raise ctx.error(f"{who}: parameter {key.text.lower()} is given twice")
+        params[key.text.lower()] = parse_value(rest[index], ctx, who)
+        index += 1
+    return name, kind, params
 
 
 def _param_pairs(tokens: list[Token], ctx: CardContext) -> Iterator[tuple[str, list[Token]]]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuitlearn.circuit import Circuit, Diode, Mosfet
+from circuitlearn.circuit.models import IS_FLOOR
 from circuitlearn.errors import CircuitError
 
 __all__ = [
@@ -104,17 +105,27 @@ def diode_current(
     bv: np.ndarray,
     vtebrk: np.ndarray,
     gmin: float = GMIN,
+    ikf: np.ndarray | float = math.inf,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Junction diode current [A] and conductance [S] at junction voltages ``vd`` [V].
 
-    Forward (vd ≥ −3·vte): IS·(exp(vd/vte) − 1); reverse: −IS·(1 + (3·vte/(e·vd))³), ngspice's
-    smooth reverse formula; below −BV: −IS·exp(−(BV + vd)/vtebrk). GMIN·vd is added in every
-    region, as ngspice puts gmin across the junction. ``bv`` = ∞ disables breakdown.
+    Forward (vd ≥ −3·vte): IS·(exp(vd/vte) − 1), divided by 1 + √(I/IKF) where it is positive
+    and IKF (the area-scaled knee current [A]) is finite, ngspice's high-injection roll-off;
+    reverse: −IS·(1 + (3·vte/(e·vd))³), ngspice's smooth reverse formula; below −BV:
+    −IS·exp(−(BV + vd)/vtebrk). GMIN·vd is added in every region, as ngspice puts gmin across
+    the junction. ``bv`` = ∞ disables breakdown.
     """
-    isat, vte, bv, vtebrk = (np.broadcast_to(a, vd.shape) for a in (isat, vte, bv, vtebrk))
+    isat, vte, bv, vtebrk, ikf = (
+        np.broadcast_to(a, vd.shape) for a in (isat, vte, bv, vtebrk, ikf)
+    )
     ev = np.exp(np.minimum(vd / vte, MAX_EXP_ARG))
     current = isat * (ev - 1.0)
     conductance = isat * ev / vte
+    knee = np.isfinite(ikf) & (current > 0.0)
+    if knee.any():  # I/(1 + s), s = √(I/IKF): dI' = dI·(1 + s/2)/(1 + s)²
+        root = np.sqrt(current[knee] / ikf[knee])
+        conductance[knee] *= (1.0 + 0.5 * root) / (1.0 + root) ** 2
+        current[knee] /= 1.0 + root
     forward = vd >= -3.0 * vte
     if not forward.all():
         back = ~forward
@@ -287,6 +298,7 @@ class DiodeGroup:
     vcrit: np.ndarray
     bv: np.ndarray
     vtebrk: np.ndarray
+    ikf: np.ndarray
 
     @property
     def residual_rows(self) -> np.ndarray:
@@ -327,7 +339,7 @@ class DiodeGroup:
             vd = np.broadcast_to(old["vd0"], vd_raw.shape)
         else:
             vd = self._limit(vd_raw, old["vd"])
-        current, g = diode_current(vd, self.isat, self.vte, self.bv, self.vtebrk, gmin)
+        current, g = diode_current(vd, self.isat, self.vte, self.bv, self.vtebrk, gmin, self.ikf)
         lin = current + g * (vd_raw - vd)
         res = np.concatenate([lin, -lin], axis=-1)
         jac = np.concatenate([g, -g, -g, g], axis=-1)
@@ -479,10 +491,6 @@ class MosGroup:
         return vgs, vds, vbs
 
 
-DEFAULT_MOS_SIZE = 100e-6
-"""Default MOSFET W and L [m]: ngspice's DEFW = DEFL = 100 µm."""
-
-
 def build_groups(
     flat: Circuit, ext: Mapping[str, int]
 ) -> tuple[dict[str, DiodeGroup | MosGroup], list[tuple[int, int, float]]]:
@@ -498,8 +506,9 @@ def build_groups(
         d_rows = []
         for d in diodes:
             model = flat.models[d.model]
-            area, n, rs = float(d.area), float(model.value("n")), float(model.value("rs"))
-            isat, vte = float(model.value("is")) * area, n * VT
+            area = float(d.area) * float(d.m)  # the multiplicity scales like the area
+            n, rs = float(model.value("n")), float(model.value("rs"))
+            isat, vte = max(float(model.value("is")), IS_FLOOR) * area, n * VT
             anode = ext[d.anode]
             if rs > 0:
                 anode = ext[f"{d.name}#internal"]
@@ -507,8 +516,18 @@ def build_groups(
             bv = float(model.value("bv"))
             if math.isfinite(bv):
                 bv = breakdown_voltage(bv, float(model.value("ibv")), isat, n)
+            ikf = float(model.value("ikf")) * area
             d_rows.append(
-                (anode, ext[d.cathode], isat, vte, vte * math.log(vte / (_SQRT2 * isat)), bv, vte)
+                (
+                    anode,
+                    ext[d.cathode],
+                    isat,
+                    vte,
+                    vte * math.log(vte / (_SQRT2 * isat)),
+                    bv,
+                    vte,
+                    ikf,
+                )
             )
         cols = list(zip(*d_rows, strict=True))
         groups["d"] = DiodeGroup(
@@ -521,8 +540,8 @@ def build_groups(
         for m in mos:
             model = flat.models[m.model]
             p = {k: float(v) for k, v in model.dc_params().items()}
-            w = DEFAULT_MOS_SIZE if m.w is None else float(m.w)
-            length = DEFAULT_MOS_SIZE if m.l is None else float(m.l)
+            w = p["w"] if m.w is None else float(m.w)
+            length = p["l"] if m.l is None else float(m.l)
             leff = length - 2.0 * p["ld"]
             if leff <= 0:
                 raise CircuitError(
@@ -531,13 +550,14 @@ def build_groups(
                     "increase L or reduce LD",
                     element=m.name,
                 )
+            copies = float(m.params.get("m", 1.0))  # parallel devices: currents scale by M
             drain, source = ext[m.drain], ext[m.source]
             if p["rd"] > 0:
                 drain = ext[f"{m.name}#drain"]
-                series.append((ext[m.drain], drain, 1.0 / p["rd"]))
+                series.append((ext[m.drain], drain, copies / p["rd"]))
             if p["rs"] > 0:
                 source = ext[f"{m.name}#source"]
-                series.append((ext[m.source], source, 1.0 / p["rs"]))
+                series.append((ext[m.source], source, copies / p["rs"]))
             pol = float(model.polarity)
             m_rows.append(
                 (
@@ -546,14 +566,14 @@ def build_groups(
                     source,
                     ext[m.bulk],
                     pol,
-                    p["kp"] * w / leff,
+                    copies * p["kp"] * w / leff,
                     pol * p["vto"] - p["gamma"] * math.sqrt(p["phi"]),
                     p["vto"],
                     p["gamma"],
                     p["phi"],
                     p["lambda"],
-                    p["is"],
-                    VT * math.log(VT / (_SQRT2 * p["is"])),
+                    copies * p["is"],
+                    VT * math.log(VT / (_SQRT2 * copies * p["is"])),
                 )
             )
         cols = list(zip(*m_rows, strict=True))

@@ -26,6 +26,7 @@ from circuitlearn.circuit import (
     Diode,
     Inductor,
     Mosfet,
+    OpaqueElement,
     Resistor,
     VoltageSource,
 )
@@ -42,9 +43,29 @@ def check_native(flat: Circuit) -> None:
     Raises
     ------
     CircuitError
-        A diode or MOSFET in a circuit away from 27 °C (``.temp``): the native device
-        equations are ngspice's at the nominal temperature only.
+        An element kept as an opaque card (Q, J, S, W, T, B ...), a diode or MOSFET whose model
+        the native solver cannot reproduce (:meth:`~circuitlearn.circuit.Model.native_issue`) or
+        with an instance temperature, and a diode or MOSFET in a circuit away from 27 °C
+        (``.temp``): the native device equations are ngspice's at the nominal temperature.
     """
+    fix = " (use --backend ngspice)"
+    for element in flat:
+        if isinstance(element, OpaqueElement):
+            model = f" (model {element.model})" if element.model else ""
+            raise CircuitError(
+                f"{element.kind} {element.name}{model}: not modelled by the native solver{fix}",
+                element=element.name,
+            )
+        if isinstance(element, (Diode, Mosfet)):
+            issue = flat.models[element.model].native_issue()
+            if issue is None and isinstance(element, Mosfet):
+                extra = sorted({"temp", "dtemp"} & set(element.params))
+                issue = f"instance parameter {extra[0]} is not modelled natively" if extra else None
+            if issue is not None:
+                raise CircuitError(
+                    f"{element.kind} {element.name} (model {element.model}): {issue}{fix}",
+                    element=element.name,
+                )
     temperature = flat.temperature
     if temperature != NOMINAL_TEMPERATURE:
         device = next(iter(flat.elements_of(Diode, Mosfet)), None)
@@ -52,7 +73,7 @@ def check_native(flat: Circuit) -> None:
             raise CircuitError(
                 f"{device.kind} {device.name} (model {device.model}): the circuit is at "
                 f"{temperature:g} °C but the native solver models devices at "
-                f"{NOMINAL_TEMPERATURE:g} °C only (use --backend ngspice)",
+                f"{NOMINAL_TEMPERATURE:g} °C only{fix}",
                 element=device.name,
             )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_netlist_ngspice import operating_point
+from ngspice_reference import ngspice_op as operating_point
 
 from circuitlearn import from_spice
 from circuitlearn.circuit import Circuit

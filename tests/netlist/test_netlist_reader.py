@@ -196,7 +196,8 @@ def test_model_level_one_is_accepted() -> None:
         deck(".model n1 nmos level=1 vto=1", ".model dd d level=1", "v1 a 0 1", "m1 a a 0 0 n1")
     )
     assert c.models["n1"].params["level"] == 1.0
-    assert "level" not in c.models["dd"].params
+    assert c.models["dd"].params["level"] == 1.0  # kept as written
+    assert c.models["dd"].native_issue() is None and c.models["n1"].native_issue() is None
 
 
 def test_subcircuits_with_params_and_nesting() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_netlist_ngspice import operating_point
+from ngspice_reference import ngspice_op as operating_point
 
 from circuitlearn import from_spice
 from circuitlearn.circuit import Capacitor, Circuit, Inductor, Resistor, VoltageSource
@@ -139,7 +139,7 @@ def test_reactive_topology_errors() -> None:
 @pytest.mark.parametrize(
     ("card", "match"),
     [
-        ("C1 a 0 cmod 1p", "capacitors with a model"),
+        ("C1 a 0 cmod 1p", "'cmod' is neither a value nor a known model"),
         ("L1 a 0 1u foo=1", "unsupported parameter foo="),
         ("C1 a 0", "missing value"),
     ],
