@@ -34,7 +34,9 @@ def solve_dc(
     x0 : OperatingPoint or array, optional
         Warm start (native backend).
     options : mapping, optional
-        Solver options; unknown keys raise an error listing the valid ones.
+        Solver options; unknown keys raise an error listing the valid ones. Native: see
+        ``newton.DEFAULT_OPTIONS``; ngspice: ``.options`` plus ``spice_options`` (``"native"``
+        tolerances by default, or the ``"deck"``'s own) and ``verify`` (see ``solve_ngspice``).
     raise_on_failure : bool
         Raise :class:`~circuitlearn.errors.ConvergenceError` instead of returning
         ``converged=False``.
