@@ -85,6 +85,19 @@ def test_pyspice_built_circuit_reads_with_its_units_and_subcircuits() -> None:
     assert Circuit.from_pyspice(circuit.to_pyspice()) == circuit
 
 
+def test_pyspice_include_is_read(tmp_path: Path) -> None:
+    library = tmp_path / "models.lib"
+    library.write_text("* diode models\n.model dm D (is=1e-14 n=1.2)\n")
+    p = PySpiceNetlist.Circuit("include")
+    p.include(str(library))
+    p.V(1, "a", p.gnd, 1)
+    p.R(1, "a", "b", 1000)
+    p.D(1, "b", p.gnd, model="dm")
+    circuit = Circuit.from_pyspice(p)
+    assert circuit.models["dm"].params == {"is": 1e-14, "n": 1.2}
+    assert solve_dc(circuit).converged
+
+
 def test_errors_name_the_pyspice_line() -> None:
     p = PySpiceNetlist.Circuit("bad")
     p.V(1, "a", p.gnd, 1)
