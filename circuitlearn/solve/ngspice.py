@@ -654,7 +654,8 @@ class _Engine:
         out = "\n".join(self._ng.lines)
         if rc != 0 or self._ng.exited:
             raise BackendError(
-                f"ngspice command {text!r} failed (return code {rc})", log=_tail(out)
+                f"ngspice command {text!r} failed (return code {rc}): {quote_errors(out)}",
+                log=_tail(out),
             )
         return out
 
