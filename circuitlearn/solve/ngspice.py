@@ -389,8 +389,8 @@ class _Deck:
     """The ``.options`` written (deck's and caller's, tolerances resolved)."""
     newton_tried: bool
     system: MNASystem | None
-    """The native compilation for the KCL check (``None`` when the native models do not
-    honour :attr:`options`)."""
+    """The native compilation that checks ngspice's answers (``None`` when the native solver
+    does not model the circuit or ``verify`` is off)."""
     stale: bool = False
     """A value that a compiled system cannot change (diode area) was altered."""
 
@@ -405,7 +405,8 @@ class _Deck:
             self.system.set_values({element.name: value}, sync_circuit=False)
 
     def verify(self, result: OperatingPoint) -> OperatingPoint:
-        """``result`` unless ngspice's "converged" answer fails the finite or KCL check."""
+        """``result`` with the native KCL residual, and ``converged=False`` when ngspice's
+        "converged" answer is not finite or fails the native Newton-step test."""
         values = [*result.voltages.values(), *result.currents.values()]
         if not all(math.isfinite(v) for v in values):
             if not result.converged:
