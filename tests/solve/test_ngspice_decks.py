@@ -11,7 +11,7 @@ import pytest
 
 import circuitlearn.solve.ngspice as ng
 from circuitlearn.circuit import Circuit, SubcircuitInstance
-from circuitlearn.errors import BackendError, CircuitError
+from circuitlearn.errors import BackendError, CircuitError, NetlistError
 from circuitlearn.netlist import from_spice
 from circuitlearn.solve import solve_dc
 from circuitlearn.solve.ngspice import ngspice_available, solve_ngspice
@@ -128,6 +128,16 @@ def test_deck_options_reach_ngspice_and_are_refused_natively() -> None:
         r"does not model it \(remove it, or use the ngspice backend\)$",
     ):
         solve_dc(circuit)
+
+
+def test_deck_options_are_read_and_written_back() -> None:
+    circuit = from_spice("t\n.option reltol = 1e-4 noacct method=GEAR\nr1 a 0 1k\nv1 a 0 1\n")
+    assert circuit.options == {"reltol": 1e-4, "noacct": True, "method": "gear"}
+    assert ".options reltol=0.0001 noacct method=gear" in circuit.to_spice()
+    assert from_spice(circuit.to_spice()) == circuit
+    assert circuit.flatten().options == circuit.options == circuit.copy().options
+    with pytest.raises(NetlistError, match=r"^<netlist>:2: \.options: option reltol=abc is not"):
+        from_spice("t\n.options reltol=abc\nr1 a 0 1k\n")
 
 
 @pytest.mark.parametrize(
