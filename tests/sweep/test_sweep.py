@@ -1,0 +1,153 @@
+"""Sweeps on dask.distributed: grid expansion, a 2-worker LocalCluster, resume, failures, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("dask.distributed")
+
+from circuitlearn.cli import main
+from circuitlearn.errors import CircuitLearnError
+from circuitlearn.sweep import core, load_sweep, run_sweep
+from circuitlearn.sweep.runs import ratenet_run, train_run
+
+TINY = """
+[sweep]
+kind = "ratenet"
+out = "out"
+workers = 2
+report_epochs = [1]
+
+[base]
+dataset = "fashion-mnist"
+n_train = 40
+n_test = 20
+hidden = [4]
+epochs = 1
+batch_size = 20
+
+[grid]
+method = ["vf", "aep"]
+seed = [0, 1]
+"""
+
+
+@pytest.fixture
+def sweep_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY, encoding="utf-8")
+    return path
+
+
+def test_grid_and_presets_expand(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(
+        TINY + '\n[[preset]]\nname = "a"\nlr = 0.5\n\n[[preset]]\nname = "b"\nlr = 2.0\n',
+        encoding="utf-8",
+    )
+    spec = load_sweep(path)
+    assert len(spec.runs) == 8 and spec.grid_keys == ("method", "seed", "preset")
+    assert {(r["preset"], r["lr"]) for r in spec.runs} == {("a", 0.5), ("b", 2.0)}
+    assert spec.out == tmp_path / "out" and spec.workers == 2
+    assert len({spec.run_id(r) for r in spec.runs}) == 8
+    assert spec.run_id({"a": 1, "b": 2}) == spec.run_id({"b": 2, "a": 1})
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[sweep]\nkind = 'nope'\n", "kind must be one of"),
+        ("[sweep]\ncolour = 1\n", r"\[sweep\] unknown key"),
+        ("[grid]\nseed = []\n", r"\[grid\] seed must be a non-empty list"),
+        ("[grids]\nseed = [1]\n", "unknown table"),
+        ("[sweep]\nworkers = 0\n", "workers must be an integer >= 1"),
+        ("[grid\n", "not valid TOML"),
+        ("[[preset]]\nlr = 1\n[[preset]]\nlr = 2\n", "needs a 'name'"),
+    ],
+)
+def test_bad_sweep_files_name_the_problem(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CircuitLearnError, match=match):
+        load_sweep(path)
+
+
+def test_two_worker_local_cluster_table_figure_and_resume(sweep_file: Path) -> None:
+    spec = load_sweep(sweep_file)
+    first = run_sweep(spec, processes=False)
+    assert (first.computed, first.skipped, first.failed) == (4, 0, [])
+    assert {row["method"] for row in first.rows} == {"vf", "aep"}
+    assert all(row["runs"] == 2 for row in first.rows)
+    assert all(0.0 <= row["acc_epoch1_mean"] <= 1.0 for row in first.rows)
+    assert first.table_csv.read_text().startswith("method,runs,acc_epoch1_mean,acc_epoch1_std")
+    assert "| vf | 2 |" in first.table_md.read_text()
+    assert first.figure is not None and first.figure.stat().st_size > 0
+    assert not list((spec.out / "runs").glob("*.tmp"))
+
+    again = run_sweep(spec, processes=False)
+    assert (again.computed, again.skipped) == (0, 4)
+    assert again.rows == first.rows
+
+    lost = spec.result_path(spec.runs[1])
+    lost.unlink()
+    resumed = run_sweep(spec, processes=False)
+    assert (resumed.computed, resumed.skipped) == (1, 3)
+    record = json.loads(lost.read_text())
+    assert record["params"] == spec.runs[1] and len(record["metrics"]["test_accuracy"]) == 2
+
+
+def test_a_failing_run_is_reported_and_retried_later(
+    sweep_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = load_sweep(sweep_file)
+
+    def flaky(params: dict, run_dir: Path | None = None) -> dict:
+        if params["method"] == "aep" and params["seed"] == 1:
+            raise RuntimeError("worker lost")
+        return ratenet_run(params, run_dir)
+
+    monkeypatch.setitem(core.RUN_KINDS, "ratenet", flaky)
+    result = run_sweep(spec, processes=False)
+    assert result.computed == 3 and len(result.failed) == 1
+    assert "worker lost" in next(iter(result.errors.values()))
+    assert not spec.result_path({**spec.runs[3]}).exists()
+    monkeypatch.setitem(core.RUN_KINDS, "ratenet", ratenet_run)
+    assert run_sweep(spec, processes=False).computed == 1
+
+
+def test_existing_cluster_by_address(sweep_file: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    spec = load_sweep(sweep_file)
+    with LocalCluster(n_workers=2, processes=False, dashboard_address=":0") as cluster:
+        result = run_sweep(spec, scheduler=cluster.scheduler_address)
+    assert result.computed == 4
+
+
+def test_cli_sweep_json_and_errors(sweep_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", str(sweep_file), "--workers", "2", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["computed"] == 4 and Path(payload["figure"]).is_file()
+    assert main(["sweep", str(sweep_file)]) == 0
+    assert "0 runs computed, 4 already done" in capsys.readouterr().out
+    for argv, match in (
+        ([str(sweep_file.parent / "missing.toml")], "missing.toml"),
+        ([str(sweep_file), "--workers", "0"], "--workers must be >= 1"),
+    ):
+        assert main(["sweep", *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and match in err[0]
+
+
+def test_unknown_run_parameter_and_dataset() -> None:
+    with pytest.raises(CircuitLearnError, match=r"unknown parameter\(s\) \['colour'\]"):
+        ratenet_run({"colour": 1})
+    with pytest.raises(CircuitLearnError, match="dataset must be"):
+        ratenet_run({"dataset": "cifar", "epochs": 0})
+    with pytest.raises(CircuitLearnError, match="'config'"):
+        train_run({"seed": 1})
+    with pytest.raises(CircuitLearnError, match="no config file or preset"):
+        train_run({"config": "no_such_preset"})
