@@ -37,12 +37,25 @@ from circuitlearn.circuit.elements import (
     normalize_node,
 )
 from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
-from circuitlearn.circuit.models import Model
+from circuitlearn.circuit.models import Model, check_word
 from circuitlearn.circuit.units import format_value
 from circuitlearn.circuit.waveforms import resolve_spec
 from circuitlearn.errors import CircuitError
 
-__all__ = ["MAIN_VALUE", "NOMINAL_TEMPERATURE", "Circuit", "Subcircuit"]
+__all__ = [
+    "MAIN_VALUE",
+    "MAX_FLAT_ELEMENTS",
+    "MAX_INSTANCE_DEPTH",
+    "NOMINAL_TEMPERATURE",
+    "Circuit",
+    "Subcircuit",
+]
+
+MAX_FLAT_ELEMENTS = 1_000_000
+"""Most elements :meth:`Circuit.flatten` creates (a few nested subcircuits multiply quickly)."""
+
+MAX_INSTANCE_DEPTH = 100
+"""Deepest chain of subcircuit instances :meth:`Circuit.flatten` expands."""
 
 NOMINAL_TEMPERATURE = 27.0
 """ngspice's default circuit and model temperature [°C] (TEMP = TNOM = 27 °C)."""
@@ -159,12 +172,7 @@ class Circuit:
 
     def set_param(self, name: str, value: Value | str) -> None:
         """Define or change a ``.param`` (numbers or expressions of earlier parameters)."""
-        key = str(name).strip().lower()
-        if not key.isidentifier():
-            raise CircuitError(f"invalid parameter name {name!r}")
-        if isinstance(value, str):
-            value = Expression(value)
-        self.params[key] = value if isinstance(value, Expression) else float(value)
+        self.params[_param_name(name, ".param")] = _param_value(value, f".param {name}")
 
     def remove(self, name: str) -> Element:
         """Remove and return an element."""
@@ -290,6 +298,7 @@ class Circuit:
     def flatten(self) -> Circuit:
         """The solver-ready form: subcircuits expanded, expressions evaluated, models resolved."""
         self.validate()
+        _check_expansion(self)
         env = _resolve(self.params, {}, "the top level")
         flat = Circuit(self.title)
         flat.temperature = self.temperature
@@ -366,6 +375,12 @@ class Circuit:
         if analysis:
             lines.append(analysis)
         lines.append(".end")
+        for line in lines:  # nothing assigned after construction may add a card ngspice runs
+            if len(line.splitlines()) > 1 or "\r" in line or "\n" in line:
+                raise CircuitError(
+                    f"to_spice: a line break inside {line[:60]!r} would start a new card; "
+                    "names, values and the title must be one line"
+                )
         return "\n".join(lines)
 
 
@@ -382,17 +397,15 @@ class Subcircuit:
     params: dict[str, Value] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.name = str(self.name).strip().lower()
-        if not self.name or any(c.isspace() for c in self.name):
-            raise CircuitError(f"invalid subcircuit name {self.name!r}")
+        self.name = check_word(self.name, "subcircuit name")
         self.ports = tuple(normalize_node(p, element=f"subcircuit {self.name}") for p in self.ports)
         if GROUND in self.ports:
             raise CircuitError(f"subcircuit {self.name}: ground (0) cannot be a port")
         if len(set(self.ports)) != len(self.ports):
             raise CircuitError(f"subcircuit {self.name}: duplicate port names in {self.ports}")
         self.params = {
-            str(k).lower(): (Expression(v) if isinstance(v, str) else v)
-            for k, v in self.params.items()
+            _param_name(k, f"subcircuit {self.name}"): _param_value(v, f"subcircuit {self.name}")
+            for k, v in dict(self.params).items()
         }
 
     def spice_lines(self) -> list[str]:
@@ -428,6 +441,71 @@ def _option_text(name: str, value: float | str | bool) -> str:
     if value is True:
         return name
     return f"{name}={value if isinstance(value, str) else format_value(value)}"
+
+
+def _check_expansion(circuit: Circuit) -> None:
+    """Refuse, before expanding anything, a hierarchy deeper than :data:`MAX_INSTANCE_DEPTH` or
+    one that flattens to more than :data:`MAX_FLAT_ELEMENTS`, naming the chain of instances."""
+    sizes: dict[int, tuple[int, tuple[str, ...]]] = {}
+
+    def size(
+        elements: Iterable[Element], subcircuits: Mapping[str, Subcircuit], chain: tuple[str, ...]
+    ) -> tuple[int, tuple[str, ...]]:
+        total, heaviest, heaviest_chain = 0, 0, ()
+        for element in elements:
+            if not isinstance(element, SubcircuitInstance):
+                total += 1
+                continue
+            sub = subcircuits.get(element.subckt)
+            link = f"{element.name} ({element.subckt})"
+            if sub is None or any(link.endswith(f"({sub.name})") for link in chain):
+                continue  # unknown or recursive: validate() and _expand() report those
+            if len(chain) >= MAX_INSTANCE_DEPTH:
+                raise CircuitError(
+                    f"subcircuit instances nested more than {MAX_INSTANCE_DEPTH} deep: "
+                    f"{' -> '.join(chain[:4])} -> ... -> {link}",
+                    element=chain[0].split()[0],
+                )
+            if id(sub) not in sizes:
+                inner = {**subcircuits, **sub.body.subcircuits}
+                sizes[id(sub)] = size(sub.body.elements, inner, (*chain, link))
+            count, below = sizes[id(sub)]
+            total += count
+            if count > heaviest:
+                heaviest, heaviest_chain = count, (link, *below)
+            if total > MAX_FLAT_ELEMENTS:
+                path = " -> ".join((*chain, *heaviest_chain))
+                raise CircuitError(
+                    f"flattening would create more than {MAX_FLAT_ELEMENTS:,} elements "
+                    f"(each level multiplies the one below): {path}",
+                    element=(chain or heaviest_chain)[0].split()[0],
+                )
+        return total, heaviest_chain
+
+    size(circuit.elements, circuit.subcircuits, ())
+
+
+def _param_name(name: object, who: str) -> str:
+    key = str(name).strip().lower()
+    if not key.isidentifier() or not key.isascii():
+        raise CircuitError(f"{who}: invalid parameter name {name!r} (use letters, digits and _)")
+    return key
+
+
+def _param_value(value: object, who: str) -> Value:
+    if isinstance(value, Expression):
+        return value
+    try:
+        if isinstance(value, str):
+            return Expression(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expected a number or an expression; got {value!r}")
+        number = float(value)
+    except (ValueError, OverflowError) as exc:
+        raise CircuitError(f"{who}: {exc}") from None
+    if not math.isfinite(number):
+        raise CircuitError(f"{who}: value must be finite; got {value!r}")
+    return number
 
 
 def _fmt(value: Value) -> str:

@@ -620,8 +620,14 @@ class SubcircuitInstance(Element):
         object.__setattr__(self, "subckt", _model_name(self, self.subckt, what="subcircuit"))
         params: dict[str, Value] = {}
         for key, value in dict(self.params).items():
-            key = str(key).lower()
-            params[key] = _checked(value, self, f"parameter {key}", "finite")
+            name = str(key).strip().lower()
+            if not name.isidentifier() or not name.isascii():
+                raise CircuitError(
+                    f"subcircuit instance {self.name}: invalid parameter name {key!r} "
+                    "(use letters, digits and _)",
+                    element=self.name,
+                )
+            params[name] = _checked(value, self, f"parameter {name}", "finite")
         object.__setattr__(self, "params", params)
 
     @property

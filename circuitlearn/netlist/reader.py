@@ -12,7 +12,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from circuitlearn.circuit.circuit import NOMINAL_TEMPERATURE, Circuit, Subcircuit
+from circuitlearn.circuit.circuit import (
+    MAX_FLAT_ELEMENTS,
+    NOMINAL_TEMPERATURE,
+    Circuit,
+    Subcircuit,
+)
 from circuitlearn.circuit.elements import SubcircuitInstance
 from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
 from circuitlearn.circuit.models import MODEL_KINDS, Model
@@ -140,10 +145,14 @@ def flat_origins(circuit: Circuit) -> dict[str, int]:
     {'v1': 5, 'r.x1.r1': 3}
     """
     origins: dict[str, int] = {}
+    visited = [0]  # elements walked: stop at MAX_FLAT_ELEMENTS (flatten() refuses more)
 
     def walk(body: Circuit, subcircuits: dict, path: tuple[str, ...], depth: int) -> None:
         prefix = ".".join(path)
         for element in body:
+            visited[0] += 1
+            if visited[0] > MAX_FLAT_ELEMENTS:
+                return
             line = body.origin.get(element.name)
             if isinstance(element, SubcircuitInstance):
                 sub = subcircuits.get(element.subckt)
@@ -591,13 +600,13 @@ def _cycle_through(
 
 def _check(circuit: Circuit, path: str | None, card_texts: dict[int, str]) -> None:
     """Flatten and check topology, turning errors into located :class:`NetlistError`s."""
-    origins = flat_origins(circuit)
     try:
         flat = circuit.flatten()
     except CircuitError as exc:
         line = _find_line(circuit, exc.element)
         text = card_texts.get(line) if line is not None else None
         raise NetlistError(str(exc), path=path, line=line, text=text) from None
+    origins = flat_origins(circuit)
     try:
         check_topology(flat)
     except CircuitError as exc:

@@ -50,7 +50,8 @@ def compile_circuit(circuit: Circuit) -> MNASystem:
     ------
     CircuitError
         Floating nodes, voltage-source loops, invalid MOSFET geometry (naming the culprit),
-        deck ``.options`` the native models do not honour (``rshunt``, a non-default ``gmin``...).
+        deck ``.options`` the native models do not honour (``rshunt``, a non-default ``gmin``...),
+        and anything that is not a :class:`Circuit` (a file name: read it with ``from_spice``).
 
     Examples
     --------
@@ -61,6 +62,11 @@ def compile_circuit(circuit: Circuit) -> MNASystem:
     >>> system.unknowns, system.fixed_nodes
     (['out'], {'in': ('v1', 2.0)})
     """
+    if not isinstance(circuit, Circuit):
+        raise CircuitError(
+            f"native solver: expected a Circuit; got {type(circuit).__name__} "
+            "(read a netlist file with circuitlearn.from_spice(path) first)"
+        )
     check_native_options(circuit)
     return MNASystem(circuit)
 
