@@ -2,10 +2,11 @@
 
 A benchmark script builds a list of case functions, each returning a dict with at least
 ``name``, ``native_s``, ``ngspice_s``, ``ratio`` and ``max_abs_diff_V``, and calls :func:`main`.
-The runner writes ``benchmarks/results/<benchmark>.csv``, refreshes the benchmark's table in
-``benchmarks/README.md`` (between ``<!-- <benchmark>:start -->`` and ``<!-- <benchmark>:end -->``)
-with the date and hardware, and prints either a text table or one JSON object
-``{"benchmark", "date", "hardware", "cases": [...]}``.
+The runner prints each case's line as soon as the case finishes (on stderr with ``--json``, whose
+stdout is one JSON object ``{"benchmark", "date", "hardware", "cases": [...]}``). Only with
+``--record`` does it write ``benchmarks/results/<benchmark>.csv`` and refresh the benchmark's
+table in ``benchmarks/README.md`` (between ``<!-- <benchmark>:start -->`` and
+``<!-- <benchmark>:end -->``) with the date and hardware: tracked files change only on request.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def main(
         "--case", action="append", default=None, help="run only this case (repeatable)"
     )
     parser.add_argument(
-        "--no-record", action="store_true", help="do not write the CSV and README table"
+        "--record",
+        action="store_true",
+        help="write benchmarks/results/<benchmark>.csv and the README table (tracked files)",
     )
     if extra is not None:
         extra(parser)
@@ -88,11 +91,10 @@ def main(
     for case in selected:
         row = case(args)
         results.append(row)
-        if not args.json:
-            print(_line(row), flush=True)
+        print(_line(row), file=sys.stderr if args.json else sys.stdout, flush=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = hardware()
-    if not args.no_record:
+    if args.record:
         _write_csv(benchmark, results, stamp, machine)
         _write_readme(benchmark, results, stamp, machine)
     if args.json:
@@ -105,6 +107,13 @@ def main(
 
 
 def _line(row: dict[str, Any]) -> str:
+    if "epoch_s" in row:
+        return (
+            f"{row['name']:<16} epoch {row['epoch_s']:.4g} s ({row['samples']} samples)  "
+            f"ngspice {row['ngspice_epoch_s']:.4g} s  ratio {_ratio(row['ratio'])}x  "
+            f"peak {row['peak_rss_MiB']:.0f} MiB  conducting "
+            f"{row['hidden_conducting_fraction']:.2f}  Newton {row['newton_iterations']:.2f}"
+        )
     return (
         f"{row['name']:<20} native {row['native_s']:.4g} s  ngspice {row['ngspice_s']:.4g} s  "
         f"ratio {_ratio(row['ratio'])}x  max |dV| {row['max_abs_diff_V']:.3g} V"

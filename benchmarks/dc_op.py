@@ -5,6 +5,8 @@ Cases
 drn_xs
     Kendall-style DRN-XS: 784 differential input pairs (1,568 grounded sources), 100 hidden nodes
     clamped by diode pairs, 10 outputs, random conductances (``kendall_network(784, 100, 10)``).
+    Its default diode rails (0, 0) V leave every diode off (the hidden nodes of a random network
+    sit near 0 V), so this case times an effectively linear network.
     Native: one cold ``solve_native`` on the compiled system (compilation reported apart).
     ngspice: one ``op`` in a loaded shared-mode session (parsing/loading reported apart).
 mesh_10k
@@ -16,6 +18,14 @@ drn_xs_batch1000
     exact layered Schur path), run in a child process whose peak RSS is reported. ngspice:
     ``alter`` + ``op`` per sample in one session, timed on a subset and extrapolated to 1,000
     (the subset size is in the notes); answers compared on that subset.
+drn_xs_conducting, drn_xs_batch1000_conducting
+    The same two DRN-XS cases in the conducting regime of ``benchmarks/epoch.py``: diode rails
+    (low, high) = (0.6, −0.6) V, so every hidden diode is about 0.6 V forward and carries a current
+    comparable to the node's resistive currents. ``hidden_conducting_fraction`` is the fraction of
+    diodes forward-biased above 0.4 V.
+
+ngspice runs without circuitlearn's check of its answer (``verify=False``): only its own solve
+is timed.
 
 Goals (issue 4): ratio ≥ 1000 (drn_xs), ≥ 3 (mesh_10k), ≥ 10,000 (drn_xs_batch1000) with peak
 memory < 2 GiB. Run ``python benchmarks/dc_op.py [--json]``.
@@ -43,9 +53,26 @@ SEED = 0
 N_BATCH = 1000
 
 
-def drn_xs():
+CONDUCTING_BIAS = (0.6, -0.6)
+"""Diode rails [V] of the conducting regime (see the module notes)."""
+
+NGSPICE_OPTIONS = {"verify": False}
+
+
+def drn_xs(bias: tuple[float, float] = (0.0, 0.0)):
     """The DRN-XS layered network (784 inputs → 100 hidden → 10 outputs)."""
-    return kendall_network(784, 100, 10, seed=SEED)
+    return kendall_network(784, 100, 10, seed=SEED, bias_voltages=bias)
+
+
+def conducting_fraction(circuit, voltages: np.ndarray, nodes: list[str]) -> float:
+    """Fraction of diodes forward-biased above 0.4 V (rows of ``voltages``: samples)."""
+    column = {node: k for k, node in enumerate(nodes)}
+    column["0"] = None
+    diodes = circuit.elements_of(Diode)
+    v = np.column_stack([voltages, np.zeros(len(voltages))])
+    a = [column[d.anode] if d.anode != "0" else -1 for d in diodes]
+    k = [column[d.cathode] if d.cathode != "0" else -1 for d in diodes]
+    return float(np.mean(v[:, a] - v[:, k] > 0.4))
 
 
 def batch_inputs(net, n_samples: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -96,18 +123,28 @@ def max_diff(a: dict[str, float], b: dict[str, float]) -> float:
 
 
 def case_drn_xs(args: argparse.Namespace) -> dict[str, Any]:
+    return _drn_xs("drn_xs", (0.0, 0.0))
+
+
+def case_drn_xs_conducting(args: argparse.Namespace) -> dict[str, Any]:
+    return _drn_xs("drn_xs_conducting", CONDUCTING_BIAS)
+
+
+def _drn_xs(name: str, bias: tuple[float, float]) -> dict[str, Any]:
     from circuitlearn.solve.ngspice import NgspiceSession
 
-    net = drn_xs()
+    net = drn_xs(bias)
     x, _ = batch_inputs(net, 1)
     circuit = net.with_inputs(x[0])
     compile_s, system = timed(lambda: compile_circuit(circuit))
     native_s, op = timed(lambda: solve_native(system), repeat=5)
-    with NgspiceSession(circuit) as session:
+    with NgspiceSession(circuit, options=NGSPICE_OPTIONS) as session:
         first_s, _ = timed(session.op)  # parses and loads the deck, then runs op
         ngspice_s, ref = timed(session.op, repeat=2)
+    nodes = list(op.voltages)
+    fraction = conducting_fraction(circuit, np.array([[op.voltages[n] for n in nodes]]), nodes)
     return {
-        "name": "drn_xs",
+        "name": name,
         "native_s": native_s,
         "ngspice_s": ngspice_s,
         "ratio": ngspice_s / native_s,
@@ -117,7 +154,9 @@ def case_drn_xs(args: argparse.Namespace) -> dict[str, Any]:
         "ngspice_first_op_s": first_s,
         "native_iterations": op.iterations,
         "ngspice_iterations": ref.iterations,
+        "hidden_conducting_fraction": fraction,
         "notes": (
+            f"rails {bias} V, {fraction:.0%} of diodes conducting; "
             f"op only on both sides; native compile {compile_s:.2f} s, "
             f"ngspice load + first op {first_s:.2f} s"
         ),
@@ -130,7 +169,7 @@ def case_mesh_10k(args: argparse.Namespace) -> dict[str, Any]:
     circuit = mesh()
     compile_s, system = timed(lambda: compile_circuit(circuit))
     native_s, op = timed(lambda: solve_native(system), repeat=3)
-    ngspice_s, ref = timed(lambda: solve_ngspice(circuit))
+    ngspice_s, ref = timed(lambda: solve_ngspice(circuit, options=NGSPICE_OPTIONS))
     return {
         "name": "mesh_10k",
         "native_s": native_s,
@@ -146,9 +185,9 @@ def case_mesh_10k(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _native_batch(n_samples: int, keep: int) -> dict[str, Any]:
+def _native_batch(n_samples: int, keep: int, bias: tuple[float, float]) -> dict[str, Any]:
     """Child process: build, compile and batch-solve DRN-XS; report times and peak memory."""
-    net = drn_xs()
+    net = drn_xs(bias)
     _, values = batch_inputs(net, n_samples)
     compile_s, system = timed(lambda: compile_circuit(net.circuit))
     solve_s, result = timed(lambda: solve_batch(system, values), repeat=2)
@@ -159,20 +198,29 @@ def _native_batch(n_samples: int, keep: int) -> dict[str, Any]:
         "iterations": float(result.iterations.mean()),
         "nodes": result.nodes,
         "voltages": result.voltages[:keep].tolist(),
+        "conducting": conducting_fraction(net.circuit, result.voltages, result.nodes),
         "peak_rss_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
 
 
 def case_drn_xs_batch1000(args: argparse.Namespace) -> dict[str, Any]:
+    return _drn_xs_batch("drn_xs_batch1000", (0.0, 0.0), args)
+
+
+def case_drn_xs_batch1000_conducting(args: argparse.Namespace) -> dict[str, Any]:
+    return _drn_xs_batch("drn_xs_batch1000_conducting", CONDUCTING_BIAS, args)
+
+
+def _drn_xs_batch(name: str, bias: tuple[float, float], args: argparse.Namespace) -> dict[str, Any]:
     from circuitlearn.solve.ngspice import NgspiceSession
 
     subset = args.ngspice_samples
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        native = pool.apply(_native_batch, (N_BATCH, subset))
-    net = drn_xs()
+        native = pool.apply(_native_batch, (N_BATCH, subset, bias))
+    net = drn_xs(bias)
     x, _ = batch_inputs(net, N_BATCH)
     diffs = []
-    with NgspiceSession(net.circuit) as session:
+    with NgspiceSession(net.circuit, options=NGSPICE_OPTIONS) as session:
         session.op()  # parse and load once, not timed per sample
         start = time.perf_counter()
         for k in range(subset):
@@ -183,7 +231,7 @@ def case_drn_xs_batch1000(args: argparse.Namespace) -> dict[str, Any]:
         per_sample = (time.perf_counter() - start) / subset
     ngspice_s = per_sample * N_BATCH
     return {
-        "name": "drn_xs_batch1000",
+        "name": name,
         "native_s": native["solve_s"],
         "ngspice_s": ngspice_s,
         "ratio": ngspice_s / native["solve_s"],
@@ -193,8 +241,10 @@ def case_drn_xs_batch1000(args: argparse.Namespace) -> dict[str, Any]:
         "native_peak_rss_MiB": native["peak_rss_MiB"],
         "native_converged": native["converged"],
         "native_mean_iterations": native["iterations"],
+        "hidden_conducting_fraction": native["conducting"],
         "ngspice_per_sample_s": per_sample,
         "notes": (
+            f"rails {bias} V, {native['conducting']:.0%} of diodes conducting; "
             f"ngspice alter+op timed on {subset} samples, extrapolated to {N_BATCH}; "
             f"native peak RSS {native['peak_rss_MiB']:.0f} MiB "
             f"(child process, build+compile+solve); compile {native['compile_s']:.2f} s"
@@ -215,7 +265,13 @@ if __name__ == "__main__":
     sys.exit(
         main(
             "dc_op",
-            [case_drn_xs, case_mesh_10k, case_drn_xs_batch1000],
+            [
+                case_drn_xs,
+                case_drn_xs_conducting,
+                case_mesh_10k,
+                case_drn_xs_batch1000,
+                case_drn_xs_batch1000_conducting,
+            ],
             description=__doc__,
             extra=_options,
         )

@@ -313,6 +313,10 @@ def _add_bench(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, default=1800.0, help="seconds per script (default 1800)"
     )
+    parser.add_argument(
+        "--record", action="store_true",
+        help="let the scripts rewrite benchmarks/results/*.csv and benchmarks/README.md",
+    )  # fmt: skip
 
 
 def _run_bench(args: argparse.Namespace) -> Outcome:
@@ -331,36 +335,78 @@ def _run_bench(args: argparse.Namespace) -> Outcome:
     results: dict[str, Any] = {}
     texts: list[str] = []
     for name, script in chosen.items():
-        command = [sys.executable, str(script), *(["--json"] if args.json else [])]
+        flags = [*(["--json"] if args.json else []), *(["--record"] if args.record else [])]
+        if not args.json:
+            print(f"== {name}", flush=True)
         start = time.perf_counter()
-        try:
-            done = subprocess.run(
-                command, cwd=folder.parent, capture_output=True, text=True,
-                timeout=args.timeout, stdin=subprocess.DEVNULL, check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
+        code, stdout, stderr_tail = _stream_script(
+            [sys.executable, str(script), *flags], folder.parent, args.timeout, echo=not args.json
+        )
+        seconds = round(time.perf_counter() - start, 3)
+        if code is None:
             results[name] = {"status": "timeout", "seconds": args.timeout}
             texts.append(f"== {name}: timed out after {args.timeout:g} s")
             continue
-        seconds = round(time.perf_counter() - start, 3)
-        entry: dict[str, Any] = {"status": "ok" if done.returncode == 0 else "failed",
-                                 "returncode": done.returncode, "seconds": seconds}  # fmt: skip
-        if args.json and done.returncode == 0:
+        entry: dict[str, Any] = {"status": "ok" if code == 0 else "failed",
+                                 "returncode": code, "seconds": seconds}  # fmt: skip
+        if args.json and code == 0:
             try:
-                entry["result"] = json.loads(done.stdout)
+                entry["result"] = json.loads(stdout)
             except json.JSONDecodeError:
                 entry.update(status="failed", error="its --json output is not one JSON object")
         if entry["status"] != "ok":
-            entry["stderr_tail"] = done.stderr.strip().splitlines()[-5:]
-        sys.stderr.write(done.stderr)
+            entry["stderr_tail"] = stderr_tail
         results[name] = entry
-        texts.append(f"== {name} ({entry['status']}, {seconds:.1f} s)\n{done.stdout.rstrip()}")
+        texts.append(f"== {name} ({entry['status']}, {seconds:.1f} s)")
     failed = [n for n, r in results.items() if r["status"] != "ok"]
     payload = {"benchmarks": results, "failed": failed, "folder": str(folder)}
     text = "\n\n".join(texts) if texts else f"no benchmark scripts in {folder}"
     if failed:
         text += f"\n\nfailed: {', '.join(failed)}"
     return Outcome(payload, text, EXIT_FAILED if failed else EXIT_OK)
+
+
+def _stream_script(
+    command: list[str], cwd: Path, timeout: float, *, echo: bool
+) -> tuple[int | None, str, list[str]]:
+    """Run a benchmark script, passing its lines on as they come (stdout too when ``echo``).
+
+    Returns the exit code (None on timeout), the whole stdout and the last lines of stderr.
+    """
+    import threading
+    from collections import deque
+
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL, bufsize=1,
+    )  # fmt: skip
+    tail: deque[str] = deque(maxlen=5)
+
+    def relay_stderr() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            tail.append(line.rstrip())
+
+    relay = threading.Thread(target=relay_stderr, daemon=True)
+    relay.start()
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    out: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            out.append(line)
+            if echo:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        code = process.wait()
+    finally:
+        timed_out = not timer.is_alive()
+        timer.cancel()
+        relay.join(timeout=5)
+    return (None if timed_out and code != 0 else code), "".join(out), list(tail)
 
 
 # -- learning: gradient, report, export-phase, conservation -------------------------------------

@@ -49,6 +49,7 @@ from circuitlearn.learn.estimators import (
 )
 from circuitlearn.learn.phases import clamped_circuit
 from circuitlearn.learn.task import LearningTask
+from circuitlearn.solve.arrays import get_backend
 from circuitlearn.solve.batch import BatchSolver, batch_sources, newton_batch, solve_batch
 from circuitlearn.solve.mna import Evaluation, MNASystem, SourceValues, compile_circuit
 from circuitlearn.solve.newton import check_options
@@ -533,7 +534,7 @@ class BatchEngine:
         nodes = self._n_nodes
         ca, cb = np.where(a < nodes, a, nodes), np.where(b < nodes, b, nodes)
         qn = np.concatenate([q[:, :nodes], np.zeros((len(q), 1))], axis=1)
-        m = v.T @ qn  # (n_ext, nodes + 1): Σ_s v_i q_j, the last column zero
+        m = get_backend().matmul(v.T, qn)  # (n_ext, nodes + 1): Σ_s v_i q_j; last column zero
         return m[a, ca] - m[a, cb] - m[b, ca] + m[b, cb]
 
     def _extended(self, x: np.ndarray, sources: SourceValues) -> np.ndarray:
@@ -556,7 +557,7 @@ class BatchEngine:
                 raise CircuitError("batch: the circuit has no independent source to vary")
             inputs = {name: np.full(n, float(self.system.circuit[name].dc))}
         sources, _ = batch_sources(self.system, inputs)
-        result = solve_batch(self.system, inputs, options=self.options)
+        result = solve_batch(self.system, inputs, options=self.options, sources=sources)
         if not np.all(result.converged):
             bad = np.flatnonzero(~result.converged)
             raise ConvergenceError(

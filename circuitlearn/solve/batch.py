@@ -80,6 +80,7 @@ def solve_batch(
     *,
     x0: np.ndarray | BatchResult | OperatingPoint | None = None,
     options: Mapping[str, Any] | None = None,
+    sources: SourceValues | None = None,
 ) -> BatchResult:
     """Solve the circuit once per input vector, all samples at once.
 
@@ -92,6 +93,8 @@ def solve_batch(
         Warm start (e.g. the states of a previous batch).
     options : mapping, optional
         Native solver options (see :data:`~circuitlearn.solve.newton.DEFAULT_OPTIONS`).
+    sources : SourceValues, optional
+        ``inputs`` as already placed by :func:`batch_sources` (saves placing them again).
 
     Raises
     ------
@@ -110,7 +113,10 @@ def solve_batch(
     """
     opts = check_options(options)
     system = circuit if isinstance(circuit, MNASystem) else compile_circuit(circuit)
-    sources, n_samples = batch_sources(system, inputs)
+    if sources is None:
+        sources, n_samples = batch_sources(system, inputs)
+    else:
+        n_samples = sources.const.shape[0]
     x = _warm_start(system, x0, n_samples)
     if system.is_linear:
         x = _linear_batch(system, sources)
@@ -144,6 +150,9 @@ def solve_batch(
 def batch_sources(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[SourceValues, int]:
     """Per-sample fixed-node voltages and source vectors for ``{source name: values}``.
 
+    Vectorised over the sources (a network's 1,568 inputs are one array operation); the
+    placement of each named source is worked out once per system and set of names.
+
     Raises
     ------
     CircuitError
@@ -151,21 +160,51 @@ def batch_sources(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[SourceV
     """
     if not inputs:
         raise CircuitError("solve_batch: inputs is empty; give {source name: values per sample}")
-    arrays = {str(k).lower(): np.atleast_1d(np.asarray(v, dtype=float)) for k, v in inputs.items()}
-    sizes = {a.shape for a in arrays.values()}
-    if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+    names = tuple(str(k).lower() for k in inputs)
+    arrays = [np.atleast_1d(np.asarray(v, dtype=float)) for v in inputs.values()]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
         raise CircuitError(
             "solve_batch: every input must be a 1-D array of the same length; "
-            f"got shapes {sorted(sizes)}"
+            f"got shapes {sorted(shapes)}"
         )
-    n_samples = next(iter(sizes))[0]
+    values = np.stack(arrays, axis=1)
+    finite = np.all(np.isfinite(values), axis=0)
+    if not finite.all():
+        name = names[int(np.argmin(finite))]
+        raise CircuitError(f"solve_batch: input {name} has non-finite values", element=name)
+    plan = _source_plan(system, names)
+    n_samples = values.shape[0]
     fixed = np.tile(system.fixed_values, (n_samples, 1))
     b = np.tile(system.source_vector, (n_samples, 1))
+    fixed[:, plan.fixed_columns] = values[:, plan.fixed_inputs] * plan.fixed_signs
+    if plan.rows.size:
+        delta = values[:, plan.stamp_inputs] - plan.stamp_dc
+        np.add.at(b, (slice(None), plan.rows), plan.signs * delta)
+    return system.sources(1.0, fixed=fixed, b=b), n_samples
+
+
+@dataclass(frozen=True)
+class _SourcePlan:
+    """Where each named source's value goes: fixed-node columns, or source-vector rows."""
+
+    fixed_columns: np.ndarray
+    fixed_inputs: np.ndarray
+    fixed_signs: np.ndarray
+    rows: np.ndarray
+    signs: np.ndarray
+    stamp_inputs: np.ndarray
+    stamp_dc: np.ndarray
+
+
+def _source_plan(system: MNASystem, names: tuple[str, ...]) -> _SourcePlan:
+    plans: dict[tuple[str, ...], _SourcePlan] = system.__dict__.setdefault("_source_plans", {})
+    if names in plans:
+        return plans[names]
     fixed_names = {name: k for k, (name, _) in enumerate(system.fixed_nodes.values())}
-    columns, column_values = [], []
-    for name, values in arrays.items():
-        if not np.all(np.isfinite(values)):
-            raise CircuitError(f"solve_batch: input {name} has non-finite values", element=name)
+    fixed_columns, fixed_inputs = [], []
+    rows, signs, stamp_inputs, stamp_dc = [], [], [], []
+    for k, name in enumerate(names):
         element = system.circuit[name] if name in system.circuit else None  # noqa: SIM401
         if not isinstance(element, (VoltageSource, CurrentSource)):
             raise CircuitError(
@@ -174,14 +213,28 @@ def batch_sources(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[SourceV
                 element=name,
             )
         if name in fixed_names:
-            columns.append(fixed_names[name])
-            column_values.append(values)
+            fixed_columns.append(fixed_names[name])
+            fixed_inputs.append(k)
             continue
         for row, sign in system.source_stamps(name):
-            b[:, row] += sign * (values - float(element.dc))
-    if columns:
-        fixed[:, columns] = np.stack(column_values, axis=1) * system.fixed_sign[columns]
-    return system.sources(1.0, fixed=fixed, b=b), n_samples
+            rows.append(row)
+            signs.append(sign)
+            stamp_inputs.append(k)
+            stamp_dc.append(float(element.dc))
+    columns = np.array(fixed_columns, dtype=int)
+    plan = _SourcePlan(
+        columns,
+        np.array(fixed_inputs, dtype=int),
+        system.fixed_sign[columns],
+        np.array(rows, dtype=int),
+        np.array(signs, dtype=float),
+        np.array(stamp_inputs, dtype=int),
+        np.array(stamp_dc, dtype=float),
+    )
+    if len(plans) > 16:
+        plans.clear()
+    plans[names] = plan
+    return plan
 
 
 def _warm_start(system: MNASystem, x0: Any, n_samples: int) -> np.ndarray:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from circuitlearn.solve.arrays import get_backend
+
 __all__ = ["MAX_REST", "PIVOT_RATIO", "SchurPlan"]
 
 MAX_REST = 256
@@ -115,9 +117,7 @@ class SchurPlan:
         b_r = rhs[:, self.rest]
         schur = k_rr - k_ri @ (inv[:, :, None] * k_ir)
         try:
-            x_r = np.linalg.solve(
-                schur, (b_r - np.einsum("srk,sk->sr", k_ri, inv * b_i))[:, :, None]
-            )[:, :, 0]
+            x_r = get_backend().solve(schur, b_r - np.einsum("srk,sk->sr", k_ri, inv * b_i))
         except np.linalg.LinAlgError:
             return None
         x_i = inv * (b_i - np.einsum("skr,sr->sk", k_ir, x_r))

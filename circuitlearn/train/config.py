@@ -3,7 +3,7 @@
 A config has three tables, every key optional except ``[data] dataset``::
 
     [data]                     # what to learn
-    dataset = "iris"           # iris | digits | mnist
+    dataset = "iris"           # iris | digits | mnist | fashion_mnist (official split)
     n_train = 60               # training subset (all of the split when absent)
     n_test = 30                # test subset
     test_fraction = 0.2        # fraction of each class held out (before subsetting)
@@ -60,7 +60,7 @@ __all__ = [
     "to_toml",
 ]
 
-DATASETS = ("iris", "digits", "mnist")
+DATASETS = ("iris", "digits", "mnist", "fashion_mnist")
 TRAIN_METHODS = names(trainable=True)
 VARIANTS = ("centered", "positive", "negative")
 COST_NAMES = ("mse", "cross_entropy")

@@ -33,6 +33,7 @@ from circuitlearn.data import (
     decode_classes,
     differential_pairs,
     load_digits,
+    load_fashion_mnist,
     load_iris,
     load_mnist,
     one_hot_targets,
@@ -99,8 +100,9 @@ class _Problem:
 
     net: LayeredNetwork
     task: LearningTask
-    train: tuple[np.ndarray, np.ndarray, np.ndarray]  # source voltages, targets, labels
+    train: tuple[np.ndarray, np.ndarray, np.ndarray]  # features in [0, 1], targets, labels
     test: tuple[np.ndarray, np.ndarray, np.ndarray]
+    input_range: tuple[float, float]
 
     @property
     def n_train(self) -> int:
@@ -108,9 +110,9 @@ class _Problem:
 
     def batch(self, engine: BatchEngine, split: str, index: np.ndarray) -> Batch:
         """The samples ``index`` of ``split`` as a :class:`Batch` of per-sample source values."""
-        v, targets, _ = self.train if split == "train" else self.test
-        columns = v[index]
-        inputs = {s: columns[:, j] for j, s in enumerate(self.net.input_sources)}
+        x, targets, _ = self.train if split == "train" else self.test
+        columns = differential_pairs(x[index], voltage_range=self.input_range)  # per batch:
+        inputs = {s: columns[:, j] for j, s in enumerate(self.net.input_sources)}  # O(batch)
         return engine.batch(inputs, targets[index])
 
 
@@ -214,8 +216,11 @@ def train(
 def _build_problem(config: TrainConfig) -> _Problem:
     """Load and encode the dataset, and build the network and one task per training sample."""
     d, n = config.data, config.network
-    loader = {"iris": load_iris, "digits": load_digits, "mnist": load_mnist}[d.dataset]
-    data = loader(test_fraction=d.test_fraction, seed=d.seed)
+    if d.dataset == "fashion_mnist":  # the official 60k / 10k split; test_fraction unused
+        data = load_fashion_mnist(seed=d.seed)
+    else:
+        loader = {"iris": load_iris, "digits": load_digits, "mnist": load_mnist}[d.dataset]
+        data = loader(test_fraction=d.test_fraction, seed=d.seed)
     x_train, y_train = _subset(data.x_train, data.y_train, d.n_train, config, "n_train")
     x_test, y_test = _subset(data.x_test, data.y_test, d.n_test, config, "n_test")
     net = kendall_network(
@@ -229,20 +234,21 @@ def _build_problem(config: TrainConfig) -> _Problem:
         amplifier_gain=n.amplifier_gain or None,
     )
     low, high = (0.0, 1.0) if config.learning.cost == "cross_entropy" else d.target_range
-    sets = []
-    for x, y in ((x_train, y_train), (x_test, y_test)):
-        v = differential_pairs(x, voltage_range=d.input_range)
-        sets.append((v, one_hot_targets(y, data.n_classes, low=low, high=high), y))
+    sets = [
+        (x, one_hot_targets(y, data.n_classes, low=low, high=high), y)
+        for x, y in ((x_train, y_train), (x_test, y_test))
+    ]
     sources, outputs = list(net.input_sources), list(net.output_nodes)
+    first = differential_pairs(sets[0][0][:1], voltage_range=d.input_range)[0]
     task = LearningTask(
         net.circuit,
         list(net.trainable),
         outputs,
         targets=sets[0][1][0],
         cost=config.learning.cost,
-        inputs=dict(zip(sources, sets[0][0][0].tolist(), strict=True)),
+        inputs=dict(zip(sources, first.tolist(), strict=True)),
     )
-    return _Problem(net, task, sets[0], sets[1])
+    return _Problem(net, task, sets[0], sets[1], d.input_range)
 
 
 def _subset(

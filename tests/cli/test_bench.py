@@ -60,3 +60,48 @@ def test_bench_user_errors(capsys, bench_dir, tmp_path):
     assert main(["bench", "--dir", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no benchmarks folder" in err
+
+
+SLOW = textwrap.dedent("""\
+    import sys, time
+    if __name__ == "__main__":
+        print("case one done", flush=True)
+        print("record" if "--record" in sys.argv else "no record", flush=True)
+        time.sleep(float(sys.argv[-1]) if sys.argv[-1][0].isdigit() else 0.0)
+""")
+
+
+def test_bench_streams_each_line_before_the_script_ends(bench_dir, tmp_path):
+    """A case's line reaches the terminal while the script is still running."""
+    import subprocess
+    import sys
+    import time
+
+    (bench_dir / "good.py").unlink()
+    (bench_dir / "slow.py").write_text(
+        SLOW.replace("sys.argv[-1][0].isdigit()", "True").replace("float(sys.argv[-1])", "30.0")
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "circuitlearn", "bench", "--dir", str(bench_dir), "--timeout", "60"],
+        stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    started = time.perf_counter()
+    lines = [process.stdout.readline() for _ in range(2)]
+    waited = time.perf_counter() - started
+    process.kill()
+    process.wait()
+    assert "case one done" in "".join(lines)
+    assert waited < 25, "the first case's line waited for the script to finish"
+
+
+def test_bench_records_only_on_request_and_times_out(capsys, bench_dir):
+    (bench_dir / "slow.py").write_text(SLOW)
+    assert main(["bench", "slow", "--dir", str(bench_dir)]) == 0
+    assert "no record" in capsys.readouterr().out
+    assert main(["bench", "slow", "--dir", str(bench_dir), "--record"]) == 0
+    assert "\nrecord" in capsys.readouterr().out
+    (bench_dir / "slow.py").write_text(
+        SLOW.replace("sys.argv[-1][0].isdigit()", "True").replace("float(sys.argv[-1])", "20.0")
+    )
+    assert main(["bench", "slow", "--dir", str(bench_dir), "--timeout", "1"]) == 1
+    assert "timed out after 1 s" in capsys.readouterr().out
