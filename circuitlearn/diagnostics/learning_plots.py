@@ -1,4 +1,4 @@
-"""Figures of the learning studies: Dyadic BP error per Euler step, accuracy against epoch.
+"""Figures of the learning studies: the Dyadic BP error per Euler step.
 
 matplotlib is imported inside each function (never at import time). Every function returns the
 ``Figure`` and saves it when given ``path``.
@@ -6,13 +6,13 @@ matplotlib is imported inside each function (never at import time). Every functi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_accuracy_bands", "plot_dyadic_bp"]
+__all__ = ["plot_dyadic_bp"]
 
 _FLOOR = 1e-17
 """Errors below this (exact zeros included) are drawn here, the rounding floor of a log axis."""
@@ -38,37 +38,6 @@ def plot_dyadic_bp(traces: Sequence[Any], *, path: str | Path | None = None) -> 
     ax.set_xlabel("Euler step k")
     ax.set_ylabel("relative error of the weight gradient vs backprop")
     ax.set_title("Dyadic BP: exact at k = 2L (dotted) for h = 1")
-    ax.legend(fontsize=8)
-    return _finish(fig, path)
-
-
-def plot_accuracy_bands(
-    curves: Mapping[str, np.ndarray],
-    *,
-    title: str = "",
-    path: str | Path | None = None,
-) -> Any:
-    """Mean test accuracy against epoch with a ±1 std band, one curve per label.
-
-    Parameters
-    ----------
-    curves : mapping label → array (n_seeds, n_epochs + 1)
-        Accuracy per seed; column 0 is before training.
-    title : str
-    path : str or Path, optional
-    """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for label, values in curves.items():
-        values = np.atleast_2d(np.asarray(values, dtype=float))
-        epochs = np.arange(values.shape[1])
-        mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
-        (line,) = ax.plot(epochs, mean, label=f"{label} (n={values.shape[0]})")
-        ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _finish(fig, path)
 

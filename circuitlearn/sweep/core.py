@@ -145,8 +145,9 @@ def load_sweep(path: str | Path) -> SweepSpec:
     base = raw.get("base", {})
     keys = tuple(grid)
     runs = []
-    for preset in presets:
-        for combo in itertools.product(*grid.values()):
+    # Presets innermost, so that a partial sweep has every preset for its first grid values.
+    for combo in itertools.product(*grid.values()):
+        for preset in presets:
             params = {**base, **{k: v for k, v in preset.items() if k != "name"}}
             params.update(zip(keys, combo, strict=True))
             if "name" in preset:

@@ -32,8 +32,8 @@ RATENET_DEFAULTS: dict[str, Any] = {
     "lr": 1.0,
     "beta": 0.1,
     "dt": 1.0,
-    "tol": 1e-4,
-    "max_steps": 5000,
+    "tol": 1e-3,
+    "max_steps": 300,
 }
 """Parameters of a rate-network run and their defaults (documented in docs/ratenet.md)."""
 
