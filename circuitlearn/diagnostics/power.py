@@ -23,9 +23,11 @@ from circuitlearn.circuit import (
     GROUND,
     VCCS,
     VCVS,
+    Capacitor,
     Circuit,
     CurrentSource,
     Diode,
+    Inductor,
     Mosfet,
     Resistor,
     VoltageSource,
@@ -173,6 +175,11 @@ def element_currents(
         elif isinstance(element, CCCS):
             i = float(element.gain) * branch[element.control]
             add(element.name, element.pos, i), add(element.name, element.neg, -i)
+        elif isinstance(element, Capacitor):  # open at DC
+            add(element.name, element.n1, 0.0), add(element.name, element.n2, 0.0)
+        elif isinstance(element, Inductor):  # a 0 V branch: its current is an unknown
+            i = x[system.branch_index[element.name]]
+            add(element.name, element.n1, i), add(element.name, element.n2, -i)
         elif not isinstance(element, (Diode, Mosfet)):
             raise CircuitError(
                 f"element_currents: no current equation for {element.kind} {element.name}",

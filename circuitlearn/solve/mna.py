@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from circuitlearn.circuit import MAIN_VALUE, Circuit, Resistor, check_topology
+from circuitlearn.circuit import GROUND, MAIN_VALUE, Circuit, Resistor, check_topology
 from circuitlearn.errors import CircuitError
 from circuitlearn.solve.deck_options import check_native_options
 from circuitlearn.solve.result import OperatingPoint
@@ -413,6 +413,8 @@ class MNASystem(MNAStamps):
         x = np.zeros(self.n)
         for node, index in self.node_index.items():
             outer = self._internal_of.get(node, node)
+            if outer == GROUND:  # the internal node of a diode whose anode is ground
+                continue
             try:
                 x[index] = op.voltages[outer]
             except KeyError:
@@ -425,7 +427,18 @@ class MNASystem(MNAStamps):
             [self.node_index[node] for node in self._internal_of if node not in op.voltages],
             dtype=int,
         )
-        return self._solve_internal(x, missing) if missing.size else x
+        x = self._solve_internal(x, missing) if missing.size else x
+        unknown = [k for name, k in self.branch_index.items() if name not in op.currents]
+        return self._solve_branches(x, np.array(unknown, dtype=int)) if unknown else x
+
+    def _solve_branches(self, x: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """Branch currents ``columns`` (inductors: ngspice reports none) from KCL at the nodes,
+        the other unknowns held: they enter the node rows linearly (±1)."""
+        ev = self.evaluate(x, old_state=self.raw_state(x))
+        rows = np.arange(len(self.node_index))
+        incidence = self.matrix(ev.jacobian_data)[rows][:, columns].toarray()
+        x[columns] += np.linalg.lstsq(incidence, -ev.residual[rows], rcond=None)[0]
+        return x
 
     def _solve_internal(self, x: np.ndarray, rows: np.ndarray, iterations: int = 50) -> np.ndarray:
         """Newton on the unknowns ``rows`` alone (the rest held), with junction limiting."""
