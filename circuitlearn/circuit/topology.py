@@ -1,7 +1,8 @@
 """Topology checks that make an MNA matrix singular, reported by name before any solve.
 
 - *Floating island*: nodes with no DC path to ground. DC paths run through R, D, V, E, H, L and
-  the MOSFET's drain–source–bulk (its junctions); not through C, I/G/F outputs or a MOSFET gate.
+  the MOSFET's drain–source–bulk (its junctions) and between the terminals of an opaque card
+  (ngspice decides); not through C, I/G/F outputs or a MOSFET gate.
 - *Voltage-source loop*: a cycle made only of voltage-defined branches (V, E, H, and L: a 0 V
   branch at DC), or a source whose two terminals are the same node. ngspice finds both singular.
 """
@@ -21,6 +22,7 @@ from circuitlearn.circuit.elements import (
     Element,
     Inductor,
     Mosfet,
+    OpaqueElement,
     Resistor,
     VoltageSource,
 )
@@ -41,6 +43,8 @@ def dc_paths(element: Element) -> list[tuple[str, str]]:
             (element.drain, element.bulk),
             (element.source, element.bulk),
         ]
+    if isinstance(element, OpaqueElement):  # unknown to us: assume its terminals conduct
+        return list(itertools.pairwise(element.terminals))
     return []
 
 

@@ -183,3 +183,12 @@ def test_opaque_deck_matches_ngspice(tmp_path: Path) -> None:
     for node in ("c", "b", "bb", "d"):
         assert voltages[node] == pytest.approx(reference[node], rel=1e-6), node
     assert operating_point(circuit.to_spice(), tmp_path) == pytest.approx(reference, rel=1e-9)
+
+
+@pytest.mark.ngspice
+def test_opaque_terminals_count_as_dc_paths(tmp_path: Path) -> None:
+    """The emitter reaches ground only through Q1: not a floating node (ngspice solves it)."""
+    deck = "t\nV1 vcc 0 5\nV2 b 0 0.8\nR1 vcc c 1k\nQ1 c b e q2n\nC1 e 0 1n\n.model q2n npn\n"
+    reference = operating_point(deck + ".op\n.end\n", tmp_path)
+    voltages = solve_dc(from_spice(deck, check=True), backend="ngspice").voltages
+    assert voltages["e"] == pytest.approx(reference["e"], rel=1e-6)

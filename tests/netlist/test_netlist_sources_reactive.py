@@ -6,10 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ngspice_reference import ngspice_op as operating_point
 
 from circuitlearn import from_spice
 from circuitlearn.circuit import Capacitor, Circuit, Inductor, Resistor, VoltageSource
+from circuitlearn.circuit.waveforms import WAVEFORMS, normalize_spec
 from circuitlearn.errors import CircuitError, NetlistError
 from circuitlearn.solve import solve_dc
 
@@ -176,3 +179,34 @@ def test_reactive_circuit_matches_ngspice(tmp_path: Path) -> None:
             assert op.voltages[node] == pytest.approx(reference[node], rel=1e-6)
             assert written[node] == pytest.approx(reference[node], rel=1e-9)
     assert reference["l1#branch"] == pytest.approx(0.5e-3, rel=1e-9)  # (1.5 V − 1 mA·1k)/1k
+
+
+_NUMBERS = st.sampled_from(["0", "1", "-2.5", "1n", "10u", "3.3", "1k", "{vdd}", "{2*vdd}", "1e-9"])
+
+
+@st.composite
+def _specs(draw: st.DrawFn) -> str:
+    parts = []
+    if draw(st.booleans()):
+        name = draw(st.sampled_from(sorted(WAVEFORMS)))
+        count = draw(st.integers(WAVEFORMS[name], 8))
+        if name == "pwl":
+            count += count % 2
+        values = draw(st.lists(_NUMBERS, min_size=count, max_size=count))
+        bracket = draw(st.booleans())
+        separator = draw(st.sampled_from([" ", ", ", "  "]))
+        body = separator.join(values)
+        parts.append(f"{name.upper()}({body})" if bracket else f"{name} {body}")
+    if draw(st.booleans()):
+        parts.append("AC " + " ".join(draw(st.lists(_NUMBERS, max_size=2))))
+    return " ".join(parts)
+
+
+@given(_specs())
+def test_random_specifications_round_trip(spec: str) -> None:
+    text = f"t\n.param vdd=1.8\nV1 a 0 {spec}\nR1 a 0 1k\n"
+    circuit = from_spice(text)
+    assert normalize_spec(circuit["v1"].spec) == circuit["v1"].spec  # canonical already
+    assert from_spice(circuit.to_spice()) == circuit
+    flat = circuit.flatten()
+    assert "{" not in flat["v1"].spec
