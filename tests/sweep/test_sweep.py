@@ -151,3 +151,33 @@ def test_unknown_run_parameter_and_dataset() -> None:
         train_run({"seed": 1})
     with pytest.raises(CircuitLearnError, match="no config file or preset"):
         train_run({"config": "no_such_preset"})
+
+
+def test_train_kind_runs_circuit_presets(tmp_path: Path) -> None:
+    path = tmp_path / "circuits.toml"
+    path.write_text(
+        """
+[sweep]
+kind = "train"
+workers = 2
+report_epochs = [1]
+
+[base]
+config = "iris_aep"
+"learning.epochs" = 1
+"data.n_train" = 12
+"data.n_test" = 6
+
+[grid]
+"learning.method" = ["ep", "aep"]
+seed = [0]
+""",
+        encoding="utf-8",
+    )
+    spec = load_sweep(path)
+    assert spec.out == tmp_path / "runs" / "circuits"
+    result = run_sweep(spec, processes=False)
+    assert result.computed == 2 and not result.failed
+    assert {row["learning.method"] for row in result.rows} == {"ep", "aep"}
+    run_dirs = [p for p in (spec.out / "runs").iterdir() if p.is_dir()]
+    assert len(run_dirs) == 2 and all((d / "metrics.json").is_file() for d in run_dirs)
