@@ -10,10 +10,12 @@ from circuitlearn.circuit import (
     CCVS,
     VCCS,
     VCVS,
+    Capacitor,
     Circuit,
     CurrentSource,
     Diode,
     Expression,
+    Inductor,
     Model,
     Mosfet,
     Resistor,
@@ -79,6 +81,10 @@ def models(draw: st.DrawFn) -> list[Model]:
     return result
 
 
+SPECS = ("", "pulse(0 1 1n 1n 1n 5u 10u)", "sin(0 1 1k) ac 1 0", "ac 1", "pwl(0 0 1u 1)")
+"""Transient/AC specifications drawn for V and I sources."""
+
+
 @st.composite
 def elements(
     draw: st.DrawFn,
@@ -93,7 +99,7 @@ def elements(
     """Valid elements (controls, models and subcircuits referenced exist; names unique)."""
     node = st.sampled_from(nodes)
     result: list = [VoltageSource("vctl", draw(node), draw(node), draw(values(params, sign="any")))]
-    kinds = ["r", "v", "i", "e", "g", "f", "h", "d", "m"] + (["x"] if subcircuits else [])
+    kinds = ["r", "c", "l", "v", "i", "e", "g", "f", "h", "d", "m"] + (["x"] if subcircuits else [])
     for index, kind in enumerate(
         draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=max_size))
     ):
@@ -102,9 +108,15 @@ def elements(
             result.append(
                 Resistor(name, draw(node), draw(node), draw(values(params, sign="positive")))
             )
+        elif kind in "cl":
+            cls = Capacitor if kind == "c" else Inductor
+            extra = draw(st.sampled_from([{}, {"ic": 0.0}, {"m": 2.0}]))
+            value = draw(values(params, sign="positive"))
+            result.append(cls(name, draw(node), draw(node), value, extra))
         elif kind in "vi":
             cls = VoltageSource if kind == "v" else CurrentSource
-            result.append(cls(name, draw(node), draw(node), draw(values(params, sign="any"))))
+            spec = draw(st.sampled_from(SPECS))
+            result.append(cls(name, draw(node), draw(node), draw(values(params, sign="any")), spec))
         elif kind in "eg":
             cls = VCVS if kind == "e" else VCCS
             result.append(
