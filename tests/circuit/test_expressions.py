@@ -1,11 +1,15 @@
 """The ``.param`` expression grammar: ngspice 39's operators, precedence and functions.
 
-The expected values were printed by ``ngspice -b`` (``tests/netlist/test_netlist_features.py``
-checks the same table against ngspice when it is installed)."""
+The expected values were printed by ``ngspice -b``; :func:`test_table_matches_ngspice` checks the
+table against ngspice when it is installed."""
 
 from __future__ import annotations
 
 import math
+import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -153,3 +157,21 @@ def test_sums_and_products_follow_left_to_right_evaluation(numbers: list[int]) -
     text = " - ".join(str(n) for n in numbers).replace("- -", "+ ")
     expected = float(numbers[0]) - sum(float(n) for n in numbers[1:])
     assert evaluate(text, {}) == expected
+
+
+@pytest.mark.ngspice
+def test_table_matches_ngspice(tmp_path: Path) -> None:
+    """Every expression of the table, as a .param driving a source, printed by ``ngspice -b``."""
+    binary = shutil.which("ngspice")
+    if binary is None:
+        pytest.skip("the ngspice binary is needed for this check")
+    lines = ["expressions"]
+    for k, text in enumerate(NGSPICE_VALUES):
+        lines += [f".param p{k} = {{{text}}}", f"V{k} n{k} 0 {{p{k}}}", f"R{k} n{k} 0 1"]
+    deck = tmp_path / "expressions.cir"
+    deck.write_text("\n".join(lines) + "\n.control\nset numdgt=15\nop\nprint all\n.endc\n.end\n")
+    done = subprocess.run([binary, "-b", str(deck)], capture_output=True, text=True, timeout=60)
+    printed = dict(re.findall(r"^(\S+) = (\S+)$", done.stdout, re.MULTILINE))
+    for k, (text, value) in enumerate(NGSPICE_VALUES.items()):
+        assert float(printed[f"n{k}"]) == pytest.approx(value, rel=1e-12, abs=1e-15), text
+        assert evaluate(text, {}) == pytest.approx(float(printed[f"n{k}"]), rel=1e-12), text

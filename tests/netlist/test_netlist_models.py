@@ -14,6 +14,7 @@ from ngspice_reference import ngspice_op as operating_point
 
 from circuitlearn import from_spice
 from circuitlearn.circuit import VCVS, Model, OpaqueElement, Resistor
+from circuitlearn.cli import main
 from circuitlearn.errors import CircuitError, NetlistError
 from circuitlearn.solve import solve_dc
 
@@ -192,3 +193,11 @@ def test_opaque_terminals_count_as_dc_paths(tmp_path: Path) -> None:
     reference = operating_point(deck + ".op\n.end\n", tmp_path)
     voltages = solve_dc(from_spice(deck, check=True), backend="ngspice").voltages
     assert voltages["e"] == pytest.approx(reference["e"], rel=1e-6)
+
+
+def test_cli_refuses_an_opaque_card_natively_in_one_line(tmp_path: Path, capsys) -> None:
+    deck = tmp_path / "bjt.cir"
+    deck.write_text(OPAQUE_DECK)
+    assert main(["simulate", str(deck)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.endswith("(use --backend ngspice)"), err
