@@ -118,13 +118,18 @@ class RateNet:
         u = np.asarray(u, dtype=float)
         start = [u] + [np.zeros((u.shape[0], n)) for n in self.sizes[1:]]
         inp = self.input_drive(u)
-        return relax(
-            lambda x: _rescaled(self.field(x, inp), x), start, self.relaxation, "free phase"
-        )
+        return relax(lambda x: self._free_rate(x, inp), start, self.relaxation, "free phase")
 
     def predict(self, u: np.ndarray) -> np.ndarray:
         """Output rates ``ρ(x_L)`` at the free fixed point, (batch, N_L)."""
         return _rho(self.free_state(u)[-1])
+
+    def _free_rate(self, x: State, inp: np.ndarray) -> State:
+        """``F(x)/ρ'(x) = drive − x`` per layer: the free phase's relaxation field."""
+        rho, _, _ = _activations(x, curvature=False)
+        return [np.zeros_like(x[0])] + [
+            self._drive(rho, l, inp) - x[l] for l in range(1, self.depth + 1)
+        ]
 
     def input_drive(self, u: np.ndarray) -> np.ndarray:
         """``W_1 u + b_1``, constant while the input is clamped (computed once per phase)."""
@@ -132,7 +137,7 @@ class RateNet:
 
     def field(self, x: State, inp: np.ndarray | None = None) -> State:
         """``F(x)`` per layer (index 0 is zero: the input is clamped); ``inp`` = input drive."""
-        rho, slope, _ = _activations(x)
+        rho, slope, _ = _activations(x, curvature=False)
         inp = self.input_drive(x[0]) if inp is None else inp
         return [np.zeros_like(x[0])] + [
             slope[l] * (self._drive(rho, l, inp) - x[l]) for l in range(1, self.depth + 1)
@@ -159,7 +164,7 @@ class RateNet:
     def contract(self, x: State, v: State) -> dict[str, np.ndarray]:
         """``−mean_batch vᵀ ∂F/∂θ`` at state ``x``, by parameter name (a gradient estimate)."""
         n = x[0].shape[0]
-        rho, slope, _ = _activations(x)
+        rho, slope, _ = _activations(x, curvature=False)
         out: dict[str, np.ndarray] = {}
         for l in range(1, self.depth + 1):
             local = v[l] * slope[l]
@@ -300,13 +305,13 @@ def relax(
 # -- private helpers --------------------------------------------------------------------------
 
 
-def _activations(x: State) -> tuple[State, State, State]:
+def _activations(x: State, *, curvature: bool = True) -> tuple[State, State, State]:
     """Rates ``ρ(x_l)``, slopes ``ρ'`` and curvatures ``ρ''`` per layer (index 0: the input's
     rates are the input itself)."""
     ones = [np.ones_like(x[0])]
     rho = [x[0]] + [_rho(s) for s in x[1:]]
     slope = ones + [_drho(s) for s in x[1:]]
-    curve = ones + [_d2rho(s) for s in x[1:]]
+    curve = ones + [_d2rho(s) for s in x[1:]] if curvature else []
     return rho, slope, curve
 
 
@@ -330,12 +335,9 @@ RATE_FLOOR = float(np.finfo(float).tiny)
 """Smallest ``ρ'`` the relaxation divides by (``ρ'`` underflows to 0 only for |x| ≳ 180)."""
 
 
-def _rescaled(rate: State, x: State) -> State:
-    """``rate / max(ρ'(x), RATE_FLOOR)`` on every layer but the input."""
-    slope = _activations(x)[1]
-    return [rate[0]] + [
-        r / np.maximum(t, RATE_FLOOR) for r, t in zip(rate[1:], slope[1:], strict=False)
-    ]
+def _time_scale(x: State) -> State:
+    """Per-unit time scale ``max(ρ'(x), RATE_FLOOR)`` (1 for the clamped input)."""
+    return [np.maximum(t, RATE_FLOOR) for t in _activations(x, curvature=False)[1]]
 
 
 def _cost_direction(x: State, y: np.ndarray) -> State:
@@ -349,7 +351,7 @@ def _nudged_difference(
     """``(x₊β − x₋β)/2β`` of the nudged (``vf``) or AEP-corrected learning phases."""
     inp = net.input_drive(x0[0])
     linear = net.linearise(x0) if corrected else None
-    scale = [np.maximum(t, RATE_FLOOR) for t in _activations(x0)[1]]  # per-unit time scale
+    scale = _time_scale(x0)
     phases = []
     for sign in (1.0, -1.0):
 
@@ -371,10 +373,11 @@ def _dyadic(net: RateNet, x0: State, y: np.ndarray, beta: float) -> State:
     """Difference copy of Dyadic EP relaxed by ``dd/dt = J(x⁰)ᵀ d − βc``; returns ``d/β``."""
     c = _cost_direction(x0, y)
     linear = net.linearise(x0)
+    scale = _time_scale(x0)
 
     def field_of(d: State) -> State:
         back = linear.vjp(d)
-        return _rescaled([b - beta * g for b, g in zip(back, c, strict=True)], x0)
+        return [(b - beta * g) / t for b, g, t in zip(back, c, scale, strict=True)]
 
     start = [np.zeros_like(a) for a in x0]
     settings = net.relaxation
