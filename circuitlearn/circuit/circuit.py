@@ -557,7 +557,7 @@ def _resolve_model(model: Model, env: Mapping[str, float]) -> Model:
         }
     except ValueError as exc:
         raise CircuitError(f"model {model.name}: {exc}") from None
-    return Model(model.name, model.kind, params)
+    return replace(model, params=params)
 
 
 def _validate_scope(
@@ -699,8 +699,8 @@ def _expand(
             for model in sub.body.models.values():
                 resolved = _resolve_model(model, inner_env)
                 # ngspice 39 names a local model "x2.x1:dl" (instance path, colon, model name)
-                inner_models[model.name] = Model(
-                    f"{'.'.join(reversed(inner_path))}:{model.name}", resolved.kind, resolved.params
+                inner_models[model.name] = replace(
+                    resolved, name=f"{'.'.join(reversed(inner_path))}:{model.name}"
                 )
             _validate_scope(
                 sub.body.elements,

@@ -295,7 +295,9 @@ class _Reader:
 
     def _model(self, tokens: list[Token], ctx: CardContext, scope: _Scope) -> None:
         name, kind, params = _model_card(tokens, ctx)
-        scope.circuit.add_model(Model(name, kind, params))
+        # lenient: ngspice ignores a parameter it does not know, so an unused model with one
+        # never stops a deck; the native solver refuses a model that has one if it is used
+        scope.circuit.add_model(Model(name, kind, params, strict=False))
 
     def _subckt(self, tokens: list[Token], ctx: CardContext, scope: _Scope) -> None:
         usage = ".subckt NAME port... [params:] [name=default ...]"

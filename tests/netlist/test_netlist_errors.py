@@ -137,7 +137,6 @@ T = "title\n"
             2,
             r"model q1: unknown model type 'bjt'; ngspice 39 reads d, nmos, pmos, npn",
         ),
-        (T + ".model dd d foo=3\n", 2, r"model dd \(d\): unknown parameter 'foo' \(ngspice "),
         (T + ".model nm nmos phi=-1\n", 2, r"model nm: parameter phi must be positive"),
         (T + ".model dd d is=-1\n", 2, r"model dd: parameter is must be positive"),
         (T + ".model dd\n", 2, r".model: missing model name or type"),

@@ -201,3 +201,20 @@ def test_cli_refuses_an_opaque_card_natively_in_one_line(tmp_path: Path, capsys)
     assert main(["simulate", str(deck)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.endswith("(use --backend ngspice)"), err
+
+
+def test_unknown_parameters_stop_only_the_native_solver_and_only_when_used() -> None:
+    """ngspice ignores a parameter it does not know ('unrecognized parameter'): the deck reads,
+    and the native solver refuses the model only when an element uses it."""
+    text = (
+        "t\nV1 a 0 1\nR1 a b 1k\nD1 b 0 dgood\n.model dgood d (is=1e-14)\n"
+        ".model dtypo d (iss=1e-14)\n.model nold nmos (vto=1 ucrit=1e4)\n"
+    )
+    circuit = from_spice(text)
+    assert circuit.models["dtypo"].params == {"iss": 1e-14}
+    assert solve_dc(circuit).converged  # the unused models do not matter
+    used = from_spice(text.replace("D1 b 0 dgood", "D1 b 0 dtypo"))
+    with pytest.raises(CircuitError, match=r"diode d1 \(model dtypo\): parameter iss is unknown"):
+        solve_dc(used)
+    with pytest.raises(CircuitError, match="unknown parameter 'iss'"):
+        Model("dtypo", "d", {"iss": 1e-14})  # the Python API stays strict
