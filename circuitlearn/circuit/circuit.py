@@ -74,7 +74,7 @@ class Circuit:
     >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
     >>> c = Circuit("divider")
     >>> c.add(VoltageSource("v1", "in", "0", 1.0))
-    VoltageSource(name='v1', pos='in', neg='0', dc=1.0)
+    VoltageSource(name='v1', pos='in', neg='0', dc=1.0, spec='')
     >>> _ = c.add(Resistor("r1", "in", "out", 1e3)); _ = c.add(Resistor("r2", "out", "0", 1e3))
     >>> c.nodes
     ('in', 'out')

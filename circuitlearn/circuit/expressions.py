@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from circuitlearn.circuit.units import try_parse_value
+from circuitlearn.errors import CircuitError
 
 __all__ = [
     "FUNCTIONS",
@@ -139,10 +140,10 @@ class Expression:
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):
-            raise ValueError(f"an expression must be text; got {self.text!r}")
+            raise CircuitError(f"an expression must be text; got {self.text!r}")
         text = self.text.strip().strip("{}'\"").strip().lower()
         if any(c in text for c in "\n\r\f\v{}'\""):
-            raise ValueError(
+            raise CircuitError(
                 f"expression {self.text!r} contains a line break, brace or quote, which cannot "
                 "appear inside a SPICE expression"
             )
@@ -173,7 +174,8 @@ def expression_names(text: str) -> set[str]:
 
 
 def evaluate(text: str, env: Mapping[str, float]) -> float:
-    """Evaluate an expression; unknown names and invalid operations raise ``ValueError``.
+    """Evaluate an expression; unknown names and invalid operations raise ``CircuitError``
+    (a ``ValueError``).
 
     Examples
     --------
@@ -212,10 +214,10 @@ def evaluate(text: str, env: Mapping[str, float]) -> float:
     except _UnknownNameError:
         raise
     except (ZeroDivisionError, OverflowError, ValueError) as exc:
-        raise ValueError(f"expression {text!r}: {_reason(exc)}") from None
+        raise CircuitError(f"expression {text!r}: {_reason(exc)}") from None
     value = stack[-1]
     if not math.isfinite(value):
-        raise ValueError(f"expression {text!r} does not give a finite number; got {value!r}")
+        raise CircuitError(f"expression {text!r} does not give a finite number; got {value!r}")
     return float(value)
 
 
@@ -240,7 +242,7 @@ def _lookup(name: str, env: Mapping[str, float], text: str) -> float:
     raise _UnknownNameError(f"unknown parameter {name!r} in expression {text!r}{hint}")
 
 
-class _UnknownNameError(ValueError):
+class _UnknownNameError(CircuitError):
     """A name with no value: reported as is, not wrapped as an evaluation error."""
 
 
@@ -252,12 +254,13 @@ def _reason(exc: Exception) -> str:
 
 @lru_cache(maxsize=4096)
 def _compile(text: str) -> _Program:
-    """The postfix program of an expression, or ``ValueError`` for bad syntax."""
+    """The postfix program of an expression, or ``CircuitError`` for bad syntax."""
     tokens = _tokens(text)
     parser = _Parser(tokens, text)
     parser.expression(0, 0)
     if parser.position != len(tokens):
-        raise ValueError(f"cannot read expression {text!r}: unexpected {tokens[parser.position]!r}")
+        unexpected = tokens[parser.position]
+        raise CircuitError(f"cannot read expression {text!r}: unexpected {unexpected!r}")
     return tuple(parser.code)
 
 
@@ -269,23 +272,23 @@ def _tokens(text: str) -> list[str | float]:
         if match is None or match.end() == position:
             if not text[position:].strip():
                 break
-            raise ValueError(f"cannot read expression {text!r} at {text[position:]!r}")
+            raise CircuitError(f"cannot read expression {text!r} at {text[position:]!r}")
         position = match.end()
         if match["num"] is not None:
             number = try_parse_value(match["num"])
             if number is None:
-                raise ValueError(f"bad number {match['num']!r} in expression {text!r}")
+                raise CircuitError(f"bad number {match['num']!r} in expression {text!r}")
             if not math.isfinite(number):
-                raise ValueError(f"number {match['num']!r} overflows in expression {text!r}")
+                raise CircuitError(f"number {match['num']!r} overflows in expression {text!r}")
             tokens.append(number)
         elif match["name"] is not None:
             if "." in match["name"]:
-                raise ValueError(f"bad name {match['name']!r} in expression {text!r}")
+                raise CircuitError(f"bad name {match['name']!r} in expression {text!r}")
             tokens.append("$" + match["name"])
         else:
             tokens.append(match["op"])
     if not tokens:
-        raise ValueError("empty expression")
+        raise CircuitError("empty expression")
     return tokens
 
 
@@ -304,7 +307,7 @@ class _Parser:
     def expect(self, symbol: str) -> None:
         if self.peek() != symbol:
             got = self.peek()
-            raise ValueError(
+            raise CircuitError(
                 f"cannot read expression {self.text!r}: expected {symbol!r}; "
                 f"got {'the end' if got is None else repr(got)}"
             )
@@ -312,7 +315,7 @@ class _Parser:
 
     def expression(self, min_power: int, depth: int) -> None:
         if depth > MAX_NESTING:
-            raise ValueError(
+            raise CircuitError(
                 f"expression {self.text[:60]!r}... is nested more than {MAX_NESTING} deep"
             )
         self.operand(depth)
@@ -344,7 +347,7 @@ class _Parser:
     def operand(self, depth: int) -> None:
         token = self.peek()
         if token is None:
-            raise ValueError(f"cannot read expression {self.text!r}: it ends too early")
+            raise CircuitError(f"cannot read expression {self.text!r}: it ends too early")
         self.position += 1
         if isinstance(token, float):
             self.code.append(("num", token))
@@ -361,11 +364,11 @@ class _Parser:
             else:
                 self.code.append(("name", name))
         else:
-            raise ValueError(f"cannot read expression {self.text!r}: unexpected {token!r}")
+            raise CircuitError(f"cannot read expression {self.text!r}: unexpected {token!r}")
 
     def call(self, name: str, depth: int) -> None:
         if name not in FUNCTIONS:
-            raise ValueError(
+            raise CircuitError(
                 f"unknown function {name!r} in expression {self.text!r} "
                 f"(known: {' '.join(sorted(FUNCTIONS))})"
             )
@@ -381,7 +384,7 @@ class _Parser:
         self.expect(")")
         wanted = FUNCTIONS[name][0]
         if count != wanted:
-            raise ValueError(
+            raise CircuitError(
                 f"function {name} takes {wanted} argument{'s' if wanted > 1 else ''}; "
                 f"got {count} in expression {self.text!r}"
             )

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 from circuitlearn.circuit.expressions import Expression, Value
 from circuitlearn.circuit.units import format_value, try_parse_value
+from circuitlearn.errors import CircuitError
 
 __all__ = ["WAVEFORMS", "dc_of_spec", "normalize_spec", "resolve_spec"]
 
@@ -37,7 +38,7 @@ _BRACED = re.compile(r"\{([^{}]*)\}")
 
 
 def normalize_spec(text: str) -> str:
-    """Canonical text of a source's transient/AC specification, or ``ValueError``.
+    """Canonical text of a source's transient/AC specification, or ``CircuitError``.
 
     The text is lower-cased, commas dropped, each function written ``name(arg arg ...)``; values
     are numbers or ``{expressions}``.
@@ -97,7 +98,7 @@ def resolve_spec(spec: str, env: Mapping[str, float]) -> str:
 def _parts(text: str) -> list[tuple[str, list[str]]]:
     """(keyword, values) of each part of a specification."""
     if not isinstance(text, str) or any(c in text for c in "\n\r\f\v;$'\"=") or "//" in text:
-        raise ValueError(
+        raise CircuitError(
             f"source specification {text!r} has a line break, quote, '=' or comment character"
         )
     words = _words(text.lower())
@@ -115,15 +116,15 @@ def _parts(text: str) -> list[tuple[str, list[str]]]:
                 index += 1
             if bracketed:
                 if index >= len(words) or words[index] != ")":
-                    raise ValueError(f"{name}(...): expected values and a closing ')'")
+                    raise CircuitError(f"{name}(...): expected values and a closing ')'")
                 index += 1
             if len(args) < WAVEFORMS[name]:
-                raise ValueError(
+                raise CircuitError(
                     f"{name} needs at least {WAVEFORMS[name]} values (ngspice rejects fewer); "
                     f"got {len(args)}"
                 )
             if name == "pwl" and len(args) % 2:
-                raise ValueError(f"pwl needs time-value pairs; got {len(args)} values")
+                raise CircuitError(f"pwl needs time-value pairs; got {len(args)} values")
             parts.append((name, args))
         elif name in _SMALL_SIGNAL:
             args = []
@@ -132,14 +133,14 @@ def _parts(text: str) -> list[tuple[str, list[str]]]:
                 index += 1
             parts.append((name, args))
         else:
-            raise ValueError(
+            raise CircuitError(
                 f"unexpected {name!r}: expected a transient function "
                 f"({', '.join(w.upper() for w in WAVEFORMS)}) or AC/DISTOF1/DISTOF2 values"
             )
     if sum(name in WAVEFORMS for name, _ in parts) > 1:
-        raise ValueError("more than one transient function")
+        raise CircuitError("more than one transient function")
     if len({name for name, _ in parts}) != len(parts):
-        raise ValueError("a keyword is given twice")
+        raise CircuitError("a keyword is given twice")
     return parts
 
 
@@ -151,7 +152,7 @@ def _words(text: str) -> list[str]:
         if match is None:
             if not text[position:].strip():
                 break
-            raise ValueError(f"cannot read {text[position:]!r}")
+            raise CircuitError(f"cannot read {text[position:]!r}")
         position = match.end()
         if match["expr"]:
             Expression(match["expr"])  # syntax check
@@ -160,7 +161,7 @@ def _words(text: str) -> list[str]:
             word = match["punct"] or match["word"]
             number = try_parse_value(word)
             if number is not None and not math.isfinite(number):
-                raise ValueError(f"number {word!r} overflows")
+                raise CircuitError(f"number {word!r} overflows")
             words.append(word)
     return words
 
@@ -174,7 +175,7 @@ def _value(word: str) -> Value:
         return Expression(word)
     number = try_parse_value(word)
     if number is None or not math.isfinite(number):
-        raise ValueError(f"bad value {word!r}")
+        raise CircuitError(f"bad value {word!r}")
     return number
 
 
