@@ -45,8 +45,9 @@ def check_native(flat: Circuit) -> None:
     CircuitError
         An element kept as an opaque card (Q, J, S, W, T, B ...), a diode or MOSFET whose model
         the native solver cannot reproduce (:meth:`~circuitlearn.circuit.Model.native_issue`) or
-        with an instance temperature, and a diode or MOSFET in a circuit away from 27 °C
-        (``.temp``): the native device equations are ngspice's at the nominal temperature.
+        with an instance temperature, and a MOSFET away from 27 °C (``.temp``, or a model
+        TNOM): the native level-1 equations are ngspice's at the nominal temperature (diodes
+        follow the temperature).
     """
     fix = " (use --backend ngspice)"
     for element in flat:
@@ -66,16 +67,16 @@ def check_native(flat: Circuit) -> None:
                     f"{element.kind} {element.name} (model {element.model}): {issue}{fix}",
                     element=element.name,
                 )
-    temperature = flat.temperature
-    if temperature != NOMINAL_TEMPERATURE:
-        device = next(iter(flat.elements_of(Diode, Mosfet)), None)
-        if device is not None:
-            raise CircuitError(
-                f"{device.kind} {device.name} (model {device.model}): the circuit is at "
-                f"{temperature:g} °C but the native solver models devices at "
-                f"{NOMINAL_TEMPERATURE:g} °C only{fix}",
-                element=device.name,
-            )
+    for device in flat.elements_of(Mosfet):
+        nominal = flat.models[device.model].params.get("tnom", NOMINAL_TEMPERATURE)
+        for what, value in (("the circuit", flat.temperature), ("its model's TNOM", nominal)):
+            if value != NOMINAL_TEMPERATURE:
+                raise CircuitError(
+                    f"{device.kind} {device.name} (model {device.model}): {what} is at "
+                    f"{value:g} °C but the native solver models MOSFETs at "
+                    f"{NOMINAL_TEMPERATURE:g} °C only{fix}",
+                    element=device.name,
+                )
 
 
 class MNAStamps:

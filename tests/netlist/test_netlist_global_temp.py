@@ -1,5 +1,6 @@
-"""Issue 11, item 3: ``.global`` nodes, ``.temp`` (native refuses devices away from 27 °C, as it
-models them at 27 °C only) and ``TEMPER``, checked against ``ngspice -b``."""
+"""Issue 11, item 3: ``.global`` nodes, ``.temp`` (diodes follow it natively, as ngspice's
+``diotemp.c``; MOSFETs are refused away from 27 °C) and ``TEMPER``, checked against
+``ngspice -b``."""
 
 from __future__ import annotations
 
@@ -46,17 +47,22 @@ def test_global_nodes_are_shared_by_every_subcircuit() -> None:
     assert solve_dc(circuit).voltages["o1"] == pytest.approx(1.5)
 
 
-def test_temperature_round_trips_and_refuses_devices_natively() -> None:
+def test_temperature_round_trips_and_refuses_mosfets_natively() -> None:
     circuit = from_spice(HOT_DECK)
     assert circuit.temperature == 50.0
     assert ".temp 50" in circuit.to_spice().splitlines()
     assert from_spice(circuit.to_spice()) == circuit
+    assert solve_dc(circuit).converged
+    mos = from_spice("t\n.temp 50\nV1 d 0 1\nM1 d d 0 0 nm\n.model nm nmos (vto=0.5)\n")
     with pytest.raises(
         CircuitError,
-        match=r"^diode d1 \(model dm\): the circuit is at 50 °C .*"
-        r"27 °C only \(use --backend ngspice\)$",
+        match=r"^MOSFET m1 \(model nm\): the circuit is at 50 °C but the native solver models "
+        r"MOSFETs at 27 °C only \(use --backend ngspice\)$",
     ):
-        solve_dc(circuit)
+        solve_dc(mos)
+    tnom = from_spice("t\nV1 d 0 1\nM1 d d 0 0 nm\n.model nm nmos (vto=0.5 tnom=50)\n")
+    with pytest.raises(CircuitError, match=r"its model's TNOM is at 50 °C"):
+        solve_dc(tnom)
     options = from_spice(HOT_DECK.replace(".temp 50", ".options temp=60"))
     with pytest.raises(CircuitError, match="temp=60"):
         solve_dc(options)
@@ -103,3 +109,43 @@ def test_global_and_temperature_match_ngspice(tmp_path: Path) -> None:
     assert solve_dc(from_spice(HOT_DECK), backend="ngspice").voltages["o"] == pytest.approx(
         hot["o"], rel=1e-6
     )
+
+
+DIODES = """diodes away from 27 C
+V1 a 0 1
+R1 a b 1k
+D1 b 0 dm
+.model dm d (is=1e-14 n=1.3)
+V2 z 0 10
+R2 z y 1k
+D2 0 y dz area=2
+.model dz d (is=1e-14 n=1.1 rs=3 bv=5.1 ibv=2m)
+V3 p 0 2
+R3 p q 10
+D3 q 0 dk
+.model dk d (is=1e-12 ikf=1m rs=1 eg=0.69 xti=2)
+V4 s 0 2
+R4 s u 1
+D4 u 0 dtiny
+.model dtiny d (is=1e-30)
+V5 w 0 1
+R5 w x 1k
+D5 x 0 dn
+.model dn d (is=1e-14 tnom=50)
+.temp {temp}
+.op
+.end
+"""
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("temp", [0, 27, 50, 100])
+def test_diode_temperature_matches_ngspice(temp: float, tmp_path: Path) -> None:
+    """IS(T), Vt(T), breakdown, IKF, RS, EG/XTI, the IS floor and a model TNOM (measured: 5e-16)."""
+    deck = DIODES.format(temp=temp)
+    reference = operating_point(deck, tmp_path)
+    circuit = from_spice(deck)
+    for backend in ("native", "ngspice"):
+        voltages = solve_dc(circuit, backend=backend).voltages
+        for node in ("b", "y", "q", "u", "x"):
+            assert voltages[node] == pytest.approx(reference[node], rel=1e-9), (backend, node)
