@@ -18,7 +18,7 @@ from circuitlearn.circuit.circuit import (
     Circuit,
     Subcircuit,
 )
-from circuitlearn.circuit.elements import SubcircuitInstance
+from circuitlearn.circuit.elements import Element, SubcircuitInstance
 from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
 from circuitlearn.circuit.models import MODEL_KINDS, Model
 from circuitlearn.circuit.topology import check_topology
@@ -124,7 +124,7 @@ def from_spice(
         reader = _Reader(shown)
         circuit = reader.read(text)
         if check:
-            _check(circuit, shown, reader.card_texts)
+            _check(circuit, reader)
     except RecursionError:
         raise NetlistError(
             "the netlist is nested too deeply to read (subcircuits or expressions): flatten it",
@@ -144,8 +144,19 @@ def flat_origins(circuit: Circuit) -> dict[str, int]:
     >>> flat_origins(c)
     {'v1': 5, 'r.x1.r1': 3}
     """
-    origins: dict[str, int] = {}
-    visited = [0]  # elements walked: stop at MAX_FLAT_ELEMENTS (flatten() refuses more)
+    return {
+        name: body.origin[element.name]
+        for name, body, element in _flat_walk(circuit)
+        if element.name in body.origin
+    }
+
+
+def _flat_walk(circuit: Circuit) -> list[tuple[str, Circuit, Element]]:
+    """(flattened name, the body that holds it, the element) of every element, as flattened.
+
+    Stops after :data:`MAX_FLAT_ELEMENTS` elements (``flatten()`` refuses more)."""
+    walked: list[tuple[str, Circuit, Element]] = []
+    visited = [0]
 
     def walk(body: Circuit, subcircuits: dict, path: tuple[str, ...], depth: int) -> None:
         prefix = ".".join(path)
@@ -153,23 +164,17 @@ def flat_origins(circuit: Circuit) -> dict[str, int]:
             visited[0] += 1
             if visited[0] > MAX_FLAT_ELEMENTS:
                 return
-            line = body.origin.get(element.name)
             if isinstance(element, SubcircuitInstance):
                 sub = subcircuits.get(element.subckt)
                 if sub is not None and depth < 64:
-                    walk(
-                        sub.body,
-                        {**subcircuits, **sub.body.subcircuits},
-                        (*path, element.name),
-                        depth + 1,
-                    )
+                    scope = {**subcircuits, **sub.body.subcircuits}
+                    walk(sub.body, scope, (*path, element.name), depth + 1)
                 continue
             flat_name = f"{element.name[0]}.{prefix}.{element.name}" if prefix else element.name
-            if line is not None:
-                origins[flat_name] = line
+            walked.append((flat_name, body, element))
 
     walk(circuit, dict(circuit.subcircuits), (), 0)
-    return origins
+    return walked
 
 
 class _Scope:
@@ -179,7 +184,7 @@ class _Scope:
         self.circuit = circuit
         self.subcircuit = subcircuit
         self.card = card
-        self.param_lines: dict[str, int] = {}
+        self.param_cards: dict[str, Card] = {}
 
 
 class _Reader:
@@ -187,8 +192,8 @@ class _Reader:
         self.path = path
         self.stack: list[_Scope] = []
         self.scopes: list[_Scope] = []
-        self.card_texts: dict[int, str] = {}
-        """Card text (continuations joined) by the line of its first physical line."""
+        self.element_cards: dict[tuple[int, str], Card] = {}
+        """The card of each element, by (id of the circuit body holding it, element name)."""
 
     def read(self, text: str) -> Circuit:
         title, cards, skipped = split_cards(text, path=self.path)
@@ -200,7 +205,6 @@ class _Reader:
         self.stack = [_Scope(top, None, None)]
         self.scopes = list(self.stack)
         for card in cards:
-            self.card_texts[card.line] = card.text
             ctx = CardContext(card, self.path, self.models)
             tokens = tokenize(card, path=card.path or self.path)
             try:
@@ -260,6 +264,7 @@ class _Reader:
         element = parser(word, tokens[1:], ctx)
         scope.circuit.add(element)
         scope.circuit.origin[element.name] = ctx.card.line
+        self.element_cards[(id(scope.circuit), element.name)] = ctx.card
 
     def _dot_card(self, word: str, tokens: list[Token], ctx: CardContext) -> None:
         scope = self.stack[-1]
@@ -356,7 +361,7 @@ class _Reader:
             # As in ngspice, a later definition replaces an earlier one everywhere.
             scope.circuit.params.pop(name, None)
             scope.circuit.set_param(name, value)
-            scope.param_lines[name] = ctx.card.line
+            scope.param_cards[name] = ctx.card
 
     def _options(self, word: str, tokens: list[Token], ctx: CardContext) -> None:
         """Store ``name=value`` pairs and flags in the top circuit's ``options`` (global, as in
@@ -436,9 +441,24 @@ class _Reader:
                     )
 
     def _located(self, circuit: Circuit, element: str | None, message: str) -> NetlistError:
-        line = circuit.origin.get(element or "")
-        text = self.card_texts.get(line) if line is not None else None
-        return NetlistError(message, path=self.path, line=line, text=text)
+        return self.error_at(self.element_cards.get((id(circuit), element or "")), message)
+
+    def error_at(self, card: Card | None, message: str) -> NetlistError:
+        """A :class:`NetlistError` at ``card`` (in its own file), or unlocated."""
+        if card is None:
+            return NetlistError(message, path=self.path)
+        return NetlistError(message, path=card.path or self.path, line=card.line, text=card.text)
+
+    def card_of(self, circuit: Circuit, element: str | None) -> Card | None:
+        """The card of a (local) element name: the top level first, then subcircuit bodies."""
+        if not element:
+            return None
+        for scope in _scopes(circuit):
+            body = scope if isinstance(scope, Circuit) else scope.body
+            card = self.element_cards.get((id(body), element))
+            if card is not None:
+                return card
+        return None
 
     def _order_params(self, scope: _Scope) -> None:
         """Order a scope's ``.param``s so that each follows those it uses (ngspice allows forward
@@ -458,12 +478,9 @@ class _Reader:
                 return
             if name in visiting:
                 cycle = [*visiting[visiting.index(name) :], name]
-                line = scope.param_lines.get(cycle[0])
-                raise NetlistError(
+                raise self.error_at(
+                    scope.param_cards.get(cycle[0]),
                     f".param {cycle[0]}: circular definition {' -> '.join(cycle)}",
-                    path=self.path,
-                    line=line,
-                    text=self.card_texts.get(line) if line is not None else None,
                 )
             visiting.append(name)
             for dependency in (n for n in params if n in uses[name]):
@@ -483,13 +500,9 @@ class _Reader:
             try:
                 env = resolve_params({name: value}, env)
             except (ValueError, RecursionError) as exc:
-                raise NetlistError(
-                    f".param {name}: "
-                    f"{exc if isinstance(exc, ValueError) else 'expression too deeply nested'}",
-                    path=self.path,
-                    line=scope.param_lines.get(name),
-                    text=self.card_texts.get(scope.param_lines.get(name, -1)),
-                ) from None
+                reason = exc if isinstance(exc, ValueError) else "expression too deeply nested"
+                card = scope.param_cards.get(name)
+                raise self.error_at(card, f".param {name}: {reason}") from None
 
 
 def _model_card(tokens: list[Token], ctx: CardContext) -> tuple[str, str, dict[str, Value]]:
@@ -600,33 +613,24 @@ def _cycle_through(
     return None
 
 
-def _check(circuit: Circuit, path: str | None, card_texts: dict[int, str]) -> None:
+def _check(circuit: Circuit, reader: _Reader) -> None:
     """Flatten and check topology, turning errors into located :class:`NetlistError`s."""
     try:
         flat = circuit.flatten()
     except CircuitError as exc:
-        line = _find_line(circuit, exc.element)
-        text = card_texts.get(line) if line is not None else None
-        raise NetlistError(str(exc), path=path, line=line, text=text) from None
-    origins = flat_origins(circuit)
+        raise reader.error_at(reader.card_of(circuit, exc.element), str(exc)) from None
     try:
         check_topology(flat)
     except CircuitError as exc:
         element = exc.element
         if element is None and exc.node is not None:
             element = next((e.name for e in flat if exc.node in e.nodes), None)
-        line = origins.get(element or "")
-        text = card_texts.get(line) if line is not None else None
-        raise NetlistError(str(exc), path=path, line=line, text=text) from None
-
-
-def _find_line(circuit: Circuit, element: str | None) -> int | None:
-    """Line of a (local) element name, searching the top level first, then subcircuit bodies."""
-    if not element:
-        return None
-    if element in circuit.origin:
-        return circuit.origin[element]
-    for scope in _scopes(circuit):
-        if isinstance(scope, Subcircuit) and element in scope.body.origin:
-            return scope.body.origin[element]
-    return None
+        card = next(
+            (
+                reader.element_cards.get((id(body), local.name))
+                for name, body, local in _flat_walk(circuit)
+                if name == element
+            ),
+            None,
+        )
+        raise reader.error_at(card, str(exc)) from None

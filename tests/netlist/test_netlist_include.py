@@ -122,3 +122,26 @@ def test_included_deck_matches_ngspice(tree: Path, tmp_path: Path) -> None:
         assert solve_dc(circuit, backend=backend).voltages["b"] == pytest.approx(
             reference["b"], rel=1e-6
         )
+
+
+@pytest.mark.parametrize(
+    ("included", "match"),
+    [
+        ("* sub\nD9 a 0 nomodel\n", r"sub\.inc:2: diode d9: unknown model 'nomodel'"),
+        ("\n.param k={j}\n.param j={k}\n", r"sub\.inc:2: \.param k: circular definition"),
+        ("R8 q1 q2 1k\n", r"sub\.inc:1: floating nodes q1, q2"),
+        (
+            ".subckt s p\n\nC1 p n 1p\nR2 n m 1k\n.ends\n",
+            r"sub\.inc:4: floating nodes x1\.m, x1\.n",
+        ),
+    ],
+)
+def test_late_errors_in_included_files_name_that_file(
+    tmp_path: Path, included: str, match: str
+) -> None:
+    (tmp_path / "sub.inc").write_text(included)
+    deck = tmp_path / "deck.cir"
+    extra = "X1 a s\n" if ".subckt" in included else ""
+    deck.write_text(f"t\nV1 a 0 1\nR1 a 0 1k\n.include sub.inc\n{extra}")
+    with pytest.raises(NetlistError, match=match):
+        from_spice(deck, check=True)
