@@ -333,13 +333,14 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
     panels = sorted({key[panel_index] for key in curves}, key=str) if panel_keys else [None]
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
-        for key, values in curves.items():
-            if panel_index is not None and key[panel_index] != panel:
-                continue
+        shown = [k for k in curves if panel_index is None or k[panel_index] == panel]
+        for number, key in enumerate(shown):
+            values = curves[key]
             name = ", ".join(str(v) for i, v in enumerate(key) if i != panel_index)
             mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
             epochs = np.arange(values.shape[1])
-            (line,) = ax.plot(epochs, mean, label=f"{name} (n={values.shape[0]})")
+            style = ("-", "--", ":", "-.")[number % 4]  # curves that coincide stay visible
+            (line,) = ax.plot(epochs, mean, style, label=f"{name} (n={values.shape[0]})")
             ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
         ax.set_title("" if panel is None else f"{panel_keys[0]} = {panel}")
         ax.set_xlabel("epoch")
