@@ -15,7 +15,6 @@ from circuitlearn.circuit.elements import (
     Element,
     Inductor,
     Mosfet,
-    OpaqueElement,
     Resistor,
     SubcircuitInstance,
     VoltageSource,
@@ -23,6 +22,7 @@ from circuitlearn.circuit.elements import (
 from circuitlearn.circuit.expressions import Expression
 from circuitlearn.circuit.graphs import from_networkx, random_resistor_network, to_networkx
 from circuitlearn.circuit.models import Model
+from circuitlearn.circuit.opaque import OpaqueElement
 from circuitlearn.circuit.topology import check_topology
 
 __all__ = [

@@ -30,10 +30,10 @@ __all__ = [
     "Element",
     "Inductor",
     "Mosfet",
-    "OpaqueElement",
     "Resistor",
     "SubcircuitInstance",
     "VoltageSource",
+    "model_name",
     "normalize_node",
 ]
 
@@ -354,7 +354,7 @@ class Diode(Element):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "model", _model_name(self, self.model))
+        object.__setattr__(self, "model", model_name(self, self.model))
 
     def spice_card(self) -> str:
         # ngspice 39 rejects a positional area ("could not find a valid modelname"): write area=.
@@ -483,7 +483,7 @@ class Mosfet(Element):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "model", _model_name(self, self.model))
+        object.__setattr__(self, "model", model_name(self, self.model))
         for name in ("w", "l"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _check_value(self, name, "positive"))
@@ -513,89 +513,6 @@ MOS_INSTANCE_PARAMS = frozenset({"m", "ad", "as", "pd", "ps", "nrd", "nrs", "tem
 """MOSFET instance parameters besides W and L (kept; ``m`` is solved natively)."""
 
 
-_OPAQUE_KINDS: dict[str, str] = {
-    "b": "behavioural source",
-    "c": "capacitor",
-    "e": "behavioural VCVS (POLY/VALUE/TABLE)",
-    "f": "behavioural CCCS (POLY)",
-    "g": "behavioural VCCS (POLY/VALUE/TABLE)",
-    "h": "behavioural CCVS (POLY)",
-    "j": "JFET",
-    "k": "coupled inductors",
-    "l": "inductor",
-    "o": "lossy transmission line",
-    "q": "bipolar transistor",
-    "s": "voltage-controlled switch",
-    "t": "transmission line",
-    "u": "distributed RC line",
-    "w": "current-controlled switch",
-    "y": "transmission line",
-    "z": "MESFET",
-}
-"""What an opaque element is, by letter (for messages)."""
-
-
-@dataclass(frozen=True)
-class OpaqueElement(Element):
-    """An element the native solver does not model, kept as written for ngspice.
-
-    Card: ``NAME node... [MODEL] REST``: ``terminals`` are its nodes, ``model`` the model it
-    names (renamed with local models when flattened), ``rest`` the remaining text, verbatim.
-    The ngspice backend runs it unchanged; the native solver refuses it, naming it.
-
-    Examples
-    --------
-    >>> q = OpaqueElement("q1", ("c", "b", "0"), "q2n2222", "area=2")
-    >>> q.spice_card(), q.kind
-    ('q1 c b 0 q2n2222 area=2', 'bipolar transistor')
-    """
-
-    terminals: tuple[str, ...] = ()
-    model: str = ""
-    rest: str = ""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.name[0] not in _OPAQUE_KINDS:
-            raise CircuitError(
-                f"element {self.name}: letter {self.name[0].upper()!r} cannot be kept as an "
-                f"opaque card (letters: {' '.join(sorted(_OPAQUE_KINDS)).upper()})",
-                element=self.name,
-            )
-        if isinstance(self.terminals, str) or not isinstance(self.terminals, (tuple, list)):
-            raise CircuitError(
-                f"element {self.name}: terminals must be a sequence of node names",
-                element=self.name,
-            )
-        object.__setattr__(
-            self,
-            "terminals",
-            tuple(normalize_node(n, element=self.name) for n in self.terminals),
-        )
-        if self.model:
-            object.__setattr__(self, "model", _model_name(self, self.model))
-        rest = self.rest
-        if not isinstance(rest, str) or any(not c.isprintable() for c in rest):
-            raise CircuitError(
-                f"element {self.name}: the rest of its card must be one line of text; got {rest!r}",
-                element=self.name,
-            )
-        object.__setattr__(self, "rest", " ".join(rest.split()))
-
-    @property
-    def kind(self) -> str:  # type: ignore[override]
-        """What the element is (``bipolar transistor``, ``switch`` ...)."""
-        return _OPAQUE_KINDS.get(self.name[:1], "element")
-
-    @property
-    def nodes(self) -> tuple[str, ...]:
-        return self.terminals
-
-    def spice_card(self) -> str:
-        words = [self.name, *self.terminals, *([self.model] if self.model else [])]
-        return " ".join([*words, *([self.rest] if self.rest else [])])
-
-
 @dataclass(frozen=True)
 class SubcircuitInstance(Element):
     """Subcircuit call. Card: ``xNAME n1 n2 ... SUBCKT [param=value ...]``."""
@@ -617,7 +534,7 @@ class SubcircuitInstance(Element):
         object.__setattr__(
             self, "ports", tuple(normalize_node(p, element=self.name) for p in self.ports)
         )
-        object.__setattr__(self, "subckt", _model_name(self, self.subckt, what="subcircuit"))
+        object.__setattr__(self, "subckt", model_name(self, self.subckt, what="subcircuit"))
         params: dict[str, Value] = {}
         for key, value in dict(self.params).items():
             name = str(key).strip().lower()
@@ -685,7 +602,7 @@ def _params(params: dict[str, Value]) -> str:
     return "".join(f" {k}={_format(v)}" for k, v in params.items())
 
 
-def _model_name(element: Element, name: object, what: str = "model") -> str:
+def model_name(element: Element, name: object, what: str = "model") -> str:
     text = name.strip().lower() if isinstance(name, str) else ""
     if (
         not text
@@ -701,7 +618,7 @@ def _model_name(element: Element, name: object, what: str = "model") -> str:
 
 
 def _control_name(element: Element, name: object) -> str:
-    text = _model_name(element, name, what="controlling voltage source")
+    text = model_name(element, name, what="controlling voltage source")
     if not text.startswith("v"):
         raise CircuitError(
             f"{element.kind} {element.name}: the controlling element must be a voltage source "

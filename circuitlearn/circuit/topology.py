@@ -22,10 +22,10 @@ from circuitlearn.circuit.elements import (
     Element,
     Inductor,
     Mosfet,
-    OpaqueElement,
     Resistor,
     VoltageSource,
 )
+from circuitlearn.circuit.opaque import OpaqueElement
 from circuitlearn.errors import CircuitError
 
 __all__ = ["check_topology", "dc_paths", "floating_islands", "voltage_loops"]

@@ -23,12 +23,12 @@ from circuitlearn.circuit.elements import (
     Element,
     Inductor,
     Mosfet,
-    OpaqueElement,
     Resistor,
     SubcircuitInstance,
     VoltageSource,
 )
 from circuitlearn.circuit.expressions import Expression, Value
+from circuitlearn.circuit.opaque import OpaqueElement
 from circuitlearn.circuit.units import try_parse_value
 from circuitlearn.circuit.waveforms import dc_of_spec, normalize_spec
 from circuitlearn.errors import NetlistError

@@ -1,0 +1,339 @@
+"""Flattening: subcircuits expanded with ngspice 39's names, expressions evaluated.
+
+The machinery behind :meth:`Circuit.flatten <circuitlearn.circuit.Circuit.flatten>` and
+:meth:`Circuit.validate <circuitlearn.circuit.Circuit.validate>`: reference checks per scope, the
+expansion limits checked before anything is expanded, and the recursive copy with flat names
+(``r.x1.r1``, node ``x1.n1``, local model ``x1:dm``; ``.global`` nodes keep their name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from circuitlearn.circuit.elements import (
+    CCCS,
+    CCVS,
+    GROUND,
+    Capacitor,
+    CurrentSource,
+    Diode,
+    Element,
+    Inductor,
+    Mosfet,
+    SubcircuitInstance,
+    VoltageSource,
+)
+from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
+from circuitlearn.circuit.models import Model
+from circuitlearn.circuit.opaque import OpaqueElement
+from circuitlearn.circuit.waveforms import resolve_spec
+from circuitlearn.errors import CircuitError
+
+if TYPE_CHECKING:
+    from circuitlearn.circuit.circuit import Circuit, Subcircuit
+
+__all__ = [
+    "MAX_FLAT_ELEMENTS",
+    "MAX_INSTANCE_DEPTH",
+    "check_expansion",
+    "expand",
+    "has_expression",
+    "resolve_model",
+    "resolve_scope",
+    "resolved_extras",
+    "validate_scope",
+]
+
+MAX_FLAT_ELEMENTS = 1_000_000
+"""Most elements :meth:`Circuit.flatten` creates (a few nested subcircuits multiply quickly)."""
+
+MAX_INSTANCE_DEPTH = 100
+"""Deepest chain of subcircuit instances :meth:`Circuit.flatten` expands."""
+
+
+_NAMES_INSIDE = set("befghkw")
+"""Opaque cards whose text names nodes or elements (B/E/G/F/H expressions and POLY, K, W)."""
+
+
+def check_expansion(circuit: Circuit) -> None:
+    """Refuse, before expanding anything, a hierarchy deeper than :data:`MAX_INSTANCE_DEPTH` or
+    one that flattens to more than :data:`MAX_FLAT_ELEMENTS`, naming the chain of instances."""
+    sizes: dict[int, tuple[int, tuple[str, ...]]] = {}
+
+    def size(
+        elements: Iterable[Element], subcircuits: Mapping[str, Subcircuit], chain: tuple[str, ...]
+    ) -> tuple[int, tuple[str, ...]]:
+        total, heaviest, heaviest_chain = 0, 0, ()
+        for element in elements:
+            if not isinstance(element, SubcircuitInstance):
+                total += 1
+                continue
+            sub = subcircuits.get(element.subckt)
+            link = f"{element.name} ({element.subckt})"
+            if sub is None or any(link.endswith(f"({sub.name})") for link in chain):
+                continue  # unknown or recursive: validate() and expand() report those
+            if len(chain) >= MAX_INSTANCE_DEPTH:
+                raise CircuitError(
+                    f"subcircuit instances nested more than {MAX_INSTANCE_DEPTH} deep: "
+                    f"{' -> '.join(chain[:4])} -> ... -> {link}",
+                    element=chain[0].split()[0],
+                )
+            if id(sub) not in sizes:
+                inner = {**subcircuits, **sub.body.subcircuits}
+                sizes[id(sub)] = size(sub.body.elements, inner, (*chain, link))
+            count, below = sizes[id(sub)]
+            total += count
+            if count > heaviest:
+                heaviest, heaviest_chain = count, (link, *below)
+            if total > MAX_FLAT_ELEMENTS:
+                path = " -> ".join((*chain, *heaviest_chain))
+                raise CircuitError(
+                    f"flattening would create more than {MAX_FLAT_ELEMENTS:,} elements "
+                    f"(each level multiplies the one below): {path}",
+                    element=(chain or heaviest_chain)[0].split()[0],
+                )
+        return total, heaviest_chain
+
+    size(circuit.elements, circuit.subcircuits, ())
+
+
+def has_expression(element: Element) -> bool:
+    """True when a value, an instance parameter or a source specification holds an expression."""
+    return (
+        any(isinstance(v, Expression) for v in element.values().values())
+        or "{" in getattr(element, "spec", "")
+        or (
+            isinstance(element, (Capacitor, Inductor, Mosfet))
+            and any(isinstance(v, Expression) for v in element.params.values())
+        )
+    )
+
+
+def resolved_extras(element: Element, env: Mapping[str, float]) -> dict[str, Any]:
+    """Source specifications and C/L/M instance parameters with their expressions evaluated."""
+    if isinstance(element, (VoltageSource, CurrentSource)) and "{" in element.spec:
+        return {"spec": resolve_spec(element.spec, env)}
+    if isinstance(element, (Capacitor, Inductor, Mosfet)) and element.params:
+        return {
+            "params": {
+                k: v.evaluate(env) if isinstance(v, Expression) else v
+                for k, v in element.params.items()
+            }
+        }
+    return {}
+
+
+def resolve_scope(
+    params: Mapping[str, Value], outer: Mapping[str, float], where: str
+) -> dict[str, float]:
+    try:
+        return resolve_params(params, outer)
+    except ValueError as exc:
+        raise CircuitError(f".param in {where}: {exc}") from None
+
+
+def resolve_model(model: Model, env: Mapping[str, float]) -> Model:
+    if not any(isinstance(v, Expression) for v in model.params.values()):
+        return model
+    try:
+        params = {
+            k: (v.evaluate(env) if isinstance(v, Expression) else v)
+            for k, v in model.params.items()
+        }
+    except ValueError as exc:
+        raise CircuitError(f"model {model.name}: {exc}") from None
+    return replace(model, params=params)
+
+
+def validate_scope(
+    elements: Iterable[Element],
+    models: Mapping[str, Model],
+    subcircuits: Mapping[str, Subcircuit],
+    params: set[str],
+    *,
+    outer_models: Mapping[str, Model],
+    where: str,
+) -> None:
+    elements = list(elements)
+    names = {e.name for e in elements}
+    for element in elements:
+        who = f"{element.kind} {element.name}{where}"
+        if (
+            isinstance(element, OpaqueElement)
+            and element.model
+            and element.model not in models
+            and element.model not in outer_models
+        ):
+            raise CircuitError(
+                f"{who}: unknown model {element.model!r} (add a .model card)",
+                element=element.name,
+            )
+        if isinstance(element, (Diode, Mosfet)):
+            model = models.get(element.model) or outer_models.get(element.model)
+            if model is None:
+                raise CircuitError(
+                    f"{who}: unknown model {element.model!r} (add a .model card)",
+                    element=element.name,
+                )
+            wanted = ("d",) if isinstance(element, Diode) else ("nmos", "pmos")
+            if model.kind not in wanted:
+                raise CircuitError(
+                    f"{who}: model {model.name} is a {model.kind} model; "
+                    f"expected {' or '.join(wanted)}",
+                    element=element.name,
+                )
+        if isinstance(element, (CCCS, CCVS)) and element.control not in names:
+            raise CircuitError(
+                f"{who}: controlling voltage source {element.control!r} not found",
+                element=element.name,
+            )
+        if isinstance(element, SubcircuitInstance):
+            sub = subcircuits.get(element.subckt)
+            if sub is None:
+                raise CircuitError(
+                    f"{who}: unknown subcircuit {element.subckt!r} (add a .subckt definition)",
+                    element=element.name,
+                )
+            if len(sub.ports) != len(element.ports):
+                raise CircuitError(
+                    f"{who}: subcircuit {sub.name} has {len(sub.ports)} ports; "
+                    f"got {len(element.ports)} nodes",
+                    element=element.name,
+                )
+            unknown = set(element.params) - set(sub.params) - set(sub.body.params)
+            if unknown:
+                raise CircuitError(
+                    f"{who}: subcircuit {sub.name} has no parameter(s) "
+                    f"{', '.join(sorted(unknown))}",
+                    element=element.name,
+                )
+        for key, value in element.values().items():
+            if isinstance(value, Expression):
+                missing = expression_names(value.text) - params
+                if missing:
+                    raise CircuitError(
+                        f"{who}: {key} uses unknown parameter(s) {', '.join(sorted(missing))}",
+                        element=element.name,
+                    )
+
+
+def expand(
+    scope: Circuit,
+    elements: Iterable[Element],
+    env: Mapping[str, float],
+    *,
+    path: tuple[str, ...],
+    port_map: Mapping[str, str],
+    models: Mapping[str, Model],
+    subcircuits: Mapping[str, Subcircuit],
+    flat: Circuit,
+    stack: tuple[str, ...],
+    global_nodes: frozenset[str],
+) -> None:
+    """Recursively copy ``elements`` into ``flat`` with ngspice names and evaluated values."""
+    prefix = ".".join(reversed(path))
+
+    def node(name: str) -> str:
+        if name == GROUND or name in global_nodes:
+            return name
+        if name in port_map:
+            return port_map[name]
+        return f"{prefix}.{name}" if prefix else name
+
+    def local(name: str) -> str:
+        return f"{name[0]}.{prefix}.{name}" if prefix else name
+
+    for element in elements:
+        changes: dict[str, Any] = {}
+        for key, value in element.values().items():
+            if isinstance(value, Expression):
+                try:
+                    changes[key] = value.evaluate(env)
+                except ValueError as exc:
+                    raise CircuitError(
+                        f"{element.kind} {element.name}: {key}: {exc}", element=element.name
+                    ) from None
+        try:
+            changes.update(resolved_extras(element, env))
+        except ValueError as exc:
+            who = f"{element.kind} {element.name}"
+            raise CircuitError(f"{who}: {exc}", element=element.name) from None
+        if isinstance(element, SubcircuitInstance):
+            sub = subcircuits[element.subckt]
+            if sub.name in stack:
+                raise CircuitError(
+                    f"subcircuit {sub.name} instantiates itself (through {' -> '.join(stack)})",
+                    element=element.name,
+                )
+            defaults = resolve_scope(sub.params, env, f"subcircuit {sub.name}")
+            inner_env = dict(defaults)
+            for key, value in element.params.items():
+                try:
+                    inner_env[key] = (
+                        value.evaluate(env) if isinstance(value, Expression) else float(value)
+                    )
+                except ValueError as exc:
+                    raise CircuitError(
+                        f"{element.kind} {element.name}: {key}: {exc}", element=element.name
+                    ) from None
+            # as in ngspice, an instance value also replaces a .param of the body of that name
+            body = {k: v for k, v in sub.body.params.items() if k not in element.params}
+            inner_env = resolve_scope(body, inner_env, f"subcircuit {sub.name}")
+            inner_models = dict(models)
+            inner_path = (element.name, *path)
+            for model in sub.body.models.values():
+                resolved = resolve_model(model, inner_env)
+                # ngspice 39 names a local model "x2.x1:dl" (instance path, colon, model name)
+                inner_models[model.name] = replace(
+                    resolved, name=f"{'.'.join(reversed(inner_path))}:{model.name}"
+                )
+            validate_scope(
+                sub.body.elements,
+                inner_models,
+                {**subcircuits, **sub.body.subcircuits},
+                set(inner_env),
+                outer_models={},
+                where=f" in subcircuit {sub.name}",
+            )
+            ports = {p: node(n) for p, n in zip(sub.ports, element.ports, strict=True)}
+            expand(
+                sub.body,
+                sub.body.elements,
+                inner_env,
+                path=inner_path,
+                port_map=ports,
+                models=inner_models,
+                subcircuits={**subcircuits, **sub.body.subcircuits},
+                flat=flat,
+                stack=(*stack, sub.name),
+                global_nodes=global_nodes,
+            )
+            continue
+        for node_field in element.node_fields:
+            changes[node_field] = node(getattr(element, node_field))
+        changes["name"] = local(element.name)
+        if isinstance(element, (CCCS, CCVS)):
+            changes["control"] = local(element.control)
+        if isinstance(element, OpaqueElement):
+            if path and element.name[0] in _NAMES_INSIDE:
+                raise CircuitError(
+                    f"{element.kind} {element.name} in subcircuit {scope.title}: its card names "
+                    "nodes or elements that cannot be renamed when flattening (use it at the "
+                    "top level)",
+                    element=element.name,
+                )
+            changes["terminals"] = tuple(node(n) for n in element.terminals)
+        if isinstance(element, (Diode, Mosfet)) or getattr(element, "model", ""):
+            model = models[element.model]
+            changes["model"] = model.name
+            if model.name not in flat.models:
+                flat.add_model(model)
+        try:
+            flat.add(replace(element, **changes))
+        except CircuitError as exc:
+            raise CircuitError(
+                f"{exc} (while expanding {scope.title if not path else 'instance ' + path[0]})",
+                element=element.name,
+            ) from None
