@@ -23,7 +23,7 @@ import scipy.sparse.linalg as spla
 
 from circuitlearn.circuit import Circuit, CurrentSource, VoltageSource
 from circuitlearn.errors import CircuitError, ConvergenceError
-from circuitlearn.solve.layered import SchurPlan
+from circuitlearn.solve.layered import Plan, plans_for
 from circuitlearn.solve.mna import Evaluation, MNASystem, SourceValues, compile_circuit
 from circuitlearn.solve.newton import check_options, solve_native
 from circuitlearn.solve.result import OperatingPoint
@@ -283,7 +283,7 @@ class BatchSolver:
         self.indices = np.asarray(indices, dtype=np.int32)
         self.indptr = np.asarray(indptr, dtype=np.int32)
         self.n = int(n)
-        self._plan: SchurPlan | bool | None = False
+        self._plans: list[Plan] | None = None
 
     @classmethod
     def of(cls, system: MNASystem) -> BatchSolver:
@@ -291,7 +291,12 @@ class BatchSolver:
         solver = getattr(system, "_batch_solver", None)
         if solver is None:
             solver = cls(*system.pattern, system.n)
-            solver._plan = system.schur_plan
+            plan = system.schur_plan  # computed once per system and shared with its copies
+            solver._plans = [
+                p
+                for p in (plan, *plans_for(solver.indices, solver.indptr, solver.n)[1:])
+                if p is not None
+            ]
             system._batch_solver = solver
         return solver
 
@@ -300,11 +305,11 @@ class BatchSolver:
         return len(self.indices)
 
     @property
-    def plan(self) -> SchurPlan | None:
-        """The layered fast path's elimination plan, or None."""
-        if self._plan is False:
-            self._plan = SchurPlan.from_pattern(self.indices, self.indptr, self.n)
-        return self._plan  # type: ignore[return-value]
+    def plans(self) -> list[Plan]:
+        """The elimination plans (layered fast paths) tried before sparse LU, in order."""
+        if self._plans is None:
+            self._plans = plans_for(self.indices, self.indptr, self.n)
+        return self._plans
 
     def coordinates(self) -> tuple[np.ndarray, np.ndarray]:
         """(rows, cols) of every stored entry, in storage order."""
@@ -348,10 +353,11 @@ class BatchSolver:
         n_samples, n = rhs.shape
         if n == 0:
             return rhs.copy()
-        plan = self.plan
-        if plan is not None:
+        for k, plan in enumerate(self.plans):
             solved = plan.solve(data, rhs)
             if solved is not None:
+                if k:  # this plan worked where an earlier one declined: try it first next time
+                    self._plans.insert(0, self._plans.pop(k))
                 return solved
         nnz = self.nnz
         offsets = np.arange(n_samples, dtype=np.int64)

@@ -11,6 +11,13 @@ leaving a small dense system S for the remaining unknowns R (the output layer of
 :class:`SchurPlan` finds the set once from the fixed sparsity pattern and then solves many
 samples at once with dense batched linear algebra. It is exact elimination (no approximation);
 the diagonal pivots are checked and the caller falls back to sparse LU when a pivot is small.
+
+When a hidden unit is more than one unknown — an amplifier after each hidden node adds its output
+node, its branch current and a sense source's, none of which has a diagonal entry of its own —
+there is no useful independent set, but the same elimination works with small *blocks*:
+:class:`BlockSchurPlan` takes the hub unknowns (those joined to many others, such as the output
+layer) as R, and the connected pieces left once R is removed as blocks K_II, each a few unknowns,
+solved with batched dense LU (partial pivoting within the block).
 """
 
 from __future__ import annotations
@@ -22,13 +29,37 @@ import scipy.sparse as sp
 
 from circuitlearn.solve.arrays import get_backend
 
-__all__ = ["MAX_REST", "PIVOT_RATIO", "SchurPlan"]
+__all__ = [
+    "MAX_BLOCK",
+    "MAX_REST",
+    "PIVOT_RATIO",
+    "BlockSchurPlan",
+    "Plan",
+    "SchurPlan",
+    "plans_for",
+]
 
 MAX_REST = 256
 """Largest number of remaining unknowns R for which the dense Schur path is used."""
 
 PIVOT_RATIO = 1e-8
 """A diagonal pivot smaller than this times its row's |entries| sum sends the solve to sparse LU."""
+
+MAX_BLOCK = 16
+"""Largest block of :class:`BlockSchurPlan` (unknowns of one hidden unit with its amplifier)."""
+
+
+def plans_for(indices: np.ndarray, indptr: np.ndarray, n: int) -> list[Plan]:
+    """The elimination plans of a CSC pattern, to try in order: an independent set, small blocks.
+
+    An independent set can be structurally fine and still meet zero pivots (a node whose diagonal
+    entry is only the gmin-stepping slot), so the caller tries the next plan when one declines.
+    """
+    found = (
+        SchurPlan.from_pattern(indices, indptr, n),
+        BlockSchurPlan.from_pattern(indices, indptr, n),
+    )
+    return [plan for plan in found if plan is not None]
 
 
 @dataclass
@@ -125,3 +156,144 @@ class SchurPlan:
         out[:, self.eliminated] = x_i
         out[:, self.rest] = x_r
         return out
+
+
+@dataclass
+class BlockSchurPlan:
+    """Index plan for eliminating small blocks of unknowns around hub unknowns (module notes).
+
+    ``groups`` holds, per block size s, the unknowns of its blocks (n_blocks × s); each stored
+    entry of the pattern is routed to its place in K_II, K_IR, K_RI or K_RR by ``routes``.
+    """
+
+    rest: np.ndarray
+    groups: list[np.ndarray]
+    routes: list[dict[str, tuple[np.ndarray, ...]]]
+    rr: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    @classmethod
+    def from_pattern(cls, indices: np.ndarray, indptr: np.ndarray, n: int) -> BlockSchurPlan | None:
+        """Plan for a CSC pattern, or ``None`` when the blocks or the rest would be too large.
+
+        Hubs are the unknowns with more than max(8, √n) neighbours; the blocks are the connected
+        components of the pattern's graph without them. Kept only when every block has at most
+        :data:`MAX_BLOCK` unknowns and the rest at most :data:`MAX_REST`, fewer than the blocks.
+        """
+        from scipy.sparse.csgraph import connected_components
+
+        if n == 0:
+            return None
+        cols = np.repeat(np.arange(n), np.diff(indptr))
+        rows = np.asarray(indices, dtype=np.int64)
+        off = rows != cols
+        graph = sp.coo_matrix((np.ones(int(off.sum())), (rows[off], cols[off])), shape=(n, n))
+        graph = ((graph + graph.T) > 0).tocsr()
+        degree = np.diff(graph.indptr)
+        hub = degree > max(8.0, np.sqrt(n))
+        rest = np.flatnonzero(hub)
+        inner = np.flatnonzero(~hub)
+        if rest.size > MAX_REST or rest.size >= inner.size:
+            return None
+        sub = graph[inner][:, inner]
+        _, label = connected_components(sub, directed=False)
+        sizes = np.bincount(label)
+        if sizes.max(initial=0) > MAX_BLOCK:
+            return None
+        # where each unknown sits: its block group, block and position in it, or its rest slot
+        group_of = np.full(n, -1)
+        block_of = np.zeros(n, dtype=np.int64)
+        slot_of = np.zeros(n, dtype=np.int64)
+        groups: list[np.ndarray] = []
+        for g, size in enumerate(np.unique(sizes)):
+            members = np.flatnonzero(sizes == size)
+            table = np.empty((members.size, size), dtype=np.int64)
+            rank = np.full(sizes.size, -1)
+            rank[members] = np.arange(members.size)
+            fill = np.zeros(members.size, dtype=np.int64)
+            for k in np.flatnonzero(sizes[label] == size):  # once per unknown, at compile time
+                b = rank[label[k]]
+                table[b, fill[b]] = inner[k]
+                fill[b] += 1
+            groups.append(table)
+            group_of[table.ravel()] = g
+            block_of[table] = np.arange(members.size)[:, None]
+            slot_of[table] = np.arange(size)[None, :]
+        rest_slot = np.full(n, -1)
+        rest_slot[rest] = np.arange(rest.size)
+        positions = np.arange(rows.size)
+        routes = []
+        for g in range(len(groups)):
+            in_row, in_col = group_of[rows] == g, group_of[cols] == g
+            ii = in_row & in_col
+            ir = in_row & (rest_slot[cols] >= 0)
+            ri = (rest_slot[rows] >= 0) & in_col
+            routes.append(
+                {
+                    "ii": (positions[ii], block_of[rows[ii]], slot_of[rows[ii]], slot_of[cols[ii]]),
+                    "ir": (
+                        positions[ir],
+                        block_of[rows[ir]],
+                        slot_of[rows[ir]],
+                        rest_slot[cols[ir]],
+                    ),
+                    "ri": (
+                        positions[ri],
+                        rest_slot[rows[ri]],
+                        block_of[cols[ri]],
+                        slot_of[cols[ri]],
+                    ),
+                }
+            )
+        rr = (rest_slot[rows] >= 0) & (rest_slot[cols] >= 0)
+        return cls(rest, groups, routes, (positions[rr], rest_slot[rows[rr]], rest_slot[cols[rr]]))
+
+    def solve(self, data: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
+        """Solve K·x = rhs for every sample (rows of ``data`` and ``rhs``); ``None`` if singular."""
+        backend = get_backend()
+        n_samples, n_r = rhs.shape[0], self.rest.size
+        schur = np.zeros((n_samples, n_r, n_r))
+        pos, r, c = self.rr
+        schur[:, r, c] = data[:, pos]
+        b_r = rhs[:, self.rest].copy()
+        solved = []
+        for table, route in zip(self.groups, self.routes, strict=True):
+            n_blocks, size = table.shape
+            k_ii = np.zeros((n_samples, n_blocks, size, size))
+            k_ir = np.zeros((n_samples, n_blocks, size, n_r + 1))
+            k_ri = np.zeros((n_samples, n_r, n_blocks, size))
+            pos, b, i, j = route["ii"]
+            k_ii[:, b, i, j] = data[:, pos]
+            pos, b, i, q = route["ir"]
+            k_ir[:, b, i, q] = data[:, pos]
+            k_ir[:, :, :, n_r] = rhs[:, table]
+            pos, q, b, j = route["ri"]
+            k_ri[:, q, b, j] = data[:, pos]
+            try:
+                y = np.linalg.solve(k_ii, k_ir)  # K_II⁻¹ [K_IR | b_I], block by block
+            except np.linalg.LinAlgError:
+                return None
+            # Σ over the blocks of K_RI·y, as one batched matrix product per sample
+            update = backend.matmul(
+                k_ri.reshape(n_samples, n_r, n_blocks * size),
+                y.reshape(n_samples, n_blocks * size, n_r + 1),
+            )
+            schur -= update[:, :, :n_r]
+            b_r -= update[:, :, n_r]
+            solved.append(y)
+        try:
+            x_r = backend.solve(schur, b_r) if n_r else np.zeros((n_samples, 0))
+        except np.linalg.LinAlgError:
+            return None
+        out = np.empty_like(rhs)
+        out[:, self.rest] = x_r
+        for table, y in zip(self.groups, solved, strict=True):
+            out[:, table] = (
+                y[..., n_r] - backend.matmul(y[..., :n_r], x_r[:, None, :, None])[..., 0]
+            )
+        if not np.all(np.isfinite(out)):
+            return None
+        return out
+
+
+Plan = SchurPlan | BlockSchurPlan
+"""An elimination plan: ``solve(data, rhs)`` gives the solution, or None when it declines."""

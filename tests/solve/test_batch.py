@@ -151,3 +151,33 @@ def test_floating_and_current_source_inputs() -> None:
         np.testing.assert_allclose(
             batch.voltages[k], [op.voltages[n] for n in batch.nodes], rtol=1e-10, atol=1e-13
         )
+
+
+def test_amplified_layers_use_the_block_schur_path() -> None:
+    """Hidden units of five unknowns (node, amplifier output, sense node, two branches): blocks."""
+    from circuitlearn.circuit import kendall_network
+    from circuitlearn.solve.batch import BatchSolver, batch_sources
+    from circuitlearn.solve.layered import BlockSchurPlan
+
+    net = kendall_network(6, 12, 3, seed=2, bias_voltages=(0.6, -0.6), amplifier_gain=2.0,
+                          feedback_gain=0.5)  # fmt: skip
+    system = compile_circuit(net.circuit)
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, (4, 6))
+    inputs = {n: x[:, k // 2] * (1 if n.endswith("p") else -1)
+              for k, n in enumerate(net.input_sources)}  # fmt: skip
+    batch = solve_batch(system, inputs)
+    solver = BatchSolver.of(system)
+    assert isinstance(solver.plans[0], BlockSchurPlan), "the block plan took over"
+    block = solver.plans[0]
+    assert sorted(system.unknowns[k] for k in block.rest) == ["out0", "out1", "out2"]
+    assert {g.shape[1] for g in block.groups} == {5}
+    data = system.evaluate(batch.states, sources=batch_sources(system, inputs)[0]).jacobian_data
+    rhs = rng.normal(size=batch.states.shape)
+    by_lu = BatchSolver(*system.pattern, system.n)
+    by_lu._plans = []
+    np.testing.assert_allclose(solver.solve(data, rhs), by_lu.solve(data, rhs), rtol=1e-11)
+    for k in range(4):
+        op = solve_native(net.with_inputs(x[k]))
+        for node, v in op.voltages.items():
+            assert batch.voltage(node)[k] == pytest.approx(v, rel=1e-10, abs=1e-13)
