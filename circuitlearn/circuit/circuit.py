@@ -100,8 +100,7 @@ class Circuit:
         """(line, card) of analysis/output cards the reader skipped (``.op``, ``.control``...)."""
         self.global_nodes: list[str] = []
         """Nodes named by ``.global``: the same node inside every subcircuit (never prefixed)."""
-        self.temperature: float = NOMINAL_TEMPERATURE
-        """Circuit temperature [°C] set by ``.temp``; written back as ``.temp``."""
+        self.temperature = NOMINAL_TEMPERATURE
         self.options: dict[str, float | str | bool] = {}
         """The deck's ``.options`` (name → number, word, or ``True`` for a flag), written back by
         :meth:`to_spice`; the solvers honour or refuse them (see ``docs/netlist.md``)."""
@@ -129,14 +128,28 @@ class Circuit:
         if name not in self.global_nodes:
             self.global_nodes.append(name)
 
-    def set_temperature(self, celsius: float) -> None:
-        """Set the circuit temperature [°C] (ngspice's ``.temp``)."""
+    @property
+    def temperature(self) -> float:
+        """Circuit temperature [°C] (ngspice's ``.temp``, written back as ``.temp``)."""
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, celsius: float) -> None:
         if isinstance(celsius, bool) or not isinstance(celsius, (int, float)):
             raise CircuitError(f"temperature must be a number [°C]; got {celsius!r}")
-        value = float(celsius)
+        try:
+            value = float(celsius)
+        except OverflowError:
+            value = math.inf
         if not math.isfinite(value) or value <= -273.15:
-            raise CircuitError(f"temperature must be finite and above -273.15 °C; got {celsius!r}")
-        self.temperature = value
+            raise CircuitError(
+                f"temperature must be finite and above -273.15 °C; got {repr(celsius)[:40]}"
+            )
+        self._temperature = value
+
+    def set_temperature(self, celsius: float) -> None:
+        """Set the circuit temperature [°C] (ngspice's ``.temp``)."""
+        self.temperature = celsius
 
     def add(self, element: Element) -> Element:
         """Add an element; its name must be new in this circuit."""

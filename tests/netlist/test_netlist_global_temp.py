@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,11 @@ def test_diode_temperature_matches_ngspice(temp: float, tmp_path: Path) -> None:
         voltages = solve_dc(circuit, backend=backend).voltages
         for node in ("b", "y", "q", "u", "x"):
             assert voltages[node] == pytest.approx(reference[node], rel=1e-9), (backend, node)
+
+
+@pytest.mark.parametrize("bad", ["hot", math.nan, math.inf, 10**400, -300, True])
+def test_temperature_assignment_is_checked(bad: object) -> None:
+    circuit = Circuit("t")
+    with pytest.raises(CircuitError, match="temperature must be"):
+        circuit.temperature = bad
+    assert circuit.temperature == 27.0
