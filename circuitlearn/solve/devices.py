@@ -2,10 +2,10 @@
 
 Every function takes numpy arrays (one entry per device) and returns arrays: no Python loop per
 device. The equations are re-derived from ngspice's documentation and source (``dioload.c``,
-``diotemp.c``, ``mos1load.c``, ``mos1temp.c``, ``devsup.c``). Diodes follow the circuit
-temperature (``.temp``: thermal voltage and IS(T), :func:`diode_saturation_current`); MOSFETs are
-modelled at the nominal temperature (TEMP = TNOM = 27 °C) only, where every temperature
-correction is exactly 1 (the compiler refuses them elsewhere).
+``diotemp.c``, ``mos1load.c``, ``mos1temp.c``, ``devsup.c``). Devices follow the circuit
+temperature (``.temp``) and their models' TNOM: diodes through the thermal voltage and IS(T)
+(:func:`diode_saturation_current`), level-1 MOSFETs through KP, PHI, VBI, IS and Vt at T
+(:func:`mos1_temperature`); at TEMP = TNOM = 27 °C every correction drops out.
 
 Conventions: MOSFET voltages are *normalised* (multiplied by the polarity +1 NMOS / −1 PMOS) so one
 set of equations serves both types, as in ngspice.
@@ -31,6 +31,7 @@ __all__ = [
     "GMIN",
     "KELVIN",
     "MAX_EXP_ARG",
+    "REFTEMP",
     "T_NOMINAL",
     "VT",
     "DiodeGroup",
@@ -43,6 +44,7 @@ __all__ = [
     "junction_current",
     "limvds",
     "mos1_channel",
+    "mos1_temperature",
     "pnjlim",
     "vcrit",
 ]
@@ -154,16 +156,16 @@ def diode_current(
 
 
 def junction_current(
-    v: np.ndarray, isat: np.ndarray, gmin: float = GMIN
+    v: np.ndarray, isat: np.ndarray, gmin: float = GMIN, vt: np.ndarray | float = VT
 ) -> tuple[np.ndarray, np.ndarray]:
     """MOS bulk junction current [A] and conductance [S] (``mos1load.c``; emission coefficient 1).
 
     For v ≤ −3·Vt the junction is the constant −IS plus gmin; otherwise IS·(exp(v/Vt) − 1) + gmin·v.
     """
-    on = v > -3.0 * VT
-    ev = np.exp(np.minimum(np.where(on, v, 0.0) / VT, MAX_EXP_ARG))
+    on = v > -3.0 * vt
+    ev = np.exp(np.minimum(np.where(on, v, 0.0) / vt, MAX_EXP_ARG))
     current = np.where(on, isat * (ev - 1.0), -isat) + gmin * v
-    conductance = np.where(on, isat * ev / VT, 0.0) + gmin
+    conductance = np.where(on, isat * ev / vt, 0.0) + gmin
     return current, conductance
 
 
@@ -387,6 +389,7 @@ class MosGroup:
     lam: np.ndarray
     isat: np.ndarray
     vcrit: np.ndarray
+    vt: np.ndarray
 
     @property
     def residual_rows(self) -> np.ndarray:
@@ -440,8 +443,8 @@ class MosGroup:
         ids, d_gs, d_ds, d_bs, von = mos1_channel(
             vgs, vds, vbs, self.beta, self.vbi, self.gamma, self.phi, self.lam
         )
-        cbs, gbs = junction_current(vbs, self.isat, gmin)
-        cbd, gbd = junction_current(vbd, self.isat, gmin)
+        cbs, gbs = junction_current(vbs, self.isat, gmin, self.vt)
+        cbd, gbd = junction_current(vbd, self.isat, gmin, self.vt)
         dgs, dds, dbs = raw["vgs"] - vgs, raw["vds"] - vds, raw["vbs"] - vbs
         p = self.polarity
         i_ch = p * (ids + d_gs * dgs + d_ds * dds + d_bs * dbs)
@@ -494,8 +497,8 @@ class MosGroup:
         vgs = np.where(normal, vgs_n, vgs_i)
         vds = np.where(normal, vds_n, vds_i)
         vbd_r = vbs_r - vds_r
-        vbs_f = pnjlim(vbs_r, old["vbs"], VT, self.vcrit)
-        vbd_f = pnjlim(vbd_r, old["vbd"], VT, self.vcrit)
+        vbs_f = pnjlim(vbs_r, old["vbs"], self.vt, self.vcrit)
+        vbd_f = pnjlim(vbd_r, old["vbd"], self.vt, self.vcrit)
         vbs_i = np.where((vbd_f == vbd_r) & (vds == vds_r), vbs_r, vbd_f + vds)
         vbs = np.where(vds >= 0.0, vbs_f, vbs_i)
         return vgs, vds, vbs
@@ -528,6 +531,52 @@ def diode_saturation_current(model: Model, kelvin: float) -> float:
     ratio = kelvin / nominal
     vt = BOLTZMANN / CHARGE * kelvin
     return saturation * math.exp((ratio - 1.0) * eg / (n * vt) + xti / n * math.log(ratio))
+
+
+REFTEMP = 27.0 + KELVIN
+"""ngspice's reference temperature [K] for the band-gap terms (``REFTEMP``)."""
+
+
+def mos1_temperature(
+    p: Mapping[str, float], polarity: float, kelvin: float, nominal: float
+) -> tuple[float, float, float, float, float, float]:
+    """Level-1 parameters at ``kelvin`` from a model measured at ``nominal`` [K] (``mos1temp.c``).
+
+    Returns KP [A/V²], the normalised built-in threshold part polarity·tVbi [V], tVTO [V],
+    tPHI [V], tIS [A] and Vt [V]: KP/(T/TNOM)^1.5, PHI and VBI shifted by the silicon band gap
+    Eg(T) = 1.16 − 7.02e-4·T²/(T + 1108), IS·exp(Eg(TNOM)/Vt(TNOM) − Eg(T)/Vt(T)). At
+    T = TNOM the parameters are returned unchanged.
+    """
+    kp, vto, gamma, phi, isat = p["kp"], p["vto"], p["gamma"], p["phi"], p["is"]
+    vt = BOLTZMANN / CHARGE * kelvin
+    if kelvin == nominal:
+        return kp, polarity * vto - gamma * math.sqrt(phi), vto, phi, isat, vt
+
+    def band_gap(t: float) -> tuple[float, float]:
+        """Eg(t) [eV] and ngspice's junction-potential shift pbfact(t) [V]."""
+        eg = 1.16 - 7.02e-4 * t * t / (t + 1108.0)
+        arg = -eg / (2.0 * BOLTZMANN * t) + 1.1150877 / (BOLTZMANN * 2.0 * REFTEMP)
+        return eg, -2.0 * (BOLTZMANN / CHARGE * t) * (1.5 * math.log(t / REFTEMP) + CHARGE * arg)
+
+    eg_nominal, shift_nominal = band_gap(nominal)
+    eg, shift = band_gap(kelvin)
+    ratio = kelvin / nominal
+    phi_t = kelvin / REFTEMP * (phi - shift_nominal) / (nominal / REFTEMP) + shift
+    vbi = (
+        vto
+        - polarity * gamma * math.sqrt(phi)
+        + 0.5 * (eg_nominal - eg)
+        + polarity * 0.5 * (phi_t - phi)
+    )
+    vt_nominal = BOLTZMANN / CHARGE * nominal
+    return (
+        kp / (ratio * math.sqrt(ratio)),
+        polarity * vbi,
+        vbi + polarity * gamma * math.sqrt(phi_t),
+        phi_t,
+        isat * math.exp(-eg / vt + eg_nominal / vt_nominal),
+        vt,
+    )
 
 
 def build_groups(
@@ -601,6 +650,11 @@ def build_groups(
                 source = ext[f"{m.name}#source"]
                 series.append((ext[m.source], source, copies / p["rs"]))
             pol = float(model.polarity)
+            nominal = float(model.params.get("tnom", 27.0)) + KELVIN
+            # an instance temp= replaces the circuit's; else dtemp= offsets it (ngspice 39)
+            celsius = m.params.get("temp", flat.temperature + m.params.get("dtemp", 0.0))
+            device = float(celsius) + KELVIN
+            kp, vbi, vto, phi, isat, vt_m = mos1_temperature(p, pol, device, nominal)
             m_rows.append(
                 (
                     drain,
@@ -608,14 +662,15 @@ def build_groups(
                     source,
                     ext[m.bulk],
                     pol,
-                    copies * p["kp"] * w / leff,
-                    pol * p["vto"] - p["gamma"] * math.sqrt(p["phi"]),
-                    p["vto"],
+                    copies * kp * w / leff,
+                    vbi,
+                    vto,
                     p["gamma"],
-                    p["phi"],
+                    phi,
                     p["lambda"],
-                    copies * p["is"],
-                    VT * math.log(VT / (_SQRT2 * copies * p["is"])),
+                    copies * isat,
+                    vt_m * math.log(vt_m / (_SQRT2 * copies * isat)),
+                    vt_m,
                 )
             )
         cols = list(zip(*m_rows, strict=True))

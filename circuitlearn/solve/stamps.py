@@ -17,7 +17,6 @@ from circuitlearn.circuit import (
     CCVS,
     GROUND,
     MAIN_VALUE,
-    NOMINAL_TEMPERATURE,
     VCCS,
     VCVS,
     Capacitor,
@@ -44,10 +43,9 @@ def check_native(flat: Circuit) -> None:
     ------
     CircuitError
         An element kept as an opaque card (Q, J, S, W, T, B ...), a diode or MOSFET whose model
-        the native solver cannot reproduce (:meth:`~circuitlearn.circuit.Model.native_issue`) or
-        with an instance temperature, and a MOSFET away from 27 °C (``.temp``, or a model
-        TNOM): the native level-1 equations are ngspice's at the nominal temperature (diodes
-        follow the temperature).
+        the native solver cannot reproduce (:meth:`~circuitlearn.circuit.Model.native_issue`).
+        Temperatures are modelled (``.temp``, a model's TNOM, a MOSFET's ``temp=``/``dtemp=``),
+        as ngspice's ``diotemp.c`` and ``mos1temp.c`` do.
     """
     fix = " (use --backend ngspice)"
     for element in flat:
@@ -59,23 +57,10 @@ def check_native(flat: Circuit) -> None:
             )
         if isinstance(element, (Diode, Mosfet)):
             issue = flat.models[element.model].native_issue()
-            if issue is None and isinstance(element, Mosfet):
-                extra = sorted({"temp", "dtemp"} & set(element.params))
-                issue = f"instance parameter {extra[0]} is not modelled natively" if extra else None
             if issue is not None:
                 raise CircuitError(
                     f"{element.kind} {element.name} (model {element.model}): {issue}{fix}",
                     element=element.name,
-                )
-    for device in flat.elements_of(Mosfet):
-        nominal = flat.models[device.model].params.get("tnom", NOMINAL_TEMPERATURE)
-        for what, value in (("the circuit", flat.temperature), ("its model's TNOM", nominal)):
-            if value != NOMINAL_TEMPERATURE:
-                raise CircuitError(
-                    f"{device.kind} {device.name} (model {device.model}): {what} is at "
-                    f"{value:g} °C but the native solver models MOSFETs at "
-                    f"{NOMINAL_TEMPERATURE:g} °C only{fix}",
-                    element=device.name,
                 )
 
 

@@ -1,5 +1,5 @@
-"""Issue 11, item 3: ``.global`` nodes, ``.temp`` (diodes follow it natively, as ngspice's
-``diotemp.c``; MOSFETs are refused away from 27 °C) and ``TEMPER``, checked against
+"""Issue 11, item 3: ``.global`` nodes, ``.temp`` (diodes and level-1 MOSFETs follow it
+natively, as ngspice's ``diotemp.c`` and ``mos1temp.c``) and ``TEMPER``, checked against
 ``ngspice -b``."""
 
 from __future__ import annotations
@@ -48,22 +48,12 @@ def test_global_nodes_are_shared_by_every_subcircuit() -> None:
     assert solve_dc(circuit).voltages["o1"] == pytest.approx(1.5)
 
 
-def test_temperature_round_trips_and_refuses_mosfets_natively() -> None:
+def test_temperature_round_trips() -> None:
     circuit = from_spice(HOT_DECK)
     assert circuit.temperature == 50.0
     assert ".temp 50" in circuit.to_spice().splitlines()
     assert from_spice(circuit.to_spice()) == circuit
     assert solve_dc(circuit).converged
-    mos = from_spice("t\n.temp 50\nV1 d 0 1\nM1 d d 0 0 nm\n.model nm nmos (vto=0.5)\n")
-    with pytest.raises(
-        CircuitError,
-        match=r"^MOSFET m1 \(model nm\): the circuit is at 50 °C but the native solver models "
-        r"MOSFETs at 27 °C only \(use --backend ngspice\)$",
-    ):
-        solve_dc(mos)
-    tnom = from_spice("t\nV1 d 0 1\nM1 d d 0 0 nm\n.model nm nmos (vto=0.5 tnom=50)\n")
-    with pytest.raises(CircuitError, match=r"its model's TNOM is at 50 °C"):
-        solve_dc(tnom)
     options = from_spice(HOT_DECK.replace(".temp 50", ".options temp=60"))
     with pytest.raises(CircuitError, match="temp=60"):
         solve_dc(options)
@@ -158,3 +148,43 @@ def test_temperature_assignment_is_checked(bad: object) -> None:
     with pytest.raises(CircuitError, match="temperature must be"):
         circuit.temperature = bad
     assert circuit.temperature == 27.0
+
+
+MOSFETS = """level-1 MOSFETs away from 27 C
+VDD d 0 3
+VG g 0 1.5
+VB b 0 -0.5
+R1 d o 10k
+M1 o g 0 b nm w=20u l=2u
+.model nm nmos (vto=0.7 kp=110u gamma=0.4 phi=0.7 lambda=0.04 is=1e-14)
+R2 d p 20k
+M2 p g 0 0 nm2
+.model nm2 nmos (vto=0.5 kp=50u gamma=0.5 phi=0.6 tnom=50 l=1u w=5u)
+VS s 0 3
+M3 q g s s pm w=10u l=1u
+.model pm pmos (vto=-0.8 kp=40u gamma=0.5 phi=0.65 lambda=0.05 is=1e-13)
+R3 q 0 5k
+R4 b x 1meg
+M5 x x 0 0 nm
+R6 d r 10k
+M6 r g 0 0 nm w=20u l=2u temp=60
+R7 d t 10k
+M7 t g 0 0 nm w=20u l=2u dtemp=15
+.temp {temp}
+.op
+.end
+"""
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("temp", [-20, 27, 50, 120])
+def test_mosfet_temperature_matches_ngspice(temp: float, tmp_path: Path) -> None:
+    """KP, PHI, VBI, IS and Vt at T, a model TNOM, PMOS, body bias, a reverse-biased bulk
+    junction, instance temp= and dtemp= (measured: 2e-15)."""
+    deck = MOSFETS.format(temp=temp)
+    reference = operating_point(deck, tmp_path)
+    circuit = from_spice(deck)
+    for backend in ("native", "ngspice"):
+        voltages = solve_dc(circuit, backend=backend).voltages
+        for node in ("o", "p", "q", "x", "r", "t"):
+            assert voltages[node] == pytest.approx(reference[node], rel=1e-9), (backend, node)

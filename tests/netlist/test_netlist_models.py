@@ -144,7 +144,6 @@ def test_bsim_deck_runs_on_ngspice_and_is_refused_natively() -> None:
     ("card", "match"),
     [
         ("D1 a 0 dm\n.model dm d (ikr=1m)", r"diode d1 \(model dm\): parameter ikr changes"),
-        ("M1 a a 0 0 nm temp=50\n.model nm nmos", r"instance parameter temp is not modelled"),
         ("M1 a a 0 0 nm\n.model nm nmos (tox=1n)", r"parameter tox changes the DC answer"),
     ],
 )
