@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"circuitlearn: choose a command ({names}); see circuitlearn --help")
     want_json = bool(getattr(args, "json", False))
     try:
-        with _stdout_to_stderr(want_json):
+        with _stdout_to_stderr(want_json), _one_line_warnings(args.command):
             outcome = args.run(args)
     except ConvergenceError as exc:
         result = getattr(exc, "result", None)
@@ -123,6 +124,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(outcome.text.rstrip("\n") + "\n")
     sys.stdout.flush()
     return outcome.code
+
+
+@contextlib.contextmanager
+def _one_line_warnings(command: str) -> Iterator[None]:
+    """Show warnings as ``circuitlearn CMD: warning: ...`` lines on stderr (no file/line noise)."""
+
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        text = " ".join(str(message).split())
+        sys.stderr.write(f"circuitlearn {command}: warning: {text}\n")
+        sys.stderr.flush()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # the user sees each warning, whatever the filters
+        warnings.showwarning = show  # type: ignore[assignment]
+        yield
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -596,9 +612,15 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> Outcome:
-    from circuitlearn.train.trainer import train
+    from circuitlearn.train.trainer import TrainingStoppedError, train
 
-    result = train(args.config, args.out, resume=args.resume)
+    try:
+        result = train(args.config, args.out, resume=args.resume)
+    except TrainingStoppedError as exc:  # a run that stopped still reports as a run
+        lines = [f"training stopped: {exc}"]
+        if "checkpoint" in exc.payload:
+            lines.append(f"last good checkpoint: {exc.payload['checkpoint']} (--resume continues)")
+        return Outcome(exc.payload, "\n".join(lines), EXIT_FAILED)
     last = result.metrics["epochs"][-1]
     payload = {
         "run_dir": str(result.run_dir),

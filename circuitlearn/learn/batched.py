@@ -209,6 +209,7 @@ class BatchEngine:
         self._union: tuple[BatchSolver, np.ndarray, np.ndarray] | None = None
         self._clamp: tuple[np.ndarray, np.ndarray] | None = None
         self._clamp_checked = False
+        self._gemm_index: tuple[np.ndarray, ...] | None = None
         self._diodes = self._diode_ends()
         self.set_conductances(task.conductances)
 
@@ -530,12 +531,16 @@ class BatchEngine:
 
     def _gemm_rule(self, v: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Σ_s (v_a − v_b)(q_a − q_b) per resistor from M = Vᵀ Q (q is zero off the unknowns)."""
-        a, b = self._ends
         nodes = self._n_nodes
-        ca, cb = np.where(a < nodes, a, nodes), np.where(b < nodes, b, nodes)
+        if self._gemm_index is None:  # flat positions of M[a, a], M[a, b], M[b, a], M[b, b]
+            a, b = self._ends
+            ca, cb = np.where(a < nodes, a, nodes), np.where(b < nodes, b, nodes)
+            width = nodes + 1
+            self._gemm_index = tuple(r * width + c for r in (a, b) for c in (ca, cb))
         qn = np.concatenate([q[:, :nodes], np.zeros((len(q), 1))], axis=1)
-        m = get_backend().matmul(v.T, qn)  # (n_ext, nodes + 1): Σ_s v_i q_j; last column zero
-        return m[a, ca] - m[a, cb] - m[b, ca] + m[b, cb]
+        m = get_backend().matmul(v.T, qn).ravel()  # Σ_s v_i q_j; the last column zero
+        aa, ab, ba, bb = (np.take(m, index) for index in self._gemm_index)
+        return (aa - ab) - (ba - bb)
 
     def _extended(self, x: np.ndarray, sources: SourceValues) -> np.ndarray:
         tail = np.broadcast_to(sources.tail, (len(x), sources.tail.shape[-1]))

@@ -17,10 +17,10 @@ a checkpoint and redraws the figures. Run directory layout (docs/cli.md)::
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,15 +40,46 @@ from circuitlearn.data import (
 )
 from circuitlearn.diagnostics.applicability import QUANTITY_NAME, analyze_applicability
 from circuitlearn.diagnostics.conservation import conserved_quantity
-from circuitlearn.errors import CircuitLearnError
+from circuitlearn.errors import CircuitLearnError, ConfigError, ConvergenceError, DataError
 from circuitlearn.learn.batched import Batch, BatchEngine
 from circuitlearn.learn.estimators import GradientEstimator, default_beta
 from circuitlearn.learn.methods import make_estimator
 from circuitlearn.learn.optim import projected_step
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
+from circuitlearn.train.rundir import (
+    RunLock,
+    check_run_dir,
+    load_checkpoint,
+    read_metrics,
+    save_checkpoint,
+    write_json,
+    write_text,
+)
 
-__all__ = ["EPOCH_KEYS", "TrainResult", "train"]
+__all__ = ["EPOCH_KEYS", "TrainResult", "TrainingStoppedError", "TrainingWarning", "train"]
+
+
+class TrainingWarning(UserWarning):
+    """Something in a run that a person should look at (clipping, a frozen loss, a resume)."""
+
+
+class TrainingStoppedError(CircuitLearnError):
+    """A run that stopped part-way: a solve that failed, a step that went non-finite.
+
+    ``payload`` is the ``train --json`` object (``run_dir``, ``checkpoint`` — the last good state,
+    ``epoch``, ``batch``, ``error``), so a failed run still reports as a run.
+    """
+
+    def __init__(self, message: str, epoch: int | None, batch: int | None) -> None:
+        super().__init__(message)
+        self.payload: dict[str, Any] = {
+            "completed": False,
+            "epoch": epoch,
+            "batch": batch,
+            "error": message,
+        }
+
 
 EPOCH_KEYS = (
     "epoch",
@@ -144,23 +175,46 @@ def train(
     if not isinstance(config, TrainConfig):
         config = load_config(config)
     run_dir = Path(out) if out is not None else Path("runs") / Path(config.source).stem
+    check_run_dir(run_dir)
+    with RunLock(run_dir):
+        try:
+            return _train(config, run_dir, resume, progress)
+        except ConvergenceError as exc:  # outside a training step: evaluation, default β
+            stopped = TrainingStoppedError(str(exc), None, None)
+            stopped.payload["run_dir"] = str(run_dir)
+            raise stopped from None
+
+
+def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | None) -> TrainResult:
+    """:func:`train` once the run directory is checked and locked."""
     ckpt_dir = run_dir / "checkpoints"
-    checkpoints = sorted(ckpt_dir.glob("epoch_*.npz")) if ckpt_dir.is_dir() else []
-    if resume and not checkpoints:
-        raise CircuitLearnError(f"{run_dir}: no checkpoint to resume from (run without --resume)")
-    if not resume and checkpoints:
-        raise CircuitLearnError(
+    saved, skipped = load_checkpoint(ckpt_dir)
+    metrics_path = run_dir / "metrics.json"
+    if not resume and (saved is not None or skipped or metrics_path.exists()):
+        raise ConfigError(
             f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out"
         )
-    if resume:
-        _check_same_config(config, run_dir / "config.toml")
-        done = int(np.load(checkpoints[-1])["epoch"])
-        if done > config.learning.epochs:
-            raise CircuitLearnError(
+    for path in skipped:
+        warnings.warn(
+            f"{path}: unreadable (interrupted while written); resuming from the previous one",
+            TrainingWarning,
+            stacklevel=3,
+        )
+    if resume and saved is None:
+        warnings.warn(
+            f"{run_dir}: no complete checkpoint yet; starting the run from its beginning",
+            TrainingWarning,
+            stacklevel=3,
+        )
+    if saved is not None:
+        if (run_dir / "config.toml").exists():
+            _check_same_config(config, run_dir / "config.toml")
+        if saved.epoch > config.learning.epochs:
+            raise ConfigError(
                 f"{config.source}: [learning] epochs = {config.learning.epochs} but {run_dir} "
-                f"already has {done} epochs; set epochs ≥ {done} to resume it"
+                f"already has {saved.epoch} epochs; set epochs ≥ {saved.epoch} to resume it"
             )
-        (run_dir / "config.toml").write_text(to_toml(config), encoding="utf-8")
+    write_text(run_dir / "config.toml", to_toml(config))
     problem = _build_problem(config)
     cfg = config.learning
     names = list(problem.net.trainable)
@@ -170,45 +224,61 @@ def train(
     verdict = analyze_applicability(
         problem.net.circuit, names, method=cfg.method, cost=cfg.cost, floor=cfg.g_floor
     )
-    if resume:
-        state = np.load(checkpoints[-1])
-        start, g = int(state["epoch"]), np.array(state["conductances"])
-        rng.bit_generator.state = json.loads(str(state["rng_state"]))
-        lr = None if np.isnan(state["lr"]) else float(state["lr"])
-        q0 = float(state["q0"])
-        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-        metrics["epochs"] = metrics["epochs"][: start + 1]
+    ckpt_dir.mkdir(exist_ok=True)
+    metrics = read_metrics(metrics_path) if saved is not None else None
+    if saved is not None:
+        start, g, lr, q0 = saved.epoch, saved.conductances, saved.lr, saved.q0
+        rng.bit_generator.state = saved.rng_state
+        checkpoint = saved.path
+        if metrics is None or len(metrics["epochs"]) < start + 1:
+            warnings.warn(
+                f"{metrics_path}: missing or behind its checkpoint; the epochs before "
+                f"{start} are not in it",
+                TrainingWarning,
+                stacklevel=3,
+            )
+            metrics = _header(config, problem, estimator, beta, verdict)
+            metrics["epochs"] = [
+                _evaluate(problem, engine, g, start, 0.0, None, q0, 0, verdict.applicable)
+            ]
+        else:
+            metrics["epochs"] = metrics["epochs"][: start + 1]
     else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt_dir.mkdir(exist_ok=True)
-        (run_dir / "config.toml").write_text(to_toml(config), encoding="utf-8")
         start, g, lr = 0, problem.task.conductances, cfg.lr
         q0 = conserved_quantity(g)
         metrics = _header(config, problem, estimator, beta, verdict)
         metrics["epochs"] = [_evaluate(problem, engine, g, 0, 0.0, None, q0, 0, verdict.applicable)]
+        write_json(metrics_path, metrics)  # before the checkpoint: see resume
+        checkpoint = save_checkpoint(ckpt_dir, 0, g, rng.bit_generator.state, lr, q0)
     batches = -(-problem.n_train // cfg.batch_size)
     bar = _progress_bar(progress, total=batches * (cfg.epochs - start), desc=run_dir.name)
-    checkpoint = checkpoints[-1] if resume else _save_checkpoint(ckpt_dir, 0, g, rng, lr, q0)
-    for epoch in range(start + 1, cfg.epochs + 1):
-        began = time.perf_counter()
-        g, lr, iterations, clipped = _epoch(problem, engine, estimator, g, lr, rng, config, bar)
-        metrics["lr"] = lr
-        entry = _evaluate(
-            problem,
-            engine,
-            g,
-            epoch,
-            time.perf_counter() - began,
-            iterations,
-            q0,
-            clipped,
-            verdict.applicable,
-        )
-        metrics["epochs"].append(entry)
-        _write_json(run_dir / "metrics.json", metrics)  # before the checkpoint: see resume
-        checkpoint = _save_checkpoint(ckpt_dir, epoch, g, rng, lr, q0)
-    bar.close()
-    _write_json(run_dir / "metrics.json", metrics)
+    try:
+        for epoch in range(start + 1, cfg.epochs + 1):
+            began = time.perf_counter()
+            g, lr, iterations, clipped = _epoch(
+                problem, engine, estimator, g, lr, rng, config, bar, epoch
+            )
+            metrics["lr"] = lr
+            entry = _evaluate(
+                problem,
+                engine,
+                g,
+                epoch,
+                time.perf_counter() - began,
+                iterations,
+                q0,
+                clipped,
+                verdict.applicable,
+            )
+            _check_progress(metrics["epochs"][-1], entry)
+            metrics["epochs"].append(entry)
+            write_json(metrics_path, metrics)  # before the checkpoint: see resume
+            checkpoint = save_checkpoint(ckpt_dir, epoch, g, rng.bit_generator.state, lr, q0)
+    except TrainingStoppedError as exc:
+        exc.payload.update(run_dir=str(run_dir), checkpoint=str(checkpoint))
+        raise
+    finally:
+        bar.close()
     figures = _plot(run_dir / "figures", metrics)
     return TrainResult(run_dir, metrics, g, checkpoint, figures)
 
@@ -234,6 +304,12 @@ def _build_problem(config: TrainConfig) -> _Problem:
         amplifier_gain=n.amplifier_gain or None,
     )
     low, high = (0.0, 1.0) if config.learning.cost == "cross_entropy" else d.target_range
+    for name, x in (("training", x_train), ("test", x_test)):
+        if not np.all(np.isfinite(x)):
+            row = int(np.flatnonzero(~np.all(np.isfinite(x), axis=1))[0])
+            raise DataError(
+                f"{config.source}: [data] {d.dataset}: {name} sample {row} has non-finite features"
+            )
     sets = [
         (x, one_hot_targets(y, data.n_classes, low=low, high=high), y)
         for x, y in ((x_train, y_train), (x_test, y_test))
@@ -258,7 +334,7 @@ def _subset(
     if size is None:
         return x, y
     if size > len(y):
-        raise CircuitLearnError(
+        raise ConfigError(
             f"{config.source}: [data] {key}: {config.data.dataset} has only {len(y)} samples in "
             f"this split (test_fraction = {config.data.test_fraction}); got {size}"
         )
@@ -293,30 +369,86 @@ def _epoch(
     rng: np.random.Generator,
     config: TrainConfig,
     bar: Any,
+    epoch: int,
 ) -> tuple[np.ndarray, float, float, int]:
     """One pass over the shuffled training set; returns G, lr, mean Newton iterations, clipped.
 
     Each mini-batch's gradient comes from one batched computation on the compiled ``engine``,
     whose values are rewritten from ``g`` before every step (nothing is compiled here).
+
+    Raises
+    ------
+    TrainingStoppedError
+        A batch whose free phase does not converge, or a step that leaves conductances or the
+        gradient non-finite (naming the epoch and batch; the last checkpoint stays the last good
+        state).
     """
     cfg = config.learning
     order = rng.permutation(problem.n_train)
     iterations: list[float] = []
     clipped = 0
-    for first in range(0, len(order), cfg.batch_size):
+    for number, first in enumerate(range(0, len(order), cfg.batch_size), start=1):
+        where = f"epoch {epoch}, batch {number}"
         engine.set_conductances(g)
-        grad = engine.gradient(
-            estimator, problem.batch(engine, "train", order[first : first + cfg.batch_size])
-        )
+        try:
+            grad = engine.gradient(
+                estimator, problem.batch(engine, "train", order[first : first + cfg.batch_size])
+            )
+        except ConvergenceError as exc:
+            raise TrainingStoppedError(f"{where}: {exc}", epoch, number) from None
+        if not np.all(np.isfinite(grad.vector)):
+            raise TrainingStoppedError(f"{where}: the gradient is not finite", epoch, number)
         iterations.append(float(np.mean(grad.iterations)))
         mean = grad.vector
         if lr is None:
             norm = float(np.linalg.norm(mean))
             lr = cfg.lr_fraction * float(np.linalg.norm(g)) / norm if norm > 0 else 1.0
+        before = float(np.linalg.norm(g))
         g, n_clipped = projected_step(g, lr * mean, cfg.g_floor)
+        if float(np.linalg.norm(g)) > JUMP_WARNING * before:
+            warnings.warn(
+                f"{where}: one step multiplied the conductances' norm by "
+                f"{float(np.linalg.norm(g)) / before:.3g}; the learning rate {lr:.3g} is probably "
+                "too large",
+                TrainingWarning,
+                stacklevel=2,
+            )
+        if not np.all(np.isfinite(g)):
+            raise TrainingStoppedError(
+                f"{where}: the step made conductances non-finite (learning rate {lr:.3g} too "
+                "large?)",
+                epoch,
+                number,
+            )
+        if n_clipped > CLIP_WARNING * len(g):
+            warnings.warn(
+                f"{where}: the step clipped {n_clipped} of {len(g)} conductances to the floor "
+                f"{cfg.g_floor:g} S; the learning rate {lr:.3g} is probably too large",
+                TrainingWarning,
+                stacklevel=2,
+            )
         clipped += n_clipped
         bar.update(1)
     return g, float(lr), float(np.mean(iterations)), clipped
+
+
+CLIP_WARNING = 0.5
+"""A step that clips more than this fraction of the conductances to the floor is warned about."""
+
+JUMP_WARNING = 10.0
+"""A step that multiplies the conductances' norm by more than this is warned about."""
+
+
+def _check_progress(previous: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Warn when an epoch left the training loss exactly where it was (a frozen run)."""
+    if entry["train_loss"] == previous["train_loss"]:
+        warnings.warn(
+            f"epoch {entry['epoch']}: the training loss did not change "
+            f"({entry['train_loss']:.6g}); conductances stuck at the floor or a learning rate "
+            "of 0?",
+            TrainingWarning,
+            stacklevel=3,
+        )
 
 
 EVAL_CHUNK = 2000
@@ -396,28 +528,13 @@ def _header(
     }
 
 
-def _save_checkpoint(
-    folder: Path, epoch: int, g: np.ndarray, rng: np.random.Generator, lr: float | None, q0: float
-) -> Path:
-    path = folder / f"epoch_{epoch:04d}.npz"
-    np.savez(
-        path,
-        conductances=g,
-        epoch=epoch,
-        rng_state=json.dumps(rng.bit_generator.state),
-        lr=np.nan if lr is None else lr,
-        q0=q0,
-    )
-    return path
-
-
 def _check_same_config(config: TrainConfig, saved: Path) -> None:
     """Refuse to resume with another config; only ``[learning] epochs`` may change."""
     previous = load_config(saved)
     previous = replace(previous, learning=replace(previous.learning, epochs=config.learning.epochs))
     for table in ("data", "network", "learning"):
         if getattr(previous, table) != getattr(config, table):
-            raise CircuitLearnError(
+            raise ConfigError(
                 f"{config.source}: [{table}] differs from the run's {saved} (only [learning] "
                 "epochs may change on --resume); use the run's config or another --out"
             )
@@ -429,10 +546,6 @@ def _progress_bar(progress: bool | None, *, total: int, desc: str) -> Any:
     if progress is None:
         progress = sys.stderr.isatty() and os.environ.get("CI", "").lower() != "true"
     return tqdm(total=total, desc=desc, unit="batch", disable=not progress, file=sys.stderr)
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
 
 
 def _plot(folder: Path, metrics: dict[str, Any]) -> tuple[Path, ...]:

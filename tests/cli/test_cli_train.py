@@ -88,6 +88,6 @@ def test_train_missing_config_and_resume_without_run(
     _one_line_error(capsys, ["train", str(tmp_path / "nope.toml")], "no such config file")
     config = tmp_path / "tiny.toml"
     config.write_text(TINY, encoding="utf-8")
-    _one_line_error(
-        capsys, ["train", str(config), "--resume", "--out", str(tmp_path / "r")], "no checkpoint"
-    )
+    assert main(["train", str(config), "--resume", "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "warning:" in err and "no complete checkpoint yet" in err

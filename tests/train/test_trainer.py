@@ -131,9 +131,13 @@ def test_same_seed_same_metrics_and_resume_is_bit_for_bit(tmp_path: Path) -> Non
     assert load_config(tmp_path / "resumed" / "config.toml").learning.epochs == 2
 
 
-def test_resume_refuses_another_config_or_no_checkpoint(tmp_path: Path) -> None:
-    with pytest.raises(CircuitLearnError, match="no checkpoint to resume from"):
-        train(write(tmp_path / "a.toml", tiny()), tmp_path / "none", resume=True, progress=False)
+def test_resume_refuses_another_config_and_starts_a_run_without_checkpoint(
+    tmp_path: Path,
+) -> None:
+    with pytest.warns(UserWarning, match="no complete checkpoint yet"):
+        fresh = train(write(tmp_path / "a.toml", tiny(epochs=1)), tmp_path / "none",
+                      resume=True, progress=False)  # fmt: skip
+    assert [e["epoch"] for e in fresh.metrics["epochs"]] == [0, 1]
     train(write(tmp_path / "b.toml", tiny(epochs=1)), tmp_path / "run", progress=False)
     with pytest.raises(CircuitLearnError, match=r"\[learning\] differs"):
         changed = write(tmp_path / "c.toml", tiny(lr_fraction=0.1, epochs=1))
