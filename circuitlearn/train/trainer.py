@@ -555,8 +555,16 @@ def _plot(folder: Path, metrics: dict[str, Any]) -> tuple[Path, ...]:
     folder.mkdir(parents=True, exist_ok=True)
     epochs = metrics["epochs"]
     x = [e["epoch"] for e in epochs]
-    fig = Figure(figsize=(9.0, 3.6), layout="constrained")
-    loss_ax, acc_ax = fig.subplots(1, 2)
+    conducting = [e.get("hidden_conducting_fraction") for e in epochs]
+    shown = any(c is not None for c in conducting)
+    fig = Figure(figsize=(13.0 if shown else 9.0, 3.6), layout="constrained")
+    axes = fig.subplots(1, 3 if shown else 2)
+    loss_ax, acc_ax = axes[0], axes[1]
+    if shown:
+        axes[2].plot(x, [np.nan if c is None else c for c in conducting], "-o", ms=3)
+        axes[2].set_xlabel("epoch")
+        axes[2].set_ylabel("hidden diodes conducting (> 0.4 V)")
+        axes[2].set_ylim(0.0, 1.02)
     for split, style in (("train", "-o"), ("test", "--s")):
         loss_ax.plot(x, [e[f"{split}_loss"] for e in epochs], style, ms=3, label=split)
         acc_ax.plot(x, [e[f"{split}_accuracy"] for e in epochs], style, ms=3, label=split)
