@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from circuitlearn._random import Seed, check_random_state
-from circuitlearn.errors import BackendError, CircuitError
+from circuitlearn.errors import BackendError, CircuitError, DataError
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -309,11 +309,18 @@ def _stratified_split(
         or not isinstance(test_fraction, (int, float))
         or not 0.0 < test_fraction < 1.0
     ):
-        raise CircuitError(f"test_fraction must be a number in (0, 1); got {test_fraction!r}")
+        raise DataError(f"test_fraction must be a number in (0, 1); got {test_fraction!r}")
     train, test = [], []
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == label))
         n_test = round(test_fraction * members.size)
+        if n_test in (0, members.size):
+            side = "test" if n_test == 0 else "training"
+            raise DataError(
+                f"test_fraction = {test_fraction} leaves no {side} sample of class {label} "
+                f"({members.size} samples); choose a fraction between {1 / members.size:.3g} "
+                f"and {1 - 1 / members.size:.3g}"
+            )
         test.append(members[:n_test])
         train.append(members[n_test:])
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))

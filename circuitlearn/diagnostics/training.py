@@ -260,9 +260,8 @@ def conservation_run(
         still reported, as information.
     """
     if method not in names(conservation=True):
-        raise CircuitError(
-            f"conservation: unknown method {method!r}; expected one of {', '.join(names(conservation=True))}"
-        )
+        valid = ", ".join(names(conservation=True))
+        raise CircuitError(f"conservation: unknown method {method!r}; expected one of {valid}")
     circuit = load_circuit(circuit)
     verdict = _applicability(circuit, trainable, outputs, method)
     with warnings.catch_warnings(record=True) as caught:

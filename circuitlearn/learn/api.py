@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import numpy as np
-
 from circuitlearn.circuit import Circuit
 from circuitlearn.circuit.units import format_value
 from circuitlearn.errors import CircuitError
@@ -148,7 +146,9 @@ def batch_gradient(
     circuit = load_circuit(netlist_or_circuit)
     task = LearningTask(circuit, trainable_globs, outputs, cost=cost)
     if batch is not None and not isinstance(batch, BatchTable):
-        batch = read_batch_csv(batch, task.circuit, dict(zip(task.outputs, task.targets, strict=True)))
+        batch = read_batch_csv(
+            batch, task.circuit, dict(zip(task.outputs, task.targets, strict=True))
+        )
     engine = BatchEngine(task)
     samples = engine.batch(size=1) if batch is None else engine.batch(batch.inputs, batch.targets)
     return engine.gradient(_estimator(method, variant, beta, clamp), samples, backend=backend)

@@ -280,12 +280,19 @@ class BatchEngine:
 
     # -- gradients ----------------------------------------------------------------------------
     def gradient(
-        self, estimator: GradientEstimator, batch: Batch, *, backend: str = "native"
+        self,
+        estimator: GradientEstimator,
+        batch: Batch,
+        *,
+        backend: str = "native",
+        x0: np.ndarray | None = None,
     ) -> BatchGradient:
         """d(mean C)/dG over ``batch`` with ``estimator`` (any of the six rules).
 
         ``backend="ngspice"`` (and finite differences on any backend) averages single-sample
-        gradients whose phases are solved as circuits, one sample at a time.
+        gradients whose phases are solved as circuits, one sample at a time. ``x0`` (one state,
+        e.g. the mean free state of the previous batch) warm-starts every sample's free phase;
+        by default it starts cold, from ngspice's junction guesses.
 
         Raises
         ------
@@ -297,7 +304,7 @@ class BatchEngine:
         """
         if backend != "native" or isinstance(estimator, FiniteDifference):
             return self._averaged(estimator, batch, backend)
-        free = self._free(batch)
+        free = self._free(batch, x0=x0)
         v_out = free.x[:, self._out_rows]
         cost = self.task.cost
         c = np.zeros_like(free.x)
@@ -551,7 +558,7 @@ class BatchEngine:
         return np.concatenate([q, np.zeros((len(q), self.system._n_ext - self.system.n))], axis=1)
 
     # -- free phase ---------------------------------------------------------------------------
-    def _free(self, batch: Batch, *, jacobian: bool = True) -> _Free:
+    def _free(self, batch: Batch, *, jacobian: bool = True, x0: np.ndarray | None = None) -> _Free:
         n = batch.size
         if n == 0:
             raise CircuitError("batch: no samples")
@@ -562,7 +569,7 @@ class BatchEngine:
                 raise CircuitError("batch: the circuit has no independent source to vary")
             inputs = {name: np.full(n, float(self.system.circuit[name].dc))}
         sources, _ = batch_sources(self.system, inputs)
-        result = solve_batch(self.system, inputs, options=self.options, sources=sources)
+        result = solve_batch(self.system, inputs, options=self.options, sources=sources, x0=x0)
         if not np.all(result.converged):
             bad = np.flatnonzero(~result.converged)
             raise ConvergenceError(

@@ -27,7 +27,7 @@ from circuitlearn.circuit import Circuit
 from circuitlearn.learn.phases import PhasePlan
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.solve import OperatingPoint
-from circuitlearn.solve.mna import MNASystem, compile_circuit
+from circuitlearn.solve.mna import compile_circuit
 from circuitlearn.solve.newton import solve_native
 
 __all__ = ["PhaseSpec", "solve_spec"]

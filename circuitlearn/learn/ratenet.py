@@ -118,13 +118,13 @@ class RateNet:
         u = np.asarray(u, dtype=float)
         start = [u] + [np.zeros((u.shape[0], n)) for n in self.sizes[1:]]
         inp = self.input_drive(u)
-        return relax(lambda x: self._free_rate(x, inp), start, self.relaxation, "free phase")
+        return relax(lambda x: self.free_field(x, inp), start, self.relaxation, "free phase")
 
     def predict(self, u: np.ndarray) -> np.ndarray:
         """Output rates ``ρ(x_L)`` at the free fixed point, (batch, N_L)."""
         return _rho(self.free_state(u)[-1])
 
-    def _free_rate(self, x: State, inp: np.ndarray) -> State:
+    def free_field(self, x: State, inp: np.ndarray) -> State:
         """``F(x)/ρ'(x) = drive − x`` per layer: the free phase's relaxation field."""
         rho, _, _ = _activations(x, curvature=False)
         return [np.zeros_like(x[0])] + [
@@ -284,7 +284,8 @@ def relax(
     Raises
     ------
     ConvergenceError
-        After ``max_steps`` steps, naming the phase and the residual reached.
+        After ``max_steps`` steps, naming the phase and the residual reached; its ``result`` is
+        the state reached.
     """
     x = [a.copy() for a in start]
     for _ in range(settings.max_steps):
@@ -298,7 +299,8 @@ def relax(
             x[l] += settings.dt * rate[l]
     raise ConvergenceError(
         f"rate network {phase}: no fixed point after {settings.max_steps} Euler steps "
-        f"(max |dx/dt| = {worst:.3g} > tol {settings.tol:g}); lower dt or the weights' scale"
+        f"(max |dx/dt| = {worst:.3g} > tol {settings.tol:g}); lower dt or the weights' scale",
+        result=x,
     )
 
 

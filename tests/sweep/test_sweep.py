@@ -181,3 +181,12 @@ seed = [0]
     assert {row["learning.method"] for row in result.rows} == {"ep", "aep"}
     run_dirs = [p for p in (spec.out / "runs").iterdir() if p.is_dir()]
     assert len(run_dirs) == 2 and all((d / "metrics.json").is_file() for d in run_dirs)
+
+
+def test_unsettled_evaluations_are_counted_not_fatal() -> None:
+    params = {"dataset": "fashion-mnist", "n_train": 20, "n_test": 10, "hidden": [4]}
+    metrics = ratenet_run({**params, "epochs": 1, "max_steps": 1, "tol": 1e-12})
+    assert metrics["relaxation_failures"] == 1  # the one mini-batch was skipped
+    assert metrics["unsettled_evaluations"] == 4  # test and train, before and after the epoch
+    assert len(metrics["test_accuracy"]) == 2
+    assert ratenet_run({**params, "epochs": 1})["unsettled_evaluations"] == 0

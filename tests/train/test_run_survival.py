@@ -110,3 +110,22 @@ def test_train_json_reports_a_stopped_run_as_a_run(tmp_path: Path, capsys) -> No
     payload = json.loads(capsys.readouterr().out)
     assert payload["completed"] is False and payload["epoch"] == 1 and payload["batch"] == 1
     assert payload["checkpoint"].endswith("epoch_0000.npz") and "voltages" not in payload
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[data]\ndataset = "iris"\n'.encode("utf-16"), "not UTF-8 text"),
+        (b'[data]\ndataset = "iris"\ntest_fraction = 0.999\n', "leaves no training sample"),
+        (
+            b'[data]\ndataset = "iris"\n[network]\nhidden = [100000000]\n',
+            "1,100,000,000 conductances",
+        ),
+    ],
+)
+def test_hostile_configs_end_in_one_line(tmp_path: Path, capsys, text: bytes, message: str) -> None:
+    config = tmp_path / "c.toml"
+    config.write_bytes(text)
+    assert main(["train", str(config), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err

@@ -169,3 +169,21 @@ def test_progress_bar_is_off_in_ci_and_without_a_terminal(monkeypatch: pytest.Mo
     assert shown
     monkeypatch.setattr(trainer.sys.stderr, "isatty", lambda: False, raising=False)
     assert trainer._progress_bar(None, total=1, desc="t").disable
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file(),
+    reason="Debian's dataset-fashion-mnist is not installed",
+)
+def test_fashion_mnist_trains_in_the_conducting_regime(tmp_path: Path) -> None:
+    """The packaged Fashion-MNIST preset's network on a subset: diodes conduct, accuracy rises."""
+    raw = tomllib.loads(
+        (Path(__file__).parents[2] / "circuitlearn/configs/fashion_drn_xs.toml").read_text()
+    )
+    raw["data"].update(n_train=600, n_test=200)
+    raw["network"]["hidden"] = [20]
+    raw["learning"].update(epochs=2, batch_size=50)
+    result = train(write(tmp_path / "f.toml", raw), tmp_path / "run", progress=False)
+    epochs = result.metrics["epochs"]
+    assert all(e["hidden_conducting_fraction"] > 0.2 for e in epochs)
+    assert epochs[-1]["test_accuracy"] > epochs[0]["test_accuracy"] + 0.1
