@@ -96,7 +96,7 @@ def main(
     machine = hardware()
     if args.record:
         _write_csv(benchmark, results, stamp, machine)
-        _write_readme(benchmark, results, stamp, machine)
+        _write_readme(benchmark, stamp, machine)
     if args.json:
         json.dump(
             {"benchmark": benchmark, "date": stamp, "hardware": machine, "cases": results},
@@ -125,32 +125,58 @@ def _ratio(value: float) -> str:
 
 
 def _write_csv(benchmark: str, results: list[dict[str, Any]], stamp: str, machine: str) -> None:
+    """Write the cases run now into the CSV, keeping the rows of cases not run this time."""
     RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{benchmark}.csv"
+    rows = {row["name"]: {"date": stamp, "hardware": machine, **row} for row in results}
+    if path.exists():
+        with open(path, newline="") as handle:
+            kept = [r for r in csv.DictReader(handle) if r.get("name") not in rows]
+        rows = {r["name"]: r for r in kept} | rows
     keys: list[str] = []
-    for row in results:
+    for row in rows.values():
         keys += [k for k in row if k not in keys]
-    with open(RESULTS_DIR / f"{benchmark}.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["date", "hardware", *keys])
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys)
         writer.writeheader()
-        for row in results:
-            writer.writerow({"date": stamp, "hardware": machine, **row})
+        for row in rows.values():
+            writer.writerow(row)
 
 
-def _write_readme(benchmark: str, results: list[dict[str, Any]], stamp: str, machine: str) -> None:
+def _write_readme(benchmark: str, stamp: str, machine: str) -> None:
+    """Refresh the benchmark's README table from its CSV (every case, each with its own date)."""
     start, end = f"<!-- {benchmark}:start -->", f"<!-- {benchmark}:end -->"
-    lines = [
-        start,
-        f"Last run: {stamp} on {machine}.",
-        "",
-        "| case | native [s] | ngspice [s] | ratio | goal | max abs diff [V] | notes |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in results:
-        lines.append(
-            f"| {row['name']} | {row['native_s']:.4g} | {row['ngspice_s']:.4g} | "
-            f"{_ratio(row['ratio'])}× | "
-            f"{row.get('goal', '')} | {row['max_abs_diff_V']:.2g} | {row.get('notes', '')} |"
-        )
+    with open(RESULTS_DIR / f"{benchmark}.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    epoch = all(row.get("epoch_s") for row in rows)
+    lines = [start, f"Last run: {stamp} on {machine}.", ""]
+    if epoch:
+        lines += [
+            "| case | date | samples | epoch [s] | ngspice epoch [s] | ratio | peak RSS [MiB] | "
+            "conducting | Newton its | goal | notes |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            lines.append(
+                f"| {row['name']} | {row['date']} | {row['samples']} | "
+                f"{float(row['epoch_s']):.4g} | {float(row['ngspice_epoch_s']):.4g} | "
+                f"{_ratio(float(row['ratio']))}× | {float(row['peak_rss_MiB']):.0f} | "
+                f"{float(row['hidden_conducting_fraction']):.2f} | "
+                f"{float(row['newton_iterations']):.2f} | {row.get('goal', '')} | "
+                f"{row.get('notes', '')} |"
+            )
+    else:
+        lines += [
+            "| case | date | native [s] | ngspice [s] | ratio | goal | max abs diff [V] | notes |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            lines.append(
+                f"| {row['name']} | {row['date']} | {float(row['native_s']):.4g} | "
+                f"{float(row['ngspice_s']):.4g} | {_ratio(float(row['ratio']))}× | "
+                f"{row.get('goal', '')} | {float(row['max_abs_diff_V']):.2g} | "
+                f"{row.get('notes', '')} |"
+            )
     lines.append(end)
     block = "\n".join(lines)
     text = (

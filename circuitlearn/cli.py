@@ -602,20 +602,38 @@ def _run_conservation(args: argparse.Namespace) -> Outcome:
 
 
 def _add_train(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", metavar="CONFIG.toml", help="training config (TOML)")
+    parser.add_argument(
+        "config", metavar="PRESET|CONFIG.toml",
+        help="a packaged preset's name (e.g. iris_aep, fashion_drn_xs) or a TOML config file",
+    )  # fmt: skip
+    parser.add_argument(
+        "--seed", type=int, default=None, metavar="S",
+        help="override every seed of the config (data split, conductances, batch order)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--epochs", type=int, default=None, metavar="N", help="override [learning] epochs"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue from the last checkpoint in --out"
     )
     parser.add_argument(
-        "--out", default=None, metavar="DIR", help="run directory (default: runs/<config stem>)"
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="run directory (default: runs/<config stem>, or runs/<config stem>-seed<S>)",
     )
 
 
 def _run_train(args: argparse.Namespace) -> Outcome:
+    from circuitlearn.train.config import load_config, with_overrides
     from circuitlearn.train.trainer import TrainingStoppedError, train
 
+    config = with_overrides(load_config(args.config), seed=args.seed, epochs=args.epochs)
+    out = args.out
+    if out is None and args.seed is not None:  # one run directory per seed by default
+        out = Path("runs") / f"{Path(config.source).stem}-seed{args.seed}"
     try:
-        result = train(args.config, args.out, resume=args.resume)
+        result = train(config, out, resume=args.resume)
     except TrainingStoppedError as exc:  # a run that stopped still reports as a run
         lines = [f"training stopped: {exc}"]
         if "checkpoint" in exc.payload:

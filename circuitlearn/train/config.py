@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,10 @@ __all__ = [
     "TrainConfig",
     "load_config",
     "parse_config",
+    "preset_names",
+    "resolve_config",
     "to_toml",
+    "with_overrides",
 ]
 
 DATASETS = ("iris", "digits", "mnist", "fashion_mnist")
@@ -150,18 +153,73 @@ def _toml_value(value: Any) -> str:
 _TABLES = {"data": DataConfig, "network": NetworkConfig, "learning": LearningConfig}
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Read and validate a training config file.
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs"
+"""The packaged presets: ``circuitlearn train NAME`` runs ``PRESETS_DIR / NAME.toml``."""
+
+
+def preset_names() -> list[str]:
+    """Names of the packaged presets."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def resolve_config(name_or_path: str | Path) -> Path:
+    """The config file of a path, or of a bare packaged preset name (``iris_aep``).
 
     Raises
     ------
     ConfigError
-        Missing file, text that is not UTF-8, TOML syntax error, unknown table or key, or a bad
-        value (naming the key).
+        Neither an existing file nor a preset (listing the presets).
     """
-    file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"{file}: no such config file (expected a TOML training config)")
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    text = str(name_or_path)
+    if "/" not in text and "\\" not in text and not text.endswith(".toml"):
+        preset = PRESETS_DIR / f"{text}.toml"
+        if preset.is_file():
+            return preset
+        raise ConfigError(
+            f"{text}: no such preset or config file; presets: {', '.join(preset_names())}"
+        )
+    raise ConfigError(f"{path}: no such config file (expected a TOML training config)")
+
+
+def with_overrides(
+    config: TrainConfig, *, seed: int | None = None, epochs: int | None = None
+) -> TrainConfig:
+    """``config`` with ``--seed`` (every seed: split, conductances, batch order) and ``--epochs``.
+
+    Raises
+    ------
+    ConfigError
+        A negative seed or fewer than one epoch.
+    """
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"--seed must be a non-negative integer; got {seed!r}")
+        config = replace(
+            config,
+            data=replace(config.data, seed=seed),
+            network=replace(config.network, seed=seed),
+            learning=replace(config.learning, seed=seed),
+        )
+    if epochs is not None:
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ConfigError(f"--epochs must be an integer ≥ 1; got {epochs!r}")
+        config = replace(config, learning=replace(config.learning, epochs=epochs))
+    return config
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read and validate a training config file, or a packaged preset by name.
+
+    Raises
+    ------
+    ConfigError
+        Missing file or preset, text that is not UTF-8, TOML syntax error, unknown table or key,
+        or a bad value (naming the key).
+    """
+    file = resolve_config(path)
     try:
         raw = tomllib.loads(file.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
