@@ -34,7 +34,7 @@ from circuitlearn._random import check_random_state
 from circuitlearn.circuit import LayeredNetwork, kendall_network
 from circuitlearn.errors import BackendError, CircuitError, ConvergenceError
 from circuitlearn.learn import LearningTask, make_estimator
-from circuitlearn.learn.optim import G_FLOOR, projected_step
+from circuitlearn.learn.optim import G_FLOOR, Optimizer, relative_lr
 from circuitlearn.solve import OperatingPoint, solve_dc
 
 __all__ = [
@@ -316,19 +316,20 @@ def _train(*, seed: int, steps: int, amplifier_gain: float | None) -> dict[str, 
     ]
     g0 = tasks[0].conductances
     exact0 = _mean_gradient(make_estimator("exact"), tasks)[1]
-    lr = setup["lr_fraction"] * float(np.linalg.norm(g0) / np.linalg.norm(exact0))
+    lr = relative_lr(g0, exact0, setup["lr_fraction"])
     runs: dict[str, Any] = {}
     for method in setup["methods"]:
         start = time.perf_counter()
         estimator = make_estimator(method)
         conductances, losses, first = g0, [], None
+        optimizer = Optimizer("sgd", lr=lr, floor=setup["g_floor"])
         for step in range(steps + 1):
             current = [task.with_conductances(conductances) for task in tasks]
             loss, gradient = _mean_gradient(estimator, current)
             losses.append(loss)
             first = gradient if first is None else first
             if step < steps:
-                conductances, _ = projected_step(conductances, lr * gradient, setup["g_floor"])
+                conductances, _ = optimizer.step(conductances, gradient)
         cosine = float(first @ exact0 / (np.linalg.norm(first) * np.linalg.norm(exact0)))
         runs[method] = {
             "estimator": repr(estimator),

@@ -25,7 +25,7 @@ from circuitlearn.errors import CircuitError
 from circuitlearn.learn.api import load_circuit
 from circuitlearn.learn.estimators import output_resistance
 from circuitlearn.learn.methods import make_estimator, names
-from circuitlearn.learn.optim import G_FLOOR, projected_step
+from circuitlearn.learn.optim import G_FLOOR, Optimizer
 from circuitlearn.learn.task import LearningTask
 
 __all__ = [
@@ -191,15 +191,17 @@ def tracked_descent(
     report = ConvergenceReport()
     predict = method != "exact" and rule == "energy" and variant != "centered"
     clipped = 0
+    optimizer: Optimizer | None = None
     for _ in range(steps):
         grad = estimator.compute_gradient(task)
         g = np.array([grad.values[n] for n in names])
-        if lr is None:
-            lr = default_lr(k, alpha * g)
+        if optimizer is None:  # the training loops' optimizer: plain SGD keeps the law
+            lr = default_lr(k, alpha * g) if lr is None else lr
+            optimizer = Optimizer("sgd", lr=lr, floor=floor, factors=alpha)
         free = grad.phases["free"]
         error = task.cost_gradient(free) if predict else None
         r_out = output_resistance(task, free) if predict else None
-        k, n_clipped = projected_step(k, lr * alpha * g, floor)
+        k, n_clipped = optimizer.step(k, g)
         clipped += n_clipped
         tracker.update(k, lr=lr, gradient=g, cost=grad.cost, error=error, r_out=r_out)
         exact = None

@@ -1,37 +1,196 @@
-"""The projected descent step every training loop uses: G ← max(G − step, floor).
+"""Descent on conductances: one optimizer for every training loop (train, conservation, demo).
 
-Conductances are physical: after each update they are projected back to at least a floor
-(docs/math.md), never negative. Clipping breaks the conservation law, so the number of clipped
-values is returned for the diagnostics.
+Conductances are physical: after each update they are projected back into a device's range
+[floor, ceiling] (never negative). Clipping breaks the conservation law, so the number of clipped
+values is returned for the diagnostics. :class:`Optimizer` is plain SGD, SGD with momentum or
+Adam, with per-parameter learning-rate factors (per layer), a schedule over epochs, and a state
+that checkpoints save so that a resumed run continues bit for bit.
+
+Units: for SGD and momentum the learning rate multiplies dC/dG [V²/S] and is in S²/V²; Adam
+normalises the gradient, so its learning rate is a conductance step [S]. Without an explicit
+rate, :func:`relative_lr` scales it to the circuit at the first step.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
 
-__all__ = ["G_FLOOR", "projected_step"]
+from circuitlearn.errors import ConfigError
+
+__all__ = [
+    "G_FLOOR",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "Optimizer",
+    "projected_step",
+    "relative_lr",
+]
 
 G_FLOOR = 1e-9
 """Default conductance floor [S] of the projection after every update."""
 
+OPTIMIZERS = ("sgd", "momentum", "adam")
+SCHEDULES = ("constant", "step", "cosine")
+
 
 def projected_step(
-    conductances: np.ndarray, step: np.ndarray, floor: float = G_FLOOR
+    conductances: np.ndarray,
+    step: np.ndarray,
+    floor: float = G_FLOOR,
+    ceiling: float = math.inf,
 ) -> tuple[np.ndarray, int]:
-    """One descent update ``max(G − step, floor)`` and the number of values clipped at ``floor``.
-
-    Parameters
-    ----------
-    conductances : ndarray [S]
-    step : ndarray [S]
-        The update to subtract, e.g. ``lr * gradient``.
-    floor : float [S]
+    """One descent update ``clip(G − step, floor, ceiling)`` and how many values were clipped.
 
     Examples
     --------
     >>> import numpy as np
     >>> projected_step(np.array([1e-3, 2e-9]), np.array([5e-4, 1e-8]))
     (array([5.e-04, 1.e-09]), 1)
+    >>> projected_step(np.array([1e-3]), np.array([-1.0]), ceiling=1e-2)
+    (array([0.01]), 1)
     """
     proposed = np.asarray(conductances, dtype=float) - step
-    return np.maximum(proposed, floor), int(np.count_nonzero(proposed < floor))
+    clipped = int(np.count_nonzero((proposed < floor) | (proposed > ceiling)))
+    return np.clip(proposed, floor, ceiling), clipped
+
+
+def relative_lr(
+    conductances: np.ndarray, gradient: np.ndarray, fraction: float, optimizer: str = "sgd"
+) -> float:
+    """A learning rate scaled to the circuit: the first step changes G by ``fraction`` of ‖G‖.
+
+    SGD/momentum: fraction·‖G‖/‖g‖ [S²/V²]; Adam (unit-size normalised steps): fraction·‖G‖/√n [S].
+    """
+    norm_g = float(np.linalg.norm(conductances))
+    if optimizer == "adam":
+        return fraction * norm_g / math.sqrt(max(len(conductances), 1))
+    norm = float(np.linalg.norm(gradient))
+    return fraction * norm_g / norm if norm > 0 else 1.0
+
+
+@dataclass
+class Optimizer:
+    """Projected SGD, momentum or Adam on conductances (see the module notes).
+
+    Parameters
+    ----------
+    name : {"sgd", "momentum", "adam"}
+    lr : float, optional
+        Learning rate (module notes for units); default :func:`relative_lr` at the first step.
+    lr_fraction : float
+        The fraction :func:`relative_lr` uses.
+    momentum : float
+        Heavy-ball coefficient (``momentum``).
+    betas : (float, float)
+        Adam's moment decay rates.
+    eps : float
+        Adam's denominator guard, relative to the gradient's RMS at the first step.
+    floor, ceiling : float [S]
+        The device's conductance range; every update is projected into it.
+    factors : ndarray, optional
+        Per-parameter learning-rate factors (e.g. one per layer).
+    schedule : {"constant", "step", "cosine"}
+        Learning-rate factor over epochs: 1; ``gamma`` every ``every`` epochs; half a cosine
+        from 1 to 0 over ``epochs``.
+    gamma, every, epochs : schedule parameters.
+
+    Examples
+    --------
+    >>> opt = Optimizer("momentum", lr=0.1, momentum=0.5)
+    >>> g = np.array([1.0, 2.0])
+    >>> g, _ = opt.step(g, np.array([1.0, 1.0])); g
+    array([0.9, 1.9])
+    >>> g, _ = opt.step(g, np.array([1.0, 1.0])); g
+    array([0.75, 1.75])
+    """
+
+    name: str = "sgd"
+    lr: float | None = None
+    lr_fraction: float = 0.05
+    momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    floor: float = G_FLOOR
+    ceiling: float = math.inf
+    factors: np.ndarray | None = None
+    schedule: str = "constant"
+    gamma: float = 0.5
+    every: int = 1
+    epochs: int = 1
+    steps: int = 0
+    state: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.name not in OPTIMIZERS:
+            raise ConfigError(
+                f"optimizer: unknown {self.name!r}; expected one of {', '.join(OPTIMIZERS)}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"optimizer: unknown schedule {self.schedule!r}; expected one of "
+                f"{', '.join(SCHEDULES)}"
+            )
+        if not (0.0 < self.floor < self.ceiling):
+            raise ConfigError(
+                f"optimizer: the conductance range needs 0 < floor < ceiling; got floor "
+                f"{self.floor} S, ceiling {self.ceiling} S"
+            )
+
+    def factor(self, epoch: int) -> float:
+        """The schedule's learning-rate factor in ``epoch`` (1-based)."""
+        if self.schedule == "step":
+            return float(self.gamma ** ((epoch - 1) // max(self.every, 1)))
+        if self.schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / max(self.epochs, 1)))
+        return 1.0
+
+    def step(
+        self, conductances: np.ndarray, gradient: np.ndarray, epoch: int = 1
+    ) -> tuple[np.ndarray, int]:
+        """The updated conductances (projected into [floor, ceiling]) and how many were clipped."""
+        gradient = np.asarray(gradient, dtype=float)
+        if self.lr is None:
+            self.lr = relative_lr(conductances, gradient, self.lr_fraction, self.name)
+        self.steps += 1
+        if self.name == "sgd":
+            direction = gradient
+        elif self.name == "momentum":
+            velocity = self.state.get("velocity", np.zeros_like(gradient))
+            velocity = self.momentum * velocity + gradient
+            self.state["velocity"] = velocity
+            direction = velocity
+        else:
+            b1, b2 = self.betas
+            m = b1 * self.state.get("m", np.zeros_like(gradient)) + (1 - b1) * gradient
+            v = b2 * self.state.get("v", np.zeros_like(gradient)) + (1 - b2) * gradient**2
+            if "eps" not in self.state:  # relative to the gradient's scale (units V²/S)
+                self.state["eps"] = np.array(self.eps * float(np.sqrt(np.mean(gradient**2))))
+            self.state.update(m=m, v=v)
+            m_hat = m / (1 - b1**self.steps)
+            v_hat = v / (1 - b2**self.steps)
+            direction = m_hat / (np.sqrt(v_hat) + float(self.state["eps"]))
+        rate = self.lr * self.factor(epoch)
+        if self.factors is not None:
+            rate = rate * self.factors
+        return projected_step(conductances, rate * direction, self.floor, self.ceiling)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint saves to continue bit for bit (rate, step count, moments)."""
+        return {
+            "lr": np.nan if self.lr is None else self.lr,
+            "steps": self.steps,
+            **{f"opt_{k}": v for k, v in self.state.items()},
+        }
+
+    def load_state(self, saved: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (from a checkpoint)."""
+        lr = float(saved["lr"])
+        self.lr = None if math.isnan(lr) else lr
+        self.steps = int(saved.get("steps", 0))
+        self.state = {
+            k.removeprefix("opt_"): np.array(v) for k, v in saved.items() if k.startswith("opt_")
+        }

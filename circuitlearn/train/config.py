@@ -17,6 +17,8 @@ A config has three tables, every key optional except ``[data] dataset``::
     amplifier_gain = 0.0       # VCVS buffers after each hidden node; 0 = none (reciprocal)
     bias_voltages = [0.0, 0.0] # [V] diode bias rails (low, high)
     diode = { is = 1e-14, n = 1.0 }   # diode .model parameters (ngspice defaults otherwise)
+    init = "uniform"           # uniform: g_range | glorot: each node's input conductances sum
+    g_node = 1e-3              # [S] to about g_node whatever its fan-in (layers of 784 and 10)
     seed = 0                   # initial conductances
 
     [learning]
@@ -28,7 +30,14 @@ A config has three tables, every key optional except ``[data] dataset``::
     epochs = 10
     batch_size = 10            # the gradient is averaged over a mini-batch
     cost = "mse"               # mse | cross_entropy
-    g_floor = 1e-9             # [S] projection after each update
+    g_floor = 1e-9             # [S] a device's range: every update is projected into
+    g_ceiling = 1e-2           # [S] [g_floor, g_ceiling] (no ceiling when absent)
+    optimizer = "sgd"          # sgd | momentum | adam (adam's lr is a conductance step [S])
+    momentum = 0.9             # momentum's coefficient
+    schedule = "constant"      # constant | step (× schedule_gamma every schedule_every epochs)
+    schedule_gamma = 0.5       #   | cosine (from 1 to 0 over the epochs)
+    schedule_every = 1
+    layer_lr = [1.0, 0.5]      # learning-rate factor of each crossbar, input side first
     seed = 0                   # mini-batch order
 
 Unknown tables or keys are errors listing the valid ones; every error names ``file: [table] key``.
@@ -44,7 +53,7 @@ from typing import Any
 
 from circuitlearn.errors import ConfigError
 from circuitlearn.learn.methods import names
-from circuitlearn.learn.optim import G_FLOOR
+from circuitlearn.learn.optim import G_FLOOR, OPTIMIZERS, SCHEDULES
 
 __all__ = [
     "COST_NAMES",
@@ -67,6 +76,7 @@ DATASETS = ("iris", "digits", "mnist", "fashion_mnist")
 TRAIN_METHODS = names(trainable=True)
 VARIANTS = ("centered", "positive", "negative")
 COST_NAMES = ("mse", "cross_entropy")
+INITS = ("uniform", "glorot")
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,8 @@ class NetworkConfig:
     amplifier_gain: float = 0.0
     bias_voltages: tuple[float, float] = (0.0, 0.0)
     diode: dict[str, float] = field(default_factory=dict)
+    init: str = "uniform"
+    g_node: float = 1e-3
     seed: int = 0
 
 
@@ -107,6 +119,13 @@ class LearningConfig:
     batch_size: int = 10
     cost: str = "mse"
     g_floor: float = G_FLOOR
+    g_ceiling: float | None = None
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    schedule: str = "constant"
+    schedule_gamma: float = 0.5
+    schedule_every: int = 1
+    layer_lr: tuple[float, ...] | None = None
     seed: int = 0
 
 
@@ -331,6 +350,12 @@ def _sizes(value: Any, where: str) -> tuple[int, ...]:
     return tuple(_integer(1)(v, where) for v in value)
 
 
+def _factors(value: Any, where: str) -> tuple[float, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: expected a list of factors, one per layer, e.g. [1.0, 0.5]")
+    return tuple(_number(positive=True, allow_zero=False)(v, where) for v in value)
+
+
 def _diode(value: Any, where: str) -> dict[str, float]:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: expected a table, e.g. {{ is = 1e-14, n = 1.0 }}")
@@ -354,6 +379,8 @@ _CHECKS: dict[tuple[str, str], Any] = {
     ("NetworkConfig", "amplifier_gain"): _number(),
     ("NetworkConfig", "bias_voltages"): _pair(ordered=False),  # low > high: overlapping rails
     ("NetworkConfig", "diode"): _diode,
+    ("NetworkConfig", "init"): _choice(INITS),
+    ("NetworkConfig", "g_node"): _POSITIVE,
     ("NetworkConfig", "seed"): _integer(0),
     ("LearningConfig", "method"): _choice(TRAIN_METHODS),
     ("LearningConfig", "variant"): _choice(VARIANTS),
@@ -364,6 +391,13 @@ _CHECKS: dict[tuple[str, str], Any] = {
     ("LearningConfig", "batch_size"): _integer(1),
     ("LearningConfig", "cost"): _choice(COST_NAMES),
     ("LearningConfig", "g_floor"): _POSITIVE,
+    ("LearningConfig", "g_ceiling"): _POSITIVE,
+    ("LearningConfig", "optimizer"): _choice(OPTIMIZERS),
+    ("LearningConfig", "momentum"): _number(below_one=True),
+    ("LearningConfig", "schedule"): _choice(SCHEDULES),
+    ("LearningConfig", "schedule_gamma"): _number(below_one=True),
+    ("LearningConfig", "schedule_every"): _integer(1),
+    ("LearningConfig", "layer_lr"): lambda value, where: _factors(value, where),
     ("LearningConfig", "seed"): _integer(0),
 }
 """Validator of each key: (value, "file: [table] key") → checked value."""

@@ -122,7 +122,7 @@ class Checkpoint:
     epoch: int
     conductances: np.ndarray
     rng_state: dict[str, Any]
-    lr: float | None
+    optimizer: dict[str, Any]
     q0: float
 
 
@@ -131,10 +131,14 @@ def save_checkpoint(
     epoch: int,
     g: np.ndarray,
     rng_state: dict[str, Any],
-    lr: float | None,
+    optimizer: dict[str, Any],
     q0: float,
 ) -> Path:
-    """Write ``checkpoints/epoch_NNNN.npz`` atomically; returns its path."""
+    """Write ``checkpoints/epoch_NNNN.npz`` atomically; returns its path.
+
+    ``optimizer`` is :meth:`~circuitlearn.learn.optim.Optimizer.state_dict` (its ``lr``, step
+    count and moments), so that a resumed run continues bit for bit.
+    """
     import io
 
     buffer = io.BytesIO()
@@ -143,8 +147,8 @@ def save_checkpoint(
         conductances=g,
         epoch=epoch,
         rng_state=json.dumps(rng_state),
-        lr=np.nan if lr is None else lr,
         q0=q0,
+        **optimizer,
     )
     path = folder / f"epoch_{epoch:04d}.npz"
     _atomic(path, buffer.getvalue())
@@ -158,13 +162,13 @@ def load_checkpoint(folder: Path) -> tuple[Checkpoint | None, list[Path]]:
     for path in reversed(paths):
         try:
             with np.load(path) as data:
-                lr = float(data["lr"])
+                fixed = {"conductances", "epoch", "rng_state", "q0"}
                 checkpoint = Checkpoint(
                     path,
                     int(data["epoch"]),
                     np.array(data["conductances"], dtype=float),
                     json.loads(str(data["rng_state"])),
-                    None if np.isnan(lr) else lr,
+                    {k: np.array(data[k]) for k in data.files if k not in fixed},
                     float(data["q0"]),
                 )
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):

@@ -18,6 +18,7 @@ a checkpoint and redraws the figures. Run directory layout (docs/cli.md)::
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import sys
 import time
@@ -45,7 +46,7 @@ from circuitlearn.errors import CircuitLearnError, ConfigError, ConvergenceError
 from circuitlearn.learn.batched import Batch, BatchEngine
 from circuitlearn.learn.estimators import GradientEstimator, default_beta
 from circuitlearn.learn.methods import make_estimator
-from circuitlearn.learn.optim import projected_step
+from circuitlearn.learn.optim import Optimizer
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
 from circuitlearn.train.rundir import (
@@ -221,6 +222,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
     names = list(problem.net.trainable)
     estimator, beta = _estimator(config, problem.task)
     engine = BatchEngine(problem.task)
+    optimizer = _optimizer(config, problem)
     rng = check_random_state(cfg.seed)
     verdict = analyze_applicability(
         problem.net.circuit, names, method=cfg.method, cost=cfg.cost, floor=cfg.g_floor
@@ -228,7 +230,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
     ckpt_dir.mkdir(exist_ok=True)
     metrics = read_metrics(metrics_path) if saved is not None else None
     if saved is not None:
-        start, g, lr, q0 = saved.epoch, saved.conductances, saved.lr, saved.q0
+        start, g, q0 = saved.epoch, saved.conductances, saved.q0
+        optimizer.load_state(saved.optimizer)
         rng.bit_generator.state = saved.rng_state
         checkpoint = saved.path
         if metrics is None or len(metrics["epochs"]) < start + 1:
@@ -245,21 +248,23 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
         else:
             metrics["epochs"] = metrics["epochs"][: start + 1]
     else:
-        start, g, lr = 0, problem.task.conductances, cfg.lr
+        start, g = 0, problem.task.conductances
         q0 = conserved_quantity(g)
         metrics = _header(config, problem, estimator, beta, verdict)
         metrics["epochs"] = [_evaluate(problem, engine, g, 0, 0.0, None, q0, 0, verdict.applicable)]
         write_json(metrics_path, metrics)  # before the checkpoint: see resume
-        checkpoint = save_checkpoint(ckpt_dir, 0, g, rng.bit_generator.state, lr, q0)
+        checkpoint = save_checkpoint(
+            ckpt_dir, 0, g, rng.bit_generator.state, optimizer.state_dict(), q0
+        )
     batches = -(-problem.n_train // cfg.batch_size)
     bar = _progress_bar(progress, total=batches * (cfg.epochs - start), desc=run_dir.name)
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
             began = time.perf_counter()
-            g, lr, iterations, clipped = _epoch(
-                problem, engine, estimator, g, lr, rng, config, bar, epoch
+            g, iterations, clipped = _epoch(
+                problem, engine, estimator, g, optimizer, rng, config, bar, epoch
             )
-            metrics["lr"] = lr
+            metrics["lr"] = optimizer.lr
             entry = _evaluate(
                 problem,
                 engine,
@@ -274,7 +279,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
             _check_progress(metrics["epochs"][-1], entry)
             metrics["epochs"].append(entry)
             write_json(metrics_path, metrics)  # before the checkpoint: see resume
-            checkpoint = save_checkpoint(ckpt_dir, epoch, g, rng.bit_generator.state, lr, q0)
+            checkpoint = save_checkpoint(
+                ckpt_dir, epoch, g, rng.bit_generator.state, optimizer.state_dict(), q0
+            )
     except TrainingStoppedError as exc:
         exc.payload.update(run_dir=str(run_dir), checkpoint=str(checkpoint))
         raise
@@ -336,7 +343,26 @@ def _build_problem(config: TrainConfig) -> _Problem:
         cost=config.learning.cost,
         inputs=dict(zip(sources, first.tolist(), strict=True)),
     )
+    if n.init == "glorot":
+        task = task.with_conductances(_glorot(net, n.g_node, n.seed))
     return _Problem(net, task, sets[0], sets[1], d.input_range)
+
+
+def _glorot(net: LayeredNetwork, g_node: float, seed: int) -> np.ndarray:
+    """Initial conductances scaled to each crossbar's fan-in (a Glorot-like initialisation).
+
+    A node fed by ``fan_in`` conductances drawn uniformly in [0.5, 1.5] × ``g_node`` / fan_in
+    sees a total input conductance of about ``g_node`` [S] whatever its layer's width, so a
+    784-input layer and a 100-input one start on the same footing (with ``g_range`` the wide layer
+    would dominate its node's total conductance by its width alone).
+    """
+    rng = check_random_state(seed)
+    widths = [len(net.input_nodes), *(len(layer) for layer in net.hidden_nodes)]
+    parts = [
+        rng.uniform(0.5, 1.5, size) * g_node / fan_in
+        for fan_in, size in zip(widths, _layer_sizes(net), strict=True)
+    ]
+    return np.concatenate(parts)
 
 
 def _subset(
@@ -377,13 +403,13 @@ def _epoch(
     engine: BatchEngine,
     estimator: GradientEstimator,
     g: np.ndarray,
-    lr: float | None,
+    optimizer: Optimizer,
     rng: np.random.Generator,
     config: TrainConfig,
     bar: Any,
     epoch: int,
-) -> tuple[np.ndarray, float, float, int]:
-    """One pass over the shuffled training set; returns G, lr, mean Newton iterations, clipped.
+) -> tuple[np.ndarray, float, int]:
+    """One pass over the shuffled training set; returns G, mean Newton iterations, clipped.
 
     Each mini-batch's gradient comes from one batched computation on the compiled ``engine``,
     whose values are rewritten from ``g`` before every step (nothing is compiled here).
@@ -411,12 +437,9 @@ def _epoch(
         if not np.all(np.isfinite(grad.vector)):
             raise TrainingStoppedError(f"{where}: the gradient is not finite", epoch, number)
         iterations.append(float(np.mean(grad.iterations)))
-        mean = grad.vector
-        if lr is None:
-            norm = float(np.linalg.norm(mean))
-            lr = cfg.lr_fraction * float(np.linalg.norm(g)) / norm if norm > 0 else 1.0
         before = float(np.linalg.norm(g))
-        g, n_clipped = projected_step(g, lr * mean, cfg.g_floor)
+        g, n_clipped = optimizer.step(g, grad.vector, epoch)
+        lr = float(optimizer.lr)
         if float(np.linalg.norm(g)) > JUMP_WARNING * before:
             warnings.warn(
                 f"{where}: one step multiplied the conductances' norm by "
@@ -434,14 +457,15 @@ def _epoch(
             )
         if n_clipped > CLIP_WARNING * len(g):
             warnings.warn(
-                f"{where}: the step clipped {n_clipped} of {len(g)} conductances to the floor "
-                f"{cfg.g_floor:g} S; the learning rate {lr:.3g} is probably too large",
+                f"{where}: the step clipped {n_clipped} of {len(g)} conductances to the range "
+                f"[{optimizer.floor:g}, {optimizer.ceiling:g}] S; the learning rate {lr:.3g} is "
+                "probably too large",
                 TrainingWarning,
                 stacklevel=2,
             )
         clipped += n_clipped
         bar.update(1)
-    return g, float(lr), float(np.mean(iterations)), clipped
+    return g, float(np.mean(iterations)), clipped
 
 
 CLIP_WARNING = 0.5
@@ -449,6 +473,43 @@ CLIP_WARNING = 0.5
 
 JUMP_WARNING = 10.0
 """A step that multiplies the conductances' norm by more than this is warned about."""
+
+
+def _optimizer(config: TrainConfig, problem: _Problem) -> Optimizer:
+    """The run's optimizer: rule, rate, schedule, the device range and per-layer rate factors."""
+    cfg = config.learning
+    factors = None
+    if cfg.layer_lr is not None:
+        sizes = _layer_sizes(problem.net)
+        if len(cfg.layer_lr) != len(sizes):
+            raise ConfigError(
+                f"{config.source}: [learning] layer_lr has {len(cfg.layer_lr)} factors; the "
+                f"network has {len(sizes)} crossbars (input side first)"
+            )
+        factors = np.repeat(np.array(cfg.layer_lr, dtype=float), sizes)
+    return Optimizer(
+        cfg.optimizer,
+        lr=cfg.lr,
+        lr_fraction=cfg.lr_fraction,
+        momentum=cfg.momentum,
+        floor=cfg.g_floor,
+        ceiling=math.inf if cfg.g_ceiling is None else cfg.g_ceiling,
+        factors=factors,
+        schedule=cfg.schedule,
+        gamma=cfg.schedule_gamma,
+        every=cfg.schedule_every,
+        epochs=cfg.epochs,
+    )
+
+
+def _layer_sizes(net: LayeredNetwork) -> list[int]:
+    """Number of conductances of each crossbar, input side first (the order of trainable)."""
+    widths = [
+        len(net.input_nodes),
+        *(len(layer) for layer in net.hidden_nodes),
+        len(net.output_nodes),
+    ]
+    return [a * b for a, b in itertools.pairwise(widths)]
 
 
 def _check_progress(previous: dict[str, Any], entry: dict[str, Any]) -> None:

@@ -62,7 +62,9 @@ def test_config_errors_name_the_key(raw: dict, match: str) -> None:
 def test_unknown_key_lists_valid_keys() -> None:
     with pytest.raises(CircuitLearnError) as info:
         parse_config({"data": {"dataset": "iris"}, "learning": {"rate": 1.0}})
-    assert "batch_size, beta, cost, epochs, g_floor, lr, lr_fraction, method" in str(info.value)
+    assert "batch_size, beta, cost, epochs, g_ceiling, g_floor, layer_lr, lr, lr_fraction" in str(
+        info.value
+    )
 
 
 def test_too_many_samples_is_an_error(tmp_path: Path) -> None:
@@ -187,3 +189,44 @@ def test_fashion_mnist_trains_in_the_conducting_regime(tmp_path: Path) -> None:
     epochs = result.metrics["epochs"]
     assert all(e["hidden_conducting_fraction"] > 0.2 for e in epochs)
     assert epochs[-1]["test_accuracy"] > epochs[0]["test_accuracy"] + 0.1
+
+
+@pytest.mark.parametrize(
+    "learning",
+    [
+        {"optimizer": "momentum", "momentum": 0.5},
+        {"optimizer": "adam", "lr_fraction": 0.02},
+        {"schedule": "step", "schedule_gamma": 0.5, "schedule_every": 1},
+        {"schedule": "cosine", "layer_lr": [1.0, 0.3], "g_ceiling": 2e-4},
+    ],
+)
+def test_optimizers_learn_and_resume_bit_for_bit(tmp_path: Path, learning: dict) -> None:
+    """Every optimizer, schedule and per-layer rate lowers the loss; its state survives resume."""
+    raw = tiny(epochs=3, method="exact", **learning)
+    full = train(write(tmp_path / "full.toml", raw), tmp_path / "full", progress=False)
+    losses = [e["train_loss"] for e in full.metrics["epochs"]]
+    assert losses[-1] < losses[0]
+    if "g_ceiling" in learning:
+        assert full.conductances.max() <= learning["g_ceiling"]
+    part = dict(raw, learning={**raw["learning"], "epochs": 1})
+    train(write(tmp_path / "part.toml", part), tmp_path / "run", progress=False)
+    resumed = train(write(tmp_path / "full.toml", raw), tmp_path / "run", resume=True,
+                    progress=False)  # fmt: skip
+    assert resumed.conductances.tobytes() == full.conductances.tobytes()
+
+
+def test_glorot_initialisation_balances_each_node_input(tmp_path: Path) -> None:
+    raw = tiny(epochs=1)
+    raw["network"].update(init="glorot", g_node=2e-3, hidden=[3])
+    result = train(write(tmp_path / "g.toml", raw), tmp_path / "run", progress=False)
+    first = np.load(tmp_path / "run/checkpoints/epoch_0000.npz")["conductances"]
+    layer1, layer2 = first[: 8 * 3].reshape(8, 3), first[8 * 3 :].reshape(3, 3)
+    assert np.all(np.abs(layer1.sum(axis=0) / 2e-3 - 1) < 0.5)  # 8 inputs per hidden node
+    assert np.all(np.abs(layer2.sum(axis=0) / 2e-3 - 1) < 0.5)  # 3 hidden per output
+    assert result.metrics["epochs"][-1]["epoch"] == 1
+
+
+def test_layer_lr_must_match_the_crossbars(tmp_path: Path) -> None:
+    raw = tiny(epochs=1, layer_lr=[1.0, 1.0, 1.0])
+    with pytest.raises(CircuitLearnError, match="layer_lr has 3 factors; the network has 2"):
+        train(write(tmp_path / "c.toml", raw), tmp_path / "run", progress=False)
