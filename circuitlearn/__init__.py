@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackendError",
+    "CircuitClassifier",
     "CircuitError",
     "CircuitLearnError",
     "ConvergenceError",
@@ -24,3 +25,12 @@ __all__ = [
     "__version__",
     "from_spice",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``circuitlearn.CircuitClassifier``, imported on first use (it needs scikit-learn)."""
+    if name == "CircuitClassifier":
+        from circuitlearn.train.estimator import CircuitClassifier
+
+        return CircuitClassifier
+    raise AttributeError(f"module 'circuitlearn' has no attribute {name!r}")

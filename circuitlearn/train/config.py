@@ -15,6 +15,7 @@ A config has three tables, every key optional except ``[data] dataset``::
     hidden = [8]               # hidden layer sizes ([] for none)
     g_range = [1e-5, 1e-4]     # [S] initial conductances, uniform
     amplifier_gain = 0.0       # VCVS buffers after each hidden node; 0 = none (reciprocal)
+    feedback_gain = 0.0        # bidirectional amplifiers: backward current gain (0 = one-way)
     bias_voltages = [0.0, 0.0] # [V] diode bias rails (low, high)
     diode = { is = 1e-14, n = 1.0 }   # diode .model parameters (ngspice defaults otherwise)
     init = "uniform"           # uniform: g_range | glorot: each node's input conductances sum
@@ -99,6 +100,7 @@ class NetworkConfig:
     hidden: tuple[int, ...] = (8,)
     g_range: tuple[float, float] = (1e-5, 1e-4)
     amplifier_gain: float = 0.0
+    feedback_gain: float = 0.0
     bias_voltages: tuple[float, float] = (0.0, 0.0)
     diode: dict[str, float] = field(default_factory=dict)
     init: str = "uniform"
@@ -377,6 +379,7 @@ _CHECKS: dict[tuple[str, str], Any] = {
     ("NetworkConfig", "hidden"): _sizes,
     ("NetworkConfig", "g_range"): _pair(positive=True),
     ("NetworkConfig", "amplifier_gain"): _number(),
+    ("NetworkConfig", "feedback_gain"): _number(),
     ("NetworkConfig", "bias_voltages"): _pair(ordered=False),  # low > high: overlapping rails
     ("NetworkConfig", "diode"): _diode,
     ("NetworkConfig", "init"): _choice(INITS),

@@ -321,6 +321,7 @@ def _build_problem(config: TrainConfig) -> _Problem:
         diode_model=dict(n.diode) or None,
         bias_voltages=n.bias_voltages,
         amplifier_gain=n.amplifier_gain or None,
+        feedback_gain=n.feedback_gain or None,
     )
     low, high = (0.0, 1.0) if config.learning.cost == "cross_entropy" else d.target_range
     for name, x in (("training", x_train), ("test", x_test)):

@@ -1,0 +1,279 @@
+"""A scikit-learn classifier whose model is a trained analog circuit: :class:`CircuitClassifier`.
+
+``fit`` builds a Kendall et al. layered network (differential input pairs, diode-clamped hidden
+nodes, one output node per class) and trains its conductances with any learning rule on the
+batched engine; ``predict`` reads the class of the output node with the highest voltage,
+``predict_proba`` a softmax of the output voltages. The fitted network is a circuit:
+``to_spice()`` writes it as a netlist that ngspice simulates.
+
+Features are scaled to [0, 1] with the training data's per-feature minimum and maximum (values
+outside that range at prediction time are clipped to it), then mapped onto ``input_range`` [V]
+as (x, −x) source pairs; one more pair held at the top of the range gives every node a trainable
+bias (a resistive layer alone only averages its inputs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from circuitlearn._random import check_random_state
+from circuitlearn.circuit import LayeredNetwork, kendall_network
+from circuitlearn.data import differential_pairs, one_hot_targets
+from circuitlearn.errors import DataError
+
+__all__ = ["CircuitClassifier"]
+
+try:  # scikit-learn is an optional dependency (extras "data" and "dev")
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
+    raise ImportError(
+        "CircuitClassifier needs scikit-learn: pip install 'circuitlearn[data]'"
+    ) from exc
+
+
+class CircuitClassifier(ClassifierMixin, BaseEstimator):
+    """A layered diode network trained as a classifier (see the module notes).
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Hidden layer sizes (``()`` for none).
+    method : {"exact", "ep", "cl", "aep", "dyadic"}
+        The learning rule (``exact`` is the backprop reference).
+    beta : float, optional
+        Nudge strength [S] (CL: η); default the rule's own, fixed at the first step.
+    optimizer : {"sgd", "momentum", "adam"}
+    lr : float, optional
+        Learning rate (SGD/momentum [S²/V²], Adam [S]); default ``lr_fraction`` scaled.
+    lr_fraction : float
+    epochs : int
+    batch_size : int
+    g_range : (float, float) [S]
+        Initial conductances, uniform.
+    bias_voltages : (float, float) [V]
+        Diode rails (low, high); the default (0.3, −0.3) overlaps them so the diodes shape every
+        hidden node's response (iris: 0.91 training accuracy with ``exact``, 0.87 with (0, 0)).
+    amplifier_gain, feedback_gain : float, optional
+        Bidirectional amplifiers after the hidden nodes (non-reciprocal when the gains differ).
+    input_range, target_range : (float, float) [V]
+        Feature and target voltage encodings.
+    temperature : float [V]
+        Softmax temperature of ``predict_proba``.
+    random_state : None, int or Generator
+        Initial conductances and mini-batch order.
+
+    Attributes
+    ----------
+    classes_, n_features_in_ : the fitted labels and feature count.
+    network_ : LayeredNetwork
+        The built network (its circuit holds the initial conductances).
+    conductances_ : ndarray [S]
+        Trained conductances, in ``network_.trainable`` order.
+    loss_curve_ : list of float
+        Mean training cost of each epoch.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = CircuitClassifier(hidden=(6,), epochs=5, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3]).tolist(), clf.predict_proba(X[:1]).shape
+    ([0, 0, 0], (1, 3))
+    """
+
+    def __init__(
+        self,
+        hidden: tuple[int, ...] = (16,),
+        method: str = "ep",
+        beta: float | None = None,
+        optimizer: str = "adam",
+        lr: float | None = None,
+        lr_fraction: float = 0.1,
+        epochs: int = 30,
+        batch_size: int = 16,
+        g_range: tuple[float, float] = (1e-5, 1e-4),
+        bias_voltages: tuple[float, float] = (0.3, -0.3),
+        amplifier_gain: float | None = None,
+        feedback_gain: float | None = None,
+        input_range: tuple[float, float] = (0.0, 1.0),
+        target_range: tuple[float, float] = (0.0, 0.3),
+        temperature: float = 0.05,
+        random_state: Any = None,
+    ) -> None:
+        self.hidden = hidden
+        self.method = method
+        self.beta = beta
+        self.optimizer = optimizer
+        self.lr = lr
+        self.lr_fraction = lr_fraction
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.g_range = g_range
+        self.bias_voltages = bias_voltages
+        self.amplifier_gain = amplifier_gain
+        self.feedback_gain = feedback_gain
+        self.input_range = input_range
+        self.target_range = target_range
+        self.temperature = temperature
+        self.random_state = random_state
+
+    # -- fitting ------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any) -> CircuitClassifier:
+        """Build the network for (X, y) and train it for ``epochs`` epochs."""
+        X, y = self._validate(X, y, reset=True)
+        self._start(X, y, np.unique(y))
+        for _ in range(int(self.epochs)):
+            self._epoch(X, y)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> CircuitClassifier:
+        """One epoch on (X, y); the first call builds the network (``classes``: all labels)."""
+        first = not hasattr(self, "classes_")
+        X, y = self._validate(X, y, reset=first)
+        if first:
+            labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            self._start(X, y, labels)
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise DataError(f"partial_fit: classes {classes!r} differ from the first call's")
+        self._epoch(X, y)
+        return self
+
+    # -- prediction ---------------------------------------------------------------------------
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Softmax of the output voltages over ``temperature`` (samples × classes)."""
+        z = self._outputs(X) / float(self.temperature)
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The class of the output node with the highest voltage."""
+        outputs = self._outputs(X)  # checks fitted first
+        return self.classes_[np.argmax(outputs, axis=1)]
+
+    def to_spice(self) -> str:
+        """The trained circuit as an ngspice netlist (the last predicted sample's inputs)."""
+        check_is_fitted(self)
+        circuit = self.network_.circuit.copy()
+        for name, g in zip(self.network_.trainable, self.conductances_, strict=True):
+            circuit.replace(circuit[name].with_conductance(float(g)))
+        return circuit.to_spice()
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_engine", None)  # compiled solver state is rebuilt on demand
+        return state
+
+    # -- internals ----------------------------------------------------------------------------
+    def _validate(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            X, y = validate_data(self, X, y, reset=reset, dtype=np.float64)
+            check_classification_targets(y)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        return X, y
+
+    def _start(self, X: np.ndarray, y: np.ndarray, labels: np.ndarray) -> None:
+        """Build the network and the training state for the classes ``labels``."""
+        from circuitlearn.learn import LearningTask
+        from circuitlearn.learn.methods import make_estimator, names
+        from circuitlearn.learn.optim import Optimizer
+
+        if self.method not in names(trainable=True):
+            raise DataError(
+                f"method {self.method!r}: expected one of {', '.join(names(trainable=True))}"
+            )
+        if len(labels) < 2:
+            raise DataError(
+                f"CircuitClassifier needs samples of at least 2 classes; got 1 class: {labels[0]!r}"
+            )
+        if not set(np.unique(y)) <= set(labels):
+            raise DataError("y holds labels that are not in classes")
+        self.classes_ = labels
+        self._rng = check_random_state(self.random_state)
+        self._low = X.min(axis=0)
+        self._span = np.where(X.max(axis=0) > self._low, X.max(axis=0) - self._low, 1.0)
+        self.network_: LayeredNetwork = kendall_network(
+            X.shape[1] + 1,  # the features and a constant 1: a trainable bias per node
+            list(self.hidden),
+            len(labels),
+            seed=self._rng,
+            g_range=tuple(self.g_range),
+            bias_voltages=tuple(self.bias_voltages),
+            amplifier_gain=self.amplifier_gain,
+            feedback_gain=self.feedback_gain,
+        )
+        net = self.network_
+        first = self._voltages(X[:1])[0]
+        task = LearningTask(
+            net.circuit,
+            list(net.trainable),
+            list(net.output_nodes),
+            targets=self._targets(y[:1])[0],
+            inputs=dict(zip(net.input_sources, first.tolist(), strict=True)),
+        )
+        self.conductances_ = task.conductances
+        estimator = make_estimator(self.method, beta=self.beta)
+        if self.method != "exact" and self.beta is None:
+            resolve = getattr(estimator, "resolved_beta", None)
+            if resolve is not None:
+                estimator = make_estimator(self.method, beta=float(resolve(task)))
+        self._estimator = estimator
+        self._optimizer = Optimizer(self.optimizer, lr=self.lr, lr_fraction=self.lr_fraction)
+        self._task = task
+        self.loss_curve_: list[float] = []
+
+    def _epoch(self, X: np.ndarray, y: np.ndarray) -> None:
+        engine = self._engine_for()
+        order = self._rng.permutation(len(X))
+        costs = []
+        for first in range(0, len(order), max(int(self.batch_size), 1)):
+            index = order[first : first + int(self.batch_size)]
+            engine.set_conductances(self.conductances_)
+            grad = engine.gradient(self._estimator, self._batch(engine, X[index], y[index]))
+            self.conductances_, _ = self._optimizer.step(self.conductances_, grad.vector)
+            costs.append(grad.cost * len(index))
+        self.loss_curve_.append(float(np.sum(costs) / len(X)))
+
+    def _outputs(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        try:
+            X = validate_data(self, X, reset=False, dtype=np.float64)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        engine = self._engine_for()
+        engine.set_conductances(self.conductances_)
+        batch = self._batch(engine, X, None)
+        states, _ = engine.free_solution(batch)
+        return states[:, engine.output_rows]
+
+    def _engine_for(self) -> Any:
+        from circuitlearn.learn.batched import BatchEngine
+
+        if getattr(self, "_engine", None) is None:
+            self._engine = BatchEngine(self._task)
+        return self._engine
+
+    def _batch(self, engine: Any, X: np.ndarray, y: np.ndarray | None) -> Any:
+        v = self._voltages(X)
+        inputs = {s: v[:, j] for j, s in enumerate(self.network_.input_sources)}
+        return engine.batch(inputs, None if y is None else self._targets(y), size=len(X))
+
+    def _voltages(self, X: np.ndarray) -> np.ndarray:
+        scaled = np.clip((X - self._low) / self._span, 0.0, 1.0)
+        with_bias = np.column_stack([scaled, np.ones(len(X))])
+        return differential_pairs(with_bias, voltage_range=tuple(self.input_range))
+
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        index = np.searchsorted(self.classes_, y)
+        low, high = self.target_range
+        return one_hot_targets(index, len(self.classes_), low=low, high=high)

@@ -1,0 +1,80 @@
+"""``circuitlearn.CircuitClassifier``: scikit-learn checks, pipelines, search, export."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip("sklearn", reason="scikit-learn (a dev dependency) is not installed")
+
+from sklearn.datasets import load_iris  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from circuitlearn import CircuitClassifier  # noqa: E402
+from circuitlearn.errors import DataError  # noqa: E402
+from circuitlearn.netlist import from_spice  # noqa: E402
+from circuitlearn.solve import solve_dc  # noqa: E402
+
+
+@pytest.mark.slow
+@parametrize_with_checks([CircuitClassifier(epochs=10, random_state=0)])
+def test_scikit_learn_estimator_checks(estimator, check) -> None:
+    """Every check scikit-learn 1.9 runs on a classifier passes; none is excluded."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check(estimator)
+
+
+def test_fits_iris_and_works_in_pipelines_and_searches() -> None:
+    X, y = load_iris(return_X_y=True)
+    clf = CircuitClassifier(hidden=(8,), epochs=30, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.85
+    proba = clf.predict_proba(X)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert np.array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+    assert len(clf.loss_curve_) == 30 and clf.loss_curve_[-1] < clf.loss_curve_[0]
+    pipe = make_pipeline(StandardScaler(), CircuitClassifier(epochs=8, random_state=0))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.6
+    search = GridSearchCV(CircuitClassifier(epochs=5, random_state=0), {"hidden": [(4,), (8,)]},
+                          cv=2).fit(X, y)  # fmt: skip
+    assert search.best_params_["hidden"] in [(4,), (8,)]
+
+
+def test_partial_fit_and_pickle_keep_training_state() -> None:
+    X, y = load_iris(return_X_y=True)
+    clf = CircuitClassifier(epochs=1, random_state=0)
+    clf.partial_fit(X[:50], y[:50], classes=[0, 1, 2])
+    clf.partial_fit(X[50:], y[50:])
+    assert len(clf.loss_curve_) == 2
+    copy = pickle.loads(pickle.dumps(clf))
+    assert np.array_equal(copy.predict(X), clf.predict(X))
+    with pytest.raises(DataError, match="differ from the first call"):
+        clf.partial_fit(X, y, classes=[0, 1, 2, 3])
+    with pytest.raises(DataError, match="at least 2 classes"):
+        CircuitClassifier().fit(X[:10], y[:10])
+    with pytest.raises(DataError, match="method 'fd'"):
+        CircuitClassifier(method="fd").fit(X, y)
+
+
+@pytest.mark.ngspice
+def test_the_trained_classifier_exports_to_ngspice() -> None:
+    """to_spice() with one sample's inputs: ngspice's output voltages pick the same class."""
+    X, y = load_iris(return_X_y=True)
+    clf = CircuitClassifier(hidden=(6,), epochs=10, random_state=0, method="aep").fit(X, y)
+    circuit = from_spice(clf.to_spice())
+    sample = X[100:101]
+    volts = clf._voltages(sample)[0]
+    for source, value in zip(clf.network_.input_sources, volts, strict=True):
+        circuit.set_value(source, float(value))
+    op = solve_dc(circuit, backend="ngspice")
+    outputs = np.array([op.voltages[n] for n in clf.network_.output_nodes])
+    native = clf._outputs(sample)[0]
+    assert np.allclose(outputs, native, atol=1e-9)
+    assert clf.classes_[np.argmax(outputs)] == clf.predict(sample)[0]
