@@ -200,6 +200,13 @@ def _ngspice_per_sample(case: str, native: dict[str, Any], samples: int) -> tupl
 def _case(case: str, goal: str, args: argparse.Namespace) -> dict[str, Any]:
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         native = pool.apply(_native_epoch, (case, args.n_train, args.ngspice_samples))
+    print(  # the native figures as soon as they exist (the ngspice part can take long)
+        f"{case}: native epoch {native['epoch_s']:.4g} s, peak {native['peak_rss_MiB']:.0f} MiB, "
+        f"Newton {native['newton_iterations']:.2f}; timing ngspice on {args.ngspice_samples} "
+        "samples...",
+        file=sys.stderr,
+        flush=True,
+    )
     per_sample, worst = _ngspice_per_sample(case, native, args.ngspice_samples)
     ngspice_epoch_s = per_sample * native["samples"]
     return {
