@@ -108,9 +108,14 @@ def main(
 
 def _line(row: dict[str, Any]) -> str:
     if "epoch_s" in row:
+        spice = row["ngspice_epoch_s"]
+        versus = (
+            "ngspice not run"
+            if spice is None
+            else (f"ngspice {spice:.4g} s  ratio {_ratio(row['ratio'])}x")
+        )
         return (
-            f"{row['name']:<16} epoch {row['epoch_s']:.4g} s ({row['samples']} samples)  "
-            f"ngspice {row['ngspice_epoch_s']:.4g} s  ratio {_ratio(row['ratio'])}x  "
+            f"{row['name']:<16} epoch {row['epoch_s']:.4g} s ({row['samples']} samples)  {versus}  "
             f"peak {row['peak_rss_MiB']:.0f} MiB  conducting "
             f"{row['hidden_conducting_fraction']:.2f}  Newton {row['newton_iterations']:.2f}"
         )
@@ -118,6 +123,13 @@ def _line(row: dict[str, Any]) -> str:
         f"{row['name']:<20} native {row['native_s']:.4g} s  ngspice {row['ngspice_s']:.4g} s  "
         f"ratio {_ratio(row['ratio'])}x  max |dV| {row['max_abs_diff_V']:.3g} V"
     )
+
+
+def _maybe(text: str, style: str) -> str:
+    """A CSV cell as a number, or "—" when the case did not measure it."""
+    if text in ("", "None"):
+        return "—"
+    return f"{_ratio(float(text))}×" if style == "ratio" else format(float(text), style)
 
 
 def _ratio(value: float) -> str:
@@ -159,8 +171,8 @@ def _write_readme(benchmark: str, stamp: str, machine: str) -> None:
         for row in rows:
             lines.append(
                 f"| {row['name']} | {row['date']} | {row['samples']} | "
-                f"{float(row['epoch_s']):.4g} | {float(row['ngspice_epoch_s']):.4g} | "
-                f"{_ratio(float(row['ratio']))}× | {float(row['peak_rss_MiB']):.0f} | "
+                f"{float(row['epoch_s']):.4g} | {_maybe(row['ngspice_epoch_s'], '.4g')} | "
+                f"{_maybe(row['ratio'], 'ratio')} | {float(row['peak_rss_MiB']):.0f} | "
                 f"{float(row['hidden_conducting_fraction']):.2f} | "
                 f"{float(row['newton_iterations']):.2f} | {row.get('goal', '')} | "
                 f"{row.get('notes', '')} |"
