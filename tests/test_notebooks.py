@@ -18,7 +18,7 @@ TIME_LIMIT = 60.0
 
 
 def test_tutorials_exist() -> None:
-    assert [p.name[:3] for p in TUTORIALS] == ["01_", "02_", "03_", "04_", "05_", "06_"]
+    assert [p.name[:3] for p in TUTORIALS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_"]
 
 
 @pytest.mark.notebook
