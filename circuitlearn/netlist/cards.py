@@ -440,6 +440,10 @@ def _opaque(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     letter = name[0]
     count = _OPAQUE_NODES[letter]
     words = ctx.card.text.split()
+    if not words or words[0].lower() != name:
+        raise ctx.error(f"{who}: expected white space after the element name")
+    if ctx.card.text.count("'") % 2 or ctx.card.text.count("{") != ctx.card.text.count("}"):
+        raise ctx.error(f"{who}: unbalanced quote or brace in a card kept for ngspice")
     if letter == "q":
         while count < 5 and count < len(words) - 1 and words[count + 1].lower() not in ctx.models:
             count += 1
