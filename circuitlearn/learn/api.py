@@ -135,13 +135,14 @@ def batch_gradient(
 
     Examples
     --------
+    >>> import numpy as np
     >>> from circuitlearn.circuit import Circuit, Resistor, VoltageSource
     >>> c = Circuit(); _ = c.add(VoltageSource("v1", "a", "0", 1.0))
     >>> _ = c.add(Resistor("r1", "a", "b", 1e3)); _ = c.add(Resistor("r2", "b", "0", 1e3))
     >>> table = BatchTable({"v1": np.array([1.0, 2.0])}, np.array([[0.3], [0.3]]))
     >>> g = batch_gradient(c, "r*", {"b": 0.3}, table, method="exact")
     >>> g.batch_size, {k: round(v, 6) for k, v in g.values.items()}
-    (2, {'r1': 112.5, 'r2': -112.5})
+    (2, {'r1': 200.0, 'r2': -200.0})
     """
     circuit = load_circuit(netlist_or_circuit)
     task = LearningTask(circuit, trainable_globs, outputs, cost=cost)

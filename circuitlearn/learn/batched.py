@@ -186,8 +186,8 @@ class BatchEngine:
     >>> engine = BatchEngine(LearningTask(c, "r*", {"b": 0.3}))
     >>> batch = Batch({"v1": np.array([1.0, 2.0])}, np.array([[0.3], [0.3]]))
     >>> g = engine.gradient(Adjoint(), batch)
-    >>> g.batch_size, round(g.cost, 6)
-    (2, 0.25)
+    >>> g.batch_size, round(g.cost, 6)  # ½(0.5 − 0.3)² and ½(1.0 − 0.3)², averaged
+    (2, 0.1325)
     """
 
     def __init__(self, task: LearningTask, options: Mapping[str, Any] | None = None) -> None:

@@ -453,7 +453,7 @@ class CoupledLearning(_PhaseEstimator):
         return PhaseSpec(
             ("cl",),
             lambda: clamped_circuit(task, v - signs[0] * eta * w),
-            [f"v_clamp_{k}" for k in range(len(v))],
+            [f"v_clamp{task.tag}_{k}" for k in range(len(v))],
             {f"cl_{_PHASE_SIGN[s]}": v - s * eta * w for s in signs},
             dict(free.voltages),
             dict(free.currents),

@@ -113,7 +113,7 @@ def nudge_values(task: LearningTask, beta: float, free: OperatingPoint) -> dict[
     −β ∂C/∂v_k, taken at the free state.
     """
     c = task.cost_gradient(free)
-    return {f"i_nudge_{k}": float(-beta * c[k]) for k in range(len(task.outputs))}
+    return {f"i_nudge{task.tag}_{k}": float(-beta * c[k]) for k in range(len(task.outputs))}
 
 
 def nudged_circuit(
@@ -134,7 +134,7 @@ def clamped_circuit(task: LearningTask, voltages: np.ndarray) -> Circuit:
     for k, (node, value) in enumerate(
         zip(task.outputs, np.asarray(voltages, dtype=float).tolist(), strict=True)
     ):
-        out.add(VoltageSource(f"v_clamp_{k}", node, GROUND, value))
+        out.add(VoltageSource(f"v_clamp{task.tag}_{k}", node, GROUND, value))
     try:
         check_topology(out)
     except CircuitError as exc:
@@ -172,7 +172,7 @@ def aep_parts(
     """
     system = task.system
     x0 = free_state(task, free)
-    tr = transpose_sources(task.circuit, system, "aep", x0, offsets=True, build=build)
+    tr = transpose_sources(task.circuit, system, f"aep{task.tag}", x0, offsets=True, build=build)
     k_m = device_stamps(system, x0)
     a_m = (k_m - k_m.T).tocsr()
     a_m.eliminate_zeros()
@@ -181,7 +181,7 @@ def aep_parts(
         system,
         tr.terms - a_m,
         tr.const + a_m @ x0,
-        "aep",
+        f"aep{task.tag}",
         x0,
         build=build,
         rename=tr.rename,
@@ -250,7 +250,7 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
     flat = system.circuit
     x0 = free_state(task, free)
     e = system.extended(x0)
-    tr = transpose_sources(task.circuit, system, "twin", x0, offsets=False)
+    tr = transpose_sources(task.circuit, system, f"twin{task.tag}", x0, offsets=False)
     assert tr.circuit is not None
     twin = Circuit(f"{flat.title} [twin]")
     diode_g: dict[str, float] = {}
@@ -266,10 +266,10 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
             rs = float(model.value("rs")) / float(element.area)
             anode = element.anode
             if rs > 0:
-                anode = f"twin_{element.name}_int"
-                twin.add(Resistor(f"r_twin_{element.name}_rs", element.anode, anode, rs))
+                anode = f"twin{task.tag}_{element.name}_int"
+                twin.add(Resistor(f"r_twin{task.tag}_{element.name}_rs", element.anode, anode, rs))
             g = diode_g[element.name]
-            twin.add(Resistor(f"r_twin_{element.name}", anode, element.cathode, 1.0 / g))
+            twin.add(Resistor(f"r_twin{task.tag}_{element.name}", anode, element.cathode, 1.0 / g))
         elif isinstance(element, Mosfet):
             model = flat.models[element.model]
             if model.value("rd") > 0 or model.value("rs") > 0:
@@ -281,8 +281,10 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
         else:
             twin.add(element)
     terms = tr.terms + device_stamps(system, x0).T
-    twin = realize_terms(twin, system, terms, None, "twin", np.zeros(system.n), rename=tr.rename)[0]
+    twin = realize_terms(
+        twin, system, terms, None, f"twin{task.tag}", np.zeros(system.n), rename=tr.rename
+    )[0]
     c = task.cost_gradient(free)
     for k, node in enumerate(task.outputs):
-        twin.add(CurrentSource(f"i_nudge_{k}", GROUND, node, float(-beta * c[k])))
+        twin.add(CurrentSource(f"i_nudge{task.tag}_{k}", GROUND, node, float(-beta * c[k])))
     return twin

@@ -166,6 +166,9 @@ class LearningTask:
         )
         self._system: MNASystem | None = None
         self._conductances: np.ndarray | None = None
+        self.tag = _free_tag(flat)
+        """Suffix of the learning phases' internal names (``i_nudge{tag}_0``, ``aep{tag}``):
+        empty unless the circuit already uses such a name."""
         self.phase_systems: dict[Hashable, MNASystem] = {}
         """Compiled learning-phase systems by structure key (shared with derived tasks)."""
 
@@ -310,6 +313,24 @@ class LearningTask:
                 )
         if len(set(self.outputs)) != len(self.outputs):
             raise CircuitError(f"LearningTask: duplicate output nodes in {self.outputs}")
+
+
+INTERNAL_STEMS = (
+    *("i_nudge", "v_clamp", "r_twin", "twin", "aep"),
+    *(f"{letter}_{tag}" for tag in ("aep", "twin") for letter in "gfiehv"),
+)
+"""Name stems of the elements and nodes the learning phases add."""
+
+
+def _free_tag(circuit: Circuit) -> str:
+    """The first suffix (``""``, ``"1"``, ...) whose internal names the circuit does not use."""
+    names = [e.name for e in circuit] + list(circuit.nodes)
+    for k in range(len(names) + 1):
+        tag = "" if k == 0 else str(k)
+        stems = tuple(f"{stem}{tag}_" for stem in INTERNAL_STEMS)
+        if not any(name.startswith(stems) for name in names):
+            return tag
+    raise CircuitError("no free name for the learning phases' elements")  # unreachable
 
 
 def _updated_system(

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import NETLIST_DIR
 from learn_circuits import mos_feedback_circuit, random_circuit, random_task, relative_error
@@ -180,3 +181,25 @@ def test_every_exported_phase_runs_in_plain_ngspice_batch(method: str, tmp_path:
                     path.name,
                     node,
                 )
+
+
+def test_user_elements_named_like_internal_ones_do_not_collide() -> None:
+    """A deck with its own i_nudge_0 / v_aep_g1 / r_twin_x: the phases draw other names."""
+    from circuitlearn.circuit import VCCS, Circuit, CurrentSource, Resistor, VoltageSource
+
+    c = Circuit("collision")
+    c.extend([
+        VoltageSource("v1", "a", "0", 1.0), Resistor("r1", "a", "b", 1e3),
+        Resistor("r2", "b", "0", 2e3), CurrentSource("i_nudge_0", "b", "0", 0.0),
+        VCCS("g1", "0", "c", "b", "0", 1e-3), Resistor("r3", "c", "0", 1e3),
+        VoltageSource("v_aep_x", "aep_1", "0", 0.0), Resistor("r_twin_y", "aep_1", "0", 1e3),
+    ])  # fmt: skip
+    task = LearningTask(c, "r*", {"c": 0.2})
+    assert task.tag == "1"
+    exact = make_estimator("exact").compute_gradient(task).vector
+    for method in ("aep", "dyadic"):
+        got = make_estimator(method).compute_gradient(task).vector
+        assert np.linalg.norm(got - exact) <= 1e-8 * np.linalg.norm(exact)
+    for method in ("ep", "cl"):
+        make_estimator(method).compute_gradient(task)  # builds its phases without a clash
+    assert LearningTask(c.copy(), "r1", {"c": 0.2}).tag == "1"
