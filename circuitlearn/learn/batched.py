@@ -35,9 +35,7 @@ import numpy as np
 from circuitlearn.circuit import Diode
 from circuitlearn.errors import CircuitError, ConvergenceError
 from circuitlearn.learn.estimators import (
-    BETA_FRACTION,
     LINEAR_BETA_FRACTION,
-    NUDGE_VOLTAGE,
     VARIANTS,
     Adjoint,
     AsymmetricEP,
@@ -46,6 +44,7 @@ from circuitlearn.learn.estimators import (
     EquilibriumProp,
     FiniteDifference,
     GradientEstimator,
+    capped_beta,
 )
 from circuitlearn.learn.phases import clamped_circuit
 from circuitlearn.learn.task import LearningTask
@@ -411,7 +410,6 @@ class BatchEngine:
         mean_g = float(np.mean(self.conductances))
         if self.system.is_linear:
             return np.full(n, LINEAR_BETA_FRACTION * mean_g)
-        beta = np.full(n, BETA_FRACTION * mean_g)
         nodes = self._n_nodes
         moves = np.concatenate(
             [
@@ -420,10 +418,7 @@ class BatchEngine:
             ],
             axis=1,
         )
-        sensitivity = np.max(moves, axis=1, initial=0.0)
-        capped = sensitivity > 0
-        beta[capped] = np.minimum(beta[capped], NUDGE_VOLTAGE / sensitivity[capped])
-        return beta
+        return capped_beta(mean_g, np.max(moves, axis=1, initial=0.0))
 
     def _output_resistance(self, free: _Free) -> np.ndarray:
         """R_out of every sample [Ω] (samples × outputs × outputs)."""

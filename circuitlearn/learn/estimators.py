@@ -60,6 +60,7 @@ __all__ = [
     "FiniteDifference",
     "Gradient",
     "GradientEstimator",
+    "capped_beta",
     "default_beta",
     "nudge_sensitivity",
 ]
@@ -161,11 +162,21 @@ def default_beta(task: LearningTask, free: OperatingPoint | None = None) -> floa
     conductance = float(np.mean(task.conductances))
     if task.system.is_linear:
         return LINEAR_BETA_FRACTION * conductance
-    beta = BETA_FRACTION * conductance
     sensitivity = nudge_sensitivity(task, task.solve("native") if free is None else free)
-    if sensitivity > 0.0:
-        beta = min(beta, NUDGE_VOLTAGE / sensitivity)
-    return float(beta)
+    return float(capped_beta(conductance, np.array([sensitivity]))[0])
+
+
+def capped_beta(conductance: float, sensitivity: np.ndarray) -> np.ndarray:
+    """The nonlinear default β [S] for each sensitivity [V/S] (:func:`nudge_sensitivity`).
+
+    :data:`BETA_FRACTION` × the mean trainable ``conductance``, lowered where needed so that no
+    node moves by more than :data:`NUDGE_VOLTAGE`; shared by the single-sample and batched paths.
+    """
+    sensitivity = np.asarray(sensitivity, dtype=float)
+    beta = np.full(sensitivity.shape, BETA_FRACTION * conductance)
+    capped = sensitivity > 0.0
+    beta[capped] = np.minimum(beta[capped], NUDGE_VOLTAGE / sensitivity[capped])
+    return beta
 
 
 def nudge_sensitivity(task: LearningTask, free: OperatingPoint) -> float:

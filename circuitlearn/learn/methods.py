@@ -25,9 +25,10 @@ from circuitlearn.learn.estimators import (
     EquilibriumProp,
     FiniteDifference,
     GradientEstimator,
+    default_beta,
 )
 
-__all__ = ["METHODS", "MethodInfo", "make_estimator", "names"]
+__all__ = ["METHODS", "MethodInfo", "make_estimator", "make_fixed_estimator", "names"]
 
 
 @dataclass(frozen=True)
@@ -144,3 +145,20 @@ def make_estimator(method: str, **kwargs: Any) -> GradientEstimator:
     if cls is DyadicEP:
         return DyadicEP(beta, **kwargs)
     return cls(beta=beta, variant=variant, **kwargs)
+
+
+def make_fixed_estimator(
+    method: str, task: Any, *, beta: float | None = None, variant: str = "centered"
+) -> tuple[GradientEstimator, float | None]:
+    """An estimator whose β is fixed once, on ``task``, so every later gradient of a run uses it.
+
+    β is ``beta`` when given, else the rule's own default on ``task`` (CL: its clamping factor);
+    ``exact`` has none. Returns the estimator and its β.
+    """
+    if str(method).lower() == "exact":
+        return make_estimator("exact"), None
+    if beta is None:
+        estimator = make_estimator(method)
+        resolve = getattr(estimator, "resolved_beta", None)
+        beta = float(resolve(task) if resolve is not None else default_beta(task))
+    return make_estimator(method, variant=variant, beta=beta), beta

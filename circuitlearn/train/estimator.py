@@ -185,7 +185,7 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
     def _start(self, X: np.ndarray, y: np.ndarray, labels: np.ndarray) -> None:
         """Build the network and the training state for the classes ``labels``."""
         from circuitlearn.learn import LearningTask
-        from circuitlearn.learn.methods import make_estimator, names
+        from circuitlearn.learn.methods import make_fixed_estimator, names
         from circuitlearn.learn.optim import Optimizer
 
         if self.method not in names(trainable=True):
@@ -222,12 +222,7 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
             inputs=dict(zip(net.input_sources, first.tolist(), strict=True)),
         )
         self.conductances_ = task.conductances
-        estimator = make_estimator(self.method, beta=self.beta)
-        if self.method != "exact" and self.beta is None:
-            resolve = getattr(estimator, "resolved_beta", None)
-            if resolve is not None:
-                estimator = make_estimator(self.method, beta=float(resolve(task)))
-        self._estimator = estimator
+        self._estimator, _ = make_fixed_estimator(self.method, task, beta=self.beta)
         self._optimizer = Optimizer(self.optimizer, lr=self.lr, lr_fraction=self.lr_fraction)
         self._task = task
         self.loss_curve_: list[float] = []

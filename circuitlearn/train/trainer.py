@@ -44,8 +44,8 @@ from circuitlearn.diagnostics.applicability import QUANTITY_NAME, analyze_applic
 from circuitlearn.diagnostics.conservation import conserved_quantity
 from circuitlearn.errors import CircuitLearnError, ConfigError, ConvergenceError, DataError
 from circuitlearn.learn.batched import Batch, BatchEngine
-from circuitlearn.learn.estimators import GradientEstimator, default_beta
-from circuitlearn.learn.methods import make_estimator
+from circuitlearn.learn.estimators import GradientEstimator
+from circuitlearn.learn.methods import make_fixed_estimator
 from circuitlearn.learn.optim import Optimizer
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
@@ -383,20 +383,10 @@ def _subset(
 def _estimator(config: TrainConfig, task: LearningTask) -> tuple[GradientEstimator, float | None]:
     """The estimator with β fixed once (at the initial conductances), so every step uses it."""
     cfg = config.learning
-    if cfg.method == "exact":
-        return make_estimator("exact"), None
-    # a derived task, so that the pristine one stays uncompiled (see _epoch)
-    beta = (
-        cfg.beta if cfg.beta is not None else _default_beta(cfg.method, task.with_conductances({}))
+    # a derived task, so that the pristine one stays uncompiled
+    return make_fixed_estimator(
+        cfg.method, task.with_conductances({}), beta=cfg.beta, variant=cfg.variant
     )
-    return make_estimator(cfg.method, variant=cfg.variant, beta=beta), beta
-
-
-def _default_beta(method: str, task: LearningTask) -> float:
-    """The estimator's own default β [S] on ``task`` (CL: its clamping factor η)."""
-    estimator = make_estimator(method)
-    resolve = getattr(estimator, "resolved_beta", None)
-    return float(resolve(task) if resolve is not None else default_beta(task))
 
 
 def _epoch(
