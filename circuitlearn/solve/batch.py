@@ -23,7 +23,7 @@ import scipy.sparse.linalg as spla
 
 from circuitlearn.circuit import Circuit, CurrentSource, VoltageSource
 from circuitlearn.errors import CircuitError, ConvergenceError
-from circuitlearn.solve.layered import Plan, plans_for
+from circuitlearn.solve.layered import BlockSchurPlan, Plan, plans_for
 from circuitlearn.solve.mna import Evaluation, MNASystem, SourceValues, compile_circuit
 from circuitlearn.solve.newton import check_options, solve_native
 from circuitlearn.solve.result import OperatingPoint
@@ -178,8 +178,9 @@ def batch_sources(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[SourceV
     fixed = np.tile(system.fixed_values, (n_samples, 1))
     b = np.tile(system.source_vector, (n_samples, 1))
     fixed[:, plan.fixed_columns] = values[:, plan.fixed_inputs] * plan.fixed_signs
-    if plan.rows.size:
-        delta = values[:, plan.stamp_inputs] - plan.stamp_dc
+    if plan.rows.size:  # relative to each source's present value, which source_vector holds
+        present = np.array([float(system.circuit[names[k]].dc) for k in plan.stamp_inputs])
+        delta = values[:, plan.stamp_inputs] - present
         np.add.at(b, (slice(None), plan.rows), plan.signs * delta)
     return system.sources(1.0, fixed=fixed, b=b), n_samples
 
@@ -194,16 +195,17 @@ class _SourcePlan:
     rows: np.ndarray
     signs: np.ndarray
     stamp_inputs: np.ndarray
-    stamp_dc: np.ndarray
 
 
 def _source_plan(system: MNASystem, names: tuple[str, ...]) -> _SourcePlan:
-    plans: dict[tuple[str, ...], _SourcePlan] = system.__dict__.setdefault("_source_plans", {})
+    plans: dict[tuple[str, ...], _SourcePlan] = system.structure_cache.setdefault(
+        "source plans", {}
+    )
     if names in plans:
         return plans[names]
     fixed_names = {name: k for k, (name, _) in enumerate(system.fixed_nodes.values())}
     fixed_columns, fixed_inputs = [], []
-    rows, signs, stamp_inputs, stamp_dc = [], [], [], []
+    rows, signs, stamp_inputs = [], [], []
     for k, name in enumerate(names):
         element = system.circuit[name] if name in system.circuit else None  # noqa: SIM401
         if not isinstance(element, (VoltageSource, CurrentSource)):
@@ -220,7 +222,6 @@ def _source_plan(system: MNASystem, names: tuple[str, ...]) -> _SourcePlan:
             rows.append(row)
             signs.append(sign)
             stamp_inputs.append(k)
-            stamp_dc.append(float(element.dc))
     columns = np.array(fixed_columns, dtype=int)
     plan = _SourcePlan(
         columns,
@@ -229,7 +230,6 @@ def _source_plan(system: MNASystem, names: tuple[str, ...]) -> _SourcePlan:
         np.array(rows, dtype=int),
         np.array(signs, dtype=float),
         np.array(stamp_inputs, dtype=int),
-        np.array(stamp_dc, dtype=float),
     )
     if len(plans) > 16:
         plans.clear()
@@ -287,17 +287,21 @@ class BatchSolver:
 
     @classmethod
     def of(cls, system: MNASystem) -> BatchSolver:
-        """The solver of ``system``'s Jacobian pattern (cached on the system)."""
-        solver = getattr(system, "_batch_solver", None)
+        """The solver of ``system``'s Jacobian pattern (kept in its ``structure_cache``)."""
+        solver = system.structure_cache.get("batch solver")
         if solver is None:
             solver = cls(*system.pattern, system.n)
-            plan = system.schur_plan  # computed once per system and shared with its copies
-            solver._plans = [
-                p
-                for p in (plan, *plans_for(solver.indices, solver.indptr, solver.n)[1:])
-                if p is not None
-            ]
-            system._batch_solver = solver
+            # the block plan backs up an independent-set plan whose pivots decline (a layered
+            # network with amplifiers); any other pattern goes to sparse LU, whose pivoting is
+            # the safer default (vendor_diode's EP estimate moved by 8e-7 through blocks)
+            schur = system.schur_plan
+            block = (
+                None
+                if schur is None
+                else BlockSchurPlan.from_pattern(solver.indices, solver.indptr, solver.n)
+            )
+            solver._plans = [p for p in (schur, block) if p is not None]
+            system.structure_cache["batch solver"] = solver
         return solver
 
     @property

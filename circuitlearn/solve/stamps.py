@@ -9,6 +9,9 @@ that map element contributions into it. None of this changes when element values
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -338,6 +341,9 @@ class MNAStamps:
         self._settable[list(self._value_param.values())] = True
         self._is_resistor_slot = np.zeros(len(self._params), dtype=bool)
         self._is_resistor_slot[self._resistor_params] = True
+        self.structure_cache: dict[Hashable, Any] = {}
+        """Objects derived from the layout alone (the batched solver, source placements), built
+        by their users on first need and shared with copies, which have the same layout."""
 
 
 def flat_copy(circuit: Circuit) -> Circuit:
