@@ -106,14 +106,14 @@ def _setup(case: str, n_train: int | None) -> tuple[Any, Any, Any, np.ndarray, n
 
 def _native_epoch(case: str, n_train: int | None, ngspice_samples: int) -> dict[str, Any]:
     """Child process: build, then one training epoch; times, Newton iterations, peak RSS."""
-    from circuitlearn.learn.optim import projected_step
+    from circuitlearn.learn.optim import Optimizer
 
     started = time.perf_counter()
     net, engine, estimator, x, y = _setup(case, n_train)
     setup_s = time.perf_counter() - started
     sources = list(net.input_sources)
     g = engine.conductances
-    lr = None
+    optimizer = Optimizer("sgd", lr_fraction=0.05)  # the trainer's default descent
     iterations, conducting = [], []
     order = np.random.default_rng(SEED).permutation(len(x))
     start = time.perf_counter()
@@ -121,9 +121,7 @@ def _native_epoch(case: str, n_train: int | None, ngspice_samples: int) -> dict[
         index = order[first : first + BATCH_SIZE]
         batch = engine.batch(_inputs(sources, x[index]), y[index])
         grad = engine.gradient(estimator, batch)
-        if lr is None:
-            lr = 0.05 * float(np.linalg.norm(g) / np.linalg.norm(grad.vector))
-        g, _ = projected_step(g, lr * grad.vector, 1e-9)
+        g, _ = optimizer.step(g, grad.vector)
         engine.set_conductances(g)
         iterations.append(float(np.mean(grad.iterations)))
         conducting.append(grad.conducting_fraction)

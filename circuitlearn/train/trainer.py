@@ -305,8 +305,7 @@ def _build_problem(config: TrainConfig) -> _Problem:
         data = loader(test_fraction=d.test_fraction, seed=d.seed)
     x_train, y_train = _subset(data.x_train, data.y_train, d.n_train, config, "n_train")
     x_test, y_test = _subset(data.x_test, data.y_test, d.n_test, config, "n_test")
-    widths = [data.n_features * 2, *n.hidden, data.n_classes]
-    size = sum(a * b for a, b in itertools.pairwise(widths))
+    size = sum(_crossbar_sizes([data.n_features * 2, *n.hidden, data.n_classes]))
     if size > MAX_CONDUCTANCES:
         raise ConfigError(
             f"{config.source}: [network] hidden = {list(n.hidden)} makes {size:,} conductances "
@@ -431,11 +430,11 @@ def _epoch(
         before = float(np.linalg.norm(g))
         g, n_clipped = optimizer.step(g, grad.vector, epoch)
         lr = float(optimizer.lr)
-        if float(np.linalg.norm(g)) > JUMP_WARNING * before:
+        growth = float(np.linalg.norm(g)) / before
+        if growth > JUMP_WARNING:
             warnings.warn(
-                f"{where}: one step multiplied the conductances' norm by "
-                f"{float(np.linalg.norm(g)) / before:.3g}; the learning rate {lr:.3g} is probably "
-                "too large",
+                f"{where}: one step multiplied the conductances' norm by {growth:.3g}; the "
+                f"learning rate {lr:.3g} is probably too large",
                 TrainingWarning,
                 stacklevel=2,
             )
@@ -495,11 +494,13 @@ def _optimizer(config: TrainConfig, problem: _Problem) -> Optimizer:
 
 def _layer_sizes(net: LayeredNetwork) -> list[int]:
     """Number of conductances of each crossbar, input side first (the order of trainable)."""
-    widths = [
-        len(net.input_nodes),
-        *(len(layer) for layer in net.hidden_nodes),
-        len(net.output_nodes),
-    ]
+    return _crossbar_sizes(
+        [len(net.input_nodes), *(len(layer) for layer in net.hidden_nodes), len(net.output_nodes)]
+    )
+
+
+def _crossbar_sizes(widths: list[int]) -> list[int]:
+    """Conductances of the crossbars joining consecutive layers of these widths."""
     return [a * b for a, b in itertools.pairwise(widths)]
 
 
