@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from circuitlearn.circuit.devices import DEVICES
 from circuitlearn.circuit.elements import (
     CCCS,
     CCVS,
@@ -25,7 +26,6 @@ from circuitlearn.circuit.elements import (
     VCCS,
     VCVS,
     CurrentSource,
-    Diode,
     Element,
     Resistor,
     SubcircuitInstance,
@@ -441,7 +441,7 @@ MAIN_VALUE: dict[type[Element], str] = {
     VCCS: "transconductance",
     CCCS: "gain",
     CCVS: "transresistance",
-    Diode: "area",
+    **{d.element_class: d.main_value for d in DEVICES if d.main_value is not None},
 }
 """The value ``--set NAME=VALUE`` changes, per element type."""
 

@@ -12,16 +12,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from circuitlearn.circuit.devices import device_for
 from circuitlearn.circuit.elements import (
     CCCS,
     CCVS,
     GROUND,
     Capacitor,
     CurrentSource,
-    Diode,
     Element,
     Inductor,
-    Mosfet,
     SubcircuitInstance,
     VoltageSource,
 )
@@ -105,8 +104,8 @@ def has_expression(element: Element) -> bool:
         any(isinstance(v, Expression) for v in element.values().values())
         or "{" in getattr(element, "spec", "")
         or (
-            isinstance(element, (Capacitor, Inductor, Mosfet))
-            and any(isinstance(v, Expression) for v in element.params.values())
+            (isinstance(element, (Capacitor, Inductor)) or device_for(element) is not None)
+            and any(isinstance(v, Expression) for v in getattr(element, "params", {}).values())
         )
     )
 
@@ -115,7 +114,9 @@ def resolved_extras(element: Element, env: Mapping[str, float]) -> dict[str, Any
     """Source specifications and C/L/M instance parameters with their expressions evaluated."""
     if isinstance(element, (VoltageSource, CurrentSource)) and "{" in element.spec:
         return {"spec": resolve_spec(element.spec, env)}
-    if isinstance(element, (Capacitor, Inductor, Mosfet)) and element.params:
+    if (isinstance(element, (Capacitor, Inductor)) or device_for(element) is not None) and getattr(
+        element, "params", None
+    ):
         return {
             "params": {
                 k: v.evaluate(env) if isinstance(v, Expression) else v
@@ -170,14 +171,15 @@ def validate_scope(
                 f"{who}: unknown model {element.model!r} (add a .model card)",
                 element=element.name,
             )
-        if isinstance(element, (Diode, Mosfet)):
+        device = device_for(element)
+        if device is not None and device.model_kinds():
             model = models.get(element.model) or outer_models.get(element.model)
             if model is None:
                 raise CircuitError(
                     f"{who}: unknown model {element.model!r} (add a .model card)",
                     element=element.name,
                 )
-            wanted = ("d",) if isinstance(element, Diode) else ("nmos", "pmos")
+            wanted = device.model_kinds()
             if model.kind not in wanted:
                 raise CircuitError(
                     f"{who}: model {model.name} is a {model.kind} model; "
@@ -325,7 +327,7 @@ def expand(
                     element=element.name,
                 )
             changes["terminals"] = tuple(node(n) for n in element.terminals)
-        if isinstance(element, (Diode, Mosfet)) or getattr(element, "model", ""):
+        if getattr(element, "model", ""):
             model = models[element.model]
             changes["model"] = model.name
             if model.name not in flat.models:

@@ -1,7 +1,8 @@
-"""``.model`` cards: every ngspice model type is kept; D and level-1 MOS are solved natively.
+"""``.model`` cards: every ngspice model type is kept; registered devices are solved natively.
 
-Parameters that change the DC solution of a natively modelled device are listed in
-``*_DC_DEFAULTS`` (the native solver uses exactly these); charge/noise/temperature parameters are
+Parameters that change the DC solution of a natively modelled device are listed in its device
+module's table (:class:`~circuitlearn.circuit.devices.ModelTable`: the native solver uses exactly
+those defaults); charge/noise/temperature parameters are
 accepted and kept for round trips but have no effect on a DC operating point at 27 °C. A model
 the native solver cannot reproduce (another MOS level, a bipolar or switch model, a diode
 parameter such as IKR that changes DC) is kept as written: the ngspice backend runs it, and
@@ -14,6 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from circuitlearn.circuit.devices import model_table
+from circuitlearn.circuit.devices.diode import DIODE_DC_DEFAULTS, IS_FLOOR
+from circuitlearn.circuit.devices.mosfet import MOS1_DC_DEFAULTS
 from circuitlearn.circuit.expressions import Expression, Value
 from circuitlearn.circuit.units import format_value
 from circuitlearn.errors import CircuitError
@@ -26,64 +30,6 @@ __all__ = [
     "Model",
     "check_word",
 ]
-
-DIODE_DC_DEFAULTS: dict[str, float] = {
-    "is": 1e-14,
-    "n": 1.0,
-    "rs": 0.0,
-    "bv": math.inf,
-    "ibv": 1e-3,
-    "ikf": math.inf,
-}
-"""ngspice diode (level 1) DC parameters and defaults: saturation current IS [A], emission
-coefficient N, series resistance RS [Ω], breakdown voltage BV [V] (∞ = none), current at BV
-IBV [A], forward knee current IKF [A] (∞ = no high-injection roll-off)."""
-
-_DIODE_IGNORED_AT_DC = {
-    "cjo", "cj", "vj", "m", "tt", "fc", "eg", "xti", "kf", "af", "tnom", "cjsw", "cjp", "vjsw",
-    "php", "mjsw", "fcs", "tbv1", "tbv2", "trs", "trs1", "trs2", "tm1", "tm2", "ttt1", "ttt2",
-    "tlev", "tlevc", "cta", "ctp", "tcv", "tpb", "tphp", "bv_max", "bvmax", "rth0", "cth0", "xom",
-    "xoi", "gap1", "gap2", "level",
-}  # fmt: skip
-_DIODE_UNMODELLED = {
-    "ikr", "isr", "nr", "jsw", "isw", "ns", "nbv", "ibvl", "nbvl", "lm", "lp", "wm", "wp", "xm",
-    "xp", "d", "area", "pj",
-}  # fmt: skip
-"""ngspice diode parameters that change a DC answer and that the native solver does not model."""
-
-MOS1_DC_DEFAULTS: dict[str, float] = {
-    "level": 1.0,
-    "vto": 0.0,
-    "kp": 2e-5,
-    "gamma": 0.0,
-    "phi": 0.6,
-    "lambda": 0.0,
-    "is": 1e-14,
-    "ld": 0.0,
-    "rd": 0.0,
-    "rs": 0.0,
-    "l": 100e-6,
-    "w": 100e-6,
-}
-"""ngspice MOS level-1 DC parameters and defaults: threshold VTO [V], transconductance KP [A/V²],
-body effect GAMMA [√V], surface potential PHI [V], channel-length modulation LAMBDA [1/V], bulk
-junction saturation current IS [A], lateral diffusion LD [m] (may be negative), drain/source
-resistances RD, RS [Ω], and the default instance length L and width W [m] (ngspice's DEFL =
-DEFW = 100 µm when the model card does not set them)."""
-
-_MOS_IGNORED_AT_DC = {
-    "cbd", "cbs", "cgso", "cgdo", "cgbo", "cj", "mj", "cjsw", "mjsw", "pb", "fc", "kf", "af",
-    "tnom", "tt",
-}  # fmt: skip
-_MOS1_UNMODELLED = {"tox", "u0", "uo", "nsub", "nss", "tpg", "js", "rsh"}
-"""Level-1 parameters that change a DC answer (ngspice derives KP, PHI, GAMMA or VTO from them,
-or adds sheet and junction terms) and that the native solver does not model."""
-
-_MOS_ALIASES = {"vt0": "vto"}
-_DIODE_ALIASES = {
-    "cj0": "cjo", "cj": "cjo", "js": "is", "vb": "bv", "ib": "ibv", "ik": "ikf", "pb": "vj",
-    "mj": "m", "ikp": "ikr",
-}  # fmt: skip
 
 MODEL_KINDS: dict[str, str] = {
     "d": "diode",
@@ -110,10 +56,6 @@ MODEL_KINDS: dict[str, str] = {
     "vdmos": "vertical DMOS",
 }
 """Model types ngspice 39 reads, with what they describe."""
-
-IS_FLOOR = 1e-28
-"""Smallest saturation current [A] ngspice uses (a smaller IS is raised to it before AREA
-scales it; measured with ``ngspice -b``: IS = 1e-30 and 1e-28 give the same answer)."""
 
 _BAD = set(" \t\n\r\f\v=(){},;'\"")
 
@@ -188,7 +130,8 @@ class Model:
                 f"{', '.join(MODEL_KINDS)}"
             )
         object.__setattr__(self, "kind", kind)
-        aliases = _DIODE_ALIASES if kind == "d" else _MOS_ALIASES if kind in _MOS else {}
+        table = model_table(kind)
+        aliases = table.aliases if table is not None else {}
         if not isinstance(self.params, dict):
             raise CircuitError(f"model {name}: params must be a dict; got {self.params!r}")
         params: dict[str, Value] = {}
@@ -198,6 +141,13 @@ class Model:
                 raise CircuitError(f"model {name}: invalid parameter name {key!r}")
             text = aliases.get(text, text)
             params[text] = _check_param(name, text, value)
+            issue = (
+                table.range_issue(text, params[text])
+                if table is not None and isinstance(params[text], float)
+                else None
+            )
+            if issue is not None:
+                raise CircuitError(f"model {name}: {issue}")
         object.__setattr__(self, "params", params)
         unknown = self.unknown_params()
         if self.strict and unknown:
@@ -207,40 +157,41 @@ class Model:
             )
 
     def unknown_params(self) -> list[str]:
-        """Parameters ngspice 39 does not know for this diode or level-1 MOSFET model, sorted
-        (other models are not checked: their parameter sets are ngspice's business)."""
-        if self.kind == "d":
-            known = set(DIODE_DC_DEFAULTS) | _DIODE_IGNORED_AT_DC | _DIODE_UNMODELLED
-        elif self.kind in _MOS and self.params.get("level", 1.0) == 1.0:
-            known = set(MOS1_DC_DEFAULTS) | _MOS_IGNORED_AT_DC | _MOS1_UNMODELLED
-        else:
+        """Parameters ngspice 39 does not know for this model, sorted (only model types a
+        registered device models natively, at a native level, are checked: other parameter
+        sets are ngspice's business)."""
+        table = model_table(self.kind)
+        if table is None or (
+            not table.check_every_level and self.params.get("level", 1.0) not in table.native_levels
+        ):
             return []
-        return sorted(set(self.params) - known)
+        return sorted(set(self.params) - table.known)
 
     @property
     def dc_defaults(self) -> dict[str, float]:
-        """The DC parameters of this model type with ngspice's defaults (D and level-1 MOS)."""
-        return DIODE_DC_DEFAULTS if self.kind == "d" else MOS1_DC_DEFAULTS
+        """The DC parameters of this model type with ngspice's defaults (natively modelled
+        types; empty for the others)."""
+        table = model_table(self.kind)
+        return dict(table.defaults) if table is not None else {}
 
     @property
     def polarity(self) -> int:
-        """+1 for NMOS (and diodes), −1 for PMOS."""
-        return -1 if self.kind == "pmos" else 1
+        """+1 for NMOS, NPN (and diodes), −1 for PMOS and PNP."""
+        return -1 if self.kind in ("pmos", "pnp") else 1
 
     def native_issue(self) -> str | None:
         """Why the native solver cannot reproduce this model's DC behaviour, or ``None``."""
-        if self.kind not in ("d", *_MOS):
+        table = model_table(self.kind)
+        if table is None:
             return f"{MODEL_KINDS[self.kind]} models ({self.kind}) are not modelled natively"
         level = self.params.get("level", 1.0)
-        if level != 1.0:
-            kind = "diode" if self.kind == "d" else "MOSFET"
+        if level not in table.native_levels:
             shown = level if isinstance(level, Expression) else format_value(level)
-            return f"{kind} level {shown} is not modelled natively (level 1 is)"
+            return f"{table.family} level {shown} is not modelled natively (level 1 is)"
         unknown = self.unknown_params()
         if unknown:
             return f"parameter {unknown[0]} is unknown to ngspice (which ignores it)"
-        unmodelled = _DIODE_UNMODELLED if self.kind == "d" else _MOS1_UNMODELLED
-        extra = sorted(set(self.params) & unmodelled)
+        extra = sorted(set(self.params) & table.unmodelled)
         if extra:
             return f"parameter {extra[0]} changes the DC answer and is not modelled natively"
         return None
@@ -267,9 +218,6 @@ class Model:
             for k, v in self.params.items()
         )
         return f".model {self.name} {self.kind} ({body})"
-
-
-_MOS = ("nmos", "pmos")
 
 
 def _check_param(model: str, key: str, value: object) -> Value:

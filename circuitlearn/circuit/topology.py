@@ -14,14 +14,13 @@ import itertools
 import networkx as nx
 
 from circuitlearn.circuit.circuit import Circuit
+from circuitlearn.circuit.devices import device_for
 from circuitlearn.circuit.elements import (
     CCVS,
     GROUND,
     VCVS,
-    Diode,
     Element,
     Inductor,
-    Mosfet,
     Resistor,
     VoltageSource,
 )
@@ -35,14 +34,11 @@ _VOLTAGE_DEFINED = (VoltageSource, VCVS, CCVS, Inductor)
 
 def dc_paths(element: Element) -> list[tuple[str, str]]:
     """Node pairs between which ``element`` conducts at DC."""
-    if isinstance(element, (Resistor, Diode, *_VOLTAGE_DEFINED)):
+    if isinstance(element, (Resistor, *_VOLTAGE_DEFINED)):
         return [(element.nodes[0], element.nodes[1])]
-    if isinstance(element, Mosfet):
-        return [
-            (element.drain, element.source),
-            (element.drain, element.bulk),
-            (element.source, element.bulk),
-        ]
+    device = device_for(element)
+    if device is not None:
+        return device.dc_paths(element)
     if isinstance(element, OpaqueElement):  # unknown to us: assume its terminals conduct
         return list(itertools.pairwise(element.terminals))
     return []

@@ -23,10 +23,9 @@ from circuitlearn.circuit import (
     VCVS,
     Circuit,
     CurrentSource,
-    Diode,
-    Mosfet,
     Resistor,
 )
+from circuitlearn.circuit.devices import DEVICES
 from circuitlearn.diagnostics.conservation import QUANTITY_NAME, euler_residual
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.methods import names
@@ -157,12 +156,14 @@ def analyze_applicability(
             "scale with the "
             "trainable ones (a load); make them trainable"
         )
-    diodes = [e.name for e in flat.elements_of(Diode)]
-    if diodes:
-        reasons.append(f"fixed nonlinear conductive element(s): diode(s) {_list(diodes)}")
-    transistors = [e.name for e in flat.elements_of(Mosfet)]
-    if transistors:
-        reasons.append(f"fixed nonlinear conductive element(s): transistor(s) {_list(transistors)}")
+    nonlinear: list[str] = []
+    for device in DEVICES:
+        devices = [e.name for e in flat.elements_of(device.element_class)]
+        if devices and device.nonlinear:
+            reasons.append(
+                f"fixed nonlinear conductive element(s): {device.description} {_list(devices)}"
+            )
+            nonlinear += devices
     amplifiers = [e.name for e in flat.elements_of(VCCS, CCVS)]
     if amplifiers:
         reasons.append(
@@ -211,7 +212,7 @@ def analyze_applicability(
                 "structure allows the law: the gradient is not scale invariant (check the "
                 "gradient code)"
             )
-    linear = not diodes and not transistors
+    linear = not nonlinear
     return Applicability(not reasons, linear, tuple(reasons), residual, tuple(names))
 
 

@@ -26,12 +26,11 @@ from circuitlearn.circuit import (
     Capacitor,
     Circuit,
     CurrentSource,
-    Diode,
     Inductor,
-    Mosfet,
     Resistor,
     VoltageSource,
 )
+from circuitlearn.circuit.devices import device_for
 from circuitlearn.errors import CircuitError
 from circuitlearn.solve.mna import MNASystem, compile_circuit
 from circuitlearn.solve.result import OperatingPoint
@@ -180,23 +179,21 @@ def element_currents(
         elif isinstance(element, Inductor):  # a 0 V branch: its current is an unknown
             i = x[system.branch_index[element.name]]
             add(element.name, element.n1, i), add(element.name, element.n2, -i)
-        elif not isinstance(element, (Diode, Mosfet)):
+        elif device_for(element) is None:
             raise CircuitError(
                 f"element_currents: no current equation for {element.kind} {element.name}",
                 element=element.name,
             )
     e = system.extended(x)
-    terminals = {"d": ("anode", "cathode"), "m": ("drain", "source", "bulk")}
-    for key, group in system.groups.items():
-        values = np.asarray(group.evaluate(e, None)[0]).reshape(
-            len(terminals[key]), len(group.names)
-        )
+    for group in system.groups.values():  # residual blocks: current leaving each terminal
+        terminals = group.terminals
+        values = np.asarray(group.evaluate(e, None)[0]).reshape(len(terminals), len(group.names))
         for j, name in enumerate(group.names):
             element = flat[name]
-            for t, attribute in enumerate(terminals[key]):
+            for t, attribute in enumerate(terminals):
                 add(name, getattr(element, attribute), values[t, j])
-            if key == "m":
-                add(name, element.gate, 0.0)
+            for node in element.nodes:  # terminals without DC current (a MOSFET's gate)
+                add(name, node, 0.0)
     return out
 
 

@@ -32,12 +32,10 @@ from circuitlearn.circuit import (
     GROUND,
     Circuit,
     CurrentSource,
-    Diode,
-    Mosfet,
-    Resistor,
     VoltageSource,
     check_topology,
 )
+from circuitlearn.circuit.devices import DEVICES, device_for
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.mirror import realize_terms, transpose_sources
 from circuitlearn.learn.task import LearningTask
@@ -147,17 +145,23 @@ def clamped_circuit(task: LearningTask, voltages: np.ndarray) -> Circuit:
 
 
 def device_stamps(system: MNASystem, x: np.ndarray) -> sp.csr_matrix:
-    """MOSFET part of K = ∂r/∂x at ``x`` (unknown block): their small-signal stamps.
+    """Non-reciprocal devices' part of K = ∂r/∂x at ``x`` (unknown block): their small-signal
+    stamps (MOSFETs, bipolar transistors ...).
 
-    Diodes are left out: their stamps are symmetric and never need mirroring.
+    Reciprocal devices (diodes) are left out: their stamps are symmetric and never need
+    mirroring.
     """
-    if "m" not in system.groups:
-        return sp.csr_matrix((system.n, system.n))
-    group = system.groups["m"]
-    jac = group.evaluate(system.extended(x), None)[1]
-    rows, cols = group.jacobian_entries
-    ok = (rows < system.n) & (cols < system.n)
-    return sp.csr_matrix((jac[ok], (rows[ok], cols[ok])), shape=(system.n, system.n))
+    out = sp.csr_matrix((system.n, system.n))
+    e = system.extended(x)
+    for device in DEVICES:
+        if device.reciprocal or device.letter not in system.groups:
+            continue
+        group = system.groups[device.letter]
+        jac = group.evaluate(e, None)[1]
+        rows, cols = group.jacobian_entries
+        ok = (rows < system.n) & (cols < system.n)
+        out = out + sp.csr_matrix((jac[ok], (rows[ok], cols[ok])), shape=(system.n, system.n))
+    return out.tocsr()
 
 
 def aep_parts(
@@ -253,31 +257,26 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
     tr = transpose_sources(task.circuit, system, f"twin{task.tag}", x0, offsets=False)
     assert tr.circuit is not None
     twin = Circuit(f"{flat.title} [twin]")
-    diode_g: dict[str, float] = {}
-    if "d" in system.groups:
-        group = system.groups["d"]
-        jac = group.evaluate(e, None)[1]
-        diode_g = dict(zip(group.names, jac[: len(group.names)].tolist(), strict=True))
+    blocks: dict[str, np.ndarray] = {}  # each device element's Jacobian values at the free state
+    for group in system.groups.values():
+        jac = np.asarray(group.evaluate(e, None)[1])
+        per = jac.reshape(-1, len(group.names))
+        blocks.update({name: per[:, i] for i, name in enumerate(group.names)})
     for element in tr.circuit:
+        device = device_for(element)
         if isinstance(element, (VoltageSource, CurrentSource)):
             twin.add(element.with_values(dc=0.0))
-        elif isinstance(element, Diode):
-            model = flat.models[element.model]
-            rs = float(model.value("rs")) / float(element.area)
-            anode = element.anode
-            if rs > 0:
-                anode = f"twin{task.tag}_{element.name}_int"
-                twin.add(Resistor(f"r_twin{task.tag}_{element.name}_rs", element.anode, anode, rs))
-            g = diode_g[element.name]
-            twin.add(Resistor(f"r_twin{task.tag}_{element.name}", anode, element.cathode, 1.0 / g))
-        elif isinstance(element, Mosfet):
-            model = flat.models[element.model]
-            if model.value("rd") > 0 or model.value("rs") > 0:
-                raise CircuitError(
-                    f"twin phase: MOSFET {element.name} has drain/source resistance "
-                    f"(model {model.name}); set rd = rs = 0 and add explicit resistors",
-                    element=element.name,
-                )
+        elif device is not None:
+            name = getattr(element, "model", "")
+            model = flat.models[name] if name else None
+            linear = device.twin_elements(element, model, blocks[element.name], f"twin{task.tag}")
+            if linear is None:  # realised below through the transposed stamps
+                issue = device.learning_issue(element, model)
+                if issue is not None:
+                    raise CircuitError(f"twin phase: {issue}", element=element.name)
+            else:
+                for part in linear:
+                    twin.add(part)
         else:
             twin.add(element)
     terms = tr.terms + device_stamps(system, x0).T

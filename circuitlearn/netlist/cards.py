@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
+from circuitlearn.circuit.devices import DEVICES, Device, device_for_letter
 from circuitlearn.circuit.elements import (
     CCCS,
     CCVS,
@@ -19,10 +20,8 @@ from circuitlearn.circuit.elements import (
     VCVS,
     Capacitor,
     CurrentSource,
-    Diode,
     Element,
     Inductor,
-    Mosfet,
     Resistor,
     SubcircuitInstance,
     VoltageSource,
@@ -354,21 +353,42 @@ def _reactive(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     return cls(name, n1, n2, value, params)
 
 
-def _diode(name: str, tokens: list[Token], ctx: CardContext) -> Element:
-    usage = "dNAME anode cathode MODEL [area=VALUE] [m=VALUE]"
-    who = f"diode {name}"
-    args, keywords = split_arguments(tokens, ctx, who)
-    anode, cathode = _nodes(args, 2, ctx, who, usage)
-    model = _model_token(args, 2, ctx, who, usage)
-    if len(args) > 3 and (args[3].kind == "expr" or try_parse_value(args[3].text) is not None):
-        raise ctx.error(
-            f"{who}: a positional area ({args[3].text}) is rejected by ngspice 39; "
-            f"write area={args[3].text}"
-        )
-    area = parse_value(keywords.pop("area"), ctx, who) if "area" in keywords else 1.0
-    copies = parse_value(keywords.pop("m"), ctx, who) if "m" in keywords else 1.0
-    _no_extra(args[3:], keywords, ctx, who, usage)
-    return Diode(name, anode, cathode, model, area, copies)
+class _DeviceCard:
+    """A card of a registered device, as the device's parser reads it (``CardReader``)."""
+
+    def __init__(self, device: Device, name: str, tokens: list[Token], ctx: CardContext) -> None:
+        self.who = f"{device.element_class.kind} {name}"
+        self._ctx = ctx
+        self.positional, self.keywords = split_arguments(_unbracket(tokens), ctx, self.who)
+
+    def error(self, message: str) -> NetlistError:
+        return self._ctx.error(message)
+
+    def nodes(self, count: int, usage: str) -> list[str]:
+        return _nodes(self.positional, count, self._ctx, self.who, usage)
+
+    def model(self, index: int, usage: str) -> str:
+        return _model_token(self.positional, index, self._ctx, self.who, usage)
+
+    def value(self, token: Token) -> Value:
+        return parse_value(token, self._ctx, self.who)
+
+    def is_value(self, token: Token) -> bool:
+        return _is_value(token)
+
+    def model_kind(self, name: str) -> str | None:
+        entry = self._ctx.models.get(name.lower())
+        return None if entry is None else entry[0]
+
+    def no_extra(self, rest: Sequence[Token], usage: str) -> None:
+        _no_extra(list(rest), self.keywords, self._ctx, self.who, usage)
+
+
+def _device(name: str, tokens: list[Token], ctx: CardContext) -> Element:
+    """A card of a registered device (:mod:`circuitlearn.circuit.devices`): its module reads it."""
+    device = device_for_letter(name[0])
+    assert device is not None
+    return device.read_card(name, _DeviceCard(device, name, tokens, ctx))
 
 
 def _controlled(name: str, tokens: list[Token], ctx: CardContext) -> Element:
@@ -390,23 +410,6 @@ def _controlled(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     value = _main_value(rest, keywords, "value", ctx, who, usage)
     _no_extra(rest, keywords, ctx, who, usage)
     return cls(name, *nodes, value)
-
-
-def _mosfet(name: str, tokens: list[Token], ctx: CardContext) -> Element:
-    usage = "mNAME drain gate source bulk MODEL [w=VALUE] [l=VALUE]"
-    who = f"MOSFET {name}"
-    args, keywords = split_arguments(tokens, ctx, who)
-    if len(args) == 4:  # as ngspice says: the model is there, a node is missing
-        raise ctx.error(
-            f"{who}: too few nodes: expected '{usage}' (4 nodes, bulk included, then the model); "
-            f"got {' '.join(t.text for t in args)!r}"
-        )
-    nodes = _nodes(args, 4, ctx, who, usage)
-    model = _model_token(args, 4, ctx, who, usage)
-    sizes = {k: parse_value(keywords.pop(k), ctx, who) for k in ("w", "l") if k in keywords}
-    extra = {k: parse_value(keywords.pop(k), ctx, who) for k in list(keywords)}
-    _no_extra(args[5:], keywords, ctx, who, usage)
-    return Mosfet(name, *nodes, model, sizes.get("w"), sizes.get("l"), extra)
 
 
 def _instance(name: str, tokens: list[Token], ctx: CardContext) -> Element:
@@ -491,14 +494,13 @@ ELEMENT_PARSERS: dict[str, Callable[[str, list[Token], CardContext], Element]] =
     "l": _reactive,
     "v": _source,
     "i": _source,
-    "d": _diode,
     "e": _controlled,
     "g": _controlled,
     "f": _controlled,
     "h": _controlled,
-    "m": _mosfet,
     "x": _instance,
     **dict.fromkeys("bjkoqstuwyz", _opaque),
+    **{device.letter: _device for device in DEVICES},  # registered devices read themselves
 }
 """Card parser by element letter, called with the name, the tokens after it and the context."""
 

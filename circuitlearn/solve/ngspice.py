@@ -49,11 +49,11 @@ from circuitlearn.circuit import (
     VCVS,
     Circuit,
     CurrentSource,
-    Diode,
     Resistor,
     VoltageSource,
     check_topology,
 )
+from circuitlearn.circuit.devices import DEVICES, device_for
 from circuitlearn.circuit.units import format_value
 from circuitlearn.errors import BackendError, CircuitError, ConvergenceError
 from circuitlearn.solve._ngspice_log import (
@@ -115,7 +115,7 @@ _ALTER_PARAMETER: dict[type, str] = {
     VCCS: "gain",
     CCCS: "gain",
     CCVS: "gain",
-    Diode: "area",
+    **{d.element_class: d.alter_parameter for d in DEVICES if d.alter_parameter is not None},
 }
 """The ngspice parameter ``alter`` changes per element type ('' = the main value, as in
 ``alter r1 = 2k``)."""
@@ -399,7 +399,7 @@ class _Deck:
         self.flat.replace(element.with_values(**{MAIN_VALUE[type(element)]: value}))
         if self.system is None:
             return
-        if isinstance(element, Diode):
+        if device_for(element) is not None:  # device values are compiled in (diode area)
             self.stale = True
         else:
             self.system.set_values({element.name: value}, sync_circuit=False)

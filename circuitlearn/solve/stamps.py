@@ -25,13 +25,12 @@ from circuitlearn.circuit import (
     Capacitor,
     Circuit,
     CurrentSource,
-    Diode,
     Inductor,
-    Mosfet,
     OpaqueElement,
     Resistor,
     VoltageSource,
 )
+from circuitlearn.circuit.devices import device_for
 from circuitlearn.errors import CircuitError
 from circuitlearn.solve.devices import GMIN, build_groups
 from circuitlearn.solve.layered import SchurPlan
@@ -45,10 +44,10 @@ def check_native(flat: Circuit) -> None:
     Raises
     ------
     CircuitError
-        An element kept as an opaque card (Q, J, S, W, T, B ...), a diode or MOSFET whose model
-        the native solver cannot reproduce (:meth:`~circuitlearn.circuit.Model.native_issue`).
-        Temperatures are modelled (``.temp``, a model's TNOM, a MOSFET's ``temp=``/``dtemp=``),
-        as ngspice's ``diotemp.c`` and ``mos1temp.c`` do.
+        An element kept as an opaque card (J, S, W, T ...), or an element of a registered
+        device whose model or instance the native solver cannot reproduce
+        (:meth:`~circuitlearn.circuit.devices.Device.native_issue`). Temperatures are modelled
+        where the device module says so (``.temp``, a model's TNOM, instance ``temp=``/``dtemp=``).
     """
     fix = " (use --backend ngspice)"
     for element in flat:
@@ -58,12 +57,15 @@ def check_native(flat: Circuit) -> None:
                 f"{element.kind} {element.name}{model}: not modelled by the native solver{fix}",
                 element=element.name,
             )
-        if isinstance(element, (Diode, Mosfet)):
-            issue = flat.models[element.model].native_issue()
+        device = device_for(element)
+        if device is not None:
+            name = getattr(element, "model", "")
+            model = flat.models[name] if name else None
+            issue = device.native_issue(element, model, flat.temperature)
             if issue is not None:
+                shown = f" (model {name})" if name else ""
                 raise CircuitError(
-                    f"{element.kind} {element.name} (model {element.model}): {issue}{fix}",
-                    element=element.name,
+                    f"{element.kind} {element.name}{shown}: {issue}{fix}", element=element.name
                 )
 
 
@@ -88,7 +90,7 @@ class MNAStamps:
 
     @property
     def is_linear(self) -> bool:
-        """True when the circuit has no diode or MOSFET."""
+        """True when the circuit has no registered (nonlinear) device."""
         return not self.groups
 
     @property
@@ -136,20 +138,17 @@ class MNAStamps:
         nodes = [node for node in self.nodes if node not in self.fixed_nodes]
         self._internal_of: dict[str, str] = {}
         for element in flat:
-            model = flat.models.get(getattr(element, "model", ""), None)
-            if isinstance(element, Diode) and model.value("rs") > 0:
-                self._internal_of[f"{element.name}#internal"] = element.anode
-            if isinstance(element, Mosfet):
-                if model.value("rd") > 0:
-                    self._internal_of[f"{element.name}#drain"] = element.drain
-                if model.value("rs") > 0:
-                    self._internal_of[f"{element.name}#source"] = element.source
+            device = device_for(element)
+            if device is not None:
+                model = flat.models.get(getattr(element, "model", ""), None)
+                self._internal_of.update(device.internal_nodes(element, model))
         nodes += list(self._internal_of)
         branches = [
             e.name
             for e in flat
             if isinstance(e, (VCVS, CCVS, Inductor))
             or (isinstance(e, VoltageSource) and e.name not in self._eliminated)
+            or getattr(device_for(e), "own_branch", False)
         ]
         self.unknowns = nodes + [f"i({b})" for b in branches]
         self.node_index = {node: i for i, node in enumerate(nodes)}
@@ -216,7 +215,7 @@ class MNAStamps:
         self.resistor_names: list[str] = []
         fixed_slots: dict[str, int] = {}
         for element in flat:
-            if isinstance(element, (Diode, Mosfet, Capacitor)):  # C: open at DC
+            if isinstance(element, Capacitor) or device_for(element) is not None:  # C: open
                 continue
             if isinstance(element, Inductor):  # a 0 V branch at DC: v_p − v_n = 0
                 branch(self.branch_index[element.name], ext[element.n1], ext[element.n2])
@@ -281,10 +280,10 @@ class MNAStamps:
         self._resistor_params = np.array(resistor_slots, dtype=int)
 
     def _build_devices(self, flat: Circuit) -> None:
-        self.groups, series = build_groups(flat, self._ext)
+        self.groups, series = build_groups(flat, self._ext, self.branch_index)
         rows, cols, signs, slots = (list(a) for a in self._lin)
         params = list(self._params)
-        for a, b, g in series:  # RS / RD: linear conductances to internal nodes
+        for a, b, g in series:  # RS, RD, RC ...: linear conductances to internal nodes
             slot = len(params)
             params.append(g)
             for r, c, sign in ((a, a, 1.0), (a, b, -1.0), (b, a, -1.0), (b, b, 1.0)):
