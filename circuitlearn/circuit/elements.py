@@ -8,6 +8,7 @@ ground is ``"0"`` (``gnd`` is an alias).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar
 
@@ -568,9 +569,16 @@ def _checked_spec(element: VoltageSource | CurrentSource) -> str:
             element=element.name,
         )
     try:
-        return normalize_spec(spec)
+        text = normalize_spec(spec)
     except ValueError as exc:
         raise CircuitError(f"{element.kind} {element.name}: {exc}", element=element.name) from None
+    if isinstance(element, CurrentSource) and re.search(r"(?:^| )(?:r|td)=", text):
+        raise CircuitError(
+            f"{element.kind} {element.name}: PWL options r= and td= are for voltage sources "
+            "only (ngspice 39: 'unknown parameter')",
+            element=element.name,
+        )
+    return text
 
 
 def _source_card(element: VoltageSource | CurrentSource) -> str:

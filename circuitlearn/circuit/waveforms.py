@@ -12,6 +12,11 @@ ngspice 39 takes the function's value at t = 0 (checked with ``ngspice -b``):
 ``SFFM(vo va fc mdi fs phasec phases)``    vo + va·sin(phasec·π/180 + mdi·sin(phases·π/180))
 ``AM(...)``                                0
 =========================================  ============================================
+
+A PWL function of a *voltage* source may be followed by ``r=TIME`` (repeat from that time point,
+which must be one of the PWL's times) and ``td=TIME`` (delay), written without blanks around
+``=`` as ngspice 39 requires; neither changes the DC value. ngspice refuses them on current
+sources.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ from circuitlearn.circuit.expressions import Expression, Value
 from circuitlearn.circuit.units import format_value, try_parse_value
 from circuitlearn.errors import CircuitError
 
-__all__ = ["WAVEFORMS", "dc_of_spec", "normalize_spec", "resolve_spec"]
+__all__ = ["PWL_OPTIONS", "WAVEFORMS", "dc_of_spec", "normalize_spec", "resolve_spec"]
 
 WAVEFORMS: dict[str, int] = {"pulse": 2, "sin": 2, "exp": 2, "pwl": 2, "sffm": 3, "am": 2}
 """Transient function → the fewest arguments ngspice 39 accepts (fewer is an error there)."""
+
+PWL_OPTIONS = ("r", "td")
+"""Options that may follow a voltage source's PWL function: repeat time [s] and delay [s]."""
 
 _SMALL_SIGNAL = {"ac": 2, "distof1": 2, "distof2": 2}
 """Small-signal keywords → how many optional values (magnitude, phase) may follow."""
@@ -49,6 +57,8 @@ def normalize_spec(text: str) -> str:
     'pulse(0 1 1n) ac 1'
     >>> normalize_spec("sin(0 1 1k) distof1 0.1")
     'sin(0 1 1k) distof1 0.1'
+    >>> normalize_spec("PWL(0 1 1u 2) r = 0 td = 1n")
+    'pwl(0 1 1u 2) r=0 td=1n'
     """
     return " ".join(_format_part(name, args) for name, args in _parts(text))
 
@@ -97,9 +107,9 @@ def resolve_spec(spec: str, env: Mapping[str, float]) -> str:
 
 def _parts(text: str) -> list[tuple[str, list[str]]]:
     """(keyword, values) of each part of a specification."""
-    if not isinstance(text, str) or any(c in text for c in "\n\r\f\v;$'\"=") or "//" in text:
+    if not isinstance(text, str) or any(c in text for c in "\n\r\f\v;$'\"") or "//" in text:
         raise CircuitError(
-            f"source specification {text!r} has a line break, quote, '=' or comment character"
+            f"source specification {text!r} has a line break, quote or comment character"
         )
     words = _words(text.lower())
     parts: list[tuple[str, list[str]]] = []
@@ -126,6 +136,25 @@ def _parts(text: str) -> list[tuple[str, list[str]]]:
             if name == "pwl" and len(args) % 2:
                 raise CircuitError(f"pwl needs time-value pairs; got {len(args)} values")
             parts.append((name, args))
+        elif name in PWL_OPTIONS and parts and parts[-1][0] in ("pwl", *PWL_OPTIONS):
+            if index + 1 >= len(words) or words[index] != "=" or not _is_value(words[index + 1]):
+                raise CircuitError(f"pwl option {name}= needs a value, e.g. {name}=0")
+            times = next(args for part, args in parts if part == "pwl")[0::2]
+            if (
+                name == "r"
+                and not any(
+                    not t.startswith("{")
+                    and try_parse_value(t) == try_parse_value(words[index + 1])
+                    for t in times
+                )
+                and not words[index + 1].startswith("{")
+            ):
+                raise CircuitError(
+                    f"pwl repeat time r={words[index + 1]} is not one of the PWL's time points "
+                    "(ngspice 39 refuses it)"
+                )
+            parts.append((name, [words[index + 1]]))
+            index += 2
         elif name in _SMALL_SIGNAL:
             args = []
             while index < len(words) and _is_value(words[index]) and len(args) < 2:
@@ -158,11 +187,12 @@ def _words(text: str) -> list[str]:
             Expression(match["expr"])  # syntax check
             words.append("{" + Expression(match["expr"]).text + "}")
         elif match["punct"] != ",":
-            word = match["punct"] or match["word"]
-            number = try_parse_value(word)
-            if number is not None and not math.isfinite(number):
-                raise CircuitError(f"number {word!r} overflows")
-            words.append(word)
+            for word in re.split(r"(=)", match["punct"] or match["word"]):
+                number = try_parse_value(word)
+                if number is not None and not math.isfinite(number):
+                    raise CircuitError(f"number {word!r} overflows")
+                if word:
+                    words.append(word)
     return words
 
 
@@ -188,4 +218,6 @@ def _combine(text: str) -> Value:
 def _format_part(name: str, args: list[str]) -> str:
     if name in WAVEFORMS:
         return f"{name}({' '.join(args)})"
+    if name in PWL_OPTIONS:
+        return f"{name}={args[0]}"
     return " ".join([name, *args])

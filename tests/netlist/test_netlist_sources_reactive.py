@@ -30,6 +30,9 @@ DC_OF_SOURCE: dict[str, float] = {
     "PWL(0 0.7 1u 1)": 0.7,
     "PWL(1u 0.7 2u 1)": 0.7,
     "PWL 0 0.7 1u 2": 0.7,
+    "PWL(0 0.7 1u 1) r=0 td=1n": 0.7,
+    "PWL(1u 0.7 2u 1) td=1u": 0.7,
+    "PWL(0 0.7 1u 1 2u 3) r=1u": 0.7,
     "EXP(0.2 1 1u 1u 2u 1u)": 0.2,
     "SFFM(0.1 1 1k 2 100)": 0.1,
     "SFFM(0.1 1 1k 2 100 30 40)": 1.071722328956922,
@@ -93,6 +96,10 @@ def test_expressions_in_a_specification_resolve_when_flattened() -> None:
         ("V1 a 0 1 2", "DC value given twice"),
         ("V1 a 0 DC", "'dc' needs a value"),
         ("V1 a 0 PULSE(1e400 1)", "overflows"),
+        ("V1 a 0 PWL(0 1 1u 2) r=0.5u", "not one of the PWL's time points"),
+        ("V1 a 0 PWL(0 1 1u 2) td=", "td= needs a value"),
+        ("V1 a 0 PULSE(0 1) r=0", "unexpected 'r'"),
+        ("I1 a 0 PWL(0 1m 1u 2m) td=1n", "r= and td= are for voltage sources only"),
     ],
 )
 def test_bad_source_specifications_are_located_errors(card: str, match: str) -> None:
