@@ -316,6 +316,14 @@ def expand(
         for node_field in element.node_fields:
             changes[node_field] = node(getattr(element, node_field))
         changes["name"] = local(element.name)
+        device = device_for(element)
+        if device is not None:
+            try:
+                changes.update(device.flat_fields(element, env, node, local))
+            except ValueError as exc:
+                raise CircuitError(
+                    f"{element.kind} {element.name}: {exc}", element=element.name
+                ) from None
         if isinstance(element, (CCCS, CCVS)):
             changes["control"] = local(element.control)
         if isinstance(element, OpaqueElement):

@@ -60,7 +60,10 @@ def voltage_loops(circuit: Circuit) -> list[list[str]]:
     graph = nx.MultiGraph()
     loops: list[list[str]] = []
     for element in circuit:
-        if not isinstance(element, _VOLTAGE_DEFINED):
+        device = device_for(element)
+        if not isinstance(element, _VOLTAGE_DEFINED) and not (
+            device is not None and device.has_branch(element)
+        ):
             continue
         a, b = element.nodes[0], element.nodes[1]
         if a == b:

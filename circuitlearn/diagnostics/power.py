@@ -187,7 +187,8 @@ def element_currents(
     e = system.extended(x)
     for group in system.groups.values():  # residual blocks: current leaving each terminal
         terminals = group.terminals
-        values = np.asarray(group.evaluate(e, None)[0]).reshape(len(terminals), len(group.names))
+        values = np.asarray(group.evaluate(e, None)[0])[: len(terminals) * len(group.names)]
+        values = values.reshape(len(terminals), len(group.names))  # rows after: branch equations
         for j, name in enumerate(group.names):
             element = flat[name]
             for t, attribute in enumerate(terminals):

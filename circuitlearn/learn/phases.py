@@ -160,6 +160,9 @@ def device_stamps(system: MNASystem, x: np.ndarray) -> sp.csr_matrix:
         jac = group.evaluate(e, None)[1]
         rows, cols = group.jacobian_entries
         ok = (rows < system.n) & (cols < system.n)
+        mask = device.learning_entries(group)
+        if mask is not None:  # e.g. a B source's ±1 branch incidence stays an element
+            ok &= mask
         out = out + sp.csr_matrix((jac[ok], (rows[ok], cols[ok])), shape=(system.n, system.n))
     return out.tocsr()
 
@@ -260,6 +263,8 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
     blocks: dict[str, np.ndarray] = {}  # each device element's Jacobian values at the free state
     for group in system.groups.values():
         jac = np.asarray(group.evaluate(e, None)[1])
+        if jac.size % len(group.names):  # entries per element vary (B sources): no blocks
+            continue
         per = jac.reshape(-1, len(group.names))
         blocks.update({name: per[:, i] for i, name in enumerate(group.names)})
     for element in tr.circuit:
@@ -269,7 +274,8 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
         elif device is not None:
             name = getattr(element, "model", "")
             model = flat.models[name] if name else None
-            linear = device.twin_elements(element, model, blocks[element.name], f"twin{task.tag}")
+            block = blocks.get(element.name, np.empty(0))
+            linear = device.twin_elements(element, model, block, f"twin{task.tag}")
             if linear is None:  # realised below through the transposed stamps
                 issue = device.learning_issue(element, model)
                 if issue is not None:

@@ -30,7 +30,7 @@ from circuitlearn.circuit.expressions import Expression, Value
 from circuitlearn.circuit.opaque import OpaqueElement
 from circuitlearn.circuit.units import try_parse_value
 from circuitlearn.circuit.waveforms import dc_of_spec, normalize_spec
-from circuitlearn.errors import NetlistError
+from circuitlearn.errors import CircuitError, NetlistError
 from circuitlearn.netlist.lexer import Card, Token
 
 __all__ = [
@@ -388,6 +388,12 @@ def _device(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     """A card of a registered device (:mod:`circuitlearn.circuit.devices`): its module reads it."""
     device = device_for_letter(name[0])
     assert device is not None
+    try:
+        element = device.read_text(name, ctx.card.text)
+    except CircuitError as exc:
+        raise ctx.error(str(exc)) from None
+    if element is not None:
+        return element
     return device.read_card(name, _DeviceCard(device, name, tokens, ctx))
 
 

@@ -123,6 +123,10 @@ class MNAStamps:
     # -- compilation --------------------------------------------------------------------------
     def _build_indices(self, flat: Circuit) -> None:
         controls = {e.control for e in flat if isinstance(e, (CCCS, CCVS))}
+        for element in flat:  # sources whose current a device reads (a B source's i(v1))
+            device = device_for(element)
+            if device is not None:
+                controls |= device.branch_controls(element)
         self.fixed_nodes: dict[str, tuple[str, float]] = {}
         self._eliminated: dict[str, tuple[str, float]] = {}
         for element in flat.elements_of(VoltageSource):
@@ -148,7 +152,7 @@ class MNAStamps:
             for e in flat
             if isinstance(e, (VCVS, CCVS, Inductor))
             or (isinstance(e, VoltageSource) and e.name not in self._eliminated)
-            or getattr(device_for(e), "own_branch", False)
+            or (device_for(e) is not None and device_for(e).has_branch(e))
         ]
         self.unknowns = nodes + [f"i({b})" for b in branches]
         self.node_index = {node: i for i, node in enumerate(nodes)}

@@ -119,7 +119,7 @@ def test_opaque_cards_are_written_back_verbatim_and_refused_natively() -> None:
     circuit = from_spice(OPAQUE_DECK)
     assert circuit["q1"] == OpaqueElement("q1", ("c", "in", "0"), "q2n", "area=2")
     assert circuit["e1"].spice_card() == "e1 b 0 POLY(1) in 0 0 2"
-    assert circuit["b1"].spice_card() == "b1 bb 0 V=v(in)*3"
+    assert circuit["b1"].spice_card() == "b1 bb 0 v=v(in)*3"  # a native B source now
     assert from_spice(circuit.to_spice()) == circuit
     with pytest.raises(
         CircuitError,
@@ -156,7 +156,7 @@ def test_native_refusals_name_element_and_model(card: str, match: str) -> None:
 @pytest.mark.parametrize(
     ("card", "match"),
     [
-        ("B1 b 0 V=v(p)\n.ends\nX1 a s", r"behavioural source b1 in subcircuit s: its card names"),
+        ("K1 l1 l2 0.5\n.ends\nX1 a s", r"coupled inductors k1 in subcircuit s: its card names"),
         ("Q1 c p 0 qx\n.ends\nX1 a s", r"bipolar transistor without a known model"),
     ],
 )

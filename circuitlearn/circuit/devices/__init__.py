@@ -14,7 +14,7 @@ Examples
 >>> model_table("pmos").family
 'MOSFET'
 >>> [d.letter for d in DEVICES]
-['d', 'm']
+['d', 'm', 'b']
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from circuitlearn.circuit.devices.base import (
     ModelTable,
     Series,
 )
+from circuitlearn.circuit.devices.behavioral import BEHAVIORAL
 from circuitlearn.circuit.devices.diode import DIODE
 from circuitlearn.circuit.devices.mosfet import MOSFET
 from circuitlearn.circuit.elements import ELEMENT_CLASSES, Element
@@ -45,7 +46,7 @@ __all__ = [
     "model_table",
 ]
 
-DEVICES: tuple[Device, ...] = (DIODE, MOSFET)
+DEVICES: tuple[Device, ...] = (DIODE, MOSFET, BEHAVIORAL)
 """Every registered device, in compilation order. Adding a device: one module, one entry here."""
 
 _BY_CLASS: dict[type[Element], Device] = {d.element_class: d for d in DEVICES}

@@ -22,7 +22,7 @@ device as duck-typed :class:`~circuitlearn.circuit.models.Model` instances (``.n
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -222,9 +222,36 @@ class Device(ABC):
     def read_card(self, name: str, card: CardReader) -> Element:
         """Build an element from its card (tokens after the name)."""
 
+    def read_text(self, name: str, text: str) -> Element | None:
+        """Build an element from the card's whole text, for cards whose syntax the token reader
+        cannot split (a B source's expression); ``None`` (the default) uses :meth:`read_card`.
+        A ``CircuitError`` raised here is reported at the card's line."""
+        return None
+
     def model_kinds(self) -> tuple[str, ...]:
         """Model types an element of this device may name (empty: no model)."""
         return self.table.kinds if self.table is not None else ()
+
+    def has_branch(self, element: Element) -> bool:
+        """Whether this element adds a branch-current unknown (default :attr:`own_branch`); its
+        branch is also a voltage-defined branch for the source-loop check."""
+        return self.own_branch
+
+    def branch_controls(self, element: Element) -> set[str]:
+        """Elements whose branch currents the element reads (their sources stay unknowns)."""
+        return set()
+
+    def flat_fields(
+        self,
+        element: Element,
+        env: Mapping[str, float],
+        node: Callable[[str], str],
+        local: Callable[[str], str],
+    ) -> dict[str, Any]:
+        """Field changes for the flat copy besides nodes, name, model and params: what names
+        nodes (renamed by ``node``) or elements (by ``local``) inside other fields, or holds
+        ``.param`` expressions (values in ``env``). Default: nothing."""
+        return {}
 
     def dc_paths(self, element: Element) -> list[tuple[str, str]]:
         """Node pairs the element connects at DC (topology: floating nodes)."""
@@ -260,6 +287,11 @@ class Device(ABC):
         ``None`` (the default for non-reciprocal devices) asks the caller to realise the
         transposed stamps with controlled sources instead.
         """
+        return None
+
+    def learning_entries(self, group: Any) -> np.ndarray | None:
+        """Mask of the group's Jacobian entries the learning rules mirror (AEP) or transpose
+        (twin) for a non-reciprocal device; ``None`` (the default): all of them."""
         return None
 
     def learning_issue(self, element: Element, model: Model | None) -> str | None:
