@@ -271,12 +271,13 @@ def parse_b_expression(text: str) -> Node:
 
 def resolve_b_expression(
     text: str,
-    env: Mapping[str, float],
+    env: Mapping[str, float] | None,
     node: Callable[[str], str] = str,
     element: Callable[[str], str] = str,
 ) -> str:
     """The expression with ``.param`` names and ``{}`` blocks replaced by their values in ``env``
-    and ``v()``/``i()`` references renamed: the text a flat circuit carries.
+    (kept as they are when ``env`` is None) and ``v()``/``i()`` references renamed: the text a
+    flat circuit carries.
 
     Examples
     --------
@@ -286,12 +287,14 @@ def resolve_b_expression(
 
     def walk(n: Node) -> Node:
         kind = n[0]
+        if env is None and kind in ("param", "brace"):
+            return n
         if kind == "param":
             if n[1] not in env:
                 raise CircuitError(f"unknown parameter {n[1]!r} in B-source expression {text!r}")
             return ("num", float(env[n[1]]))
         if kind == "brace":
-            return ("num", evaluate(n[1], env))
+            return ("num", evaluate(n[1], env or {}))
         if kind == "v":
             return ("v", node(n[1]))
         if kind == "i":

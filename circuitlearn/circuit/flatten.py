@@ -107,6 +107,7 @@ def has_expression(element: Element) -> bool:
             (isinstance(element, (Capacitor, Inductor)) or device_for(element) is not None)
             and any(isinstance(v, Expression) for v in getattr(element, "params", {}).values())
         )
+        or (device_for(element) is not None and device_for(element).has_parameters(element))
     )
 
 

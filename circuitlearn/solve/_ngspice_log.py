@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from circuitlearn.circuit import CCVS, VCVS, Circuit, VoltageSource
+from circuitlearn.circuit.devices import device_for
 from circuitlearn.errors import BackendError, CircuitError
 from circuitlearn.solve.result import MESSAGES, HomotopyStep, OperatingPoint
 
@@ -396,6 +397,9 @@ class Layout:
     @classmethod
     def of(cls, flat: Circuit) -> Layout:
         sources = tuple(e.name for e in flat.elements_of(VoltageSource, VCVS, CCVS))
+        sources += tuple(  # registered devices with a branch current (a B source's V=)
+            e.name for e in flat if (d := device_for(e)) is not None and d.has_branch(e)
+        )
         return cls(flat.nodes, sources)
 
 

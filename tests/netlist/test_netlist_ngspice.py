@@ -103,8 +103,12 @@ def test_flattening_names_and_values_match_ngspice(
         nodes = {k for k in original if not k.endswith("#branch")}
         sources = {k.removesuffix("#branch") for k in original if k.endswith("#branch")}
         assert nodes == set(flat.nodes), path.name
-        voltage_defined = {  # and inductors: 0 V branches at DC
-            e.name for e in flat if isinstance(e, VoltageSource) or e.letter in ("e", "h", "l")
+        voltage_defined = {  # and inductors: 0 V branches at DC, and B sources with V=
+            e.name
+            for e in flat
+            if isinstance(e, VoltageSource)
+            or e.letter in ("e", "h", "l")
+            or getattr(e, "quantity", "") == "v"
         }
         assert sources == voltage_defined, path.name
         _same(operating_point(flat.to_spice(), tmp_path), original)

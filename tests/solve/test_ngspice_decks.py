@@ -11,6 +11,7 @@ import pytest
 
 import circuitlearn.solve.ngspice as ng
 from circuitlearn.circuit import Circuit, SubcircuitInstance
+from circuitlearn.circuit.behavioral import BehavioralSource, resolve_b_expression
 from circuitlearn.errors import BackendError, CircuitError, NetlistError
 from circuitlearn.netlist import from_spice
 from circuitlearn.solve import solve_dc
@@ -52,6 +53,10 @@ def _renumber(scope: Circuit, ports: dict[str, str]) -> None:
             scope.replace(replace(element, ports=tuple(map(number, element.ports))))
         elif hasattr(element, "terminals"):  # an element kept as an opaque card for ngspice
             scope.replace(replace(element, terminals=tuple(map(number, element.terminals))))
+        elif isinstance(element, BehavioralSource):  # its expression names nodes too
+            fields = {f: number(getattr(element, f)) for f in element.node_fields}
+            text = resolve_b_expression(element.expression, None, node=number)
+            scope.replace(replace(element, expression=text, **fields))
         else:
             fields = {f: number(getattr(element, f)) for f in element.node_fields}
             scope.replace(replace(element, **fields))

@@ -253,6 +253,11 @@ class Device(ABC):
         ``.param`` expressions (values in ``env``). Default: nothing."""
         return {}
 
+    def has_parameters(self, element: Element) -> bool:
+        """Whether a field that :meth:`flat_fields` resolves still names ``.param`` values
+        (the circuit then needs flattening before it is solved). Default: no."""
+        return False
+
     def dc_paths(self, element: Element) -> list[tuple[str, str]]:
         """Node pairs the element connects at DC (topology: floating nodes)."""
         nodes = element.nodes

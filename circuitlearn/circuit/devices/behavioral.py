@@ -76,6 +76,11 @@ class BehavioralDevice(Device):
         assert isinstance(element, BehavioralSource)
         return element.resolved(env, node, local)
 
+    def has_parameters(self, element: Element) -> bool:
+        """True while the expression names ``.param`` values or holds ``{}`` blocks."""
+        assert isinstance(element, BehavioralSource)
+        return bool(element.parameter_names())
+
     def compile(
         self, elements: Sequence[Element], context: DeviceContext
     ) -> tuple[BehavioralGroup, list[Series]]:
