@@ -63,13 +63,14 @@ B_FUNCTIONS: dict[str, int] = {
         (
             "abs", "acos", "acosh", "asin", "asinh", "atan", "atanh", "cos", "cosh", "exp", "ln",
             "log", "log10", "sgn", "sin", "sinh", "sqrt", "tan", "tanh", "u", "uramp", "u2",
-            "ceil", "floor", "nint", "eq0", "ne0", "gt0", "lt0", "ge0", "le0",
+            "ceil", "floor", "nint", "eq0", "ne0", "gt0", "lt0", "ge0", "le0", "ddt",
         ),
         1,
     ),
     **dict.fromkeys(("pow", "pwr", "min", "max"), 2),
 }  # fmt: skip
-"""ngspice 39's B-source functions (``inpptree.c``) → number of arguments (``pwl`` aside)."""
+"""ngspice 39's B-source functions (``inpptree.c``) → number of arguments (``pwl`` aside).
+``ddt`` (a time derivative) is 0 in a DC operating point, as ngspice gives it."""
 
 B_INSTANCE_PARAMS = ("tc1", "tc2", "temp", "dtemp", "m", "reciproctc", "reciprocm")
 """Instance parameters of a B card after its expression (``asrc``): the value is multiplied by

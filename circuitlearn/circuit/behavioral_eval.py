@@ -624,5 +624,6 @@ _UNARY: dict[
     "lt0": lambda u: ((u < 0.0) * 1.0, None, None),
     "ge0": lambda u: ((u >= 0.0) * 1.0, None, None),
     "le0": lambda u: ((u <= 0.0) * 1.0, None, None),
+    "ddt": lambda u: (np.zeros(np.shape(u)), None, None),  # d/dt at DC: 0, as ngspice
 }
 """Unary function → (value, derivative or None for 0, error code for a negative argument)."""

@@ -60,6 +60,7 @@ TABLE = [
     "pow(v(a), v(b)) + pwr(v(b), v(a)) + v(a)^v(a)",
     "max(v(a), v(b)) - min(v(a), v(b))",
     "ln(0) > -1e98 ? 1 : 2",
+    "ddt(v(a)) + 1",  # a time derivative: 0 at DC
 ]
 
 
