@@ -2,6 +2,7 @@
 
 from circuitlearn.circuit.builders import LayeredNetwork, crossbar, kendall_network
 from circuitlearn.circuit.circuit import MAIN_VALUE, NOMINAL_TEMPERATURE, Circuit, Subcircuit
+from circuitlearn.circuit.devices.bjt import Bipolar
 from circuitlearn.circuit.elements import (
     CCCS,
     CCVS,
@@ -34,6 +35,7 @@ __all__ = [
     "NOMINAL_TEMPERATURE",
     "VCCS",
     "VCVS",
+    "Bipolar",
     "Capacitor",
     "Circuit",
     "CurrentSource",

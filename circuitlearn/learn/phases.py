@@ -167,6 +167,23 @@ def device_stamps(system: MNASystem, x: np.ndarray) -> sp.csr_matrix:
     return out.tocsr()
 
 
+def mirror_issue(system: MNASystem) -> str | None:
+    """Why the AEP correction cannot be written as a circuit, or ``None``: a non-reciprocal
+    device whose stamps reach internal nodes a netlist cannot name (MOSFET RD/RS, bipolar
+    RB/RC/RE); each device says so through ``Device.learning_issue``."""
+    flat = system.circuit
+    for device in DEVICES:
+        if device.reciprocal or device.letter not in system.groups:
+            continue
+        for name in system.groups[device.letter].names:
+            element = flat[name]
+            model_name = getattr(element, "model", "")
+            issue = device.learning_issue(element, flat.models[model_name] if model_name else None)
+            if issue is not None:
+                return issue
+    return None
+
+
 def aep_parts(
     task: LearningTask, free: OperatingPoint, *, build: bool = True
 ) -> tuple[Circuit | None, dict[str, float], dict[str, float], dict[str, float]]:
@@ -178,6 +195,9 @@ def aep_parts(
     and currents of its new nodes and sources.
     """
     system = task.system
+    issue = mirror_issue(system)
+    if issue is not None:
+        raise CircuitError(f"aep phase: {issue}")
     x0 = free_state(task, free)
     tr = transpose_sources(task.circuit, system, f"aep{task.tag}", x0, offsets=True, build=build)
     k_m = device_stamps(system, x0)

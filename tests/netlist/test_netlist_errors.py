@@ -16,7 +16,7 @@ T = "title\n"
     ("text", "line", "match"),
     [
         # unknown or unsupported element letters
-        (T + "q1 c b e qmod\n", 2, r"element q1: bipolar transistor without a known model"),
+        (T + "q1 c b e qmod\n", 2, r"bipolar transistor q1: no known bipolar model after 3 or 4"),
         (T + "A1 a 0 amod\n", 2, r"element a1: XSPICE \(A\) elements are not supported"),
         (
             T + "n1 a b c nmod\n",

@@ -13,7 +13,7 @@ import pytest
 from ngspice_reference import ngspice_op as operating_point
 
 from circuitlearn import from_spice
-from circuitlearn.circuit import VCVS, Model, OpaqueElement, Resistor
+from circuitlearn.circuit import VCVS, Bipolar, Model, Resistor
 from circuitlearn.cli import main
 from circuitlearn.errors import CircuitError, NetlistError
 from circuitlearn.solve import solve_dc
@@ -117,13 +117,13 @@ C1 c 0 cmod 1p
 
 def test_opaque_cards_are_written_back_verbatim_and_refused_natively() -> None:
     circuit = from_spice(OPAQUE_DECK)
-    assert circuit["q1"] == OpaqueElement("q1", ("c", "in", "0"), "q2n", "area=2")
+    assert circuit["q1"] == Bipolar("q1", "c", "in", "0", "q2n", area=2.0)  # native Q now
     assert circuit["e1"].spice_card() == "e1 b 0 POLY(1) in 0 0 2"
     assert circuit["b1"].spice_card() == "b1 bb 0 v=v(in)*3"  # a native B source now
     assert from_spice(circuit.to_spice()) == circuit
     with pytest.raises(
         CircuitError,
-        match=r"^bipolar transistor q1 \(model q2n\): not modelled by the native solver "
+        match=r"^behavioural VCVS \(POLY/VALUE/TABLE\) e1: not modelled by the native solver "
         r"\(use --backend ngspice\)$",
     ):
         solve_dc(circuit)
@@ -157,7 +157,7 @@ def test_native_refusals_name_element_and_model(card: str, match: str) -> None:
     ("card", "match"),
     [
         ("K1 l1 l2 0.5\n.ends\nX1 a s", r"coupled inductors k1 in subcircuit s: its card names"),
-        ("Q1 c p 0 qx\n.ends\nX1 a s", r"bipolar transistor without a known model"),
+        ("Q1 c p 0 qx\n.ends\nX1 a s", r"bipolar transistor q1: no known bipolar model"),
     ],
 )
 def test_opaque_cards_in_subcircuits(card: str, match: str) -> None:

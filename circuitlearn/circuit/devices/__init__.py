@@ -14,7 +14,7 @@ Examples
 >>> model_table("pmos").family
 'MOSFET'
 >>> [d.letter for d in DEVICES]
-['d', 'm', 'b']
+['d', 'm', 'q', 'b']
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from circuitlearn.circuit.devices.base import (
     Series,
 )
 from circuitlearn.circuit.devices.behavioral import BEHAVIORAL
+from circuitlearn.circuit.devices.bjt import BJT
 from circuitlearn.circuit.devices.diode import DIODE
 from circuitlearn.circuit.devices.mosfet import MOSFET
 from circuitlearn.circuit.elements import ELEMENT_CLASSES, Element
@@ -46,7 +47,7 @@ __all__ = [
     "model_table",
 ]
 
-DEVICES: tuple[Device, ...] = (DIODE, MOSFET, BEHAVIORAL)
+DEVICES: tuple[Device, ...] = (DIODE, MOSFET, BJT, BEHAVIORAL)
 """Every registered device, in compilation order. Adding a device: one module, one entry here."""
 
 _BY_CLASS: dict[type[Element], Device] = {d.element_class: d for d in DEVICES}
