@@ -67,12 +67,17 @@ class CardContext:
         card: Card,
         path: str | None,
         models: Mapping[str, tuple[str, dict[str, Value]]] | None = None,
+        *,
+        temperature: float = 27.0,
     ) -> None:
         self.card = card
         self.path = path
         self.models = models or {}
         """Every ``.model`` of the netlist: name → (type, parameters), for cards whose reading
         depends on a model (where a Q card's nodes end, a resistor's value from its model)."""
+        self.temperature = temperature
+        """The deck's circuit temperature [°C] (``.temp``, else ``.options temp=``), for values
+        that fold it in when read (a resistor's tc1/tc2)."""
 
     def error(self, message: str) -> NetlistError:
         """A :class:`NetlistError` at this card."""
@@ -224,7 +229,10 @@ def _model_token(tokens: list[Token], index: int, ctx: CardContext, who: str, us
 
 
 def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
-    usage = "rNAME n1 n2 VALUE [ac=..] [m=..] [scale=..], or rNAME n1 n2 RMODEL [l=.. w=..]"
+    usage = (
+        "rNAME n1 n2 VALUE [ac=..] [m=..] [scale=..] [tc1=.. tc2=.. tce=.. temp=.. dtemp=..], "
+        "or rNAME n1 n2 RMODEL [l=.. w=..]"
+    )
     who = f"resistor {name}"
     args, keywords = split_arguments(_unbracket(tokens), ctx, who)
     n1, n2 = _nodes(args, 2, ctx, who, usage)
@@ -243,7 +251,13 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     ac = parse_value(keywords.pop("ac"), ctx, who) if "ac" in keywords else None
     scale = parse_value(keywords.pop("scale"), ctx, who) if "scale" in keywords else 1.0
     copies = parse_value(keywords.pop("m"), ctx, who) if "m" in keywords else 1.0
+    thermal = {k: parse_value(keywords.pop(k), ctx, who) for k in _RES_THERMAL if k in keywords}
     _no_extra(rest, keywords, ctx, who, usage)
+    factor = _temperature_factor(thermal, model, ctx, who)
+    if factor != 1.0:  # R(T) = R·(1 + tc1·ΔT + tc2·ΔT²), folded in at the deck's temperature
+        if isinstance(value, Expression):
+            raise ctx.error(f"{who}: tc1=/tc2=/tce= need a numeric value, not an expression")
+        value = value * factor
     if scale != 1.0 or copies != 1.0:  # R·scale/m folded into the value, as ngspice computes it
         if not isinstance(scale, float) or not isinstance(copies, float) or copies <= 0:
             raise ctx.error(f"{who}: m= and scale= need numbers (m > 0)")
@@ -251,6 +265,30 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
             raise ctx.error(f"{who}: m= and scale= need a numeric value, not an expression")
         value = value * scale / copies
     return Resistor(name, n1, n2, value, ac)
+
+
+_RES_THERMAL = ("tc1", "tc2", "tce", "temp", "dtemp")
+"""Resistor instance parameters of its temperature dependence (ngspice 39's ``restemp.c``)."""
+
+
+def _temperature_factor(
+    thermal: Mapping[str, Value], model: str | None, ctx: CardContext, who: str
+) -> float:
+    """ngspice's R(T)/R: 1 + tc1·ΔT + tc2·ΔT², or 1.01^(tce·ΔT) when a TCE is given, with
+    ΔT = (temp or the circuit temperature) + dtemp − the model's TNOM (27 °C); the instance's
+    coefficients win over its model's; an instance temp= makes ngspice ignore dtemp=."""
+    params: Mapping[str, Value] = ctx.models[model][1] if model is not None else {}
+    given = {**{k: params[k] for k in ("tc1", "tc2", "tce", "tnom") if k in params}, **thermal}
+    if not any(k in given for k in ("tc1", "tc2", "tce")):
+        return 1.0
+    if not all(isinstance(v, float) for v in given.values()):
+        raise ctx.error(f"{who}: tc1=, tc2=, tce=, temp=, dtemp= and TNOM need numbers")
+    numbers = {k: float(v) for k, v in given.items()}
+    celsius = numbers.get("temp", ctx.temperature + numbers.get("dtemp", 0.0))
+    delta = celsius - numbers.get("tnom", 27.0)
+    if "tce" in numbers:
+        return 1.01 ** (numbers["tce"] * delta)
+    return 1.0 + numbers.get("tc1", 0.0) * delta + numbers.get("tc2", 0.0) * delta * delta
 
 
 def _resistance_from_model(

@@ -199,13 +199,14 @@ class _Reader:
         title, cards, skipped = split_cards(text, path=self.path)
         cards, included_skipped = expand_includes(cards, path=self.path)
         self.models = self._scan_models(cards)
+        self.temperature, self.temperature_card = _scan_temperature(cards)
         top = Circuit(title or "circuit")
         top.source_path = self.path
         top.ignored_cards.extend((card.line, card.text) for card in skipped + included_skipped)
         self.stack = [_Scope(top, None, None)]
         self.scopes = list(self.stack)
         for card in cards:
-            ctx = CardContext(card, self.path, self.models)
+            ctx = CardContext(card, self.path, self.models, temperature=self.temperature)
             tokens = tokenize(card, path=card.path or self.path)
             try:
                 self._card(tokens, ctx)
@@ -380,6 +381,13 @@ class _Reader:
                 number = try_parse_value(text)
                 if number is None and name not in _WORD_OPTIONS:
                     raise ctx.error(f"{word}: option {name}={text} is not a number")
+                if name == "temp" and number is not None:
+                    # .options temp=T is the circuit temperature, which a .temp card overrides
+                    # (ngspice 39, either order): kept as Circuit.temperature, written as .temp
+                    if not self.temperature_card:
+                        self.stack[0].circuit.set_temperature(number)
+                    index += 3
+                    continue
                 options[name] = text.lower() if number is None else number
                 index += 3
             else:
@@ -634,3 +642,24 @@ def _check(circuit: Circuit, reader: _Reader) -> None:
             None,
         )
         raise reader.error_at(card, str(exc)) from None
+
+
+def _scan_temperature(cards: list[Card]) -> tuple[float, bool]:
+    """The deck's circuit temperature [°C], read ahead for the cards that fold it into a value
+    (a resistor's tc1/tc2): the last ``.temp``, else the last ``.options temp=``, else 27 °C;
+    and whether a ``.temp`` card gave it. Malformed cards are left to the reading pass."""
+    temperature, from_options = None, None
+    for card in cards:
+        words = card.text.replace("=", " = ").split()
+        head = words[0].lower() if words else ""
+        if head == ".temp" and len(words) == 2:
+            value = try_parse_value(words[1])
+            temperature = value if value is not None else temperature
+        elif head in {".options", ".option", ".opt"}:
+            for index, word in enumerate(words[1:-2], start=1):
+                if word.lower() == "temp" and words[index + 1] == "=":
+                    value = try_parse_value(words[index + 2])
+                    from_options = value if value is not None else from_options
+    if temperature is not None:
+        return temperature, True
+    return (NOMINAL_TEMPERATURE if from_options is None else from_options), False

@@ -55,8 +55,8 @@ def test_temperature_round_trips() -> None:
     assert from_spice(circuit.to_spice()) == circuit
     assert solve_dc(circuit).converged
     options = from_spice(HOT_DECK.replace(".temp 50", ".options temp=60"))
-    with pytest.raises(CircuitError, match="temp=60"):
-        solve_dc(options)
+    assert options.temperature == 60.0 and "temp" not in options.options  # written as .temp
+    assert from_spice(options.to_spice()) == options
     linear = from_spice("t\n.temp 80\nV1 a 0 1\nR1 a b 1k\nR2 b 0 1k\n")
     assert solve_dc(linear).voltages["b"] == pytest.approx(0.5)  # R without TC: no change
 
@@ -188,3 +188,59 @@ def test_mosfet_temperature_matches_ngspice(temp: float, tmp_path: Path) -> None
         voltages = solve_dc(circuit, backend=backend).voltages
         for node in ("o", "p", "q", "x", "r", "t"):
             assert voltages[node] == pytest.approx(reference[node], rel=1e-9), (backend, node)
+
+
+RESISTOR_TC_DECK = """resistor temperature coefficients
+.temp 60
+.model rm r (tc1=2e-3 tc2=1e-5 tnom=20)
+.model rme r (r=2k tce=0.5)
+v1 a 0 1
+r1 a 0 1k tc1=0.01
+r2 a 0 2k tc1=0.004 tc2=3e-5
+r3 a 0 rm 1.5k
+r4 a 0 rm 1.5k tc1=-1e-3
+r5 a 0 3k tc1=0.01 temp=100
+r6 a 0 3k tc1=0.01 dtemp=-20
+r7 a 0 rme
+r8 a 0 4k tce=0.3 m=2
+v2 b 0 1
+r9 b 0 1k tc1=0.01 temp=100 dtemp=10
+.op
+.end
+"""
+
+
+def test_resistor_temperature_coefficients_match_ngspice(tmp_path: Path) -> None:
+    """tc1/tc2 (instance over model), TCE, a model TNOM, instance temp= (dtemp= then ignored)
+    and dtemp=, folded into each value at the deck's .temp; equal to ngspice -b."""
+    circuit = from_spice(RESISTOR_TC_DECK)
+    assert circuit["r1"].resistance == pytest.approx(1e3 * (1 + 0.01 * 33), rel=1e-15)
+    assert circuit["r5"].resistance == pytest.approx(3e3 * (1 + 0.01 * 73), rel=1e-15)
+    reference = operating_point(RESISTOR_TC_DECK, tmp_path)
+    op = solve_dc(circuit)
+    for source in ("v1", "v2"):
+        assert op.currents[source] == pytest.approx(reference[f"{source}#branch"], rel=1e-12)
+    assert from_spice(circuit.to_spice()) == circuit
+
+
+@pytest.mark.parametrize(
+    ("cards", "celsius"),
+    [
+        (".options temp=75", 75.0),
+        (".options temp=75\n.temp 30", 30.0),  # .temp wins, in either order (ngspice 39)
+        (".temp 30\n.options temp=75", 30.0),
+    ],
+)
+def test_options_temp_is_the_circuit_temperature(
+    cards: str, celsius: float, tmp_path: Path
+) -> None:
+    text = HOT_DECK.replace(".temp 50", cards).replace("R1 a o 1k", "R1 a o 1k tc1=0.002")
+    circuit = from_spice(text)
+    assert circuit.temperature == celsius and "temp" not in circuit.options
+    reference = operating_point(text, tmp_path)
+    assert solve_dc(circuit).voltages["o"] == pytest.approx(reference["o"], rel=1e-12)
+
+
+def test_temperature_coefficient_needs_numbers() -> None:
+    with pytest.raises(NetlistError, match=r"r1: tc1=/tc2=/tce= need a numeric value"):
+        from_spice("t\n.param r=1k\nV1 a 0 1\nR1 a 0 {r} tc1=0.01\n.temp 50\n")
