@@ -8,7 +8,7 @@ expansion limits checked before anything is expanded, and the recursive copy wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -52,8 +52,9 @@ MAX_INSTANCE_DEPTH = 100
 """Deepest chain of subcircuit instances :meth:`Circuit.flatten` expands."""
 
 
-_NAMES_INSIDE = set("befghkw")
-"""Opaque cards whose text names nodes or elements (B/E/G/F/H expressions and POLY, K, W)."""
+_NAMES_INSIDE = set("befgh")
+"""Opaque cards whose text names nodes or elements in a form flattening does not rename
+(behavioural E/G/F/H: POLY, VALUE, TABLE). K and W name elements at fixed places: renamed."""
 
 
 def check_expansion(circuit: Circuit) -> None:
@@ -336,6 +337,8 @@ def expand(
                     element=element.name,
                 )
             changes["terminals"] = tuple(node(n) for n in element.terminals)
+            if path and element.name[0] in "kw":
+                changes["rest"] = _renamed_rest(element, local, models, flat)
         if getattr(element, "model", ""):
             model = models[element.model]
             changes["model"] = model.name
@@ -348,3 +351,28 @@ def expand(
                 f"{exc} (while expanding {scope.title if not path else 'instance ' + path[0]})",
                 element=element.name,
             ) from None
+
+
+def _renamed_rest(
+    element: OpaqueElement,
+    local: Callable[[str], str],
+    models: Mapping[str, Model],
+    flat: Circuit,
+) -> str:
+    """The rest of a K or W card inside a subcircuit with ngspice's flat names: K's two
+    inductors (``l.x1.l1``), W's controlling source (``v.x1.vs``) and its local switch model."""
+    words = element.rest.split()
+    count = 2 if element.name[0] == "k" else 1
+    if len(words) < count + (element.name[0] == "w"):
+        raise CircuitError(
+            f"{element.kind} {element.name}: expected "
+            + ("two inductor names and a coupling" if count == 2 else "a source and a model"),
+            element=element.name,
+        )
+    words[:count] = [local(word.lower()) for word in words[:count]]
+    if element.name[0] == "w" and words[1].lower() in models:
+        model = models[words[1].lower()]
+        words[1] = model.name
+        if model.name not in flat.models:
+            flat.add_model(model)
+    return " ".join(words)

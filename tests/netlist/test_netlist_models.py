@@ -156,13 +156,47 @@ def test_native_refusals_name_element_and_model(card: str, match: str) -> None:
 @pytest.mark.parametrize(
     ("card", "match"),
     [
-        ("K1 l1 l2 0.5\n.ends\nX1 a s", r"coupled inductors k1 in subcircuit s: its card names"),
+        ("E1 b 0 VALUE={v(p)*2}\n.ends\nX1 a s", r"e1 in subcircuit s: its card names"),
         ("Q1 c p 0 qx\n.ends\nX1 a s", r"bipolar transistor q1: no known bipolar model"),
     ],
 )
 def test_opaque_cards_in_subcircuits(card: str, match: str) -> None:
     with pytest.raises(NetlistError, match=match):
         from_spice(f"t\nV1 a 0 1\nR1 a 0 1k\n.subckt s p\nR2 p 0 1k\n{card}\n", check=True)
+
+
+KW_SUBCKT_DECK = """coupled inductors and a current-controlled switch in a subcircuit
+v1 a 0 1
+x1 a o1 cell
+x2 a o2 cell
+.subckt cell in out
+.model wsw csw (it=1m ron=10 roff=1meg)
+vs in m 0
+r1 m 0 500
+l1 m n 1u
+l2 p 0 2u
+k1 l1 l2 0.5
+w1 n out vs wsw
+r2 out p 1k
+r3 n 0 10k
+.ends
+.op
+.end
+"""
+
+
+def test_k_and_w_cards_in_subcircuits_flatten_like_ngspice(tmp_path: Path) -> None:
+    """K's inductors, W's controlling source and its local model get ngspice's flat names; the
+    flat deck gives ngspice -b the hierarchical deck's vectors (names and values)."""
+    flat = from_spice(KW_SUBCKT_DECK).flatten()
+    assert flat["k.x1.k1"].spice_card() == "k.x1.k1 l.x1.l1 l.x1.l2 0.5"
+    assert flat["w.x2.w1"].spice_card() == "w.x2.w1 x2.n o2 v.x2.vs x2:wsw"
+    assert "x2:wsw" in flat.models
+    reference = operating_point(KW_SUBCKT_DECK, tmp_path)
+    got = operating_point(flat.to_spice(), tmp_path, "flat.cir")
+    assert got.keys() == reference.keys()
+    for key, value in reference.items():
+        assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
 
 
 def test_opaque_transistor_in_a_subcircuit_flattens_with_its_local_model() -> None:
