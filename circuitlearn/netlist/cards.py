@@ -397,7 +397,17 @@ class _DeviceCard:
     def __init__(self, device: Device, name: str, tokens: list[Token], ctx: CardContext) -> None:
         self.who = f"{device.element_class.kind} {name}"
         self._ctx = ctx
-        self.positional, self.keywords = split_arguments(_unbracket(tokens), ctx, self.who)
+        # a flag (off) ends the card or follows name=value parameters: a node may be named off
+        after = [
+            any(u.text == "=" and u.kind == "punct" for u in tokens[:i]) for i in range(len(tokens))
+        ]
+        flag = [
+            t.is_word and t.text.lower() in device.flags and (after[i] or i == len(tokens) - 1)
+            for i, t in enumerate(tokens)
+        ]
+        self.flags = {t.text.lower() for t, f in zip(tokens, flag, strict=True) if f}
+        kept = [t for t, f in zip(tokens, flag, strict=True) if not f]
+        self.positional, self.keywords = split_arguments(_unbracket(kept), ctx, self.who)
 
     def error(self, message: str) -> NetlistError:
         return self._ctx.error(message)

@@ -130,6 +130,9 @@ class CardReader(Protocol):
     """Tokens before the first ``name=value``."""
     keywords: dict[str, Any]
     """``name=value`` tokens by lower-cased name."""
+    flags: set[str]
+    """Words of :attr:`Device.flags` (``off``) that end the card or follow its ``name=value``
+    parameters, taken out of the tokens above (a node may still be named ``off``)."""
 
     def error(self, message: str) -> Exception:
         """A located :class:`~circuitlearn.errors.NetlistError` to raise."""
@@ -216,6 +219,9 @@ class Device(ABC):
     """The ngspice ``alter`` parameter for :attr:`main_value`."""
     own_branch: ClassVar[bool] = False
     """True when each element adds a branch-current unknown ``i(name)`` (a voltage law)."""
+    flags: ClassVar[frozenset[str]] = frozenset()
+    """Bare words its card may carry anywhere after the nodes, as ngspice's IF_FLAG
+    parameters (``off``); the reader hands them over in :attr:`CardReader.flags`."""
 
     # -- circuit and netlist ------------------------------------------------------------------
     @abstractmethod

@@ -130,6 +130,8 @@ BJT_INSTANCE_PARAMS = frozenset({"areab", "areac", "temp", "dtemp"})
 """Q instance parameters kept besides ``area``, ``m`` and ``off`` (refused natively when they
 change the answer: AREAB/AREAC unlike AREA, a device temperature unlike TNOM)."""
 
+_C10 = 5528 / 212837625
+"""z¹⁰ coefficient of the series of (tan z − z)/(z·tan² z) (with 1/3, −4/45, −4/315 ...)."""
 _IRB_C = 14.59025
 _IRB_K = 2.4317
 _LEGACY_LEAK = 1e-4
@@ -268,20 +270,38 @@ def _base_resistance(
         clamped = ratio < 1e-9
         a = np.maximum(ratio, 1e-9)
         root = np.sqrt(1.0 + _IRB_C * a)
-        z = (root - 1.0) / (_IRB_K * np.sqrt(a))
-        dz_da = (_IRB_C / (2.0 * root) * np.sqrt(a) - (root - 1.0) / (2.0 * np.sqrt(a))) / (
-            _IRB_K * a
+        # z = (√(1 + c·a) − 1)/(k·√a), written without the cancellation at small a
+        z = _IRB_C * np.sqrt(a) / (_IRB_K * (1.0 + root))
+        dz_da = (_IRB_C / _IRB_K) * (
+            0.5 / (np.sqrt(a) * (1.0 + root))
+            - np.sqrt(a) * _IRB_C / (2.0 * root * (1.0 + root) ** 2)
         )
-        t = np.tan(z)
-        f = (t - z) / (z * t * t)
-        dt = 1.0 + t * t
-        df_dz = ((dt - 1.0) * z * t * t - (t - z) * (t * t + 2.0 * z * t * dt)) / (z * t * t) ** 2
+        f, df_dz = _tan_law(z)
         da_scale = np.where(clamped, 0.0, 3.0 * rbpi * df_dz * dz_da / np.where(law, xjrb, 1.0))
         resistance = np.where(law, rbpr + 3.0 * rbpi * f, resistance)
         r_be = np.where(law, da_scale * gp["cb_be"], r_be)
         r_bc = np.where(law, da_scale * gp["cb_bc"], r_bc)
     gx = 1.0 / resistance
     return gx, -gx * gx * r_be, -gx * gx * r_bc
+
+
+def _tan_law(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """F(z) = (tan z − z)/(z·tan² z) and dF/dz; a series below z = 0.15, where the closed form
+    loses digits to cancellation (tan z − z ≈ z³/3), accurate to ~1e-17 there."""
+    small = z < 0.15
+    u = np.where(small, z, 0.0)
+    u2 = u * u
+    series = 1 / 3 - u2 * (4 / 45 + u2 * (4 / 315 + u2 * (8 / 4725 + u2 * (4 / 18711 + u2 * _C10))))
+    d_series = -u * (
+        8 / 45 + u2 * (16 / 315 + u2 * (48 / 4725 + u2 * (32 / 18711 + u2 * 10 * _C10)))
+    )
+    w = np.where(small, 1.0, z)
+    t = np.tan(w)
+    closed = (t - w) / (w * t * t)
+    d_closed = (t * t * w * t * t - (t - w) * (t * t + 2.0 * w * t * (1.0 + t * t))) / (
+        w * t * t
+    ) ** 2
+    return np.where(small, series, closed), np.where(small, d_series, d_closed)
 
 
 @dataclass
@@ -418,6 +438,7 @@ class BipolarDevice(Device):
     reciprocal = False
     main_value = "area"
     alter_parameter = "area"
+    flags = frozenset({"off"})
     usage: ClassVar[str] = "qNAME nc nb ne [ns] MODEL [area] [area=A] [m=M] [off]"
 
     def read_card(self, name: str, card: CardReader) -> Element:
@@ -449,14 +470,11 @@ class BipolarDevice(Device):
         rest = list(args[count + 1 :])
         keywords = card.keywords
         area: Value = 1.0
-        off = False
+        off = "off" in card.flags
         if rest and card.is_value(rest[0]):
             if "area" in keywords:
                 raise card.error(f"{card.who}: area given twice (positional and area=)")
             area = card.value(rest.pop(0))
-        if rest and rest[-1].is_word and rest[-1].text.lower() == "off":
-            rest.pop()
-            off = True
         if "area" in keywords:
             area = card.value(keywords.pop("area"))
         copies = card.value(keywords.pop("m")) if "m" in keywords else 1.0
@@ -543,6 +561,13 @@ class BipolarDevice(Device):
                 nodes[suffix] = context.index(node)
                 if p[key] > 0:
                     nodes[suffix] = context.index(f"{q.name}#{suffix}")
+            for key in ("rb", "rc", "re"):
+                if p[key] > 0 and not math.isfinite(scale / p[key]):
+                    raise CircuitError(
+                        f"bipolar transistor {q.name} (model {model.name}): {key.upper()} = "
+                        f"{p[key]:g} Ω gives an infinite conductance; use 0 for none",
+                        element=q.name,
+                    )
             rb = p["rb"]
             rbm = rb if math.isinf(p["rbm"]) else p["rbm"]
             irb = 0.0 if math.isinf(p["irb"]) else p["irb"]

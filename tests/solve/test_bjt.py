@@ -1,0 +1,325 @@
+"""Bipolar transistors (Gummel–Poon, ngspice's bjtload.c): native vs plain ``ngspice -b``,
+exact Jacobians, learning rules on a non-reciprocal transistor circuit, refusals."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from circuitlearn.circuit import Bipolar, Circuit, Model, Resistor, VoltageSource
+from circuitlearn.circuit.devices import device_for
+from circuitlearn.diagnostics.power import tellegen_check
+from circuitlearn.errors import CircuitError, NetlistError
+from circuitlearn.learn import LearningTask, make_estimator
+from circuitlearn.netlist import from_spice
+from circuitlearn.solve import solve_dc
+from circuitlearn.solve.mna import compile_circuit
+
+NETLISTS = Path(__file__).resolve().parents[2] / "netlists"
+BJT_DECKS = ["bjt_bias", "bjt_mirror", "bjt_diffpair", "bjt_bandgap"]
+RTOL, ATOL = 1e-6, 1e-7
+"""The issue's agreement target with ngspice: 1e-6 relative + 1e-7 V; ``_agree`` ≤ 1 meets it."""
+REGRESSION = 1e-3
+"""Bound on ``_agree`` for the decks and cells: measured ≤ 1.5e-4 (ngspice at reltol 1e-9 is
+the limit); a missing gmin per parallel copy gave 3e-2 on bjt_mirror."""
+
+
+def _agree(text: str, folder: Path) -> float:
+    """Worst |native − ngspice| / (ATOL + RTOL·|ngspice|) over node voltages and V currents."""
+    from tests.netlist.ngspice_reference import ngspice_op
+
+    reference = ngspice_op(text, folder)
+    op = solve_dc(from_spice(text))
+    assert op.converged, op.message
+    worst = 0.0
+    for node, v in op.voltages.items():
+        key = f"v({node})" if node.isdigit() else node
+        ref = reference[key]
+        worst = max(worst, abs(v - ref) / (ATOL + RTOL * abs(ref)))
+    for name, i in op.currents.items():
+        ref = reference[f"{name}#branch"]
+        worst = max(worst, abs(i - ref) / (1e-15 + RTOL * abs(ref)))
+    return worst
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("deck", BJT_DECKS)
+def test_decks_agree_with_plain_ngspice(deck: str, tmp_path: Path) -> None:
+    assert _agree((NETLISTS / f"{deck}.cir").read_text(), tmp_path) <= REGRESSION
+
+
+CELLS = {
+    "npn_irb": "q1 c b e qn\n.model qn npn (is=2e-16 bf=80 rb=500 rbm=40 irb=2m vaf=30 ikf=5m)",
+    "pnp_irb": "q1 e b c qp\n.model qp pnp (is=2e-16 bf=60 rb=300 rbm=20 irb=1m re=3 rc=8)",
+    "npn_leaks": "q1 c b e qn 3 m=2\n.model qn npn (ise=20 ne=1.7 isc=1e-14 nc=1.8 br=3 var=9)",
+    "pnp_lateral_sub": "q1 e b c s qp area=2\n.model qp pnp (is=1e-15 bf=40 subs=-1 ikr=1m)",
+    "npn_vertical_sub": "q1 c b e s qn\n.model qn npn (is=1e-15 bf=70 subs=1 rc=20 nf=1.05 nr=1.1)",
+}
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_single_transistor_cells_agree_with_ngspice(cell: str, tmp_path: Path) -> None:
+    """IRB's tan law, ISE > 1e-4 as a multiple of IS, m copies with their own gmin, PNP, a
+    substrate node to collector' (vertical) or base' (lateral), positional area."""
+    supply = "-5" if "pnp" in cell else "5"
+    text = (
+        f"{cell}\nvcc vcc 0 {supply}\nvbb bb 0 {float(supply) * 0.16}\nvs s 0 -2\n"
+        "rbb bb b 2k\nrl vcc c 1k\nre e 0 200\nrs s 0 1meg\n"
+        f"{CELLS[cell].replace('q1 e b c', 'q1 c b e')}\n.op\n.end\n"
+    )
+    assert _agree(text, tmp_path) <= REGRESSION
+
+
+@pytest.mark.ngspice
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(["npn", "pnp"]),
+    isat=st.floats(1e-17, 1e-13),
+    bf=st.floats(20, 500),
+    br=st.floats(0.1, 10),
+    nf=st.floats(1.0, 1.3),
+    vaf=st.floats(10, 200),
+    ikf=st.floats(1e-4, 1e-1),
+    ise=st.floats(1e-16, 1e-12),
+    ne=st.floats(1.2, 2.5),
+    rb=st.one_of(st.just(0.0), st.floats(1.0, 500.0)),
+    re=st.one_of(st.just(0.0), st.floats(0.1, 10.0)),
+    vin=st.floats(0.5, 3.0),
+)
+def test_random_gummel_poon_parameters_agree_with_ngspice(
+    tmp_path: Path,
+    kind: str,
+    isat: float,
+    bf: float,
+    br: float,
+    nf: float,
+    vaf: float,
+    ikf: float,
+    ise: float,
+    ne: float,
+    rb: float,
+    re: float,
+    vin: float,
+) -> None:
+    sign = 1.0 if kind == "npn" else -1.0
+    model = (
+        f".model qm {kind} (is={isat:.6e} bf={bf:.6g} br={br:.6g} nf={nf:.6g} vaf={vaf:.6g} "
+        f"ikf={ikf:.6e} ise={ise:.6e} ne={ne:.6g} rb={rb:.6g} re={re:.6g} rc=2)"
+    )
+    text = (
+        f"random gp\nvcc vcc 0 {sign * 5}\nvin in 0 {sign * vin}\nrin in b 10k\n"
+        f"rc vcc c 2k\nre e 0 470\nq1 c b e qm\n{model}\n.op\n.end\n"
+    )
+    assert _agree(text, tmp_path) <= 1.0
+
+
+def _group_case(kind: str, nonlinear_rb: bool, irb: bool) -> tuple:
+    c = Circuit("jac")
+    params = {"is": 1e-15, "bf": 90.0, "br": 3.0, "vaf": 40.0, "var": 8.0, "ikf": 3e-3}
+    params |= {"ikr": 1e-3, "ise": 1e-14, "isc": 1e-14, "rc": 5.0, "re": 2.0}
+    if nonlinear_rb:
+        params |= {"rb": 300.0, "rbm": 30.0} | ({"irb": 1e-4} if irb else {})
+    c.add_model(Model("qm", kind, params))
+    c.add(VoltageSource("v1", "x", "0", 1.0))
+    c.add(Resistor("r1", "x", "c", 1e3))
+    c.add(Resistor("r2", "x", "b", 1e4))
+    c.add(Resistor("r3", "e", "0", 1e2))
+    c.add(Resistor("r4", "s", "0", 1e6))
+    c.add(Bipolar("q1", "c", "b", "e", "qm", substrate="s", area=1.5, m=2.0))
+    return compile_circuit(c), c
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(["npn", "pnp"]),
+    nonlinear_rb=st.booleans(),
+    irb=st.booleans(),
+    x=st.lists(st.floats(-1.0, 1.0), min_size=12, max_size=12),
+)
+def test_jacobian_equals_finite_differences_at_random_bias_points(
+    kind: str, nonlinear_rb: bool, irb: bool, x: list[float]
+) -> None:
+    """K = ∂r/∂x exactly (both junctions in every region, the base resistance's own slope)."""
+    system, _ = _group_case(kind, nonlinear_rb, irb)
+    state = np.array(x[: system.n]) * 0.9
+    jac = system.jacobian(state).toarray()
+    h = 1e-6
+    fd = np.empty_like(jac)
+    for j in range(system.n):
+        step = np.zeros(system.n)
+        step[j] = h
+        fd[:, j] = (system.residual(state + step) - system.residual(state - step)) / (2 * h)
+    scale = np.abs(fd).max()
+    assert np.allclose(jac, fd, rtol=1e-5, atol=1e-7 * scale), np.abs(jac - fd).max() / scale
+
+
+def test_pnp_is_the_mirror_image_of_npn() -> None:
+    """Flipping every voltage of an NPN circuit gives the PNP circuit's solution, negated (both
+    vertical: the substrate's gmin leads to the collector' in both)."""
+    texts = {
+        kind: f"t\nv1 vcc 0 {s}5\nvb bb 0 {s}1.2\nrb bb b 10k\nrc vcc c 1k\nre e 0 100\n"
+        f"q1 c b e qm\n.model qm {kind} (is=1e-15 bf=80 vaf=50 ikf=10m rb=20 rbm=5 irb=1m subs=1)\n"
+        for kind, s in (("npn", ""), ("pnp", "-"))
+    }
+    npn = solve_dc(from_spice(texts["npn"])).voltages
+    pnp = solve_dc(from_spice(texts["pnp"])).voltages
+    for node, v in npn.items():
+        assert pnp[node] == pytest.approx(-v, rel=1e-12, abs=1e-13)
+
+
+LEARN_DECK = """two-stage BJT amplifier (non-reciprocal), every resistor trainable
+vcc vcc 0 5
+vin in 0 0.8
+rin in b1 10k
+r1 vcc b1 100k
+rc1 vcc c1 5k
+re1 e1 0 1k
+q1 c1 b1 e1 qn
+r2 c1 b2 20k
+rb2 b2 0 20k
+rc2 vcc out 4k
+re2 e2 0 1k
+q2 out b2 e2 qn
+rl out 0 50k
+.model qn npn (is=1e-15 bf=120 vaf=50 ikf=20m ise=1e-14 ne=1.6 br=2)
+"""
+
+
+def _learn_task() -> LearningTask:
+    return LearningTask(from_spice(LEARN_DECK), "r*", {"out": 2.5})
+
+
+def _gradient(method: str, backend: str = "native", **options: object) -> np.ndarray:
+    values = make_estimator(method, **options).compute_gradient(_learn_task(), backend=backend)
+    return np.array(list(values.values.values()))
+
+
+def _error(estimate: np.ndarray, exact: np.ndarray) -> float:
+    return float(np.linalg.norm(estimate - exact) / np.linalg.norm(exact))
+
+
+def test_exact_gradient_matches_finite_differences_of_the_cost() -> None:
+    """The adjoint through the transistors' Jacobian equals dC/dG by central differences."""
+    assert _error(_gradient("fd"), _gradient("exact")) <= 1e-6
+
+
+def test_aep_and_dyadic_handle_the_non_reciprocal_jacobian_where_ep_fails() -> None:
+    exact = _gradient("exact")
+    assert _error(_gradient("dyadic"), exact) <= 1e-10  # measured 2e-15
+    errors = [_error(_gradient("aep", beta=b), exact) for b in (4e-10, 2e-10, 1e-10)]
+    slopes = np.diff(np.log(errors)) / np.diff(np.log([4e-10, 2e-10, 1e-10]))
+    assert np.all(np.abs(slopes - 2.0) < 0.2), slopes  # centred AEP: error ∝ β²
+    assert _error(_gradient("aep", beta=1e-11), exact) <= 1e-4  # measured 1.5e-5
+    assert _error(_gradient("ep", beta=1e-11), exact) > 0.5  # EP's vector field is blind here
+
+
+@pytest.mark.ngspice
+def test_learning_phases_with_transistors_run_on_ngspice() -> None:
+    exact = _gradient("exact")
+    assert _error(_gradient("dyadic", backend="ngspice"), exact) <= 1e-8
+    assert _error(_gradient("aep", backend="ngspice", beta=1e-11), exact) <= 1e-4
+
+
+def test_batched_engine_gives_the_single_sample_gradients() -> None:
+    from circuitlearn.learn.batched import BatchEngine
+
+    task = _learn_task()
+    engine = BatchEngine(task)
+    for method, options in (("exact", {}), ("aep", {"beta": 1e-11}), ("dyadic", {})):
+        single = make_estimator(method, **options).compute_gradient(task).vector
+        batched = engine.gradient(make_estimator(method, **options), engine.batch(size=1)).vector
+        assert _error(batched, single) <= 1e-6, method
+
+
+def test_power_balances_on_every_bjt_deck() -> None:
+    for deck in BJT_DECKS:
+        circuit = from_spice(NETLISTS / f"{deck}.cir")
+        result = tellegen_check(circuit, solve_dc(circuit))
+        assert result.ok, (deck, result.relative)
+
+
+def test_cards_round_trip_and_read_like_ngspice() -> None:
+    text = (
+        "t\nv1 c 0 5\nvs s 0 -1\nq1 c b 0 qm 2\nq2 c b 0 s qm area=3 m=2 off\nr1 c b 100k\n"
+        "q3 c b 0 qm areab=2 areac=2 area=2 dtemp=0\n.model qm npn (bf=50 va=20 c2=3)\n"
+    )
+    circuit = from_spice(text)
+    assert circuit["q1"] == Bipolar("q1", "c", "b", "0", "qm", area=2.0)
+    assert circuit["q2"] == Bipolar("q2", "c", "b", "0", "qm", "s", 3.0, 2.0, True)
+    assert circuit["q2"].spice_card() == "q2 c b 0 s qm area=3 m=2 off"
+    assert circuit.models["qm"].params == {"bf": 50.0, "vaf": 20.0, "ise": 3.0}
+    assert from_spice(circuit.to_spice()) == circuit
+    assert device_for(circuit["q1"]).reciprocal is False
+    assert solve_dc(circuit).converged
+
+
+@pytest.mark.parametrize(
+    ("deck", "error", "match"),
+    [
+        ("q1 c b 0 qx\n", NetlistError, r"bipolar transistor q1: no known bipolar model after 3"),
+        ("q1 c b 0 d1\n.model d1 d\n", NetlistError, r"q1: model d1 is a d model; expected npn"),
+        ("q1 c b 0 s t qm\n", NetlistError, r"q1: five nodes \(a thermal node\) are not read"),
+        ("q1 c b 0 qm foo=2\n", NetlistError, r"q1: unsupported parameter foo="),
+        ("q1 c b 0 qm 2 area=3\n", NetlistError, r"q1: area given twice"),
+        ("q1 c b 0 qm area=-1\n", NetlistError, r"bipolar transistor q1: area must be positive"),
+    ],
+)
+def test_bad_cards_fail_in_one_line(deck: str, error: type, match: str) -> None:
+    models = "" if ".model" in deck else ".model qm npn\n"
+    with pytest.raises(error, match=match):
+        from_spice(f"t\nv1 c 0 5\nr1 c b 10k\n{deck}{models}")
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"bf": 0.0}, r"model qm: parameter bf must be positive; got 0.0"),
+        ({"rb": -1.0}, r"model qm: parameter rb must be ≥ 0; got -1.0"),
+        ({"nf": -1.0}, r"model qm: parameter nf must be positive"),
+        ({"vaf": -20.0}, r"model qm: parameter vaf must be ≥ 0"),
+        ({"xyz": 1.0}, r"model qm \(npn\): unknown parameter 'xyz'"),
+    ],
+)
+def test_bad_model_parameters_are_refused_naming_the_model(params: dict, match: str) -> None:
+    with pytest.raises(CircuitError, match=match):
+        Model("qm", "npn", params)
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (".model qm npn (iss=1e-15)", r"q1 \(model qm\): parameter iss changes the DC answer"),
+        (".model qm npn (nkf=0.6)", r"q1 \(model qm\): parameter nkf changes the DC answer"),
+        (".model qm npn (level=4)", r"q1 \(model qm\): bipolar transistor level 4 is not"),
+        (".model qm npn\n.temp 50", r"q1 \(model qm\): device temperature 50 °C differs from"),
+        (".model qm npn (tnom=30)", r"TNOM 30 °C; bipolar transistors are modelled natively at"),
+    ],
+)
+def test_native_refusals_name_element_and_model(extra: str, match: str) -> None:
+    circuit = from_spice(f"t\nv1 c 0 5\nr1 c b 10k\nq1 c b 0 qm\n{extra}\n")
+    with pytest.raises(CircuitError, match=match + r".*\(use --backend ngspice\)$"):
+        solve_dc(circuit)
+
+
+def test_a_vanishing_series_resistance_is_refused_naming_the_transistor() -> None:
+    circuit = from_spice("t\nv1 c 0 5\nr1 c b 10k\nq1 c b 0 qm\n.model qm npn (re=1e-320)\n")
+    with pytest.raises(CircuitError, match=r"^bipolar transistor q1 \(model qm\): RE = 9.99989e"):
+        solve_dc(circuit)
+
+
+def test_twin_and_aep_phases_refuse_internal_nodes_in_one_line() -> None:
+    task = LearningTask(from_spice(LEARN_DECK.replace("br=2)", "br=2 re=1)")), "r*", {"out": 2.5})
+    for method, phase in (("dyadic", "twin"), ("aep", "aep")):
+        with pytest.raises(
+            CircuitError, match=rf"^{phase} phase: bipolar transistor q1 has series resistances"
+        ):
+            make_estimator(method).compute_gradient(task)
+    assert math.isfinite(make_estimator("exact").compute_gradient(task).cost)
