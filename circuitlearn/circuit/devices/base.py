@@ -14,9 +14,10 @@ voltages and branch currents declares those as the columns of its Jacobian entri
 needs a branch-current unknown of its own (a ``V=`` source) asks for one with
 :attr:`Device.own_branch`.
 
-Layering: this module imports nothing above ``circuitlearn.circuit``; model objects reach a
-device as duck-typed :class:`~circuitlearn.circuit.models.Model` instances (``.name``, ``.kind``,
-``.params``, ``.value()``).
+Layering: this module imports nothing above ``circuitlearn.circuit`` and not ``models.py`` (which
+looks its tables up here); model objects reach a device as :class:`ModelCard`, the protocol that
+:class:`~circuitlearn.circuit.models.Model` meets (``.name``, ``.kind``, ``.params``,
+``.value()``).
 """
 
 from __future__ import annotations
@@ -24,21 +25,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from circuitlearn.circuit.elements import Element
 from circuitlearn.circuit.expressions import Value
 
-if TYPE_CHECKING:  # type hints only: models.py imports this package
-    from circuitlearn.circuit.models import Model
-
 __all__ = [
     "CardReader",
     "Device",
     "DeviceContext",
     "DeviceGroup",
+    "ModelCard",
     "ModelTable",
     "Series",
 ]
@@ -95,6 +94,28 @@ class ModelTable:
         return None
 
 
+class ModelCard(Protocol):
+    """A ``.model`` as a device reads it (:class:`circuitlearn.circuit.models.Model` is one;
+    this package does not import it, since ``models.py`` looks its tables up here)."""
+
+    name: str
+    kind: str
+    params: dict[str, Value]
+
+    @property
+    def polarity(self) -> int:
+        """+1 for N-type devices, −1 for P-type."""
+
+    def value(self, key: str) -> Value:
+        """A parameter's value, given or the table's default."""
+
+    def dc_params(self) -> dict[str, Value]:
+        """Every DC parameter of the table, defaults filled in."""
+
+    def native_issue(self) -> str | None:
+        """Why the native solver cannot reproduce the model, or ``None``."""
+
+
 @dataclass(frozen=True)
 class Series:
     """A linear conductance [S] between two extended indices (a device's RS, RC, RE ...)."""
@@ -116,7 +137,7 @@ class DeviceContext(Protocol):
     def branch(self, element: str) -> int:
         """Extended index of the branch current ``i(element)`` (a V, E, H, L or own branch)."""
 
-    def model(self, name: str) -> Model:
+    def model(self, name: str) -> ModelCard:
         """The flat circuit's ``.model`` named ``name``."""
 
 
@@ -274,11 +295,13 @@ class Device(ABC):
         return dict(getattr(element, "params", {}) or {})
 
     # -- native solver ------------------------------------------------------------------------
-    def native_issue(self, element: Element, model: Model | None, temperature: float) -> str | None:
+    def native_issue(
+        self, element: Element, model: ModelCard | None, temperature: float
+    ) -> str | None:
         """Why the native solver cannot reproduce this element, or ``None`` (one line)."""
         return None if model is None else model.native_issue()
 
-    def internal_nodes(self, element: Element, model: Model | None) -> dict[str, str]:
+    def internal_nodes(self, element: Element, model: ModelCard | None) -> dict[str, str]:
         """Internal nodes ``name#suffix`` → the external node they stand behind."""
         return {}
 
@@ -290,7 +313,7 @@ class Device(ABC):
 
     # -- learning rules -----------------------------------------------------------------------
     def twin_elements(
-        self, element: Element, model: Model | None, jacobian: np.ndarray, tag: str
+        self, element: Element, model: ModelCard | None, jacobian: np.ndarray, tag: str
     ) -> list[Element] | None:
         """Linear elements whose stamps equal this element's Jacobian block (twin circuit).
 
@@ -305,7 +328,7 @@ class Device(ABC):
         (twin) for a non-reciprocal device; ``None`` (the default): all of them."""
         return None
 
-    def learning_issue(self, element: Element, model: Model | None) -> str | None:
+    def learning_issue(self, element: Element, model: ModelCard | None) -> str | None:
         """Why a learning phase built as a netlist cannot hold this element (internal nodes
         that a netlist cannot name), or ``None``."""
         return None

@@ -30,11 +30,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from circuitlearn.circuit.devices.base import CardReader, Device, DeviceContext, ModelTable, Series
+from circuitlearn.circuit.devices.base import (
+    CardReader,
+    Device,
+    DeviceContext,
+    ModelCard,
+    ModelTable,
+    Series,
+)
 from circuitlearn.circuit.devices.junction import (
     GMIN,
     KELVIN,
@@ -46,9 +53,6 @@ from circuitlearn.circuit.devices.junction import (
 from circuitlearn.circuit.elements import Element, _checked, _checked_params, _format, model_name
 from circuitlearn.circuit.expressions import Value
 from circuitlearn.errors import CircuitError
-
-if TYPE_CHECKING:
-    from circuitlearn.circuit.models import Model
 
 __all__ = [
     "BJT",
@@ -492,7 +496,9 @@ class BipolarDevice(Device):
             (element.substrate, element.collector),
         ]
 
-    def native_issue(self, element: Element, model: Model | None, temperature: float) -> str | None:
+    def native_issue(
+        self, element: Element, model: ModelCard | None, temperature: float
+    ) -> str | None:
         """The model's own issue, a device temperature other than TNOM, AREAB/AREAC ≠ AREA."""
         assert isinstance(element, Bipolar) and model is not None
         issue = model.native_issue()
@@ -511,7 +517,7 @@ class BipolarDevice(Device):
                 return f"{key}={params[key]:g} unlike area={element.area:g} is not modelled"
         return None
 
-    def internal_nodes(self, element: Element, model: Model | None) -> dict[str, str]:
+    def internal_nodes(self, element: Element, model: ModelCard | None) -> dict[str, str]:
         """``q1#collector``, ``q1#base``, ``q1#emitter`` behind RC, RB, RE when given."""
         assert isinstance(element, Bipolar) and model is not None
         out = {}
@@ -524,7 +530,7 @@ class BipolarDevice(Device):
                 out[f"{element.name}#{suffix}"] = node
         return out
 
-    def learning_issue(self, element: Element, model: Model | None) -> str | None:
+    def learning_issue(self, element: Element, model: ModelCard | None) -> str | None:
         """RB, RC, RE make internal nodes that a phase netlist cannot name."""
         assert model is not None
         if any(float(model.value(k)) > 0 for k in ("rb", "rc", "re")):

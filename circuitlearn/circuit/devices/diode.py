@@ -13,11 +13,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from circuitlearn.circuit.devices.base import CardReader, Device, DeviceContext, ModelTable, Series
+from circuitlearn.circuit.devices.base import (
+    CardReader,
+    Device,
+    DeviceContext,
+    ModelCard,
+    ModelTable,
+    Series,
+)
 from circuitlearn.circuit.devices.junction import (
     BOLTZMANN,
     CHARGE,
@@ -29,9 +36,6 @@ from circuitlearn.circuit.devices.junction import (
     pnjlim,
 )
 from circuitlearn.circuit.elements import Diode, Element, Resistor
-
-if TYPE_CHECKING:
-    from circuitlearn.circuit.models import Model
 
 __all__ = [
     "DIODE",
@@ -258,7 +262,7 @@ DIODE_XTI = 3.0
 """Default diode saturation-current temperature exponent XTI (ngspice's, pn junction)."""
 
 
-def diode_saturation_current(model: Model, kelvin: float) -> float:
+def diode_saturation_current(model: ModelCard, kelvin: float) -> float:
     """IS [A] of a diode model at ``kelvin``, before AREA: ngspice's ``diotemp.c`` (TLEV = 0).
 
     IS(T) = IS·exp((T/TNOM − 1)·EG/(N·Vt(T)))·(T/TNOM)^(XTI/N), with IS raised to
@@ -308,7 +312,7 @@ class DiodeDevice(Device):
     def expression_fields(self, element: Element) -> dict:
         return {}
 
-    def internal_nodes(self, element: Element, model: Model | None) -> dict[str, str]:
+    def internal_nodes(self, element: Element, model: ModelCard | None) -> dict[str, str]:
         """``d1#internal`` behind the anode when the model has RS."""
         assert isinstance(element, Diode) and model is not None
         return {f"{element.name}#internal": element.anode} if model.value("rs") > 0 else {}
@@ -356,7 +360,7 @@ class DiodeDevice(Device):
         return group, series
 
     def twin_elements(
-        self, element: Element, model: Model | None, jacobian: np.ndarray, tag: str
+        self, element: Element, model: ModelCard | None, jacobian: np.ndarray, tag: str
     ) -> list[Element] | None:
         """Its small-signal conductance g as a resistor 1/g (RS kept in series)."""
         assert isinstance(element, Diode) and model is not None

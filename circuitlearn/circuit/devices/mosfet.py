@@ -14,11 +14,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from circuitlearn.circuit.devices.base import CardReader, Device, DeviceContext, ModelTable, Series
+from circuitlearn.circuit.devices.base import (
+    CardReader,
+    Device,
+    DeviceContext,
+    ModelCard,
+    ModelTable,
+    Series,
+)
 from circuitlearn.circuit.devices.junction import (
     BOLTZMANN,
     CHARGE,
@@ -34,9 +41,6 @@ from circuitlearn.circuit.devices.junction import (
 )
 from circuitlearn.circuit.elements import Element, Mosfet
 from circuitlearn.errors import CircuitError
-
-if TYPE_CHECKING:
-    from circuitlearn.circuit.models import Model
 
 __all__ = [
     "MOS1_DC_DEFAULTS",
@@ -389,7 +393,7 @@ class MosfetDevice(Device):
             (element.source, element.bulk),
         ]
 
-    def internal_nodes(self, element: Element, model: Model | None) -> dict[str, str]:
+    def internal_nodes(self, element: Element, model: ModelCard | None) -> dict[str, str]:
         """``m1#drain`` and ``m1#source`` when the model has RD or RS."""
         assert isinstance(element, Mosfet) and model is not None
         out = {}
@@ -399,7 +403,7 @@ class MosfetDevice(Device):
             out[f"{element.name}#source"] = element.source
         return out
 
-    def learning_issue(self, element: Element, model: Model | None) -> str | None:
+    def learning_issue(self, element: Element, model: ModelCard | None) -> str | None:
         """RD/RS make internal nodes that a twin netlist cannot name."""
         assert model is not None
         if model.value("rd") > 0 or model.value("rs") > 0:
