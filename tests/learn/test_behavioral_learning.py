@@ -107,3 +107,24 @@ def test_ebana_deck_gradient(reference: dict[str, float]) -> None:
         got = compute_gradient(circuit, "r*", targets, method=method, beta=1e-9).values
         assert _relative(got, exact) < 1e-6, method
     assert np.isfinite(list(exact.values())).all()
+
+
+@pytest.mark.parametrize("method", ["exact", "aep", "dyadic"])
+def test_batch_of_samples_equals_the_mean_of_single_gradients(method: str) -> None:
+    """Eight input samples through netlists/bsource_ebana.cir solved together (the B sources
+    evaluated for every sample at once) give the mean of the single-sample exact gradients."""
+    from circuitlearn.learn.batch_csv import BatchTable
+
+    circuit = from_spice(Path(NETLIST_DIR) / "bsource_ebana.cir")
+    rng = np.random.default_rng(1)
+    v1, v2 = rng.uniform(0.5, 1.5, 8), rng.uniform(-1.0, 0.0, 8)
+    table = BatchTable({"vin1": v1, "vin2": v2}, np.full((8, 1), 0.3))
+    got = batch_gradient(circuit, "r*", {"out": 0.3}, table, method=method, beta=1e-9).values
+    mean: dict[str, float] = {}
+    for a, b in zip(v1, v2, strict=True):
+        single = circuit.copy()
+        single.set_value("vin1", float(a))
+        single.set_value("vin2", float(b))
+        for key, value in compute_gradient(single, "r*", {"out": 0.3}).values.items():
+            mean[key] = mean.get(key, 0.0) + value / len(v1)
+    assert _relative(got, mean) < 1e-8
