@@ -256,11 +256,13 @@ def build_behavioral_group(
     var_rows: list[int] = []
     var_cols: list[int] = []
     slots: dict[int, list[int]] = {}
+    currents = {e.name: e for e in elements if e.quantity == "i"}
     for position, element in enumerate(elements):
         refs: list[Node] = []
         consts: list[float] = []
         try:
-            key = _canonical(element.tree, refs, consts, temperature)
+            tree = _inline_currents(element.tree, currents, temperature, (element.name,))
+            key = _canonical(tree, refs, consts, temperature)
         except CircuitError as exc:
             raise CircuitError(
                 f"behavioural source {element.name}: {exc}", element=element.name
@@ -326,6 +328,38 @@ def evaluate_expression(
     return value, {(r[0], r[1]): float(gradient[0, k]) for k, r in enumerate(refs)}
 
 
+def _inline_currents(
+    node: Node,
+    currents: Mapping[str, BehavioralSource],
+    temperature: float,
+    chain: tuple[str, ...],
+) -> Node:
+    """``i(bX)`` of an ``I=`` B source replaced by its current, factor × expression (ngspice
+    measures it with a 0 V source in series: the same value, +f from n+ into the source)."""
+    kind = node[0]
+    if kind == "i" and node[1] in currents:
+        if node[1] in chain:
+            raise CircuitError(
+                f"i({node[1]}) depends on itself through {' -> '.join((*chain, node[1]))}"
+            )
+        source = currents[node[1]]
+        inner = _inline_currents(source.tree, currents, temperature, (*chain, node[1]))
+        return ("bin", "*", ("num", instance_factor(source, temperature)), inner)
+    if kind == "neg":
+        return ("neg", _inline_currents(node[1], currents, temperature, chain))
+    if kind == "bin":
+        left = _inline_currents(node[2], currents, temperature, chain)
+        return ("bin", node[1], left, _inline_currents(node[3], currents, temperature, chain))
+    if kind == "call":
+        args = tuple(_inline_currents(a, currents, temperature, chain) for a in node[2])
+        return ("call", node[1], args)
+    if kind == "tern":
+        return ("tern", *(_inline_currents(a, currents, temperature, chain) for a in node[1:]))
+    if kind == "pwl":
+        return ("pwl", _inline_currents(node[1], currents, temperature, chain), node[2])
+    return node
+
+
 def _column(
     element: BehavioralSource,
     ref: Node,
@@ -343,7 +377,7 @@ def _column(
         )
     raise CircuitError(
         f"behavioural source {element.name}: i({ref[1]}): {ref[1]!r} is not an element with a "
-        "branch current (V, E, H, L or a B source with V=)",
+        "branch current (V, E, H, L or a B source)",
         element=element.name,
     )
 

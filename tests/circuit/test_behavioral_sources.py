@@ -52,6 +52,9 @@ b2 c 0 V=1k*i(vsense) + 100*i(b3)
 rc c 0 1k
 b3 d 0 V=0.5*v(b)
 rd d 0 250
+b4 e 0 V=500*i(b1) + 0.1*v(e2)
+re e 0 1k
+b5 e2 0 I=-v(e2)/2k + i(b1) m=2
 """,
     "params_ternary": """comparator with parameters and a ternary
 .param vth=0.4 hi=2 lo=-1 g=3
@@ -158,6 +161,9 @@ def test_errors_name_the_element_or_line(tmp_path: Path) -> None:
         solve_dc(circuit)
     circuit = from_spice("t\nv1 a 0 -1\nr1 a 0 1k\nb1 b 0 V=sqrt(v(a))\nr2 b 0 1k\n")
     with pytest.raises(CircuitError, match=r"^behavioural source b1: sqrt of a negative argument"):
+        solve_dc(circuit)
+    circuit = from_spice("t\nv1 a 0 1\nr1 a 0 1k\nb1 a 0 I=i(b2)\nb2 a 0 I=i(b1)\n")
+    with pytest.raises(CircuitError, match=r"i\(b1\) depends on itself through b1 -> b2 -> b1"):
         solve_dc(circuit)
     with pytest.raises(CircuitError, match=r"unknown parameter 'gain'"):
         from_spice("t\nv1 a 0 1\nb1 b 0 V=gain*v(a)\nr2 b 0 1k\n").flatten()
