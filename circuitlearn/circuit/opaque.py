@@ -1,6 +1,6 @@
 """Elements the native solver does not model, kept as written for ngspice ("opaque cards").
 
-Q, J, Z, S, W, T, O, U, Y, K and B cards, E/G/F/H in their POLY/VALUE/TABLE forms, and model-based
+J, Z, S, W, T, O, U, Y and K cards, E/G/F/H in their POLY/VALUE/TABLE forms, and model-based
 C and L: the reader keeps their nodes, the model they name and the rest of the card verbatim;
 the ngspice backend runs them unchanged and the native solver refuses them, naming them.
 """
