@@ -46,6 +46,7 @@ from circuitlearn.errors import CircuitError
 __all__ = [
     "B_FUNCTIONS",
     "B_INSTANCE_PARAMS",
+    "MAX_TREE_DEPTH",
     "BehavioralSource",
     "Node",
     "parse_b_expression",
@@ -55,8 +56,14 @@ __all__ = [
 Node = tuple
 """An expression tree node: ``("num", x)``, ``("v", node)``, ``("i", element)``,
 ``("param", name)``, ``("brace", text)``, ``("temper",)``, ``("time",)``, ``("hertz",)``,
-``("neg", a)``, ``("bin", op, a, b)`` with op in ``+ - * / ^``, ``("call", name, (args...))``,
+``("neg", a)``, ``("bin", op, a, b)`` with op in ``+ - * / ^``, ``("chain", "+-" or "*/", a,
+((op, b), (op, c), ...))`` for a left-to-right run of three or more terms (``a+b-c``, evaluated in
+that order, as ngspice does, without a deep tree), ``("call", name, (args...))``,
 ``("tern", c, a, b)`` and ``("pwl", x, (x1, y1, ...))``."""
+
+MAX_TREE_DEPTH = 1000
+"""Deepest expression tree accepted (a run of 10,000 sums is one ``chain`` node, not 10,000
+levels; this bounds the rest: comparisons, powers, nested calls)."""
 
 B_FUNCTIONS: dict[str, int] = {
     **dict.fromkeys(
@@ -304,6 +311,8 @@ def resolve_b_expression(
             return ("neg", walk(n[1]))
         if kind == "bin":
             return ("bin", n[1], walk(n[2]), walk(n[3]))
+        if kind == "chain":
+            return ("chain", n[1], walk(n[2]), tuple((op, walk(t)) for op, t in n[3]))
         if kind == "call":
             return ("call", n[1], tuple(walk(a) for a in n[2]))
         if kind == "tern":
@@ -332,6 +341,8 @@ def to_text(node: Node) -> str:
         return f"(-{to_text(node[1])})"
     if kind == "bin":
         return f"({to_text(node[2])}{node[1]}{to_text(node[3])})"
+    if kind == "chain":
+        return f"({to_text(node[2])}{''.join(op + to_text(t) for op, t in node[3])})"
     if kind == "call":
         return f"{node[1]}({','.join(to_text(a) for a in node[2])})"
     if kind == "tern":
@@ -368,17 +379,9 @@ def _leaves(node: Node) -> list[Node]:
     stack = [node]
     while stack:
         n = stack.pop()
-        kind = n[0]
-        if kind == "neg":
-            stack.append(n[1])
-        elif kind == "bin":
-            stack += [n[2], n[3]]
-        elif kind in ("call",):
-            stack += list(n[2])
-        elif kind == "tern":
-            stack += [n[1], n[2], n[3]]
-        elif kind == "pwl":
-            stack += [n[1], *n[2]]
+        children = _children(n)
+        if children:
+            stack += children
         else:
             out.append(n)
     return out
@@ -394,6 +397,11 @@ def _parse(text: str) -> Node:
         raise CircuitError(
             f"cannot read B-source expression {text!r}: unexpected "
             f"{parser.tokens[parser.position][1]!r}"
+        )
+    if _depth(tree) > MAX_TREE_DEPTH:
+        raise CircuitError(
+            f"B-source expression {text[:60]!r}... is nested more than {MAX_TREE_DEPTH} deep "
+            "(a long run of comparisons or powers); split it over several sources"
         )
     return tree
 
@@ -469,12 +477,14 @@ class _Parser:
                 f"B-source expression {self.text[:60]!r}... is nested more than {MAX_NESTING} deep"
             )
         left = self.operand(depth)
+        run_class, run = "", []  # a left-to-right run of + - (or * /) operands, kept flat
         while True:
             token = self.peek()
             if token is None or token[0] != "op":
-                return left
+                return _run(left, run_class, run)
             op = token[1]
             if op == "?" and min_power <= 1:
+                left, run_class, run = _run(left, run_class, run), "", []
                 self.position += 1
                 middle = self.expression(0, depth + 1)
                 self.expect(":")
@@ -483,10 +493,18 @@ class _Parser:
                 continue
             power = _BINARY_POWER.get(op)  # type: ignore[arg-type]
             if power is None or power < min_power:
-                return left
+                return _run(left, run_class, run)
             self.position += 1
             right = self.expression(power + 1, depth + 1)
-            left = _binary(op, left, right)  # type: ignore[arg-type]
+            op_class = "+-" if op in ("+", "-") else "*/" if op in ("*", "/") else ""
+            if op_class and op_class == run_class:
+                run.append((op, right))
+                continue
+            left, run_class, run = _run(left, run_class, run), op_class, []
+            if op_class:
+                run.append((op, right))
+            else:
+                left = _binary(op, left, right)  # type: ignore[arg-type]
 
     def operand(self, depth: int) -> Node:
         token = self.peek()
@@ -547,6 +565,42 @@ class _Parser:
                 f"got {len(args)} in B-source expression {self.text!r}"
             )
         return ("call", name, tuple(args))
+
+
+def _run(left: Node, op_class: str, run: list[tuple[str, Node]]) -> Node:
+    """``left`` followed by a run of same-precedence operations: one ``bin`` or a ``chain``."""
+    if not run:
+        return left
+    if len(run) == 1:
+        return ("bin", run[0][0], left, run[0][1])
+    return ("chain", op_class, left, tuple(run))
+
+
+def _depth(tree: Node) -> int:
+    """Depth of a tree, computed without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack += [(child, level + 1) for child in _children(node)]
+    return deepest
+
+
+def _children(node: Node) -> list[Node]:
+    kind = node[0]
+    if kind == "neg":
+        return [node[1]]
+    if kind == "bin":
+        return [node[2], node[3]]
+    if kind == "chain":
+        return [node[2], *(term for _, term in node[3])]
+    if kind == "call":
+        return list(node[2])
+    if kind == "tern":
+        return [node[1], node[2], node[3]]
+    if kind == "pwl":
+        return [node[1], *node[2]]
+    return []
 
 
 def _binary(op: str, left: Node, right: Node) -> Node:

@@ -350,6 +350,10 @@ def _inline_currents(
     if kind == "bin":
         left = _inline_currents(node[2], currents, temperature, chain)
         return ("bin", node[1], left, _inline_currents(node[3], currents, temperature, chain))
+    if kind == "chain":
+        first = _inline_currents(node[2], currents, temperature, chain)
+        terms = tuple((op, _inline_currents(t, currents, temperature, chain)) for op, t in node[3])
+        return ("chain", node[1], first, terms)
     if kind == "call":
         args = tuple(_inline_currents(a, currents, temperature, chain) for a in node[2])
         return ("call", node[1], args)
@@ -412,6 +416,10 @@ def _canonical(node: Node, refs: list[Node], consts: list[float], temperature: f
             _canonical(node[2], refs, consts, temperature),
             _canonical(node[3], refs, consts, temperature),
         )
+    if kind == "chain":
+        first = _canonical(node[2], refs, consts, temperature)
+        terms = tuple((op, _canonical(t, refs, consts, temperature)) for op, t in node[3])
+        return ("chain", node[1], first, terms)
     if kind == "call":
         return ("call", node[1], tuple(_canonical(a, refs, consts, temperature) for a in node[2]))
     if kind == "tern":
@@ -463,6 +471,8 @@ def compile_shape(shape: tuple) -> _Compiled:
         return negate
     if kind == "bin":
         return _binary(shape[1], compile_shape(shape[2]), compile_shape(shape[3]))
+    if kind == "chain":
+        return _chain(compile_shape(shape[2]), [(op, compile_shape(t)) for op, t in shape[3]])
     if kind == "tern":
         return _ternary(*(compile_shape(s) for s in shape[1:]))
     if kind == "pwl":
@@ -505,23 +515,44 @@ def _log_abs(a: np.ndarray) -> np.ndarray:
     )
 
 
+def _arithmetic(
+    op: str, a: np.ndarray, ga: np.ndarray | None, b: np.ndarray, gb: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """a op b for + - * / and its gradient (the divisor fudged as ngspice's ``PTdivide``)."""
+    if op == "+":
+        return a + b, _add(ga, gb)
+    if op == "-":
+        return a - b, _add(ga, gb, -1.0)
+    if op == "*":
+        return a * b, _add(_scale(ga, b), _scale(gb, a))
+    value = a / _fudge(b)
+    if ga is None and gb is None:
+        return value, None
+    num = _add(_scale(ga, b), _scale(gb, -a))
+    return value, _scale(num, 1.0 / _fudge(b * b))
+
+
+def _chain(first: _Compiled, terms: list[tuple[str, _Compiled]]) -> _Compiled:
+    """A run a op b op c ... evaluated left to right, as ngspice's left-leaning tree does."""
+
+    def run(x: np.ndarray, c: np.ndarray) -> tuple:
+        value, grad, bad = first(x, c)
+        for op, term in terms:
+            b, gb, bb = term(x, c)
+            value, grad = _arithmetic(op, value, grad, b, gb)
+            bad = _merge(bad, bb)
+        return value, grad, bad
+
+    return run
+
+
 def _binary(op: str, left: _Compiled, right: _Compiled) -> _Compiled:
     def run(x: np.ndarray, c: np.ndarray) -> tuple:
         a, ga, ba = left(x, c)
         b, gb, bb = right(x, c)
         bad = _merge(ba, bb)
-        if op == "+":
-            return a + b, _add(ga, gb), bad
-        if op == "-":
-            return a - b, _add(ga, gb, -1.0), bad
-        if op == "*":
-            return a * b, _add(_scale(ga, b), _scale(gb, a)), bad
-        if op == "/":
-            value = a / _fudge(b)
-            if ga is None and gb is None:
-                return value, None, bad
-            num = _add(_scale(ga, b), _scale(gb, -a))
-            return value, _scale(num, 1.0 / _fudge(b * b)), bad
+        if op in ("+", "-", "*", "/"):
+            return (*_arithmetic(op, a, ga, b, gb), bad)
         if op in ("^", "pow"):
             value = np.abs(a) ** b
             if gb is None:

@@ -61,6 +61,7 @@ TABLE = [
     "max(v(a), v(b)) - min(v(a), v(b))",
     "ln(0) > -1e98 ? 1 : 2",
     "ddt(v(a)) + 1",  # a time derivative: 0 at DC
+    "v(a)-v(b)-0.1*v(in)+2/v(a)/4*v(b)*3-1",  # runs of + - and * / evaluated left to right
 ]
 
 
@@ -238,7 +239,22 @@ def test_resolution_renames_and_substitutes() -> None:
         node=lambda n: f"x1.{n}",
         element=lambda e: f"{e[0]}.x1.{e}",
     )
-    assert text == "((((3.0*v(x1.a))+6.0)+i(v.x1.v1))+pwl(v(x1.a),0.0,0.0,1.0,3.0))"
+    assert text == "((3.0*v(x1.a))+6.0+i(v.x1.v1)+pwl(v(x1.a),0.0,0.0,1.0,3.0))"
     assert parse_b_expression(text)  # reads back
     with pytest.raises(CircuitError, match="unknown parameter 'q'"):
         resolve_b_expression("q*v(a)", {})
+
+
+def test_long_runs_are_flat_and_deep_nesting_is_refused() -> None:
+    """A 5,000-term sum (generated decks) is one chain node, evaluated left to right with its
+    exact gradient; 1,500 chained comparisons are refused in one line instead of a
+    RecursionError."""
+    text = "+".join(f"{k % 7 + 1}*v(a)" for k in range(5000))
+    tree = parse_b_expression(text)
+    assert tree[0] == "chain" and len(tree[3]) == 4999
+    value, grad = evaluate_expression(tree, {("v", "a"): 0.5})
+    weights = sum(k % 7 + 1 for k in range(5000))
+    assert value == pytest.approx(0.5 * weights, rel=1e-14)
+    assert grad[("v", "a")] == pytest.approx(weights, rel=1e-14)
+    with pytest.raises(CircuitError, match="nested more than 1000 deep"):
+        parse_b_expression("<".join(["v(a)"] * 1500))

@@ -127,7 +127,7 @@ def test_subcircuit_b_source_is_renamed_like_ngspice() -> None:
     )
     flat = circuit.flatten()
     assert flat["b.x1.bsh"].spice_card() == (
-        "b.x1.bsh o 0 v=((exp((-v(a)))+(100.0*i(v.x1.vloc)))+v(x1.q))"
+        "b.x1.bsh o 0 v=(exp((-v(a)))+(100.0*i(v.x1.vloc))+v(x1.q))"
     )
     op = solve_dc(circuit)
     assert op.voltages["o"] == pytest.approx(0.3678794411714423 + 100 * 5e-4 + 1.0, rel=1e-14)
