@@ -23,6 +23,7 @@ from circuitlearn.circuit import (
     SubcircuitInstance,
     VoltageSource,
 )
+from circuitlearn.circuit.behavioral import BehavioralSource
 
 __all__ = ["circuits"]
 
@@ -99,7 +100,8 @@ def elements(
     """Valid elements (controls, models and subcircuits referenced exist; names unique)."""
     node = st.sampled_from(nodes)
     result: list = [VoltageSource("vctl", draw(node), draw(node), draw(values(params, sign="any")))]
-    kinds = ["r", "c", "l", "v", "i", "e", "g", "f", "h", "d", "m"] + (["x"] if subcircuits else [])
+    kinds = ["r", "c", "l", "v", "i", "e", "g", "f", "h", "d", "m", "b"]
+    kinds += ["x"] if subcircuits else []
     for index, kind in enumerate(
         draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=max_size))
     ):
@@ -134,6 +136,23 @@ def elements(
             result.append(
                 cls(name, draw(node), draw(node), "vctl", draw(values(params, sign="any")))
             )
+        elif kind == "b":
+            a, b = draw(node), draw(node)
+            scale = draw(st.sampled_from([*params, "{2*3}", "1.5k", "-2"]))
+            expression = draw(
+                st.sampled_from(
+                    [
+                        f"{scale}*v({a})",
+                        f"v({a},{b}) > 0 ? {scale} : tanh(v({b}))",
+                        f"1e-12*(exp(v({a})/0.025)-1) + i(vctl)*{scale}",
+                        f"pwl(v({a}), -1, 0, 1, {scale}) ** 2",
+                        "temper/100",
+                    ]
+                )
+            )
+            extra = draw(st.sampled_from([{}, {"m": 2.0}, {"tc1": 0.01}]))
+            quantity = draw(st.sampled_from(["v", "i"]))
+            result.append(BehavioralSource(name, a, b, quantity, expression, extra))
         elif kind == "d":
             area = draw(st.one_of(st.just(1.0), values(params, sign="positive")))
             result.append(
