@@ -67,9 +67,21 @@ r3 q 0 1k
 b3 r 0 I=v(in) <= vth || v(q) > 3 ? -1m : pwl(v(in), 0, 0, 0.5, 1m, 1, 1.5m)
 r4 r 0 1k
 """,
+    "instance_factors": """tc1/tc2, temp=/dtemp=, m= and their reciprocal forms at 40 C
+.temp 40
+v1 a 0 1
+r1 a 0 1k
+b1 o 0 V=2*v(a) tc1=0.01 reciproctc=1 m=4 reciprocm=1
+r2 o 0 1k
+b2 p 0 V=2*v(a)+temper/100 tc1=0.01 tc2=1e-3 temp=60 m=3
+r3 p 0 1k
+b3 q 0 I=-1m*v(a) dtemp=-13 tc1=0.02
+r4 q 0 1k
+""",
 }
 """The decks of the issue (EBANA activation, amplifier, limiters, current control, .params and
-ternary); :func:`test_decks_match_plain_ngspice` checks each against ``ngspice -b``."""
+ternary, instance factors); :func:`test_decks_match_plain_ngspice` checks each against
+``ngspice -b``."""
 
 AGREEMENT_V = 1e-9
 """Largest |v_native − v_ngspice| [V] allowed (measured: ≤ 4.5e-16 V on every deck)."""
