@@ -75,7 +75,7 @@ b1 o 0 V=2*v(a) tc1=0.01 reciproctc=1 m=4 reciprocm=1
 r2 o 0 1k
 b2 p 0 V=2*v(a)+temper/100 tc1=0.01 tc2=1e-3 temp=60 m=3
 r3 p 0 1k
-b3 q 0 I=-1m*v(a) dtemp=-13 tc1=0.02
+b3 q 0 I=-1m*v(a) dtemp=13 tc1=0.02
 r4 q 0 1k
 """,
 }
