@@ -76,6 +76,54 @@ def test_single_transistor_cells_agree_with_ngspice(cell: str, tmp_path: Path) -
     assert _agree(text, tmp_path) <= REGRESSION
 
 
+TEMPERATURES = [
+    ("is=1e-15 bf=100", ".temp 50", "qm", 1.2),
+    (
+        "is=1e-15 xtb=1.5 xti=3.5 eg=1.15 ise=1e-14 ne=1.6 isc=1e-14 nc=1.8 br=2",
+        ".temp 100",
+        "qm",
+        1.2,
+    ),
+    (
+        "is=1e-15 xtb=1.5 tnom=50 vaf=50 tvaf1=1e-3 ikf=5m tikf1=2e-3 rb=100 trb1=3e-3 re=2 "
+        "tre1=1e-3 rc=5 trc2=1e-5",
+        ".temp 0",
+        "qm",
+        1.2,
+    ),
+    (
+        "tlev=1 xtb=0.01 tbr1=1e-3 br=3 nf=1.02 tnf1=1e-4 ne=1.7 tne1=1e-3 ise=1e-14",
+        ".temp 75",
+        "qm",
+        1.2,
+    ),
+    (
+        "is=1e-15 bf=60 xtb=1.2 rb=200 rbm=50 trm1=2e-3 irb=1m tirb1=1e-3",
+        ".temp -20",
+        "qm dtemp=10",
+        -1.2,
+    ),
+    ("ise=50 ne=1.8", ".temp 60", "qm temp=80", 1.2),
+    ("rb=100 trb1=5e-3", ".temp 70", "qm", 1.2),  # RBM stays RB(TNOM): RB(T) becomes qb-dependent
+]
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize(("model", "temp", "instance", "vin"), TEMPERATURES)
+def test_temperature_follows_ngspice(
+    model: str, temp: str, instance: str, vin: float, tmp_path: Path
+) -> None:
+    """``bjttemp.c``'s TLEV 0/1 laws: IS(T) with EG/XTI, betas with XTB (or TBF1/TBR1), leakage
+    with NE/NC, polynomial coefficients of VAF, IKF, RB, RBM, IRB, RE, RC, NF, NE; TNOM, .temp,
+    instance temp= and dtemp= (measured ≤ 2e-13 V)."""
+    kind, supply = ("pnp", -5) if vin < 0 else ("npn", 5)
+    text = (
+        f"temperature\nvcc vcc 0 {supply}\nvin in 0 {vin}\nrin in b 10k\nrc vcc c 2k\n"
+        f"re e 0 470\nq1 c b e {instance}\n.model qm {kind} ({model})\n{temp}\n.op\n.end\n"
+    )
+    assert _agree(text, tmp_path) <= REGRESSION
+
+
 @pytest.mark.ngspice
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -299,8 +347,8 @@ def test_bad_model_parameters_are_refused_naming_the_model(params: dict, match: 
         (".model qm npn (iss=1e-15)", r"q1 \(model qm\): parameter iss changes the DC answer"),
         (".model qm npn (nkf=0.6)", r"q1 \(model qm\): parameter nkf changes the DC answer"),
         (".model qm npn (level=4)", r"q1 \(model qm\): bipolar transistor level 4 is not"),
-        (".model qm npn\n.temp 50", r"q1 \(model qm\): device temperature 50 °C differs from"),
-        (".model qm npn (tnom=30)", r"TNOM 30 °C; bipolar transistors are modelled natively at"),
+        (".model qm npn (tlev=3)\n.temp 50", r"q1 \(model qm\): TLEV=3 away from TNOM is not"),
+        (".model qm npn (tnom=30 tis1=1e-3)", r"parameter tis1 \(TLEV 3\) away from TNOM is not"),
     ],
 )
 def test_native_refusals_name_element_and_model(extra: str, match: str) -> None:

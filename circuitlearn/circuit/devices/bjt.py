@@ -5,7 +5,8 @@ With three nodes the substrate is ground, as in ngspice.
 
 Equations (normalised voltages vbe = p·(v_b' − v_e'), vbc = p·(v_b' − v_c'), p = +1 NPN,
 −1 PNP; every current multiplied by p at the terminals), re-derived from ngspice 39's
-``bjtload.c``, ``bjtsetup.c`` and ``bjttemp.c`` at TEMP = TNOM:
+``bjtload.c``, ``bjtsetup.c`` and ``bjttemp.c``, with the parameters at the device temperature
+(:func:`bjt_temperature`: ``.temp``, instance ``temp=``/``dtemp=``, the model's TNOM):
 
 - junction currents with ngspice's smooth reverse formula below −3·N·Vt:
   Ibe = IS·(exp(vbe/(NF·Vt)) − 1), Ibc = IS·(exp(vbc/(NR·Vt)) − 1); leakage
@@ -42,14 +43,8 @@ from circuitlearn.circuit.devices.base import (
     ModelTable,
     Series,
 )
-from circuitlearn.circuit.devices.junction import (
-    GMIN,
-    KELVIN,
-    MAX_EXP_ARG,
-    SQRT2,
-    pnjlim,
-    thermal_voltage,
-)
+from circuitlearn.circuit.devices.gummel_poon import base_resistance, bjt_temperature, gummel_poon
+from circuitlearn.circuit.devices.junction import GMIN, KELVIN, SQRT2, pnjlim
 from circuitlearn.circuit.elements import Element, _checked, _checked_params, _format, model_name
 from circuitlearn.circuit.expressions import Value
 from circuitlearn.errors import CircuitError
@@ -62,7 +57,6 @@ __all__ = [
     "Bipolar",
     "BipolarDevice",
     "BjtGroup",
-    "gummel_poon",
 ]
 
 BJT_DC_DEFAULTS: dict[str, float] = {
@@ -126,18 +120,18 @@ BJT_TABLE = ModelTable(
     nonnegative=frozenset({"ise", "isc", "vaf", "var", "ikf", "ikr", "irb", "rb", "rbm"})
     | {"re", "rc"},
 )
-"""The bipolar transistor's ``.model`` table. Temperature coefficients, charges and noise are
-kept for ngspice (no effect at TEMP = TNOM); IBE/IBC, the substrate diode ISS/NS,
-quasi-saturation (RCO, VO, GAMMA, QCO) and NKF change a DC answer and are refused natively."""
+"""The bipolar transistor's ``.model`` table. Temperature parameters (EG, XTI, XTB, TLEV 0/1 and
+the first/second-order coefficients) act through :func:`bjt_temperature`; charges and noise are
+kept for ngspice; IBE/IBC, the substrate diode ISS/NS, quasi-saturation (RCO, VO, GAMMA, QCO) and
+NKF change a DC answer and are refused natively, as are TLEV 2/3 away from TNOM."""
+
+_TLEV3 = frozenset({"tis1", "tis2", "tise1", "tise2", "tisc1", "tisc2"})
+"""Temperature coefficients of TLEV 3's saturation currents (refused natively away from TNOM)."""
 
 BJT_INSTANCE_PARAMS = frozenset({"areab", "areac", "temp", "dtemp"})
 """Q instance parameters kept besides ``area``, ``m`` and ``off`` (refused natively when they
 change the answer: AREAB/AREAC unlike AREA, a device temperature unlike TNOM)."""
 
-_C10 = 5528 / 212837625
-"""z¹⁰ coefficient of the series of (tan z − z)/(z·tan² z) (with 1/3, −4/45, −4/315 ...)."""
-_IRB_C = 14.59025
-_IRB_K = 2.4317
 _LEGACY_LEAK = 1e-4
 """ISE or ISC above this is a multiple of IS (``bjtsetup.c``'s SPICE2 rule)."""
 
@@ -197,115 +191,6 @@ class Bipolar(Element):
         copies = "" if self.m == 1.0 else f" m={_format(self.m)}"
         extra = "".join(f" {k}={_format(v)}" for k, v in self.params.items())
         return f"{self.name} {nodes} {self.model}{area}{copies}{extra}{' off' if self.off else ''}"
-
-
-def gummel_poon(
-    vbe: np.ndarray,
-    vbc: np.ndarray,
-    p: Mapping[str, np.ndarray],
-    gmin: float | np.ndarray = GMIN,
-) -> dict[str, np.ndarray]:
-    """Gummel–Poon DC currents and their derivatives at normalised junction voltages [V].
-
-    ``p`` holds per-device arrays: ``isat``, ``ise``, ``isc`` [A] (area included), ``vtf``,
-    ``vtr``, ``vte``, ``vtc`` (N·Vt [V] of each exponential), ``bf``, ``br``, ``inv_vaf``,
-    ``inv_var`` [1/V], ``inv_ikf``, ``inv_ikr`` [1/A] (0 = infinite). ``gmin`` [S] is the
-    conductance across each junction (ngspice's, times the multiplicity m).
-
-    Returns ``cc``, ``cb`` [A] (into collector' and base') with ``cc_be``, ``cc_bc``, ``cb_be``,
-    ``cb_bc`` [S] (∂/∂vbe, ∂/∂vbc), and ``qb`` with ``qb_be``, ``qb_bc`` [1/V].
-    """
-    cbe, gbe = _junction(vbe, p["isat"], p["vtf"])
-    cben, gben = _junction(vbe, p["ise"], p["vte"])
-    cbc, gbc = _junction(vbc, p["isat"], p["vtr"])
-    cbcn, gbcn = _junction(vbc, p["isc"], p["vtc"])
-    cben, gben = cben + gmin * vbe, gben + gmin
-    cbcn, gbcn = cbcn + gmin * vbc, gbcn + gmin
-    inv_vaf, inv_var, inv_ikf, inv_ikr = p["inv_vaf"], p["inv_var"], p["inv_ikf"], p["inv_ikr"]
-    q1 = 1.0 / (1.0 - inv_vaf * vbc - inv_var * vbe)
-    q2 = inv_ikf * cbe + inv_ikr * cbc
-    arg = np.maximum(0.0, 1.0 + 4.0 * q2)
-    knee = (inv_ikf != 0.0) | (inv_ikr != 0.0)
-    sq = np.where(knee & (arg != 0.0), np.sqrt(arg), 1.0)
-    qb = np.where(knee, q1 * (1.0 + sq) / 2.0, q1)
-    qb_be = q1 * (qb * inv_var + np.where(knee, inv_ikf * gbe / sq, 0.0))
-    qb_bc = q1 * (qb * inv_vaf + np.where(knee, inv_ikr * gbc / sq, 0.0))
-    br, bf = p["br"], p["bf"]
-    go = (gbc + (cbe - cbc) * qb_bc / qb) / qb
-    gm = (gbe - (cbe - cbc) * qb_be / qb) / qb - go
-    gpi = gbe / bf + gben
-    gmu = gbc / br + gbcn
-    return {
-        "cc": (cbe - cbc) / qb - cbc / br - cbcn,
-        "cb": cbe / bf + cben + cbc / br + cbcn,
-        "cc_be": gm + go,
-        "cc_bc": -go - gmu,
-        "cb_be": gpi,
-        "cb_bc": gmu,
-        "qb": qb,
-        "qb_be": qb_be,
-        "qb_bc": qb_bc,
-    }
-
-
-def _junction(v: np.ndarray, isat: np.ndarray, vtn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ngspice's BJT junction: IS·(exp(v/vtn) − 1) above −3·vtn, −IS·(1 + (3·vtn/(e·v))³) below."""
-    forward = v >= -3.0 * vtn
-    ev = np.exp(np.minimum(np.where(forward, v, 0.0) / vtn, MAX_EXP_ARG))
-    safe = np.where(forward, -1.0, v)
-    arg = (3.0 * vtn / (safe * math.e)) ** 3
-    current = np.where(forward, isat * (ev - 1.0), -isat * (1.0 + arg))
-    conductance = np.where(forward, isat * ev / vtn, isat * 3.0 * arg / safe)
-    return current, conductance
-
-
-def _base_resistance(
-    gp: Mapping[str, np.ndarray], p: Mapping[str, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """gx [S] of a current-dependent base resistance and ∂gx/∂vbe, ∂gx/∂vbc [S/V]."""
-    rbpr, rbpi, xjrb = p["rbpr"], p["rbpi"], p["xjrb"]
-    qb = gp["qb"]
-    resistance = rbpr + rbpi / qb
-    r_be = -rbpi * gp["qb_be"] / qb**2
-    r_bc = -rbpi * gp["qb_bc"] / qb**2
-    law = xjrb > 0.0
-    if law.any():  # ngspice's IRB law: R = RBM + 3·(RB − RBM)·(tan z − z)/(z·tan² z)
-        ratio = np.where(law, gp["cb"] / np.where(law, xjrb, 1.0), 1.0)
-        clamped = ratio < 1e-9
-        a = np.maximum(ratio, 1e-9)
-        root = np.sqrt(1.0 + _IRB_C * a)
-        # z = (√(1 + c·a) − 1)/(k·√a), written without the cancellation at small a
-        z = _IRB_C * np.sqrt(a) / (_IRB_K * (1.0 + root))
-        dz_da = (_IRB_C / _IRB_K) * (
-            0.5 / (np.sqrt(a) * (1.0 + root))
-            - np.sqrt(a) * _IRB_C / (2.0 * root * (1.0 + root) ** 2)
-        )
-        f, df_dz = _tan_law(z)
-        da_scale = np.where(clamped, 0.0, 3.0 * rbpi * df_dz * dz_da / np.where(law, xjrb, 1.0))
-        resistance = np.where(law, rbpr + 3.0 * rbpi * f, resistance)
-        r_be = np.where(law, da_scale * gp["cb_be"], r_be)
-        r_bc = np.where(law, da_scale * gp["cb_bc"], r_bc)
-    gx = 1.0 / resistance
-    return gx, -gx * gx * r_be, -gx * gx * r_bc
-
-
-def _tan_law(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """F(z) = (tan z − z)/(z·tan² z) and dF/dz; a series below z = 0.15, where the closed form
-    loses digits to cancellation (tan z − z ≈ z³/3), accurate to ~1e-17 there."""
-    small = z < 0.15
-    u = np.where(small, z, 0.0)
-    u2 = u * u
-    series = 1 / 3 - u2 * (4 / 45 + u2 * (4 / 315 + u2 * (8 / 4725 + u2 * (4 / 18711 + u2 * _C10))))
-    d_series = -u * (
-        8 / 45 + u2 * (16 / 315 + u2 * (48 / 4725 + u2 * (32 / 18711 + u2 * 10 * _C10)))
-    )
-    w = np.where(small, 1.0, z)
-    t = np.tan(w)
-    closed = (t - w) / (w * t * t)
-    d_closed = (t * t * w * t * t - (t - w) * (t * t + 2.0 * w * t * (1.0 + t * t))) / (
-        w * t * t
-    ) ** 2
-    return np.where(small, series, closed), np.where(small, d_series, d_closed)
 
 
 @dataclass
@@ -382,7 +267,7 @@ class BjtGroup:
         i_c = pol * (gp["cc"] + cc_be * dbe + cc_bc * dbc)
         i_b = pol * (gp["cb"] + cb_be * dbe + cb_bc * dbc)
         # current-dependent RB: i = gx(vbe, vbc)·(v_b − v_b'), with gx's own derivatives
-        gx, gx_be, gx_bc = _base_resistance(gp, self.params)
+        gx, gx_be, gx_bc = base_resistance(gp, self.params)
         mask = self.nonlinear_rb
         gx, gx_be, gx_bc = gx * mask, gx_be * mask, gx_bc * mask
         drop = e[..., self.base_outer] - e[..., self.base]
@@ -499,7 +384,7 @@ class BipolarDevice(Device):
     def native_issue(
         self, element: Element, model: ModelCard | None, temperature: float
     ) -> str | None:
-        """The model's own issue, a device temperature other than TNOM, AREAB/AREAC ≠ AREA."""
+        """The model's own issue, TLEV 2/3 temperature laws away from TNOM, AREAB/AREAC ≠ AREA."""
         assert isinstance(element, Bipolar) and model is not None
         issue = model.native_issue()
         if issue is not None:
@@ -507,11 +392,12 @@ class BipolarDevice(Device):
         tnom = float(model.value("tnom"))
         params = element.params
         celsius = float(params.get("temp", temperature + float(params.get("dtemp", 0.0))))
-        if celsius != tnom:
-            return (
-                f"device temperature {celsius:g} °C differs from the model's TNOM {tnom:g} °C; "
-                "bipolar transistors are modelled natively at TNOM only"
-            )
+        tlev = float(model.params.get("tlev", 0.0))
+        if celsius != tnom and tlev not in (0.0, 1.0):
+            return f"TLEV={tlev:g} away from TNOM is not modelled natively (TLEV 0 and 1 are)"
+        given = sorted(_TLEV3 & set(model.params))
+        if celsius != tnom and given:
+            return f"parameter {given[0]} (TLEV 3) away from TNOM is not modelled natively"
         for key in ("areab", "areac"):
             if key in params and params[key] != element.area:
                 return f"{key}={params[key]:g} unlike area={element.area:g} is not modelled"
@@ -543,21 +429,28 @@ class BipolarDevice(Device):
     def compile(
         self, elements: Sequence[Element], context: DeviceContext
     ) -> tuple[BjtGroup, list[Series]]:
-        """Transistor arrays at TNOM; RC, RE and a constant RB as series conductances."""
+        """Transistor arrays at each device's temperature (:func:`bjt_temperature`); RC, RE and
+        a constant RB as series conductances."""
         series: list[Series] = []
         rows: list[tuple] = []
         keys = ("isat", "ise", "isc", "vtf", "vtr", "vte", "vtc", "bf", "br")
         keys += ("inv_vaf", "inv_var", "inv_ikf", "inv_ikr", "rbpr", "rbpi", "xjrb", "m")
         values: dict[str, list[float]] = {k: [] for k in keys}
-        vt = thermal_voltage(context.temperature + KELVIN)
         for q in elements:
             assert isinstance(q, Bipolar)
             model = context.model(q.model)
             p = {k: float(v) for k, v in model.dc_params().items()}
+            for key in ("ise", "isc"):  # bjtsetup.c: SPICE2's leakage as a multiple of IS
+                p[key] = p[key] * p["is"] if p[key] > _LEGACY_LEAK else p[key]
+            if math.isinf(p["rbm"]):
+                p["rbm"] = p["rb"]
+            celsius = q.params.get("temp", context.temperature + q.params.get("dtemp", 0.0))
+            p = bjt_temperature(p, model.params, float(celsius) + KELVIN)
+            vt = p["vt"]
             area = float(q.area)
             scale = area * float(q.m)  # m parallel copies act as a larger area
             isat = p["is"] * scale
-            ise, isc = (p[k] * p["is"] if p[k] > _LEGACY_LEAK else p[k] for k in ("ise", "isc"))
+            ise, isc = p["ise"], p["isc"]
             nodes = {}
             for key, suffix, node in (
                 ("rc", "collector", q.collector),
@@ -574,8 +467,7 @@ class BipolarDevice(Device):
                         f"{p[key]:g} Ω gives an infinite conductance; use 0 for none",
                         element=q.name,
                     )
-            rb = p["rb"]
-            rbm = rb if math.isinf(p["rbm"]) else p["rbm"]
+            rb, rbm = p["rb"], p["rbm"]
             irb = 0.0 if math.isinf(p["irb"]) else p["irb"]
             nonlinear = rb > 0 and (rbm != rb or irb > 0)
             for key, suffix, node in (
