@@ -218,7 +218,12 @@ class BehavioralSource(Element):
         return {"expression": text, "params": params}
 
     def spice_card(self) -> str:
-        extra = "".join(f" {k}={_format(v)}" for k, v in self.params.items())
+        # ngspice 39 fails on a negative instance value after a B expression ("dtemp=-13":
+        # "unknown parameter (-)") but reads it in parentheses
+        extra = "".join(
+            f" {k}=({_format(v)})" if isinstance(v, float) and v < 0 else f" {k}={_format(v)}"
+            for k, v in self.params.items()
+        )
         return f"{self.name} {self.pos} {self.neg} {self.quantity}={self.expression}{extra}"
 
 
@@ -247,7 +252,7 @@ def parse_b_card(name: str, text: str) -> BehavioralSource:
         tail = (" " + body)[found.start() :]
         body = (" " + body)[: found.start()]
         for key, value in re.findall(r"(\w+)\s*=\s*(\S+)", tail):
-            number = try_parse_value(value)
+            number = try_parse_value(value[1:-1] if value[:1] + value[-1:] == "()" else value)
             params[key.lower()] = number if number is not None else value
         leftover = re.sub(r"(\w+)\s*=\s*(\S+)", "", tail).strip()
         if leftover:

@@ -209,3 +209,20 @@ def test_batched_states_share_one_evaluation() -> None:
         np.testing.assert_allclose(
             batched.jacobian_data[row], single.jacobian_data, rtol=1e-15, atol=0
         )
+
+
+@pytest.mark.ngspice
+def test_negative_instance_values_are_written_for_ngspice(tmp_path: Path) -> None:
+    """ngspice 39 fails on 'dtemp=-13' after a B expression; the card is written with
+    'dtemp=(-13)', which it reads (and so does the reader): same answer on both backends."""
+    circuit = Circuit("negative instance values")
+    circuit.add(VoltageSource("v1", "a", "0", 1.0))
+    circuit.add(BehavioralSource("b1", "q", "0", "i", "-1m*v(a)", {"dtemp": -13.0, "tc1": 0.02}))
+    circuit.add(Resistor("r1", "q", "0", 1e3))
+    card = circuit["b1"].spice_card()
+    assert card == "b1 q 0 i=-1m*v(a) dtemp=(-13) tc1=0.02"
+    assert from_spice(circuit.to_spice()) == circuit
+    text = "\n".join(circuit.to_spice().splitlines()[:-2]) + "\n"  # without .op/.end
+    reference = _ngspice_voltages(text, tmp_path)
+    assert solve_dc(circuit).voltages["q"] == pytest.approx(reference["q"], rel=1e-14)
+    assert reference["q"] == pytest.approx(1.0 * (1 + 0.02 * (27 - 13 - 27)), rel=1e-14)
