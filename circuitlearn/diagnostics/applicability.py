@@ -172,6 +172,9 @@ def analyze_applicability(
             "transresistance: a conductance scale that does not train"
         )
     nonreciprocal = [e.name for e in flat.elements_of(VCVS, CCCS, VCCS, CCVS)]
+    nonreciprocal += [  # transistors and other devices with asymmetric stamps
+        e.name for d in DEVICES if not d.reciprocal for e in flat.elements_of(d.element_class)
+    ]
     if nonreciprocal and method not in EXACT_LIMIT_METHODS:
         reasons.append(
             f"method {method!r} on a non-reciprocal circuit ({_list(nonreciprocal)}): its "

@@ -287,6 +287,17 @@ def test_batched_engine_gives_the_single_sample_gradients() -> None:
         assert _error(batched, single) <= 1e-6, method
 
 
+def test_applicability_names_transistors_as_nonlinear_and_nonreciprocal() -> None:
+    from circuitlearn.diagnostics.applicability import analyze_applicability
+
+    circuit = from_spice(LEARN_DECK)
+    for method in ("ep", "exact"):
+        reasons = analyze_applicability(circuit, ["r*"], method=method).reasons
+        assert any("bipolar transistor(s) q1, q2" in r for r in reasons), reasons
+        biased = [r for r in reasons if "non-reciprocal circuit (q1, q2)" in r]
+        assert len(biased) == (1 if method == "ep" else 0), reasons
+
+
 def test_power_balances_on_every_bjt_deck() -> None:
     for deck in BJT_DECKS:
         circuit = from_spice(NETLISTS / f"{deck}.cir")
