@@ -128,3 +128,25 @@ def test_batch_of_samples_equals_the_mean_of_single_gradients(method: str) -> No
         for key, value in compute_gradient(single, "r*", {"out": 0.3}).values.items():
             mean[key] = mean.get(key, 0.0) + value / len(v1)
     assert _relative(got, mean) < 1e-8
+
+
+def test_ep_is_exact_with_two_terminal_b_activations() -> None:
+    """B activations whose current depends only on their own terminal voltages (EBANA's
+    diodes) have symmetric Jacobians: plain EP needs no mirror and equals the exact gradient."""
+    deck = """EBANA activations only
+vin1 in1 0 1.1
+vin2 in2 0 -0.4
+vbp bp 0 0.25
+vbn bn 0 -0.25
+r1 in1 h 2k
+r2 in2 h 3k
+r3 h o 4k
+r4 o 0 6k
+bdp h bp I=1e-12*(exp(v(h,bp)/0.025)-1)
+bdn bn h I=1e-12*(exp(v(bn,h)/0.025)-1)
+bo o 0 I=1e-5*tanh(v(o)/0.2)
+.end
+"""
+    exact = compute_gradient(from_spice(deck), "r*", {"o": 0.1}, method="exact").values
+    ep = compute_gradient(from_spice(deck), "r*", {"o": 0.1}, method="ep", beta=1e-9).values
+    assert _relative(ep, exact) < 1e-5
