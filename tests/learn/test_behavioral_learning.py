@@ -149,4 +149,4 @@ bo o 0 I=1e-5*tanh(v(o)/0.2)
 """
     exact = compute_gradient(from_spice(deck), "r*", {"o": 0.1}, method="exact").values
     ep = compute_gradient(from_spice(deck), "r*", {"o": 0.1}, method="ep", beta=1e-9).values
-    assert _relative(ep, exact) < 1e-5
+    assert _relative(ep, exact) < 1e-8  # measured 7e-10 (centered EP, beta = 1e-9)
