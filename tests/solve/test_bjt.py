@@ -63,6 +63,21 @@ CELLS = {
 
 
 @pytest.mark.ngspice
+def test_a_vendor_model_card_runs_natively(tmp_path: Path) -> None:
+    """A 2N2222 card as vendors ship it: SPICE2-style case, Vceo/Icrating datasheet fields (which
+    ngspice ignores with a warning), charge parameters."""
+    text = (
+        "vendor 2n2222\nvcc c 0 5\nvb bb 0 0.9\nrb bb b 1k\nq1 c b 0 Q2N2222\n"
+        ".model Q2N2222 NPN(Is=14.34f Xti=3 Eg=1.11 Vaf=74.03 Bf=255.9 Ne=1.307 Ise=14.34f "
+        "Ikf=.2847 Xtb=1.5 Br=6.092 Nc=2 Isc=0 Ikr=0 Rc=1 Cjc=7.306p Mjc=.3416 Vjc=.75 Fc=.5 "
+        "Cje=22.01p Mje=.377 Vje=.75 Tr=46.91n Tf=411.1p Itf=.6 Vtf=1.7 Xtf=3 Rb=10 Vceo=40 "
+        "Icrating=800m)\n.op\n.end\n"
+    )
+    assert from_spice(text).models["q2n2222"].native_issue() is None
+    assert _agree(text, tmp_path) <= REGRESSION
+
+
+@pytest.mark.ngspice
 @pytest.mark.parametrize("cell", sorted(CELLS))
 def test_single_transistor_cells_agree_with_ngspice(cell: str, tmp_path: Path) -> None:
     """IRB's tan law, ISE > 1e-4 as a multiple of IS, m copies with their own gmin, PNP, a

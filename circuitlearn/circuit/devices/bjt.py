@@ -99,6 +99,7 @@ _CHARGE_AND_NOISE = {
     "cje", "vje", "mje", "tf", "xtf", "vtf", "itf", "ptf", "cjc", "vjc", "mjc", "xcjc", "tr",
     "cjs", "vjs", "mjs", "fc", "kf", "af", "vbe_max", "vbc_max", "vce_max", "pd_max", "ic_max",
     "ib_max", "te_max", "rth0", "npn", "pnp",
+    "vceo", "icrating",  # PSpice datasheet fields on vendor cards: ngspice ignores them, warning
 }  # fmt: skip
 _ALIASES = {
     "va": "vaf", "ik": "ikf", "c2": "ise", "vb": "var", "c4": "isc", "pe": "vje", "me": "mje",
