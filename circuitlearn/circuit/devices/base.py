@@ -290,10 +290,6 @@ class Device(ABC):
         nodes = element.nodes
         return [(nodes[0], n) for n in nodes[1:]]
 
-    def expression_fields(self, element: Element) -> dict[str, Value]:
-        """Values besides :meth:`Element.values` that may hold ``.param`` expressions."""
-        return dict(getattr(element, "params", {}) or {})
-
     # -- native solver ------------------------------------------------------------------------
     def native_issue(
         self, element: Element, model: ModelCard | None, temperature: float

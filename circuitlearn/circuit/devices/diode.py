@@ -309,9 +309,6 @@ class DiodeDevice(Device):
         card.no_extra(args[3:], self.usage)
         return Diode(name, anode, cathode, model, area, copies)
 
-    def expression_fields(self, element: Element) -> dict:
-        return {}
-
     def internal_nodes(self, element: Element, model: ModelCard | None) -> dict[str, str]:
         """``d1#internal`` behind the anode when the model has RS."""
         assert isinstance(element, Diode) and model is not None
