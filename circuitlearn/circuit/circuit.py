@@ -302,7 +302,7 @@ class Circuit:
             self._elements.values(),
             self.models,
             self.subcircuits,
-            set(self.params),
+            set(self.params) | {"temper"},
             outer_models={},
             where="",
         )
@@ -311,7 +311,9 @@ class Circuit:
         """The solver-ready form: subcircuits expanded, expressions evaluated, models resolved."""
         self.validate()
         check_expansion(self)
-        env = resolve_scope(self.params, {}, "the top level")
+        # TEMPER is the circuit temperature [°C] in every expression (ngspice 39: .param, element
+        # values, model parameters), unless a .param of that name replaces it
+        env = resolve_scope(self.params, {"temper": self.temperature}, "the top level")
         flat = Circuit(self.title)
         flat.temperature = self.temperature
         flat.options = dict(self.options)

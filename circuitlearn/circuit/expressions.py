@@ -235,7 +235,7 @@ def _lookup(name: str, env: Mapping[str, float], text: str) -> float:
     if name in env:
         return float(env[name])
     hint = (
-        " (ngspice 39 knows TEMPER only in B sources, not in {...} expressions)"
+        " (TEMPER, the circuit temperature, has a value when a circuit is flattened)"
         if name == "temper"
         else ""
     )

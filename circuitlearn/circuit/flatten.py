@@ -8,6 +8,7 @@ expansion limits checked before anything is expanded, and the recursive copy wit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -24,9 +25,16 @@ from circuitlearn.circuit.elements import (
     SubcircuitInstance,
     VoltageSource,
 )
-from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
+from circuitlearn.circuit.expressions import (
+    Expression,
+    Value,
+    evaluate,
+    expression_names,
+    resolve_params,
+)
 from circuitlearn.circuit.models import Model
 from circuitlearn.circuit.opaque import OpaqueElement
+from circuitlearn.circuit.units import format_value
 from circuitlearn.circuit.waveforms import resolve_spec
 from circuitlearn.errors import CircuitError
 
@@ -337,8 +345,10 @@ def expand(
                     element=element.name,
                 )
             changes["terminals"] = tuple(node(n) for n in element.terminals)
+            rest = _evaluated_rest(element.rest, env)
             if path and element.name[0] in "kw":
-                changes["rest"] = _renamed_rest(element, local, models, flat)
+                rest = _renamed_rest(replace(element, rest=rest), local, models, flat)
+            changes["rest"] = rest
         if getattr(element, "model", ""):
             model = models[element.model]
             changes["model"] = model.name
@@ -351,6 +361,26 @@ def expand(
                 f"{exc} (while expanding {scope.title if not path else 'instance ' + path[0]})",
                 element=element.name,
             ) from None
+
+
+_BRACED = re.compile(r"\{([^{}]*)\}")
+
+
+def _evaluated_rest(rest: str, env: Mapping[str, float]) -> str:
+    """An opaque card's text with each ``{expr}`` of parameters replaced by its value in ``env``
+    (the flat deck has no ``.param`` cards, and inside a subcircuit the values are per instance,
+    e.g. K's coupling ``{l12/sqrt(l11*l22)}``); a brace naming anything else stays as written."""
+
+    def value(match: re.Match[str]) -> str:
+        text = match.group(1)
+        try:
+            if not expression_names(text) <= set(env):
+                return match.group(0)
+            return format_value(evaluate(text, env))
+        except ValueError:
+            return match.group(0)
+
+    return _BRACED.sub(value, rest)
 
 
 def _renamed_rest(

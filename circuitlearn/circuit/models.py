@@ -27,7 +27,9 @@ __all__ = [
     "IS_FLOOR",
     "MODEL_KINDS",
     "MOS1_DC_DEFAULTS",
+    "STRING_PARAMS",
     "Model",
+    "ModelWord",
     "check_word",
 ]
 
@@ -58,6 +60,22 @@ MODEL_KINDS: dict[str, str] = {
 """Model types ngspice 39 reads, with what they describe."""
 
 _BAD = set(" \t\n\r\f\v=(){},;'\"")
+
+STRING_PARAMS = frozenset({"version"})
+"""Model parameters ngspice reads as a string (BSIM3/BSIM4/SOI ``version=4.8.2``)."""
+
+
+class ModelWord(str):
+    """A string-valued model parameter kept as written (``version=3.3.0`` selects a BSIM
+    release in ngspice); the native solver models no device that reads one.
+
+    Examples
+    --------
+    >>> Model("n1", "nmos", {"level": 54, "version": ModelWord("4.8.2")}).spice_card()
+    '.model n1 nmos (level=54 version=4.8.2)'
+    """
+
+    __slots__ = ()
 
 
 def check_word(text: object, what: str) -> str:
@@ -111,8 +129,10 @@ class Model:
     (1e-12, 1.0)
     >>> m.spice_card()
     '.model dmod d (is=1e-12)'
-    >>> Model("q1", "npn", {"bf": 100}).native_issue()
-    'bipolar transistor models (npn) are not modelled natively'
+    >>> Model("q1", "npn", {"bf": 100}).native_issue() is None  # Gummel-Poon, native
+    True
+    >>> Model("j1", "njf", {"beta": 1e-4}).native_issue()
+    'JFET models (njf) are not modelled natively'
     """
 
     name: str
@@ -214,7 +234,7 @@ class Model:
 
     def spice_card(self) -> str:
         body = " ".join(
-            f"{k}={v if isinstance(v, Expression) else format_value(v)}"
+            f"{k}={v if isinstance(v, (Expression, ModelWord)) else format_value(v)}"
             for k, v in self.params.items()
         )
         return f".model {self.name} {self.kind} ({body})"
@@ -223,6 +243,10 @@ class Model:
 def _check_param(model: str, key: str, value: object) -> Value:
     if isinstance(value, Expression):
         return value
+    if isinstance(value, ModelWord):
+        if key not in STRING_PARAMS:
+            raise CircuitError(f"model {model}: parameter {key} must be a number; got {value!r}")
+        return ModelWord(check_word(str(value), f"model {model}: parameter {key}"))
     if isinstance(value, str):
         try:
             return Expression(value)

@@ -234,7 +234,7 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
         "or rNAME n1 n2 RMODEL [l=.. w=..]"
     )
     who = f"resistor {name}"
-    args, keywords = split_arguments(_unbracket(tokens), ctx, who)
+    args, keywords = split_arguments(_tc_pair(_unbracket(tokens)), ctx, who)
     n1, n2 = _nodes(args, 2, ctx, who, usage)
     rest = args[2:]
     model: str | None = None
@@ -249,6 +249,7 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
         for key in ("l", "w"):
             keywords.pop(key, None)  # geometry only matters without a value
     ac = parse_value(keywords.pop("ac"), ctx, who) if "ac" in keywords else None
+    keywords.pop("noisy", None)  # ngspice's noise switch: no DC effect, not kept
     scale = parse_value(keywords.pop("scale"), ctx, who) if "scale" in keywords else 1.0
     copies = parse_value(keywords.pop("m"), ctx, who) if "m" in keywords else 1.0
     thermal = {k: parse_value(keywords.pop(k), ctx, who) for k in _RES_THERMAL if k in keywords}
@@ -269,6 +270,32 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
 
 _RES_THERMAL = ("tc1", "tc2", "tce", "temp", "dtemp")
 """Resistor instance parameters of its temperature dependence (ngspice 39's ``restemp.c``)."""
+
+
+def _tc_pair(tokens: list[Token]) -> list[Token]:
+    """PSpice's ``TC=tc1,tc2`` (or ``TC=tc1``) on a resistor, as ngspice 39 reads it, rewritten
+    as ``tc1=.. tc2=..``."""
+    out: list[Token] = []
+    index = 0
+    while index < len(tokens):
+        window = tokens[index : index + 5]
+        if (
+            len(window) >= 3
+            and window[0].is_word
+            and window[0].text.lower() == "tc"
+            and window[1].kind == "punct"
+            and window[1].text == "="
+            and window[2].kind != "punct"
+        ):
+            out += [Token("tc1", "word"), window[1], window[2]]
+            index += 3
+            if len(window) == 5 and window[3].text == "," and window[4].kind != "punct":
+                out += [Token("tc2", "word"), window[1], window[4]]
+                index += 2
+            continue
+        out.append(tokens[index])
+        index += 1
+    return out
 
 
 def _temperature_factor(
@@ -341,6 +368,13 @@ def _source(name: str, tokens: list[Token], ctx: CardContext) -> Element:
             if dc is not None:
                 raise ctx.error(f"{who}: DC value given twice")
             dc = parse_value(rest[index], ctx, who)
+        elif (
+            token.kind == "punct"
+            and token.text == "="
+            and spec
+            and spec[-1].lower() in {"ac", "distof1", "distof2"}
+        ):
+            pass  # 'ac=1' reads as 'ac 1' (ngspice 39)
         elif _is_value(token) and not spec:
             if dc is not None:
                 raise ctx.error(f"{who}: DC value given twice")

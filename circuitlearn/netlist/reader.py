@@ -18,9 +18,9 @@ from circuitlearn.circuit.circuit import (
     Circuit,
     Subcircuit,
 )
-from circuitlearn.circuit.elements import Element, SubcircuitInstance
+from circuitlearn.circuit.elements import GROUND, Element, SubcircuitInstance, normalize_node
 from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
-from circuitlearn.circuit.models import MODEL_KINDS, Model
+from circuitlearn.circuit.models import MODEL_KINDS, STRING_PARAMS, Model, ModelWord
 from circuitlearn.circuit.topology import check_topology
 from circuitlearn.circuit.units import try_parse_value
 from circuitlearn.errors import CircuitError, NetlistError
@@ -40,7 +40,7 @@ __all__ = ["IGNORED_CARDS", "MAX_SUBCKT_NESTING", "flat_origins", "from_spice"]
 IGNORED_CARDS = frozenset({
     ".op", ".dc", ".tran", ".ac", ".noise", ".tf", ".sens", ".pz", ".disto", ".four", ".fourier",
     ".print", ".plot", ".save", ".probe", ".meas", ".measure", ".width", ".nodeset", ".ic",
-    ".options", ".option", ".opt",
+    ".options", ".option", ".opt", ".csparam", ".sp", ".pss",
 })  # fmt: skip
 """Analysis, output and option cards that do not change the DC circuit: skipped and recorded."""
 
@@ -283,6 +283,8 @@ class _Reader:
             for token in tokens:
                 if not token.is_word:
                     raise ctx.error(f".global: expected node names; got {token.text!r}")
+                if normalize_node(token.text, element=".global") == GROUND:
+                    continue  # '.global gnd': ground is global already (ngspice accepts it)
                 self.stack[0].circuit.add_global(token.text)
         elif word == ".title":
             self.stack[0].circuit.title = ctx.card.text[len(word) :].strip() or "circuit"
@@ -503,7 +505,7 @@ class _Reader:
 
     def _resolve_top_params(self, scope: _Scope) -> None:
         """Evaluate the top-level ``.param`` definitions in order, locating the first bad one."""
-        env: dict[str, float] = {}
+        env: dict[str, float] = {"temper": self.temperature}
         for name, value in scope.circuit.params.items():
             try:
                 env = resolve_params({name: value}, env)
@@ -537,9 +539,16 @@ def _model_card(tokens: list[Token], ctx: CardContext) -> tuple[str, str, dict[s
             index += 1
         if index >= len(rest) or rest[index].kind == "punct":
             raise ctx.error(f"{who}: parameter {key.text.lower()} has no value")
-        if key.text.lower() in params:
-            raise ctx.error(f"{who}: parameter {key.text.lower()} is given twice")
-        params[key.text.lower()] = parse_value(rest[index], ctx, who)
+        params.pop(key.text.lower(), None)  # given twice: the last wins, as in ngspice 39
+        value = rest[index]
+        if (
+            key.text.lower() in STRING_PARAMS
+            and value.kind == "word"
+            and try_parse_value(value.text) is None
+        ):
+            params[key.text.lower()] = ModelWord(value.text)  # version=4.8.2, kept as written
+        else:
+            params[key.text.lower()] = parse_value(value, ctx, who)
         index += 1
     return name, kind, params
 

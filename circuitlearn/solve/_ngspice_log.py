@@ -110,7 +110,7 @@ _FAILURE = re.compile(
 _CHATTER = re.compile(
     r"stepping (?:failed|completed)|gmin increment|gmin step|source step", re.IGNORECASE
 )
-_ERROR = re.compile(r"\berror\b", re.IGNORECASE)
+_ERROR = re.compile(r"\berror\b|undefined parameter|cannot compute substitute", re.IGNORECASE)
 _WRAPPED = re.compile(r"(?P<kind>[vi])\((?P<inner>[^()]+)\)")
 _TOTITER = re.compile(r"Total iterations\s*=\s*(\d+)")
 _log = logging.getLogger("circuitlearn.solve.ngspice")
@@ -242,7 +242,12 @@ def load_errors(text: str) -> list[str]:
             continue
         extra = []  # the card and the reason, or the rest of the sentence
         for follow in lines[k + 1 : k + 3]:
-            if not follow or _is_diagnostic(follow) or _ERROR.search(follow):
+            if (
+                not follow
+                or _is_diagnostic(follow)
+                or _ERROR.search(follow)
+                or follow.lower().startswith("netlist line no.")
+            ):
                 break
             extra.append(follow)
         errors.append(" ".join([line.rstrip(" -"), *extra]))

@@ -670,14 +670,16 @@ class _Engine:
         rc = self._lib.ngSpice_Circ(self._ffi.new("char *[]", [*keep, self._ffi.NULL]))
         out = "\n".join(self._ng.lines)
         self.loaded = True
-        if rc != 0 or load_errors(out):
+        if rc != 0 or self._ng.exited or load_errors(out):
+            # after a fatal error (e.g. 'Cannot compute substitute') ngspice has exited: quote
+            # it instead of failing on the cleanup command
             self.unload()
             raise BackendError(f"ngspice refused the netlist: {quote_errors(out)}", log=_tail(out))
         self.owner = owner
 
     def unload(self) -> None:
-        """Remove the loaded circuit and every plot."""
-        if self.loaded:
+        """Remove the loaded circuit and every plot (nothing to remove once ngspice exited)."""
+        if self.loaded and not self._ng.exited:
             self.command("destroy all")
             self.command("remcirc")
         self.loaded = False

@@ -106,7 +106,7 @@ def test_values_match_ngspice(text: str, value: float) -> None:
         ("log(-1)", "out of the function's domain"),
         ("pow(-2,0.5)", "out of the function's domain"),
         ("1e400", "overflows"),
-        ("temper + 1", "TEMPER only in B sources"),
+        ("temper + 1", "TEMPER, the circuit temperature, has a value when a circuit is flattened"),
         ("pi", "unknown parameter 'pi'"),
     ],
 )
