@@ -198,15 +198,15 @@ class _Reader:
     def read(self, text: str) -> Circuit:
         title, cards, skipped = split_cards(text, path=self.path)
         cards, included_skipped = expand_includes(cards, path=self.path)
-        self.models = self._scan_models(cards)
+        self.models, card_models = self._scan_models(cards)
         self.temperature, self.temperature_card = _scan_temperature(cards)
         top = Circuit(title or "circuit")
         top.source_path = self.path
         top.ignored_cards.extend((card.line, card.text) for card in skipped + included_skipped)
         self.stack = [_Scope(top, None, None)]
         self.scopes = list(self.stack)
-        for card in cards:
-            ctx = CardContext(card, self.path, self.models, temperature=self.temperature)
+        for card, visible in zip(cards, card_models, strict=True):
+            ctx = CardContext(card, self.path, visible, temperature=self.temperature)
             tokens = tokenize(card, path=card.path or self.path)
             try:
                 self._card(tokens, ctx)
@@ -232,15 +232,40 @@ class _Reader:
         self._resolve_top_params(self.stack[0])
         return top
 
-    def _scan_models(self, cards: list[Card]) -> dict[str, tuple[str, dict[str, Value]]]:
-        """Every ``.model`` card, read ahead: some element cards read differently with one."""
-        models: dict[str, tuple[str, dict[str, Value]]] = {}
-        for card in cards:
-            if card.text[:6].lower() == ".model":
+    def _scan_models(
+        self, cards: list[Card]
+    ) -> tuple[
+        dict[str, tuple[str, dict[str, Value]]], list[dict[str, tuple[str, dict[str, Value]]]]
+    ]:
+        """Every ``.model`` card, read ahead: some element cards read differently with one (a
+        resistor's value from its model, where a Q card's nodes end). Returns all of them by name
+        and, per card, the models visible there: ngspice's scoping, where a ``.model`` inside a
+        ``.subckt`` (anywhere in its body) hides one of that name outside it."""
+        Models = dict[str, tuple[str, dict[str, Value]]]
+        every: Models = {}
+        own: dict[tuple[int, ...], Models] = {(): {}}
+        scopes: list[tuple[int, ...]] = []
+        path: tuple[int, ...] = ()
+        for index, card in enumerate(cards):
+            head = card.text[:7].lower()
+            if head.startswith(".subckt"):
+                path = (*path, index)
+                own[path] = {}
+            scopes.append(path)
+            if head.startswith(".ends") and path:
+                path = path[:-1]
+            if head.startswith(".model"):
                 ctx = CardContext(card, self.path)
                 name, kind, params = _model_card(tokenize(card, path=card.path)[1:], ctx)
-                models[name.lower()] = (kind, params)
-        return models
+                every[name.lower()] = (kind, params)
+                own[path][name.lower()] = (kind, params)
+        visible: dict[tuple[int, ...], Models] = {}
+        for scope in set(scopes):
+            merged: Models = {}
+            for depth in range(len(scope) + 1):
+                merged.update(own.get(scope[:depth], {}))
+            visible[scope] = merged
+        return every, [visible[scope] for scope in scopes]
 
     # -- cards ------------------------------------------------------------------------------
     def _card(self, tokens: list[Token], ctx: CardContext) -> None:

@@ -194,3 +194,43 @@ def test_a_fatal_ngspice_error_is_quoted(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "destroy all" not in done.stderr and "Undefined parameter [kval]" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+SCOPED_MODELS_DECK = """a local .model hides the outer one of that name
+V1 a 0 1
+X1 a b outer
+R1 b 0 1k
+X2 a c outer2
+R2 c 0 1k
+D1 a d dx
+R3 d 0 1k
+.subckt outer p q
+R1 p q rm
+D1 p n dx
+R2 n 0 1k
+X1 q 0 inner
+.subckt inner s t
+R1 s t rm
+.model rm r r=8k
+.ends
+.model rm r r=2k
+.model dx d is=1e-12
+.ends
+.subckt outer2 p q
+R1 p q rm
+.ends
+.model rm r r=4k
+.model dx d is=1e-14
+.op
+.end
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "ngspice"])
+def test_a_model_inside_a_subcircuit_hides_the_outer_one(tmp_path: Path, backend: str) -> None:
+    # the resistor's value is read from its model when the card is read: the model visible in
+    # the card's own .subckt (defined anywhere in its body) wins, as in ngspice
+    flat = from_spice(SCOPED_MODELS_DECK).flatten()
+    assert flat["r.x1.r1"].resistance == 2e3 and flat["r.x2.r1"].resistance == 4e3
+    assert flat["r.x1.x1.r1"].resistance == 8e3
+    _agree(SCOPED_MODELS_DECK, operating_point(SCOPED_MODELS_DECK, tmp_path), backend=backend)
