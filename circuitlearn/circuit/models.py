@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from circuitlearn.circuit.devices import model_table
+from circuitlearn.circuit.devices import ModelTable, model_table
 from circuitlearn.circuit.devices.diode import DIODE_DC_DEFAULTS, IS_FLOOR
 from circuitlearn.circuit.devices.mosfet import MOS1_DC_DEFAULTS
 from circuitlearn.circuit.expressions import Expression, Value
@@ -150,10 +150,12 @@ class Model:
                 f"{', '.join(MODEL_KINDS)}"
             )
         object.__setattr__(self, "kind", kind)
-        table = model_table(kind)
-        aliases = table.aliases if table is not None else {}
         if not isinstance(self.params, dict):
             raise CircuitError(f"model {name}: params must be a dict; got {self.params!r}")
+        table = model_table(kind)
+        if table is not None and not _table_applies(table, self.params):
+            table = None  # another level (VBIC's PE is not Gummel-Poon's VJE): ngspice's business
+        aliases = table.aliases if table is not None else {}
         params: dict[str, Value] = {}
         for key, value in self.params.items():
             text = str(key).strip().lower()
@@ -238,6 +240,18 @@ class Model:
             for k, v in self.params.items()
         )
         return f".model {self.name} {self.kind} ({body})"
+
+
+def _table_applies(table: ModelTable, params: dict[object, object]) -> bool:
+    """Whether a device table's aliases and range checks hold for a card with these parameters:
+    at the levels the native solver models, or at every level where the table says so."""
+    level = next((v for k, v in params.items() if str(k).strip().lower() == "level"), 1.0)
+    if table.check_every_level or isinstance(level, (str, Expression)):
+        return True
+    try:
+        return float(level) in table.native_levels  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return True
 
 
 def _check_param(model: str, key: str, value: object) -> Value:

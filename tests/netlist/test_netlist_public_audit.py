@@ -234,3 +234,23 @@ def test_a_model_inside_a_subcircuit_hides_the_outer_one(tmp_path: Path, backend
     assert flat["r.x1.r1"].resistance == 2e3 and flat["r.x2.r1"].resistance == 4e3
     assert flat["r.x1.x1.r1"].resistance == 8e3
     _agree(SCOPED_MODELS_DECK, operating_point(SCOPED_MODELS_DECK, tmp_path), backend=backend)
+
+
+VBIC_DECK = """a VBIC card keeps its own parameter names
+V1 c 0 2
+I1 0 b 2u
+Q1 c b 0 0 qv
+.model qv npn level=4 is=1e-16 bf=120 nf=1 pe=0.9 me=0.4 pc=0.7 mc=0.3 tref=27 vef=20 rbx=50
+.op
+.end
+"""
+
+
+def test_gummel_poon_aliases_stay_off_other_bipolar_levels(tmp_path: Path) -> None:
+    # ngspice's VBIC has its own PE/ME/PC/MC/TREF; renaming them to Gummel-Poon's VJE/MJE/...
+    # (unknown to VBIC, so ignored) changed ngspice's answer
+    model = from_spice(VBIC_DECK).models["qv"]
+    assert {"pe", "me", "pc", "mc", "tref"} <= set(model.params)
+    gummel_poon = from_spice(VBIC_DECK.replace("level=4 ", "")).models["qv"]
+    assert {"vje", "mje", "vjc", "mjc", "tnom"} <= set(gummel_poon.params)
+    _agree(VBIC_DECK, operating_point(VBIC_DECK, tmp_path), backend="ngspice")
