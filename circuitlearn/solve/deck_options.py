@@ -21,10 +21,13 @@ NO_DC_EFFECT = frozenset({
     "itl4", "itl5", "itl6", "gminsteps", "srcsteps", "gminfactor", "noopiter", "acct", "noacct",
     "list", "nolist", "node", "nonode", "opts", "nopage", "nomod", "noinit", "keepopinfo",
     "savecurrents", "maxwarns", "warn", "method", "maxord", "xmu", "bypass", "interp", "klu",
-    "sparse", "norefvalue", "seed", "cshunt",
+    "sparse", "norefvalue", "seed", "cshunt", "post", "lvlcod", "lvltim", "limpts", "limtim",
+    "numdgt", "cptime",
 })  # fmt: skip
 """ngspice options that cannot change a DC operating point beyond its tolerances (convergence
-controls, transient-only settings, output control): the native solver ignores them."""
+controls, transient-only settings, output control, and the SPICE2/HSPICE output options old
+decks carry: post, lvlcod, lvltim, limpts, limtim, numdgt, cptime): the native solver ignores
+them."""
 
 NATIVE_VALUES: dict[str, float] = {
     "gmin": 1e-12,

@@ -254,3 +254,17 @@ def test_gummel_poon_aliases_stay_off_other_bipolar_levels(tmp_path: Path) -> No
     gummel_poon = from_spice(VBIC_DECK.replace("level=4 ", "")).models["qv"]
     assert {"vje", "mje", "vjc", "mjc", "tnom"} <= set(gummel_poon.params)
     _agree(VBIC_DECK, operating_point(VBIC_DECK, tmp_path), backend="ngspice")
+
+
+def test_spice2_output_options_run_natively(tmp_path: Path) -> None:
+    # SPICE2/HSPICE output and timestep options of old decks (ngspice's rtlinv.cir, schmitt.cir)
+    deck = """old options
+.options post lvlcod=2 lvltim=1 limpts=100 limtim=2 numdgt=8 cptime=10
+V1 a 0 5
+R1 a b 1k
+D1 b 0 dm
+.model dm d is=1e-14
+.op
+.end
+"""
+    _agree(deck, operating_point(deck, tmp_path))
