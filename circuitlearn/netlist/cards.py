@@ -131,7 +131,7 @@ def parse_value(token: Token, ctx: CardContext, who: str) -> Value:
         hint = (
             " (NaN and inf are not values)"
             if token.text.lower().strip("+-") in {"nan", "inf"}
-            else ""
+            else _rkm_hint(token.text)
         )
         raise ctx.error(
             f"{who}: bad number {token.text!r}{hint}; expected a number such as 1k, 2.2u, "
@@ -140,6 +140,24 @@ def parse_value(token: Token, ctx: CardContext, who: str) -> Value:
     if not math.isfinite(value):
         raise ctx.error(f"{who}: number {token.text!r} overflows to infinity")
     return value
+
+
+_RKM = re.compile(r"^(\d+)(meg|[tgkmunpfr])(\d+)$", re.IGNORECASE)
+
+
+def _rkm_hint(text: str) -> str:
+    """For RKM notation (``4K7``, ``2m5``, ``2R5``): plain ngspice 39 reads only the number and
+    its scale (4K7 is 4k, 2R5 is 2), ignoring the digits after it; RKM needs ngspice's
+    ``ngbehavior=lt``. Refused rather than read either way, with the value written out."""
+    match = _RKM.match(text)
+    if match is None:
+        return ""
+    whole, scale, fraction = match.groups()
+    meant = f"{whole}.{fraction}{'' if scale.lower() == 'r' else scale}"
+    return (
+        f" (RKM notation: write {meant}; plain ngspice 39 reads it as "
+        f"{whole}{'' if scale.lower() == 'r' else scale}, dropping '{fraction}')"
+    )
 
 
 def parse_expression(text: str, ctx: CardContext, who: str) -> Expression:
