@@ -604,7 +604,7 @@ def _run_conservation(args: argparse.Namespace) -> Outcome:
 def _add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "config", metavar="PRESET|CONFIG.toml",
-        help="a packaged preset's name (e.g. iris_aep, fashion_drn_xs) or a TOML config file",
+        help="a packaged preset's name (e.g. iris, fashion_drn_xs) or a TOML config file",
     )  # fmt: skip
     parser.add_argument(
         "--seed", type=int, default=None, metavar="S",
@@ -614,13 +614,17 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
         "--epochs", type=int, default=None, metavar="N", help="override [learning] epochs"
     )
     parser.add_argument(
+        "--method", default=None, choices=_method_names(trainable=True),
+        help="override [learning] method",
+    )  # fmt: skip
+    parser.add_argument(
         "--resume", action="store_true", help="continue from the last checkpoint in --out"
     )
     parser.add_argument(
         "--out",
         default=None,
         metavar="DIR",
-        help="run directory (default: runs/<config stem>, or runs/<config stem>-seed<S>)",
+        help="run directory (default: runs/<config stem>[-<method>][-seed<S>])",
     )
 
 
@@ -628,10 +632,15 @@ def _run_train(args: argparse.Namespace) -> Outcome:
     from circuitlearn.train.config import load_config, with_overrides
     from circuitlearn.train.trainer import TrainingStoppedError, train
 
-    config = with_overrides(load_config(args.config), seed=args.seed, epochs=args.epochs)
+    config = with_overrides(
+        load_config(args.config), seed=args.seed, epochs=args.epochs, method=args.method
+    )
     out = args.out
-    if out is None and args.seed is not None:  # one run directory per seed by default
-        out = Path("runs") / f"{Path(config.source).stem}-seed{args.seed}"
+    if out is None and (args.seed is not None or args.method is not None):
+        # one run directory per overridden method and seed by default
+        method = "" if args.method is None else f"-{args.method}"
+        seed = "" if args.seed is None else f"-seed{args.seed}"
+        out = Path("runs") / f"{Path(config.source).stem}{method}{seed}"
     try:
         result = train(config, out, resume=args.resume)
     except TrainingStoppedError as exc:  # a run that stopped still reports as a run

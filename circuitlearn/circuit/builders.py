@@ -13,7 +13,8 @@ Naming
   output nodes ``out<k>`` with 0-A nudging current sources ``inudge_<k>`` (``I 0 out<k>``: a
   positive value injects current into the output), diode bias nodes ``bias_hi`` / ``bias_lo``
   driven by ``vbias_hi`` / ``vbias_lo``, diodes ``d_h<l>_<j>_up`` (hidden → bias_hi) and
-  ``d_h<l>_<j>_dn`` (bias_lo → hidden). Unit indices start at 0.
+  ``d_h<l>_<j>_dn`` (bias_lo → hidden) — or, with ``activation="nmos"``, diode-connected NMOS
+  transistors ``m_h<l>_<j>_up`` / ``m_h<l>_<j>_dn`` on the same edges. Unit indices start at 0.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from circuitlearn.circuit.elements import (
     VCVS,
     CurrentSource,
     Diode,
+    Mosfet,
     Resistor,
     VoltageSource,
     normalize_node,
@@ -48,8 +50,11 @@ from circuitlearn.circuit.models import Model
 from circuitlearn.errors import CircuitError
 
 __all__ = [
+    "ACTIVATIONS",
+    "DEFAULT_BIAS_VOLTAGES",
     "DEFAULT_G_RANGE",
     "MAX_BIAS_OVERLAP",
+    "NMOS_ACTIVATION_MODEL",
     "LayeredNetwork",
     "crossbar",
     "from_networkx",
@@ -200,6 +205,20 @@ class LayeredNetwork:
         return circuit
 
 
+ACTIVATIONS = ("diode", "nmos")
+"""Hidden-node clamps of :func:`kendall_network`: junction diodes or diode-connected NMOS."""
+
+DEFAULT_BIAS_VOLTAGES = (0.3, -0.3)
+"""[V] Default diode rails (low, high) of :func:`kendall_network`: overlapping by 0.6 V, so both
+diodes of a hidden node near 0 V are 0.3 V forward and the activation is soft and nonlinear
+everywhere (with (0, 0) a random network's hidden nodes sit near 0 V with every diode off, and
+the network is linear)."""
+
+NMOS_ACTIVATION_MODEL = {"level": 1.0, "vto": 0.3, "kp": 2e-4}
+"""Level-1 NMOS of the ``nmos`` activation: diode-connected (gate on drain, bulk on source), each
+conducts ½·KP·(V − VTO)² above VTO = 0.3 V (W = L): 2.25 µA at 0.45 V, where its conductance is
+30 µS, comparable to the default crossbar conductances."""
+
 MAX_BIAS_OVERLAP = 1.3
 """[V] Largest ``low − high`` of ``kendall_network``'s bias rails: two diodes in series between
 them then carry about 10 mA at most (IS = 1e-14 A)."""
@@ -213,11 +232,12 @@ def kendall_network(
     seed: Seed = None,
     g_range: tuple[float, float] = DEFAULT_G_RANGE,
     diode_model: Mapping[str, float] | None = None,
-    bias_voltages: tuple[float, float] = (0.0, 0.0),
+    bias_voltages: tuple[float, float] = DEFAULT_BIAS_VOLTAGES,
     differential: bool = True,
     nudging_sources: bool = True,
     amplifier_gain: float | None = None,
     feedback_gain: float | None = None,
+    activation: str = "diode",
 ) -> LayeredNetwork:
     """A layered resistive network with diode nonlinearities, after Kendall et al. (2020).
 
@@ -245,7 +265,8 @@ def kendall_network(
         With ``low > high`` (by at most :data:`MAX_BIAS_OVERLAP`) both diodes of a node conduct
         around (low + high)/2: a narrower, always-nonlinear activation (a random network's
         hidden nodes sit near 0 V, a weighted mean of the ± inputs, where (0, 0) leaves every
-        diode off; (0.6, −0.6) puts each diode 0.6 V forward there).
+        diode off; the default :data:`DEFAULT_BIAS_VOLTAGES` (0.3, −0.3) puts each diode 0.3 V
+        forward there, (0.6, −0.6) 0.6 V).
     differential : bool
         Drive each input with a (+x, −x) pair as Kendall et al.; otherwise one source per input.
     nudging_sources : bool
@@ -263,6 +284,10 @@ def kendall_network(
         forward and backward gains make an ideal transformer (reciprocal); unequal gains a
         non-reciprocal stage whose feedback still carries a (distorted) error signal.
         Needs ``amplifier_gain``.
+    activation : {"diode", "nmos"}
+        The clamps of each hidden node: junction diodes (model ``dact``, ``diode_model``), or
+        diode-connected level-1 NMOS transistors (model ``mact``, :data:`NMOS_ACTIVATION_MODEL`
+        updated by ``diode_model``) whose square-law turn-on replaces the exponential.
 
     Returns
     -------
@@ -310,6 +335,11 @@ def kendall_network(
     feedback = None if feedback_gain is None else check_finite(feedback_gain, "feedback_gain")
     if feedback is not None and gain is None:
         raise CircuitError("kendall_network: feedback_gain needs amplifier_gain (the forward gain)")
+    if activation not in ACTIVATIONS:
+        raise CircuitError(
+            f"kendall_network: activation must be one of {', '.join(ACTIVATIONS)}; "
+            f"got {activation!r}"
+        )
     rng = check_random_state(seed)
 
     circuit = Circuit(
@@ -335,13 +365,20 @@ def kendall_network(
         trainable += [e.name for e in circuit.elements[start:]]
     bias: tuple[str, ...] = ()
     if hidden_nodes:
-        circuit.add_model(Model("dact", "d", dict(diode_model or {})))
+        if activation == "diode":
+            circuit.add_model(Model("dact", "d", dict(diode_model or {})))
+        else:
+            params = {**NMOS_ACTIVATION_MODEL, **(diode_model or {})}
+            circuit.add_model(Model("mact", "nmos", params))
         circuit.add(VoltageSource("vbias_lo", "bias_lo", GROUND, v_lo))
         circuit.add(VoltageSource("vbias_hi", "bias_hi", GROUND, v_hi))
         bias = ("vbias_lo", "vbias_hi")
         for node in (n for layer in hidden_nodes for n in layer):
-            circuit.add(Diode(f"d_{node}_up", node, "bias_hi", "dact"))
-            circuit.add(Diode(f"d_{node}_dn", "bias_lo", node, "dact"))
+            for edge, (upper, lower) in (("up", (node, "bias_hi")), ("dn", ("bias_lo", node))):
+                if activation == "diode":
+                    circuit.add(Diode(f"d_{node}_{edge}", upper, lower, "dact"))
+                else:  # drain and gate on the upper node, source and bulk on the lower
+                    circuit.add(Mosfet(f"m_{node}_{edge}", upper, upper, lower, lower, "mact"))
     amplifiers: tuple[str, ...] = ()
     if gain:
         amplifiers = tuple(f"e_{n}" for layer in hidden_nodes for n in layer)

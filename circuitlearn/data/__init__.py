@@ -12,6 +12,7 @@ from circuitlearn.data.datasets import (
     load_fashion_mnist,
     load_iris,
     load_mnist,
+    load_xor,
     mnist_csv_path,
     read_idx,
 )
@@ -20,6 +21,7 @@ from circuitlearn.data.encoding import (
     differential_pairs,
     one_hot_targets,
     scale_to_range,
+    with_bias_feature,
 )
 
 __all__ = [
@@ -32,8 +34,10 @@ __all__ = [
     "load_fashion_mnist",
     "load_iris",
     "load_mnist",
+    "load_xor",
     "mnist_csv_path",
     "one_hot_targets",
     "read_idx",
     "scale_to_range",
+    "with_bias_feature",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_iris",
     "load_mnist",
+    "load_xor",
     "mnist_csv_path",
     "read_idx",
 ]
@@ -82,6 +83,23 @@ class Dataset:
             f"Dataset({self.name!r}, train={self.x_train.shape}, test={self.x_test.shape}, "
             f"classes={self.n_classes})"
         )
+
+
+def load_xor() -> Dataset:
+    """The XOR truth table: 4 samples of 2 binary features, class = x0 XOR x1.
+
+    The smallest problem no linear (diode-free) network solves; train and test are the same
+    four points, since generalisation is not the question.
+
+    Examples
+    --------
+    >>> data = load_xor()
+    >>> data.x_train.tolist(), data.y_train.tolist()
+    ([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [0, 1, 1, 0])
+    """
+    x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([0, 1, 1, 0], dtype=np.int64)
+    return Dataset("xor", x, y, x.copy(), y.copy(), ("0", "1"))
 
 
 def load_iris(*, test_fraction: float = 0.2, seed: Seed = 0) -> Dataset:

@@ -12,7 +12,28 @@ import numpy as np
 
 from circuitlearn.errors import CircuitError
 
-__all__ = ["decode_classes", "differential_pairs", "one_hot_targets", "scale_to_range"]
+__all__ = [
+    "decode_classes",
+    "differential_pairs",
+    "one_hot_targets",
+    "scale_to_range",
+    "with_bias_feature",
+]
+
+
+def with_bias_feature(x: np.ndarray) -> np.ndarray:
+    """Features with one more column held at 1: its input pair gives every node a trainable bias.
+
+    A resistive layer only forms weighted *averages* of its inputs; a constant input pair lets
+    each node shift its operating point, as a bias does in a neural network.
+
+    Examples
+    --------
+    >>> with_bias_feature(np.array([[0.2, 0.0]]))
+    array([[0.2, 0. , 1. ]])
+    """
+    x = np.asarray(x, dtype=float)
+    return np.concatenate([x, np.ones((*x.shape[:-1], 1))], axis=-1)
 
 
 def scale_to_range(x: np.ndarray, voltage_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:

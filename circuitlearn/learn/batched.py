@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from circuitlearn.circuit import Diode
+from circuitlearn.circuit.devices import device_for
 from circuitlearn.errors import CircuitError, ConvergenceError
 from circuitlearn.learn.estimators import (
     LINEAR_BETA_FRACTION,
@@ -54,16 +54,12 @@ from circuitlearn.solve.mna import Evaluation, MNASystem, SourceValues, compile_
 from circuitlearn.solve.newton import check_options
 
 __all__ = [
-    "CONDUCTING_VOLTAGE",
     "DIRECT_RULE_LIMIT",
     "Batch",
     "BatchEngine",
     "BatchGradient",
 ]
 
-CONDUCTING_VOLTAGE = 0.4
-"""[V] A diode counts as conducting when forward-biased above this (≈ 1 µA for IS = 1e-14 A:
-below it a junction carries a negligible current and the network acts linear there)."""
 
 DIRECT_RULE_LIMIT = 2_000_000
 """Largest samples × trainable resistors for which the local rule is applied per resistor and
@@ -209,7 +205,7 @@ class BatchEngine:
         self._clamp: tuple[np.ndarray, np.ndarray] | None = None
         self._clamp_checked = False
         self._gemm_index: tuple[np.ndarray, ...] | None = None
-        self._diodes = self._diode_ends()
+        self._switches = self._switch_terminals()
         self.set_conductances(task.conductances)
 
     # -- parameters ---------------------------------------------------------------------------
@@ -343,12 +339,24 @@ class BatchEngine:
         return free.x, free.sources
 
     def conducting_fraction(self, x: np.ndarray, sources: SourceValues) -> float | None:
-        """Fraction of diodes forward-biased above :data:`CONDUCTING_VOLTAGE` (None: no diode)."""
-        if self._diodes is None:
+        """Fraction of the devices conducting over every sample (each device's own criterion:
+        a diode forward-biased above 0.4 V, a MOSFET's channel on ...; ``None``: no such device)."""
+        if self._switches is None:
             return None
+        return float(np.mean(self.conducting(x, sources)))
+
+    @property
+    def switch_names(self) -> tuple[str, ...]:
+        """The devices with a conduction criterion, in the order of :meth:`conducting`."""
+        return () if self._switches is None else self._switches[3]
+
+    def conducting(self, x: np.ndarray, sources: SourceValues) -> np.ndarray:
+        """Fraction of the samples in which each of :attr:`switch_names` conducts."""
+        if self._switches is None:
+            return np.zeros(0)
         e = self._extended(x, sources)
-        a, k = self._diodes
-        return float(np.mean(e[:, a] - e[:, k] > CONDUCTING_VOLTAGE))
+        plus, minus, threshold, _ = self._switches
+        return np.mean(e[:, plus] - e[:, minus] > threshold, axis=0)
 
     # -- phases -------------------------------------------------------------------------------
     def _phases(
@@ -583,15 +591,29 @@ class BatchEngine:
 
         return [e.name for e in self.system.circuit.elements_of(VoltageSource, CurrentSource)]
 
-    def _diode_ends(self) -> tuple[np.ndarray, np.ndarray] | None:
-        diodes = self.system.circuit.elements_of(Diode)
-        if not diodes:
-            return None
+    def _switch_terminals(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]] | None:
+        """(plus, minus, threshold, names): one conducts when V(plus) − V(minus) > threshold, as
+        its device declares (:meth:`~circuitlearn.circuit.devices.Device.conduction`)."""
+        circuit = self.system.circuit
         ext = self.system.extended_index
-        return (
-            np.array([ext(d.anode) for d in diodes], dtype=int),
-            np.array([ext(d.cathode) for d in diodes], dtype=int),
-        )
+        rows: list[tuple[int, int, float, str]] = []
+        for element in circuit:
+            device = device_for(element)
+            model = getattr(element, "model", None)
+            rule = (
+                None
+                if device is None
+                else device.conduction(element, circuit.models.get(model) if model else None)
+            )
+            if rule is not None:
+                plus, minus, threshold = rule
+                rows.append((ext(plus), ext(minus), threshold, element.name))
+        if not rows:
+            return None
+        plus, minus, threshold, names = zip(*rows, strict=True)
+        return np.array(plus), np.array(minus), np.array(threshold), tuple(names)
 
 
 @dataclass

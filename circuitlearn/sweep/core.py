@@ -6,7 +6,9 @@ A sweep file::
     kind = "ratenet"          # or "train" (circuit presets through circuitlearn.train.train)
     out = "runs/comparison"   # default: runs/<file stem>, relative to the sweep file
     workers = 2               # LocalCluster size when no --scheduler is given
-    report_epochs = [1, 20]   # table columns: test accuracy after these epochs
+    report_epochs = [1, 20]   # table columns: test accuracy after these epochs (and the final)
+    plot = "accuracy"         # or "error": the figure's y axis (test accuracy or 1 − it)
+    publish = "../docs/RESULTS.md"   # optional: also write the table and figure into this file
 
     [base]                    # parameters shared by every run
     epochs = 20
@@ -26,7 +28,12 @@ an interrupted sweep resumes where it stopped, and a worker killed mid-run loses
 (dask reschedules it). The table (``OUT/results.csv`` and ``OUT/results.md``: mean ± std over
 seeds of the test accuracy after each reported epoch) and the figure (``OUT/accuracy.png``:
 accuracy against epoch with ±1 std bands, one panel per dataset or preset) are rebuilt from all
-run files at the end.
+run files at the end; the table also holds each cell's final accuracy (after its runs' last
+epoch, which may differ between presets) and mean seconds per epoch.
+
+With ``publish``, the table replaces the lines between ``<!-- BEGIN sweep NAME -->`` and
+``<!-- END sweep NAME -->`` of that Markdown file (NAME: the sweep file's stem), followed by the
+figure, copied to ``figures/NAME.png`` beside the file: one command regenerates a results section.
 """
 
 from __future__ import annotations
@@ -51,7 +58,8 @@ from circuitlearn.sweep.runs import RUN_KINDS
 
 __all__ = ["SweepResult", "SweepSpec", "collect", "load_sweep", "run_sweep"]
 
-_SWEEP_KEYS = {"kind", "out", "workers", "report_epochs"}
+_SWEEP_KEYS = {"kind", "out", "workers", "report_epochs", "plot", "publish"}
+_PLOTS = ("accuracy", "error")
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,8 @@ class SweepSpec:
     workers: int = 2
     report_epochs: tuple[int, ...] = (1,)
     source: Path | None = None
+    plot: str = "accuracy"
+    publish: Path | None = None
 
     def run_id(self, params: dict[str, Any]) -> str:
         """Stable id of a run: a hash of its kind and parameters (key order does not matter)."""
@@ -160,7 +170,15 @@ def load_sweep(path: str | Path) -> SweepSpec:
     out = Path(head.get("out", Path("runs") / path.stem))
     out = out if out.is_absolute() else path.parent / out
     grid_keys = (*keys, "preset") if "name" in presets[0] else keys
-    return SweepSpec(kind, out, runs, grid_keys, workers, tuple(int(e) for e in epochs), path)
+    plot = head.get("plot", "accuracy")
+    if plot not in _PLOTS:
+        raise CircuitLearnError(f"{path}: [sweep] plot must be one of {_PLOTS}; got {plot!r}")
+    publish = head.get("publish")
+    if publish is not None:
+        publish = Path(publish) if Path(publish).is_absolute() else path.parent / publish
+    return SweepSpec(
+        kind, out, runs, grid_keys, workers, tuple(int(e) for e in epochs), path, plot, publish
+    )
 
 
 def run_sweep(
@@ -218,6 +236,8 @@ def run_sweep(
     table_csv, table_md = spec.out / "results.csv", spec.out / "results.md"
     _write_tables(rows, table_csv, table_md)
     figure = _write_figure(spec, curves) if curves else None
+    if spec.publish is not None:
+        _publish(spec, table_md.read_text(encoding="utf-8"), figure)
     return SweepResult(
         len(pending) - len(failed), skipped, failed, rows, table_csv, table_md, figure, errors
     )
@@ -241,6 +261,7 @@ def execute_run(kind: str, params: dict[str, Any], result_path: str) -> dict[str
 def collect(spec: SweepSpec) -> tuple[list[dict[str, Any]], dict[tuple, np.ndarray]]:
     """Table rows (one per grid cell without the seed) and accuracy curves from the run files."""
     groups: dict[tuple, list[list[float]]] = {}
+    seconds: dict[tuple, list[float]] = {}
     labels = [k for k in spec.grid_keys if k != "seed"]
     for params in spec.runs:
         path = spec.result_path(params)
@@ -248,7 +269,10 @@ def collect(spec: SweepSpec) -> tuple[list[dict[str, Any]], dict[tuple, np.ndarr
             continue
         record = json.loads(path.read_text(encoding="utf-8"))
         key = tuple(_hashable(params.get(k)) for k in labels)
-        groups.setdefault(key, []).append(record["metrics"]["test_accuracy"])
+        accuracy = record["metrics"]["test_accuracy"]
+        groups.setdefault(key, []).append(accuracy)
+        epochs = max(len(accuracy) - 1, 1)
+        seconds.setdefault(key, []).append(float(record["metrics"].get("seconds", 0.0)) / epochs)
     rows, curves = [], {}
     for key, runs in groups.items():
         length = max(len(r) for r in runs)
@@ -262,6 +286,10 @@ def collect(spec: SweepSpec) -> tuple[list[dict[str, Any]], dict[tuple, np.ndarr
             column = values[:, epoch] if epoch < length else np.full(len(runs), np.nan)
             row[f"acc_epoch{epoch}_mean"] = _finite(np.nanmean(column))
             row[f"acc_epoch{epoch}_std"] = _finite(np.nanstd(column))
+        final = np.array([np.nan if run[-1] is None else run[-1] for run in runs], dtype=float)
+        row["acc_final_mean"] = _finite(np.nanmean(final))
+        row["acc_final_std"] = _finite(np.nanstd(final))
+        row["seconds_per_epoch"] = round(float(np.mean(seconds[key])), 2)
         rows.append(row)
     return rows, curves
 
@@ -337,14 +365,15 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
         for number, key in enumerate(shown):
             values = curves[key]
             name = ", ".join(str(v) for i, v in enumerate(key) if i != panel_index)
-            mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+            shown_values = 1.0 - values if spec.plot == "error" else values
+            mean, std = np.nanmean(shown_values, axis=0), np.nanstd(shown_values, axis=0)
             epochs = np.arange(values.shape[1])
             style = ("-", "--", ":", "-.")[number % 4]  # curves that coincide stay visible
             (line,) = ax.plot(epochs, mean, style, label=f"{name} (n={values.shape[0]})")
             ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
         ax.set_title("" if panel is None else f"{panel_keys[0]} = {panel}")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("test accuracy")
+        ax.set_ylabel(f"test {spec.plot}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -354,6 +383,33 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
     plt.close(fig)
     os.replace(temporary, path)
     return path
+
+
+def _publish(spec: SweepSpec, table: str, figure: Path | None) -> None:
+    """Write the table and figure between the sweep's markers in ``spec.publish``."""
+    assert spec.publish is not None and spec.source is not None
+    name = spec.source.stem
+    begin, end = f"<!-- BEGIN sweep {name} -->", f"<!-- END sweep {name} -->"
+    try:
+        text = spec.publish.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CircuitLearnError(f"{spec.source}: [sweep] publish: cannot read {exc}") from None
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise CircuitLearnError(
+            f"{spec.source}: [sweep] publish: {spec.publish} needs one '{begin}' line and, after "
+            f"it, one '{end}' line around the section to regenerate"
+        )
+    block = [begin, table.rstrip("\n")]
+    if figure is not None:
+        target = spec.publish.parent / "figures" / f"{name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(".tmp.png")
+        temporary.write_bytes(figure.read_bytes())
+        os.replace(temporary, target)
+        block += ["", f"![{name}: test {spec.plot} against epoch](figures/{name}.png)"]
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    _atomic_text(spec.publish, head + "\n".join(block) + "\n" + end + tail)
 
 
 def _atomic_text(path: Path, text: str) -> None:

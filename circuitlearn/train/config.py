@@ -3,12 +3,12 @@
 A config has three tables, every key optional except ``[data] dataset``::
 
     [data]                     # what to learn
-    dataset = "iris"           # iris | digits | mnist | fashion_mnist (official split)
+    dataset = "iris"           # xor | iris | digits | mnist | fashion_mnist (official split)
     n_train = 60               # training subset (all of the split when absent)
     n_test = 30                # test subset
     test_fraction = 0.2        # fraction of each class held out (before subsetting)
     seed = 0                   # split and subsets
-    input_range = [0.0, 1.0]   # [V]: features in [0, 1] map onto this before the (x, −x) pairs
+    input_range = [0.0, 3.0]   # [V]: features in [0, 1] map onto this before the (x, −x) pairs
     target_range = [0.0, 0.3]  # [V]: (wrong class, true class) target voltages (MSE)
 
     [network]                  # a Kendall et al. layered network
@@ -16,8 +16,10 @@ A config has three tables, every key optional except ``[data] dataset``::
     g_range = [1e-5, 1e-4]     # [S] initial conductances, uniform
     amplifier_gain = 0.0       # VCVS buffers after each hidden node; 0 = none (reciprocal)
     feedback_gain = 0.0        # bidirectional amplifiers: backward current gain (0 = one-way)
-    bias_voltages = [0.0, 0.0] # [V] diode bias rails (low, high)
-    diode = { is = 1e-14, n = 1.0 }   # diode .model parameters (ngspice defaults otherwise)
+    bias_voltages = [0.3, -0.3] # [V] diode rails (low, high); overlapping: always nonlinear
+    bias_input = true          # one more input pair held at 1: a trainable bias for every node
+    activation = "diode"       # diode | nmos (diode-connected NMOS clamps the hidden nodes)
+    diode = { is = 1e-14, n = 1.0 }   # the clamps' .model parameters (defaults otherwise)
     init = "uniform"           # uniform: g_range | glorot: each node's input conductances sum
     g_node = 1e-3              # [S] to about g_node whatever its fan-in (layers of 784 and 10)
     seed = 0                   # initial conductances
@@ -52,6 +54,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from circuitlearn.circuit.builders import ACTIVATIONS, DEFAULT_BIAS_VOLTAGES
 from circuitlearn.errors import ConfigError
 from circuitlearn.learn.methods import names
 from circuitlearn.learn.optim import G_FLOOR, OPTIMIZERS, SCHEDULES
@@ -73,7 +76,7 @@ __all__ = [
     "with_overrides",
 ]
 
-DATASETS = ("iris", "digits", "mnist", "fashion_mnist")
+DATASETS = ("xor", "iris", "digits", "mnist", "fashion_mnist")
 TRAIN_METHODS = names(trainable=True)
 VARIANTS = ("centered", "positive", "negative")
 COST_NAMES = ("mse", "cross_entropy")
@@ -89,7 +92,7 @@ class DataConfig:
     n_test: int | None = None
     test_fraction: float = 0.2
     seed: int = 0
-    input_range: tuple[float, float] = (0.0, 1.0)
+    input_range: tuple[float, float] = (0.0, 3.0)
     target_range: tuple[float, float] = (0.0, 0.3)
 
 
@@ -101,7 +104,9 @@ class NetworkConfig:
     g_range: tuple[float, float] = (1e-5, 1e-4)
     amplifier_gain: float = 0.0
     feedback_gain: float = 0.0
-    bias_voltages: tuple[float, float] = (0.0, 0.0)
+    bias_voltages: tuple[float, float] = DEFAULT_BIAS_VOLTAGES
+    bias_input: bool = True
+    activation: str = "diode"
     diode: dict[str, float] = field(default_factory=dict)
     init: str = "uniform"
     g_node: float = 1e-3
@@ -162,6 +167,8 @@ def to_toml(config: TrainConfig) -> str:
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, dict):
@@ -184,7 +191,7 @@ def preset_names() -> list[str]:
 
 
 def resolve_config(name_or_path: str | Path) -> Path:
-    """The config file of a path, or of a bare packaged preset name (``iris_aep``).
+    """The config file of a path, or of a bare packaged preset name (``iris``).
 
     Raises
     ------
@@ -206,14 +213,19 @@ def resolve_config(name_or_path: str | Path) -> Path:
 
 
 def with_overrides(
-    config: TrainConfig, *, seed: int | None = None, epochs: int | None = None
+    config: TrainConfig,
+    *,
+    seed: int | None = None,
+    epochs: int | None = None,
+    method: str | None = None,
 ) -> TrainConfig:
-    """``config`` with ``--seed`` (every seed: split, conductances, batch order) and ``--epochs``.
+    """``config`` with ``--seed`` (every seed: split, conductances, batch order), ``--epochs``
+    and ``--method``.
 
     Raises
     ------
     ConfigError
-        A negative seed or fewer than one epoch.
+        A negative seed, fewer than one epoch or an unknown method.
     """
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -228,6 +240,10 @@ def with_overrides(
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"--epochs must be an integer ≥ 1; got {epochs!r}")
         config = replace(config, learning=replace(config.learning, epochs=epochs))
+    if method is not None:
+        if method not in TRAIN_METHODS:
+            raise ConfigError(f"--method must be one of {', '.join(TRAIN_METHODS)}; got {method!r}")
+        config = replace(config, learning=replace(config.learning, method=method))
     return config
 
 
@@ -346,6 +362,12 @@ def _pair(*, positive: bool = False, ordered: bool = True) -> Any:
     return check
 
 
+def _boolean(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false; got {value!r}")
+    return value
+
+
 def _sizes(value: Any, where: str) -> tuple[int, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"{where}: expected a list of layer sizes, e.g. [8]; got {value!r}")
@@ -381,6 +403,8 @@ _CHECKS: dict[tuple[str, str], Any] = {
     ("NetworkConfig", "amplifier_gain"): _number(),
     ("NetworkConfig", "feedback_gain"): _number(),
     ("NetworkConfig", "bias_voltages"): _pair(ordered=False),  # low > high: overlapping rails
+    ("NetworkConfig", "bias_input"): _boolean,
+    ("NetworkConfig", "activation"): _choice(ACTIVATIONS),
     ("NetworkConfig", "diode"): _diode,
     ("NetworkConfig", "init"): _choice(INITS),
     ("NetworkConfig", "g_node"): _POSITIVE,

@@ -20,7 +20,7 @@ import numpy as np
 
 from circuitlearn._random import check_random_state
 from circuitlearn.circuit import LayeredNetwork, kendall_network
-from circuitlearn.data import differential_pairs, one_hot_targets
+from circuitlearn.data import differential_pairs, one_hot_targets, with_bias_feature
 from circuitlearn.errors import DataError
 
 __all__ = ["CircuitClassifier"]
@@ -56,10 +56,13 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         Initial conductances, uniform.
     bias_voltages : (float, float) [V]
         Diode rails (low, high); the default (0.3, −0.3) overlaps them so the diodes shape every
-        hidden node's response (iris: 0.91 training accuracy with ``exact``, 0.87 with (0, 0)).
+        hidden node's response.
     amplifier_gain, feedback_gain : float, optional
         Bidirectional amplifiers after the hidden nodes (non-reciprocal when the gains differ).
     input_range, target_range : (float, float) [V]
+        The default inputs of 0–3 V drive the hidden nodes well into the diodes' conduction
+        (iris, 80/20 split, 3 seeds, ``exact``: test accuracy 0.967 with 0–3 V, 0.922 with
+        0–1 V, where most hidden nodes stay in the diodes' soft knee).
         Feature and target voltage encodings.
     temperature : float [V]
         Softmax temperature of ``predict_proba``.
@@ -99,7 +102,7 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         bias_voltages: tuple[float, float] = (0.3, -0.3),
         amplifier_gain: float | None = None,
         feedback_gain: float | None = None,
-        input_range: tuple[float, float] = (0.0, 1.0),
+        input_range: tuple[float, float] = (0.0, 3.0),
         target_range: tuple[float, float] = (0.0, 0.3),
         temperature: float = 0.05,
         random_state: Any = None,
@@ -265,8 +268,7 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
 
     def _voltages(self, X: np.ndarray) -> np.ndarray:
         scaled = np.clip((X - self._low) / self._span, 0.0, 1.0)
-        with_bias = np.column_stack([scaled, np.ones(len(X))])
-        return differential_pairs(with_bias, voltage_range=tuple(self.input_range))
+        return differential_pairs(with_bias_feature(scaled), voltage_range=tuple(self.input_range))
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
         index = np.searchsorted(self.classes_, y)

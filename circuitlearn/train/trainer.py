@@ -38,7 +38,9 @@ from circuitlearn.data import (
     load_fashion_mnist,
     load_iris,
     load_mnist,
+    load_xor,
     one_hot_targets,
+    with_bias_feature,
 )
 from circuitlearn.diagnostics.applicability import QUANTITY_NAME, analyze_applicability
 from circuitlearn.diagnostics.conservation import conserved_quantity
@@ -95,14 +97,19 @@ EPOCH_KEYS = (
     "drift",
     "clipped",
     "hidden_conducting_fraction",
+    "conducting_by_layer",
+    "gradient_norm_by_layer",
 )
 """Keys of each ``metrics.json`` epoch entry: losses are mean costs (V² for the MSE), accuracies
 fractions, ``time`` the epoch's wall time [s], ``newton_iterations`` the mean Newton iterations of
 the free-phase solves of its training steps (null at epoch 0), ``conserved_quantity`` Q [S²] and
 ``drift`` (Q − Q0)/Q0 (null where the law does not apply: ``conservation.reasons`` says why),
 ``clipped`` the number of conductance updates projected to the floor,
-``hidden_conducting_fraction`` the fraction of the hidden diodes forward-biased above 0.4 V
-over the train and test free states (null without diodes)."""
+``hidden_conducting_fraction`` the fraction of the hidden clamps conducting (diodes forward-biased
+above 0.4 V, NMOS clamps above VTO) over the train and test free states (null without hidden
+layers), ``conducting_by_layer`` the same per hidden layer, ``gradient_norm_by_layer`` the mean
+over the epoch's mini-batches of each crossbar's gradient norm ‖∂C/∂G‖ [V²/S], input side first
+(null at epoch 0)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,7 @@ class _Problem:
     train: tuple[np.ndarray, np.ndarray, np.ndarray]  # features in [0, 1], targets, labels
     test: tuple[np.ndarray, np.ndarray, np.ndarray]
     input_range: tuple[float, float]
+    bias_input: bool
 
     @property
     def n_train(self) -> int:
@@ -144,7 +152,8 @@ class _Problem:
     def batch(self, engine: BatchEngine, split: str, index: np.ndarray) -> Batch:
         """The samples ``index`` of ``split`` as a :class:`Batch` of per-sample source values."""
         x, targets, _ = self.train if split == "train" else self.test
-        columns = differential_pairs(x[index], voltage_range=self.input_range)  # per batch:
+        features = with_bias_feature(x[index]) if self.bias_input else x[index]
+        columns = differential_pairs(features, voltage_range=self.input_range)  # per batch:
         inputs = {s: columns[:, j] for j, s in enumerate(self.net.input_sources)}  # O(batch)
         return engine.batch(inputs, targets[index])
 
@@ -261,7 +270,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
             began = time.perf_counter()
-            g, iterations, clipped = _epoch(
+            g, iterations, clipped, norms = _epoch(
                 problem, engine, estimator, g, optimizer, rng, config, bar, epoch
             )
             metrics["lr"] = optimizer.lr
@@ -275,6 +284,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
                 q0,
                 clipped,
                 verdict.applicable,
+                norms,
             )
             _check_progress(metrics["epochs"][-1], entry)
             metrics["epochs"].append(entry)
@@ -287,7 +297,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
         raise
     finally:
         bar.close()
-    figures = _plot(run_dir / "figures", metrics)
+    figures = _plot(
+        run_dir / "figures", metrics, problem.task.conductances, g, _layer_sizes(problem.net)
+    )
     return TrainResult(run_dir, metrics, g, checkpoint, figures)
 
 
@@ -300,19 +312,22 @@ def _build_problem(config: TrainConfig) -> _Problem:
     d, n = config.data, config.network
     if d.dataset == "fashion_mnist":  # the official 60k / 10k split; test_fraction unused
         data = load_fashion_mnist(seed=d.seed)
+    elif d.dataset == "xor":  # the truth table: train = test, nothing to split
+        data = load_xor()
     else:
         loader = {"iris": load_iris, "digits": load_digits, "mnist": load_mnist}[d.dataset]
         data = loader(test_fraction=d.test_fraction, seed=d.seed)
     x_train, y_train = _subset(data.x_train, data.y_train, d.n_train, config, "n_train")
     x_test, y_test = _subset(data.x_test, data.y_test, d.n_test, config, "n_test")
-    size = sum(_crossbar_sizes([data.n_features * 2, *n.hidden, data.n_classes]))
+    n_inputs = data.n_features + int(n.bias_input)
+    size = sum(_crossbar_sizes([n_inputs * 2, *n.hidden, data.n_classes]))
     if size > MAX_CONDUCTANCES:
         raise ConfigError(
             f"{config.source}: [network] hidden = {list(n.hidden)} makes {size:,} conductances "
             f"with {data.n_features} inputs; at most {MAX_CONDUCTANCES:,} (DRN-1H has 1.6 M)"
         )
     net = kendall_network(
-        data.n_features,
+        n_inputs,
         list(n.hidden),
         data.n_classes,
         seed=n.seed,
@@ -321,6 +336,7 @@ def _build_problem(config: TrainConfig) -> _Problem:
         bias_voltages=n.bias_voltages,
         amplifier_gain=n.amplifier_gain or None,
         feedback_gain=n.feedback_gain or None,
+        activation=n.activation,
     )
     low, high = (0.0, 1.0) if config.learning.cost == "cross_entropy" else d.target_range
     for name, x in (("training", x_train), ("test", x_test)):
@@ -334,7 +350,8 @@ def _build_problem(config: TrainConfig) -> _Problem:
         for x, y in ((x_train, y_train), (x_test, y_test))
     ]
     sources, outputs = list(net.input_sources), list(net.output_nodes)
-    first = differential_pairs(sets[0][0][:1], voltage_range=d.input_range)[0]
+    x_first = with_bias_feature(sets[0][0][:1]) if n.bias_input else sets[0][0][:1]
+    first = differential_pairs(x_first, voltage_range=d.input_range)[0]
     task = LearningTask(
         net.circuit,
         list(net.trainable),
@@ -345,7 +362,7 @@ def _build_problem(config: TrainConfig) -> _Problem:
     )
     if n.init == "glorot":
         task = task.with_conductances(_glorot(net, n.g_node, n.seed))
-    return _Problem(net, task, sets[0], sets[1], d.input_range)
+    return _Problem(net, task, sets[0], sets[1], d.input_range, n.bias_input)
 
 
 def _glorot(net: LayeredNetwork, g_node: float, seed: int) -> np.ndarray:
@@ -398,8 +415,9 @@ def _epoch(
     config: TrainConfig,
     bar: Any,
     epoch: int,
-) -> tuple[np.ndarray, float, int]:
-    """One pass over the shuffled training set; returns G, mean Newton iterations, clipped.
+) -> tuple[np.ndarray, float, int, list[float]]:
+    """One pass over the shuffled training set; returns G, mean Newton iterations, clipped, and
+    the mean gradient norm of each crossbar.
 
     Each mini-batch's gradient comes from one batched computation on the compiled ``engine``,
     whose values are rewritten from ``g`` before every step (nothing is compiled here).
@@ -414,6 +432,8 @@ def _epoch(
     cfg = config.learning
     order = rng.permutation(problem.n_train)
     iterations: list[float] = []
+    norms: list[np.ndarray] = []
+    bounds = np.cumsum([0, *_layer_sizes(problem.net)])
     clipped = 0
     for number, first in enumerate(range(0, len(order), cfg.batch_size), start=1):
         where = f"epoch {epoch}, batch {number}"
@@ -427,6 +447,7 @@ def _epoch(
         if not np.all(np.isfinite(grad.vector)):
             raise TrainingStoppedError(f"{where}: the gradient is not finite", epoch, number)
         iterations.append(float(np.mean(grad.iterations)))
+        norms.append(_layer_norms(grad.vector, bounds))
         before = float(np.linalg.norm(g))
         g, n_clipped = optimizer.step(g, grad.vector, epoch)
         lr = float(optimizer.lr)
@@ -455,7 +476,7 @@ def _epoch(
             )
         clipped += n_clipped
         bar.update(1)
-    return g, float(np.mean(iterations)), clipped
+    return g, float(np.mean(iterations)), clipped, np.mean(norms, axis=0).tolist()
 
 
 CLIP_WARNING = 0.5
@@ -530,12 +551,13 @@ def _evaluate(
     q0: float,
     clipped: int,
     applicable: bool,
+    gradient_norms: list[float] | None = None,
 ) -> dict[str, Any]:
     """One ``metrics.json`` epoch entry: batched free-phase solves of the train and test sets."""
     engine.set_conductances(g)
     entry: dict[str, Any] = {"epoch": epoch}
     rows = engine.output_rows
-    conducting: list[float] = []
+    conducting = np.zeros(len(engine.switch_names))
     for name, (*_, labels) in (("train", problem.train), ("test", problem.test)):
         losses, outputs = [], []
         for first in range(0, len(labels), EVAL_CHUNK):
@@ -546,23 +568,46 @@ def _evaluate(
             out = x[:, rows]
             outputs.append(out)
             losses.append(problem.task.cost.values(out, batch.targets))
-            fraction = engine.conducting_fraction(x, sources)
-            if fraction is not None:
-                conducting.append(fraction * len(out))
+            conducting += engine.conducting(x, sources) * len(out)
         outputs_all = np.concatenate(outputs)
         entry[f"{name}_loss"] = float(np.mean(np.concatenate(losses)))
         entry[f"{name}_accuracy"] = float(np.mean(decode_classes(outputs_all) == labels))
     q = conserved_quantity(g)
     n_eval = len(problem.train[2]) + len(problem.test[2])
+    by_layer = _by_layer(problem.net, engine.switch_names, conducting / n_eval)
     entry.update(
         time=round(seconds, 3),
         newton_iterations=iterations,
         conserved_quantity=q if applicable else None,
         drift=(q - q0) / q0 if applicable else None,
         clipped=clipped,
-        hidden_conducting_fraction=sum(conducting) / n_eval if conducting else None,
+        hidden_conducting_fraction=float(np.mean(by_layer)) if by_layer else None,
+        conducting_by_layer=by_layer or None,
+        gradient_norm_by_layer=gradient_norms,
     )
     return entry
+
+
+def _by_layer(net: LayeredNetwork, names: tuple[str, ...], fractions: np.ndarray) -> list[float]:
+    """Mean conducting fraction of each hidden layer's clamps (``d_<node>_up`` ... by name)."""
+    where = dict(zip(names, fractions, strict=True))
+    layers = []
+    for layer in net.hidden_nodes:
+        clamps = [
+            where[f"{kind}_{node}_{edge}"]
+            for node in layer
+            for kind in ("d", "m")
+            for edge in ("up", "dn")
+            if f"{kind}_{node}_{edge}" in where
+        ]
+        if clamps:
+            layers.append(float(np.mean(clamps)))
+    return layers
+
+
+def _layer_norms(gradient: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """‖gradient‖ of each crossbar (``bounds``: the cumulative crossbar sizes from 0)."""
+    return np.array([np.linalg.norm(gradient[a:b]) for a, b in itertools.pairwise(bounds)])
 
 
 def _header(
@@ -613,23 +658,32 @@ def _progress_bar(progress: bool | None, *, total: int, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit="batch", disable=not progress, file=sys.stderr)
 
 
-def _plot(folder: Path, metrics: dict[str, Any]) -> tuple[Path, ...]:
-    """Loss and accuracy curves; the drift of Q where the conservation law applies."""
+def _plot(
+    folder: Path, metrics: dict[str, Any], initial: np.ndarray, final: np.ndarray, sizes: list[int]
+) -> tuple[Path, ...]:
+    """``training.png``: loss, accuracy and conducting fraction per hidden layer against epoch;
+    ``layers.png``: each crossbar's gradient norm against epoch and its conductance histogram
+    (initial and final); ``conservation.png``: the drift of Q where the conservation law
+    applies."""
     from matplotlib.figure import Figure
 
     folder.mkdir(parents=True, exist_ok=True)
     epochs = metrics["epochs"]
     x = [e["epoch"] for e in epochs]
-    conducting = [e.get("hidden_conducting_fraction") for e in epochs]
-    shown = any(c is not None for c in conducting)
+    by_layer = [e.get("conducting_by_layer") for e in epochs]
+    shown = any(c is not None for c in by_layer)
     fig = Figure(figsize=(13.0 if shown else 9.0, 3.6), layout="constrained")
     axes = fig.subplots(1, 3 if shown else 2)
     loss_ax, acc_ax = axes[0], axes[1]
     if shown:
-        axes[2].plot(x, [np.nan if c is None else c for c in conducting], "-o", ms=3)
+        width = max(len(c) for c in by_layer if c is not None)
+        for layer in range(width):
+            fraction = [np.nan if c is None else c[layer] for c in by_layer]
+            axes[2].plot(x, fraction, "-o", ms=3, label=f"hidden layer {layer + 1}")
         axes[2].set_xlabel("epoch")
-        axes[2].set_ylabel("hidden diodes conducting (> 0.4 V)")
+        axes[2].set_ylabel("hidden clamps conducting")
         axes[2].set_ylim(0.0, 1.02)
+        axes[2].legend()
     for split, style in (("train", "-o"), ("test", "--s")):
         loss_ax.plot(x, [e[f"{split}_loss"] for e in epochs], style, ms=3, label=split)
         acc_ax.plot(x, [e[f"{split}_accuracy"] for e in epochs], style, ms=3, label=split)
@@ -644,6 +698,7 @@ def _plot(folder: Path, metrics: dict[str, Any]) -> tuple[Path, ...]:
     fig.suptitle(f"{metrics['dataset']}: {metrics['estimator']}")
     paths = [folder / "training.png"]
     fig.savefig(paths[0], dpi=110)
+    paths.append(_plot_layers(folder / "layers.png", epochs, initial, final, sizes))
     if metrics["conservation"]["applicable"]:
         fig = Figure(figsize=(4.6, 3.6), layout="constrained")
         ax = fig.subplots()
@@ -651,5 +706,46 @@ def _plot(folder: Path, metrics: dict[str, Any]) -> tuple[Path, ...]:
         ax.set_xlabel("epoch")
         ax.set_ylabel("relative drift of Q = ½ΣG²")
         paths.append(folder / "conservation.png")
-        fig.savefig(paths[1], dpi=110)
+        fig.savefig(paths[-1], dpi=110)
     return tuple(paths)
+
+
+def _plot_layers(
+    path: Path,
+    epochs: list[dict[str, Any]],
+    initial: np.ndarray,
+    final: np.ndarray,
+    sizes: list[int],
+) -> Path:
+    """Per crossbar: gradient norm against epoch, and the initial and final conductances."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.2 * (len(sizes) + 1), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(sizes) + 1)
+    trained = [e for e in epochs if e.get("gradient_norm_by_layer")]
+    for layer in range(len(sizes)):
+        axes[0].plot(
+            [e["epoch"] for e in trained],
+            [e["gradient_norm_by_layer"][layer] for e in trained],
+            "-o",
+            ms=3,
+            label=f"crossbar {layer + 1}",
+        )
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("mean ‖∂C/∂G‖ per mini-batch [V²/S]")
+    axes[0].legend()
+    bounds = np.cumsum([0, *sizes])
+    for layer, ax in enumerate(axes[1:]):
+        a, b = bounds[layer], bounds[layer + 1]
+        both = np.concatenate([initial[a:b], final[a:b]])
+        bins = np.geomspace(max(both.min(), 1e-12), max(both.max(), 2e-12), 40)
+        ax.hist(initial[a:b], bins=bins, alpha=0.5, label="initial")
+        ax.hist(final[a:b], bins=bins, alpha=0.5, label="final")
+        ax.set_xscale("log")
+        ax.set_xlabel("conductance [S]")
+        ax.set_ylabel("count")
+        ax.set_title(f"crossbar {layer + 1} ({b - a:,} resistors)")
+        ax.legend()
+    fig.savefig(path, dpi=110)
+    return path

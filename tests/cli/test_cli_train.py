@@ -97,14 +97,21 @@ def test_train_a_packaged_preset_by_name_with_seed_and_epochs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["train", "iris_aep", "--epochs", "1", "--seed", "3", "--json"]) == 0
+    assert main(["train", "iris", "--epochs", "1", "--seed", "3", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert Path(payload["run_dir"]) == Path("runs/iris_aep-seed3")
-    saved = (tmp_path / "runs/iris_aep-seed3/config.toml").read_text()
+    assert Path(payload["run_dir"]) == Path("runs/iris-seed3")
+    saved = (tmp_path / "runs/iris-seed3/config.toml").read_text()
     assert "epochs = 1" in saved and saved.count("seed = 3") == 3
     assert payload["final"]["epoch"] == 1
     assert main(["train", "no_such_preset"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "presets: fashion_drn_xs, iris_aep" in err
-    assert main(["train", "iris_aep", "--epochs", "0"]) == 2
+    assert (
+        err.count("\n") == 1
+        and "presets: digits, fashion_drn_1h, fashion_drn_xs, fashion_drn_xs_amp, iris" in err
+    )
+    assert main(["train", "iris", "--epochs", "0"]) == 2
     assert "--epochs must be an integer" in capsys.readouterr().err
+    assert main(["train", "iris", "--epochs", "1", "--method", "cl", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert Path(payload["run_dir"]) == Path("runs/iris-cl")
+    assert 'method = "cl"' in (tmp_path / "runs/iris-cl/config.toml").read_text()

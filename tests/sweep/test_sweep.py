@@ -163,7 +163,7 @@ workers = 2
 report_epochs = [1]
 
 [base]
-config = "iris_aep"
+config = "iris"
 "learning.epochs" = 1
 "data.n_train" = 12
 "data.n_test" = 6
@@ -181,6 +181,47 @@ seed = [0]
     assert {row["learning.method"] for row in result.rows} == {"ep", "aep"}
     run_dirs = [p for p in (spec.out / "runs").iterdir() if p.is_dir()]
     assert len(run_dirs) == 2 and all((d / "metrics.json").is_file() for d in run_dirs)
+
+
+def test_publish_regenerates_a_marked_section(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    results = tmp_path / "docs" / "RESULTS.md"
+    results.write_text(
+        "# Results\nkept above\n<!-- BEGIN sweep pub -->\nold table\n<!-- END sweep pub -->\n"
+        "kept below\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "pub.toml"
+    path.write_text(
+        """
+[sweep]
+kind = "train"
+report_epochs = [1]
+plot = "error"
+publish = "docs/RESULTS.md"
+
+[base]
+config = "xor_transistor"
+"learning.epochs" = 2
+
+[grid]
+"learning.method" = ["ep"]
+seed = [0, 1]
+""",
+        encoding="utf-8",
+    )
+    result = run_sweep(load_sweep(path), processes=False)
+    row = result.rows[0]
+    assert row["runs"] == 2 and row["seconds_per_epoch"] > 0
+    assert row["acc_final_mean"] is not None and row["acc_final_std"] is not None
+    text = results.read_text(encoding="utf-8")
+    assert "old table" not in text and "kept above" in text and "kept below" in text
+    assert "| learning.method | runs | acc_epoch1 (mean ± std) | acc_final (mean ± std) |" in text
+    assert "![pub: test error against epoch](figures/pub.png)" in text
+    assert (tmp_path / "docs" / "figures" / "pub.png").read_bytes()[:4] == b"\x89PNG"
+    results.write_text("no markers\n", encoding="utf-8")
+    with pytest.raises(CircuitLearnError, match="needs one '<!-- BEGIN sweep pub -->' line"):
+        run_sweep(load_sweep(path), processes=False)
 
 
 def test_unsettled_evaluations_are_counted_not_fatal() -> None:

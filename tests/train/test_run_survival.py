@@ -119,7 +119,7 @@ def test_train_json_reports_a_stopped_run_as_a_run(tmp_path: Path, capsys) -> No
         (b'[data]\ndataset = "iris"\ntest_fraction = 0.999\n', "leaves no training sample"),
         (
             b'[data]\ndataset = "iris"\n[network]\nhidden = [100000000]\n',
-            "1,100,000,000 conductances",
+            "1,300,000,000 conductances",
         ),
     ],
 )

@@ -13,7 +13,7 @@ from circuitlearn.errors import CircuitLearnError
 from circuitlearn.train.config import load_config, parse_config, to_toml
 from circuitlearn.train.trainer import EPOCH_KEYS, train
 
-PRESET = Path(__file__).resolve().parents[2] / "circuitlearn" / "configs" / "iris_aep.toml"
+PRESET = Path(__file__).resolve().parents[2] / "circuitlearn" / "configs" / "iris.toml"
 
 
 def tiny(**learning: object) -> dict:
@@ -43,7 +43,10 @@ def test_preset_is_valid_and_round_trips() -> None:
     ("raw", "match"),
     [
         ({"data": {"dataset": "iris", "ntrain": 5}}, "[data] unknown key 'ntrain'; valid keys: "),
-        ({"data": {"dataset": "cifar"}}, "[data] dataset: expected one of iris, digits, mnist"),
+        (
+            {"data": {"dataset": "cifar"}},
+            "[data] dataset: expected one of xor, iris, digits, mnist",
+        ),
         ({"data": {"dataset": "iris"}, "learning": {"lr": -1.0}}, "[learning] lr: expected a"),
         ({"data": {"dataset": "iris"}, "learning": {"epochs": 0}}, "[learning] epochs"),
         ({"data": {"dataset": "iris"}, "network": {"g_range": [1e-4]}}, "[network] g_range"),
@@ -93,7 +96,7 @@ def test_tiny_run_writes_the_run_directory_and_learns(tmp_path: Path) -> None:
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
         f"epoch_000{k}.npz" for k in range(4)
     ]
-    assert [p.name for p in result.figures] == ["training.png"]
+    assert [p.name for p in result.figures] == ["training.png", "layers.png"]
     assert (run / "figures" / "training.png").read_bytes()[:4] == b"\x89PNG"
     losses = [e["train_loss"] for e in metrics["epochs"]]
     assert losses[-1] < 0.9 * losses[0]
@@ -107,7 +110,7 @@ def test_linear_network_tracks_the_conserved_quantity(tmp_path: Path) -> None:
     assert result.metrics["conservation"]["applicable"] is True
     last = result.metrics["epochs"][-1]
     assert last["conserved_quantity"] > 0 and abs(last["drift"]) < 1e-2
-    assert [p.name for p in result.figures] == ["training.png", "conservation.png"]
+    assert [p.name for p in result.figures] == ["training.png", "layers.png", "conservation.png"]
 
 
 def _without_time(metrics: dict) -> list[dict]:
@@ -220,8 +223,8 @@ def test_glorot_initialisation_balances_each_node_input(tmp_path: Path) -> None:
     raw["network"].update(init="glorot", g_node=2e-3, hidden=[3])
     result = train(write(tmp_path / "g.toml", raw), tmp_path / "run", progress=False)
     first = np.load(tmp_path / "run/checkpoints/epoch_0000.npz")["conductances"]
-    layer1, layer2 = first[: 8 * 3].reshape(8, 3), first[8 * 3 :].reshape(3, 3)
-    assert np.all(np.abs(layer1.sum(axis=0) / 2e-3 - 1) < 0.5)  # 8 inputs per hidden node
+    layer1, layer2 = first[: 10 * 3].reshape(10, 3), first[10 * 3 :].reshape(3, 3)
+    assert np.all(np.abs(layer1.sum(axis=0) / 2e-3 - 1) < 0.5)  # 4 + 1 bias pairs per node
     assert np.all(np.abs(layer2.sum(axis=0) / 2e-3 - 1) < 0.5)  # 3 hidden per output
     assert result.metrics["epochs"][-1]["epoch"] == 1
 

@@ -329,5 +329,14 @@ class Device(ABC):
         that a netlist cannot name), or ``None``."""
         return None
 
+    # -- diagnostics --------------------------------------------------------------------------
+    def conduction(
+        self, element: Element, model: ModelCard | None
+    ) -> tuple[str, str, float] | None:
+        """``(plus, minus, threshold)``: the element counts as conducting (it shapes the
+        network's response) when V(plus) − V(minus) > threshold [V]; ``None`` (the default)
+        when the notion does not apply. Used by the training diagnostics."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(letter={self.letter!r})"

@@ -44,7 +44,7 @@ from circuitlearn.circuit.devices.base import (
     Series,
 )
 from circuitlearn.circuit.devices.gummel_poon import base_resistance, bjt_temperature, gummel_poon
-from circuitlearn.circuit.devices.junction import GMIN, KELVIN, SQRT2, pnjlim
+from circuitlearn.circuit.devices.junction import CONDUCTING_VOLTAGE, GMIN, KELVIN, SQRT2, pnjlim
 from circuitlearn.circuit.elements import Element, _checked, _checked_params, _format, model_name
 from circuitlearn.circuit.expressions import Value
 from circuitlearn.errors import CircuitError
@@ -330,6 +330,17 @@ class BipolarDevice(Device):
     alter_parameter = "area"
     flags = frozenset({"off"})
     usage: ClassVar[str] = "qNAME nc nb ne [ns] MODEL [area] [area=A] [m=M] [off]"
+
+    def conduction(self, element: Element, model: ModelCard | None) -> tuple[str, str, float]:
+        """Base–emitter junction (emitter–base for PNP) forward-biased above the diode's
+        :data:`~circuitlearn.circuit.devices.junction.CONDUCTING_VOLTAGE`."""
+        assert isinstance(element, Bipolar) and model is not None
+        pair = (
+            (element.base, element.emitter)
+            if model.polarity > 0
+            else (element.emitter, element.base)
+        )
+        return (*pair, CONDUCTING_VOLTAGE)
 
     def read_card(self, name: str, card: CardReader) -> Element:
         """``qNAME nc nb ne [ns] MODEL [area] [keywords] [off]``: the nodes end before the

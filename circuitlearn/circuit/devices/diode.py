@@ -28,6 +28,7 @@ from circuitlearn.circuit.devices.base import (
 from circuitlearn.circuit.devices.junction import (
     BOLTZMANN,
     CHARGE,
+    CONDUCTING_VOLTAGE,
     GMIN,
     KELVIN,
     MAX_EXP_ARG,
@@ -292,6 +293,11 @@ class DiodeDevice(Device):
     main_value = "area"
     alter_parameter = "area"
     usage: ClassVar[str] = "dNAME anode cathode MODEL [area=VALUE] [m=VALUE]"
+
+    def conduction(self, element: Element, model: ModelCard | None) -> tuple[str, str, float]:
+        """Forward-biased above :data:`CONDUCTING_VOLTAGE`."""
+        assert isinstance(element, Diode)
+        return element.anode, element.cathode, CONDUCTING_VOLTAGE
 
     def read_card(self, name: str, card: CardReader) -> Element:
         """``dNAME anode cathode MODEL [area=A] [m=M]`` (ngspice 39 rejects a positional area)."""

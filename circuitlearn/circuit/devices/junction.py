@@ -13,6 +13,7 @@ import numpy as np
 __all__ = [
     "BOLTZMANN",
     "CHARGE",
+    "CONDUCTING_VOLTAGE",
     "GMIN",
     "KELVIN",
     "MAX_EXP_ARG",
@@ -38,6 +39,10 @@ T_NOMINAL = 27.0 + 273.15
 
 VT = BOLTZMANN / CHARGE * T_NOMINAL
 """Thermal voltage kT/q at 27 °C [V] (≈ 25.865 mV), ngspice's ``CONSTKoverQ * 300.15``."""
+
+CONDUCTING_VOLTAGE = 0.4
+"""[V] A junction counts as conducting when forward-biased above this (≈ 1 µA for IS = 1e-14 A:
+below it it carries a negligible current and the network acts linear there)."""
 
 GMIN = 1e-12
 """Conductance in parallel with every junction [S]; ngspice's ``.options gmin`` default 1e-12."""

@@ -368,6 +368,14 @@ class MosfetDevice(Device):
     reciprocal = False
     usage: ClassVar[str] = "mNAME drain gate source bulk MODEL [w=VALUE] [l=VALUE]"
 
+    def conduction(self, element: Element, model: ModelCard | None) -> tuple[str, str, float]:
+        """A channel: gate–source voltage (source–gate for PMOS) above the model's |VTO|."""
+        assert isinstance(element, Mosfet) and model is not None
+        pair = (
+            (element.gate, element.source) if model.polarity > 0 else (element.source, element.gate)
+        )
+        return (*pair, abs(float(model.value("vto"))))
+
     def read_card(self, name: str, card: CardReader) -> Element:
         """``mNAME d g s b MODEL [w=..] [l=..] [instance parameters]``."""
         args = card.positional
