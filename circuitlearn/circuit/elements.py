@@ -55,12 +55,13 @@ def normalize_node(node: object, *, element: str | None = None) -> str:
     if (
         not text
         or any(c in _NOT_IN_NAMES or not c.isprintable() for c in text)
-        or text[0] in ".*+"
+        or text[0] in ".*"
         or "//" in text
     ):
+        # a leading '+' is fine (LTspice's +V, read by ngspice): a node never starts a line
         raise CircuitError(
             f"{element or 'element'}: invalid node name {node!r} (no white space, line breaks, "
-            "brackets, '=', ',', ';', quotes, '//' or a leading . * +)",
+            "brackets, '=', ',', ';', quotes, '//' or a leading . *)",
             element=element,
         )
     return GROUND if text in _GROUND_ALIASES else text

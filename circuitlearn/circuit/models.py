@@ -24,6 +24,7 @@ from circuitlearn.errors import CircuitError
 
 __all__ = [
     "DIODE_DC_DEFAULTS",
+    "FLAG_PARAMS",
     "IS_FLOOR",
     "MODEL_KINDS",
     "MOS1_DC_DEFAULTS",
@@ -61,8 +62,13 @@ MODEL_KINDS: dict[str, str] = {
 
 _BAD = set(" \t\n\r\f\v=(){},;'\"")
 
-STRING_PARAMS = frozenset({"version"})
-"""Model parameters ngspice reads as a string (BSIM3/BSIM4/SOI ``version=4.8.2``)."""
+STRING_PARAMS = frozenset({"version", "mfg"})
+"""Model parameters ngspice reads as a string (BSIM3/BSIM4/SOI ``version=4.8.2``; a vendor's
+``mfg=International_Rectifier``, which ngspice ignores)."""
+
+FLAG_PARAMS: dict[str, frozenset[str]] = {"vdmos": frozenset({"nchan", "pchan"})}
+"""Model parameters written as a bare word, by model type (``.model m1 vdmos pchan ...``); kept
+as ``ModelWord("")`` and written back bare."""
 
 
 class ModelWord(str):
@@ -162,7 +168,11 @@ class Model:
             if not text.replace("_", "a").isalnum() or not text[0].isalpha():
                 raise CircuitError(f"model {name}: invalid parameter name {key!r}")
             text = aliases.get(text, text)
-            params[text] = _check_param(name, text, value)
+            params[text] = (
+                value
+                if isinstance(value, ModelWord) and not value and text in FLAG_PARAMS.get(kind, ())
+                else _check_param(name, text, value, ranges=table is not None)
+            )
             issue = (
                 table.range_issue(text, params[text])
                 if table is not None and isinstance(params[text], float)
@@ -236,7 +246,9 @@ class Model:
 
     def spice_card(self) -> str:
         body = " ".join(
-            f"{k}={v if isinstance(v, (Expression, ModelWord)) else format_value(v)}"
+            k
+            if isinstance(v, ModelWord) and not v
+            else f"{k}={v if isinstance(v, (Expression, ModelWord)) else format_value(v)}"
             for k, v in self.params.items()
         )
         return f".model {self.name} {self.kind} ({body})"
@@ -254,7 +266,10 @@ def _table_applies(table: ModelTable, params: dict[object, object]) -> bool:
         return True
 
 
-def _check_param(model: str, key: str, value: object) -> Value:
+def _check_param(model: str, key: str, value: object, *, ranges: bool = True) -> Value:
+    """A parameter value checked as a number or expression; ``ranges``: also ngspice's range
+    checks of the natively modelled devices (another model type or level keeps ngspice's own:
+    a p-channel VDMOS has ``bv=-12``)."""
     if isinstance(value, Expression):
         return value
     if isinstance(value, ModelWord):
@@ -281,7 +296,8 @@ def _check_param(model: str, key: str, value: object) -> Value:
             f"model {model}: parameter {key} must be finite; got {value!r}"
             + (" (leave BV out for no breakdown)" if key == "bv" else "")
         )
-    _check_range(model, key, value)
+    if ranges:
+        _check_range(model, key, value)
     return value
 
 

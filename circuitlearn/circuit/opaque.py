@@ -1,8 +1,9 @@
 """Elements the native solver does not model, kept as written for ngspice ("opaque cards").
 
-J, Z, S, W, T, O, U, Y and K cards, E/G/F/H in their POLY/VALUE/TABLE forms, and model-based
-C and L: the reader keeps their nodes, the model they name and the rest of the card verbatim;
-the ngspice backend runs them unchanged and the native solver refuses them, naming them.
+J, Z, S, W, T, O, U, Y and K cards, E/G/F/H in their POLY/VALUE/TABLE forms, model-based
+C and L, and M cards of a VDMOS model: the reader keeps their nodes, the model they name and
+the rest of the card verbatim; the ngspice backend runs them unchanged and the native solver
+refuses them, naming them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _OPAQUE_KINDS: dict[str, str] = {
     "j": "JFET",
     "k": "coupled inductors",
     "l": "inductor",
+    "m": "vertical DMOS (VDMOS)",
     "o": "lossy transmission line",
     "q": "bipolar transistor",
     "s": "voltage-controlled switch",

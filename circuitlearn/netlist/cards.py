@@ -488,6 +488,8 @@ def _device(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     """A card of a registered device (:mod:`circuitlearn.circuit.devices`): its module reads it."""
     device = device_for_letter(name[0])
     assert device is not None
+    if name[0] == "m" and _vdmos_model_at(ctx) is not None:
+        return _opaque(name, tokens, ctx)  # a VDMOS: three nodes (five with thermal nodes)
     try:
         element = device.read_text(name, ctx.card.text)
     except CircuitError as exc:
@@ -538,9 +540,21 @@ _BEHAVIOURAL = {"poly", "value", "table", "laplace", "freq", "vol", "cur"}
 
 _OPAQUE_NODES = {
     "b": 2, "c": 2, "e": 2, "f": 2, "g": 2, "h": 2, "j": 3, "k": 0, "l": 2, "o": 4, "s": 4,
-    "t": 4, "u": 3, "w": 2, "y": 4, "z": 3, "q": 3,
+    "t": 4, "u": 3, "w": 2, "y": 4, "z": 3, "q": 3, "m": 3,
 }  # fmt: skip
 """Nodes of each opaque card (Q: 3 to 5, ending before its model name)."""
+
+
+def _vdmos_model_at(ctx: CardContext) -> int | None:
+    """Where an M card names a ``vdmos`` model (after 3 nodes, or 5 with the thermal nodes tj
+    and tcase), or ``None``: ngspice's VDMOS has no bulk node and is kept for ngspice."""
+    words = ctx.card.text.split()
+    for count in (3, 5):
+        if len(words) > count + 1:
+            entry = ctx.models.get(words[count + 1].lower())
+            if entry is not None and entry[0] == "vdmos":
+                return count
+    return None
 
 
 def _opaque(name: str, tokens: list[Token], ctx: CardContext) -> Element:
@@ -553,6 +567,8 @@ def _opaque(name: str, tokens: list[Token], ctx: CardContext) -> Element:
         raise ctx.error(f"{who}: expected white space after the element name")
     if ctx.card.text.count("'") % 2 or ctx.card.text.count("{") != ctx.card.text.count("}"):
         raise ctx.error(f"{who}: unbalanced quote or brace in a card kept for ngspice")
+    if letter == "m":
+        count = _vdmos_model_at(ctx) or 3
     if letter == "q":
         while count < 5 and count < len(words) - 1 and words[count + 1].lower() not in ctx.models:
             count += 1

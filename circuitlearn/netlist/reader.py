@@ -20,7 +20,13 @@ from circuitlearn.circuit.circuit import (
 )
 from circuitlearn.circuit.elements import GROUND, Element, SubcircuitInstance, normalize_node
 from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
-from circuitlearn.circuit.models import MODEL_KINDS, STRING_PARAMS, Model, ModelWord
+from circuitlearn.circuit.models import (
+    FLAG_PARAMS,
+    MODEL_KINDS,
+    STRING_PARAMS,
+    Model,
+    ModelWord,
+)
 from circuitlearn.circuit.topology import check_topology
 from circuitlearn.circuit.units import try_parse_value
 from circuitlearn.errors import CircuitError, NetlistError
@@ -560,6 +566,10 @@ def _model_card(tokens: list[Token], ctx: CardContext) -> tuple[str, str, dict[s
         if not key.is_word:
             raise ctx.error(f"{who}: expected a parameter name; got {key.text!r}")
         index += 1
+        flag = key.text.lower() in FLAG_PARAMS.get(kind, ())
+        if flag and (index >= len(rest) or rest[index].text != "="):
+            params[key.text.lower()] = ModelWord("")  # a bare flag: vdmos pchan
+            continue
         if index < len(rest) and rest[index].kind == "punct":
             index += 1
         if index >= len(rest) or rest[index].kind == "punct":

@@ -49,11 +49,10 @@ def test_bad_names_are_refused_everywhere_in_the_python_api(bad: str) -> None:
 
 @pytest.mark.parametrize("bad", [".control", "*x", "+x"])
 def test_names_that_start_like_a_card_are_refused(bad: str) -> None:
-    for build in (
-        lambda: Resistor("r1", bad, "0", 1.0),
-        lambda: Model(bad, "d"),
-        lambda: Subcircuit(bad, ("p",)),
-    ):
+    builders = [lambda: Model(bad, "d"), lambda: Subcircuit(bad, ("p",))]
+    if bad[0] != "+":  # a node never starts a line: ngspice reads LTspice's '+V' nodes
+        builders.append(lambda: Resistor("r1", bad, "0", 1.0))
+    for build in builders:
         with pytest.raises(CircuitError, match=r"not a single SPICE word|invalid node name"):
             build()
 

@@ -281,3 +281,30 @@ def test_rkm_values_are_refused_with_what_ngspice_reads(value: str, hint: str) -
     # ngspice 39 (default behaviour) reads 4K7 as 4k: a silent misreading, so it is refused
     with pytest.raises(NetlistError, match=rf"resistor r1: bad number '{value}' \(RKM .*{hint}"):
         from_spice(f"rkm\nV1 a 0 1\nR1 a 0 {value}\n")
+
+
+VDMOS_DECK = """power MOSFETs (VDMOS) between LTspice-style rails
+V1 +V 0 12
+V2 -V 0 -12
+V3 g 0 4.5
+V4 h 0 -4
+R1 +V d1 10
+M1 d1 g 0 nfet
+R2 -V d2 10
+M2 d2 h 0 pfet
+.model nfet VDMOS (nchan Vto=3 Kp=5 Rd=10m Rs=5m mfg=Acme Vds=60 Ron=20m)
+.model pfet vdmos pchan vto=-2.5 kp=2 bv=-12 rb=1k
+.op
+.end
+"""
+
+
+def test_vdmos_cards_run_on_ngspice_and_are_refused_natively(tmp_path: Path) -> None:
+    circuit = from_spice(VDMOS_DECK)
+    assert circuit["m1"].nodes == ("d1", "g", "0") and circuit["m1"].model == "nfet"
+    assert circuit.models["pfet"].spice_card().startswith(".model pfet vdmos (pchan vto=-2.5")
+    assert from_spice(circuit.to_spice()) == circuit
+    _agree(VDMOS_DECK, operating_point(VDMOS_DECK, tmp_path), backend="ngspice")
+    refusal = r"vertical DMOS \(VDMOS\) m1 \(model nfet\): not modelled .*--backend ngspice"
+    with pytest.raises(CircuitError, match=refusal):
+        solve_dc(circuit)
