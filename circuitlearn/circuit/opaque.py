@@ -1,9 +1,9 @@
 """Elements the native solver does not model, kept as written for ngspice ("opaque cards").
 
 J, Z, S, W, T, O, U, Y and K cards, E/G/F/H in their POLY/VALUE/TABLE forms, model-based
-C and L, and M cards of a VDMOS model: the reader keeps their nodes, the model they name and
-the rest of the card verbatim; the ngspice backend runs them unchanged and the native solver
-refuses them, naming them.
+C and L, M cards of a VDMOS model, and D/Q cards with a thermal node: the reader keeps their
+nodes, the model they name and the rest of the card verbatim; the ngspice backend runs them
+unchanged and the native solver refuses them, naming them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ __all__ = ["OpaqueElement"]
 _OPAQUE_KINDS: dict[str, str] = {
     "b": "behavioural source",
     "c": "capacitor",
+    "d": "diode with a thermal node",
     "e": "behavioural VCVS (POLY/VALUE/TABLE)",
     "f": "behavioural CCCS (POLY)",
     "g": "behavioural VCCS (POLY/VALUE/TABLE)",

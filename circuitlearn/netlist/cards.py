@@ -490,6 +490,8 @@ def _device(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     assert device is not None
     if name[0] == "m" and _vdmos_model_at(ctx) is not None:
         return _opaque(name, tokens, ctx)  # a VDMOS: three nodes (five with thermal nodes)
+    if _thermal_node_count(name, ctx) is not None:
+        return _opaque(name, tokens, ctx)  # self-heating: a thermal node the solver lacks
     try:
         element = device.read_text(name, ctx.card.text)
     except CircuitError as exc:
@@ -540,9 +542,28 @@ _BEHAVIOURAL = {"poly", "value", "table", "laplace", "freq", "vol", "cur"}
 
 _OPAQUE_NODES = {
     "b": 2, "c": 2, "e": 2, "f": 2, "g": 2, "h": 2, "j": 3, "k": 0, "l": 2, "o": 4, "s": 4,
-    "t": 4, "u": 3, "w": 2, "y": 4, "z": 3, "q": 3, "m": 3,
+    "t": 4, "u": 3, "w": 2, "y": 4, "z": 3, "q": 3, "m": 3, "d": 3,
 }  # fmt: skip
 """Nodes of each opaque card (Q: 3 to 5, ending before its model name)."""
+
+
+_THERMAL_NODES = {"d": ("d", 3), "q": (("npn", "pnp"), 5)}
+"""Cards that name their model after one more node when self-heating: a diode's (``D1 a k tj
+dmod thermal``) and a VBIC/HICUM transistor's (``Q1 c b e s dt model``) thermal node."""
+
+
+def _thermal_node_count(name: str, ctx: CardContext) -> int | None:
+    """The node count of a D or Q card with a thermal node (its model named after it), or
+    ``None``; such cards are kept for ngspice (the native solver models no self-heating)."""
+    rule = _THERMAL_NODES.get(name[0])
+    if rule is None:
+        return None
+    kinds, count = rule
+    words = ctx.card.text.split()
+    if len(words) <= count + 1:
+        return None
+    entry = ctx.models.get(words[count + 1].lower())
+    return count if entry is not None and entry[0] in kinds else None
 
 
 def _vdmos_model_at(ctx: CardContext) -> int | None:
@@ -569,7 +590,10 @@ def _opaque(name: str, tokens: list[Token], ctx: CardContext) -> Element:
         raise ctx.error(f"{who}: unbalanced quote or brace in a card kept for ngspice")
     if letter == "m":
         count = _vdmos_model_at(ctx) or 3
-    if letter == "q":
+    thermal = _thermal_node_count(name, ctx)
+    if thermal is not None:
+        count = thermal
+    elif letter == "q":
         while count < 5 and count < len(words) - 1 and words[count + 1].lower() not in ctx.models:
             count += 1
         if count == 5 or count >= len(words) - 1:

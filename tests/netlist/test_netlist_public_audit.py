@@ -308,3 +308,29 @@ def test_vdmos_cards_run_on_ngspice_and_are_refused_natively(tmp_path: Path) -> 
     refusal = r"vertical DMOS \(VDMOS\) m1 \(model nfet\): not modelled .*--backend ngspice"
     with pytest.raises(CircuitError, match=refusal):
         solve_dc(circuit)
+
+
+THERMAL_DECK = """self-heating devices with a thermal node
+V1 a 0 0.8
+R1 a b 10
+D1 b 0 tj dth thermal
+R2 tj 0 1meg
+.model dth d (is=1e-12 rs=0.2 rth0=100)
+V2 c 0 3
+I1 0 e 20u
+Q1 c e 0 0 dt qv
+R3 dt 0 1meg
+.model qv npn level=4 is=1e-16 bf=100 rth=200
+.op
+.end
+"""
+
+
+def test_thermal_node_cards_run_on_ngspice_and_are_refused_natively(tmp_path: Path) -> None:
+    circuit = from_spice(THERMAL_DECK)
+    assert circuit["d1"].nodes == ("b", "0", "tj") and circuit["d1"].model == "dth"
+    assert circuit["q1"].nodes == ("c", "e", "0", "0", "dt") and circuit["q1"].model == "qv"
+    assert from_spice(circuit.to_spice()) == circuit
+    _agree(THERMAL_DECK, operating_point(THERMAL_DECK, tmp_path), backend="ngspice")
+    with pytest.raises(CircuitError, match=r"diode with a thermal node d1 \(model dth\)"):
+        solve_dc(circuit)
