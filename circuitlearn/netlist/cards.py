@@ -549,7 +549,7 @@ _OPAQUE_NODES = {
 
 _THERMAL_NODES = {"d": ("d", 3), "q": (("npn", "pnp"), 5)}
 """Cards that name their model after one more node when self-heating: a diode's (``D1 a k tj
-dmod thermal``) and a VBIC/HICUM transistor's (``Q1 c b e s dt model``) thermal node."""
+dmod thermal``) and a VBIC/HICUM transistor's (``Q1 c b e s dt model``, levels 4, 8, 9)."""
 
 
 def _thermal_node_count(name: str, ctx: CardContext) -> int | None:
@@ -563,7 +563,11 @@ def _thermal_node_count(name: str, ctx: CardContext) -> int | None:
     if len(words) <= count + 1:
         return None
     entry = ctx.models.get(words[count + 1].lower())
-    return count if entry is not None and entry[0] in kinds else None
+    if entry is None or entry[0] not in kinds:
+        return None
+    if name[0] == "q" and entry[1].get("level", 1.0) not in (4.0, 8.0, 9.0):
+        return None  # only VBIC (4, 9) and HICUM (8) have one; Gummel-Poon's card is refused
+    return count
 
 
 def _vdmos_model_at(ctx: CardContext) -> int | None:
