@@ -56,6 +56,7 @@ def _sgn(x: float) -> float:
 
 FUNCTIONS: dict[str, tuple[int, Callable[..., float]]] = {
     "sqrt": (1, math.sqrt),
+    "sqr": (1, lambda x: x * x),  # ngspice's numparam: the square
     "exp": (1, math.exp),
     "ln": (1, math.log),
     "log": (1, math.log),

@@ -42,8 +42,11 @@ def try_parse_value(text: str) -> float | None:
     (2200.0, 1000000.0, 1e-05)
     >>> try_parse_value("abc") is None
     True
+    >>> try_parse_value("2\u00b5")
+    2e-06
     """
-    match = _NUMBER.match(text.strip())
+    # ngspice 39 reads the micro sign (U+00B5) and the Greek mu (U+03BC) as 'u': 2µ is 2e-6
+    match = _NUMBER.match(text.strip().replace("\u00b5", "u").replace("\u03bc", "u"))
     if match is None:
         return None
     suffix = (match["suffix"] or "").lower()

@@ -253,6 +253,8 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     )
     who = f"resistor {name}"
     args, keywords = split_arguments(_tc_pair(_unbracket(tokens)), ctx, who)
+    if "resistance" in keywords and "r" not in keywords:
+        keywords["r"] = keywords.pop("resistance")  # ngspice's full name of r=
     n1, n2 = _nodes(args, 2, ctx, who, usage)
     rest = args[2:]
     model: str | None = None
@@ -267,7 +269,8 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
         for key in ("l", "w"):
             keywords.pop(key, None)  # geometry only matters without a value
     ac = parse_value(keywords.pop("ac"), ctx, who) if "ac" in keywords else None
-    keywords.pop("noisy", None)  # ngspice's noise switch: no DC effect, not kept
+    for key in ("noisy", "noise", "bv_max"):
+        keywords.pop(key, None)  # noise switch, safe-operating-area limit: no DC effect
     scale = parse_value(keywords.pop("scale"), ctx, who) if "scale" in keywords else 1.0
     copies = parse_value(keywords.pop("m"), ctx, who) if "m" in keywords else 1.0
     thermal = {k: parse_value(keywords.pop(k), ctx, who) for k in _RES_THERMAL if k in keywords}
@@ -348,8 +351,9 @@ def _resistance_from_model(
     geometry = {k: parse_value(keywords.pop(k), ctx, who) for k in ("l", "w") if k in keywords}
     if not all(isinstance(v, float) for v in geometry.values()):
         raise ctx.error(f"{who}: l= and w= need numbers with a resistor model")
-    if "r" in params and not geometry:
-        return float(params["r"])
+    value = next((params[k] for k in ("r", "res", "resistance") if k in params), None)
+    if value is not None and not geometry:  # ngspice 39: r, its alias res, or the instance's
+        return float(value)  # own 'resistance' given as a model default
     if "rsh" not in params:
         raise ctx.error(f"{who}: resistor model {model} has neither r= nor rsh=")
     length = float(geometry.get("l", params.get("l", _DEFAULT_RES_SIZE)))

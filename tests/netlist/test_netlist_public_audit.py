@@ -334,3 +334,25 @@ def test_thermal_node_cards_run_on_ngspice_and_are_refused_natively(tmp_path: Pa
     _agree(THERMAL_DECK, operating_point(THERMAL_DECK, tmp_path), backend="ngspice")
     with pytest.raises(CircuitError, match=r"diode with a thermal node d1 \(model dth\)"):
         solve_dc(circuit)
+
+
+SMALL_FORMS_DECK = """micro sign, sqr(), resistance as a model default
+I1 0 a 2\u00b5
+R1 a 0 50k
+V1 b 0 {sqr(3)}
+R2 b c resistance=1k noise=0 bv_max=100
+R3 c 0 myres
+.model myres r(resistance=2k)
+.op
+.end
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "ngspice"])
+def test_micro_sign_sqr_and_resistance_defaults(tmp_path: Path, backend: str) -> None:
+    # ngspice's regression decks misc/convergence.cir (2µ), parser/xpressn-1.cir (sqr) and
+    # model/instance-defaults.cir (an instance parameter as a model default)
+    flat = from_spice(SMALL_FORMS_DECK).flatten()
+    assert flat["i1"].dc == 2e-6 and flat["v1"].dc == 9.0
+    assert flat["r2"].resistance == 1e3 and flat["r3"].resistance == 2e3
+    _agree(SMALL_FORMS_DECK, operating_point(SMALL_FORMS_DECK, tmp_path), backend=backend)
