@@ -163,6 +163,10 @@ Value = float | Expression
 """An element value: a number, or an expression resolved when the circuit is flattened."""
 
 
+_RANDOM = frozenset({"agauss", "gauss", "aunif", "unif", "limit"})
+"""ngspice's statistical functions: each evaluation draws a new random value."""
+
+
 def expression_names(text: str) -> set[str]:
     """Parameter names an expression refers to (function names excluded).
 
@@ -368,6 +372,11 @@ class _Parser:
             raise CircuitError(f"cannot read expression {self.text!r}: unexpected {token!r}")
 
     def call(self, name: str, depth: int) -> None:
+        if name in _RANDOM:
+            raise CircuitError(
+                f"{name}() in expression {self.text!r} draws a random value in ngspice (Monte "
+                "Carlo): not supported; write the nominal value"
+            )
         if name not in FUNCTIONS:
             raise CircuitError(
                 f"unknown function {name!r} in expression {self.text!r} "

@@ -356,3 +356,9 @@ def test_micro_sign_sqr_and_resistance_defaults(tmp_path: Path, backend: str) ->
     assert flat["i1"].dc == 2e-6 and flat["v1"].dc == 9.0
     assert flat["r2"].resistance == 1e3 and flat["r3"].resistance == 2e3
     _agree(SMALL_FORMS_DECK, operating_point(SMALL_FORMS_DECK, tmp_path), backend=backend)
+
+
+def test_monte_carlo_functions_are_refused_as_random() -> None:
+    # ngspice's examples/Monte_Carlo decks: agauss() & co. draw a new value per evaluation
+    with pytest.raises(NetlistError, match=r"agauss\(\) .* draws a random value in ngspice"):
+        from_spice("mc\n.param r0 = {agauss(1k, 0.1, 3)}\nV1 a 0 1\nR1 a 0 {r0}\n")
