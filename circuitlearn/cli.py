@@ -718,6 +718,10 @@ def _add_sweep(parser: argparse.ArgumentParser) -> None:
         "--workers", type=int, default=None, metavar="N",
         help="LocalCluster workers (default: [sweep] workers, else 2)",
     )  # fmt: skip
+    parser.add_argument(
+        "--collect", action="store_true",
+        help="compute nothing: rebuild the table and figure from the runs finished so far",
+    )  # fmt: skip
 
 
 def _run_sweep(args: argparse.Namespace) -> Outcome:
@@ -731,7 +735,10 @@ def _run_sweep(args: argparse.Namespace) -> Outcome:
             raise UsageError(f"--workers must be >= 1; got {args.workers}")
         spec = dataclasses.replace(spec, workers=args.workers)
     result = run_sweep(
-        spec, scheduler=args.scheduler, progress=lambda line: print(line, file=sys.stderr)
+        spec,
+        scheduler=args.scheduler,
+        progress=lambda line: print(line, file=sys.stderr),
+        compute=not args.collect,
     )
     text = (
         f"{result.computed} runs computed, {result.skipped} already done, "

@@ -187,6 +187,7 @@ def run_sweep(
     scheduler: str | None = None,
     processes: bool = True,
     progress: Callable[[str], None] | None = None,
+    compute: bool = True,
 ) -> SweepResult:
     """Run every pending run of ``spec`` on dask.distributed, then build the table and figure.
 
@@ -200,6 +201,9 @@ def run_sweep(
         LocalCluster workers as processes (default) or threads.
     progress : callable, optional
         Called with one line per finished run.
+    compute : bool
+        False: only rebuild the table, figure and published section from the runs finished so
+        far (a sweep still running, or one to finish later).
     """
     if not isinstance(spec, SweepSpec):
         spec = load_sweep(spec)
@@ -207,6 +211,8 @@ def run_sweep(
     pending = [p for p in spec.runs if not spec.result_path(p).is_file()]
     skipped = len(spec.runs) - len(pending)
     failed, errors = [], {}
+    if not compute:
+        pending = []
     if pending:
         from dask.distributed import as_completed
 

@@ -144,7 +144,9 @@ def train_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str, 
             )
         raw.setdefault(table, {})[name] = value
     config = parse_config(raw, source=str(source))
-    result = train(config, run_dir)
+    # a run interrupted with its sweep continues from its last checkpoint
+    resume = run_dir is not None and (Path(run_dir) / "checkpoints").is_dir()
+    result = train(config, run_dir, resume=resume)
     epochs = result.metrics["epochs"]
     return {
         "test_accuracy": [e["test_accuracy"] for e in epochs],

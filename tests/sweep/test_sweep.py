@@ -224,6 +224,39 @@ seed = [0, 1]
         run_sweep(load_sweep(path), processes=False)
 
 
+def test_interrupted_train_run_resumes_and_collect_computes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "part.toml"
+    path.write_text(
+        """
+[sweep]
+kind = "train"
+report_epochs = [1]
+
+[base]
+config = "xor_transistor"
+"learning.epochs" = 3
+
+[grid]
+"learning.method" = ["ep"]
+seed = [0, 1]
+""",
+        encoding="utf-8",
+    )
+    spec = load_sweep(path)
+    first, second = spec.runs
+    # a worker killed after epoch 1 of the first run leaves its run directory behind
+    partial = dict(first, **{"learning.epochs": 1})
+    train_run(partial, spec.result_path(first).with_suffix(""))
+    collected = run_sweep(spec, processes=False, compute=False)
+    assert collected.computed == 0 and collected.rows == []
+    assert not spec.result_path(first).exists()
+    result = run_sweep(spec, processes=False)
+    assert result.computed == 2 and not result.failed
+    record = json.loads(spec.result_path(first).read_text(encoding="utf-8"))
+    assert len(record["metrics"]["test_accuracy"]) == 4  # epochs 0..3: resumed, not restarted
+    assert run_sweep(spec, processes=False, compute=False).rows == result.rows
+
+
 def test_unsettled_evaluations_are_counted_not_fatal() -> None:
     params = {"dataset": "fashion-mnist", "n_train": 20, "n_test": 10, "hidden": [4]}
     metrics = ratenet_run({**params, "epochs": 1, "max_steps": 1, "tol": 1e-12})
