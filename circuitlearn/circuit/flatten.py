@@ -185,6 +185,9 @@ def validate_scope(
         if device is not None and device.model_kinds():
             model = models.get(element.model) or outer_models.get(element.model)
             if model is None:
+                bins = _bins(element.model, {**outer_models, **models})
+                model = bins[0] if bins else None
+            if model is None:
                 raise CircuitError(
                     f"{who}: unknown model {element.model!r} (add a .model card)",
                     element=element.name,
@@ -350,7 +353,10 @@ def expand(
                 rest = _renamed_rest(replace(element, rest=rest), local, models, flat)
             changes["rest"] = rest
         if getattr(element, "model", ""):
-            model = models[element.model]
+            if element.model in models:
+                model = models[element.model]
+            else:
+                model = _select_bin(element, changes, models)
             changes["model"] = model.name
             if model.name not in flat.models:
                 flat.add_model(model)
@@ -361,6 +367,41 @@ def expand(
                 f"{exc} (while expanding {scope.title if not path else 'instance ' + path[0]})",
                 element=element.name,
             ) from None
+
+
+def _bins(name: str, models: Mapping[str, Model]) -> list[Model]:
+    """The binned models ``name.1``, ``name.2`` ... of a model name, as ngspice names them."""
+    prefix = f"{name}."
+    return [
+        model
+        for key, model in models.items()
+        if key.startswith(prefix) and key[len(prefix) :].isdigit()
+    ]
+
+
+_BIN_DEFAULTS = {"lmin": 0.0, "lmax": 1.0, "wmin": 0.0, "wmax": 1.0}
+"""ngspice's bin bounds when a binned model card omits them [m]."""
+
+
+def _select_bin(element: Element, changes: Mapping[str, Any], models: Mapping[str, Model]) -> Model:
+    """The bin of a binned model (``nch.1``, ``nch.2`` ...) whose LMIN <= L < LMAX and
+    WMIN <= W < WMAX hold for the element's L and W (100 µm when not given), as ngspice picks it."""
+    size = {}
+    for key in ("l", "w"):
+        value = changes.get(key, getattr(element, key, None))
+        size[key] = 100e-6 if value is None else float(value)
+    for model in _bins(element.model, models):
+        bound = {k: float(model.params.get(k, v)) for k, v in _BIN_DEFAULTS.items()}
+        if (
+            bound["lmin"] <= size["l"] < bound["lmax"]
+            and bound["wmin"] <= size["w"] < bound["wmax"]
+        ):
+            return model
+    raise CircuitError(
+        f"{element.kind} {element.name}: no bin of model {element.model} holds "
+        f"l={size['l']:g} w={size['w']:g} (binned models {element.model}.1, .2 ...)",
+        element=element.name,
+    )
 
 
 _BRACED = re.compile(r"\{([^{}]*)\}")

@@ -362,3 +362,33 @@ def test_monte_carlo_functions_are_refused_as_random() -> None:
     # ngspice's examples/Monte_Carlo decks: agauss() & co. draw a new value per evaluation
     with pytest.raises(NetlistError, match=r"agauss\(\) .* draws a random value in ngspice"):
         from_spice("mc\n.param r0 = {agauss(1k, 0.1, 3)}\nV1 a 0 1\nR1 a 0 {r0}\n")
+
+
+BINNED_DECK = """BSIM4 bins picked by L and W
+I1 0 a 5u
+M1 a a 0 0 nch l=2u w=5u
+I2 0 b 5u
+M2 b b 0 0 nch l=2u w=20u
+X1 c bin
+I3 0 c 5u
+.subckt bin d
+M1 d d 0 0 nch l=2u w=5u
+.ends
+.model nch.1 nmos (level=54 version=4.8 vth0=0.5 lmin=1u lmax=10u wmin=1u wmax=10u)
+.model nch.2 nmos (level=54 version=4.8 vth0=0.8 lmin=1u lmax=10u wmin=10u wmax=100u)
+.op
+.end
+"""
+
+
+def test_binned_models_are_picked_by_length_and_width(tmp_path: Path) -> None:
+    # ngspice's tests/regression/model/binning-1.cir and measure/mos-meas-dc.sp name 'nch'
+    flat = from_spice(BINNED_DECK).flatten()
+    assert (flat["m1"].model, flat["m2"].model, flat["m.x1.m1"].model) == (
+        "nch.1",
+        "nch.2",
+        "nch.1",
+    )
+    _agree(BINNED_DECK, operating_point(BINNED_DECK, tmp_path), backend="ngspice")
+    with pytest.raises(CircuitError, match=r"m1: no bin of model nch holds l=2e-05 w=5e-06"):
+        from_spice(BINNED_DECK.replace("M1 a a 0 0 nch l=2u", "M1 a a 0 0 nch l=20u")).flatten()
