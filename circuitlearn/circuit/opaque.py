@@ -1,7 +1,7 @@
 """Elements the native solver does not model, kept as written for ngspice ("opaque cards").
 
 J, Z, S, W, T, O, U, Y and K cards, E/G/F/H in their POLY/VALUE/TABLE forms, model-based
-C and L, M cards of a VDMOS model, and D/Q cards with a thermal node: the reader keeps their
+C and L, M cards of VDMOS and SOI models, D/Q cards with a thermal node: the reader keeps their
 nodes, the model they name and the rest of the card verbatim; the ngspice backend runs them
 unchanged and the native solver refuses them, naming them.
 """
@@ -26,7 +26,7 @@ _OPAQUE_KINDS: dict[str, str] = {
     "j": "JFET",
     "k": "coupled inductors",
     "l": "inductor",
-    "m": "vertical DMOS (VDMOS)",
+    "m": "MOSFET (VDMOS or SOI, kept for ngspice)",
     "o": "lossy transmission line",
     "q": "bipolar transistor",
     "s": "voltage-controlled switch",

@@ -492,8 +492,8 @@ def _device(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     """A card of a registered device (:mod:`circuitlearn.circuit.devices`): its module reads it."""
     device = device_for_letter(name[0])
     assert device is not None
-    if name[0] == "m" and _vdmos_model_at(ctx) is not None:
-        return _opaque(name, tokens, ctx)  # a VDMOS: three nodes (five with thermal nodes)
+    if name[0] == "m" and (_vdmos_model_at(ctx) or _soi_node_count(ctx)) is not None:
+        return _opaque(name, tokens, ctx)  # VDMOS (3 nodes, 5 thermal), SOI (5 to 7 nodes)
     if _thermal_node_count(name, ctx) is not None:
         return _opaque(name, tokens, ctx)  # self-heating: a thermal node the solver lacks
     try:
@@ -574,6 +574,21 @@ def _thermal_node_count(name: str, ctx: CardContext) -> int | None:
     return count
 
 
+def _soi_node_count(ctx: CardContext) -> int | None:
+    """The node count of an M card of a silicon-on-insulator MOSFET (BSIMSOI: drain gate
+    source, the back gate e, then optional body p, body contact b and thermal t nodes: 5 to 7
+    before the model), or ``None`` for the ordinary four."""
+    words = ctx.card.text.split()
+
+    def names_mos_model(index: int) -> bool:
+        entry = ctx.models.get(words[index].lower()) if len(words) > index else None
+        return entry is not None and entry[0] in {"nmos", "pmos"}
+
+    if names_mos_model(5):
+        return None
+    return next((count for count in (5, 6, 7) if names_mos_model(count + 1)), None)
+
+
 def _vdmos_model_at(ctx: CardContext) -> int | None:
     """Where an M card names a ``vdmos`` model (after 3 nodes, or 5 with the thermal nodes tj
     and tcase), or ``None``: ngspice's VDMOS has no bulk node and is kept for ngspice."""
@@ -597,7 +612,7 @@ def _opaque(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     if ctx.card.text.count("'") % 2 or ctx.card.text.count("{") != ctx.card.text.count("}"):
         raise ctx.error(f"{who}: unbalanced quote or brace in a card kept for ngspice")
     if letter == "m":
-        count = _vdmos_model_at(ctx) or 3
+        count = _vdmos_model_at(ctx) or _soi_node_count(ctx) or 3
     thermal = _thermal_node_count(name, ctx)
     if thermal is not None:
         count = thermal

@@ -67,6 +67,9 @@ def decode(data: bytes, *, path: str | None = None) -> str:
             path=path,
             line=line,
         )
+    # a DOS end-of-file mark (Ctrl-Z, 0x1a) ends old vendor libraries; ngspice ignores it
+    if data.rstrip().endswith(b"\x1a"):
+        data = data.rstrip()[:-1]
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

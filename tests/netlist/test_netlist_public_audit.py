@@ -305,7 +305,7 @@ def test_vdmos_cards_run_on_ngspice_and_are_refused_natively(tmp_path: Path) -> 
     assert circuit.models["pfet"].spice_card().startswith(".model pfet vdmos (pchan vto=-2.5")
     assert from_spice(circuit.to_spice()) == circuit
     _agree(VDMOS_DECK, operating_point(VDMOS_DECK, tmp_path), backend="ngspice")
-    refusal = r"vertical DMOS \(VDMOS\) m1 \(model nfet\): not modelled .*--backend ngspice"
+    refusal = r"MOSFET \(VDMOS or SOI, kept for ngspice\) m1 \(model nfet\): not modelled"
     with pytest.raises(CircuitError, match=refusal):
         solve_dc(circuit)
 
@@ -392,3 +392,35 @@ def test_binned_models_are_picked_by_length_and_width(tmp_path: Path) -> None:
     _agree(BINNED_DECK, operating_point(BINNED_DECK, tmp_path), backend="ngspice")
     with pytest.raises(CircuitError, match=r"m1: no bin of model nch holds l=2e-05 w=5e-06"):
         from_spice(BINNED_DECK.replace("M1 a a 0 0 nch l=2u", "M1 a a 0 0 nch l=20u")).flatten()
+
+
+SOI_DECK = """BSIMSOI inverter with a back gate
+V1 vdd 0 1.2
+V2 in 0 0
+MP1 out in vdd 0 bp p1 l=0.2u w=2u
+MN1 out in 0 0 bn n1 l=0.2u w=1u
+R1 bp vdd 1meg
+R2 bn 0 1meg
+.model n1 nmos level=10 tox=3n
+.model p1 pmos level=10 tox=3n
+.op
+.end
+"""
+
+
+def test_soi_mosfets_with_a_back_gate_run_on_ngspice(tmp_path: Path) -> None:
+    # ngspice's examples/soi: drain gate source, the back gate e and the body p before the model
+    circuit = from_spice(SOI_DECK)
+    assert circuit["mn1"].nodes == ("out", "in", "0", "0", "bn") and circuit["mn1"].model == "n1"
+    assert from_spice(circuit.to_spice()) == circuit
+    _agree(SOI_DECK, operating_point(SOI_DECK, tmp_path), backend="ngspice")
+    with pytest.raises(CircuitError, match=r"mp1 \(model p1\): not modelled by the native"):
+        solve_dc(circuit)
+
+
+def test_a_dos_end_of_file_mark_ends_a_library(tmp_path: Path) -> None:
+    # vendor libraries (ngspice's examples/probe/TL072.301) end with Ctrl-Z
+    (tmp_path / "lib.mod").write_bytes(b".model dm d (is=1e-14)\r\n\x1a")
+    deck = tmp_path / "deck.cir"
+    deck.write_text("ctrl-z\n.include lib.mod\nV1 a 0 1\nR1 a b 1k\nD1 b 0 dm\n.end\n")
+    assert from_spice(deck).models["dm"].params == {"is": 1e-14}
