@@ -125,6 +125,9 @@ def split_cards(
         if control_start is not None:
             if stripped.lower().startswith(".endc"):
                 control_start = None
+            elif stripped.lower().split()[:1] == [".end"]:
+                control_start = None  # ngspice 39 ends the block and the deck at '.end'
+                break
             continue
         if not stripped or stripped.startswith("*"):
             continue

@@ -424,3 +424,11 @@ def test_a_dos_end_of_file_mark_ends_a_library(tmp_path: Path) -> None:
     deck = tmp_path / "deck.cir"
     deck.write_text("ctrl-z\n.include lib.mod\nV1 a 0 1\nR1 a b 1k\nD1 b 0 dm\n.end\n")
     assert from_spice(deck).models["dm"].params == {"is": 1e-14}
+
+
+def test_end_closes_an_unterminated_control_block() -> None:
+    # PySpice's spice-examples/ac-coupled-amplifier.cir: '.control / run / plot ... / .end'
+    circuit = from_spice("t\nV1 a 0 1\nR1 a 0 1k\n.control\nrun\nplot v(a)\n.end\nR2 a 0 1k\n")
+    assert [e.name for e in circuit] == ["v1", "r1"]
+    with pytest.raises(NetlistError, match=r"unterminated \.control block"):
+        from_spice("t\nV1 a 0 1\nR1 a 0 1k\n.control\nrun\n")
