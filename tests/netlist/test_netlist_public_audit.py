@@ -408,8 +408,11 @@ R2 bn 0 1meg
 """
 
 
-def test_soi_mosfets_with_a_back_gate_run_on_ngspice(tmp_path: Path) -> None:
+def test_soi_mosfets_with_a_back_gate_run_on_ngspice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # ngspice's examples/soi: drain gate source, the back gate e and the body p before the model
+    monkeypatch.chdir(tmp_path)  # ngspice's B4SOI writes b4soiv1check.log into the working folder
     circuit = from_spice(SOI_DECK)
     assert circuit["mn1"].nodes == ("out", "in", "0", "0", "bn") and circuit["mn1"].model == "n1"
     assert from_spice(circuit.to_spice()) == circuit
