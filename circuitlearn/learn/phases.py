@@ -38,7 +38,7 @@ from circuitlearn.circuit import (
 from circuitlearn.circuit.devices import DEVICES, device_for
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.mirror import realize_terms, transpose_sources
-from circuitlearn.learn.task import LearningTask
+from circuitlearn.learn.task import LearningTask, explicit_series
 from circuitlearn.solve import OperatingPoint
 from circuitlearn.solve.mna import MNASystem
 
@@ -103,6 +103,29 @@ class PhasePlan:
 def free_state(task: LearningTask, free: OperatingPoint) -> np.ndarray:
     """x0 of the task's native system from a free operating point of any backend."""
     return task.system.state_from(free)
+
+
+def explicit_task(task: LearningTask, free: OperatingPoint) -> tuple[LearningTask, OperatingPoint]:
+    """The task with its devices' constant series resistances as explicit resistors
+    (:func:`~circuitlearn.learn.task.explicit_series`), so that a phase netlist can name the
+    nodes behind them, and ``free`` on it (the internal nodes' voltages under their new names);
+    ``(task, free)`` unchanged when no device has any."""
+    circuit, moved = explicit_series(task.circuit, task.tag)
+    if not moved:
+        return task, free
+    x0 = free_state(task, free)
+    index = task.system.node_index
+    voltages = {**free.voltages, **{new: float(x0[index[old]]) for old, new in moved.items()}}
+    out = LearningTask.__new__(LearningTask)
+    out.__dict__.update(task.__dict__)
+    out.circuit = circuit
+    out._system = None
+    out._conductances = None
+    out.phase_systems = {}
+    op = OperatingPoint(
+        voltages, dict(free.currents), True, 0, free.strategy, np.nan, "explicit series", "native"
+    )
+    return out, op
 
 
 def nudge_values(task: LearningTask, beta: float, free: OperatingPoint) -> dict[str, float]:
@@ -253,7 +276,8 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
     Raises
     ------
     CircuitError
-        A MOSFET with drain/source resistance (its internal nodes cannot be named in a netlist).
+        A bipolar transistor with a current-dependent base resistance (IRB, or RBM ≠ RB); constant
+        series resistances become explicit resistors (:func:`explicit_task`).
 
     Examples
     --------
@@ -273,6 +297,7 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
     .op
     .end
     """
+    task, free = explicit_task(task, free)
     system = task.system
     flat = system.circuit
     x0 = free_state(task, free)

@@ -316,15 +316,62 @@ class LearningTask:
 
 
 INTERNAL_STEMS = (
-    *("i_nudge", "v_clamp", "r_twin", "twin", "aep"),
+    *("i_nudge", "v_clamp", "r_twin", "twin", "aep", "r_series", "series"),
     *(f"{letter}_{tag}" for tag in ("aep", "twin") for letter in "gfiehv"),
 )
 """Name stems of the elements and nodes the learning phases add."""
 
 
+def explicit_series(circuit: Circuit, tag: str) -> tuple[Circuit, dict[str, str]]:
+    """The flat ``circuit`` with every device's constant series resistances (bipolar RB, RC,
+    RE; MOSFET RD, RS) as explicit resistors, so that the learning phases, which are netlists,
+    can name the nodes behind them: the same equations (``Device.explicit_series`` gives the
+    values the native device stamps), new names ``r_series{tag}_K``, nodes ``series{tag}_K``
+    and models ``series{tag}_mK`` (copies with the resistances 0). Returns the circuit
+    (``circuit`` itself when no device has any) and {internal node (``q1#base``): its new
+    node}.
+
+    A series resistance that is not constant (bipolar RB with IRB or RBM ≠ RB) is left inside
+    its device (``Device.learning_issue`` then refuses it in a phase).
+    """
+    from dataclasses import replace
+
+    from circuitlearn.circuit.devices import device_for
+
+    out: Circuit | None = None
+    moved: dict[str, str] = {}
+    models: dict[str, str] = {}
+    count = 0
+    for element in circuit:
+        device = device_for(element)
+        name = getattr(element, "model", "")
+        if device is None or not name:
+            continue
+        model = circuit.models[name]
+        found = device.explicit_series(element, model, circuit.temperature)
+        if found is None:
+            continue
+        resistances, zeroed = found
+        if out is None:
+            out = circuit.copy()
+        if name not in models:
+            models[name] = f"series{tag}_m{len(models)}"
+            params = {**model.params, **{k: 0.0 for k in zeroed}}
+            out.add_model(replace(model, name=models[name], params=params))
+        changes: dict[str, str] = {"model": models[name]}
+        for field, resistance in resistances.items():
+            node = f"series{tag}_{count}"
+            out.add(Resistor(f"r_series{tag}_{count}", getattr(element, field), node, resistance))
+            changes[field] = node
+            moved[f"{element.name}#{field}"] = node
+            count += 1
+        out.replace(replace(element, **changes))
+    return (circuit if out is None else out), moved
+
+
 def _free_tag(circuit: Circuit) -> str:
     """The first suffix (``""``, ``"1"``, ...) whose internal names the circuit does not use."""
-    names = [e.name for e in circuit] + list(circuit.nodes)
+    names = [e.name for e in circuit] + list(circuit.nodes) + list(circuit.models)
     for k in range(len(names) + 1):
         tag = "" if k == 0 else str(k)
         stems = tuple(f"{stem}{tag}_" for stem in INTERNAL_STEMS)

@@ -329,6 +329,15 @@ class Device(ABC):
         that a netlist cannot name), or ``None``."""
         return None
 
+    def explicit_series(
+        self, element: Element, model: ModelCard | None, temperature: float
+    ) -> tuple[dict[str, float], tuple[str, ...]] | None:
+        """The element's constant series resistances as the native device computes them, to be
+        made explicit resistors (``circuitlearn.learn.task.explicit_series``):
+        ``({terminal field: resistance [Ω]}, model parameters to set to 0)``, or ``None`` when
+        there are none. Default: none."""
+        return None
+
     # -- diagnostics --------------------------------------------------------------------------
     def conduction(
         self, element: Element, model: ModelCard | None

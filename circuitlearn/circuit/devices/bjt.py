@@ -429,14 +429,40 @@ class BipolarDevice(Device):
         return out
 
     def learning_issue(self, element: Element, model: ModelCard | None) -> str | None:
-        """RB, RC, RE make internal nodes that a phase netlist cannot name."""
-        assert model is not None
+        """RB, RC, RE make internal nodes that a phase netlist cannot name (constant ones are
+        made explicit resistors by the learning task first: :meth:`explicit_series`)."""
+        assert isinstance(element, Bipolar) and model is not None
+        if _nonlinear_rb(_device_params(element, model, 27.0)):
+            return (
+                f"bipolar transistor {element.name} has a current-dependent base resistance "
+                f"(model {model.name}: IRB, or RBM unlike RB), which a learning phase cannot "
+                "hold; use a constant RB (RBM = RB, no IRB)"
+            )
         if any(float(model.value(k)) > 0 for k in ("rb", "rc", "re")):
             return (
                 f"bipolar transistor {element.name} has series resistances (model "
                 f"{model.name}: RB, RC or RE); set them to 0 and add explicit resistors"
             )
         return None
+
+    def explicit_series(
+        self, element: Element, model: ModelCard | None, temperature: float
+    ) -> tuple[dict[str, float], tuple[str, ...]] | None:
+        """RC, RE and a constant RB at the device temperature, divided by area·m (as
+        :meth:`compile` stamps them); ``None`` for a current-dependent base resistance (IRB,
+        or RBM unlike RB), which no resistor equals."""
+        assert isinstance(element, Bipolar) and model is not None
+        p = _device_params(element, model, temperature)
+        if not any(p[k] > 0 for k in ("rb", "rc", "re")):
+            return None
+        if _nonlinear_rb(p):  # left as it is: learning_issue refuses it in a phase
+            return None
+        scale = float(element.area) * float(element.m)
+        fields = {"rc": "collector", "rb": "base", "re": "emitter"}
+        return (
+            {fields[k]: p[k] / scale for k in ("rc", "rb", "re") if p[k] > 0},
+            ("rb", "rbm", "rc", "re"),
+        )
 
     def compile(
         self, elements: Sequence[Element], context: DeviceContext
@@ -451,13 +477,7 @@ class BipolarDevice(Device):
         for q in elements:
             assert isinstance(q, Bipolar)
             model = context.model(q.model)
-            p = {k: float(v) for k, v in model.dc_params().items()}
-            for key in ("ise", "isc"):  # bjtsetup.c: SPICE2's leakage as a multiple of IS
-                p[key] = p[key] * p["is"] if p[key] > _LEGACY_LEAK else p[key]
-            if math.isinf(p["rbm"]):
-                p["rbm"] = p["rb"]
-            celsius = q.params.get("temp", context.temperature + q.params.get("dtemp", 0.0))
-            p = bjt_temperature(p, model.params, float(celsius) + KELVIN)
+            p = _device_params(q, model, context.temperature)
             vt = p["vt"]
             area = float(q.area)
             scale = area * float(q.m)  # m parallel copies act as a larger area
@@ -541,3 +561,23 @@ def _inverse(value: float) -> float:
 
 BJT = BipolarDevice()
 """The registered bipolar transistor device."""
+
+
+def _device_params(q: Bipolar, model: ModelCard, temperature: float) -> dict[str, float]:
+    """The model's DC parameters for transistor ``q`` at its temperature (``.temp``
+    ``temperature`` [°C], instance ``temp=``/``dtemp=``): SPICE2's legacy leakage rule, RBM
+    defaulting to RB, then :func:`bjt_temperature`."""
+    p = {k: float(v) for k, v in model.dc_params().items()}
+    for key in ("ise", "isc"):  # bjtsetup.c: SPICE2's leakage as a multiple of IS
+        p[key] = p[key] * p["is"] if p[key] > _LEGACY_LEAK else p[key]
+    if math.isinf(p["rbm"]):
+        p["rbm"] = p["rb"]
+    celsius = q.params.get("temp", temperature + q.params.get("dtemp", 0.0))
+    return bjt_temperature(p, model.params, float(celsius) + KELVIN)
+
+
+def _nonlinear_rb(p: Mapping[str, float]) -> bool:
+    """Whether :func:`_device_params` give a current-dependent base resistance (IRB, or RBM
+    unlike RB; IRB 0 means infinite), as :meth:`BipolarDevice.compile` decides."""
+    irb = 0.0 if math.isinf(p["irb"]) else p["irb"]
+    return p["rb"] > 0 and (p["rbm"] != p["rb"] or irb > 0)

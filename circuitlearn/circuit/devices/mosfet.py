@@ -412,7 +412,8 @@ class MosfetDevice(Device):
         return out
 
     def learning_issue(self, element: Element, model: ModelCard | None) -> str | None:
-        """RD/RS make internal nodes that a twin netlist cannot name."""
+        """RD/RS make internal nodes that an AEP phase netlist cannot name (the twin phase makes
+        them explicit resistors first: :meth:`explicit_series`)."""
         assert model is not None
         if model.value("rd") > 0 or model.value("rs") > 0:
             return (
@@ -420,6 +421,16 @@ class MosfetDevice(Device):
                 "set rd = rs = 0 and add explicit resistors"
             )
         return None
+
+    def explicit_series(
+        self, element: Element, model: ModelCard | None, temperature: float
+    ) -> tuple[dict[str, float], tuple[str, ...]] | None:
+        """RD/M and RS/M (as :meth:`compile` stamps them)."""
+        assert isinstance(element, Mosfet) and model is not None
+        p = {k: float(v) for k, v in model.dc_params().items()}
+        copies = float(element.params.get("m", 1.0))
+        out = {f: p[k] / copies for k, f in (("rd", "drain"), ("rs", "source")) if p[k] > 0}
+        return (out, ("rd", "rs")) if out else None
 
     def compile(
         self, elements: Sequence[Element], context: DeviceContext
