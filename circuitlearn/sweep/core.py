@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from circuitlearn.errors import CircuitLearnError
-from circuitlearn.sweep.runs import RUN_KINDS
+from circuitlearn.sweep.runs import RUN_KINDS, config_digest
 
 __all__ = ["SweepResult", "SweepSpec", "collect", "load_sweep", "run_sweep"]
 
@@ -77,8 +77,13 @@ class SweepSpec:
     publish: Path | None = None
 
     def run_id(self, params: dict[str, Any]) -> str:
-        """Stable id of a run: a hash of its kind and parameters (key order does not matter)."""
-        text = json.dumps({"kind": self.kind, **params}, sort_keys=True, default=str)
+        """Stable id of a run: a hash of its kind and parameters (key order does not matter),
+        and for a ``train`` run of its config file's text, so that editing a preset or config
+        makes its runs new ones instead of reusing results of the old settings."""
+        identity = {"kind": self.kind, **params}
+        if self.kind == "train" and "config" in params:
+            identity["config text"] = config_digest(str(params["config"]))
+        text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def result_path(self, params: dict[str, Any]) -> Path:

@@ -5,6 +5,7 @@ metrics dict with at least ``test_accuracy`` (one value per epoch, index 0 befor
 
 from __future__ import annotations
 
+import hashlib
 import time
 import tomllib
 from importlib import resources
@@ -17,7 +18,14 @@ from circuitlearn._random import check_random_state
 from circuitlearn.errors import CircuitLearnError, ConvergenceError
 from circuitlearn.learn.ratenet import METHODS, RateNet, Relaxation, gradient, relax
 
-__all__ = ["RATENET_DEFAULTS", "RUN_KINDS", "load_dataset", "ratenet_run", "train_run"]
+__all__ = [
+    "RATENET_DEFAULTS",
+    "RUN_KINDS",
+    "config_digest",
+    "load_dataset",
+    "ratenet_run",
+    "train_run",
+]
 
 RATENET_DEFAULTS: dict[str, Any] = {
     "dataset": "mnist",
@@ -157,6 +165,15 @@ def train_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str, 
 
 RUN_KINDS = {"ratenet": ratenet_run, "train": train_run}
 """Run kinds of a sweep: name → function(params, run_dir) -> metrics."""
+
+
+def config_digest(name: str) -> str:
+    """Hash of the text of config ``name`` (a preset or path); "missing" when there is none
+    (the run then fails with its own message)."""
+    try:
+        return hashlib.sha256(_config_path(name).read_bytes()).hexdigest()[:16]
+    except (CircuitLearnError, OSError):
+        return "missing"
 
 
 def _config_path(name: str) -> Path:

@@ -257,6 +257,21 @@ seed = [0, 1]
     assert run_sweep(spec, processes=False, compute=False).rows == result.rows
 
 
+def test_editing_a_config_makes_its_runs_new(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\ndataset = "xor"\n[learning]\nepochs = 1\n', encoding="utf-8")
+    path = tmp_path / "s.toml"
+    path.write_text(
+        f'[sweep]\nkind = "train"\n[base]\nconfig = "{config}"\n[grid]\nseed = [0]\n',
+        encoding="utf-8",
+    )
+    spec = load_sweep(path)
+    before = spec.run_id(spec.runs[0])
+    assert spec.run_id(spec.runs[0]) == before  # stable while the config is unchanged
+    config.write_text('[data]\ndataset = "xor"\n[learning]\nepochs = 2\n', encoding="utf-8")
+    assert spec.run_id(spec.runs[0]) != before
+
+
 def test_unsettled_evaluations_are_counted_not_fatal() -> None:
     params = {"dataset": "fashion-mnist", "n_train": 20, "n_test": 10, "hidden": [4]}
     metrics = ratenet_run({**params, "epochs": 1, "max_steps": 1, "tol": 1e-12})
