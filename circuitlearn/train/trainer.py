@@ -152,8 +152,7 @@ class _Problem:
     def batch(self, engine: BatchEngine, split: str, index: np.ndarray) -> Batch:
         """The samples ``index`` of ``split`` as a :class:`Batch` of per-sample source values."""
         x, targets, _ = self.train if split == "train" else self.test
-        features = with_bias_feature(x[index]) if self.bias_input else x[index]
-        columns = differential_pairs(features, voltage_range=self.input_range)  # per batch:
+        columns = _encode(x[index], self.input_range, self.bias_input)  # per batch:
         inputs = {s: columns[:, j] for j, s in enumerate(self.net.input_sources)}  # O(batch)
         return engine.batch(inputs, targets[index])
 
@@ -350,8 +349,7 @@ def _build_problem(config: TrainConfig) -> _Problem:
         for x, y in ((x_train, y_train), (x_test, y_test))
     ]
     sources, outputs = list(net.input_sources), list(net.output_nodes)
-    x_first = with_bias_feature(sets[0][0][:1]) if n.bias_input else sets[0][0][:1]
-    first = differential_pairs(x_first, voltage_range=d.input_range)[0]
+    first = _encode(sets[0][0][:1], d.input_range, n.bias_input)[0]
     task = LearningTask(
         net.circuit,
         list(net.trainable),
@@ -363,6 +361,12 @@ def _build_problem(config: TrainConfig) -> _Problem:
     if n.init == "glorot":
         task = task.with_conductances(_glorot(net, n.g_node, n.seed))
     return _Problem(net, task, sets[0], sets[1], d.input_range, n.bias_input)
+
+
+def _encode(x: np.ndarray, input_range: tuple[float, float], bias_input: bool) -> np.ndarray:
+    """Source voltages of samples ``x`` (features in [0, 1]): (x, −x) pairs, the bias pair last."""
+    features = with_bias_feature(x) if bias_input else x
+    return differential_pairs(features, voltage_range=input_range)
 
 
 def _glorot(net: LayeredNetwork, g_node: float, seed: int) -> np.ndarray:
