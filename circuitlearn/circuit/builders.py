@@ -151,6 +151,8 @@ class LayeredNetwork:
     differential : bool
     amplifiers : tuple of str
         The VCVS buffers ``e_h<l>_<j>`` (empty unless built with ``amplifier_gain``).
+    clamps : tuple of tuple of str
+        The diodes (or NMOS) clamping each hidden layer's nodes, layer by layer.
     """
 
     circuit: Circuit
@@ -163,6 +165,7 @@ class LayeredNetwork:
     trainable: tuple[str, ...]
     differential: bool
     amplifiers: tuple[str, ...] = ()
+    clamps: tuple[tuple[str, ...], ...] = ()
 
     @property
     def n_inputs(self) -> int:
@@ -373,12 +376,16 @@ def kendall_network(
         circuit.add(VoltageSource("vbias_lo", "bias_lo", GROUND, v_lo))
         circuit.add(VoltageSource("vbias_hi", "bias_hi", GROUND, v_hi))
         bias = ("vbias_lo", "vbias_hi")
-        for node in (n for layer in hidden_nodes for n in layer):
+    clamps: list[tuple[str, ...]] = []
+    for layer in hidden_nodes:
+        start = len(circuit)
+        for node in layer:
             for edge, (upper, lower) in (("up", (node, "bias_hi")), ("dn", ("bias_lo", node))):
                 if activation == "diode":
                     circuit.add(Diode(f"d_{node}_{edge}", upper, lower, "dact"))
                 else:  # drain and gate on the upper node, source and bulk on the lower
                     circuit.add(Mosfet(f"m_{node}_{edge}", upper, upper, lower, lower, "mact"))
+        clamps.append(tuple(e.name for e in circuit.elements[start:]))
     amplifiers: tuple[str, ...] = ()
     if gain:
         amplifiers = tuple(f"e_{n}" for layer in hidden_nodes for n in layer)
@@ -407,4 +414,5 @@ def kendall_network(
         trainable=tuple(trainable),
         differential=bool(differential),
         amplifiers=amplifiers,
+        clamps=tuple(clamps),
     )

@@ -593,20 +593,9 @@ def _evaluate(
 
 
 def _by_layer(net: LayeredNetwork, names: tuple[str, ...], fractions: np.ndarray) -> list[float]:
-    """Mean conducting fraction of each hidden layer's clamps (``d_<node>_up`` ... by name)."""
+    """Mean conducting fraction of each hidden layer's clamps (:attr:`LayeredNetwork.clamps`)."""
     where = dict(zip(names, fractions, strict=True))
-    layers = []
-    for layer in net.hidden_nodes:
-        clamps = [
-            where[f"{kind}_{node}_{edge}"]
-            for node in layer
-            for kind in ("d", "m")
-            for edge in ("up", "dn")
-            if f"{kind}_{node}_{edge}" in where
-        ]
-        if clamps:
-            layers.append(float(np.mean(clamps)))
-    return layers
+    return [float(np.mean([where[name] for name in layer])) for layer in net.clamps]
 
 
 def _layer_norms(gradient: np.ndarray, bounds: np.ndarray) -> np.ndarray:
