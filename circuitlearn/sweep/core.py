@@ -245,10 +245,10 @@ def run_sweep(
                     progress(f"{line}: {shown}")
     rows, curves = collect(spec)
     table_csv, table_md = spec.out / "results.csv", spec.out / "results.md"
-    _write_tables(rows, table_csv, table_md)
+    table = _write_tables(rows, table_csv, table_md)
     figure = _write_figure(spec, curves) if curves else None
     if spec.publish is not None:
-        _publish(spec, table_md.read_text(encoding="utf-8"), figure)
+        _publish(spec, table, figure)
     return SweepResult(
         len(pending) - len(failed), skipped, failed, rows, table_csv, table_md, figure, errors
     )
@@ -333,7 +333,8 @@ def _client(scheduler: str | None, workers: int, processes: bool) -> Iterator[An
         yield client
 
 
-def _write_tables(rows: list[dict[str, Any]], csv_path: Path, md_path: Path) -> None:
+def _write_tables(rows: list[dict[str, Any]], csv_path: Path, md_path: Path) -> str:
+    """Write the CSV and Markdown tables; returns the Markdown text."""
     columns = list(rows[0]) if rows else ["runs"]
     _atomic_text(csv_path, _csv_text(rows, columns))
     shown = [c for c in columns if not c.endswith("_std")]
@@ -349,7 +350,9 @@ def _write_tables(rows: list[dict[str, Any]], csv_path: Path, md_path: Path) -> 
             else:
                 cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")
-    _atomic_text(md_path, "\n".join(lines) + "\n")
+    table = "\n".join(lines) + "\n"
+    _atomic_text(md_path, table)
+    return table
 
 
 def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
