@@ -286,6 +286,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
                 norms,
             )
             _check_progress(metrics["epochs"][-1], entry)
+            if bar.disable and progress is None:  # stderr is a log file: a line per epoch
+                _log_epoch(run_dir.name, entry, cfg.epochs)
             metrics["epochs"].append(entry)
             write_json(metrics_path, metrics)  # before the checkpoint: see resume
             checkpoint = save_checkpoint(
@@ -641,6 +643,17 @@ def _check_same_config(config: TrainConfig, saved: Path) -> None:
                 f"{config.source}: [{table}] differs from the run's {saved} (only [learning] "
                 "epochs may change on --resume); use the run's config or another --out"
             )
+
+
+def _log_epoch(name: str, entry: dict[str, Any], epochs: int) -> None:
+    """One line on stderr after each epoch, for runs whose stderr is a file (no tqdm bar)."""
+    print(
+        f"{name}: epoch {entry['epoch']}/{epochs}: train loss {entry['train_loss']:.4g}, "
+        f"accuracy {entry['train_accuracy']:.4f} train, {entry['test_accuracy']:.4f} test, "
+        f"{entry['time']:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _progress_bar(progress: bool | None, *, total: int, desc: str) -> Any:

@@ -176,6 +176,19 @@ def test_progress_bar_is_off_in_ci_and_without_a_terminal(monkeypatch: pytest.Mo
     assert trainer._progress_bar(None, total=1, desc="t").disable
 
 
+def test_a_run_logging_to_a_file_prints_a_line_per_epoch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a terminal (``nohup … > log``) each epoch still reports its figures; an explicit
+    ``progress=False`` (sweep workers, the estimator) stays quiet."""
+    train(write(tmp_path / "m.toml", tiny(epochs=2)), tmp_path / "run")
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[1] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("test" in line and line.startswith("run: ") for line in lines)
+    train(write(tmp_path / "q.toml", tiny(epochs=1)), tmp_path / "quiet", progress=False)
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.skipif(
     not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file(),
     reason="Debian's dataset-fashion-mnist is not installed",
