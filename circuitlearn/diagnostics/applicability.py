@@ -149,7 +149,8 @@ def analyze_applicability(
             "currents that do not "
             "scale with the conductances (use voltage-source inputs)"
         )
-    fixed = [e.name for e in flat.elements_of(Resistor) if e.name not in names]
+    trainable_set = set(names)  # not the list: O(N²) on networks of 10⁵ conductances
+    fixed = [e.name for e in flat.elements_of(Resistor) if e.name not in trainable_set]
     if fixed:
         reasons.append(
             f"fixed (non-trainable) resistor(s) {_list(fixed)}: their conductance does not "
