@@ -7,7 +7,8 @@ SPICE reading rules applied here (checked against ``ngspice -b``, version 39):
 - ``;`` and ``//`` anywhere, and ``$`` at the start of a line or after white space, start a
   comment (``b$x`` stays a node name, as in ngspice);
 - a line starting with ``+`` continues the previous card, even across blank and comment lines;
-- ``.control`` ... ``.endc`` blocks and everything after ``.end`` are skipped.
+- ``.control`` ... ``.endc`` blocks (an unterminated one runs to the end of the file) and
+  everything after ``.end`` are skipped.
 """
 
 from __future__ import annotations
@@ -101,8 +102,7 @@ def split_cards(
     Raises
     ------
     NetlistError
-        Empty netlist, NUL characters, a leading continuation line or an unterminated
-        ``.control`` block.
+        Empty netlist, NUL characters or a leading continuation line.
     """
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
@@ -118,15 +118,15 @@ def split_cards(
     card_path = None if title else path
     cards: list[Card] = []
     skipped: list[Card] = []
-    control_start: int | None = None
+    in_control = False
     first = 2 if title else 1
     for number, raw in enumerate(lines[first - 1 :], start=first):
         stripped = raw.strip()
-        if control_start is not None:
+        if in_control:
             if stripped.lower().startswith(".endc"):
-                control_start = None
+                in_control = False
             elif stripped.lower().split()[:1] == [".end"]:
-                control_start = None  # ngspice 39 ends the block and the deck at '.end'
+                in_control = False  # ngspice 39 ends the block and the deck at '.end'
                 break
             continue
         if not stripped or stripped.startswith("*"):
@@ -148,19 +148,14 @@ def split_cards(
             continue
         word = content.split()[0].lower()
         if word == ".control":
-            control_start = number
+            in_control = True
             skipped.append(Card(number, ".control", card_path))
             continue
         if word == ".end":
             break
         cards.append(Card(number, content, card_path))
-    if control_start is not None:
-        raise NetlistError(
-            "unterminated .control block: add '.endc' after its last command",
-            path=path,
-            line=control_start,
-            text=".control",
-        )
+    # an unterminated .control block runs to the end of the file: ngspice 39 warns ("Missing
+    # .endc statement") and reads the circuit before it, so it is skipped like any other block
     return heading, cards, skipped
 
 

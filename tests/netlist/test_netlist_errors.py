@@ -155,7 +155,6 @@ T = "title\n"
         (T + ".param 1a=2\n", 2, r".param: invalid parameter name '1a'"),
         # structure
         (T + "+ r1 a 0 1k\n", 2, r"continuation line \('\+'\) with no card before it"),
-        (T + "r1 a 0 1\n.control\nop\n", 3, r"unterminated .control block"),
         (T + "r1 a 0 1 x=\n", 2, r"resistor r1: parameter x= has no value"),
         (T + "r1 a 0 1 k=1 k=2\n", 2, r"resistor r1: parameter k is given twice"),
         (
