@@ -11,7 +11,12 @@ ngspice 39 takes the function's value at t = 0 (checked with ``ngspice -b``):
 ``PWL(t1 v1 t2 v2 ...)``                   v1
 ``SFFM(vo va fc mdi fs phasec phases)``    vo + va·sin(phasec·π/180 + mdi·sin(phases·π/180))
 ``AM(...)``                                0
+``TRNOISE(...)``                           0
+``TRRANDOM(type ts td p1 p2)``             p2 (the offset; 0 when not given)
 =========================================  ============================================
+
+``SINE`` is ngspice's other name for ``SIN`` (written back as ``sin``). TRNOISE and TRRANDOM
+draw random numbers during a transient only; the operating point uses the values above.
 
 A PWL function of a *voltage* source may be followed by ``r=TIME`` (repeat from that time point,
 which must be one of the PWL's times) and ``td=TIME`` (delay), written without blanks around
@@ -31,8 +36,13 @@ from circuitlearn.errors import CircuitError
 
 __all__ = ["PWL_OPTIONS", "WAVEFORMS", "dc_of_spec", "normalize_spec", "resolve_spec"]
 
-WAVEFORMS: dict[str, int] = {"pulse": 2, "sin": 2, "exp": 2, "pwl": 2, "sffm": 3, "am": 2}
+WAVEFORMS: dict[str, int] = {
+    "pulse": 2, "sin": 2, "exp": 2, "pwl": 2, "sffm": 3, "am": 2, "trnoise": 1, "trrandom": 1,
+}  # fmt: skip
 """Transient function → the fewest arguments ngspice 39 accepts (fewer is an error there)."""
+
+_ALIASES = {"sine": "sin"}
+"""Other names ngspice 39 reads for a transient function."""
 
 PWL_OPTIONS = ("r", "td")
 """Options that may follow a voltage source's PWL function: repeat time [s] and delay [s]."""
@@ -78,8 +88,10 @@ def dc_of_spec(spec: str) -> Value:
             return _value(args[0])
         if name == "pwl":
             return _value(args[1])
-        if name == "am":
+        if name in {"am", "trnoise"}:
             return 0.0
+        if name == "trrandom":
+            return _value(args[4]) if len(args) > 4 else 0.0
         offset, amplitude = args[0], args[1]
         if name == "sin":
             phase = args[5] if len(args) > 5 else "0"
@@ -115,7 +127,7 @@ def _parts(text: str) -> list[tuple[str, list[str]]]:
     parts: list[tuple[str, list[str]]] = []
     index = 0
     while index < len(words):
-        name = words[index]
+        name = _ALIASES.get(words[index], words[index])
         index += 1
         if name in WAVEFORMS:
             args: list[str] = []
