@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 
+from circuitlearn.circuit.behavioral import parse_b_card
 from circuitlearn.circuit.devices import DEVICES, Device, device_for_letter
 from circuitlearn.circuit.elements import (
     CCCS,
@@ -252,6 +253,9 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
         "or rNAME n1 n2 RMODEL [l=.. w=..]"
     )
     who = f"resistor {name}"
+    behavioural = _behavioural_value(name, ctx)
+    if behavioural is not None:
+        return behavioural
     args, keywords = split_arguments(_tc_pair(_unbracket(tokens)), ctx, who)
     if "resistance" in keywords and "r" not in keywords:
         keywords["r"] = keywords.pop("resistance")  # ngspice's full name of r=
@@ -287,6 +291,35 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
             raise ctx.error(f"{who}: m= and scale= need a numeric value, not an expression")
         value = value * scale / copies
     return Resistor(name, n1, n2, value, ac)
+
+
+_BEHAVIOURAL_VALUE = re.compile(r"\b[vi]\s*\(|\b(?:time|hertz)\b", re.IGNORECASE)
+"""What makes an R or C value behavioural in ngspice 39 (``b_transformation_wanted``)."""
+
+_BEHAVIOURAL_TAIL = re.compile(r"\s(?:tc1|tc2|temp|dtemp|m|ic)\s*=", re.IGNORECASE)
+
+
+def _behavioural_value(name: str, ctx: CardContext) -> Element | None:
+    """``R1 a b [r=]{expr}`` or ``C1 a b [c=]{expr}`` whose expression reads ``v()``, ``i()``,
+    ``time`` or ``hertz``, as ngspice 39 rewrites it (``inpcom.c``): the B source
+    ``br1 a b i=v(a,b)/(expr)`` (tc1/tc2 divide the current: ``reciproctc=1``; m multiplies it)
+    or ``bc1 a b i=(expr)*ddt(v(a,b))`` (0 at DC, as ngspice's auxiliary capacitor gives it);
+    None for other values."""
+    words = ctx.card.text.split(None, 3)
+    if len(words) < 4 or not _BEHAVIOURAL_VALUE.search(words[3]):
+        return None
+    n1, n2, rest = words[1], words[2], words[3]
+    letter = name[0]
+    keyword = "resistance" if letter == "r" else "capacitance"
+    rest = re.sub(rf"^(?:{letter}|{keyword})\s*=\s*", "", rest, flags=re.IGNORECASE)
+    tail = _BEHAVIOURAL_TAIL.search(" " + rest)
+    body, params = (rest, "") if tail is None else (rest[: tail.start()], rest[tail.start() :])
+    body = body.strip()
+    if len(body) >= 2 and (body[0], body[-1]) in {("'", "'"), ("{", "}")}:
+        body = body[1:-1]
+    params = re.sub(r"\bic\s*=\s*\S+", "", params, flags=re.IGNORECASE)  # transient only
+    current = f"v({n1},{n2})/({body})" if letter == "r" else f"({body})*ddt(v({n1},{n2}))"
+    return parse_b_card(f"b{name}", f"b{name} {n1} {n2} i={current} {params} reciproctc=1")
 
 
 _RES_THERMAL = ("tc1", "tc2", "tce", "temp", "dtemp")
@@ -428,6 +461,9 @@ def _reactive(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     known = _REACTIVE_PARAMS[name[0]]
     usage = f"{name[0]}NAME n1 n2 VALUE [ic=VALUE] [m=VALUE]"
     who = f"{cls.kind} {name}"
+    behavioural = _behavioural_value(name, ctx) if name[0] == "c" else None
+    if behavioural is not None:
+        return behavioural
     args, keywords = split_arguments(tokens, ctx, who)
     n1, n2 = _nodes(args, 2, ctx, who, usage)
     rest = args[2:]

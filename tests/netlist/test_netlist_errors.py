@@ -42,7 +42,7 @@ T = "title\n"
         (T + "r1 a 0 1k r=2k\n", 2, r"resistor r1: value given twice"),
         (T + "r1 a 0 1k 2k\n", 2, r"resistor r1: unexpected '2k'"),
         (T + "r1 a 0 1k tcx=0.1\n", 2, r"resistor r1: unsupported parameter tcx="),
-        (T + "v1 a 0 trnoise(0 0 0 0)\n", 2, r"voltage source v1: unexpected 'trnoise'"),
+        (T + "v1 a 0 noise(0 0 0 0)\n", 2, r"voltage source v1: unexpected 'noise'"),
         (T + "v1 a 0 sin 0\n", 2, r"voltage source v1: sin needs at least 2 values"),
         (T + "v1 a 0 1 dc 2\n", 2, r"voltage source v1: DC value given twice"),
         (T + "v1 a 0 dc\n", 2, r"voltage source v1: 'dc' needs a value"),

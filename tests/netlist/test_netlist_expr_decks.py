@@ -58,3 +58,36 @@ def test_trnoise_trrandom_and_sine_take_ngspice_operating_point_values(
     voltages = _agree(NOISE_SOURCES, tmp_path, backend)
     assert voltages["c"] == pytest.approx(1.3) and voltages["d"] == pytest.approx(0.2)
     assert "sin(0.3 1 1k 0 0 90)" in from_spice(NOISE_SOURCES).to_spice()
+
+
+BEHAVIOURAL_RESISTORS = """behavioural resistors and capacitors become B sources I = V(a,b)/(expr), I = expr*ddt(V(a,b))
+.param rload=2k
+.temp 127
+V1 1 0 2
+V2 200 0 1
+R1 1 2 1k
+R2 2 0 1k tc1=0.001
+R10 1 20 1k
+R20 20 0 '1k*v(200)' tc1=0.001
+R3 1 3 r = {1k + v(2)}  tc1=0.001 m=2
+R4 3 0 R = (time<12ms ? {rload} : time<20ms ? {rload/2} : {2*rload})
+.subckt half p q
+R1 p q r={500 + 100*v(p,q)}
+.ends
+X1 3 4 half
+R5 4 0 1k
+C1 4 0 C = {1n*(1+v(4))} ic=0
+.op
+.end
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_behavioural_resistors_and_capacitors_are_b_sources_as_in_ngspice(tmp_path: Path, backend: str) -> None:
+    _agree(BEHAVIOURAL_RESISTORS, tmp_path, backend)
+    circuit = from_spice(BEHAVIOURAL_RESISTORS)
+    assert circuit["br20"].spice_card() == (
+        "br20 20 0 i=v(20,0)/(1k*v(200)) tc1=0.001 reciproctc=1"
+    )
+    again = from_spice(circuit.to_spice())
+    assert solve_dc(again).voltages == pytest.approx(solve_dc(circuit).voltages, abs=1e-12)

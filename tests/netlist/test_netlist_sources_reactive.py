@@ -91,7 +91,7 @@ def test_expressions_in_a_specification_resolve_when_flattened() -> None:
         ("V1 a 0 PWL(0)", "pwl needs at least 2 values"),
         ("V1 a 0 PWL(0 1 2)", "pwl needs time-value pairs"),
         ("V1 a 0 SIN(0 1 1k", "closing '\\)'"),
-        ("V1 a 0 TRNOISE(0 0 0 0)", "unexpected 'trnoise'"),
+        ("V1 a 0 SINE(0.3)", "sin needs at least 2 values"),
         ("V1 a 0 PULSE(0 1) SIN(0 1)", "more than one transient function"),
         ("V1 a 0 1 2", "DC value given twice"),
         ("V1 a 0 DC", "'dc' needs a value"),
