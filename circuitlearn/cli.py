@@ -184,8 +184,11 @@ def parse_assignments(items: Sequence[str] | None, option: str) -> dict[str, flo
     return values
 
 
-def load_circuit(path: str | os.PathLike[str], sets: Sequence[str] | None = None) -> Circuit:
+def load_circuit(
+    path: str | os.PathLike[str], sets: Sequence[str] | None = None, seed: int | None = None
+) -> Circuit:
     """Read a netlist file and apply ``--set NAME=VALUE`` overrides; returns a flat circuit.
+    ``seed`` seeds the deck's Monte Carlo draws (``from_spice(seed=)``).
 
     Overrides are applied after flattening, so elements inside subcircuits are reachable by their
     flat names (``r.x1.r1``). Errors name the file (and line, for the element's card).
@@ -197,7 +200,7 @@ def load_circuit(path: str | os.PathLike[str], sets: Sequence[str] | None = None
         raise UsageError(f"{file}: no such netlist file")
     if not file.is_file():
         raise UsageError(f"{file}: is not a file (expected a SPICE netlist)")
-    circuit = from_spice(file, check=True)
+    circuit = from_spice(file, check=True, seed=seed)
     origins = flat_origins(circuit)
     overrides = parse_assignments(sets, "--set")
     try:
@@ -260,6 +263,11 @@ def _add_simulate(parser: argparse.ArgumentParser) -> None:
         help="override an element's value, e.g. --set v1=0.3 --set r4=2k (repeatable)",
     )  # fmt: skip
     parser.add_argument(
+        "--seed", type=int, default=None, metavar="S",
+        help="seed of the deck's Monte Carlo draws (agauss, gauss, aunif, unif, limit; default: "
+        "the deck's .options seed=, else 1)",
+    )  # fmt: skip
+    parser.add_argument(
         "--spice-options", default="native", choices=("native", "deck"),
         help="ngspice backend: run at the native solver's tolerances (native, the default: both "
         "backends agree to the printed digits) or keep the deck's own .options (deck)",
@@ -269,7 +277,9 @@ def _add_simulate(parser: argparse.ArgumentParser) -> None:
 def _run_simulate(args: argparse.Namespace) -> Outcome:
     from circuitlearn.solve import solve_dc
 
-    circuit = load_circuit(args.netlist, args.set)
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"--seed must be >= 0; got {args.seed}")
+    circuit = load_circuit(args.netlist, args.set, args.seed)
     if args.spice_options != "native" and args.backend != "ngspice":
         raise UsageError("--spice-options applies to --backend ngspice only")
     options = {"spice_options": args.spice_options} if args.backend == "ngspice" else None

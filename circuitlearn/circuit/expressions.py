@@ -29,14 +29,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from circuitlearn.circuit.units import try_parse_value
 from circuitlearn.errors import CircuitError
 
 __all__ = [
     "FUNCTIONS",
     "MAX_NESTING",
+    "MONTE_CARLO_SEED",
     "Expression",
     "Value",
+    "draw_random",
     "evaluate",
     "expression_names",
     "resolve_params",
@@ -165,6 +169,85 @@ Value = float | Expression
 
 _RANDOM = frozenset({"agauss", "gauss", "aunif", "unif", "limit"})
 """ngspice's statistical functions: each evaluation draws a new random value."""
+
+MONTE_CARLO_SEED = 1
+"""Seed of the Monte Carlo draws when neither ``from_spice(seed=)`` nor ``.options seed=`` sets
+one."""
+
+_RANDOM_CALL = re.compile(r"\b(agauss|gauss|aunif|unif|limit)\s*\(", re.IGNORECASE)
+_RANDOM_ARGS = {"agauss": 3, "gauss": 3, "aunif": 2, "unif": 2, "limit": 2}
+
+
+def draw_random(text: str, rng: np.random.Generator, *, braced: bool = False) -> str:
+    """``text`` with each call of ngspice's statistical functions replaced by the sample it draws,
+    written as an expression of its (unevaluated) arguments and a drawn number, so that both
+    backends, and a written deck, see the same sample.
+
+    ``agauss(nom, avar, sig)`` → nom + avar/sig·z and ``gauss(nom, rvar, sig)`` → nom +
+    nom·rvar/sig·z (z standard normal); ``aunif(nom, avar)`` → nom + avar·u and ``unif(nom,
+    rvar)`` → nom + nom·rvar·u (u uniform in [−1, 1)); ``limit(nom, avar)`` → nom ± avar.
+    Draws are taken in the order of the calls. Outside ``{...}`` and ``'...'`` (unless ``braced``:
+    ``text`` is an expression already) the replacement is braced, so that a bare
+    ``vth0=agauss(0.6, 0.1, 3)`` reads as an expression.
+
+    Examples
+    --------
+    >>> draw_random("r1 a b {agauss(1k, 100, 1)}", np.random.default_rng(0))
+    'r1 a b {((1k)+(100)/(1)*(0.1257302210933933))}'
+    """
+    out: list[str] = []
+    position = 0
+    depth, quoted = 0, False  # of {...} and '...' up to `position`
+    for match in _RANDOM_CALL.finditer(text):
+        if match.start() < position:
+            continue  # inside the arguments of a call already replaced
+        skipped = text[position : match.start()]
+        depth += skipped.count("{") - skipped.count("}")
+        quoted ^= skipped.count("'") % 2 == 1
+        end, args = _call_arguments(text, match.end())
+        name = match[1].lower()
+        if end < 0 or len(args) != _RANDOM_ARGS[name]:
+            raise CircuitError(
+                f"{name}() takes {_RANDOM_ARGS[name]} arguments: cannot read "
+                f"{text[match.start() : match.start() + 60]!r}"
+            )
+        args = [f"({draw_random(arg, rng, braced=True).strip()})" for arg in args]
+        if name in {"agauss", "gauss"}:
+            spread = f"{args[1]}/{args[2]}" if name == "agauss" else f"{args[0]}*{args[1]}/{args[2]}"
+            sample = f"({args[0]}+{spread}*({float(rng.standard_normal())!r}))"
+        elif name in {"aunif", "unif"}:
+            spread = args[1] if name == "aunif" else f"{args[0]}*{args[1]}"
+            sample = f"({args[0]}+{spread}*({float(rng.uniform(-1.0, 1.0))!r}))"
+        else:
+            sign = "1" if rng.uniform() < 0.5 else "-1"
+            sample = f"({args[0]}+{args[1]}*({sign}))"
+        inside = braced or depth > 0 or quoted
+        out += [skipped, sample if inside else "{" + sample + "}"]
+        call = text[match.start() : end]
+        depth += call.count("{") - call.count("}")
+        quoted ^= call.count("'") % 2 == 1
+        position = end
+    return "".join(out) + text[position:]
+
+
+def _call_arguments(text: str, start: int) -> tuple[int, list[str]]:
+    """End (after the closing parenthesis) and top-level arguments of a call whose ``(`` ends
+    just before ``start``; end −1 when the parenthesis is never closed."""
+    depth, args, begin = 1, [], start
+    for index in range(start, len(text)):
+        char = text[index]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                args.append(text[begin:index])
+                return index + 1, args
+        elif char == "," and depth == 1:
+            args.append(text[begin:index])
+            begin = index + 1
+    return -1, args
+
 
 
 def expression_names(text: str) -> set[str]:
@@ -374,8 +457,8 @@ class _Parser:
     def call(self, name: str, depth: int) -> None:
         if name in _RANDOM:
             raise CircuitError(
-                f"{name}() in expression {self.text!r} draws a random value in ngspice (Monte "
-                "Carlo): not supported; write the nominal value"
+                f"{name}() in expression {self.text!r} draws a random value (Monte Carlo): the "
+                "netlist reader draws it (from_spice(seed=...)); a built Expression cannot"
             )
         if name not in FUNCTIONS:
             raise CircuitError(

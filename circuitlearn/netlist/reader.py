@@ -19,7 +19,15 @@ from circuitlearn.circuit.circuit import (
     Subcircuit,
 )
 from circuitlearn.circuit.elements import GROUND, Element, SubcircuitInstance, normalize_node
-from circuitlearn.circuit.expressions import Expression, Value, expression_names, resolve_params
+from circuitlearn._random import check_random_state
+from circuitlearn.circuit.expressions import (
+    MONTE_CARLO_SEED,
+    Expression,
+    Value,
+    draw_random,
+    expression_names,
+    resolve_params,
+)
 from circuitlearn.circuit.models import (
     FLAG_PARAMS,
     MODEL_KINDS,
@@ -66,6 +74,7 @@ def from_spice(
     *,
     path: str | os.PathLike[str] | None = None,
     check: bool = False,
+    seed: int | None = None,
 ) -> Circuit:
     """Read a SPICE netlist into a :class:`~circuitlearn.circuit.Circuit`.
 
@@ -80,6 +89,11 @@ def from_spice(
     check : bool
         Also flatten the circuit and run :func:`~circuitlearn.circuit.check_topology`, so that
         voltage-source loops and floating nodes are reported with the line of an element involved.
+    seed : int, optional
+        Seed of the Monte Carlo draws (``agauss gauss aunif unif limit``): each call in the deck
+        is replaced by the sample drawn, in the order of the calls, so both backends and a
+        written deck see the same numbers. Default: the deck's ``.options seed=``, else
+        :data:`~circuitlearn.circuit.expressions.MONTE_CARLO_SEED`.
 
     Returns
     -------
@@ -127,7 +141,7 @@ def from_spice(
     else:
         raise NetlistError(f"expected netlist text, bytes or a path; got {type(source).__name__}")
     try:
-        reader = _Reader(shown)
+        reader = _Reader(shown, seed)
         circuit = reader.read(text)
         if check:
             _check(circuit, reader)
@@ -194,8 +208,9 @@ class _Scope:
 
 
 class _Reader:
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, seed: int | None = None) -> None:
         self.path = path
+        self.seed = seed
         self.stack: list[_Scope] = []
         self.scopes: list[_Scope] = []
         self.element_cards: dict[tuple[int, str], Card] = {}
@@ -204,6 +219,7 @@ class _Reader:
     def read(self, text: str) -> Circuit:
         title, cards, skipped = split_cards(text, path=self.path)
         cards, included_skipped = expand_includes(cards, path=self.path)
+        cards = self._draw_random(cards)
         self.models, card_models = self._scan_models(cards)
         self.temperature, self.temperature_card = _scan_temperature(cards)
         top = Circuit(title or "circuit")
@@ -237,6 +253,29 @@ class _Reader:
         self._validate(top)
         self._resolve_top_params(self.stack[0])
         return top
+
+    def _draw_random(self, cards: list[Card]) -> list[Card]:
+        """Cards with their Monte Carlo calls replaced by drawn samples (:func:`draw_random`),
+        from a generator seeded by ``seed``, else the last ``.options seed=``, else the default."""
+        seed = self.seed
+        if seed is None:
+            seed = MONTE_CARLO_SEED
+            for card in cards:
+                words = card.text.replace("=", " = ").split()
+                if words and words[0].lower() in {".options", ".option", ".opt"}:
+                    for index, word in enumerate(words[1:-2], start=1):
+                        number = try_parse_value(words[index + 2])
+                        if word.lower() == "seed" and words[index + 1] == "=" and number:
+                            seed = int(number)
+        rng = check_random_state(seed, who="seed")
+        drawn: list[Card] = []
+        for card in cards:
+            try:
+                text = draw_random(card.text, rng)
+            except CircuitError as exc:
+                raise CardContext(card, self.path).error(str(exc)) from None
+            drawn.append(card if text == card.text else Card(card.line, text, card.path))
+        return drawn
 
     def _scan_models(
         self, cards: list[Card]

@@ -22,12 +22,12 @@ NO_DC_EFFECT = frozenset({
     "list", "nolist", "node", "nonode", "opts", "nopage", "nomod", "noinit", "keepopinfo",
     "savecurrents", "maxwarns", "warn", "method", "maxord", "xmu", "bypass", "interp", "klu",
     "sparse", "norefvalue", "seed", "cshunt", "post", "lvlcod", "lvltim", "limpts", "limtim",
-    "numdgt", "cptime",
+    "numdgt", "cptime", "seedinfo",
 })  # fmt: skip
 """ngspice options that cannot change a DC operating point beyond its tolerances (convergence
-controls, transient-only settings, output control, and the SPICE2/HSPICE output options old
-decks carry: post, lvlcod, lvltim, limpts, limtim, numdgt, cptime): the native solver ignores
-them."""
+controls, transient-only settings, output control such as seedinfo, and the SPICE2/HSPICE output
+options old carry: post, lvlcod, lvltim, limpts, limtim, numdgt, cptime): the native solver ignores
+them. ``seed`` seeds the reader's Monte Carlo draws."""
 
 NATIVE_VALUES: dict[str, float] = {
     "gmin": 1e-12,

@@ -4,12 +4,15 @@ deck here is a minimal one of our own, compared on both backends with plain ``ng
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from ngspice_reference import ngspice_op
 
 from circuitlearn import from_spice
+from circuitlearn.circuit.expressions import resolve_params
 from circuitlearn.errors import NetlistError
 from circuitlearn.solve import solve_dc
 
@@ -91,3 +94,75 @@ def test_behavioural_resistors_and_capacitors_are_b_sources_as_in_ngspice(tmp_pa
     )
     again = from_spice(circuit.to_spice())
     assert solve_dc(again).voltages == pytest.approx(solve_dc(circuit).voltages, abs=1e-12)
+
+
+MONTE_CARLO = """Monte Carlo functions, drawn by the reader
+.param r0 = agauss(1k, 100, 1) r1 = 'gauss(2k, 0.1, 3)'
+V1 a 0 1
+R1 a b {r0}
+R2 b c r={aunif(1k, 200)}
+R3 c d {unif(1k, 0.5) + limit(100, 50)}
+D1 d 0 dm
+.model dm d (is=agauss(1e-14, 1e-15, 1) n={aunif(1.5, 0.2)})
+.op
+.end
+"""
+
+
+def test_monte_carlo_draws_are_seeded_and_shared_by_both_backends(tmp_path: Path) -> None:
+    # ngspice draws from its own generator: circuitlearn draws the samples itself and writes
+    # them into the deck, so both backends solve the same sample, and plain ngspice -b on the
+    # written deck agrees
+    circuit = from_spice(MONTE_CARLO)
+    native = solve_dc(circuit)
+    spice = solve_dc(circuit, backend="ngspice")
+    assert native.voltages == pytest.approx(spice.voltages, rel=1e-6, abs=1e-7)
+    reference = ngspice_op(circuit.to_spice(), tmp_path)
+    for node, value in native.voltages.items():
+        assert abs(value - reference[node]) <= 1e-6 * abs(value) + 1e-7, node
+    # reproducible; the seed comes from seed=, else .options seed=, else MONTE_CARLO_SEED
+    assert solve_dc(from_spice(MONTE_CARLO)).voltages == native.voltages
+    assert solve_dc(from_spice(MONTE_CARLO, seed=1)).voltages == native.voltages
+    other = solve_dc(from_spice(MONTE_CARLO, seed=2)).voltages
+    assert other["b"] != native.voltages["b"]
+    with_option = MONTE_CARLO.replace(".op", ".options seed=2\n.op")
+    assert solve_dc(from_spice(with_option)).voltages == other
+
+
+def test_monte_carlo_samples_follow_ngspice_definitions() -> None:
+    # agauss(nom, avar, sig): sd avar/sig; gauss: sd nom*rvar/sig; aunif/unif: uniform within
+    # nom ± avar (nom*rvar); limit: nom ± avar exactly
+    params = " ".join(
+        f"a{k}=agauss(1,0.3,3) g{k}=gauss(2,0.3,3) u{k}=aunif(1,0.5) f{k}=unif(2,0.5) "
+        f"l{k}=limit(1,0.25)"
+        for k in range(500)
+    )
+    circuit = from_spice(f"mc\n.param {params}\nV1 a 0 1\nR1 a 0 1k\n")
+    env = resolve_params(circuit.params)
+    values = {kind: np.array([env[f"{kind}{k}"] for k in range(500)]) for kind in "agufl"}
+    assert abs(values["a"].mean() - 1) < 0.02 and abs(values["a"].std() - 0.1) < 0.015
+    assert abs(values["g"].mean() - 2) < 0.04 and abs(values["g"].std() - 0.2) < 0.03
+    assert values["u"].min() >= 0.5 and values["u"].max() < 1.5
+    assert abs(values["u"].std() - 0.5 / np.sqrt(3)) < 0.03
+    assert values["f"].min() >= 1 and values["f"].max() < 3
+    assert set(values["l"]) == {0.75, 1.25}
+
+
+def test_a_monte_carlo_call_with_a_wrong_argument_count_is_one_line() -> None:
+    with pytest.raises(NetlistError, match=r":2: agauss\(\) takes 3 arguments"):
+        from_spice("t\n.param a=agauss(1, 2)\nV1 a 0 1\nR1 a 0 1k\n")
+
+
+def test_simulate_seed_sets_the_monte_carlo_draws(tmp_path: Path, capsys) -> None:
+    from circuitlearn.cli import main
+
+    deck = tmp_path / "mc.cir"
+    deck.write_text(MONTE_CARLO)
+    runs = {}
+    for seed in ("1", "2"):
+        assert main(["simulate", str(deck), "--seed", seed, "--json"]) == 0
+        runs[seed] = json.loads(capsys.readouterr().out)["voltages"]
+    assert runs["1"] == solve_dc(from_spice(MONTE_CARLO)).voltages
+    assert runs["2"] == solve_dc(from_spice(MONTE_CARLO, seed=2)).voltages
+    assert main(["simulate", str(deck), "--seed", "-1"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
