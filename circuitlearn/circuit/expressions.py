@@ -40,6 +40,7 @@ __all__ = [
     "MONTE_CARLO_SEED",
     "Expression",
     "Value",
+    "call_arguments",
     "draw_random",
     "evaluate",
     "expression_names",
@@ -204,7 +205,7 @@ def draw_random(text: str, rng: np.random.Generator, *, braced: bool = False) ->
         skipped = text[position : match.start()]
         depth += skipped.count("{") - skipped.count("}")
         quoted ^= skipped.count("'") % 2 == 1
-        end, args = _call_arguments(text, match.end())
+        end, args = call_arguments(text, match.end())
         name = match[1].lower()
         if end < 0 or len(args) != _RANDOM_ARGS[name]:
             raise CircuitError(
@@ -230,9 +231,15 @@ def draw_random(text: str, rng: np.random.Generator, *, braced: bool = False) ->
     return "".join(out) + text[position:]
 
 
-def _call_arguments(text: str, start: int) -> tuple[int, list[str]]:
-    """End (after the closing parenthesis) and top-level arguments of a call whose ``(`` ends
-    just before ``start``; end −1 when the parenthesis is never closed."""
+def call_arguments(text: str, start: int) -> tuple[int, list[str]]:
+    """End (after the closing parenthesis) and top-level arguments (text) of a call whose ``(``
+    ends just before ``start``; end −1 when the parenthesis is never closed.
+
+    Examples
+    --------
+    >>> call_arguments("f(a, g(b, c)) + 1", 2)
+    (13, ['a', ' g(b, c)'])
+    """
     depth, args, begin = 1, [], start
     for index in range(start, len(text)):
         char = text[index]
@@ -475,6 +482,10 @@ class _Parser:
                     break
                 self.position += 1
         self.expect(")")
+        if name in {"min", "max"} and count == 1:
+            # ngspice 39 compares a lone argument with 1 (measured: max(-3) = 1, min(7) = 1)
+            self.code.append(("num", 1.0))
+            count = 2
         wanted = FUNCTIONS[name][0]
         if count != wanted:
             raise CircuitError(

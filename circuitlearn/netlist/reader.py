@@ -46,6 +46,7 @@ from circuitlearn.netlist.cards import (
     split_arguments,
     unsupported_letter_message,
 )
+from circuitlearn.netlist.functions import expand_functions
 from circuitlearn.netlist.include import expand_includes
 from circuitlearn.netlist.lexer import Card, Token, decode, split_cards, tokenize
 
@@ -57,10 +58,6 @@ IGNORED_CARDS = frozenset({
     ".options", ".option", ".opt", ".csparam", ".sp", ".pss",
 })  # fmt: skip
 """Analysis, output and option cards that do not change the DC circuit: skipped and recorded."""
-
-_REJECTED_CARDS = {
-    ".func": "user functions (.func) are not supported: write the expression out in {...}",
-}
 
 _WORD_OPTIONS = frozenset({"method"})
 """ngspice ``.options`` whose value is a word (``method=gear``); every other value is a number."""
@@ -219,7 +216,7 @@ class _Reader:
     def read(self, text: str) -> Circuit:
         title, cards, skipped = split_cards(text, path=self.path)
         cards, included_skipped = expand_includes(cards, path=self.path)
-        cards = self._draw_random(cards)
+        cards = self._draw_random(expand_functions(cards, self.path))
         self.models, card_models = self._scan_models(cards)
         self.temperature, self.temperature_card = _scan_temperature(cards)
         top = Circuit(title or "circuit")
@@ -363,8 +360,6 @@ class _Reader:
             if word in {".options", ".option", ".opt"}:
                 self._options(word, tokens, ctx)
             self.stack[0].circuit.ignored_cards.append((ctx.card.line, ctx.card.text))
-        elif word in _REJECTED_CARDS:
-            raise ctx.error(f"{word}: {_REJECTED_CARDS[word]}")
         else:
             raise ctx.error(
                 f"unsupported card {word}: circuitlearn reads .model, .subckt/.ends, .param "

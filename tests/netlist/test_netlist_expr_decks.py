@@ -166,3 +166,65 @@ def test_simulate_seed_sets_the_monte_carlo_draws(tmp_path: Path, capsys) -> Non
     assert runs["2"] == solve_dc(from_spice(MONTE_CARLO, seed=2)).voltages
     assert main(["simulate", str(deck), "--seed", "-1"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+USER_FUNCTIONS = """.func user functions, expanded in place
+vp p 0 102
+vn n 0 101
+rp p 0 1k
+.func foo0() '1013.0'
+.func bar(p) 'v(p)+p'
+.func baz(n,vp) 'n+i(vp)+vp'
+.func moo(x,p,n) 'x<p?p:x>n?n:x'
+.func twice(x) {2*x}
+.param xoo = 100
+.func fun(a, xoo) 'a*xoo'
+.param c = 'max(twice(3))' d = {min(7)} e = fun(xoo, 2)
+V1 a 0 '100*foo0()'
+B2 b 0 v = 'bar(17.0)'
+B3 c 0 v = 'baz(17.0, 10000)'
+V4 d 0 {moo(6, 3, 5) + twice(twice(1))}
+V5 e 0 {c + d + e}
+R1 a 0 1k
+R2 b 0 1k
+R3 c 0 1k
+R4 d 0 1k
+R5 e 0 1k
+.subckt s q
+.func twice(x) 'x*3'
+R1 q 0 {1k*twice(1)}
+.ends
+X1 a s
+.op
+.end
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_user_functions_expand_as_in_ngspice(tmp_path: Path, backend: str) -> None:
+    # v(p) and i(vp) in a body name a node and a source, not the parameters p and vp; a .func
+    # in a .subckt is local; min/max of one argument compare it with 1, as ngspice 39 does
+    voltages = _agree(USER_FUNCTIONS, tmp_path, backend)
+    assert voltages["b"] == pytest.approx(119) and voltages["c"] == pytest.approx(17 - 0.102 + 10000)
+    assert voltages["e"] == pytest.approx(6 + 1 + 200)
+    circuit = from_spice(USER_FUNCTIONS)
+    assert solve_dc(from_spice(circuit.to_spice()), backend=backend).voltages == pytest.approx(
+        voltages, abs=1e-9
+    )
+
+
+@pytest.mark.parametrize(
+    ("cards", "match"),
+    [
+        (".func f(x) {f(x)+1}\nV1 a 0 {f(1)}\n", r":3: \.func f calls itself"),
+        (".func f(x) {g(x)}\n.func g(x) {f(x)}\nV1 a 0 {f(1)}\n", r":4: \.func f calls itself"),
+        (".func f(x,y) {x+y}\nV1 a 0 {f(1)}\n", r":3: call of \.func f: takes 2 arguments, got 1"),
+        (".func f(x {x}\nV1 a 0 1\n", r":2: \.func: expected '\.func NAME\(arg, \.\.\.\)"),
+        (".subckt s q\n.func f(x) {x}\n.ends\nV1 a 0 {f(1)}\n", r"unknown function 'f'"),
+    ],
+)
+def test_user_function_errors_are_one_line(cards: str, match: str) -> None:
+    # ngspice 39 crashes on a recursive .func and stops on a wrong argument count
+    with pytest.raises(NetlistError, match=match) as error:
+        from_spice(f"t\n{cards}R1 a 0 1k\n")
+    assert "\n" not in str(error.value)
