@@ -9,6 +9,7 @@ carrying the file, the physical line of the card and its text.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from circuitlearn.circuit.expressions import (
     Expression,
     Value,
     draw_random,
+    evaluate,
     expression_names,
     resolve_params,
 )
@@ -216,7 +218,7 @@ class _Reader:
     def read(self, text: str) -> Circuit:
         title, cards, skipped = split_cards(text, path=self.path)
         cards, included_skipped = expand_includes(cards, path=self.path)
-        cards = self._draw_random(expand_functions(cards, self.path))
+        cards = self._select_branches(self._draw_random(expand_functions(cards, self.path)))
         self.models, card_models = self._scan_models(cards)
         self.temperature, self.temperature_card = _scan_temperature(cards)
         top = Circuit(title or "circuit")
@@ -273,6 +275,81 @@ class _Reader:
                 raise CardContext(card, self.path).error(str(exc)) from None
             drawn.append(card if text == card.text else Card(card.line, text, card.path))
         return drawn
+
+    def _select_branches(self, cards: list[Card]) -> list[Card]:
+        """Cards outside ``.if``/``.elseif``/``.else``/``.endif`` blocks and in their taken
+        branches. Conditions are ``.param`` expressions (a lone ``=`` compares, as ``==``) of the
+        top-level ``.param`` values defined above them. As ngspice 39 does (measured), ``.param``
+        and ``.subckt`` cards inside a branch are read whichever branch is taken."""
+        kept: list[Card] = []
+        params: list[tuple[str, Value]] = []
+        # per open .if: (the enclosing branch is taken, a branch was taken, this one is taken)
+        stack: list[tuple[bool, bool, bool]] = []
+        depth = 0  # of .subckt definitions, kept in any branch
+        for card in cards:
+            words = card.text.split(None, 1)
+            head = re.split(r"[\s(]", card.text.lower(), maxsplit=1)[0]
+            active = not stack or stack[-1][2]
+            if head in {".if", ".elseif", ".else", ".endif"}:
+                self._branch(head, card, stack, params)
+                continue
+            if head == ".subckt":
+                depth += 1
+            if active or depth or head == ".param":
+                kept.append(card)
+            if head == ".ends" and depth:
+                depth -= 1
+            if head == ".param" and depth == 0 and len(words) > 1:
+                ctx = CardContext(card, self.path)
+                params += list(_param_values(tokenize(card, path=card.path)[1:], ctx))
+        if stack:
+            raise NetlistError(
+                "unterminated .if block: add '.endif' after its last card", path=self.path
+            )
+        return kept
+
+    def _branch(
+        self,
+        head: str,
+        card: Card,
+        stack: list[tuple[bool, bool, bool]],
+        params: list[tuple[str, Value]],
+    ) -> None:
+        """Update the ``.if`` stack for one ``.if``/``.elseif``/``.else``/``.endif`` card."""
+        ctx = CardContext(card, self.path)
+        if head != ".if" and not stack:
+            raise ctx.error(f"{head} without a matching .if")
+        if head == ".endif":
+            stack.pop()
+            return
+        if head == ".else":
+            outer, taken, _ = stack.pop()
+            stack.append((outer, True, outer and not taken))
+            return
+        condition = card.text[len(head) :].strip()
+        if not condition:
+            raise ctx.error(f"{head}: expected a condition, e.g. '{head} (a == 1)'")
+        if head == ".if":
+            outer, taken = not stack or stack[-1][2], False
+        else:
+            outer, taken, _ = stack.pop()
+        value = False
+        if outer and not taken:
+            env: dict[str, float] = {}  # ngspice 39 has no TEMPER here ("undefined parameter")
+            for name, param in params:
+                try:
+                    env[name] = param.evaluate(env) if isinstance(param, Expression) else param
+                except CircuitError:
+                    env.pop(name, None)  # a value ngspice reads later: unknown here
+            text = re.sub(r"(?<![=!<>])=(?!=)", "==", condition)
+            try:
+                value = evaluate(text, env) != 0
+            except CircuitError as exc:
+                raise ctx.error(
+                    f"{head}: cannot evaluate the condition ({exc}); conditions use the "
+                    "top-level .param values defined above them"
+                ) from None
+        stack.append((outer, taken or value, value))
 
     def _scan_models(
         self, cards: list[Card]
@@ -418,14 +495,7 @@ class _Reader:
             raise ctx.error(
                 ".param: expected name=value pairs, e.g. '.param rload=1k gain={rload*2}'"
             )
-        for name, value_tokens in _param_pairs(tokens, ctx):
-            who = f".param {name}"
-            if len(value_tokens) == 1 and value_tokens[0].kind == "expr":
-                value: Value = parse_expression(value_tokens[0].text, ctx, who)
-            elif len(value_tokens) == 1 and try_parse_value(value_tokens[0].text) is not None:
-                value = parse_value(value_tokens[0], ctx, who)
-            else:
-                value = parse_expression(" ".join(t.text for t in value_tokens), ctx, who)
+        for name, value in _param_values(tokens, ctx):
             # As in ngspice, a later definition replaces an earlier one everywhere.
             scope.circuit.params.pop(name, None)
             scope.circuit.set_param(name, value)
@@ -620,6 +690,18 @@ def _model_card(tokens: list[Token], ctx: CardContext) -> tuple[str, str, dict[s
             params[key.text.lower()] = parse_value(value, ctx, who)
         index += 1
     return name, kind, params
+
+
+def _param_values(tokens: list[Token], ctx: CardContext) -> Iterator[tuple[str, Value]]:
+    """``(name, value)`` of each definition of a ``.param`` card (its tokens after ``.param``)."""
+    for name, value_tokens in _param_pairs(tokens, ctx):
+        who = f".param {name}"
+        if len(value_tokens) == 1 and value_tokens[0].kind == "expr":
+            yield name, parse_expression(value_tokens[0].text, ctx, who)
+        elif len(value_tokens) == 1 and try_parse_value(value_tokens[0].text) is not None:
+            yield name, parse_value(value_tokens[0], ctx, who)
+        else:
+            yield name, parse_expression(" ".join(t.text for t in value_tokens), ctx, who)
 
 
 def _param_pairs(tokens: list[Token], ctx: CardContext) -> Iterator[tuple[str, list[Token]]]:

@@ -228,3 +228,69 @@ def test_user_function_errors_are_one_line(cards: str, match: str) -> None:
     with pytest.raises(NetlistError, match=match) as error:
         from_spice(f"t\n{cards}R1 a 0 1k\n")
     assert "\n" not in str(error.value)
+
+
+CONDITIONALS = """conditional cards, nested
+.param select = 3 select2 = 3
+.param a = 2
+.if (a = 2)
+.param b = 5
+.else
+.param b = 7
+.endif
+V1 1 0 {b}
+.if (select == 1)
+R1 1 0 1
+.elseif (select == 2)
+R1 1 0 10
+.elseif (select == 3)
+  .if (select2 == 1)
+  R1 1 0 100
+  .elseif (select2 = 3)
+  R1 1 0 300
+  .else
+  R1 1 0 400
+  .endif
+.else
+R1 1 0 10000
+.endif
+.IF(b > 6)
+R2 1 2 10
+.ELSE
+R2 1 2 20
+.ENDIF
+.if (a < 2)
+.model dm d is=1e-12
+.else
+.model dm d is=1e-15
+.endif
+D1 2 0 dm
+.op
+.end
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_if_blocks_select_cards_as_in_ngspice(tmp_path: Path, backend: str) -> None:
+    # measured with ngspice 39: a .param inside a branch is read whichever branch is taken
+    # (so b = 7, its last definition), element and .model cards only in the taken branch
+    _agree(CONDITIONALS, tmp_path, backend)
+    circuit = from_spice(CONDITIONALS)
+    assert circuit["r1"].resistance == 300 and circuit["r2"].resistance == 10
+    assert circuit.models["dm"].params == {"is": 1e-15}
+
+
+@pytest.mark.parametrize(
+    ("cards", "match"),
+    [
+        (".endif\n", r":2: \.endif without a matching \.if"),
+        (".else\n", r":2: \.else without a matching \.if"),
+        (".if (1)\n", r"unterminated \.if block"),
+        (".if (nope > 1)\nR2 a 0 1\n.endif\n", r":2: \.if: cannot evaluate the condition"),
+        (".if\n.endif\n", r":2: \.if: expected a condition"),
+    ],
+)
+def test_if_block_errors_are_one_line(cards: str, match: str) -> None:
+    with pytest.raises(NetlistError, match=match) as error:
+        from_spice(f"t\n{cards}V1 a 0 1\nR1 a 0 1k\n")
+    assert "\n" not in str(error.value)
