@@ -29,7 +29,7 @@ from circuitlearn.circuit.elements import (
 )
 from circuitlearn.circuit.expressions import Expression, Value
 from circuitlearn.circuit.opaque import OpaqueElement
-from circuitlearn.circuit.units import try_parse_value
+from circuitlearn.circuit.units import format_value, try_parse_value
 from circuitlearn.circuit.waveforms import dc_of_spec, normalize_spec
 from circuitlearn.errors import CircuitError, NetlistError
 from circuitlearn.netlist.lexer import Card, Token
@@ -39,6 +39,7 @@ __all__ = [
     "UNSUPPORTED_LETTERS",
     "CardContext",
     "parse_expression",
+    "ngspice_number",
     "parse_value",
     "reads_as_number",
     "split_arguments",
@@ -129,10 +130,12 @@ def parse_value(token: Token, ctx: CardContext, who: str) -> Value:
         raise ctx.error(f"{who}: expected a value; got {token.text!r}")
     value = try_parse_value(token.text)
     if value is None:
+        value = ngspice_number(token.text)
+    if value is None:
         hint = (
             " (NaN and inf are not values)"
             if token.text.lower().strip("+-") in {"nan", "inf"}
-            else _rkm_hint(token.text)
+            else ""
         )
         raise ctx.error(
             f"{who}: bad number {token.text!r}{hint}; expected a number such as 1k, 2.2u, "
@@ -143,22 +146,28 @@ def parse_value(token: Token, ctx: CardContext, who: str) -> Value:
     return value
 
 
-_RKM = re.compile(r"^(\d+)(meg|[tgkmunpfr])(\d+)$", re.IGNORECASE)
+_LEADING_NUMBER = re.compile(
+    r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?:meg|mil|[tgkmunpf])?", re.IGNORECASE
+)
 
 
-def _rkm_hint(text: str) -> str:
-    """For RKM notation (``4K7``, ``2m5``, ``2R5``): plain ngspice 39 reads only the number and
-    its scale (4K7 is 4k, 2R5 is 2), ignoring the digits after it; RKM needs ngspice's
-    ``ngbehavior=lt``. Refused rather than read either way, with the value written out."""
-    match = _RKM.match(text)
-    if match is None:
-        return ""
-    whole, scale, fraction = match.groups()
-    meant = f"{whole}.{fraction}{'' if scale.lower() == 'r' else scale}"
-    return (
-        f" (RKM notation: write {meant}; plain ngspice 39 reads it as "
-        f"{whole}{'' if scale.lower() == 'r' else scale}, dropping '{fraction}')"
-    )
+def ngspice_number(text: str) -> float | None:
+    """The number ngspice 39 reads from a value word whose number and scale factor are followed
+    by other letters or digits: it ignores them, so RKM notation such as ``4K7`` reads as 4k,
+    ``2m5`` as 2m and ``2R5`` as 2 (4.7k needs ngspice's ``ngbehavior=lt``, set in its ``spinit``
+    file, not in a deck). None when ``text`` does not start with a number.
+
+    Examples
+    --------
+    >>> ngspice_number("4K7"), ngspice_number("2meg5"), ngspice_number("27R56")
+    (4000.0, 2000000.0, 27.0)
+    >>> ngspice_number("k4") is None
+    True
+    """
+    match = _LEADING_NUMBER.match(text)
+    if match is None or not (text[match.end() :].isalnum() or match.end() == len(text)):
+        return None
+    return try_parse_value(match[0])
 
 
 def parse_expression(text: str, ctx: CardContext, who: str) -> Expression:
@@ -290,6 +299,8 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
         if isinstance(value, Expression):
             raise ctx.error(f"{who}: m= and scale= need a numeric value, not an expression")
         value = value * scale / copies
+    if isinstance(value, float) and value < 0:  # ngspice 39 runs it; Resistor is positive
+        return OpaqueElement(name, (n1, n2), "", format_value(value))
     return Resistor(name, n1, n2, value, ac)
 
 
@@ -467,7 +478,12 @@ def _reactive(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     args, keywords = split_arguments(tokens, ctx, who)
     n1, n2 = _nodes(args, 2, ctx, who, usage)
     rest = args[2:]
-    if rest and not _is_value(rest[0]):  # a model-based C or L: kept for ngspice
+    if (
+        rest
+        and not _is_value(rest[0])
+        and (rest[0].text.lower() in ctx.models or ngspice_number(rest[0].text) is None)
+    ):  # a model-based C or L: kept for ngspice ('C1 a b 4p7' is 4p: ngspice 39 warns "can't
+        # find model '4p7'" and reads the number)
         if rest[0].text.lower() not in ctx.models:
             raise ctx.error(f"{who}: {rest[0].text!r} is neither a value nor a known model")
         return _opaque(name, tokens, ctx)

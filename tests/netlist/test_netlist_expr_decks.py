@@ -13,7 +13,7 @@ from ngspice_reference import ngspice_op
 
 from circuitlearn import from_spice
 from circuitlearn.circuit.expressions import resolve_params
-from circuitlearn.errors import NetlistError
+from circuitlearn.errors import CircuitError, NetlistError
 from circuitlearn.solve import solve_dc
 
 pytestmark = pytest.mark.ngspice
@@ -294,3 +294,35 @@ def test_if_block_errors_are_one_line(cards: str, match: str) -> None:
     with pytest.raises(NetlistError, match=match) as error:
         from_spice(f"t\n{cards}V1 a 0 1\nR1 a 0 1k\n")
     assert "\n" not in str(error.value)
+
+
+RKM_VALUES = """values with characters after their scale factor
+V1 1 0 1
+R1 1 2 4K7
+R2 2 0 2m5
+R3 2 3 2meg5
+R4 3 0 27R56
+R5 2 0 1.5kohm2
+C1 2 0 4p7
+.op
+.end
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rkm_values_read_as_plain_ngspice_reads_them(tmp_path: Path, backend: str) -> None:
+    # plain ngspice 39 ignores what follows a number and its scale: 4K7 is 4k, not 4.7k
+    _agree(RKM_VALUES, tmp_path, backend)
+    circuit = from_spice(RKM_VALUES)
+    assert [circuit[f"r{k}"].resistance for k in range(1, 6)] == [4e3, 2e-3, 2e6, 27, 1.5e3]
+
+
+def test_a_negative_resistor_runs_on_ngspice_and_is_refused_natively(tmp_path: Path) -> None:
+    deck = "negative resistor\nV1 1 0 1\nR1 1 2 1k\nR2 2 0 -1.7\nR3 2 0 1\n.op\n.end\n"
+    reference = ngspice_op(deck, tmp_path)
+    assert solve_dc(from_spice(deck), backend="ngspice").voltages["2"] == pytest.approx(
+        reference["v(2)"], rel=1e-6
+    )
+    with pytest.raises(CircuitError, match=r"^resistor with a negative value r2: not modelled .*"
+                       r"\(use --backend ngspice\)$"):
+        solve_dc(from_spice(deck))

@@ -104,7 +104,7 @@ def test_include_errors_are_located(tmp_path: Path, card: str, match: str) -> No
 
 
 def test_errors_inside_an_included_file_name_that_file(tmp_path: Path) -> None:
-    (tmp_path / "bad.inc").write_text("* models\n\nR7 a 0 -1k\n")
+    (tmp_path / "bad.inc").write_text("* models\n\nR7 a 0 0\n")
     deck = tmp_path / "deck.cir"
     deck.write_text("t\nV1 a 0 1\n.include bad.inc\n")
     with pytest.raises(NetlistError, match=r"bad\.inc:3: resistor r7: resistance must be positive"):

@@ -271,19 +271,6 @@ D1 b 0 dm
     _agree(deck, operating_point(deck, tmp_path))
 
 
-@pytest.mark.parametrize(
-    ("value", "hint"),
-    [
-        ("4K7", r"write 4\.7K; plain ngspice 39 reads it as 4K, dropping '7'"),
-        ("2R5", r"write 2\.5; plain ngspice 39 reads it as 2, dropping '5'"),
-    ],
-)
-def test_rkm_values_are_refused_with_what_ngspice_reads(value: str, hint: str) -> None:
-    # ngspice 39 (default behaviour) reads 4K7 as 4k: a silent misreading, so it is refused
-    with pytest.raises(NetlistError, match=rf"resistor r1: bad number '{value}' \(RKM .*{hint}"):
-        from_spice(f"rkm\nV1 a 0 1\nR1 a 0 {value}\n")
-
-
 VDMOS_DECK = """power MOSFETs (VDMOS) between LTspice-style rails
 V1 +V 0 12
 V2 -V 0 -12
