@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from circuitlearn.circuit.circuit import (
@@ -210,6 +210,8 @@ class _Reader:
     def __init__(self, path: str | None, seed: int | None = None) -> None:
         self.path = path
         self.seed = seed
+        self.top_params: list[tuple[str, Value]] = []
+        """The top-level ``.param`` definitions, read ahead by :meth:`_select_branches`."""
         self.stack: list[_Scope] = []
         self.scopes: list[_Scope] = []
         self.element_cards: dict[tuple[int, str], Card] = {}
@@ -220,7 +222,7 @@ class _Reader:
         cards, included_skipped = expand_includes(cards, path=self.path)
         cards = self._select_branches(self._draw_random(expand_functions(cards, self.path)))
         self.models, card_models = self._scan_models(cards)
-        self.temperature, self.temperature_card = _scan_temperature(cards)
+        self.temperature, self.temperature_card = _scan_temperature(cards, self._param_env())
         top = Circuit(title or "circuit")
         top.source_path = self.path
         top.ignored_cards.extend((card.line, card.text) for card in skipped + included_skipped)
@@ -276,13 +278,31 @@ class _Reader:
             drawn.append(card if text == card.text else Card(card.line, text, card.path))
         return drawn
 
+    def _param_env(self) -> dict[str, float]:
+        """Values of the top-level ``.param`` definitions that have one without ``TEMPER``,
+        for cards read ahead of them (``.temp {expr}``); later definitions replace earlier."""
+        params = dict(self.top_params)
+        env: dict[str, float] = {}
+        while params:  # in dependency order: a definition may use a later one
+            ready = {}
+            for name, value in params.items():
+                try:
+                    ready[name] = value.evaluate(env) if isinstance(value, Expression) else value
+                except CircuitError:
+                    continue
+            if not ready:
+                break
+            env.update(ready)
+            params = {k: v for k, v in params.items() if k not in ready}
+        return env
+
     def _select_branches(self, cards: list[Card]) -> list[Card]:
         """Cards outside ``.if``/``.elseif``/``.else``/``.endif`` blocks and in their taken
         branches. Conditions are ``.param`` expressions (a lone ``=`` compares, as ``==``) of the
         top-level ``.param`` values defined above them. As ngspice 39 does (measured), ``.param``
         and ``.subckt`` cards inside a branch are read whichever branch is taken."""
         kept: list[Card] = []
-        params: list[tuple[str, Value]] = []
+        params = self.top_params
         # per open .if: (the enclosing branch is taken, a branch was taken, this one is taken)
         stack: list[tuple[bool, bool, bool]] = []
         depth = 0  # of .subckt definitions, kept in any branch
@@ -537,7 +557,12 @@ class _Reader:
             raise ctx.error(".temp: expected one temperature in °C, e.g. '.temp 50'")
         value = parse_value(tokens[0], ctx, ".temp")
         if isinstance(value, Expression):
-            raise ctx.error(".temp: expected a number, not an expression")
+            try:
+                value = value.evaluate(self._param_env())
+            except CircuitError as exc:
+                raise ctx.error(
+                    f".temp: {exc} (a .temp expression uses top-level .param values)"
+                ) from None
         self.stack[0].circuit.set_temperature(value)
 
     def _check_temperature(self, word: str, tokens: list[Token], ctx: CardContext) -> None:
@@ -804,16 +829,17 @@ def _check(circuit: Circuit, reader: _Reader) -> None:
         raise reader.error_at(card, str(exc)) from None
 
 
-def _scan_temperature(cards: list[Card]) -> tuple[float, bool]:
+def _scan_temperature(cards: list[Card], env: Mapping[str, float]) -> tuple[float, bool]:
     """The deck's circuit temperature [°C], read ahead for the cards that fold it into a value
-    (a resistor's tc1/tc2): the last ``.temp``, else the last ``.options temp=``, else 27 °C;
-    and whether a ``.temp`` card gave it. Malformed cards are left to the reading pass."""
+    (a resistor's tc1/tc2): the last ``.temp`` (a number, or an expression of the top-level
+    ``.param`` values ``env``), else the last ``.options temp=``, else 27 °C; and whether a
+    ``.temp`` card gave it. Malformed cards are left to the reading pass."""
     temperature, from_options = None, None
     for card in cards:
         words = card.text.replace("=", " = ").split()
         head = words[0].lower() if words else ""
-        if head == ".temp" and len(words) == 2:
-            value = try_parse_value(words[1])
+        if head == ".temp" and len(words) >= 2:
+            value = _temperature_value(card.text[len(head) :].strip(), env)
             temperature = value if value is not None else temperature
         elif head in {".options", ".option", ".opt"}:
             for index, word in enumerate(words[1:-2], start=1):
@@ -823,3 +849,14 @@ def _scan_temperature(cards: list[Card]) -> tuple[float, bool]:
     if temperature is not None:
         return temperature, True
     return (NOMINAL_TEMPERATURE if from_options is None else from_options), False
+
+
+def _temperature_value(text: str, env: Mapping[str, float]) -> float | None:
+    """A ``.temp`` card's value: a number, or ``{expr}``/``'expr'`` of ``env`` (ngspice 39
+    evaluates ``.temp {envtemp}`` with the deck's ``.param``s); None if it is neither."""
+    if len(text) >= 2 and (text[0], text[-1]) in {("{", "}"), ("'", "'")}:
+        try:
+            return evaluate(text[1:-1], env)
+        except CircuitError:
+            return None
+    return try_parse_value(text)

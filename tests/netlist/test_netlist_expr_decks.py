@@ -326,3 +326,26 @@ def test_a_negative_resistor_runs_on_ngspice_and_is_refused_natively(tmp_path: P
     with pytest.raises(CircuitError, match=r"^resistor with a negative value r2: not modelled .*"
                        r"\(use --backend ngspice\)$"):
         solve_dc(from_spice(deck))
+
+
+TEMP_EXPRESSION = """.temp from a parameter defined after it
+.temp {envtemp*2}
+.param envtemp=40
+V1 a 0 1
+R1 a b 1k tc1=0.01
+D1 b 0 dm
+.model dm d is=1e-14
+R2 a c {1k + temper}
+R3 c 0 1k
+.op
+.end
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_temp_takes_an_expression_of_params(tmp_path: Path, backend: str) -> None:
+    _agree(TEMP_EXPRESSION, tmp_path, backend)
+    circuit = from_spice(TEMP_EXPRESSION)
+    assert circuit.temperature == 80 and ".temp 80" in circuit.to_spice()
+    with pytest.raises(NetlistError, match=r":2: \.temp: unknown parameter 'nope'"):
+        from_spice("t\n.temp {nope}\nV1 a 0 1\nR1 a 0 1k\n")

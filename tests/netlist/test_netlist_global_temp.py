@@ -65,7 +65,7 @@ def test_temperature_round_trips() -> None:
     ("card", "match"),
     [
         (".temp 27 50", r"\.temp: expected one temperature"),
-        (".temp {t}", r"\.temp: expected a number"),
+        (".temp {t}", r"\.temp: unknown parameter .t."),
         (".temp -300", r"above -273\.15 °C"),
         (".options tnom=50", r"only tnom=27 is modelled"),
         (".global a b=1", r"\.global: expected node names"),
