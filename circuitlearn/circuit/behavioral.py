@@ -11,6 +11,9 @@ grammar of :mod:`~circuitlearn.circuit.expressions`:
 ``== != <> < <= > >=``            comparisons: ``a < b`` is ``lt0(a-b)``; all left-associative
 ``+ -``, ``* /``                  sums, products (a divisor gets ±1e-32 added, ngspice's fudge)
 ``- + !`` (prefix)                negation, logical not
+``~ & |``                         PSPICE's not, and, or: read as ``! && ||``, as ngspice 39's
+                                  PSPICE compatibility mode rewrites them (plain ngspice
+                                  refuses them)
 ``^`` and ``**``                  ``|a|^b`` (ngspice 39 without compatibility modes), left-assoc.
 ================================  ====================================================
 
@@ -367,7 +370,10 @@ def _normalize(text: str) -> str:
             f"B-source expression {text!r} contains a line break, quote or ';', "
             "which cannot appear inside a SPICE card"
         )
-    return " ".join(text.split()).lower()
+    text = " ".join(text.split()).lower()
+    # PSPICE's logic operators, as ngspice 39 rewrites them (ngbehavior=psa): ~ & | are ! && ||
+    text = re.sub(r"(?<!&)&(?!&)", "&&", text.replace("~", "!"))
+    return re.sub(r"(?<!\|)\|(?!\|)", "||", text)
 
 
 def _matching_brace(text: str) -> int:

@@ -349,3 +349,48 @@ def test_temp_takes_an_expression_of_params(tmp_path: Path, backend: str) -> Non
     assert circuit.temperature == 80 and ".temp 80" in circuit.to_spice()
     with pytest.raises(NetlistError, match=r":2: \.temp: unknown parameter 'nope'"):
         from_spice("t\n.temp {nope}\nV1 a 0 1\nR1 a 0 1k\n")
+
+
+LOGIC = """PSPICE logic operators in B sources
+v8 8 0 0.7
+v9 9 0 0
+v7 7 0 -0.3
+B1 1 0 V=~(~v(9)&v(8)) + 0.5
+B2 2 0 V=~v(8)
+B3 3 0 V=v(8)|v(9)
+B5 5 0 V=v(8)&v(7)
+B6 6 0 V=~v(7) + 2*(v(9)&v(8)) + 4*(v(8)|v(9)&v(9))
+B10 10 0 V=(v(8) > 0.5) & (v(7) < 0) | 0
+B11 11 0 V=~0.3 + ~-1 + ~0
+B12 12 0 I=1m*(1 + v(8)&v(12)) + v(12)/1k
+.op
+.end
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pspice_logic_operators_read_as_ngspice_psa_mode(tmp_path: Path, backend: str) -> None:
+    # ngspice 39 reads ~ & | only in its PSPICE mode (ngbehavior=psa), as ! && ||: the
+    # reference runs the deck with them written so (the values were checked in psa mode)
+    plain = LOGIC.replace("~", "!").replace("&", "&&").replace("|", "||")
+    reference = ngspice_op(plain, tmp_path)
+    result = solve_dc(from_spice(LOGIC), backend=backend)
+    assert result.converged, result.message
+    for node, value in result.voltages.items():
+        assert value == pytest.approx(reference[f"v({node})"], rel=1e-6, abs=1e-7), node
+    assert [result.voltages[n] for n in ("1", "2", "3", "5", "6", "10", "11")] == pytest.approx(
+        [0.5, 0, 1, 1, 4, 1, 1], abs=1e-12
+    )
+    assert from_spice(LOGIC)["b1"].spice_card() == "b1 1 0 v=!(!v(9)&&v(8)) + 0.5"
+
+
+def test_pspice_logic_operators_have_zero_derivatives() -> None:
+    # as ngspice's ! && || (PTdifferentiate): a step function, 0 away from its jumps
+    from circuitlearn.circuit.behavioral import parse_b_expression
+    from circuitlearn.circuit.behavioral_eval import evaluate_expression
+
+    at = {("v", "a"): 0.3, ("v", "b"): -0.2}
+    tree = parse_b_expression("~v(a) + (v(a)&v(b)) + 3*(v(a)|v(b)) + v(a)")
+    value, grad = evaluate_expression(tree, at)
+    assert value == pytest.approx(0 + 1 + 3 + 0.3)
+    assert grad.get(("v", "a"), 0.0) == pytest.approx(1.0) and grad.get(("v", "b"), 0.0) == 0
