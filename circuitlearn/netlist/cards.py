@@ -299,6 +299,10 @@ def _resistor(name: str, tokens: list[Token], ctx: CardContext) -> Element:
         if isinstance(value, Expression):
             raise ctx.error(f"{who}: m= and scale= need a numeric value, not an expression")
         value = value * scale / copies
+    if isinstance(value, float) and value == math.inf:  # kept as written, for ngspice
+        words = ctx.card.text.split()
+        rest = words[[w.lower() for w in words].index(model, 3) + 1 :] if model else []
+        return OpaqueElement(name, (n1, n2), model or "", " ".join(rest))
     if isinstance(value, float) and value < 0:  # ngspice 39 runs it; Resistor is positive
         return OpaqueElement(name, (n1, n2), "", format_value(value))
     return Resistor(name, n1, n2, value, ac)
@@ -385,27 +389,31 @@ def _temperature_factor(
 
 def _resistance_from_model(
     model: str, keywords: dict[str, Token], ctx: CardContext, who: str
-) -> float:
-    """ngspice's resistance from a resistor model: R, else RSH·(L − 2·SHORT)/(W − 2·NARROW)."""
+) -> Value:
+    """ngspice's resistance from a resistor model: R (a number or an expression, such as
+    ``r='1000 + temper'``), else RSH·(L − 2·SHORT)/(W − 2·NARROW); ``inf`` for a zero effective
+    width, as ngspice 39 computes it (an open resistor)."""
     kind, params = ctx.models[model]
     if kind not in {"r", "res"}:
         raise ctx.error(f"{who}: model {model} is a {kind} model; expected an r model")
-    if not all(isinstance(v, float) for v in params.values()):
-        raise ctx.error(f"{who}: resistor model {model} needs numeric parameters")
     geometry = {k: parse_value(keywords.pop(k), ctx, who) for k in ("l", "w") if k in keywords}
     if not all(isinstance(v, float) for v in geometry.values()):
         raise ctx.error(f"{who}: l= and w= need numbers with a resistor model")
     value = next((params[k] for k in ("r", "res", "resistance") if k in params), None)
     if value is not None and not geometry:  # ngspice 39: r, its alias res, or the instance's
-        return float(value)  # own 'resistance' given as a model default
+        return value  # own 'resistance' given as a model default
+    if not all(isinstance(v, float) for v in params.values()):
+        raise ctx.error(f"{who}: resistor model {model} needs numeric parameters")
     if "rsh" not in params:
         raise ctx.error(f"{who}: resistor model {model} has neither r= nor rsh=")
     length = float(geometry.get("l", params.get("l", _DEFAULT_RES_SIZE)))
     width = float(geometry.get("w", params.get("w", _DEFAULT_RES_SIZE)))
     length -= 2.0 * float(params.get("short", 0.0))
     width -= 2.0 * float(params.get("narrow", 0.0))
-    if length <= 0 or width <= 0:
-        raise ctx.error(f"{who}: effective length and width must be positive with model {model}")
+    if length <= 0:
+        raise ctx.error(f"{who}: effective length must be positive with model {model}")
+    if width == 0:
+        return math.inf
     return float(params["rsh"]) * length / width
 
 

@@ -323,7 +323,7 @@ def test_a_negative_resistor_runs_on_ngspice_and_is_refused_natively(tmp_path: P
     assert solve_dc(from_spice(deck), backend="ngspice").voltages["2"] == pytest.approx(
         reference["v(2)"], rel=1e-6
     )
-    with pytest.raises(CircuitError, match=r"^resistor with a negative value r2: not modelled .*"
+    with pytest.raises(CircuitError, match=r"^resistor with a negative or infinite value r2: not modelled .*"
                        r"\(use --backend ngspice\)$"):
         solve_dc(from_spice(deck))
 
@@ -394,3 +394,29 @@ def test_pspice_logic_operators_have_zero_derivatives() -> None:
     value, grad = evaluate_expression(tree, at)
     assert value == pytest.approx(0 + 1 + 3 + 0.3)
     assert grad.get(("v", "a"), 0.0) == pytest.approx(1.0) and grad.get(("v", "b"), 0.0) == 0
+
+
+RESISTOR_MODELS = """resistor models: an expression with temper, a zero effective width
+.temp 50
+.model rtest r r='1000 + temper'
+.model rzero r rsh=1000 narrow=1u
+V1 1 0 5
+R1 1 2 rtest
+R2 2 0 1k
+R3 2 0 rzero l=11u w=2u
+.op
+.end
+"""
+
+
+def test_resistor_model_expressions_and_zero_width_as_in_ngspice(tmp_path: Path) -> None:
+    # ngspice 39: r='1000 + temper' at the circuit temperature; W - 2*NARROW = 0 gives an
+    # infinite resistance (an open resistor), kept for ngspice and refused natively
+    reference = ngspice_op(RESISTOR_MODELS, tmp_path)
+    spice = solve_dc(from_spice(RESISTOR_MODELS), backend="ngspice").voltages
+    assert spice["2"] == pytest.approx(reference["v(2)"], rel=1e-6)
+    assert spice["2"] == pytest.approx(5 * 1000 / (1050 + 1000), rel=1e-9)
+    with pytest.raises(CircuitError, match=r"^resistor with a negative or infinite value r3 "):
+        solve_dc(from_spice(RESISTOR_MODELS))
+    native = solve_dc(from_spice(RESISTOR_MODELS.replace("R3 2 0 rzero l=11u w=2u\n", "")))
+    assert native.voltages["2"] == pytest.approx(reference["v(2)"], rel=1e-6)
