@@ -182,7 +182,9 @@ def solve_ngspice(
     ngspice calls converged is checked before it is reported so: every value must be finite,
     and, where the native solver models the circuit, one native Newton step from it must pass
     ngspice's own update test (``reltol``·|x| + ``vntol`` per node, + ``abstol`` per branch
-    current, at the tolerances ngspice ran with); otherwise (also when the native Jacobian is
+    current, at the tolerances ngspice ran with), |x| being at least the circuit's largest node
+    voltage (branch or source current) so that rounding amplified by a high gain at a node near 0 V is
+    not taken for a wrong answer; otherwise (also when the native Jacobian is
     singular there) the result is ``converged=False`` naming the worst node.
 
     Examples
@@ -450,7 +452,17 @@ class _Deck:
             float(self.options.get(name, NGSPICE_TOLERANCES[name]))
             for name in ("reltol", "vntol", "abstol")
         )
-        allowed = reltol * np.abs(x) + np.where(np.arange(system.n) < nodes, vntol, abstol)
+        # reltol of the circuit's largest voltage (current), not only of the node's own: in a
+        # high-gain circuit a node near 0 V moves by far more than reltol·|v| under rounding
+        # alone (the residual is 1e-17 A, but 1e5 gain amplifies it), and ngspice stops there
+        is_node = np.arange(system.n) < nodes
+        currents = [abs(v) for v in result.currents.values()]  # also sources not in x
+        scale = np.where(
+            is_node,
+            np.max(np.abs(x[:nodes]), initial=0.0),
+            max(float(np.max(np.abs(x[nodes:]), initial=0.0)), *currents, 0.0),
+        )
+        allowed = reltol * np.maximum(np.abs(x), scale) + np.where(is_node, vntol, abstol)
         excess = np.where(np.isfinite(step), np.abs(step) / allowed, np.inf)
         if bool(np.all(excess <= 1.0)):
             return replace(result, max_residual=max_residual)

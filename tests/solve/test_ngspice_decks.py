@@ -215,3 +215,50 @@ def test_refusal_quotes_ngspice() -> None:
         r"given was string, type expected was real\.'$",
     ):
         solve_ngspice(circuit, mode="shared", options={"spice_options": "deck"})
+
+
+HIGH_GAIN = """open-loop amplifier: a BJT pair driving a 1e5 gain stage, output near 0 V
+VCC vp 0 15
+VEE vn 0 -15
+VIN in 0 0
+R1 0 inm 1
+Q1 c1 in e1 qn
+Q2 c2 inm e2 qn
+RC1 vp c1 100
+RC2 vp c2 100
+RE1 e1 t 40
+RE2 e2 t 40
+I1 t vn 1m
+G1 mid o c2 c1 0.01
+RP o mid 10meg
+RREF1 vp r 100k
+RREF2 r vn 100k
+EREF mid 0 r 0 1
+RM mid 0 1meg
+EOUT out mid o mid 1
+RL out 0 100k
+.model qn npn bf=50000
+.end
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_high_gain_rounding_is_not_taken_for_a_wrong_answer(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a node near 0 V behind a 1e5 gain, one native Newton step from ngspice's answer moves
+    it by ~1e-10 V (a KCL residual of 1e-17 A, amplified), more than reltol·|v| + vntol but far
+    below reltol times the circuit's 15 V: accepted. The same answer off by 1 µV there is not."""
+    circuit = from_spice(HIGH_GAIN)
+    op = solve_ngspice(circuit, mode=mode)
+    assert op.converged, op.message
+    assert op.voltages["o"] == pytest.approx(solve_dc(circuit).voltages["o"], abs=1e-6)
+    if mode != "subprocess":
+        return
+    run = ng._run_subprocess
+    monkeypatch.setattr(
+        ng, "_run_subprocess",
+        lambda body: (lambda got: ({**got[0], "o": got[0]["o"] + 1e-6}, *got[1:]))(run(body)),
+    )  # fmt: skip
+    wrong = solve_ngspice(circuit, mode=mode)
+    assert not wrong.converged and "fails the native convergence test" in wrong.message
