@@ -15,7 +15,7 @@ The grammar is ngspice 39's (checked against ``ngspice -b``), from the loosest b
 
 Functions: ``sqrt exp ln log`` (natural) ``log10 abs sgn int`` (truncates) ``nint`` (half to even)
 ``floor ceil pow`` (real power: ``pow(-2, 3)`` = −8) ``pwr`` (``|x|^y``) ``min max`` (two
-arguments) and ``sin cos tan asin acos atan arctan sinh cosh tanh asinh acosh atanh``. Numbers
+arguments; one is compared with 1, as ngspice 39 does) and ``sin cos tan asin acos atan arctan sinh cosh tanh asinh acosh atanh``. Numbers
 take engineering suffixes (``2k``). Nothing else is evaluated. Expressions compile to a flat
 postfix program, so a 10,000-term sum neither recurses nor overflows the stack; nesting deeper
 than :data:`MAX_NESTING` is an error.
