@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from circuitlearn.circuit.circuit import (
@@ -222,7 +222,7 @@ class _Reader:
         cards, included_skipped = expand_includes(cards, path=self.path)
         cards = self._select_branches(self._draw_random(expand_functions(cards, self.path)))
         self.models, card_models = self._scan_models(cards)
-        self.temperature, self.temperature_card = _scan_temperature(cards, self._param_env())
+        self.temperature, self.temperature_card = _scan_temperature(cards, self._param_env)
         top = Circuit(title or "circuit")
         top.source_path = self.path
         top.ignored_cards.extend((card.line, card.text) for card in skipped + included_skipped)
@@ -829,10 +829,12 @@ def _check(circuit: Circuit, reader: _Reader) -> None:
         raise reader.error_at(card, str(exc)) from None
 
 
-def _scan_temperature(cards: list[Card], env: Mapping[str, float]) -> tuple[float, bool]:
+def _scan_temperature(
+    cards: list[Card], env: Callable[[], Mapping[str, float]]
+) -> tuple[float, bool]:
     """The deck's circuit temperature [°C], read ahead for the cards that fold it into a value
     (a resistor's tc1/tc2): the last ``.temp`` (a number, or an expression of the top-level
-    ``.param`` values ``env``), else the last ``.options temp=``, else 27 °C; and whether a
+    ``.param`` values ``env()``), else the last ``.options temp=``, else 27 °C; and whether a
     ``.temp`` card gave it. Malformed cards are left to the reading pass."""
     temperature, from_options = None, None
     for card in cards:
@@ -851,12 +853,12 @@ def _scan_temperature(cards: list[Card], env: Mapping[str, float]) -> tuple[floa
     return (NOMINAL_TEMPERATURE if from_options is None else from_options), False
 
 
-def _temperature_value(text: str, env: Mapping[str, float]) -> float | None:
-    """A ``.temp`` card's value: a number, or ``{expr}``/``'expr'`` of ``env`` (ngspice 39
+def _temperature_value(text: str, env: Callable[[], Mapping[str, float]]) -> float | None:
+    """A ``.temp`` card's value: a number, or ``{expr}``/``'expr'`` of ``env()`` (ngspice 39
     evaluates ``.temp {envtemp}`` with the deck's ``.param``s); None if it is neither."""
     if len(text) >= 2 and (text[0], text[-1]) in {("{", "}"), ("'", "'")}:
         try:
-            return evaluate(text[1:-1], env)
+            return evaluate(text[1:-1], env())
         except CircuitError:
             return None
     return try_parse_value(text)
