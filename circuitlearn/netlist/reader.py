@@ -243,6 +243,13 @@ class _Reader:
                 f"add '.ends {scope.subcircuit.name}' after its last card"
             )
         if not len(top):
+            if any(card.text == ".control" for card in skipped + included_skipped):
+                raise NetlistError(
+                    "the netlist has no elements outside its .control block (circuitlearn "
+                    "never runs control commands, such as a 'source' that loads the circuit): "
+                    "put the circuit's cards in the netlist",
+                    path=self.path,
+                )
             raise NetlistError(
                 "the netlist has no elements (only a title, comments or dot cards); "
                 "ngspice rejects an empty netlist",

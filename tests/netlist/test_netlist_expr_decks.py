@@ -420,3 +420,9 @@ def test_resistor_model_expressions_and_zero_width_as_in_ngspice(tmp_path: Path)
         solve_dc(from_spice(RESISTOR_MODELS))
     native = solve_dc(from_spice(RESISTOR_MODELS.replace("R3 2 0 rzero l=11u w=2u\n", "")))
     assert native.voltages["2"] == pytest.approx(reference["v(2)"], rel=1e-6)
+
+
+def test_a_deck_whose_circuit_only_a_control_script_loads_is_named_so() -> None:
+    # ngspice's MC_ring_ts.sp: an unterminated .control script that sources the circuit
+    with pytest.raises(NetlistError, match=r"no elements outside its \.control block"):
+        from_spice("script\n.control\nsource ring.net\nop\n")
