@@ -15,10 +15,10 @@ The grammar is ngspice 39's (checked against ``ngspice -b``), from the loosest b
 
 Functions: ``sqrt exp ln log`` (natural) ``log10 abs sgn int`` (truncates) ``nint`` (half to even)
 ``floor ceil pow`` (real power: ``pow(-2, 3)`` = −8) ``pwr`` (``|x|^y``) ``min max`` (two
-arguments; one is compared with 1, as ngspice 39 does) and ``sin cos tan asin acos atan arctan sinh cosh tanh asinh acosh atanh``. Numbers
-take engineering suffixes (``2k``). Nothing else is evaluated. Expressions compile to a flat
-postfix program, so a 10,000-term sum neither recurses nor overflows the stack; nesting deeper
-than :data:`MAX_NESTING` is an error.
+arguments; one is compared with 1, as ngspice 39 does) and ``sin cos tan asin acos atan arctan
+sinh cosh tanh asinh acosh atanh``. Numbers take engineering suffixes (``2k``). Nothing else is
+evaluated. Expressions compile to a flat postfix program, so a 10,000-term sum neither recurses
+nor overflows the stack; nesting deeper than :data:`MAX_NESTING` is an error.
 """
 
 from __future__ import annotations
@@ -214,7 +214,9 @@ def draw_random(text: str, rng: np.random.Generator, *, braced: bool = False) ->
             )
         args = [f"({draw_random(arg, rng, braced=True).strip()})" for arg in args]
         if name in {"agauss", "gauss"}:
-            spread = f"{args[1]}/{args[2]}" if name == "agauss" else f"{args[0]}*{args[1]}/{args[2]}"
+            spread = f"{args[1]}/{args[2]}"
+            if name == "gauss":
+                spread = f"{args[0]}*{spread}"
             sample = f"({args[0]}+{spread}*({float(rng.standard_normal())!r}))"
         elif name in {"aunif", "unif"}:
             spread = args[1] if name == "aunif" else f"{args[0]}*{args[1]}"
@@ -254,7 +256,6 @@ def call_arguments(text: str, start: int) -> tuple[int, list[str]]:
             args.append(text[begin:index])
             begin = index + 1
     return -1, args
-
 
 
 def expression_names(text: str) -> set[str]:

@@ -1,8 +1,9 @@
 """Elements the native solver does not model, kept as written for ngspice ("opaque cards").
 
 J, Z, S, W, T, O, U, Y and K cards, E/G/F/H in their POLY/VALUE/TABLE forms, model-based
-C and L, resistors with a negative or infinite value, M cards of VDMOS and SOI models, D/Q cards with a thermal node: the reader keeps their
-nodes, the model they name and the rest of the card verbatim; the ngspice backend runs them
+C and L, resistors with a negative or infinite value, M cards of VDMOS and SOI models, D/Q cards
+with a thermal node: the reader keeps their nodes, the model they name and the rest of the card
+verbatim; the ngspice backend runs them
 unchanged and the native solver refuses them, naming them.
 """
 

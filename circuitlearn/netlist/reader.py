@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from circuitlearn._random import check_random_state
 from circuitlearn.circuit.circuit import (
     MAX_FLAT_ELEMENTS,
     NOMINAL_TEMPERATURE,
@@ -20,7 +21,6 @@ from circuitlearn.circuit.circuit import (
     Subcircuit,
 )
 from circuitlearn.circuit.elements import GROUND, Element, SubcircuitInstance, normalize_node
-from circuitlearn._random import check_random_state
 from circuitlearn.circuit.expressions import (
     MONTE_CARLO_SEED,
     Expression,

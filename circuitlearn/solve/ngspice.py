@@ -183,9 +183,9 @@ def solve_ngspice(
     and, where the native solver models the circuit, one native Newton step from it must pass
     ngspice's own update test (``reltol``·|x| + ``vntol`` per node, + ``abstol`` per branch
     current, at the tolerances ngspice ran with), |x| being at least the circuit's largest node
-    voltage (branch or source current) so that rounding amplified by a high gain at a node near 0 V is
-    not taken for a wrong answer; otherwise (also when the native Jacobian is
-    singular there) the result is ``converged=False`` naming the worst node.
+    voltage (branch or source current) so that rounding amplified by a high gain at a node near
+    0 V is not taken for a wrong answer; otherwise (also when the native Jacobian is singular
+    there) the result is ``converged=False`` naming the worst node.
 
     Examples
     --------

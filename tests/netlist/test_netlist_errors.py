@@ -146,7 +146,7 @@ T = "title\n"
             r".option: only tnom=27 is modelled; got tnom=25",
         ),
         (T + ".include no/such/models.lib\n", 2, r"cannot read included file"),
-        (T + ".func f(x) {x*2}\nr1 a 0 {f(1, 2)}\n", 3, r"call of .func f: takes 1 argument, got 2"),
+        (T + ".func f(x) {x*2}\nr1 a 0 {f(1, 2)}\n", 3, r"call of .func f: takes 1 argument"),
         (T + ".foo 1\n", 2, r"unsupported card .foo"),
         (T + ".param\n", 2, r".param: expected name=value pairs"),
         (T + ".param a\n", 2, r".param: expected name=value; got 'a'"),
