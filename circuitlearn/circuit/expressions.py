@@ -202,11 +202,13 @@ def draw_random(text: str, rng: np.random.Generator, *, braced: bool = False) ->
     for match in _RANDOM_CALL.finditer(text):
         if match.start() < position:
             continue  # inside the arguments of a call already replaced
+        end, args = call_arguments(text, match.end())
+        name = match[1].lower()
+        if name == "limit" and len(args) == 3:
+            continue  # PSPICE's limit(x, lo, hi), a clamp in behavioural sources: not random
         skipped = text[position : match.start()]
         depth += skipped.count("{") - skipped.count("}")
         quoted ^= skipped.count("'") % 2 == 1
-        end, args = call_arguments(text, match.end())
-        name = match[1].lower()
         if end < 0 or len(args) != _RANDOM_ARGS[name]:
             raise CircuitError(
                 f"{name}() takes {_RANDOM_ARGS[name]} arguments: cannot read "

@@ -34,7 +34,7 @@ from circuitlearn.circuit.expressions import Expression, Value
 from circuitlearn.circuit.units import format_value, try_parse_value
 from circuitlearn.errors import CircuitError
 
-__all__ = ["PWL_OPTIONS", "WAVEFORMS", "dc_of_spec", "normalize_spec", "resolve_spec"]
+__all__ = ["PWL_OPTIONS", "SPEC_WORDS", "WAVEFORMS", "dc_of_spec", "normalize_spec", "resolve_spec"]
 
 WAVEFORMS: dict[str, int] = {
     "pulse": 2, "sin": 2, "exp": 2, "pwl": 2, "sffm": 3, "am": 2, "trnoise": 1, "trrandom": 1,
@@ -49,6 +49,9 @@ PWL_OPTIONS = ("r", "td")
 
 _SMALL_SIGNAL = {"ac": 2, "distof1": 2, "distof2": 2}
 """Small-signal keywords → how many optional values (magnitude, phase) may follow."""
+
+SPEC_WORDS = frozenset({*WAVEFORMS, *_ALIASES, *_SMALL_SIGNAL})
+"""Words that start a part of a source's specification (a function or small-signal values)."""
 
 _PART = re.compile(r"\s*(?:(?P<punct>[(),])|(?P<expr>\{[^{}]*\})|(?P<word>[^\s(),{}]+))")
 _DEGREE = math.pi / 180.0

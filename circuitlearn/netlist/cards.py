@@ -30,7 +30,7 @@ from circuitlearn.circuit.elements import (
 from circuitlearn.circuit.expressions import Expression, Value
 from circuitlearn.circuit.opaque import OpaqueElement
 from circuitlearn.circuit.units import format_value, try_parse_value
-from circuitlearn.circuit.waveforms import dc_of_spec, normalize_spec
+from circuitlearn.circuit.waveforms import SPEC_WORDS, dc_of_spec, normalize_spec
 from circuitlearn.errors import CircuitError, NetlistError
 from circuitlearn.netlist.lexer import Card, Token
 
@@ -437,6 +437,12 @@ def _source(name: str, tokens: list[Token], ctx: CardContext) -> Element:
             index += 1
             if index < len(rest) and rest[index].kind == "punct" and rest[index].text == "=":
                 index += 1
+            if index < len(rest) and rest[index].is_word and rest[index].text.lower() in SPEC_WORDS:
+                # 'DC trnoise(...)': ngspice 39 takes DC 0, not the function's value at t = 0
+                if dc is not None:
+                    raise ctx.error(f"{who}: DC value given twice")
+                dc = 0.0
+                continue
             if index >= len(rest) or rest[index].kind == "punct":
                 raise ctx.error(f"{who}: 'dc' needs a value; expected '{usage}'")
             if dc is not None:

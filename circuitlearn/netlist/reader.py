@@ -328,7 +328,10 @@ class _Reader:
                 depth -= 1
             if head == ".param" and depth == 0 and len(words) > 1:
                 ctx = CardContext(card, self.path)
-                params += list(_param_values(tokenize(card, path=card.path)[1:], ctx))
+                try:
+                    params += list(_param_values(tokenize(card, path=card.path)[1:], ctx))
+                except NetlistError:
+                    pass  # reported, in the order of the cards, when the card is read
         if stack:
             raise NetlistError(
                 "unterminated .if block: add '.endif' after its last card", path=self.path

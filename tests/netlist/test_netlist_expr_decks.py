@@ -429,3 +429,21 @@ def test_a_deck_whose_circuit_only_a_control_script_loads_is_named_so() -> None:
     # ngspice's MC_ring_ts.sp: an unterminated .control script that sources the circuit
     with pytest.raises(NetlistError, match=r"no elements outside its \.control block"):
         from_spice("script\n.control\nsource ring.net\nop\n")
+
+
+def test_pspice_limit_clamp_and_dc_before_a_function_are_not_misread() -> None:
+    # limit(x, lo, hi) in a vendor model's VALUE= is PSPICE's clamp, not ngspice's random
+    # limit(nom, var); 'DC trnoise(...)' and 'DC sin(...)' give DC 0 in ngspice 39 (measured)
+    circuit = from_spice(
+        "t\nG1 0 a VALUE={LIMIT(2*V(b), 0, 1)}\nV1 b 0 1\nR1 a 0 1k\n"
+        "V2 c 0 DC trnoise(1m 1u 1.0 0.1m)\nV3 d 0 dc sin(0.5 1 1k)\nR2 c d 1k\nR3 d 0 1k\n"
+    )
+    assert "LIMIT(2*V(b), 0, 1)" in circuit["g1"].rest
+    assert circuit["v2"].dc == 0 and circuit["v3"].dc == 0
+
+
+def test_param_errors_are_reported_in_card_order() -> None:
+    # .if conditions read the .params ahead; a bad one is still reported where the reader
+    # meets it, after an error on an earlier card
+    with pytest.raises(NetlistError, match=r":2: resistor r1: bad number"):
+        from_spice("t\nR1 a 0 x1\n.param p = {1 +}\nV1 a 0 1\n")
