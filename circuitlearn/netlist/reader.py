@@ -8,6 +8,7 @@ carrying the file, the physical line of the card and its text.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -328,10 +329,9 @@ class _Reader:
                 depth -= 1
             if head == ".param" and depth == 0 and len(words) > 1:
                 ctx = CardContext(card, self.path)
-                try:
+                # a bad .param is reported in the order of the cards, when the card is read
+                with contextlib.suppress(NetlistError):
                     params += list(_param_values(tokenize(card, path=card.path)[1:], ctx))
-                except NetlistError:
-                    pass  # reported, in the order of the cards, when the card is read
         if stack:
             raise NetlistError(
                 "unterminated .if block: add '.endif' after its last card", path=self.path
