@@ -330,6 +330,8 @@ def _behavioural_value(name: str, ctx: CardContext) -> Element | None:
     tail = _BEHAVIOURAL_TAIL.search(" " + rest)
     body, params = (rest, "") if tail is None else (rest[: tail.start()], rest[tail.start() :])
     body = body.strip()
+    if not _BEHAVIOURAL_VALUE.search(body):
+        return None  # only a parameter after the value reads v(), such as ic={v(x)}
     if len(body) >= 2 and (body[0], body[-1]) in {("'", "'"), ("{", "}")}:
         body = body[1:-1]
     params = re.sub(r"\bic\s*=\s*\S+", "", params, flags=re.IGNORECASE)  # transient only
