@@ -23,7 +23,7 @@ from circuitlearn.circuit.elements import (
 from circuitlearn.circuit.expressions import Expression
 from circuitlearn.circuit.graphs import from_networkx, random_resistor_network, to_networkx
 from circuitlearn.circuit.models import Model
-from circuitlearn.circuit.opaque import OpaqueElement
+from circuitlearn.circuit.opaque import CodeModelInstance, OpaqueElement
 from circuitlearn.circuit.topology import check_topology
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Bipolar",
     "Capacitor",
     "Circuit",
+    "CodeModelInstance",
     "CurrentSource",
     "Diode",
     "Element",

@@ -33,7 +33,7 @@ from circuitlearn.circuit.expressions import (
     resolve_params,
 )
 from circuitlearn.circuit.models import Model
-from circuitlearn.circuit.opaque import OpaqueElement
+from circuitlearn.circuit.opaque import CodeModelInstance, OpaqueElement, rename_ports
 from circuitlearn.circuit.units import format_value
 from circuitlearn.circuit.waveforms import resolve_spec
 from circuitlearn.errors import CircuitError
@@ -352,6 +352,8 @@ def expand(
             if path and element.name[0] in "kw":
                 rest = _renamed_rest(replace(element, rest=rest), local, models, flat)
             changes["rest"] = rest
+            if isinstance(element, CodeModelInstance):
+                changes["ports"] = rename_ports(element.ports, node, local)
         if getattr(element, "model", ""):
             if element.model in models:
                 model = models[element.model]

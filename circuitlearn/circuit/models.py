@@ -26,10 +26,13 @@ __all__ = [
     "DIODE_DC_DEFAULTS",
     "FLAG_PARAMS",
     "IS_FLOOR",
+    "CODE_MODELS",
     "MODEL_KINDS",
+    "MODEL_TYPES_READ",
     "MOS1_DC_DEFAULTS",
     "STRING_PARAMS",
     "Model",
+    "ModelText",
     "ModelWord",
     "check_word",
 ]
@@ -57,8 +60,33 @@ MODEL_KINDS: dict[str, str] = {
     "txl": "transmission line",
     "cpl": "coupled transmission lines",
     "vdmos": "vertical DMOS",
+    "nhfet": "HFET",
+    "phfet": "HFET",
+    "vswitch": "voltage-controlled switch (PSpice)",
+    "iswitch": "current-controlled switch (PSpice)",
 }
-"""Model types ngspice 39 reads, with what they describe."""
+"""Model types ngspice 39 reads, with what they describe (``vswitch``/``iswitch``: PSpice's
+switches, which the ngspice backend hands to ngspice as its PSpice mode rewrites them; XSPICE
+code models: :data:`CODE_MODELS`)."""
+
+CODE_MODELS = frozenset(
+    """spice2poly climit divide d_dt gain hyst ilimit int limit mult multi_input_pwl oneshot pwl
+    sine slew square summer s_xfer triangle filesource delay pwlts adc_bridge dac_bridge
+    bidi_bridge d_and d_buffer d_dff d_dlatch d_fdiv d_genlut d_inverter d_jkff d_lut d_nand
+    d_nor d_open_c d_open_e d_or d_osc d_pulldown d_pullup d_pwm d_ram d_source d_srff
+    d_srlatch d_state d_tff d_tristate d_xnor d_xor aswitch capacitoric cmeter core inductoric
+    lcouple lmeter potentiometer zener memristor sidiode pswitch d_to_real real_delay real_gain
+    real_to_v table2d table3d""".split()
+)
+"""The XSPICE code models ngspice 39 loads from its ``.cm`` libraries (``devhelp``): model types
+of ``A`` elements, whose parameters (arrays ``[0 1]``, booleans, strings) are kept verbatim."""
+
+MODEL_TYPES_READ = (
+    ", ".join(MODEL_KINDS) + " and the XSPICE code models (aswitch, pswitch, d_lut, int ...)"
+)
+"""The model types ngspice 39 reads, for messages."""
+
+MODEL_KINDS.update(dict.fromkeys(sorted(CODE_MODELS), "XSPICE code model"))
 
 _BAD = set(" \t\n\r\f\v=(){},;'\"")
 
@@ -79,6 +107,19 @@ class ModelWord(str):
     --------
     >>> Model("n1", "nmos", {"level": 54, "version": ModelWord("4.8.2")}).spice_card()
     '.model n1 nmos (level=54 version=4.8.2)'
+    """
+
+    __slots__ = ()
+
+
+class ModelText(ModelWord):
+    """A code-model parameter value kept verbatim (an array ``[0 1 2]``, ``TRUE``, a string
+    ``"0001"``): ngspice's XSPICE reader parses it, the native solver models no code model.
+
+    Examples
+    --------
+    >>> Model("sw3", "aswitch", {"log": ModelText("TRUE"), "r_on": 10.0}).spice_card()
+    '.model sw3 aswitch (log=TRUE r_on=10)'
     """
 
     __slots__ = ()
@@ -152,8 +193,7 @@ class Model:
         kind = str(self.kind).strip().lower()
         if kind not in MODEL_KINDS:
             raise CircuitError(
-                f"model {name}: unknown type {self.kind!r}; ngspice 39 reads "
-                f"{', '.join(MODEL_KINDS)}"
+                f"model {name}: unknown type {self.kind!r}; ngspice 39 reads {MODEL_TYPES_READ}"
             )
         object.__setattr__(self, "kind", kind)
         if not isinstance(self.params, dict):
@@ -272,6 +312,10 @@ def _check_param(model: str, key: str, value: object, *, ranges: bool = True) ->
     a p-channel VDMOS has ``bv=-12``)."""
     if isinstance(value, Expression):
         return value
+    if isinstance(value, ModelText):
+        if not value.strip() or any(not c.isprintable() for c in value):
+            raise CircuitError(f"model {model}: parameter {key} must be one line of text")
+        return ModelText(" ".join(value.split()))
     if isinstance(value, ModelWord):
         if key not in STRING_PARAMS:
             raise CircuitError(f"model {model}: parameter {key} must be a number; got {value!r}")

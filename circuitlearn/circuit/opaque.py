@@ -1,22 +1,25 @@
 """Elements the native solver does not model, kept as written for ngspice ("opaque cards").
 
-J, Z, S, W, T, O, U, Y and K cards, E/G/F/H in their POLY/VALUE/TABLE forms, model-based
-C and L, resistors with a negative or infinite value, M cards of VDMOS and SOI models, D/Q cards
-with a thermal node: the reader keeps their nodes, the model they name and the rest of the card
-verbatim; the ngspice backend runs them
+J, Z, S, W, T, O, U, Y and K cards, XSPICE ``A`` cards (:class:`CodeModelInstance`), E/G/F/H
+in their POLY/VALUE/TABLE forms, model-based C and L, resistors with a negative or infinite
+value, M cards of VDMOS and SOI models, D/Q cards with a thermal node: the reader keeps their
+nodes, the model they name and the rest of the card verbatim; the ngspice backend runs them
 unchanged and the native solver refuses them, naming them.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from circuitlearn.circuit.elements import Element, model_name, normalize_node
 from circuitlearn.errors import CircuitError
 
-__all__ = ["OpaqueElement"]
+__all__ = ["CodeModelInstance", "OpaqueElement", "rename_ports"]
 
 _OPAQUE_KINDS: dict[str, str] = {
+    "a": "XSPICE code model",
     "b": "behavioural source",
     "c": "capacitor",
     "d": "diode with a thermal node",
@@ -36,7 +39,7 @@ _OPAQUE_KINDS: dict[str, str] = {
     "u": "distributed RC line",
     "w": "current-controlled switch",
     "y": "transmission line",
-    "z": "MESFET",
+    "z": "MESFET or HFET",
 }
 """What an opaque element is, by letter (for messages)."""
 
@@ -100,3 +103,73 @@ class OpaqueElement(Element):
     def spice_card(self) -> str:
         words = [self.name, *self.terminals, *([self.model] if self.model else [])]
         return " ".join([*words, *([self.rest] if self.rest else [])])
+
+
+_PORT_TOKEN = re.compile(r"(?P<type>%[A-Za-z_]+)|(?P<punct>[\[\]()~,])|(?P<word>[^\s\[\]()~,%]+)")
+"""Tokens of an A card's ports: a port type (``%vd``, ``%gd``, ``%d``, ``%vnam``), a bracket
+(``[ ]`` vector, ``( )`` node pair), ``~`` (inverted digital input), ``,``, a node name."""
+
+
+def rename_ports(
+    ports: str, node: Callable[[str], str], source: Callable[[str], str] = str
+) -> str:
+    """An A card's port text with every node renamed by ``node`` and every voltage source named
+    after ``%vnam`` by ``source`` (``null``, an unconnected port, stays).
+
+    Examples
+    --------
+    >>> rename_ports("%vd(a 0) %gd(b c) [d1 ~d2 null]", lambda n: n if n == "0" else "x1." + n)
+    '%vd(x1.a 0) %gd(x1.b x1.c) [x1.d1 ~x1.d2 null]'
+    """
+    out: list[str] = []
+    position, after_vnam = 0, False
+    for match in _PORT_TOKEN.finditer(ports):
+        out.append(ports[position : match.start()])
+        text = match.group(0)
+        if match["word"] and text.lower() != "null":
+            text = source(text) if after_vnam else node(text)
+        if match["type"] or match["word"]:
+            after_vnam = match["type"] is not None and text.lower() == "%vnam"
+        out.append(text)
+        position = match.end()
+    return "".join(out) + ports[position:]
+
+
+@dataclass(frozen=True)
+class CodeModelInstance(OpaqueElement):
+    """An XSPICE ``A`` element, kept as written for ngspice: ``aNAME PORTS... MODEL``.
+
+    ``ports`` is the card's port text between the name and the model (``%vd(a 0) %gd(b 0)``,
+    ``[d1 d2] out``, ``~en``, ``null``), whitespace-normalised; its node names become
+    ``terminals`` (renamed with the ports when flattening). The model is a code model
+    (:data:`~circuitlearn.circuit.models.CODE_MODELS`); nodes only code models touch may be
+    event-driven (digital), which have no voltage.
+
+    Examples
+    --------
+    >>> a = CodeModelInstance("a1", model="sw3", ports="%vd(in 0) %gd(out 0)")
+    >>> a.spice_card(), a.nodes
+    ('a1 %vd(in 0) %gd(out 0) sw3', ('in', '0', 'out', '0'))
+    """
+
+    ports: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ports, str) or any(not c.isprintable() for c in self.ports):
+            raise CircuitError(
+                f"element {self.name}: ports must be one line of text; got {self.ports!r}",
+                element=str(self.name),
+            )
+        ports = " ".join(self.ports.split())
+        object.__setattr__(self, "ports", ports)
+        found: list[str] = []
+        rename_ports(ports, lambda n: found.append(n) or n)
+        object.__setattr__(self, "terminals", tuple(found))
+        super().__post_init__()
+        if not self.model:
+            raise CircuitError(
+                f"{self.kind} {self.name}: needs a code model name", element=self.name
+            )
+
+    def spice_card(self) -> str:
+        return " ".join([self.name, *([self.ports] if self.ports else []), self.model])

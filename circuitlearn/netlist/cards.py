@@ -28,7 +28,8 @@ from circuitlearn.circuit.elements import (
     VoltageSource,
 )
 from circuitlearn.circuit.expressions import Expression, Value
-from circuitlearn.circuit.opaque import OpaqueElement
+from circuitlearn.circuit.models import CODE_MODELS
+from circuitlearn.circuit.opaque import CodeModelInstance, OpaqueElement
 from circuitlearn.circuit.units import format_value, try_parse_value
 from circuitlearn.circuit.waveforms import SPEC_WORDS, dc_of_spec, normalize_spec
 from circuitlearn.errors import CircuitError, NetlistError
@@ -47,13 +48,12 @@ __all__ = [
 ]
 
 UNSUPPORTED_LETTERS: dict[str, str] = {
-    "a": "XSPICE (A) elements are not supported",
     "p": "coupled multiconductor lines (P) are not supported",
     "n": "numerical devices (N) are not supported",
 }
 """Why an element letter we do not model is rejected."""
 
-_SUPPORTED = "R C L V I D E G F H M X (and B J K O Q S T U W Y Z kept for ngspice)"
+_SUPPORTED = "R C L V I D E G F H M X (and A B J K O Q S T U W Y Z kept for ngspice)"
 
 _STRTOD = re.compile(
     r"[+-]?(?:0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?"
@@ -702,6 +702,21 @@ def _opaque(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     return OpaqueElement(name, tuple(nodes), model, " ".join(rest))
 
 
+def _code_model(name: str, tokens: list[Token], ctx: CardContext) -> Element:
+    """An XSPICE ``A`` card, ``aNAME PORTS... MODEL``: the ports kept as written for ngspice."""
+    who = f"XSPICE code model {name}"
+    words = ctx.card.text.split()
+    if len(words) < 3:
+        raise ctx.error(f"{who}: expected 'aNAME PORTS... MODEL'")
+    model = words[-1].lower()
+    entry = ctx.models.get(model)
+    if entry is None or entry[0] not in CODE_MODELS:
+        what = "no .model card" if entry is None else f"a {entry[0]} model, not a code model"
+        raise ctx.error(f"{who}: its last word {words[-1]!r} must name a code model; {what}")
+    ports = ctx.card.text.split(None, 1)[1].rsplit(None, 1)[0]
+    return CodeModelInstance(name, model=model, ports=ports)
+
+
 def _unbracket(tokens: list[Token]) -> list[Token]:
     """Tokens without the brackets of ngspice's node pairs: ``E1 (out 0) (in 0) 2``."""
     out: list[Token] = []
@@ -736,6 +751,7 @@ ELEMENT_PARSERS: dict[str, Callable[[str, list[Token], CardContext], Element]] =
     "f": _controlled,
     "h": _controlled,
     "x": _instance,
+    "a": _code_model,
     **dict.fromkeys("bjkoqstuwyz", _opaque),
     **{device.letter: _device for device in DEVICES},  # registered devices read themselves
 }

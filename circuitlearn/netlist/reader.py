@@ -32,10 +32,13 @@ from circuitlearn.circuit.expressions import (
     resolve_params,
 )
 from circuitlearn.circuit.models import (
+    CODE_MODELS,
     FLAG_PARAMS,
     MODEL_KINDS,
+    MODEL_TYPES_READ,
     STRING_PARAMS,
     Model,
+    ModelText,
     ModelWord,
 )
 from circuitlearn.circuit.topology import check_topology
@@ -695,8 +698,10 @@ def _model_card(tokens: list[Token], ctx: CardContext) -> tuple[str, str, dict[s
     who = f"model {name.lower()}"
     if kind not in MODEL_KINDS:
         raise ctx.error(
-            f"{who}: unknown model type {kind!r}; ngspice 39 reads {', '.join(MODEL_KINDS)}"
+            f"{who}: unknown model type {kind!r}; ngspice 39 reads {MODEL_TYPES_READ}"
         )
+    if kind in CODE_MODELS:
+        return name, kind, _code_model_params(ctx.card.text, ctx, who)
     params: dict[str, Value] = {}
     rest = tokens[2:]
     index = 0
@@ -737,6 +742,44 @@ def _param_values(tokens: list[Token], ctx: CardContext) -> Iterator[tuple[str, 
             yield name, parse_value(value_tokens[0], ctx, who)
         else:
             yield name, parse_expression(" ".join(t.text for t in value_tokens), ctx, who)
+
+
+_CODE_MODEL_PARAM = re.compile(
+    r"\s*(?P<key>[A-Za-z_]\w*)\s*=\s*"
+    r"(?P<value>\[[^\]]*\]|\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}|'[^']*'|\"[^\"]*\"|[^\s\[\]{}()'\"=]+)"
+)
+
+
+def _code_model_params(text: str, ctx: CardContext, who: str) -> dict[str, Value]:
+    """The parameters of an XSPICE code model's ``.model`` card (``.model sw aswitch(cntl_on=1
+    log=TRUE)``, ``x_array=[0 1 2]``): numbers and ``{expressions}`` as values, anything else
+    (arrays, booleans, strings) kept verbatim for ngspice."""
+    parts = text.split(None, 2)
+    body = parts[2] if len(parts) > 2 else ""
+    kind_end = re.match(r"[A-Za-z_]\w*", body)
+    body = body[kind_end.end() :] if kind_end else body  # ".model x int(a=1)": after the type
+    body = body.strip()
+    if body.startswith("(") and body.endswith(")"):
+        body = body[1:-1]
+    params: dict[str, Value] = {}
+    position = 0
+    while body[position:].strip():
+        match = _CODE_MODEL_PARAM.match(body, position)
+        if match is None:
+            raise ctx.error(
+                f"{who}: cannot read code-model parameters at {body[position:].strip()[:30]!r}; "
+                "expected name=value (a number, {expression}, [array], TRUE/FALSE or a string)"
+            )
+        key, value = match["key"].lower(), match["value"]
+        number = try_parse_value(value)
+        if number is not None:
+            params[key] = number
+        elif value.startswith(("{", "'")):
+            params[key] = parse_expression(value[1:-1], ctx, who)
+        else:
+            params[key] = ModelText(value)
+        position = match.end()
+    return params
 
 
 def _param_pairs(tokens: list[Token], ctx: CardContext) -> Iterator[tuple[str, list[Token]]]:

@@ -31,7 +31,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from circuitlearn.circuit import CCVS, VCVS, Circuit, VoltageSource
+from circuitlearn.circuit import CCVS, VCVS, Circuit, CodeModelInstance, VoltageSource
 from circuitlearn.circuit.devices import device_for
 from circuitlearn.errors import BackendError, CircuitError
 from circuitlearn.solve.result import MESSAGES, HomotopyStep, OperatingPoint
@@ -394,10 +394,13 @@ def _warnings(text: str) -> list[str]:
 @dataclass(frozen=True)
 class Layout:
     """What a result reports for a flat circuit: its nodes and its voltage-defined sources
-    (computed once per circuit: ``Circuit.nodes`` walks every element)."""
+    (computed once per circuit: ``Circuit.nodes`` walks every element). ``event_nodes``: nodes
+    only XSPICE code models touch, which may be event-driven (digital) and then have no voltage:
+    ngspice's missing value for one of them leaves it out of the result."""
 
     nodes: tuple[str, ...]
     sources: tuple[str, ...]
+    event_nodes: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, flat: Circuit) -> Layout:
@@ -405,7 +408,9 @@ class Layout:
         sources += tuple(  # registered devices with a branch current (a B source's V=)
             e.name for e in flat if (d := device_for(e)) is not None and d.has_branch(e)
         )
-        return cls(flat.nodes, sources)
+        coded = {n for e in flat.elements_of(CodeModelInstance) for n in e.nodes}
+        analog = {n for e in flat if not isinstance(e, CodeModelInstance) for n in e.nodes}
+        return cls(flat.nodes, sources, frozenset(coded - analog))
 
 
 def assemble(
@@ -413,9 +418,13 @@ def assemble(
 ) -> OperatingPoint:
     """Build the OperatingPoint from ngspice's vectors (``node`` and ``name#branch``) and log."""
     summary = parse_log(log, iterations=iterations, newton_tried=newton_tried)
-    voltages = {node: values.get(node, math.nan) for node in layout.nodes}
+    voltages = {
+        node: values.get(node, math.nan)
+        for node in layout.nodes
+        if node in values or node not in layout.event_nodes
+    }
     currents = {name: values.get(f"{name}#branch", math.nan) for name in layout.sources}
-    has_data = all(node in values for node in layout.nodes)
+    has_data = all(node in values for node in layout.nodes if node not in layout.event_nodes)
     if summary.failure is None and not has_data:
         missing = [node for node in layout.nodes if node not in values]
         raise BackendError(

@@ -17,12 +17,14 @@ T = "title\n"
     [
         # unknown or unsupported element letters
         (T + "q1 c b e qmod\n", 2, r"bipolar transistor q1: no known bipolar model after 3 or 4"),
-        (T + "A1 a 0 amod\n", 2, r"element a1: XSPICE \(A\) elements are not supported"),
+        (T + "A1 a 0 amod\n", 2, r"XSPICE code model a1: its last word .amod. must name a code model; no \.model card"),
+        (T + "A1 a 0 dm\n.model dm d\n", 2, r"XSPICE code model a1: .* a d model, not a code model"),
+        (T + "P1 a 0 b 0 pm\n", 2, r"element p1: coupled multiconductor lines \(P\) are not supported"),
         (
             T + "n1 a b c nmod\n",
             2,
             r"element n1: numerical devices \(N\) are not supported "
-            r"\(supported elements: R C L V I D E G F H M X \(and B J K O Q S T U W Y Z kept",
+            r"\(supported elements: R C L V I D E G F H M X \(and A B J K O Q S T U W Y Z kept",
         ),
         (T + "1abc a b\n", 2, r"unknown card '1abc'"),
         (T + "= a b\n", 2, r"a card must start with an element name or a dot command"),

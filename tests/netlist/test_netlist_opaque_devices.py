@@ -1,0 +1,143 @@
+"""Element and model cards public decks use that the native solver does not model (XSPICE code
+models, HFETs, PSpice switches, behavioural E/G/F/H in subcircuits, SOI instance parameters):
+kept as written, run by the ngspice backend with ``ngspice -b``'s answer, refused natively in
+one line. Each deck here is a minimal one of our own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ngspice_reference import ngspice_op as operating_point
+
+from circuitlearn import from_spice
+from circuitlearn.circuit import CodeModelInstance, Model
+from circuitlearn.circuit.models import ModelText
+from circuitlearn.errors import CircuitError
+from circuitlearn.solve import solve_dc
+
+pytestmark = pytest.mark.ngspice
+
+
+def _agree(deck: str, reference: dict[str, float], *, backend: str = "ngspice") -> dict:
+    """Every node voltage of ``deck`` on ``backend`` equals ngspice -b to 1e-6 rel + 1e-7 V."""
+    result = solve_dc(from_spice(deck), backend=backend)
+    assert result.converged, result.message
+    for node, value in result.voltages.items():
+        expected = reference.get(node, reference.get(f"v({node})"))
+        assert expected is not None, (node, reference)
+        assert abs(value - expected) <= 1e-6 * abs(expected) + 1e-7, (backend, node, value)
+    return result.voltages
+
+
+def _refused(deck: str, match: str) -> None:
+    with pytest.raises(CircuitError, match=match) as info:
+        solve_dc(from_spice(deck))
+    assert "\n" not in str(info.value)
+    assert "--backend ngspice" in str(info.value)
+
+
+def _round_trip(deck: str) -> None:
+    circuit = from_spice(deck)
+    assert from_spice(circuit.to_spice()) == circuit
+
+
+ASWITCH_DECK = """XSPICE switches, at the top and in a subcircuit
+v1 a 0 1.5
+r1 a b 1k
+a1 %vd(a 0) %gd(b 0) sw3
+.model sw3 aswitch(cntl_off=0 cntl_on=2 r_off=1e6 r_on=10 log=TRUE)
+.subckt sub in out
+a1 in mid %gd(out 0) swp
+r4 mid 0 1k
+.model swp pswitch(cntl_off=0.5 cntl_on=1.7 r_off=1e5
++ r_on=100 log=FALSE)
+r2 in out 2k
+.ends
+x1 a c sub
+r3 c 0 1k
+.op
+.end
+"""
+
+
+def test_xspice_code_models_run_on_ngspice_and_are_refused_natively(tmp_path: Path) -> None:
+    voltages = _agree(ASWITCH_DECK, operating_point(ASWITCH_DECK, tmp_path))
+    assert set(voltages) == {"a", "b", "c", "x1.mid"}
+    flat = from_spice(ASWITCH_DECK).flatten()
+    switch = flat["a.x1.a1"]
+    assert isinstance(switch, CodeModelInstance)
+    assert switch.spice_card() == "a.x1.a1 a x1.mid %gd(c 0) x1:swp"
+    _refused(ASWITCH_DECK, r"^XSPICE code model a1 \(model sw3\): not modelled by the native")
+    _round_trip(ASWITCH_DECK)
+
+
+DIGITAL_DECK = """an AND gate between bridges: digital nodes have no voltage
+v1 a1 0 1
+v2 a2 0 {vb}
+.param vb=1
+r1 a1 0 1k
+r2 a2 0 1k
+aadc [ a1 a2 ] [ d1 ~d2 ] adc
+.model adc adc_bridge in_low=0.5 in_high=0.5
+aand [ d1 d2 ] o_and l_and
+.model l_and d_lut table_values="0001"
+aff d1 d2 null null q ~qb ff
+.model ff d_dff
+adac [ o_and q ] [ out out2 ] dac
+.model dac dac_bridge(out_low=0.25 out_high=2)
+r3 out 0 1k
+r4 out2 0 1k
+.op
+.end
+"""
+
+
+def test_event_driven_nodes_are_left_out_of_the_answer(tmp_path: Path) -> None:
+    reference = operating_point(DIGITAL_DECK, tmp_path)
+    assert "d1" not in reference
+    voltages = _agree(DIGITAL_DECK, reference)
+    assert {"a1", "a2", "out"} <= set(voltages) and "d1" not in voltages
+    assert voltages["out"] == pytest.approx(0.25)  # d2 is inverted: the AND gate is low
+    _round_trip(DIGITAL_DECK)
+
+
+def test_code_model_parameters_are_kept_verbatim() -> None:
+    deck = (
+        "t\nv1 in 0 0.5\nr1 out 0 1k\na1 in out tf\n"
+        ".model tf pwl(x_array=[-1 0 1] y_array=[ -2 0 {2*k} ] input_domain=0.01 fraction=TRUE)\n"
+        ".param k=1.5\n"
+    )
+    model = from_spice(deck).models["tf"]
+    assert model.params["x_array"] == ModelText("[-1 0 1]")
+    assert model.params["fraction"] == "TRUE" and model.params["input_domain"] == 0.01
+    assert model.spice_card() == (
+        ".model tf pwl (x_array=[-1 0 1] y_array=[ -2 0 {2*k} ] input_domain=0.01 fraction=TRUE)"
+    )
+    _round_trip(deck)
+    assert Model("s", "aswitch", {"log": ModelText("TRUE")}).native_issue() == (
+        "XSPICE code model models (aswitch) are not modelled natively"
+    )
+
+
+HFET_DECK = """HFET inverter stage in a subcircuit
+.subckt inv vdd in out
+z1 vdd out out aload l=1u w=10u
+z2 out in 0 adrv l=1u w=10u
+.ends
+vdd 1 0 2
+vin 2 0 0.2
+x1 1 2 3 inv
+.model adrv nhfet level=5 rd=60 rs=60 m=2.57 lambda=0.17
++ vs=1.5e5 mu=0.385 vt0=0.3 eta=1.32 sigma0=0.04 js1s=1e-12 js1d=1e-12 nmax=6e15
+.model aload nhfet level=5 rd=60 rs=60 m=2.57 lambda=0.17
++ vs=1.5e5 mu=0.385 vt0=-0.3 eta=1.32 sigma0=0.04 js1s=1e-12 js1d=1e-12 nmax=6e15
+.op
+.end
+"""
+
+
+def test_hfet_models_run_on_ngspice_and_are_refused_natively(tmp_path: Path) -> None:
+    _agree(HFET_DECK, operating_point(HFET_DECK, tmp_path))
+    _refused(HFET_DECK, r"^MESFET or HFET z\.x1\.z1 \(model aload\): not modelled by the native")
+    _round_trip(HFET_DECK)
