@@ -23,10 +23,10 @@ from circuitlearn.circuit.units import format_value
 from circuitlearn.errors import CircuitError
 
 __all__ = [
+    "CODE_MODELS",
     "DIODE_DC_DEFAULTS",
     "FLAG_PARAMS",
     "IS_FLOOR",
-    "CODE_MODELS",
     "MODEL_KINDS",
     "MODEL_TYPES_READ",
     "MOS1_DC_DEFAULTS",
@@ -63,21 +63,22 @@ MODEL_KINDS: dict[str, str] = {
     "nhfet": "HFET",
     "phfet": "HFET",
     "vswitch": "voltage-controlled switch (PSpice)",
-    "iswitch": "current-controlled switch (PSpice)",
 }
-"""Model types ngspice 39 reads, with what they describe (``vswitch``/``iswitch``: PSpice's
-switches, which the ngspice backend hands to ngspice as its PSpice mode rewrites them; XSPICE
+"""Model types ngspice 39 reads, with what they describe (``vswitch``: PSpice's switch, which
+the ngspice backend hands to ngspice as ngspice's PSpice mode rewrites it; XSPICE
 code models: :data:`CODE_MODELS`)."""
 
-CODE_MODELS = frozenset(
-    """spice2poly climit divide d_dt gain hyst ilimit int limit mult multi_input_pwl oneshot pwl
-    sine slew square summer s_xfer triangle filesource delay pwlts adc_bridge dac_bridge
-    bidi_bridge d_and d_buffer d_dff d_dlatch d_fdiv d_genlut d_inverter d_jkff d_lut d_nand
-    d_nor d_open_c d_open_e d_or d_osc d_pulldown d_pullup d_pwm d_ram d_source d_srff
-    d_srlatch d_state d_tff d_tristate d_xnor d_xor aswitch capacitoric cmeter core inductoric
-    lcouple lmeter potentiometer zener memristor sidiode pswitch d_to_real real_delay real_gain
-    real_to_v table2d table3d""".split()
-)
+CODE_MODELS = frozenset((
+    "spice2poly", "climit", "divide", "d_dt", "gain", "hyst", "ilimit", "int", "limit", "mult",
+    "multi_input_pwl", "oneshot", "pwl", "sine", "slew", "square", "summer", "s_xfer",
+    "triangle", "filesource", "delay", "pwlts", "adc_bridge", "dac_bridge", "bidi_bridge",
+    "d_and", "d_buffer", "d_dff", "d_dlatch", "d_fdiv", "d_genlut", "d_inverter", "d_jkff",
+    "d_lut", "d_nand", "d_nor", "d_open_c", "d_open_e", "d_or", "d_osc", "d_pulldown",
+    "d_pullup", "d_pwm", "d_ram", "d_source", "d_srff", "d_srlatch", "d_state", "d_tff",
+    "d_tristate", "d_xnor", "d_xor", "aswitch", "capacitoric", "cmeter", "core", "inductoric",
+    "lcouple", "lmeter", "potentiometer", "zener", "memristor", "sidiode", "pswitch",
+    "d_to_real", "real_delay", "real_gain", "real_to_v", "table2d", "table3d",
+))  # fmt: skip
 """The XSPICE code models ngspice 39 loads from its ``.cm`` libraries (``devhelp``): model types
 of ``A`` elements, whose parameters (arrays ``[0 1]``, booleans, strings) are kept verbatim."""
 

@@ -110,9 +110,7 @@ _PORT_TOKEN = re.compile(r"(?P<type>%[A-Za-z_]+)|(?P<punct>[\[\]()~,])|(?P<word>
 (``[ ]`` vector, ``( )`` node pair), ``~`` (inverted digital input), ``,``, a node name."""
 
 
-def rename_ports(
-    ports: str, node: Callable[[str], str], source: Callable[[str], str] = str
-) -> str:
+def rename_ports(ports: str, node: Callable[[str], str], source: Callable[[str], str] = str) -> str:
     """An A card's port text with every node renamed by ``node`` and every voltage source named
     after ``%vnam`` by ``source`` (``null``, an unconnected port, stays).
 

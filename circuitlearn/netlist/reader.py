@@ -697,9 +697,7 @@ def _model_card(tokens: list[Token], ctx: CardContext) -> tuple[str, str, dict[s
     name, kind = tokens[0].text, tokens[1].text.lower()
     who = f"model {name.lower()}"
     if kind not in MODEL_KINDS:
-        raise ctx.error(
-            f"{who}: unknown model type {kind!r}; ngspice 39 reads {MODEL_TYPES_READ}"
-        )
+        raise ctx.error(f"{who}: unknown model type {kind!r}; ngspice 39 reads {MODEL_TYPES_READ}")
     if kind in CODE_MODELS:
         return name, kind, _code_model_params(ctx.card.text, ctx, who)
     params: dict[str, Value] = {}

@@ -48,12 +48,16 @@ from circuitlearn.circuit import (
     VCCS,
     VCVS,
     Circuit,
+    CodeModelInstance,
     CurrentSource,
+    Model,
+    OpaqueElement,
     Resistor,
     VoltageSource,
     check_topology,
 )
 from circuitlearn.circuit.devices import DEVICES, device_for
+from circuitlearn.circuit.models import ModelText
 from circuitlearn.circuit.units import format_value
 from circuitlearn.errors import BackendError, CircuitError, ConvergenceError
 from circuitlearn.solve._ngspice_log import (
@@ -500,7 +504,7 @@ def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> _D
     if explicit.pop("spice_options", "native") == "native":
         written.update(reltol=RELTOL, vntol=VNTOL, abstol=ABSTOL)
     written.update(explicit)
-    lines = flat.to_spice(analysis=None, options=written).split("\n")[:-1]
+    lines = _pspice_switches(flat).to_spice(analysis=None, options=written).split("\n")[:-1]
     nodes = set(flat.nodes)
     if x0 is not None:
         if not isinstance(x0, OperatingPoint):
@@ -520,6 +524,60 @@ def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> _D
         newton_tried=not written.get("noopiter", False),
         system=_native_system(flat, written) if verify else None,
     )
+
+
+_PSWITCH = {
+    "ron": ("r_on", 1.0),
+    "roff": ("r_off", 1e6),
+    "von": ("cntl_on", 1.0),
+    "voff": ("cntl_off", 0.0),
+}
+"""A PSpice ``vswitch`` parameter → the ``pswitch`` code-model parameter ngspice 39's PSpice
+mode gives it, with the default it writes when the card omits it (``inpcom.c``)."""
+
+_SW_DEFAULTS = {"ron": 1.0, "roff": 1e12, "vt": 0.0, "vh": 0.0}
+"""The ``sw`` parameters ngspice 39's PSpice mode writes for a ``vswitch`` given VT or VH."""
+
+
+def _pspice_switches(flat: Circuit) -> Circuit:
+    """``flat`` with its PSpice ``vswitch`` models written as ngspice 39's PSpice compatibility
+    mode rewrites them (``inpcom.c``), so that its shared library runs them without that mode:
+    a model with VT or VH becomes an ``sw`` model; one with VON/VOFF an XSPICE ``pswitch``
+    (``.model aNAME pswitch(cntl_on cntl_off r_on r_off log=TRUE)``), and each S card naming it
+    the A card ``aNAME %gd(nc+ nc-) %gd(n+ n-) aMODEL``."""
+    switches = [m for m in flat.models.values() if m.kind == "vswitch"]
+    if not switches:
+        return flat
+    out = flat.copy()
+    code: dict[str, Model] = {}
+    for model in switches:
+        del out.models[model.name]
+        if {"vt", "vh"} & set(model.params):
+            out.add_model(Model(model.name, "sw", {**_SW_DEFAULTS, **model.params}))
+        elif {"von", "voff"} & set(model.params):
+            params: dict[str, Any] = {
+                new: model.params.get(old, default) for old, (new, default) in _PSWITCH.items()
+            }
+            code[model.name] = out.add_model(
+                Model(f"a{model.name}", "pswitch", {**params, "log": ModelText("TRUE")})
+            )
+        else:
+            raise CircuitError(
+                f"model {model.name}: a vswitch model needs VON/VOFF or VT/VH (ngspice 39's "
+                "PSpice mode reads no other)"
+            )
+    for element in flat.elements_of(OpaqueElement):
+        if element.name[0] == "s" and element.model in code:
+            plus, minus, control_plus, control_minus = element.terminals
+            out.remove(element.name)
+            out.add(
+                CodeModelInstance(
+                    f"a{element.name}",
+                    model=code[element.model].name,
+                    ports=f"%gd({control_plus} {control_minus}) %gd({plus} {minus})",
+                )
+            )
+    return out
 
 
 def _native_system(flat: Circuit, options: Mapping[str, Any]) -> MNASystem | None:

@@ -17,9 +17,21 @@ T = "title\n"
     [
         # unknown or unsupported element letters
         (T + "q1 c b e qmod\n", 2, r"bipolar transistor q1: no known bipolar model after 3 or 4"),
-        (T + "A1 a 0 amod\n", 2, r"XSPICE code model a1: its last word .amod. must name a code model; no \.model card"),
-        (T + "A1 a 0 dm\n.model dm d\n", 2, r"XSPICE code model a1: .* a d model, not a code model"),
-        (T + "P1 a 0 b 0 pm\n", 2, r"element p1: coupled multiconductor lines \(P\) are not supported"),
+        (
+            T + "A1 a 0 amod\n",
+            2,
+            r"XSPICE code model a1: its last word .amod. must name a code model; no \.model card",
+        ),
+        (
+            T + "A1 a 0 dm\n.model dm d\n",
+            2,
+            r"XSPICE code model a1: .* a d model, not a code model",
+        ),
+        (
+            T + "P1 a 0 b 0 pm\n",
+            2,
+            r"element p1: coupled multiconductor lines \(P\) are not supported",
+        ),
         (
             T + "n1 a b c nmod\n",
             2,

@@ -141,3 +141,35 @@ def test_hfet_models_run_on_ngspice_and_are_refused_natively(tmp_path: Path) -> 
     _agree(HFET_DECK, operating_point(HFET_DECK, tmp_path))
     _refused(HFET_DECK, r"^MESFET or HFET z\.x1\.z1 \(model aload\): not modelled by the native")
     _round_trip(HFET_DECK)
+
+
+VSWITCH_DECK = """PSpice switches: VON/VOFF (a pswitch in ngspice's PSpice mode) and VT/VH (an sw)
+v1 in 0 0.8
+r1 in a 1k
+s1 a 0 in 0 smooth
+.model smooth vswitch(ron=50 roff=1e6 von=1 voff=0.2)
+.subckt clamp p n ctl
+s1 p n ctl 0 sharp off
+.model sharp vswitch(vt=0.5 vh=0.1 ron=10)
+.ends
+r2 in b 2k
+x1 b 0 in clamp
+.op
+.end
+"""
+
+
+def test_pspice_vswitch_runs_as_ngspice_pspice_mode_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the reference: ngspice -b in its PSpice compatibility mode (.spiceinit in its directory)
+    (tmp_path / ".spiceinit").write_text("set ngbehavior=ltpsa\n")
+    monkeypatch.chdir(tmp_path)
+    reference = operating_point(VSWITCH_DECK, tmp_path)
+    voltages = _agree(VSWITCH_DECK, reference)
+    assert 0.01 < voltages["a"] < 0.79 and voltages["b"] < 0.01  # both switches matter
+    _refused(VSWITCH_DECK, r"^voltage-controlled switch s1 \(model smooth\): not modelled")
+    _round_trip(VSWITCH_DECK)
+    bad = VSWITCH_DECK.replace("von=1 voff=0.2", "")
+    with pytest.raises(CircuitError, match=r"^model smooth: a vswitch model needs VON/VOFF"):
+        solve_dc(from_spice(bad), backend="ngspice")
