@@ -61,8 +61,65 @@ MAX_INSTANCE_DEPTH = 100
 
 
 _NAMES_INSIDE = set("befgh")
-"""Opaque cards whose text names nodes or elements in a form flattening does not rename
-(behavioural E/G/F/H: POLY, VALUE, TABLE). K and W name elements at fixed places: renamed."""
+"""Opaque cards whose text names nodes or elements (behavioural E/G/F/H: POLY, VALUE, TABLE;
+B), renamed by :func:`behavioural_rest`. K and W name elements at fixed places."""
+
+_POLY = re.compile(r"^poly\s*\(\s*(\d+)\s*\)\s*", re.IGNORECASE)
+_POLY_TOKEN = re.compile(r"[(),]|[^\s(),]+")
+_REFERENCE = re.compile(
+    r"(?P<ref>\b(?P<kind>[vi])\s*\((?P<args>[^()]*)\))|(?P<name>\b[a-z_]\w*\b)(?!\s*\()",
+    re.IGNORECASE,
+)
+
+
+def behavioural_rest(
+    letter: str,
+    rest: str,
+    env: Mapping[str, float],
+    node: Callable[[str], str],
+    element: Callable[[str], str],
+) -> str:
+    """The text of a behavioural E/G/F/H (or B) card after its two nodes, as a flat deck needs
+    it (ngspice renames the same way when it flattens): ``POLY(n)``'s controlling node pairs
+    (E, G) or sources (F, H) renamed and its ``{}`` coefficients left to :func:`_evaluated_rest`;
+    in any other form (``VALUE={...}``, ``TABLE {...} = ...``, ``V=...``), every ``v(a)``,
+    ``v(a,b)`` node and ``i(vx)`` element renamed and every ``.param`` name given its value.
+
+    Examples
+    --------
+    >>> node = lambda n: n if n == "0" else "x1." + n
+    >>> behavioural_rest("e", "POLY(2) (a,0) b 0 0 1 {k}", {"k": 2.0}, node, str)
+    'POLY(2) (x1.a,0) x1.b 0 0 1 {k}'
+    >>> behavioural_rest("g", "VALUE={k*V(a,b)+I(vs)}", {"k": 2.0}, node, lambda e: "v.x1." + e)
+    'VALUE={2*v(x1.a,x1.b)+i(v.x1.vs)}'
+    """
+    poly = _POLY.match(rest)
+    if poly is not None:
+        wanted = int(poly.group(1)) * (2 if letter in "eg" else 1)
+        out, position, renamed = [rest[: poly.end()]], poly.end(), 0
+        for match in _POLY_TOKEN.finditer(rest, poly.end()):
+            if renamed == wanted:
+                break
+            out.append(rest[position : match.start()])
+            text = match.group(0)
+            if text not in "(),":
+                text = node(text.lower()) if letter in "eg" else element(text.lower())
+                renamed += 1
+            out.append(text)
+            position = match.end()
+        if renamed < wanted:
+            raise ValueError(f"POLY({poly.group(1)}) needs {wanted} controlling names")
+        return "".join(out) + rest[position:]
+
+    def rename(match: re.Match[str]) -> str:
+        if match["ref"]:
+            args = [a.strip().lower() for a in match["args"].split(",")]
+            names = [node(a) for a in args] if match["kind"].lower() == "v" else [element(args[0])]
+            return f"{match['kind'].lower()}({','.join(names)})"
+        name = match["name"]
+        return format_value(env[name.lower()]) if name.lower() in env else name
+
+    return _REFERENCE.sub(rename, rest)
 
 
 def check_expansion(circuit: Circuit) -> None:
@@ -340,15 +397,18 @@ def expand(
         if isinstance(element, (CCCS, CCVS)):
             changes["control"] = local(element.control)
         if isinstance(element, OpaqueElement):
-            if path and element.name[0] in _NAMES_INSIDE:
-                raise CircuitError(
-                    f"{element.kind} {element.name} in subcircuit {scope.title}: its card names "
-                    "nodes or elements that cannot be renamed when flattening (use it at the "
-                    "top level)",
-                    element=element.name,
-                )
             changes["terminals"] = tuple(node(n) for n in element.terminals)
-            rest = _evaluated_rest(element.rest, env)
+            rest = element.rest
+            if element.name[0] in _NAMES_INSIDE:
+                try:
+                    rest = behavioural_rest(element.name[0], rest, env, node, local)
+                except ValueError as exc:
+                    raise CircuitError(
+                        f"{element.kind} {element.name}"
+                        f"{f' in subcircuit {scope.title}' if path else ''}: {exc}",
+                        element=element.name,
+                    ) from None
+            rest = _evaluated_rest(rest, env)
             if path and element.name[0] in "kw":
                 rest = _renamed_rest(replace(element, rest=rest), local, models, flat)
             changes["rest"] = rest

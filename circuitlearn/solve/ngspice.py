@@ -33,6 +33,7 @@ import ctypes.util
 import logging
 import math
 import os
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -504,7 +505,10 @@ def _prepare(circuit: Circuit, options: Mapping[str, Any] | None, x0: Any) -> _D
     if explicit.pop("spice_options", "native") == "native":
         written.update(reltol=RELTOL, vntol=VNTOL, abstol=ABSTOL)
     written.update(explicit)
-    lines = _pspice_switches(flat).to_spice(analysis=None, options=written).split("\n")[:-1]
+    pspice = _pspice_mode(flat)
+    written_flat = _pspice_logic(_pspice_switches(flat)) if pspice else flat
+    lines = written_flat.to_spice(analysis=None, options=written).split("\n")[:-1]
+    lines[1:1] = list(_PSPICE_PRELUDE) if pspice else []
     nodes = set(flat.nodes)
     if x0 is not None:
         if not isinstance(x0, OperatingPoint):
@@ -577,6 +581,49 @@ def _pspice_switches(flat: Circuit) -> Circuit:
                     ports=f"%gd({control_plus} {control_minus}) %gd({plus} {minus})",
                 )
             )
+    return out
+
+
+_PSPICE_PRELUDE = (
+    ".param temp = 'temper'",
+    ".param vt = '(temper + 273.15) * 8.6173303e-5'",
+    ".param gmin = 1e-12",
+    ".func limit(x, a, b) { ternary_fcn(a > b, max(min(x, a), b), max(min(x, b), a)) }",
+    ".func pwr(x, a) { pow(x, a) }",
+    ".func pwrs(x, a) { sgn(x) * pow(x, a) }",
+    ".func stp(x) { u(x) }",
+    ".func if(a, b, c) {ternary_fcn( a , b , c )}",
+    ".func int(x) { sign(x)*floor(abs(x)) }",
+)
+"""The parameters and functions ngspice 39's PSpice mode puts at the top of a deck
+(``inpcom.c``)."""
+
+_PSPICE_ONLY = re.compile(r"\b(?:(?:if|stp|int|pwrs)\s*\(|(?:temp|vt|gmin)\b(?!\s*\())", re.I)
+"""What plain ngspice 39 does not know in an opaque card's text and its PSpice mode defines:
+the functions ``if``, ``stp``, ``int``, ``pwrs`` and the parameters ``temp``, ``vt``,
+``gmin``."""
+
+
+def _pspice_mode(flat: Circuit) -> bool:
+    """Whether ``flat`` is written for ngspice's PSpice mode: it has a ``vswitch`` model, or an
+    opaque card names one of :data:`_PSPICE_ONLY` (which plain ngspice refuses). The ngspice
+    backend then writes the deck as that mode reads it: :data:`_PSPICE_PRELUDE` first,
+    :func:`_pspice_switches`, :func:`_pspice_logic`."""
+    return any(m.kind == "vswitch" for m in flat.models.values()) or any(
+        _PSPICE_ONLY.search(e.rest) for e in flat.elements_of(OpaqueElement)
+    )
+
+
+_SINGLE_LOGIC = re.compile(r"(?<![|&])([|&])(?![|&])")
+
+
+def _pspice_logic(flat: Circuit) -> Circuit:
+    """``flat`` with PSpice's ``|`` and ``&`` in behavioural opaque cards written ``||`` and
+    ``&&``, as ngspice's PSpice mode does."""
+    out = flat.copy()
+    for element in flat.elements_of(OpaqueElement):
+        if element.name[0] in "befgh" and _SINGLE_LOGIC.search(element.rest):
+            out.replace(replace(element, rest=_SINGLE_LOGIC.sub(r"\1\1", element.rest)))
     return out
 
 

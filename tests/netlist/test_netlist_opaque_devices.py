@@ -173,3 +173,66 @@ def test_pspice_vswitch_runs_as_ngspice_pspice_mode_reads_it(
     bad = VSWITCH_DECK.replace("von=1 voff=0.2", "")
     with pytest.raises(CircuitError, match=r"^model smooth: a vswitch model needs VON/VOFF"):
         solve_dc(from_spice(bad), backend="ngspice")
+
+
+BEHAVIOURAL_DECK = """behavioural E, G, F, H inside subcircuits with parameters
+.subckt amp in out params: k=2
+E1 e1 0 POLY(2) (in,0) e2 0 0.1 {k} 0.5
+E2 e2 0 VALUE={k*V(in)/3}
+G1 0 g1 TABLE {V(in,0)} ((-1,-1m)(0,0)(1,2m))
+R1 g1 0 1k
+Vs g1 s 0
+R2 s 0 1meg
+F1 0 f1 POLY(1) Vs 0 {k*100}
+R3 f1 0 1k
+H1 h1 0 POLY(1) vs 0 10k
+R4 h1 0 1k
+G2 0 out cur={k*1m*v(e1)+i(Vs)}
+R5 out 0 1k
+.ends
+V1 a 0 0.4
+X1 a b amp k=3
+X2 a c amp
+.op
+.end
+"""
+
+
+def test_behavioural_sources_in_subcircuits_are_renamed_when_flattened(tmp_path: Path) -> None:
+    voltages = _agree(BEHAVIOURAL_DECK, operating_point(BEHAVIOURAL_DECK, tmp_path))
+    assert voltages["b"] != pytest.approx(voltages["c"])  # the instance parameter matters
+    flat = from_spice(BEHAVIOURAL_DECK).flatten()
+    assert flat["e.x1.e1"].spice_card() == "e.x1.e1 x1.e1 0 POLY(2) (a,0) x1.e2 0 0.1 3 0.5"
+    assert flat["f.x2.f1"].spice_card() == "f.x2.f1 0 x2.f1 POLY(1) v.x2.vs 0 200"
+    assert flat["g.x1.g2"].spice_card() == "g.x1.g2 0 b cur={3*1m*v(x1.e1)+i(v.x1.vs)}"
+    _refused(BEHAVIOURAL_DECK, r"^behavioural VCVS \(POLY/VALUE/TABLE\) e\.x1\.e1: not modelled")
+    _round_trip(BEHAVIOURAL_DECK)
+    short = BEHAVIOURAL_DECK.replace("POLY(2) (in,0) e2 0 0.1 {k} 0.5", "POLY(2) (in,0) e2")
+    with pytest.raises(CircuitError, match=r"e1 in subcircuit amp: POLY\(2\) needs 4 controlling"):
+        from_spice(short).flatten()
+
+
+PSPICE_DECK = """a PSpice-mode macro model: IF, |, TEMP and a VSWITCH
+.subckt sense in out
+G1 0 out VALUE={IF(V(in)>0.5 | V(in)<-0.5, 1m, 0)}
+R1 out 0 1k
+E1 t 0 VALUE={TEMP/100 + V(in)}
+R2 t 0 1k
+S1 out 0 in 0 sw
+.model sw vswitch(ron=100 roff=1e6 von=2 voff=1)
+.ends
+V1 a 0 0.8
+X1 a b sense
+.op
+.end
+"""
+
+
+def test_pspice_mode_functions_and_parameters_are_defined_for_ngspice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".spiceinit").write_text("set ngbehavior=ltpsa\n")
+    monkeypatch.chdir(tmp_path)
+    voltages = _agree(PSPICE_DECK, operating_point(PSPICE_DECK, tmp_path))
+    assert voltages["b"] == pytest.approx(1.0, rel=1e-3)  # IF's condition holds through '|'
+    assert voltages["x1.t"] == pytest.approx(0.8 + 0.27)  # TEMP is the circuit temperature
