@@ -418,7 +418,7 @@ def expand(
             if element.model in models:
                 model = models[element.model]
             else:
-                model = _select_bin(element, changes, models)
+                model = _select_bin(element, changes, models, flat.options.get("scale", 1.0))
             changes["model"] = model.name
             if model.name not in flat.models:
                 flat.add_model(model)
@@ -463,13 +463,18 @@ _BIN_DEFAULTS = {"lmin": 0.0, "lmax": 1.0, "wmin": 0.0, "wmax": 1.0}
 """ngspice's bin bounds when a binned model card omits them [m]."""
 
 
-def _select_bin(element: Element, changes: Mapping[str, Any], models: Mapping[str, Model]) -> Model:
+def _select_bin(
+    element: Element, changes: Mapping[str, Any], models: Mapping[str, Model], scale: object
+) -> Model:
     """The bin of a binned model (``nch.1``, ``nch.2`` ...) whose LMIN <= L < LMAX and
-    WMIN <= W < WMAX hold for the element's L and W (100 µm when not given), as ngspice picks it."""
+    WMIN <= W < WMAX hold for the element's L and W (100 µm when not given), as ngspice picks it:
+    with ``.options scale`` the card's L and W are multiplied by it first (``inpgmod.c``)."""
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool):
+        raise CircuitError(f".options scale={scale!r}: expected a number", element=element.name)
     size = {}
     for key in ("l", "w"):
         value = changes.get(key, getattr(element, key, None))
-        size[key] = 100e-6 if value is None else float(value)
+        size[key] = 100e-6 if value is None else float(value) * scale
     for model in _bins(element.model, models):
         bound = {k: float(model.params.get(k, v)) for k, v in _BIN_DEFAULTS.items()}
         if (
@@ -477,9 +482,10 @@ def _select_bin(element: Element, changes: Mapping[str, Any], models: Mapping[st
             and bound["wmin"] <= size["w"] < bound["wmax"]
         ):
             return model
+    scaled = f" (.options scale={scale:g})" if scale != 1.0 else ""
     raise CircuitError(
         f"{element.kind} {element.name}: no bin of model {element.model} holds "
-        f"l={size['l']:g} w={size['w']:g} (binned models {element.model}.1, .2 ...)",
+        f"l={size['l']:g} w={size['w']:g}{scaled} (binned models {element.model}.1, .2 ...)",
         element=element.name,
     )
 

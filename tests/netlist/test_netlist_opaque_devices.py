@@ -236,3 +236,29 @@ def test_pspice_mode_functions_and_parameters_are_defined_for_ngspice(
     voltages = _agree(PSPICE_DECK, operating_point(PSPICE_DECK, tmp_path))
     assert voltages["b"] == pytest.approx(1.0, rel=1e-3)  # IF's condition holds through '|'
     assert voltages["x1.t"] == pytest.approx(0.8 + 0.27)  # TEMP is the circuit temperature
+
+
+BINNED_SCALE_DECK = """BSIM4 bins picked with the scaled L and W
+.options scale=1e-6
+.model nch.1 nmos (level=54 version=4.7 lmin=0.1u lmax=20u wmin=0.1u wmax=10u vth0=0.3)
+.model nch.2 nmos (level=54 version=4.7 lmin=0.1u lmax=20u wmin=10u wmax=100u vth0=0.5)
+vdd d 0 1
+vg g 0 0.8
+rd d dd 1k
+m1 dd g 0 0 nch l=0.1 w=20
+m2 dd g 0 0 nch l=1 w=2
+.op
+.end
+"""
+
+
+def test_binned_models_are_picked_with_the_scaled_size(tmp_path: Path) -> None:
+    _agree(BINNED_SCALE_DECK, operating_point(BINNED_SCALE_DECK, tmp_path))
+    flat = from_spice(BINNED_SCALE_DECK).flatten()
+    assert (flat["m1"].model, flat["m2"].model) == ("nch.2", "nch.1")
+    unscaled = BINNED_SCALE_DECK.replace(".options scale=1e-6\n", "")
+    with pytest.raises(CircuitError, match=r"^MOSFET m1: no bin of model nch holds l=0\.1 w=20 "):
+        from_spice(unscaled).flatten()
+    tiny = BINNED_SCALE_DECK.replace("w=2\n", "w=200\n")
+    with pytest.raises(CircuitError, match=r"l=1e-06 w=0\.0002 \(\.options scale=1e-06\)"):
+        from_spice(tiny).flatten()
