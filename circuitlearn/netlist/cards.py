@@ -642,10 +642,15 @@ def _thermal_node_count(name: str, ctx: CardContext) -> int | None:
     return count
 
 
+_SOI_LEVELS = frozenset({10.0, 55.0, 56.0, 57.0, 58.0, 60.0})
+"""MOS model levels of ngspice 39's silicon-on-insulator MOSFETs (B4SOI, B3SOIFD/DD/PD, SOI3),
+whose cards take instance parameters bulk MOSFETs lack (``pdbcp``, ``frbody`` ...)."""
+
+
 def _soi_node_count(ctx: CardContext) -> int | None:
     """The node count of an M card of a silicon-on-insulator MOSFET (BSIMSOI: drain gate
-    source, the back gate e, then optional body p, body contact b and thermal t nodes: 5 to 7
-    before the model), or ``None`` for the ordinary four."""
+    source, the back gate e, then optional body p, body contact b and thermal t nodes: 4 to 7
+    before the model; four when the model has an SOI level), or ``None`` for a bulk MOSFET."""
     words = ctx.card.text.split()
 
     def names_mos_model(index: int) -> bool:
@@ -653,7 +658,8 @@ def _soi_node_count(ctx: CardContext) -> int | None:
         return entry is not None and entry[0] in {"nmos", "pmos"}
 
     if names_mos_model(5):
-        return None
+        level = ctx.models[words[5].lower()][1].get("level", 1.0)
+        return 4 if level in _SOI_LEVELS else None
     return next((count for count in (5, 6, 7) if names_mos_model(count + 1)), None)
 
 

@@ -262,3 +262,28 @@ def test_binned_models_are_picked_with_the_scaled_size(tmp_path: Path) -> None:
     tiny = BINNED_SCALE_DECK.replace("w=2\n", "w=200\n")
     with pytest.raises(CircuitError, match=r"l=1e-06 w=0\.0002 \(\.options scale=1e-06\)"):
         from_spice(tiny).flatten()
+
+
+SOI_DECK = """an SOI inverter: four nodes (the back gate e) and SOI instance parameters
+.model nsoi nmos (level=10 version=4.4 tox=2n)
+.model psoi pmos (level=10 version=4.4 tox=2n)
+vdd dd 0 1
+vin in 0 0.3
+.subckt inv dd in out
+mn out in 0 0 nsoi w=1u l=0.15u as=1p ad=1p pdbcp=0u frbody=1
+mp out in dd 0 psoi w=2u l=0.15u pdbcp=0.1u
+.ends
+x1 dd in out inv
+.op
+.end
+"""
+
+
+def test_soi_cards_with_four_nodes_keep_their_instance_parameters(tmp_path: Path) -> None:
+    _agree(SOI_DECK, operating_point(SOI_DECK, tmp_path))
+    flat = from_spice(SOI_DECK).flatten()
+    assert flat["m.x1.mn"].spice_card() == (
+        "m.x1.mn out in 0 0 nsoi w=1u l=0.15u as=1p ad=1p pdbcp=0u frbody=1"
+    )
+    _refused(SOI_DECK, r"^MOSFET \(VDMOS or SOI, kept for ngspice\) m\.x1\.mn \(model nsoi\)")
+    _round_trip(SOI_DECK)
