@@ -20,6 +20,7 @@ from circuitlearn.errors import CircuitError
 __all__ = [
     "CCCS",
     "CCVS",
+    "DIODE_INSTANCE_PARAMS",
     "ELEMENT_CLASSES",
     "GROUND",
     "MOS_INSTANCE_PARAMS",
@@ -337,10 +338,13 @@ class CurrentSource(Element):
 
 @dataclass(frozen=True)
 class Diode(Element):
-    """Junction diode (ngspice level-1 model). Card: ``dNAME anode cathode MODEL [area=A] [m=M]``.
+    """Junction diode (ngspice level-1 model). Card: ``dNAME anode cathode MODEL [area=A] [m=M]
+    [temp=T] [dtemp=DT]``.
 
     I = A·M·IS·(exp(V/(N·Vt)) − 1) + GMIN·V, with series resistance RS/(A·M); the multiplicity
-    M (parallel copies) scales like the area.
+    M (parallel copies) scales like the area. ``params`` holds the device temperature
+    (:data:`DIODE_INSTANCE_PARAMS`): ``temp`` [°C] replaces the circuit's, else ``dtemp`` offsets
+    it, as in ngspice.
     """
 
     anode: str = ""
@@ -348,6 +352,7 @@ class Diode(Element):
     model: str = ""
     area: Value = 1.0
     m: Value = 1.0
+    params: dict[str, Value] = field(default_factory=dict)
 
     letter: ClassVar[str] = "d"
     kind: ClassVar[str] = "diode"
@@ -357,12 +362,29 @@ class Diode(Element):
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "model", model_name(self, self.model))
+        params = _checked_params(self, self.params)
+        unknown = sorted(set(params) - DIODE_INSTANCE_PARAMS)
+        if unknown:
+            raise CircuitError(
+                f"diode {self.name}: unknown instance parameter {unknown[0]!r}; known: area, m, "
+                f"{', '.join(sorted(DIODE_INSTANCE_PARAMS))}",
+                element=self.name,
+            )
+        object.__setattr__(self, "params", params)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.nodes, self.model, self.area, self.m))
 
     def spice_card(self) -> str:
         # ngspice 39 rejects a positional area ("could not find a valid modelname"): write area=.
         area = "" if self.area == 1.0 else f" area={_format(self.area)}"
         multiplicity = "" if self.m == 1.0 else f" m={_format(self.m)}"
-        return f"{self.name} {self.anode} {self.cathode} {self.model}{area}{multiplicity}"
+        extra = _params(self.params)
+        return f"{self.name} {self.anode} {self.cathode} {self.model}{area}{multiplicity}{extra}"
+
+
+DIODE_INSTANCE_PARAMS = frozenset({"temp", "dtemp"})
+"""Diode instance parameters besides AREA and M: the device temperature, modelled natively."""
 
 
 @dataclass(frozen=True)

@@ -287,3 +287,36 @@ def test_soi_cards_with_four_nodes_keep_their_instance_parameters(tmp_path: Path
     )
     _refused(SOI_DECK, r"^MOSFET \(VDMOS or SOI, kept for ngspice\) m\.x1\.mn \(model nsoi\)")
     _round_trip(SOI_DECK)
+
+
+DIODE_TEMP_DECK = """diodes at their own temperatures: temp= replaces .temp, dtemp= offsets it
+.temp 60
+.model dm d (is=1e-14 n=1.2 rs=2 bv=5 ibv=1u tnom=25)
+v1 a 0 0.75
+r1 a b1 100
+d1 b1 0 dm
+r2 a b2 100
+d2 b2 0 dm temp=125
+r3 a b3 100
+d3 b3 0 dm dtemp=-30 area=2
+v2 c 0 -8
+r4 c k 1k
+d4 k 0 dm temp=0
+.subckt hot p params: t=80
+d1 p 0 dm temp={t} dtemp=10
+.ends
+r5 a b5 100
+x1 b5 hot t=100
+.op
+.end
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "ngspice"])
+def test_diode_instance_temperatures_are_modelled(tmp_path: Path, backend: str) -> None:
+    voltages = _agree(DIODE_TEMP_DECK, operating_point(DIODE_TEMP_DECK, tmp_path), backend=backend)
+    assert voltages["b2"] < voltages["b1"] < voltages["b3"]  # hotter junctions drop less
+    assert voltages["k"] < -5.0  # d4 conducts in breakdown at 0 °C
+    flat = from_spice(DIODE_TEMP_DECK).flatten()
+    assert flat["d.x1.d1"].spice_card() == "d.x1.d1 b5 0 dm temp=100 dtemp=10"
+    _round_trip(DIODE_TEMP_DECK)

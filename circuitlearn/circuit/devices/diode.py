@@ -292,7 +292,9 @@ class DiodeDevice(Device):
     reciprocal = True
     main_value = "area"
     alter_parameter = "area"
-    usage: ClassVar[str] = "dNAME anode cathode MODEL [area=VALUE] [m=VALUE]"
+    usage: ClassVar[str] = (
+        "dNAME anode cathode MODEL [area=VALUE] [m=VALUE] [temp=VALUE] [dtemp=VALUE]"
+    )
 
     def conduction(self, element: Element, model: ModelCard | None) -> tuple[str, str, float]:
         """Forward-biased above :data:`CONDUCTING_VOLTAGE`."""
@@ -300,7 +302,8 @@ class DiodeDevice(Device):
         return element.anode, element.cathode, CONDUCTING_VOLTAGE
 
     def read_card(self, name: str, card: CardReader) -> Element:
-        """``dNAME anode cathode MODEL [area=A] [m=M]`` (ngspice 39 rejects a positional area)."""
+        """``dNAME anode cathode MODEL [area=A] [m=M] [temp=T] [dtemp=DT]`` (ngspice 39 rejects a
+        positional area)."""
         args = card.positional
         anode, cathode = card.nodes(2, self.usage)
         model = card.model(2, self.usage)
@@ -312,8 +315,9 @@ class DiodeDevice(Device):
         keywords = card.keywords
         area = card.value(keywords.pop("area")) if "area" in keywords else 1.0
         copies = card.value(keywords.pop("m")) if "m" in keywords else 1.0
+        params = {k: card.value(keywords.pop(k)) for k in ("temp", "dtemp") if k in keywords}
         card.no_extra(args[3:], self.usage)
-        return Diode(name, anode, cathode, model, area, copies)
+        return Diode(name, anode, cathode, model, area, copies, params)
 
     def internal_nodes(self, element: Element, model: ModelCard | None) -> dict[str, str]:
         """``d1#internal`` behind the anode when the model has RS."""
@@ -323,13 +327,15 @@ class DiodeDevice(Device):
     def compile(
         self, elements: Sequence[Element], context: DeviceContext
     ) -> tuple[DiodeGroup, list[Series]]:
-        """Diode arrays at the circuit temperature; RS/(A·M) as series conductances."""
+        """Diode arrays at each device's temperature; RS/(A·M) as series conductances."""
         series: list[Series] = []
-        kelvin = context.temperature + KELVIN
-        vt = BOLTZMANN / CHARGE * kelvin
         rows = []
         for d in elements:
             assert isinstance(d, Diode)
+            # an instance temp= replaces the circuit's; else dtemp= offsets it (ngspice 39)
+            celsius = d.params.get("temp", context.temperature + d.params.get("dtemp", 0.0))
+            kelvin = float(celsius) + KELVIN
+            vt = BOLTZMANN / CHARGE * kelvin
             model = context.model(d.model)
             area = float(d.area) * float(d.m)  # the multiplicity scales like the area
             n, rs = float(model.value("n")), float(model.value("rs"))
