@@ -598,19 +598,26 @@ _PSPICE_PRELUDE = (
 """The parameters and functions ngspice 39's PSpice mode puts at the top of a deck
 (``inpcom.c``)."""
 
-_PSPICE_ONLY = re.compile(r"\b(?:(?:if|stp|int|pwrs)\s*\(|(?:temp|vt|gmin)\b(?!\s*\())", re.I)
-"""What plain ngspice 39 does not know in an opaque card's text and its PSpice mode defines:
-the functions ``if``, ``stp``, ``int``, ``pwrs`` and the parameters ``temp``, ``vt``,
-``gmin``."""
+_PSPICE_ONLY = re.compile(
+    r"\b(?:(?:if|stp|int|pwrs)\s*\(|(?:temp|vt|gmin)\b(?!\s*\()(?!\s*=(?!=)))", re.IGNORECASE
+)
+"""What plain ngspice 39 does not know in a behavioural card's text and its PSpice mode
+defines: the functions ``if``, ``stp``, ``int``, ``pwrs`` and the parameters ``temp``, ``vt``,
+``gmin`` (not an instance parameter ``temp=``)."""
+
+
+_BEHAVIOURAL = frozenset("befgh")
+"""Letters of the opaque cards whose text is an expression (behavioural B, E, G, F, H)."""
 
 
 def _pspice_mode(flat: Circuit) -> bool:
     """Whether ``flat`` is written for ngspice's PSpice mode: it has a ``vswitch`` model, or an
-    opaque card names one of :data:`_PSPICE_ONLY` (which plain ngspice refuses). The ngspice
-    backend then writes the deck as that mode reads it: :data:`_PSPICE_PRELUDE` first,
-    :func:`_pspice_switches`, :func:`_pspice_logic`."""
+    opaque behavioural card names one of :data:`_PSPICE_ONLY` (which plain ngspice refuses).
+    The ngspice backend then writes the deck as that mode reads it: :data:`_PSPICE_PRELUDE`
+    first, :func:`_pspice_switches`, :func:`_pspice_logic`."""
     return any(m.kind == "vswitch" for m in flat.models.values()) or any(
-        _PSPICE_ONLY.search(e.rest) for e in flat.elements_of(OpaqueElement)
+        e.name[0] in _BEHAVIOURAL and _PSPICE_ONLY.search(e.rest)
+        for e in flat.elements_of(OpaqueElement)
     )
 
 
@@ -622,7 +629,7 @@ def _pspice_logic(flat: Circuit) -> Circuit:
     ``&&``, as ngspice's PSpice mode does."""
     out = flat.copy()
     for element in flat.elements_of(OpaqueElement):
-        if element.name[0] in "befgh" and _SINGLE_LOGIC.search(element.rest):
+        if element.name[0] in _BEHAVIOURAL and _SINGLE_LOGIC.search(element.rest):
             out.replace(replace(element, rest=_SINGLE_LOGIC.sub(r"\1\1", element.rest)))
     return out
 

@@ -279,7 +279,10 @@ x1 dd in out inv
 """
 
 
-def test_soi_cards_with_four_nodes_keep_their_instance_parameters(tmp_path: Path) -> None:
+def test_soi_cards_with_four_nodes_keep_their_instance_parameters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # ngspice's B4SOI writes b4soiv1check.log where it runs
     _agree(SOI_DECK, operating_point(SOI_DECK, tmp_path))
     flat = from_spice(SOI_DECK).flatten()
     assert flat["m.x1.mn"].spice_card() == (
