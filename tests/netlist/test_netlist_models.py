@@ -156,7 +156,7 @@ def test_native_refusals_name_element_and_model(card: str, match: str) -> None:
 @pytest.mark.parametrize(
     ("card", "match"),
     [
-        ("E1 b 0 VALUE={v(p)*2}\n.ends\nX1 a s", r"e1 in subcircuit s: its card names"),
+        ("E1 b 0 POLY(2) p 0\n.ends\nX1 a s", r"e1 in subcircuit s: POLY\(2\) needs 4 contr"),
         ("Q1 c p 0 qx\n.ends\nX1 a s", r"bipolar transistor q1: no known bipolar model"),
     ],
 )
