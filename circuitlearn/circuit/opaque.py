@@ -127,10 +127,22 @@ def rename_ports(ports: str, node: Callable[[str], str], source: Callable[[str],
         if match["word"] and text.lower() != "null":
             text = source(text) if after_vnam else node(text)
         if match["type"] or match["word"]:
-            after_vnam = match["type"] is not None and text.lower() == "%vnam"
+            after_vnam = (match["type"] or "").lower() == "%vnam"
         out.append(text)
         position = match.end()
     return "".join(out) + ports[position:]
+
+
+def _port_nodes(ports: str) -> tuple[str, ...]:
+    """The node names of an A card's port text, in order (not ``null``, not ``%vnam`` sources)."""
+    nodes: list[str] = []
+    after_vnam = False
+    for match in _PORT_TOKEN.finditer(ports):
+        if match["word"] and not after_vnam and match["word"].lower() != "null":
+            nodes.append(match["word"])
+        if match["type"] or match["word"]:
+            after_vnam = (match["type"] or "").lower() == "%vnam"
+    return tuple(nodes)
 
 
 @dataclass(frozen=True)
@@ -145,9 +157,11 @@ class CodeModelInstance(OpaqueElement):
 
     Examples
     --------
-    >>> a = CodeModelInstance("a1", model="sw3", ports="%vd(in 0) %gd(out 0)")
+    >>> a = CodeModelInstance("a1", model="sw3", ports="%vd(In 0) %gd(out 0)")
     >>> a.spice_card(), a.nodes
     ('a1 %vd(in 0) %gd(out 0) sw3', ('in', '0', 'out', '0'))
+    >>> CodeModelInstance("a2", model="m", ports="%vnam V1 [d1 null]").nodes
+    ('d1',)
     """
 
     ports: str = ""
@@ -158,11 +172,10 @@ class CodeModelInstance(OpaqueElement):
                 f"element {self.name}: ports must be one line of text; got {self.ports!r}",
                 element=str(self.name),
             )
-        ports = " ".join(self.ports.split())
+        # node and source names are case-insensitive, as in ngspice: lower-cased like the others
+        ports = rename_ports(" ".join(self.ports.split()), str.lower, str.lower)
         object.__setattr__(self, "ports", ports)
-        found: list[str] = []
-        rename_ports(ports, lambda n: found.append(n) or n)
-        object.__setattr__(self, "terminals", tuple(found))
+        object.__setattr__(self, "terminals", _port_nodes(ports))
         super().__post_init__()
         if not self.model:
             raise CircuitError(

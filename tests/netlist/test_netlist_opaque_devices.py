@@ -48,7 +48,7 @@ r1 a b 1k
 a1 %vd(a 0) %gd(b 0) sw3
 .model sw3 aswitch(cntl_off=0 cntl_on=2 r_off=1e6 r_on=10 log=TRUE)
 .subckt sub in out
-a1 in mid %gd(out 0) swp
+a1 IN mid %gd(Out 0) swp
 r4 mid 0 1k
 .model swp pswitch(cntl_off=0.5 cntl_on=1.7 r_off=1e5
 + r_on=100 log=FALSE)
