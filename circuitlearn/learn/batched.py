@@ -422,14 +422,27 @@ class BatchEngine:
         if self.system.is_linear:
             return np.full(n, LINEAR_BETA_FRACTION * mean_g)
         nodes = self._n_nodes
-        moves = np.concatenate(
-            [
-                np.abs(self.solver.solve(free.jacobian, c)[:, :nodes]),
-                np.abs(self._solve_transposed(free.jacobian, c)[:, :nodes]),
-            ],
-            axis=1,
+        solves = (
+            lambda rhs: self.solver.solve(free.jacobian, rhs),  # EP: K0
+            lambda rhs: self._solve_transposed(free.jacobian, rhs),  # AEP: K0ᵀ
         )
-        return capped_beta(mean_g, np.max(moves, axis=1, initial=0.0))
+        units = [solve(c) for solve in solves]
+        moves = np.concatenate([np.abs(u[:, :nodes]) for u in units], axis=1)
+        sensitivity = np.max(moves, axis=1, initial=0.0)
+        probe = capped_beta(mean_g, sensitivity)
+        # nudge_curvature per sample: the remainder of Newton's first step from x0, ± each move
+        r0 = self.system.evaluate(free.x, sources=free.sources, jacobian=False).residual
+        eta = np.zeros(n)
+        for solve, unit in zip(solves, units, strict=True):
+            move = -probe[:, None] * unit
+            size = np.max(np.abs(move[:, :nodes]), axis=1, initial=0.0)
+            for d in (move, -move):
+                at = self.system.evaluate(free.x + d, sources=free.sources, jacobian=False)
+                rest = at.residual - r0 - self.solver.matvec(free.jacobian, d)
+                step = np.max(np.abs(solve(rest)[:, :nodes]), axis=1, initial=0.0)
+                moved = size > 0.0
+                eta[moved] = np.maximum(eta[moved], step[moved] / size[moved])
+        return capped_beta(mean_g, sensitivity, eta / probe)
 
     def _output_resistance(self, free: _Free) -> np.ndarray:
         """R_out of every sample [Ω] (samples × outputs × outputs)."""

@@ -18,7 +18,9 @@ from its voltage drops ΔV in those phases (docs/math.md §2–§5):
   exact for any β.
 
 Default β (:func:`default_beta`): ``BETA_FRACTION`` × the mean trainable conductance, since β is
-a conductance and must be small against the circuit's (docs/math.md).
+a conductance and must be small against the circuit's (docs/math.md), lowered on a nonlinear
+circuit until the phases' first-order move is small (:data:`NUDGE_VOLTAGE`) and their
+linearisation holds (:data:`NUDGE_LINEARITY`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ __all__ = [
     "BETA_FRACTION",
     "FD_STEP",
     "LINEAR_BETA_FRACTION",
+    "NUDGE_LINEARITY",
     "VARIANTS",
     "Adjoint",
     "AsymmetricEP",
@@ -62,6 +65,7 @@ __all__ = [
     "GradientEstimator",
     "capped_beta",
     "default_beta",
+    "nudge_curvature",
     "nudge_sensitivity",
 ]
 
@@ -76,6 +80,20 @@ NUDGE_VOLTAGE = 1e-5
 below this: small against the thermal voltage (25.9 mV) and MOSFET overdrives, so the centred
 error stays O(β²)-small even at high gain (two_stage_nmos: 1.8e-4 with the conductance rule
 alone, 7e-7 with this bound), and large against the solver's tolerances."""
+
+NUDGE_LINEARITY = 1e-2
+"""On a nonlinear circuit the default β keeps each EP and AEP phase's second-order response at or
+below this fraction of its first-order move (:func:`nudge_curvature`), so that the phase is the
+branch of solutions through the free state and its linearisation holds. A small voltage move
+(:data:`NUDGE_VOLTAGE`) is not enough where the phase's own small-signal network is nearly
+singular: bjt_bias's AEP phase (the adjoint of a gain stage with RB/RC, K0 of condition 1.5e5)
+moves its nodes by 9 µV at 6.4e-9 S, where Newton's second step is already half its first
+(η = 0.5) and the negative phase's branch folds back (no solution) at 0.53 × that β. This bound
+gives β/50 there: centred AEP error 2.1e-4 (truncation, ≈ 2η²; β² law: 6.4e-2 at β/3, 4.8e-3 at
+β/10), a factor 25 below the fold, and near the best β for that circuit, where rounding (its
+phases then move by ~0.1 µV) gives 2e-4 to 2e-3 below β/100. Of the other decks only bjt_mirror's
+AEP phase (2.5e-2) is above it at the voltage bound; centred EP's and AEP's errors elsewhere are
+unchanged."""
 
 LINEAR_BETA_FRACTION = 0.1
 """Default β fraction on a linear circuit (no diode or MOSFET): with the nudge frozen at the free
@@ -156,26 +174,42 @@ def default_beta(task: LearningTask, free: OperatingPoint | None = None) -> floa
     Linear circuit: :data:`LINEAR_BETA_FRACTION` × the mean trainable conductance (every variant is
     exact there). Nonlinear circuit: :data:`BETA_FRACTION` × the mean trainable conductance, made
     smaller where needed so that no node moves by more than :data:`NUDGE_VOLTAGE` in an EP or AEP
-    phase (to first order), which keeps high-gain circuits in the phase's linear regime.
-    ``free`` is the free state (solved natively here when not given).
+    phase (to first order), which keeps high-gain circuits in the phase's linear regime, and then
+    so that the phases' second-order response stays within :data:`NUDGE_LINEARITY` of their
+    first-order move (:func:`nudge_curvature`), which keeps each phase on the branch of solutions
+    through the free state, well before it folds. ``free`` is the free state (solved natively
+    here when not given).
     """
     conductance = float(np.mean(task.conductances))
     if task.system.is_linear:
         return LINEAR_BETA_FRACTION * conductance
-    sensitivity = nudge_sensitivity(task, task.solve("native") if free is None else free)
-    return float(capped_beta(conductance, np.array([sensitivity]))[0])
+    free = task.solve("native") if free is None else free
+    at = _linearise(task, free)
+    sensitivity = np.array([_sensitivity(task, at)])
+    probe = float(capped_beta(conductance, sensitivity)[0])
+    curvature = np.array([_curvature(task, at, probe)])
+    return float(capped_beta(conductance, sensitivity, curvature)[0])
 
 
-def capped_beta(conductance: float, sensitivity: np.ndarray) -> np.ndarray:
-    """The nonlinear default β [S] for each sensitivity [V/S] (:func:`nudge_sensitivity`).
+def capped_beta(
+    conductance: float, sensitivity: np.ndarray, curvature: np.ndarray | None = None
+) -> np.ndarray:
+    """The nonlinear default β [S] for each sensitivity [V/S] (:func:`nudge_sensitivity`) and
+    curvature [1/S] (:func:`nudge_curvature`, taken at the β this returns without it).
 
     :data:`BETA_FRACTION` × the mean trainable ``conductance``, lowered where needed so that no
-    node moves by more than :data:`NUDGE_VOLTAGE`; shared by the single-sample and batched paths.
+    node moves by more than :data:`NUDGE_VOLTAGE` and the phases' second-order response stays
+    within :data:`NUDGE_LINEARITY` of their first-order move; shared by the single-sample and
+    batched paths.
     """
     sensitivity = np.asarray(sensitivity, dtype=float)
     beta = np.full(sensitivity.shape, BETA_FRACTION * conductance)
     capped = sensitivity > 0.0
     beta[capped] = np.minimum(beta[capped], NUDGE_VOLTAGE / sensitivity[capped])
+    if curvature is not None:
+        curvature = np.asarray(curvature, dtype=float)
+        capped = curvature > 0.0
+        beta[capped] = np.minimum(beta[capped], NUDGE_LINEARITY / curvature[capped])
     return beta
 
 
@@ -185,10 +219,60 @@ def nudge_sensitivity(task: LearningTask, free: OperatingPoint) -> float:
     max(‖K0⁻¹c‖∞, ‖K0⁻ᵀc‖∞) over node unknowns: the EP phase moves x by −βK0⁻¹c, the AEP phase
     by −βK0⁻ᵀc (docs/math.md §3–§4).
     """
-    lu, rhs = _free_lu(task, free), _cost_rhs(task, free)
+    return _sensitivity(task, _linearise(task, free))
+
+
+def nudge_curvature(task: LearningTask, free: OperatingPoint, beta: float) -> float:
+    """How fast the EP and AEP phases leave their linearisation: η(β)/β [1/S] at ``beta`` [S].
+
+    Newton's first step from x0 in the phase r(x) + sβc = 0 (EP; Jacobian K0 at x0) or
+    r(x) + sβc − (K0 − K0ᵀ)(x − x0) = 0 (AEP; Jacobian K0ᵀ) is d = −sβK0⁻¹c (K0⁻ᵀc), and the
+    residual it leaves is, in both, the second-order remainder R = r(x0 + d) − r(x0) − K0 d (the
+    AEP correction is linear); the next step is δ = −K0⁻¹R (K0⁻ᵀR). η = ‖δ‖∞/‖d‖∞ over node
+    unknowns, the largest over both phases and both signs, grows as β: where it nears 1/4 the
+    phase's branch of solutions folds (no solution near x0, docs/learning.md). 0 when nothing
+    moves.
+    """
+    return _curvature(task, _linearise(task, free), beta)
+
+
+@dataclass
+class _Linearisation:
+    """The free state x0, K0 there, its LU factors and c = ∂C/∂x (shared by the β rules)."""
+
+    x0: np.ndarray
+    k0: Any
+    lu: spla.SuperLU
+    rhs: np.ndarray
+
+
+def _linearise(task: LearningTask, free: OperatingPoint) -> _Linearisation:
+    x0 = free_state(task, free)
+    k0 = task.system.jacobian(x0)
+    return _Linearisation(x0, k0, spla.splu(k0.tocsc()), _cost_rhs(task, free))
+
+
+def _sensitivity(task: LearningTask, at: _Linearisation) -> float:
     nodes = len(task.system.node_index)
-    moves = np.concatenate([lu.solve(rhs)[:nodes], lu.solve(rhs, trans="T")[:nodes]])
+    moves = np.concatenate([at.lu.solve(at.rhs)[:nodes], at.lu.solve(at.rhs, trans="T")[:nodes]])
     return float(np.max(np.abs(moves))) if moves.size else 0.0
+
+
+def _curvature(task: LearningTask, at: _Linearisation, beta: float) -> float:
+    system = task.system
+    r0 = system.evaluate(at.x0, jacobian=False).residual
+    nodes = len(system.node_index)
+    eta = 0.0
+    for trans in ("N", "T"):
+        move = -beta * at.lu.solve(at.rhs, trans=trans)
+        size = float(np.max(np.abs(move[:nodes]), initial=0.0))
+        if size == 0.0:
+            continue
+        for d in (move, -move):
+            rest = system.evaluate(at.x0 + d, jacobian=False).residual - r0 - at.k0 @ d
+            step = at.lu.solve(rest, trans=trans)
+            eta = max(eta, float(np.max(np.abs(step[:nodes]))) / size)
+    return eta / beta
 
 
 class GradientEstimator(ABC):
@@ -378,6 +462,7 @@ class EquilibriumProp(_PhaseEstimator):
             dict(free.voltages),
             dict(free.currents),
             beta,
+            np.zeros(len(nudge)),
         )
 
 
@@ -407,6 +492,7 @@ class AsymmetricEP(_PhaseEstimator):
             {**free.voltages, **new_v},
             {**free.currents, **new_i},
             beta,
+            np.concatenate([terms, np.zeros(len(nudge))]),
         )
 
 
@@ -469,6 +555,7 @@ class CoupledLearning(_PhaseEstimator):
             dict(free.voltages),
             dict(free.currents),
             eta,
+            v,
         )
 
 

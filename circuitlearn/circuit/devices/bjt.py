@@ -429,8 +429,9 @@ class BipolarDevice(Device):
         return out
 
     def learning_issue(self, element: Element, model: ModelCard | None) -> str | None:
-        """RB, RC, RE make internal nodes that a phase netlist cannot name (constant ones are
-        made explicit resistors by the learning task first: :meth:`explicit_series`)."""
+        """RB, RC, RE make internal nodes that a phase netlist cannot name (the twin and AEP
+        phases make constant ones explicit resistors first, :meth:`explicit_series`, so they
+        only see a current-dependent RB here)."""
         assert isinstance(element, Bipolar) and model is not None
         if _nonlinear_rb(_device_params(element, model, 27.0)):
             return (

@@ -412,8 +412,8 @@ class MosfetDevice(Device):
         return out
 
     def learning_issue(self, element: Element, model: ModelCard | None) -> str | None:
-        """RD/RS make internal nodes that an AEP phase netlist cannot name (the twin phase makes
-        them explicit resistors first: :meth:`explicit_series`)."""
+        """RD/RS make internal nodes that a phase netlist cannot name (the twin and AEP phases
+        make them explicit resistors first, :meth:`explicit_series`, so they never see this)."""
         assert model is not None
         if model.value("rd") > 0 or model.value("rs") > 0:
             return (
