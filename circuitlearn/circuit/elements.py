@@ -362,14 +362,7 @@ class Diode(Element):
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "model", model_name(self, self.model))
-        params = _checked_params(self, self.params)
-        unknown = sorted(set(params) - DIODE_INSTANCE_PARAMS)
-        if unknown:
-            raise CircuitError(
-                f"diode {self.name}: unknown instance parameter {unknown[0]!r}; known: area, m, "
-                f"{', '.join(sorted(DIODE_INSTANCE_PARAMS))}",
-                element=self.name,
-            )
+        params = _checked_params(self, self.params, DIODE_INSTANCE_PARAMS, ("area", "m"))
         object.__setattr__(self, "params", params)
 
     def __hash__(self) -> int:
@@ -511,14 +504,7 @@ class Mosfet(Element):
         for name in ("w", "l"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _check_value(self, name, "positive"))
-        params = _checked_params(self, self.params)
-        unknown = sorted(set(params) - MOS_INSTANCE_PARAMS)
-        if unknown:
-            raise CircuitError(
-                f"MOSFET {self.name}: unknown instance parameter {unknown[0]!r}; known: w, l, "
-                f"{', '.join(sorted(MOS_INSTANCE_PARAMS))}",
-                element=self.name,
-            )
+        params = _checked_params(self, self.params, MOS_INSTANCE_PARAMS, ("w", "l"))
         object.__setattr__(self, "params", params)
 
     def __hash__(self) -> int:
@@ -609,8 +595,15 @@ def _source_card(element: VoltageSource | CurrentSource) -> str:
     return f"{element.name} {element.pos} {element.neg} dc {_format(element.dc)}{spec}"
 
 
-def _checked_params(element: Element, params: object) -> dict[str, Value]:
-    """Instance parameters ``name=value``: names are words, values numbers or expressions."""
+def _checked_params(
+    element: Element,
+    params: object,
+    known: frozenset[str] | None = None,
+    fields: tuple[str, ...] = (),
+) -> dict[str, Value]:
+    """Instance parameters ``name=value``: names are words, values numbers or expressions;
+    with ``known``, a name outside it is refused with the list (``fields``, the element's own
+    value fields, listed first)."""
     if not isinstance(params, dict):
         raise CircuitError(
             f"{element.kind} {element.name}: params must be a dict; got {params!r}",
@@ -626,6 +619,13 @@ def _checked_params(element: Element, params: object) -> dict[str, Value]:
                 element=element.name,
             )
         checked[name] = _checked(value, element, f"parameter {name}", "finite")
+    unknown = sorted(set(checked) - known) if known is not None else []
+    if unknown:
+        raise CircuitError(
+            f"{element.kind} {element.name}: unknown instance parameter {unknown[0]!r}; known: "
+            f"{', '.join([*fields, *sorted(known or ())])}",
+            element=element.name,
+        )
     return checked
 
 

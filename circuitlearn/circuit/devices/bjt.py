@@ -168,14 +168,7 @@ class Bipolar(Element):
                 f"bipolar transistor {self.name}: off must be True or False; got {self.off!r}",
                 element=self.name,
             )
-        params = _checked_params(self, self.params)
-        unknown = sorted(set(params) - BJT_INSTANCE_PARAMS)
-        if unknown:
-            raise CircuitError(
-                f"bipolar transistor {self.name}: unknown instance parameter {unknown[0]!r}; "
-                f"known: area, m, off, {', '.join(sorted(BJT_INSTANCE_PARAMS))}",
-                element=self.name,
-            )
+        params = _checked_params(self, self.params, BJT_INSTANCE_PARAMS, ("area", "m", "off"))
         for key in ("areab", "areac"):
             if key in params:
                 params[key] = _checked(params[key], self, key, "positive")
