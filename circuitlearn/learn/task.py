@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from circuitlearn.circuit import GROUND, Circuit, Resistor, VoltageSource
+from circuitlearn.circuit.behavioral import BehavioralSource
+from circuitlearn.circuit.devices.base import SeriesLaw
 from circuitlearn.errors import CircuitError, ConvergenceError
 from circuitlearn.learn.costs import Cost, make_cost
 from circuitlearn.solve import BACKENDS, OperatingPoint, solve_dc
@@ -316,23 +318,21 @@ class LearningTask:
 
 
 INTERNAL_STEMS = (
-    *("i_nudge", "v_clamp", "r_twin", "twin", "aep", "r_series", "series"),
+    *("i_nudge", "v_clamp", "r_twin", "twin", "aep", "r_series", "b_series", "series"),
     *(f"{letter}_{tag}" for tag in ("aep", "twin") for letter in "gfiehv"),
 )
 """Name stems of the elements and nodes the learning phases add."""
 
 
 def explicit_series(circuit: Circuit, tag: str) -> tuple[Circuit, dict[str, str]]:
-    """The flat ``circuit`` with every device's constant series resistances (bipolar RB, RC,
-    RE; MOSFET RD, RS) as explicit resistors, so that the learning phases, which are netlists,
-    can name the nodes behind them: the same equations (``Device.explicit_series`` gives the
-    values the native device stamps), new names ``r_series{tag}_K``, nodes ``series{tag}_K``
-    and models ``series{tag}_mK`` (copies with the resistances 0). Returns the circuit
-    (``circuit`` itself when no device has any) and {internal node (``q1#base``): its new
-    node}.
-
-    A series resistance that is not constant (bipolar RB with IRB or RBM ≠ RB) is left inside
-    its device (``Device.learning_issue`` then refuses it in a phase).
+    """The flat ``circuit`` with every device's series resistances (bipolar RB, RC, RE; MOSFET
+    RD, RS) as explicit elements, so that the learning phases, which are netlists, can name the
+    nodes behind them: the same equations (``Device.explicit_series`` gives what the native
+    device stamps), a constant resistance as a resistor ``r_series{tag}_K``, a current-dependent
+    one (bipolar RB with IRB or RBM ≠ RB) as such a resistor in parallel with a behavioural
+    current source ``b_series{tag}_K`` of the device's internal voltages, new nodes ``series{tag}_K`` and models
+    ``series{tag}_mK`` (copies with the resistances 0). Returns the circuit (``circuit`` itself
+    when no device has any) and {internal node (``q1#base``): its new node}.
     """
     from dataclasses import replace
 
@@ -358,14 +358,20 @@ def explicit_series(circuit: Circuit, tag: str) -> tuple[Circuit, dict[str, str]
             models[name] = f"series{tag}_m{len(models)}"
             params = {**model.params, **{k: 0.0 for k in zeroed}}
             out.add_model(replace(model, name=models[name], params=params))
-        changes: dict[str, str] = {"model": models[name]}
+        labels = {field: f"{tag}_{count + k}" for k, field in enumerate(resistances)}
+        count += len(labels)
+        nodes = {field: f"series{label}" for field, label in labels.items()}
+        inner = {field: nodes.get(field, getattr(element, field)) for field in element.node_fields}
         for field, resistance in resistances.items():
-            node = f"series{tag}_{count}"
-            out.add(Resistor(f"r_series{tag}_{count}", getattr(element, field), node, resistance))
-            changes[field] = node
-            moved[f"{element.name}#{field}"] = node
-            count += 1
-        out.replace(replace(element, **changes))
+            outer, label = getattr(element, field), labels[field]
+            if isinstance(resistance, SeriesLaw):
+                out.add(Resistor(f"r_series{label}", outer, nodes[field], resistance.resistance))
+                law = resistance.excess(inner)
+                out.add(BehavioralSource(f"b_series{label}", outer, nodes[field], "i", law))
+            else:
+                out.add(Resistor(f"r_series{label}", outer, nodes[field], resistance))
+            moved[f"{element.name}#{field}"] = nodes[field]
+        out.replace(replace(element, model=models[name], **nodes))
     return (circuit if out is None else out), moved
 
 

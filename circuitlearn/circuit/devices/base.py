@@ -40,6 +40,7 @@ __all__ = [
     "ModelCard",
     "ModelTable",
     "Series",
+    "SeriesLaw",
 ]
 
 
@@ -123,6 +124,20 @@ class Series:
     a: int
     b: int
     conductance: float
+
+
+@dataclass(frozen=True)
+class SeriesLaw:
+    """A series resistance that depends on the device's internal voltages, for
+    ``explicit_series``: a resistor of ``resistance`` [Ω] in parallel with a behavioural current
+    source carrying the rest of the current (the resistor keeps the node behind it on a DC path
+    in every phase, the twin included, which replaces behavioural sources by controlled ones)."""
+
+    resistance: float
+    excess: Callable[[Mapping[str, str]], str]
+    """Given the node of each terminal field once the series elements are explicit (field →
+    node), the current [A] beyond the resistor's, from the terminal to the node behind it, as a
+    B-source expression."""
 
 
 class DeviceContext(Protocol):
@@ -331,11 +346,10 @@ class Device(ABC):
 
     def explicit_series(
         self, element: Element, model: ModelCard | None, temperature: float
-    ) -> tuple[dict[str, float], tuple[str, ...]] | None:
-        """The element's constant series resistances as the native device computes them, to be
-        made explicit resistors (``circuitlearn.learn.task.explicit_series``):
-        ``({terminal field: resistance [Ω]}, model parameters to set to 0)``, or ``None`` when
-        there are none. Default: none."""
+    ) -> tuple[dict[str, float | SeriesLaw], tuple[str, ...]] | None:
+        """The element's series resistances as the native device computes them, to be made
+        explicit elements (``circuitlearn.learn.task.explicit_series``): ``({terminal field:
+        resistance [Ω] (a resistor) or its :class:`SeriesLaw`}, model parameters to set to 0)``, or ``None`` when there are none. Default: none."""
         return None
 
     # -- diagnostics --------------------------------------------------------------------------

@@ -42,8 +42,14 @@ from circuitlearn.circuit.devices.base import (
     ModelCard,
     ModelTable,
     Series,
+    SeriesLaw,
 )
-from circuitlearn.circuit.devices.gummel_poon import base_resistance, bjt_temperature, gummel_poon
+from circuitlearn.circuit.devices.gummel_poon import (
+    base_resistance,
+    base_resistance_expression,
+    bjt_temperature,
+    gummel_poon,
+)
 from circuitlearn.circuit.devices.junction import CONDUCTING_VOLTAGE, GMIN, KELVIN, SQRT2, pnjlim
 from circuitlearn.circuit.elements import Element, _checked, _checked_params, _format, model_name
 from circuitlearn.circuit.expressions import Value
@@ -421,42 +427,36 @@ class BipolarDevice(Device):
                 out[f"{element.name}#{suffix}"] = node
         return out
 
-    def learning_issue(self, element: Element, model: ModelCard | None) -> str | None:
-        """RB, RC, RE make internal nodes that a phase netlist cannot name (the twin and AEP
-        phases make constant ones explicit resistors first, :meth:`explicit_series`, so they
-        only see a current-dependent RB here)."""
-        assert isinstance(element, Bipolar) and model is not None
-        if _nonlinear_rb(_device_params(element, model, 27.0)):
-            return (
-                f"bipolar transistor {element.name} has a current-dependent base resistance "
-                f"(model {model.name}: IRB, or RBM unlike RB), which a learning phase cannot "
-                "hold; use a constant RB (RBM = RB, no IRB)"
-            )
-        if any(float(model.value(k)) > 0 for k in ("rb", "rc", "re")):
-            return (
-                f"bipolar transistor {element.name} has series resistances (model "
-                f"{model.name}: RB, RC or RE); set them to 0 and add explicit resistors"
-            )
-        return None
-
     def explicit_series(
         self, element: Element, model: ModelCard | None, temperature: float
-    ) -> tuple[dict[str, float], tuple[str, ...]] | None:
-        """RC, RE and a constant RB at the device temperature, divided by area·m (as
-        :meth:`compile` stamps them); ``None`` for a current-dependent base resistance (IRB,
-        or RBM unlike RB), which no resistor equals."""
+    ) -> tuple[dict[str, float | SeriesLaw], tuple[str, ...]] | None:
+        """RC, RE and RB at the device temperature, divided by area·m (as :meth:`compile` stamps
+        them). A current-dependent RB (IRB, or RBM unlike RB) is a function of the internal
+        junction voltages only (:func:`base_resistance_expression`): it becomes RB in parallel
+        with a behavioural source carrying v·(1/rbb − 1/RB), so that the copy of the transistor
+        without RB, RBM and IRB and these elements give the same equations."""
         assert isinstance(element, Bipolar) and model is not None
         p = _device_params(element, model, temperature)
         if not any(p[k] > 0 for k in ("rb", "rc", "re")):
             return None
-        if _nonlinear_rb(p):  # left as it is: learning_issue refuses it in a phase
-            return None
         scale = float(element.area) * float(element.m)
         fields = {"rc": "collector", "rb": "base", "re": "emitter"}
-        return (
-            {fields[k]: p[k] / scale for k in ("rc", "rb", "re") if p[k] > 0},
-            ("rb", "rbm", "rc", "re"),
-        )
+        out: dict[str, float | SeriesLaw] = {
+            fields[k]: p[k] / scale for k in ("rc", "rb", "re") if p[k] > 0
+        }
+        if _nonlinear_rb(p):
+            compiled = _compiled(element, p)
+            polarity = "" if model.polarity > 0 else "-"
+            rb = p["rb"] / scale
+
+            def excess(nodes: Mapping[str, str]) -> str:
+                b, c, e = nodes["base"], nodes["collector"], nodes["emitter"]
+                vbe, vbc = f"{polarity}v({b},{e})", f"{polarity}v({b},{c})"
+                rbb = base_resistance_expression(compiled, vbe, vbc, GMIN * compiled["m"])
+                return f"v({element.base},{b})*(1/({rbb})-1/{rb!r})"
+
+            out["base"] = SeriesLaw(rb, excess)
+        return out, ("rb", "rbm", "irb", "rc", "re")
 
     def compile(
         self, elements: Sequence[Element], context: DeviceContext
@@ -475,8 +475,6 @@ class BipolarDevice(Device):
             vt = p["vt"]
             area = float(q.area)
             scale = area * float(q.m)  # m parallel copies act as a larger area
-            isat = p["is"] * scale
-            ise, isc = p["ise"], p["isc"]
             nodes = {}
             for key, suffix, node in (
                 ("rc", "collector", q.collector),
@@ -493,17 +491,15 @@ class BipolarDevice(Device):
                         f"{p[key]:g} Ω gives an infinite conductance; use 0 for none",
                         element=q.name,
                     )
-            rb, rbm = p["rb"], p["rbm"]
-            irb = 0.0 if math.isinf(p["irb"]) else p["irb"]
-            nonlinear = rb > 0 and (rbm != rb or irb > 0)
+            nonlinear = _nonlinear_rb(p)
             for key, suffix, node in (
                 ("rc", "collector", q.collector),
                 ("re", "emitter", q.emitter),
             ):
                 if p[key] > 0:
                     series.append(Series(context.index(node), nodes[suffix], scale / p[key]))
-            if rb > 0 and not nonlinear:
-                series.append(Series(context.index(q.base), nodes["base"], scale / rb))
+            if p["rb"] > 0 and not nonlinear:
+                series.append(Series(context.index(q.base), nodes["base"], scale / p["rb"]))
             default = 1.0 if model.kind == "npn" else -1.0  # NPN vertical, PNP lateral
             subs = p["subs"] if p["subs"] in (1.0, -1.0) else default
             rows.append(
@@ -521,31 +517,43 @@ class BipolarDevice(Device):
                     1.0 if subs > 0 else 0.0,
                 )
             )
-            for key, value in (
-                ("isat", isat),
-                ("ise", ise * scale),
-                ("isc", isc * scale),
-                ("vtf", p["nf"] * vt),
-                ("vtr", p["nr"] * vt),
-                ("vte", p["ne"] * vt),
-                ("vtc", p["nc"] * vt),
-                ("bf", p["bf"]),
-                ("br", p["br"]),
-                ("inv_vaf", _inverse(p["vaf"])),
-                ("inv_var", _inverse(p["var"])),
-                ("inv_ikf", _inverse(p["ikf"] * scale)),
-                ("inv_ikr", _inverse(p["ikr"] * scale)),
-                ("rbpr", rbm / scale if nonlinear else 1.0),  # dummy 1 Ω: masked out
-                ("rbpi", (rb - rbm) / scale if nonlinear else 0.0),
-                ("xjrb", irb * scale if nonlinear else 0.0),
-                ("m", float(q.m)),
-            ):
+            for key, value in _compiled(q, p).items():
                 values[key].append(value)
         cols = list(zip(*rows, strict=True))
         kinds = (int,) * 5 + (float, float, float, bool, float, float)
         arrays = [np.array(col, dtype=kind) for col, kind in zip(cols, kinds, strict=True)]
         params = {k: np.array(v, dtype=float) for k, v in values.items()}
         return BjtGroup([q.name for q in elements], *arrays, params), series
+
+
+def _compiled(q: Bipolar, p: Mapping[str, float]) -> dict[str, float]:
+    """Transistor ``q``'s entries of :class:`BjtGroup`'s parameter arrays, from its
+    :func:`_device_params` ``p``: currents times area·m, resistances divided by it, emission
+    voltages N·Vt, and the base resistance law (``rbpr``, ``rbpi``, ``xjrb``; a dummy 1 Ω where
+    RB is constant or absent, masked out by ``nonlinear_rb``)."""
+    scale = float(q.area) * float(q.m)  # m parallel copies act as a larger area
+    vt = p["vt"]
+    nonlinear = _nonlinear_rb(p)
+    irb = 0.0 if math.isinf(p["irb"]) else p["irb"]
+    return {
+        "isat": p["is"] * scale,
+        "ise": p["ise"] * scale,
+        "isc": p["isc"] * scale,
+        "vtf": p["nf"] * vt,
+        "vtr": p["nr"] * vt,
+        "vte": p["ne"] * vt,
+        "vtc": p["nc"] * vt,
+        "bf": p["bf"],
+        "br": p["br"],
+        "inv_vaf": _inverse(p["vaf"]),
+        "inv_var": _inverse(p["var"]),
+        "inv_ikf": _inverse(p["ikf"] * scale),
+        "inv_ikr": _inverse(p["ikr"] * scale),
+        "rbpr": p["rbm"] / scale if nonlinear else 1.0,
+        "rbpi": (p["rb"] - p["rbm"]) / scale if nonlinear else 0.0,
+        "xjrb": irb * scale if nonlinear else 0.0,
+        "m": float(q.m),
+    }
 
 
 def _inverse(value: float) -> float:

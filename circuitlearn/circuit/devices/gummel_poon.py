@@ -15,7 +15,14 @@ import numpy as np
 
 from circuitlearn.circuit.devices.junction import GMIN, KELVIN, MAX_EXP_ARG, thermal_voltage
 
-__all__ = ["BJT_EG", "BJT_XTI", "base_resistance", "bjt_temperature", "gummel_poon"]
+__all__ = [
+    "BJT_EG",
+    "BJT_XTI",
+    "base_resistance",
+    "base_resistance_expression",
+    "bjt_temperature",
+    "gummel_poon",
+]
 
 _TEMPERATURE_POLYNOMIALS = {
     "vaf": ("tvaf1", "tvaf2"), "var": ("tvar1", "tvar2"), "ikf": ("tikf1", "tikf2"),
@@ -125,6 +132,62 @@ def base_resistance(
         r_bc = np.where(law, da_scale * gp["cb_bc"], r_bc)
     gx = 1.0 / resistance
     return gx, -gx * gx * r_be, -gx * gx * r_bc
+
+
+def base_resistance_expression(p: Mapping[str, float], vbe: str, vbc: str, gmin: float) -> str:
+    """The current-dependent base resistance [Ω] of one transistor as a B-source expression.
+
+    The same law as :func:`base_resistance` (RBM + (RB − RBM)/qb, or the IRB tan law of the base
+    current), written over the expressions ``vbe`` and ``vbc`` of the normalised internal junction
+    voltages, with ``p`` one transistor's compiled parameters (``isat`` ... ``xjrb``, area·m
+    included) and ``gmin`` [S] its junctions' gmin (ngspice's, times m), so that a behavioural
+    source ``I = v(b, b')/(this)`` beside a copy of the transistor without RB carries the
+    transistor's own base current: the learning phases' form of it (``explicit_series``).
+    """
+    num = _number
+    be, bc = f"({vbe})", f"({vbc})"
+    ibe = _junction_text(be, p["isat"], p["vtf"])
+    ibc = _junction_text(bc, p["isat"], p["vtr"])
+    early = "".join(
+        f"-{num(p[key])}*{v}" for key, v in (("inv_vaf", bc), ("inv_var", be)) if p[key] != 0.0
+    )
+    qb = q1 = f"(1/(1{early}))"
+    knee = [f"{num(p[key])}*{i}" for key, i in (("inv_ikf", ibe), ("inv_ikr", ibc)) if p[key]]
+    if knee:
+        qb = f"({q1}*(1+sqrt(max(0,1+4*({'+'.join(knee)}))))/2)"
+    if p["xjrb"] <= 0.0:
+        return f"{num(p['rbpr'])}+{num(p['rbpi'])}/{qb}"
+    leak_e = _junction_text(be, p["ise"], p["vte"]) if p["ise"] > 0.0 else "0"
+    leak_c = _junction_text(bc, p["isc"], p["vtc"]) if p["isc"] > 0.0 else "0"
+    cb = (
+        f"({ibe}/{num(p['bf'])}+({leak_e}+{num(gmin)}*{be})"
+        f"+{ibc}/{num(p['br'])}+({leak_c}+{num(gmin)}*{bc}))"
+    )
+    # z = (√(1 + c·a) − 1)/(k·√a) = (√c/k)·tanh(asinh(√(c·a))/2): a written once
+    a = f"max({cb}/{num(p['xjrb'])},1e-9)"
+    z = f"({num(math.sqrt(_IRB_C) / _IRB_K)}*tanh(asinh(sqrt({num(_IRB_C)}*{a}))/2))"
+    u2 = f"({z}*{z})"
+    series = (
+        f"(1/3-{u2}*(4/45+{u2}*(4/315+{u2}*(8/4725+{u2}*(4/18711+{u2}*{num(_C10)})))))"
+    )
+    closed = f"((tan({z})-{z})/({z}*tan({z})*tan({z})))"
+    return f"{num(p['rbpr'])}+3*{num(p['rbpi'])}*({z}<0.15?{series}:{closed})"
+
+
+def _junction_text(v: str, isat: float, vtn: float) -> str:
+    """:func:`_junction` as a B-source expression of the voltage expression ``v``."""
+    num = _number
+    # below −3·vtn, (3·vtn/(e·v))³ = −(3·vtn/(e·(−v)))³ with a positive base, as ^ (|a|^b) needs
+    return (
+        f"({v}>={num(-3.0 * vtn)}?{num(isat)}*(exp({v}/{num(vtn)})-1)"
+        f":-{num(isat)}*(1-({num(3.0 * vtn / math.e)}/(-{v}))^3))"
+    )
+
+
+def _number(value: float) -> str:
+    """``value`` exactly (shortest round trip), parenthesised when negative."""
+    text = repr(float(value))
+    return f"({text})" if value < 0 else text
 
 
 def _tan_law(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
