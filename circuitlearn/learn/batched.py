@@ -46,7 +46,7 @@ from circuitlearn.learn.estimators import (
     GradientEstimator,
     capped_beta,
 )
-from circuitlearn.learn.phases import clamped_circuit, mirror_issue
+from circuitlearn.learn.phases import clamped_circuit
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.solve.arrays import get_backend
 from circuitlearn.solve.batch import BatchSolver, batch_sources, newton_batch, solve_batch
@@ -386,9 +386,6 @@ class BatchEngine:
                 clamp = free.x[:, self._out_rows] - s * beta[:, None] * w
                 term: Any = _ClampTerm(self._clamp_plan(), self.solver, self._out_rows, clamp)
             elif isinstance(estimator, AsymmetricEP):
-                issue = mirror_issue(self.system)  # as the circuit path (and its rescue) refuses
-                if issue is not None:
-                    raise CircuitError(f"aep phase: {issue}")
                 term = _MirrorTerm(self._union_plan(), s * beta[:, None] * c, free)
             else:
                 term = _NudgeTerm(self.solver, s * beta[:, None] * c)

@@ -11,7 +11,8 @@ exports as an ngspice netlist (``to_spice``). Signs follow docs/math.md §2–§
 - **clamp** (CL): a voltage source ``v_clamp_<k> out 0 target``.
 - **AEP correction**: r(x) + β c(x) − (K0 − K0ᵀ)(x − x0) = 0 with K0 the free-state Jacobian,
   realised by :func:`~circuitlearn.learn.mirror.realize_terms` (tag ``aep``) on the task whose
-  devices' constant series resistances are explicit resistors (:func:`explicit_task`).
+  devices' series resistances are explicit elements (:func:`explicit_task`): resistors, and for
+  a bipolar transistor's current-dependent base resistance a behavioural source beside one.
 - **twin** (Dyadic EP, the adjoint network): the small-signal free circuit at x0 (independent
   sources zeroed, each diode replaced by its conductance ``r_twin_<d>``, each MOSFET by its
   small-signal VCCS stamps), transposed by adding −(K0 − K0ᵀ) (tag ``twin``), so its MNA matrix
@@ -108,7 +109,7 @@ def free_state(task: LearningTask, free: OperatingPoint) -> np.ndarray:
 
 
 def explicit_task(task: LearningTask, free: OperatingPoint) -> tuple[LearningTask, OperatingPoint]:
-    """The task with its devices' constant series resistances as explicit resistors
+    """The task with its devices' series resistances as explicit elements
     (:func:`~circuitlearn.learn.task.explicit_series`), so that a phase netlist can name the
     nodes behind them, and ``free`` on it (the internal nodes' voltages under their new names);
     ``(task, free)`` unchanged when no device has any."""
@@ -195,7 +196,7 @@ def device_stamps(system: MNASystem, x: np.ndarray) -> sp.csr_matrix:
 
 
 def _series(system: MNASystem) -> Iterator[bool]:
-    """Per device element of ``system``: whether it has constant series resistances that
+    """Per device element of ``system``: whether it has series resistances that
     :func:`explicit_task` makes explicit (``Device.explicit_series``)."""
     flat = system.circuit
     for device in DEVICES:
@@ -208,28 +209,6 @@ def _series(system: MNASystem) -> Iterator[bool]:
             yield device.explicit_series(element, model, flat.temperature) is not None
 
 
-def mirror_issue(system: MNASystem) -> str | None:
-    """Why the AEP correction cannot be written as a circuit, or ``None``: a non-reciprocal
-    device whose stamps reach internal nodes a netlist cannot name even after
-    :func:`explicit_task` has made its constant series resistances explicit resistors (a bipolar
-    transistor's current-dependent base resistance: IRB, or RBM ≠ RB); each device says so
-    through ``Device.learning_issue``."""
-    flat = system.circuit
-    for device in DEVICES:
-        if device.reciprocal or device.letter not in system.groups:
-            continue
-        for name in system.groups[device.letter].names:
-            element = flat[name]
-            model_name = getattr(element, "model", "")
-            model = flat.models[model_name] if model_name else None
-            if device.explicit_series(element, model, flat.temperature) is not None:
-                continue  # constant series resistances: explicit_task names their nodes
-            issue = device.learning_issue(element, model)
-            if issue is not None:
-                return issue
-    return None
-
-
 def aep_parts(
     task: LearningTask, free: OperatingPoint, *, build: bool = True
 ) -> tuple[Circuit | None, dict[str, float], dict[str, float], dict[str, float]]:
@@ -237,19 +216,11 @@ def aep_parts(
 
     Linear controlled sources are transposed with DC offsets (:func:`transpose_sources`), MOSFETs
     and bipolar transistors mirrored by −(K_m − K_mᵀ)(x − x0) (:func:`realize_terms`), after
-    their constant series resistances have become explicit resistors (:func:`explicit_task`), so
+    their series resistances have become explicit elements (:func:`explicit_task`), so
     that the mirror's terms at the nodes behind them have names. Returns the corrected circuit
     (None unless ``build``), the values of its state-dependent elements, and warm-start voltages
-    and currents of its new nodes and sources (those behind explicit series resistors included).
-
-    Raises
-    ------
-    CircuitError
-        A bipolar transistor with a current-dependent base resistance (IRB, or RBM ≠ RB).
+    and currents of its new nodes and sources (those behind explicit series resistances included).
     """
-    issue = mirror_issue(task.system)
-    if issue is not None:
-        raise CircuitError(f"aep phase: {issue}")
     explicit, free_explicit = explicit_task(task, free)
     series_v = {n: v for n, v in free_explicit.voltages.items() if n not in free.voltages}
     task, free = explicit, free_explicit
@@ -281,13 +252,7 @@ def aep_circuit(
 
     Returns the circuit and the warm-start voltages and currents of its new nodes and sources.
     On a reciprocal circuit (R, D, V, I) K0 is symmetric and this is the EP nudged circuit.
-    Devices' constant series resistances are explicit resistors ``r_series_K`` in it
-    (:func:`explicit_task`).
-
-    Raises
-    ------
-    CircuitError
-        A bipolar transistor with a current-dependent base resistance (IRB, or RBM ≠ RB).
+    Devices' series resistances are explicit elements in it (:func:`explicit_task`).
 
     Examples
     --------
@@ -311,13 +276,8 @@ def aep_circuit(
 
 
 def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circuit:
-    """The Dyadic-EP twin (adjoint network) at the free state, driven by −β ∂C/∂v (module notes).
-
-    Raises
-    ------
-    CircuitError
-        A bipolar transistor with a current-dependent base resistance (IRB, or RBM ≠ RB); constant
-        series resistances become explicit resistors (:func:`explicit_task`).
+    """The Dyadic-EP twin (adjoint network) at the free state, driven by −β ∂C/∂v (module notes),
+    of the task whose devices' series resistances are explicit elements (:func:`explicit_task`).
 
     Examples
     --------
@@ -361,13 +321,8 @@ def twin_circuit(task: LearningTask, beta: float, free: OperatingPoint) -> Circu
             model = flat.models[name] if name else None
             block = blocks.get(element.name, np.empty(0))
             linear = device.twin_elements(element, model, block, f"twin{task.tag}")
-            if linear is None:  # realised below through the transposed stamps
-                issue = device.learning_issue(element, model)
-                if issue is not None:
-                    raise CircuitError(f"twin phase: {issue}", element=element.name)
-            else:
-                for part in linear:
-                    twin.add(part)
+            for part in linear or ():  # None: realised below through the transposed stamps
+                twin.add(part)
         else:
             twin.add(element)
     terms = tr.terms + device_stamps(system, x0).T

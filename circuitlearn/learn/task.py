@@ -330,9 +330,10 @@ def explicit_series(circuit: Circuit, tag: str) -> tuple[Circuit, dict[str, str]
     nodes behind them: the same equations (``Device.explicit_series`` gives what the native
     device stamps), a constant resistance as a resistor ``r_series{tag}_K``, a current-dependent
     one (bipolar RB with IRB or RBM ≠ RB) as such a resistor in parallel with a behavioural
-    current source ``b_series{tag}_K`` of the device's internal voltages, new nodes ``series{tag}_K`` and models
-    ``series{tag}_mK`` (copies with the resistances 0). Returns the circuit (``circuit`` itself
-    when no device has any) and {internal node (``q1#base``): its new node}.
+    current source ``b_series{tag}_K`` of the device's internal voltages, new nodes
+    ``series{tag}_K`` and models ``series{tag}_mK`` (copies with the resistances 0). Returns the
+    circuit (``circuit`` itself when no device has any) and {internal node (``q1#base``): its
+    new node}.
     """
     from dataclasses import replace
 

@@ -3,7 +3,6 @@ exact Jacobians, learning rules on a non-reciprocal transistor circuit, refusals
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -494,35 +493,110 @@ def test_aep_phases_with_series_resistances_export_and_run_on_ngspice(tmp_path: 
     assert _error(_vector("aep", bias, "ngspice"), _vector("aep", bias)) <= 2e-2
 
 
-def test_a_current_dependent_base_resistance_is_refused_in_one_line() -> None:
-    """AEP and the twin run on constant series resistances (RE here) and refuse a current-
-    dependent base resistance, which no resistor equals."""
-    task = LearningTask(from_spice(LEARN_DECK.replace("br=2)", "br=2 re=1)")), "r*", {"out": 2.5})
-    for method in ("aep", "dyadic"):
-        assert math.isfinite(make_estimator(method).compute_gradient(task).cost)
-    task = LearningTask(
-        from_spice(LEARN_DECK.replace("br=2)", "br=2 rb=50 rbm=10)")), "r*", {"out": 2.5}
-    )
-    for method, phase in (("dyadic", "twin"), ("aep", "aep")):
-        with pytest.raises(
-            CircuitError,
-            match=rf"^{phase} phase: bipolar transistor q1 has a current-dependent base resistance",
-        ):
-            make_estimator(method).compute_gradient(task)
+IRB_DECK = """bipolar stages with IRB base resistances (NPN, then PNP with area 2 and m = 3)
+vcc vcc 0 5
+vb in 0 0.9
+rin in b 2k
+rc1 vcc c 1k
+q1 c b e qn
+re1 e 0 100
+q2 out c e2 qp 2 m=3
+rl out 0 500
+re2 vcc e2 50
+.model qn npn (is=2e-16 bf=80 rb=500 rbm=40 irb=20u vaf=30 ikf=5m ise=1e-14 isc=1e-15 re=2 rc=5)
+.model qp pnp (is=2e-16 bf=60 rb=300 rbm=20 irb=50u re=3 rc=8 var=10)
+"""
+"""Base currents 0.82 and 0.22 × IRB: the tan law's closed form (z > 0.15); both transistors
+active."""
+RB_DECKS = {
+    "rbm": LEARN_DECK.replace("br=2)", "br=2 rb=50 rbm=10)"),
+    "irb_series": LEARN_DECK.replace("br=2)", "br=2 rb=200 rbm=20 irb=5m rc=10 re=1)"),
+    "irb": IRB_DECK,
+}
+"""Current-dependent base resistances: RBM ≠ RB (RB/qb law), IRB at base currents ~1e-3 × IRB
+(the tan law's series, z < 0.15) and IRB_DECK."""
 
 
-@pytest.mark.parametrize("deck", ["bjt_bias", "bjt_diffpair", "bjt_mirror", "bjt_bandgap"])
+def _rb_task(name: str) -> LearningTask:
+    outputs = {"irb": {"b": 0.85, "out": 4.7}}.get(name, {"out": 2.5})
+    return LearningTask(from_spice(RB_DECKS[name]), "r*", outputs)
+
+
+@pytest.mark.parametrize("name", list(RB_DECKS))
+def test_dyadic_and_aep_run_on_a_current_dependent_base_resistance(name: str) -> None:
+    """The twin and AEP phases hold a current-dependent RB as RB in parallel with a behavioural
+    source of the internal junction voltages (``b_series_K``): Dyadic EP equals the exact
+    gradient (itself checked by finite differences) and AEP's centred error falls as β².
+    Measured (fd, dyadic, AEP at the default β): rbm 1.3e-8, 7.5e-14, 9.2e-4; irb_series
+    1.2e-8, 1.3e-13, 9.2e-4; irb 1.4e-8, 5.0e-14, 1.8e-4. β² slope: 2.00 (rbm), 2.01
+    (irb_series)."""
+    task = _rb_task(name)
+    exact = _vector("exact", task)
+    assert np.all(np.abs(exact) > 0)
+    assert _error(_vector("fd", task), exact) <= 1e-6
+    assert _error(_vector("dyadic", task), exact) <= 1e-10
+    assert _error(_vector("aep", task), exact) <= 2e-3
+    free = task.solve()
+    aep = make_estimator("aep").phase_plan(task, free).circuit
+    assert any(e.name.startswith("b_series_") for e in aep)
+    twin = make_estimator("dyadic").phase_plan(task, free).circuit
+    assert not any(e.name.startswith("b_series_") for e in twin)  # transposed into G sources
+    if name != "irb":  # there 1e-10 S is 20 × the default β, beyond the β² regime
+        betas = (1e-10, 5e-11)
+        errors = [_error(_vector("aep", task, beta=b), exact) for b in betas]
+        slope = np.log(errors[0] / errors[1]) / np.log(betas[0] / betas[1])
+        assert abs(slope - 2.0) < 0.2, (errors, slope)
+
+
+@pytest.mark.parametrize(
+    "deck", ["bjt_bias", "bjt_diffpair", "bjt_mirror", "bjt_bandgap", *RB_DECKS]
+)
 def test_explicit_series_resistors_give_the_same_operating_point(deck: str) -> None:
-    """Measured: bjt_bias 3.9e-13 V (Newton's rounding floor); the others keep a
-    current-dependent RB inside the device (or have none) and are returned unchanged."""
+    """Constant series resistances as resistors, a current-dependent RB as RB beside a
+    behavioural source: the same operating point, internal nodes included. Measured ≤ 1.3e-13 V
+    (bjt_mirror; Newton's rounding floor); bjt_bandgap has none and is returned unchanged."""
     from circuitlearn.learn.task import explicit_series
 
-    circuit = from_spice(NETLISTS / f"{deck}.cir").flatten()
+    text = RB_DECKS[deck] if deck in RB_DECKS else (NETLISTS / f"{deck}.cir").read_text()
+    circuit = from_spice(text).flatten()
     explicit, moved = explicit_series(circuit, "")
     assert (explicit is circuit) == (not moved)
-    assert bool(moved) == (deck == "bjt_bias")
+    assert bool(moved) == (deck != "bjt_bandgap")
+    laws = [e for e in explicit if e.name.startswith("b_series_")]
+    assert bool(laws) == (deck not in ("bjt_bias", "bjt_bandgap"))
     free, other = solve_dc(circuit), solve_dc(explicit)
     assert max(abs(free.voltages[n] - other.voltages[n]) for n in free.voltages) <= 1e-12
+    system = compile_circuit(circuit)
+    x = system.state_from(free)
     for internal, node in moved.items():
-        x = compile_circuit(circuit).state_from(free)
-        assert abs(x[compile_circuit(circuit).node_index[internal]] - other.voltages[node]) <= 1e-12
+        assert abs(x[system.node_index[internal]] - other.voltages[node]) <= 1e-12
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("deck", ["bjt_diffpair", "bjt_mirror", *RB_DECKS])
+def test_the_behavioural_base_resistance_runs_on_ngspice_as_its_transistor(deck: str) -> None:
+    """ngspice solves the explicit form (a transistor copy without RB, RBM, IRB; RB beside a B
+    source) to its own operating point of the transistor with that RB law, within the issue's
+    1e-6 relative + 1e-7 V. Measured ≤ 5.6e-6 of that bound (IRB_DECK)."""
+    from circuitlearn.learn.task import explicit_series
+
+    text = RB_DECKS[deck] if deck in RB_DECKS else (NETLISTS / f"{deck}.cir").read_text()
+    circuit = from_spice(text).flatten()
+    explicit, moved = explicit_series(circuit, "")
+    assert moved
+    reference = solve_dc(circuit, backend="ngspice")
+    op = solve_dc(explicit, backend="ngspice")
+    worst = max(
+        abs(op.voltages[n] - v) / (ATOL + RTOL * abs(v)) for n, v in reference.voltages.items()
+    )
+    assert worst <= 1e-3
+
+
+@pytest.mark.ngspice
+def test_phases_with_a_current_dependent_base_resistance_run_on_ngspice() -> None:
+    """AEP and Dyadic EP on ngspice, their phase netlists holding the behavioural base
+    resistance, give the native gradients. Measured: 2.1e-12 (dyadic), 3.0e-5 (AEP; its phases
+    move the nodes by ~1 µV, where ngspice's update test is a sizeable part of the move)."""
+    task = _rb_task("irb")
+    for method in ("dyadic", "aep"):
+        assert _error(_vector(method, task, "ngspice"), _vector(method, task)) <= 1e-4

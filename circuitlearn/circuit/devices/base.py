@@ -339,17 +339,13 @@ class Device(ABC):
         (twin) for a non-reciprocal device; ``None`` (the default): all of them."""
         return None
 
-    def learning_issue(self, element: Element, model: ModelCard | None) -> str | None:
-        """Why a learning phase built as a netlist cannot hold this element (internal nodes
-        that a netlist cannot name), or ``None``."""
-        return None
-
     def explicit_series(
         self, element: Element, model: ModelCard | None, temperature: float
     ) -> tuple[dict[str, float | SeriesLaw], tuple[str, ...]] | None:
         """The element's series resistances as the native device computes them, to be made
         explicit elements (``circuitlearn.learn.task.explicit_series``): ``({terminal field:
-        resistance [Ω] (a resistor) or its :class:`SeriesLaw`}, model parameters to set to 0)``, or ``None`` when there are none. Default: none."""
+        resistance [Ω] (a resistor) or its :class:`SeriesLaw`}, model parameters to set to 0)``,
+        or ``None`` when there are none. Default: none."""
         return None
 
     # -- diagnostics --------------------------------------------------------------------------

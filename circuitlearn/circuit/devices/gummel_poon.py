@@ -167,9 +167,7 @@ def base_resistance_expression(p: Mapping[str, float], vbe: str, vbc: str, gmin:
     a = f"max({cb}/{num(p['xjrb'])},1e-9)"
     z = f"({num(math.sqrt(_IRB_C) / _IRB_K)}*tanh(asinh(sqrt({num(_IRB_C)}*{a}))/2))"
     u2 = f"({z}*{z})"
-    series = (
-        f"(1/3-{u2}*(4/45+{u2}*(4/315+{u2}*(8/4725+{u2}*(4/18711+{u2}*{num(_C10)})))))"
-    )
+    series = f"(1/3-{u2}*(4/45+{u2}*(4/315+{u2}*(8/4725+{u2}*(4/18711+{u2}*{num(_C10)})))))"
     closed = f"((tan({z})-{z})/({z}*tan({z})*tan({z})))"
     return f"{num(p['rbpr'])}+3*{num(p['rbpi'])}*({z}<0.15?{series}:{closed})"
 

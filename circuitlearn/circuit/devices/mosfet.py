@@ -411,17 +411,6 @@ class MosfetDevice(Device):
             out[f"{element.name}#source"] = element.source
         return out
 
-    def learning_issue(self, element: Element, model: ModelCard | None) -> str | None:
-        """RD/RS make internal nodes that a phase netlist cannot name (the twin and AEP phases
-        make them explicit resistors first, :meth:`explicit_series`, so they never see this)."""
-        assert model is not None
-        if model.value("rd") > 0 or model.value("rs") > 0:
-            return (
-                f"MOSFET {element.name} has drain/source resistance (model {model.name}); "
-                "set rd = rs = 0 and add explicit resistors"
-            )
-        return None
-
     def explicit_series(
         self, element: Element, model: ModelCard | None, temperature: float
     ) -> tuple[dict[str, float], tuple[str, ...]] | None:
