@@ -515,6 +515,13 @@ RB_DECKS = {
 }
 """Current-dependent base resistances: RBM ≠ RB (RB/qb law), IRB at base currents ~1e-3 × IRB
 (the tan law's series, z < 0.15) and IRB_DECK."""
+HOT_RB_DECK = (
+    LEARN_DECK.replace(
+        "br=2)", "br=2 rb=200 rbm=20 irb=1m trb1=5e-3 trm1=2e-3 tirb1=1e-3 xtb=1.2)"
+    ).replace("q1 c1 b1 e1 qn", "q1 c1 b1 e1 qn dtemp=-20")
+    + ".temp 70\n"
+)
+"""An IRB law away from TNOM (.temp, dtemp=, RB, RBM, IRB coefficients), baked in as numbers."""
 
 
 def _rb_task(name: str) -> LearningTask:
@@ -548,8 +555,15 @@ def test_dyadic_and_aep_run_on_a_current_dependent_base_resistance(name: str) ->
         assert abs(slope - 2.0) < 0.2, (errors, slope)
 
 
+def _rb_deck(deck: str) -> str:
+    """A deck's text: a netlists/ deck, one of RB_DECKS, or HOT_RB_DECK (``hot``)."""
+    if deck == "hot":
+        return HOT_RB_DECK
+    return RB_DECKS[deck] if deck in RB_DECKS else (NETLISTS / f"{deck}.cir").read_text()
+
+
 @pytest.mark.parametrize(
-    "deck", ["bjt_bias", "bjt_diffpair", "bjt_mirror", "bjt_bandgap", *RB_DECKS]
+    "deck", ["bjt_bias", "bjt_diffpair", "bjt_mirror", "bjt_bandgap", *RB_DECKS, "hot"]
 )
 def test_explicit_series_resistors_give_the_same_operating_point(deck: str) -> None:
     """Constant series resistances as resistors, a current-dependent RB as RB beside a
@@ -557,8 +571,7 @@ def test_explicit_series_resistors_give_the_same_operating_point(deck: str) -> N
     (bjt_mirror; Newton's rounding floor); bjt_bandgap has none and is returned unchanged."""
     from circuitlearn.learn.task import explicit_series
 
-    text = RB_DECKS[deck] if deck in RB_DECKS else (NETLISTS / f"{deck}.cir").read_text()
-    circuit = from_spice(text).flatten()
+    circuit = from_spice(_rb_deck(deck)).flatten()
     explicit, moved = explicit_series(circuit, "")
     assert (explicit is circuit) == (not moved)
     assert bool(moved) == (deck != "bjt_bandgap")
@@ -573,15 +586,14 @@ def test_explicit_series_resistors_give_the_same_operating_point(deck: str) -> N
 
 
 @pytest.mark.ngspice
-@pytest.mark.parametrize("deck", ["bjt_diffpair", "bjt_mirror", *RB_DECKS])
+@pytest.mark.parametrize("deck", ["bjt_diffpair", "bjt_mirror", *RB_DECKS, "hot"])
 def test_the_behavioural_base_resistance_runs_on_ngspice_as_its_transistor(deck: str) -> None:
     """ngspice solves the explicit form (a transistor copy without RB, RBM, IRB; RB beside a B
     source) to its own operating point of the transistor with that RB law, within the issue's
     1e-6 relative + 1e-7 V. Measured ≤ 5.6e-6 of that bound (IRB_DECK)."""
     from circuitlearn.learn.task import explicit_series
 
-    text = RB_DECKS[deck] if deck in RB_DECKS else (NETLISTS / f"{deck}.cir").read_text()
-    circuit = from_spice(text).flatten()
+    circuit = from_spice(_rb_deck(deck)).flatten()
     explicit, moved = explicit_series(circuit, "")
     assert moved
     reference = solve_dc(circuit, backend="ngspice")
