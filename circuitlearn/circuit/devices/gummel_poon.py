@@ -140,8 +140,8 @@ def base_resistance_expression(p: Mapping[str, float], vbe: str, vbc: str, gmin:
     The same law as :func:`base_resistance` (RBM + (RB − RBM)/qb, or the IRB tan law of the base
     current), written over the expressions ``vbe`` and ``vbc`` of the normalised internal junction
     voltages, with ``p`` one transistor's compiled parameters (``isat`` ... ``xjrb``, area·m
-    included) and ``gmin`` [S] its junctions' gmin (ngspice's, times m), so that a behavioural
-    source ``I = v(b, b')/(this)`` beside a copy of the transistor without RB carries the
+    included) and ``gmin`` [S] its junctions' gmin (ngspice's, times m), so that elements
+    carrying v(b, b′)/(this) from the base to a copy of the transistor without RB carry the
     transistor's own base current: the learning phases' form of it (``explicit_series``).
     """
     num = _number
