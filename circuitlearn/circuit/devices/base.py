@@ -341,7 +341,7 @@ class Device(ABC):
 
     def explicit_series(
         self, element: Element, model: ModelCard | None, temperature: float
-    ) -> tuple[dict[str, float | SeriesLaw], tuple[str, ...]] | None:
+    ) -> tuple[Mapping[str, float | SeriesLaw], tuple[str, ...]] | None:
         """The element's series resistances as the native device computes them, to be made
         explicit elements (``circuitlearn.learn.task.explicit_series``): ``({terminal field:
         resistance [Ω] (a resistor) or its :class:`SeriesLaw`}, model parameters to set to 0)``,
