@@ -21,8 +21,11 @@ Equations (normalised voltages vbe = p·(v_b' − v_e'), vbc = p·(v_b' − v_c'
   base' (lateral, PNP default; ``subs=`` overrides), ngspice's substrate junction without ISS;
 - ``DEVpnjlim`` on vbe and vbc with Vt and vcrit = Vt·ln(Vt/(√2·IS·AREA)).
 
-AREA scales IS, ISE, ISC, IKF, IKR, IRB and divides RB, RBM, RE, RC; ``m`` parallel copies act
-as AREA·m, except that each copy brings its own gmin (ngspice multiplies every stamp by m).
+Areas as ``bjttemp.c`` applies them: AREA scales IS, ISE, IKF, IKR, IRB and divides RB, RBM,
+RE, RC; the base–collector junction's transport current is IS·AREA·AREAB (vertical) or
+IS·AREA·AREAC (lateral), its leakage ISC·AREAB or ISC·AREAC, with AREAB and AREAC defaulting
+to AREA (so IS·AREA² in a plain ``area=2``: ngspice scales it by area twice); ``m`` parallel
+copies multiply every current and conductance by m, each copy with its own gmin.
 Parameters 0 for VAF, VAR, IKF, IKR, IRB mean "infinite", as in ngspice.
 """
 
@@ -136,8 +139,8 @@ _TLEV3 = frozenset({"tis1", "tis2", "tise1", "tise2", "tisc1", "tisc2"})
 """Temperature coefficients of TLEV 3's saturation currents (refused natively away from TNOM)."""
 
 BJT_INSTANCE_PARAMS = frozenset({"areab", "areac", "temp", "dtemp"})
-"""Q instance parameters kept besides ``area``, ``m`` and ``off`` (refused natively when they
-change the answer: AREAB/AREAC unlike AREA, a device temperature unlike TNOM)."""
+"""Q instance parameters besides ``area``, ``m`` and ``off``: AREAB/AREAC (the base–collector
+junction's areas, :func:`_compiled`) and the device temperature."""
 
 _LEGACY_LEAK = 1e-4
 """ISE or ISC above this is a multiple of IS (``bjtsetup.c``'s SPICE2 rule)."""
@@ -148,7 +151,7 @@ class Bipolar(Element):
     """Bipolar junction transistor. Card: ``qNAME nc nb ne [ns] MODEL [area=A] [m=M] [off]``.
 
     ngspice's Gummel–Poon model (see :mod:`circuitlearn.circuit.devices.bjt`); ``substrate``
-    is ground unless given. ``params`` keeps AREAB, AREAC, TEMP and DTEMP for the netlist.
+    is ground unless given. ``params`` holds AREAB, AREAC, TEMP and DTEMP when given.
     """
 
     collector: str = ""
@@ -395,7 +398,7 @@ class BipolarDevice(Device):
     def native_issue(
         self, element: Element, model: ModelCard | None, temperature: float
     ) -> str | None:
-        """The model's own issue, TLEV 2/3 temperature laws away from TNOM, AREAB/AREAC ≠ AREA."""
+        """The model's own issue, or TLEV 2/3 temperature laws away from TNOM."""
         assert isinstance(element, Bipolar) and model is not None
         issue = model.native_issue()
         if issue is not None:
@@ -409,9 +412,6 @@ class BipolarDevice(Device):
         given = sorted(_TLEV3 & set(model.params))
         if celsius != tnom and given:
             return f"parameter {given[0]} (TLEV 3) away from TNOM is not modelled natively"
-        for key in ("areab", "areac"):
-            if key in params and params[key] != element.area:
-                return f"{key}={params[key]:g} unlike area={element.area:g} is not modelled"
         return None
 
     def internal_nodes(self, element: Element, model: ModelCard | None) -> dict[str, str]:
@@ -445,7 +445,7 @@ class BipolarDevice(Device):
             fields[k]: p[k] / scale for k in ("rc", "rb", "re") if p[k] > 0
         }
         if _nonlinear_rb(p):
-            compiled = _compiled(element, p)
+            compiled = _compiled(element, model, p)
             polarity = "" if model.polarity > 0 else "-"
             rb = p["rb"] / scale
 
@@ -465,7 +465,7 @@ class BipolarDevice(Device):
         a constant RB as series conductances."""
         series: list[Series] = []
         rows: list[tuple] = []
-        keys = ("isat", "ise", "isc", "vtf", "vtr", "vte", "vtc", "bf", "br")
+        keys = ("isat", "isat_bc", "ise", "isc", "vtf", "vtr", "vte", "vtc", "bf", "br")
         keys += ("inv_vaf", "inv_var", "inv_ikf", "inv_ikr", "rbpr", "rbpi", "xjrb", "m")
         values: dict[str, list[float]] = {k: [] for k in keys}
         for q in elements:
@@ -500,8 +500,6 @@ class BipolarDevice(Device):
                     series.append(Series(context.index(node), nodes[suffix], scale / p[key]))
             if p["rb"] > 0 and not nonlinear:
                 series.append(Series(context.index(q.base), nodes["base"], scale / p["rb"]))
-            default = 1.0 if model.kind == "npn" else -1.0  # NPN vertical, PNP lateral
-            subs = p["subs"] if p["subs"] in (1.0, -1.0) else default
             rows.append(
                 (
                     nodes["collector"],
@@ -514,10 +512,10 @@ class BipolarDevice(Device):
                     vt,
                     q.off,
                     1.0 if nonlinear else 0.0,
-                    1.0 if subs > 0 else 0.0,
+                    1.0 if _vertical(model, p) else 0.0,
                 )
             )
-            for key, value in _compiled(q, p).items():
+            for key, value in _compiled(q, model, p).items():
                 values[key].append(value)
         cols = list(zip(*rows, strict=True))
         kinds = (int,) * 5 + (float, float, float, bool, float, float)
@@ -526,19 +524,25 @@ class BipolarDevice(Device):
         return BjtGroup([q.name for q in elements], *arrays, params), series
 
 
-def _compiled(q: Bipolar, p: Mapping[str, float]) -> dict[str, float]:
+def _compiled(q: Bipolar, model: ModelCard, p: Mapping[str, float]) -> dict[str, float]:
     """Transistor ``q``'s entries of :class:`BjtGroup`'s parameter arrays, from its
     :func:`_device_params` ``p``: currents times area·m, resistances divided by it, emission
     voltages N·Vt, and the base resistance law (``rbpr``, ``rbpi``, ``xjrb``; a dummy 1 Ω where
-    RB is constant or absent, masked out by ``nonlinear_rb``)."""
-    scale = float(q.area) * float(q.m)  # m parallel copies act as a larger area
+    RB is constant or absent, masked out by ``nonlinear_rb``). The base–collector junction
+    follows ``bjttemp.c``: its transport current IS·AREA times AREAB (vertical) or AREAC
+    (lateral), both defaulting to AREA, so a plain area counts twice there; its leakage ISC
+    times AREAB or AREAC only."""
+    area, copies = float(q.area), float(q.m)
+    scale = area * copies  # m parallel copies act as a larger area
+    collector_area = float(q.params.get("areab" if _vertical(model, p) else "areac", area))
     vt = p["vt"]
     nonlinear = _nonlinear_rb(p)
     irb = 0.0 if math.isinf(p["irb"]) else p["irb"]
     return {
         "isat": p["is"] * scale,
+        "isat_bc": p["is"] * scale * collector_area,
         "ise": p["ise"] * scale,
-        "isc": p["isc"] * scale,
+        "isc": p["isc"] * collector_area * copies,
         "vtf": p["nf"] * vt,
         "vtr": p["nr"] * vt,
         "vte": p["ne"] * vt,
@@ -576,6 +580,12 @@ def _device_params(q: Bipolar, model: ModelCard, temperature: float) -> dict[str
         p["rbm"] = p["rb"]
     celsius = q.params.get("temp", temperature + q.params.get("dtemp", 0.0))
     return bjt_temperature(p, model.params, float(celsius) + KELVIN)
+
+
+def _vertical(model: ModelCard, p: Mapping[str, float]) -> bool:
+    """Whether the transistor is vertical (SUBS = 1) rather than lateral (SUBS = −1); any other
+    SUBS is the type's default, as in ``bjtsetup.c``: NPN vertical, PNP lateral."""
+    return p["subs"] == 1.0 or (p["subs"] != -1.0 and model.kind == "npn")
 
 
 def _nonlinear_rb(p: Mapping[str, float]) -> bool:

@@ -52,7 +52,8 @@ def gummel_poon(
 ) -> dict[str, np.ndarray]:
     """Gummel–Poon DC currents and their derivatives at normalised junction voltages [V].
 
-    ``p`` holds per-device arrays: ``isat``, ``ise``, ``isc`` [A] (area included), ``vtf``,
+    ``p`` holds per-device arrays: ``isat``, ``isat_bc`` (the base–emitter and base–collector
+    transport saturation currents), ``ise``, ``isc`` [A] (areas included), ``vtf``,
     ``vtr``, ``vte``, ``vtc`` (N·Vt [V] of each exponential), ``bf``, ``br``, ``inv_vaf``,
     ``inv_var`` [1/V], ``inv_ikf``, ``inv_ikr`` [1/A] (0 = infinite). ``gmin`` [S] is the
     conductance across each junction (ngspice's, times the multiplicity m).
@@ -62,7 +63,7 @@ def gummel_poon(
     """
     cbe, gbe = _junction(vbe, p["isat"], p["vtf"])
     cben, gben = _junction(vbe, p["ise"], p["vte"])
-    cbc, gbc = _junction(vbc, p["isat"], p["vtr"])
+    cbc, gbc = _junction(vbc, p["isat_bc"], p["vtr"])
     cbcn, gbcn = _junction(vbc, p["isc"], p["vtc"])
     cben, gben = cben + gmin * vbe, gben + gmin
     cbcn, gbcn = cbcn + gmin * vbc, gbcn + gmin
@@ -139,15 +140,15 @@ def base_resistance_expression(p: Mapping[str, float], vbe: str, vbc: str, gmin:
 
     The same law as :func:`base_resistance` (RBM + (RB − RBM)/qb, or the IRB tan law of the base
     current), written over the expressions ``vbe`` and ``vbc`` of the normalised internal junction
-    voltages, with ``p`` one transistor's compiled parameters (``isat`` ... ``xjrb``, area·m
-    included) and ``gmin`` [S] its junctions' gmin (ngspice's, times m), so that elements
+    voltages, with ``p`` one transistor's compiled parameters (``isat`` ... ``xjrb``, areas and
+    m included) and ``gmin`` [S] its junctions' gmin (ngspice's, times m), so that elements
     carrying v(b, b′)/(this) from the base to a copy of the transistor without RB carry the
     transistor's own base current: the learning phases' form of it (``explicit_series``).
     """
     num = _number
     be, bc = f"({vbe})", f"({vbc})"
     ibe = _junction_text(be, p["isat"], p["vtf"])
-    ibc = _junction_text(bc, p["isat"], p["vtr"])
+    ibc = _junction_text(bc, p["isat_bc"], p["vtr"])
     early = "".join(
         f"-{num(p[key])}*{v}" for key, v in (("inv_vaf", bc), ("inv_var", be)) if p[key] != 0.0
     )
