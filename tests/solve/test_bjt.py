@@ -184,6 +184,81 @@ def test_random_gummel_poon_parameters_agree_with_ngspice(
     assert _agree(text, tmp_path) <= 1.0
 
 
+AREA_CASES = {
+    "npn_sat_area2": ("npn", "sat", "area=2", "bf=100"),
+    "npn_sat_area6": ("npn", "sat", "area=6", "bf=100"),
+    "pnp_sat_area2_m3": ("pnp", "sat", "area=2 m=3", "bf=100"),
+    "npn_rev_area2_leaks": ("npn", "rev", "area=2", "bf=100 isc=1e-15 ise=1e-15 ikr=1m br=3"),
+    "pnp_rev_area2_m3_leaks": ("pnp", "rev", "area=2 m=3", "isc=1e-15 ise=1e-15 ikr=1m ikf=10m"),
+    "npn_sat_areab": ("npn", "sat", "areab=3", "bf=100 isc=1e-15"),
+    "npn_sat_areac_vertical": ("npn", "sat", "area=2 areac=5", "bf=100 isc=1e-15"),
+    "npn_rev_lateral_sub_areac": ("npn", "rev", "s area=2 areac=0.5", "subs=-1 isc=2e-15 br=2"),
+    "pnp_rev_lateral_areac": ("pnp", "rev", "area=2 areac=0.5 areab=7", "isc=1e-15 ikr=1m"),
+    "pnp_sat_vertical_sub_areab": ("pnp", "sat", "s areab=3 m=2", "subs=1 isc=1e-15 br=4"),
+    "npn_rev_sub_all_areas": ("npn", "rev", "s area=2 areab=3 areac=0.5 m=2", "isc=1e-15 ikr=1m"),
+    "npn_sat_hot_area3": ("npn", "sat", "area=3 dtemp=30", "isc=1e-15 nc=1.8 xtb=1.5 br=2"),
+    "npn_sat_irb_area": ("npn", "sat", "area=2 areab=3 m=2", "rb=200 rbm=20 irb=1m re=2 rc=5"),
+    "pnp_rev_rbm_area": ("pnp", "rev", "area=3 m=2", "rb=100 rbm=10 rc=3 isc=1e-15"),
+}
+"""(type, region, instance, model) with the base–collector junction forward-biased
+(saturation, reverse-active) and an area, AREAB or AREAC other than 1, on 3- and 4-terminal
+cards (``s`` starts the instance: a substrate node), vertical and lateral (SUBS)."""
+
+
+def _area_deck(kind: str, region: str, instance: str, model: str) -> str:
+    """A transistor driven into saturation (5 V through 10k into the base, 10k collector load)
+    or reverse-active (collector grounded, emitter load), the substrate at −2 V when wired."""
+    s = 1 if kind == "npn" else -1
+    sub, rest = (" s", instance[2:]) if instance.startswith("s ") else ("", instance)
+    load, drive, card = (
+        ("c", 5, f"q1 c b 0{sub}") if region == "sat" else ("e", 2, f"q1 0 b e{sub}")
+    )
+    return (
+        f"{region} {kind}\nvcc vcc 0 {5 * s}\nvin in 0 {drive * s}\nrin in b 10k\n"
+        f"rl vcc {load} 10k\nvs s 0 {-2 * s}\nrs s 0 1meg\n{card} qm {rest}\n"
+        f".model qm {kind} ({model})\n.op\n.end\n"
+    )
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("case", sorted(AREA_CASES))
+def test_base_collector_areas_follow_ngspice(case: str, tmp_path: Path) -> None:
+    """``bjttemp.c`` scales the base–collector transport current by AREA and by AREAB (vertical)
+    or AREAC (lateral), both AREA by default, so a plain area counts twice there, and its
+    leakage ISC by AREAB or AREAC alone; every stamp is then times m. Where the base–collector
+    junction conducts, IS·area·m there gave 1.8e-2 V (area 2) to 4.6e-2 V (area 6) on the
+    collector or emitter, and AREAB/AREAC were refused; measured now ≤ 3.3e-14 V, 1.3e-8 of the
+    1e-6 + 1e-7 V target."""
+    kind, region, instance, model = AREA_CASES[case]
+    text = _area_deck(kind, region, instance, model)
+    op = solve_dc(from_spice(text))
+    outer = "c" if region == "sat" else "0"
+    vbc = (1 if kind == "npn" else -1) * (op.voltages["b"] - op.voltages.get(outer, 0.0))
+    assert vbc > 0.3, vbc  # the base–collector junction conducts
+    assert _agree(text, tmp_path) <= REGRESSION
+
+
+def test_area_and_copies_scale_the_base_collector_junction_as_ngspice() -> None:
+    """IS·AREA·AREAB (vertical) or IS·AREA·AREAC (lateral) times m for the base–collector
+    transport current, ISC·AREAB or ISC·AREAC times m for its leakage; the base–emitter side
+    IS·AREA·m and ISE·AREA·m. So area 2 with m 3 is not area 6 (12 IS against 36 IS)."""
+    model = ".model qn npn (is=1e-16 ise=1e-15 isc=1e-14)\n.model qp pnp (is=1e-16 isc=1e-14)\n"
+    cards = {
+        "q1 c b 0 qn area=2": (2, 4, 2, 2),
+        "q1 c b 0 qn area=2 m=3": (6, 12, 6, 6),
+        "q1 c b 0 qn area=6": (6, 36, 6, 6),
+        "q1 c b 0 qn areab=3 areac=5": (1, 3, 1, 3),
+        "q1 c b 0 qp area=2 areab=3": (2, 4, 0, 2),
+        "q1 c b 0 qp area=2 areac=0.5 m=2": (4, 2, 0, 1),
+    }
+    for card, (isat, isat_bc, ise, isc) in cards.items():
+        system = compile_circuit(from_spice(f"t\nv1 c 0 5\nr1 c b 10k\n{card}\n{model}"))
+        p = system.groups["q"].params
+        got = [p[k][0] / s for k, s in (("isat", 1e-16), ("isat_bc", 1e-16), ("ise", 1e-15))]
+        got.append(p["isc"][0] / 1e-14)
+        assert got == pytest.approx([isat, isat_bc, ise, isc], rel=1e-12), card
+
+
 def _group_case(kind: str, nonlinear_rb: bool, irb: bool) -> tuple:
     c = Circuit("jac")
     params = {"is": 1e-15, "bf": 90.0, "br": 3.0, "vaf": 40.0, "var": 8.0, "ikf": 3e-3}
@@ -196,7 +271,8 @@ def _group_case(kind: str, nonlinear_rb: bool, irb: bool) -> tuple:
     c.add(Resistor("r2", "x", "b", 1e4))
     c.add(Resistor("r3", "e", "0", 1e2))
     c.add(Resistor("r4", "s", "0", 1e6))
-    c.add(Bipolar("q1", "c", "b", "e", "qm", substrate="s", area=1.5, m=2.0))
+    areas = {"areab": 2.5, "areac": 0.7}  # the base–collector junction's own area
+    c.add(Bipolar("q1", "c", "b", "e", "qm", substrate="s", area=1.5, m=2.0, params=areas))
     return compile_circuit(c), c
 
 
@@ -522,6 +598,20 @@ HOT_RB_DECK = (
     + ".temp 70\n"
 )
 """An IRB law away from TNOM (.temp, dtemp=, RB, RBM, IRB coefficients), baked in as numbers."""
+SAT_RB_DECK = """saturated NPN (IRB) and PNP (RBM) with areas: the base–collector junction conducts
+vcc vcc 0 5
+vee vee 0 -5
+rin vcc b 10k
+rl vcc c 10k
+q1 c b 0 qn area=2 areab=3 m=2
+rin2 vee b2 10k
+rl2 vee c2 10k
+q2 c2 b2 0 qp area=3 m=2
+.model qn npn (rb=200 rbm=20 irb=1m re=2 rc=5 isc=1e-15 br=2)
+.model qp pnp (rb=100 rbm=10 rc=3 isc=1e-15)
+"""
+"""Current-dependent base resistances in saturation, where the explicit form's base current
+holds the base–collector junction's area (AREA·AREAB) as the device does."""
 
 
 def _rb_task(name: str) -> LearningTask:
@@ -556,14 +646,15 @@ def test_dyadic_and_aep_run_on_a_current_dependent_base_resistance(name: str) ->
 
 
 def _rb_deck(deck: str) -> str:
-    """A deck's text: a netlists/ deck, one of RB_DECKS, or HOT_RB_DECK (``hot``)."""
-    if deck == "hot":
-        return HOT_RB_DECK
+    """A deck's text: a netlists/ deck, one of RB_DECKS, HOT_RB_DECK (``hot``) or SAT_RB_DECK
+    (``sat``)."""
+    if deck in ("hot", "sat"):
+        return HOT_RB_DECK if deck == "hot" else SAT_RB_DECK
     return RB_DECKS[deck] if deck in RB_DECKS else (NETLISTS / f"{deck}.cir").read_text()
 
 
 @pytest.mark.parametrize(
-    "deck", ["bjt_bias", "bjt_diffpair", "bjt_mirror", "bjt_bandgap", *RB_DECKS, "hot"]
+    "deck", ["bjt_bias", "bjt_diffpair", "bjt_mirror", "bjt_bandgap", *RB_DECKS, "hot", "sat"]
 )
 def test_explicit_series_resistors_give_the_same_operating_point(deck: str) -> None:
     """Constant series resistances as resistors, a current-dependent RB as RB beside a
@@ -586,7 +677,7 @@ def test_explicit_series_resistors_give_the_same_operating_point(deck: str) -> N
 
 
 @pytest.mark.ngspice
-@pytest.mark.parametrize("deck", ["bjt_diffpair", "bjt_mirror", *RB_DECKS, "hot"])
+@pytest.mark.parametrize("deck", ["bjt_diffpair", "bjt_mirror", *RB_DECKS, "hot", "sat"])
 def test_the_behavioural_base_resistance_runs_on_ngspice_as_its_transistor(deck: str) -> None:
     """ngspice solves the explicit form (a transistor copy without RB, RBM, IRB; RB beside a B
     source) to its own operating point of the transistor with that RB law, within the issue's
