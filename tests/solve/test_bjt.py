@@ -625,7 +625,7 @@ def test_dyadic_and_aep_run_on_a_current_dependent_base_resistance(name: str) ->
     source of the internal junction voltages (``b_series_K``): Dyadic EP equals the exact
     gradient (itself checked by finite differences) and AEP's centred error falls as β².
     Measured (fd, dyadic, AEP at the default β): rbm 1.3e-8, 7.5e-14, 9.2e-4; irb_series
-    1.2e-8, 1.3e-13, 9.2e-4; irb 1.4e-8, 5.0e-14, 1.8e-4. β² slope: 2.00 (rbm), 2.01
+    1.2e-8, 1.3e-13, 9.2e-4; irb 1.3e-8, 1.1e-13, 1.7e-4. β² slope: 2.00 (rbm), 2.01
     (irb_series)."""
     task = _rb_task(name)
     exact = _vector("exact", task)
