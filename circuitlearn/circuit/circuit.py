@@ -32,7 +32,7 @@ from circuitlearn.circuit.elements import (
     VoltageSource,
     normalize_node,
 )
-from circuitlearn.circuit.expressions import Expression, Value
+from circuitlearn.circuit.expressions import Expression, StringParam, Value
 from circuitlearn.circuit.flatten import (
     MAX_FLAT_ELEMENTS,
     MAX_INSTANCE_DEPTH,
@@ -91,7 +91,7 @@ class Circuit:
         self._elements: dict[str, Element] = {}
         self.models: dict[str, Model] = {}
         self.subcircuits: dict[str, Subcircuit] = {}
-        self.params: dict[str, Value] = {}
+        self.params: dict[str, Value | StringParam] = {}
         self.origin: dict[str, int] = {}
         """Element name → netlist line it was read from (set by ``netlist.from_spice``)."""
         self.source_path: str | None = None
@@ -182,8 +182,9 @@ class Circuit:
         self.subcircuits[subcircuit.name] = subcircuit
         return subcircuit
 
-    def set_param(self, name: str, value: Value | str) -> None:
-        """Define or change a ``.param`` (numbers or expressions of earlier parameters)."""
+    def set_param(self, name: str, value: Value | StringParam | str) -> None:
+        """Define or change a ``.param`` (numbers, expressions of earlier parameters, or a
+        :class:`StringParam`)."""
         self.params[_param_name(name, ".param")] = _param_value(value, f".param {name}")
 
     def remove(self, name: str) -> Element:
@@ -461,8 +462,8 @@ def _param_name(name: object, who: str) -> str:
     return key
 
 
-def _param_value(value: object, who: str) -> Value:
-    if isinstance(value, Expression):
+def _param_value(value: object, who: str) -> Value | StringParam:
+    if isinstance(value, (Expression, StringParam)):
         return value
     try:
         if isinstance(value, str):
@@ -477,5 +478,5 @@ def _param_value(value: object, who: str) -> Value:
     return number
 
 
-def _fmt(value: Value) -> str:
-    return str(value) if isinstance(value, Expression) else format_value(value)
+def _fmt(value: Value | StringParam) -> str:
+    return str(value) if isinstance(value, (Expression, StringParam)) else format_value(value)

@@ -39,11 +39,13 @@ __all__ = [
     "MAX_NESTING",
     "MONTE_CARLO_SEED",
     "Expression",
+    "StringParam",
     "Value",
     "call_arguments",
     "draw_random",
     "evaluate",
     "expression_names",
+    "param_value",
     "resolve_params",
 ]
 
@@ -159,13 +161,97 @@ class Expression:
     def __str__(self) -> str:
         return "{" + self.text + "}"
 
-    def evaluate(self, env: Mapping[str, float]) -> float:
-        """Value of the expression given resolved parameter values."""
+    def evaluate(self, env: Mapping[str, float | str]) -> float:
+        """Value of the expression given resolved parameter values. A lone ``{name}`` of a
+        string parameter is its text read as a number, as ngspice 39 substitutes it."""
+        named = env.get(self.text)
+        if isinstance(named, str):
+            number = try_parse_value(named)
+            if number is None:
+                raise CircuitError(f"string parameter {self.text!r} = {named!r} is not a number")
+            return number
         return evaluate(self.text, env)
 
 
 Value = float | Expression
 """An element value: a number, or an expression resolved when the circuit is flattened."""
+
+_STRING_PART = re.compile(
+    r'\s*(?:"(?P<literal>[^"]*)"|\{\s*(?P<braced>[a-z_]\w*)\s*\}|(?P<name>[a-z_]\w*))', re.I
+)
+
+
+@dataclass(frozen=True)
+class StringParam:
+    """A string-valued ``.param`` as ngspice 39's numparam reads it: ``"quoted"`` literals,
+    names of string parameters and ``{name}``s, concatenated (``.param both=or{and}``).
+
+    Its value passes on by name (``.param b=a``, a subcircuit instance's ``table=a``, a code
+    model's ``table_values=table``); in an arithmetic expression it is undefined, as in ngspice.
+
+    Examples
+    --------
+    >>> StringParam('or{and}').evaluate({"or": "0111", "and": "0001"})
+    '01110001'
+    >>> sorted(StringParam('"1"{a}b').names())
+    ['a', 'b']
+    """
+
+    text: str
+
+    def __post_init__(self) -> None:
+        self.parts()  # syntax check at construction
+
+    def __str__(self) -> str:
+        return self.text
+
+    def parts(self) -> list[tuple[bool, str]]:
+        """(is a parameter name, text) of each concatenated part."""
+        parts: list[tuple[bool, str]] = []
+        position = 0
+        text = self.text.strip()
+        while position < len(text):
+            match = _STRING_PART.match(text, position)
+            if match is None:
+                raise CircuitError(
+                    f"cannot read string parameter {self.text!r} at {text[position:]!r}: expected "
+                    '"text", a string parameter\'s name or {name}'
+                )
+            if match["literal"] is not None:
+                parts.append((False, match["literal"]))
+            else:
+                parts.append((True, (match["braced"] or match["name"]).lower()))
+            position = match.end()
+        return parts
+
+    def names(self) -> set[str]:
+        """The parameters it concatenates."""
+        return {text for is_name, text in self.parts() if is_name}
+
+    def evaluate(self, env: Mapping[str, float | str]) -> str:
+        """The concatenated text; every name must be a string parameter of ``env``."""
+        out = []
+        for is_name, text in self.parts():
+            if not is_name:
+                out.append(text)
+                continue
+            value = env.get(text)
+            if not isinstance(value, str):
+                what = "unknown" if value is None else "not a string"
+                raise CircuitError(f"string parameter {self.text!r}: {text!r} is {what}")
+            out.append(value)
+        return "".join(out)
+
+
+def param_value(value: Value | StringParam, env: Mapping[str, float | str]) -> float | str:
+    """A parameter's value in ``env``: a number, or the text of a string parameter, which
+    passes on by name (``{name}`` or a bare name) as ngspice 39's numparam does."""
+    if isinstance(value, StringParam):
+        return value.evaluate(env)
+    if isinstance(value, Expression):
+        named = env.get(value.text)
+        return named if isinstance(named, str) else evaluate(value.text, env)
+    return float(value)
 
 
 _RANDOM = frozenset({"agauss", "gauss", "aunif", "unif", "limit"})
@@ -271,7 +357,7 @@ def expression_names(text: str) -> set[str]:
     return {step[1] for step in _compile(text.strip().lower()) if step[0] == "name"}
 
 
-def evaluate(text: str, env: Mapping[str, float]) -> float:
+def evaluate(text: str, env: Mapping[str, float | str]) -> float:
     """Evaluate an expression; unknown names and invalid operations raise ``CircuitError``
     (a ``ValueError``).
 
@@ -320,18 +406,25 @@ def evaluate(text: str, env: Mapping[str, float]) -> float:
 
 
 def resolve_params(
-    params: Mapping[str, Value], outer: Mapping[str, float] | None = None
-) -> dict[str, float]:
-    """Resolve ``.param`` definitions in order; later ones may use earlier ones and ``outer``."""
-    env: dict[str, float] = dict(outer or {})
+    params: Mapping[str, Value | StringParam], outer: Mapping[str, float | str] | None = None
+) -> dict[str, float | str]:
+    """Resolve ``.param`` definitions in order; later ones may use earlier ones and ``outer``.
+    String parameters resolve to their text."""
+    env: dict[str, float | str] = dict(outer or {})
     for name, value in params.items():
-        env[name] = value.evaluate(env) if isinstance(value, Expression) else float(value)
+        env[name] = param_value(value, env)
     return env
 
 
-def _lookup(name: str, env: Mapping[str, float], text: str) -> float:
+def _lookup(name: str, env: Mapping[str, float | str], text: str) -> float:
     if name in env:
-        return float(env[name])
+        value = env[name]
+        if isinstance(value, str):
+            raise _UnknownNameError(
+                f"string parameter {name!r} in expression {text!r}: ngspice 39 substitutes a "
+                "string parameter only as a whole value ({name} or name)"
+            )
+        return float(value)
     hint = (
         " (TEMPER, the circuit temperature, has a value when a circuit is flattened)"
         if name == "temper"

@@ -27,12 +27,14 @@ from circuitlearn.circuit.elements import (
 )
 from circuitlearn.circuit.expressions import (
     Expression,
+    StringParam,
     Value,
     evaluate,
     expression_names,
+    param_value,
     resolve_params,
 )
-from circuitlearn.circuit.models import Model
+from circuitlearn.circuit.models import CODE_MODELS, Model, ModelText
 from circuitlearn.circuit.opaque import CodeModelInstance, OpaqueElement, rename_ports
 from circuitlearn.circuit.units import format_value
 from circuitlearn.circuit.waveforms import resolve_spec
@@ -194,22 +196,32 @@ def resolved_extras(element: Element, env: Mapping[str, float]) -> dict[str, Any
 
 
 def resolve_scope(
-    params: Mapping[str, Value], outer: Mapping[str, float], where: str
-) -> dict[str, float]:
+    params: Mapping[str, Value | StringParam], outer: Mapping[str, float | str], where: str
+) -> dict[str, float | str]:
     try:
         return resolve_params(params, outer)
     except ValueError as exc:
         raise CircuitError(f".param in {where}: {exc}") from None
 
 
-def resolve_model(model: Model, env: Mapping[str, float]) -> Model:
-    if not any(isinstance(v, Expression) for v in model.params.values()):
+def resolve_model(model: Model, env: Mapping[str, float | str]) -> Model:
+    """``model`` with its expressions evaluated in ``env``; a code model's parameter that names
+    a parameter (``table_values=table``, or ``{table}``) takes its value, a string parameter's
+    text too, as ngspice 39's numparam substitutes it."""
+    code = model.kind in CODE_MODELS
+
+    def value(v: Any) -> Any:
+        if code and isinstance(v, ModelText) and v.lower() in env:
+            v = Expression(v)
+        if not isinstance(v, Expression):
+            return v
+        resolved = param_value(v, env) if code else v.evaluate(env)
+        return ModelText(resolved) if isinstance(resolved, str) else resolved
+
+    if not any(isinstance(v, (Expression, ModelText)) for v in model.params.values()):
         return model
     try:
-        params = {
-            k: (v.evaluate(env) if isinstance(v, Expression) else v)
-            for k, v in model.params.items()
-        }
+        params = {k: value(v) for k, v in model.params.items()}
     except ValueError as exc:
         raise CircuitError(f"model {model.name}: {exc}") from None
     return replace(model, params=params)
@@ -343,9 +355,7 @@ def expand(
             inner_env = dict(defaults)
             for key, value in element.params.items():
                 try:
-                    inner_env[key] = (
-                        value.evaluate(env) if isinstance(value, Expression) else float(value)
-                    )
+                    inner_env[key] = param_value(value, env)
                 except ValueError as exc:
                     raise CircuitError(
                         f"{element.kind} {element.name}: {key}: {exc}", element=element.name

@@ -41,6 +41,7 @@ __all__ = [
     "CardContext",
     "ngspice_number",
     "parse_expression",
+    "parse_param_value",
     "parse_value",
     "reads_as_number",
     "split_arguments",
@@ -144,6 +145,18 @@ def parse_value(token: Token, ctx: CardContext, who: str) -> Value:
     if not math.isfinite(value):
         raise ctx.error(f"{who}: number {token.text!r} overflows to infinity")
     return value
+
+
+def parse_param_value(token: Token, ctx: CardContext, who: str) -> Value:
+    """A ``.subckt`` default or an instance's parameter: a value, a parameter's bare name (ngspice
+    39 substitutes it there, a string parameter's text too) or a ``"quoted"`` number (ngspice 39
+    reads quoted text on these lines as a number: ``table="0000"`` is 0)."""
+    text = token.text
+    if token.is_word and text.isidentifier():
+        return parse_expression(text, ctx, who)
+    if token.is_word and len(text) > 1 and text[0] == text[-1] == '"':
+        return parse_value(Token(text[1:-1], "word"), ctx, who)
+    return parse_value(token, ctx, who)
 
 
 _LEADING_NUMBER = re.compile(
@@ -605,7 +618,7 @@ def _instance(name: str, tokens: list[Token], ctx: CardContext) -> Element:
     for token in args:
         if not token.is_word:
             raise ctx.error(f"{who}: expected a node or subcircuit name; got {token.text!r}")
-    params = {key: parse_value(token, ctx, who) for key, token in keywords.items()}
+    params = {key: parse_param_value(token, ctx, who) for key, token in keywords.items()}
     return SubcircuitInstance(name, tuple(t.text for t in args[:-1]), args[-1].text, params)
 
 

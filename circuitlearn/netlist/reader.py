@@ -25,10 +25,12 @@ from circuitlearn.circuit.elements import GROUND, Element, SubcircuitInstance, n
 from circuitlearn.circuit.expressions import (
     MONTE_CARLO_SEED,
     Expression,
+    StringParam,
     Value,
     draw_random,
     evaluate,
     expression_names,
+    param_value,
     resolve_params,
 )
 from circuitlearn.circuit.models import (
@@ -48,6 +50,7 @@ from circuitlearn.netlist.cards import (
     ELEMENT_PARSERS,
     CardContext,
     parse_expression,
+    parse_param_value,
     parse_value,
     split_arguments,
     unsupported_letter_message,
@@ -214,7 +217,7 @@ class _Reader:
     def __init__(self, path: str | None, seed: int | None = None) -> None:
         self.path = path
         self.seed = seed
-        self.top_params: list[tuple[str, Value]] = []
+        self.top_params: list[tuple[str, Value | StringParam]] = []
         """The top-level ``.param`` definitions, read ahead by :meth:`_select_branches`."""
         self.stack: list[_Scope] = []
         self.scopes: list[_Scope] = []
@@ -289,16 +292,16 @@ class _Reader:
             drawn.append(card if text == card.text else Card(card.line, text, card.path))
         return drawn
 
-    def _param_env(self) -> dict[str, float]:
+    def _param_env(self) -> dict[str, float | str]:
         """Values of the top-level ``.param`` definitions that have one without ``TEMPER``,
         for cards read ahead of them (``.temp {expr}``); later definitions replace earlier."""
         params = dict(self.top_params)
-        env: dict[str, float] = {}
+        env: dict[str, float | str] = {}
         while params:  # in dependency order: a definition may use a later one
             ready = {}
             for name, value in params.items():
                 try:
-                    ready[name] = value.evaluate(env) if isinstance(value, Expression) else value
+                    ready[name] = param_value(value, env)
                 except CircuitError:
                     continue
             if not ready:
@@ -494,7 +497,7 @@ class _Reader:
                 raise ctx.error(f".subckt: expected a name; got {token.text!r}")
         name = args[0].text
         who = f"subcircuit {name.lower()}"
-        params = {key: parse_value(token, ctx, who) for key, token in keywords.items()}
+        params = {key: parse_param_value(token, ctx, who) for key, token in keywords.items()}
         for key in params:
             if not key.isidentifier():
                 raise ctx.error(f"{who}: invalid parameter name {key!r}")
@@ -648,9 +651,14 @@ class _Reader:
         references); an already valid order is kept. A circular definition is an error."""
         params = scope.circuit.params
         uses = {
-            name: expression_names(value.text) & set(params)
-            if isinstance(value, Expression)
-            else set()
+            name: (
+                value.names()
+                if isinstance(value, StringParam)
+                else expression_names(value.text)
+                if isinstance(value, Expression)
+                else set()
+            )
+            & set(params)
             for name, value in params.items()
         }
         ordered: dict[str, Value] = {}
@@ -730,16 +738,32 @@ def _model_card(tokens: list[Token], ctx: CardContext) -> tuple[str, str, dict[s
     return name, kind, params
 
 
-def _param_values(tokens: list[Token], ctx: CardContext) -> Iterator[tuple[str, Value]]:
+def _param_values(
+    tokens: list[Token], ctx: CardContext
+) -> Iterator[tuple[str, Value | StringParam]]:
     """``(name, value)`` of each definition of a ``.param`` card (its tokens after ``.param``)."""
     for name, value_tokens in _param_pairs(tokens, ctx):
         who = f".param {name}"
-        if len(value_tokens) == 1 and value_tokens[0].kind == "expr":
+        if _is_string(value_tokens):
+            text = " ".join(t.text if t.is_word else "{" + t.text + "}" for t in value_tokens)
+            try:
+                yield name, StringParam(text)
+            except CircuitError as exc:
+                raise ctx.error(f"{who}: {exc}") from None
+        elif len(value_tokens) == 1 and value_tokens[0].kind == "expr":
             yield name, parse_expression(value_tokens[0].text, ctx, who)
         elif len(value_tokens) == 1 and try_parse_value(value_tokens[0].text) is not None:
             yield name, parse_value(value_tokens[0], ctx, who)
         else:
             yield name, parse_expression(" ".join(t.text for t in value_tokens), ctx, who)
+
+
+def _is_string(tokens: list[Token]) -> bool:
+    """Whether a ``.param`` value is a string (ngspice 39's numparam): it has a ``"quoted"``
+    literal, or concatenates names and ``{name}``s (``or{and}``)."""
+    if any(t.is_word and t.text.startswith('"') for t in tokens):
+        return True
+    return len(tokens) > 1 and all(t.kind != "punct" and t.text.isidentifier() for t in tokens)
 
 
 _CODE_MODEL_PARAM = re.compile(

@@ -447,3 +447,71 @@ def test_param_errors_are_reported_in_card_order() -> None:
     # meets it, after an error on an earlier card
     with pytest.raises(NetlistError, match=r":2: resistor r1: bad number"):
         from_spice("t\nR1 a 0 x1\n.param p = {1 +}\nV1 a 0 1\n")
+
+
+STRING_PARAMS = """string parameters: d_lut tables read back through a DAC
+.param and="0001" or="0111"
+.param both=or{and}
+.model l_and d_lut table_values=and
+aand [ d1 d2 ] o_and l_and
+.subckt pgate 1 2 out table="0000"
+.model poly d_lut table_values=table
+ap [ 1 2 ] out poly
+.ends
+.subckt pgate3 1 2 3 out table="00000000"
+.model poly3 d_lut table_values={table}
+ap3 [ 1 2 3 ] out poly3
+.ends
+xor d1 d2 o_or pgate table=or
+xnone d1 d2 o_none pgate
+xboth d1 d2 d3 o_both pgate3 table=both
+v1 a1 0 1
+v2 a2 0 0
+v3 a3 0 0
+aadc [ a1 a2 a3 ] [ d1 d2 d3 ] adc
+.model adc adc_bridge in_low=0.5 in_high=0.5
+adac [ o_and o_or o_none o_both ] [ y_and y_or y_none y_both ] dac
+.model dac dac_bridge out_low=0 out_high=2
+r1 y_and 0 1k
+r2 y_or 0 1k
+r3 y_none 0 1k
+r4 y_both 0 1k
+.op
+.end
+"""
+
+
+def test_string_parameters_reach_code_models_as_in_ngspice(tmp_path: Path) -> None:
+    # ngspice 39's numparam: a "quoted" .param is a string, or{and} concatenates, a string
+    # passes on by name to a subcircuit instance and into a code model's parameter (bare or
+    # {name}); a quoted .subckt default is a number ("0000" is 0)
+    voltages = _agree(STRING_PARAMS, tmp_path, "ngspice")
+    assert voltages["y_or"] == 2 and voltages["y_both"] == 2  # the default table gives 0
+    flat = from_spice(STRING_PARAMS).flatten()
+    tables = {
+        m.name: str(m.params["table_values"]) for m in flat.models.values() if m.kind == "d_lut"
+    }
+    assert tables == {
+        "l_and": "0001",
+        "xor:poly": "0111",
+        "xnone:poly": "0.0",
+        "xboth:poly3": "01110001",
+    }
+    again = from_spice(from_spice(STRING_PARAMS).to_spice()).flatten()
+    assert {m.name: m.params for m in again.models.values()} == {
+        m.name: m.params for m in flat.models.values()
+    }
+
+
+@pytest.mark.parametrize(
+    ("cards", "match"),
+    [
+        ('.param s="01"\nR1 a 0 {s*2}', r":3: .*string parameter 's' in expression 's\*2'"),
+        ('.param s="ab"\nR1 a 0 {s}', r":3: .*string parameter 's' = 'ab' is not a number"),
+        ('.param s="01" t=s{x}', r":2: .param t: .*'x' is unknown"),
+    ],
+)
+def test_string_parameter_errors_are_one_line(cards: str, match: str) -> None:
+    with pytest.raises(NetlistError, match=match) as info:
+        from_spice(f"t\n{cards}\nV1 a 0 1\nR9 a 0 1k\n", check=True)
+    assert "\n" not in str(info.value)
