@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from circuitlearn.circuit.devices import DEVICES
 from circuitlearn.circuit.elements import (
     CCCS,
@@ -32,7 +34,13 @@ from circuitlearn.circuit.elements import (
     VoltageSource,
     normalize_node,
 )
-from circuitlearn.circuit.expressions import Expression, StringParam, Value
+from circuitlearn.circuit.expressions import (
+    DRAWS,
+    MONTE_CARLO_SEED,
+    Expression,
+    StringParam,
+    Value,
+)
 from circuitlearn.circuit.flatten import (
     MAX_FLAT_ELEMENTS,
     MAX_INSTANCE_DEPTH,
@@ -101,6 +109,9 @@ class Circuit:
         self.global_nodes: list[str] = []
         """Nodes named by ``.global``: the same node inside every subcircuit (never prefixed)."""
         self.temperature = NOMINAL_TEMPERATURE
+        self.monte_carlo_seed = MONTE_CARLO_SEED
+        """Seed of the Monte Carlo draws that :meth:`flatten` takes for each subcircuit instance
+        (:attr:`Subcircuit.draws`); the reader sets it (``from_spice(seed=)``)."""
         self.options: dict[str, float | str | bool] = {}
         """The deck's ``.options`` (name → number, word, or ``True`` for a flag), written back by
         :meth:`to_spice`; the solvers honour or refuse them (see ``docs/netlist.md``)."""
@@ -227,6 +238,7 @@ class Circuit:
         out.options = dict(self.options)
         out.global_nodes = list(self.global_nodes)
         out.temperature = self.temperature
+        out.monte_carlo_seed = self.monte_carlo_seed
         return out
 
     # -- reading ----------------------------------------------------------------------------
@@ -315,7 +327,10 @@ class Circuit:
         # TEMPER is the circuit temperature [°C] in every expression (ngspice 39: .param, element
         # values, model parameters), unless a .param of that name replaces it
         env = resolve_scope(self.params, {"temper": self.temperature}, "the top level")
+        # the instances' draws: a stream of their own, apart from the reader's (same seed)
+        rng = np.random.default_rng(np.random.SeedSequence(self.monte_carlo_seed, spawn_key=(1,)))
         flat = Circuit(self.title)
+        flat.monte_carlo_seed = self.monte_carlo_seed
         flat.temperature = self.temperature
         flat.options = dict(self.options)
         flat.source_path = self.source_path
@@ -331,6 +346,7 @@ class Circuit:
             flat=flat,
             stack=(),
             global_nodes=frozenset(self.global_nodes),
+            draw=lambda kind: DRAWS[kind](rng),
         )
         for model in models.values():
             if model.name not in flat.models:
@@ -410,6 +426,10 @@ class Subcircuit:
     ports: tuple[str, ...]
     body: Circuit = field(default_factory=Circuit)
     params: dict[str, Value] = field(default_factory=dict)
+    draws: dict[str, str] = field(default_factory=dict)
+    """Monte Carlo draws of the body (placeholder parameter → kind, ``z`` ``u`` or ``s``, see
+    :data:`~circuitlearn.circuit.expressions.DRAWS`): each instance draws its own when
+    flattened, as ngspice 39 does."""
 
     def __post_init__(self) -> None:
         self.name = check_word(self.name, "subcircuit name")
@@ -425,7 +445,10 @@ class Subcircuit:
 
     def spice_lines(self) -> list[str]:
         """The definition as netlist lines, ``.subckt`` to ``.ends``."""
-        params = "".join(f" {k}={_fmt(v)}" for k, v in self.params.items())
+        # a written deck leaves the per-instance draws to its reader (ngspice draws its own):
+        # defaults, first, as the .subckt line's own defaults may use them
+        params = "".join(f" {k}={_DRAW_CALLS[kind]}" for k, kind in self.draws.items())
+        params += "".join(f" {k}={_fmt(v)}" for k, v in self.params.items())
         lines = [f".subckt {self.name} {' '.join(self.ports)}{params}"]
         lines += [f".param {k}={_fmt(v)}" for k, v in self.body.params.items()]
         lines += [m.spice_card() for m in self.body.models.values()]
@@ -435,6 +458,9 @@ class Subcircuit:
         lines.append(f".ends {self.name}")
         return lines
 
+
+_DRAW_CALLS = {"z": "{agauss(0, 1, 1)}", "u": "{aunif(0, 1)}", "s": "{limit(0, 1)}"}
+"""The ngspice call that draws each kind of placeholder of :attr:`Subcircuit.draws`."""
 
 MAIN_VALUE: dict[type[Element], str] = {
     Resistor: "resistance",

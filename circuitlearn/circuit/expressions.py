@@ -35,6 +35,7 @@ from circuitlearn.circuit.units import try_parse_value
 from circuitlearn.errors import CircuitError
 
 __all__ = [
+    "DRAWS",
     "FUNCTIONS",
     "MAX_NESTING",
     "MONTE_CARLO_SEED",
@@ -261,11 +262,25 @@ MONTE_CARLO_SEED = 1
 """Seed of the Monte Carlo draws when neither ``from_spice(seed=)`` nor ``.options seed=`` sets
 one."""
 
+DRAWS: dict[str, Callable[[np.random.Generator], float]] = {
+    "z": lambda rng: float(rng.standard_normal()),
+    "u": lambda rng: float(rng.uniform(-1.0, 1.0)),
+    "s": lambda rng: 1.0 if rng.uniform() < 0.5 else -1.0,
+}
+"""The random number of each kind of Monte Carlo draw: ``z`` (agauss, gauss) standard normal,
+``u`` (aunif, unif) uniform in [−1, 1), ``s`` (limit) a sign."""
+
 _RANDOM_CALL = re.compile(r"\b(agauss|gauss|aunif|unif|limit)\s*\(", re.IGNORECASE)
 _RANDOM_ARGS = {"agauss": 3, "gauss": 3, "aunif": 2, "unif": 2, "limit": 2}
 
 
-def draw_random(text: str, rng: np.random.Generator, *, braced: bool = False) -> str:
+def draw_random(
+    text: str,
+    rng: np.random.Generator,
+    *,
+    braced: bool = False,
+    placeholder: Callable[[str], str] | None = None,
+) -> str:
     """``text`` with each call of ngspice's statistical functions replaced by the sample it draws,
     written as an expression of its (unevaluated) arguments and a drawn number, so that both
     backends, and a written deck, see the same sample.
@@ -275,7 +290,10 @@ def draw_random(text: str, rng: np.random.Generator, *, braced: bool = False) ->
     rvar)`` → nom + nom·rvar·u (u uniform in [−1, 1)); ``limit(nom, avar)`` → nom ± avar.
     Draws are taken in the order of the calls. Outside ``{...}`` and ``'...'`` (unless ``braced``:
     ``text`` is an expression already) the replacement is braced, so that a bare
-    ``vth0=agauss(0.6, 0.1, 3)`` reads as an expression.
+    ``vth0=agauss(0.6, 0.1, 3)`` reads as an expression. With ``placeholder``, nothing is drawn:
+    the number is the parameter ``placeholder(kind)`` names (kind ``z`` standard normal, ``u``
+    uniform in [−1, 1), ``s`` the sign ±1), for a subcircuit body whose instances each draw
+    their own (:data:`DRAWS`).
 
     Examples
     --------
@@ -300,18 +318,19 @@ def draw_random(text: str, rng: np.random.Generator, *, braced: bool = False) ->
                 f"{name}() takes {_RANDOM_ARGS[name]} arguments: cannot read "
                 f"{text[match.start() : match.start() + 60]!r}"
             )
-        args = [f"({draw_random(arg, rng, braced=True).strip()})" for arg in args]
+        args = [
+            f"({draw_random(arg, rng, braced=True, placeholder=placeholder).strip()})"
+            for arg in args
+        ]
+        kind = {"agauss": "z", "gauss": "z", "aunif": "u", "unif": "u", "limit": "s"}[name]
+        number = placeholder(kind) if placeholder is not None else repr(DRAWS[kind](rng))
         if name in {"agauss", "gauss"}:
             spread = f"{args[1]}/{args[2]}"
             if name == "gauss":
                 spread = f"{args[0]}*{spread}"
-            sample = f"({args[0]}+{spread}*({float(rng.standard_normal())!r}))"
-        elif name in {"aunif", "unif"}:
-            spread = args[1] if name == "aunif" else f"{args[0]}*{args[1]}"
-            sample = f"({args[0]}+{spread}*({float(rng.uniform(-1.0, 1.0))!r}))"
         else:
-            sign = "1" if rng.uniform() < 0.5 else "-1"
-            sample = f"({args[0]}+{args[1]}*({sign}))"
+            spread = f"{args[0]}*{args[1]}" if name == "unif" else args[1]
+        sample = f"({args[0]}+{spread}*({number}))"
         inside = braced or depth > 0 or quoted
         out += [skipped, sample if inside else "{" + sample + "}"]
         call = text[match.start() : end]

@@ -315,8 +315,10 @@ def expand(
     flat: Circuit,
     stack: tuple[str, ...],
     global_nodes: frozenset[str],
+    draw: Callable[[str], float],
 ) -> None:
-    """Recursively copy ``elements`` into ``flat`` with ngspice names and evaluated values."""
+    """Recursively copy ``elements`` into ``flat`` with ngspice names and evaluated values;
+    ``draw(kind)`` gives each subcircuit instance its own Monte Carlo draws."""
     prefix = ".".join(reversed(path))
 
     def node(name: str) -> str:
@@ -351,7 +353,8 @@ def expand(
                     f"subcircuit {sub.name} instantiates itself (through {' -> '.join(stack)})",
                     element=element.name,
                 )
-            defaults = resolve_scope(sub.params, env, f"subcircuit {sub.name}")
+            drawn = {name: draw(kind) for name, kind in sub.draws.items()}
+            defaults = resolve_scope(sub.params, {**env, **drawn}, f"subcircuit {sub.name}")
             inner_env = dict(defaults)
             for key, value in element.params.items():
                 try:
@@ -391,6 +394,7 @@ def expand(
                 flat=flat,
                 stack=(*stack, sub.name),
                 global_nodes=global_nodes,
+                draw=draw,
             )
             continue
         for node_field in element.node_fields:

@@ -9,6 +9,7 @@ carrying the file, the physical line of the card and its text.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -223,6 +224,11 @@ class _Reader:
         self.scopes: list[_Scope] = []
         self.element_cards: dict[tuple[int, str], Card] = {}
         """The card of each element, by (id of the circuit body holding it, element name)."""
+        self.monte_carlo_seed = MONTE_CARLO_SEED
+        """The seed of the Monte Carlo draws, chosen by :meth:`_draw_random`."""
+        self.card_draws: dict[Card, dict[str, str]] = {}
+        """The draws of each card inside a ``.subckt``: placeholder parameter → kind, drawn per
+        instance when flattening (:attr:`Subcircuit.draws`)."""
 
     def read(self, text: str) -> Circuit:
         title, cards, skipped = split_cards(text, path=self.path)
@@ -232,6 +238,7 @@ class _Reader:
         self.temperature, self.temperature_card = _scan_temperature(cards, self._param_env)
         top = Circuit(title or "circuit")
         top.source_path = self.path
+        top.monte_carlo_seed = self.monte_carlo_seed
         top.ignored_cards.extend((card.line, card.text) for card in skipped + included_skipped)
         self.stack = [_Scope(top, None, None)]
         self.scopes = list(self.stack)
@@ -242,6 +249,9 @@ class _Reader:
                 self._card(tokens, ctx)
             except CircuitError as exc:
                 raise ctx.error(str(exc)) from None
+            owner = self.stack[-1].subcircuit  # a .subckt card's draws are its own
+            if card in self.card_draws and owner is not None:
+                owner.draws.update(self.card_draws[card])
         if len(self.stack) > 1:
             scope = self.stack[-1]
             assert scope.subcircuit is not None and scope.card is not None
@@ -282,14 +292,34 @@ class _Reader:
                         number = try_parse_value(words[index + 2])
                         if word.lower() == "seed" and words[index + 1] == "=" and number:
                             seed = int(number)
+        self.monte_carlo_seed = seed
         rng = check_random_state(seed, who="seed")
         drawn: list[Card] = []
+        depth = 0  # of .subckt definitions
+        texts = [card.text.lower() for card in cards]
+        prefixes = (f"mc{n or ''}__" for n in itertools.count())
+        # placeholder names that no card uses (a deck written by to_spice() has some)
+        prefix = next(p for p in prefixes if not any(p in t for t in texts))
+        numbers = itertools.count()
         for card in cards:
+            head = card.text.split(None, 1)[0].lower() if card.text.strip() else ""
+            depth += head == ".subckt"
+            placeholders: dict[str, str] = {}
+
+            def placeholder(kind: str, placeholders: dict[str, str] = placeholders) -> str:
+                name = f"{prefix}{kind}{next(numbers)}"
+                placeholders[name] = kind
+                return name
+
             try:
-                text = draw_random(card.text, rng)
+                text = draw_random(card.text, rng, placeholder=placeholder if depth else None)
             except CircuitError as exc:
                 raise CardContext(card, self.path).error(str(exc)) from None
-            drawn.append(card if text == card.text else Card(card.line, text, card.path))
+            depth -= head == ".ends" and depth > 0
+            card = card if text == card.text else Card(card.line, text, card.path)
+            if placeholders:
+                self.card_draws[card] = placeholders
+            drawn.append(card)
         return drawn
 
     def _param_env(self) -> dict[str, float | str]:
@@ -843,7 +873,7 @@ def _scopes(top: Circuit) -> Iterator[Circuit | Subcircuit]:
 
 def _scope_param_names(scope: Circuit | Subcircuit) -> set[str]:
     if isinstance(scope, Subcircuit):
-        return set(scope.params) | set(scope.body.params)
+        return set(scope.params) | set(scope.body.params) | set(scope.draws)
     return set(scope.params)
 
 
