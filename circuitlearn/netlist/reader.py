@@ -99,8 +99,9 @@ def from_spice(
     seed : int, optional
         Seed of the Monte Carlo draws (``agauss gauss aunif unif limit``): each call in the deck
         is replaced by the sample drawn, in the order of the calls, so both backends and a
-        written deck see the same numbers. Default: the deck's ``.options seed=``, else
-        :data:`~circuitlearn.circuit.expressions.MONTE_CARLO_SEED`.
+        written deck see the same numbers; inside a ``.subckt``, each instance draws its own
+        when flattened (:attr:`Subcircuit.draws`), as ngspice does. Default: the deck's
+        ``.options seed=``, else :data:`~circuitlearn.circuit.expressions.MONTE_CARLO_SEED`.
 
     Returns
     -------
