@@ -62,11 +62,11 @@ def native_refusal(options: Mapping[str, float | str | bool]) -> str | None:
             native = f" (native: {NATIVE_VALUES[name]:g})" if name in NATIVE_VALUES else ""
             return (
                 f".options {shown} changes the DC answer and the native solver does not model "
-                f"it{native} (remove it, or use the ngspice backend)"
+                f"it{native} (remove it, or use --backend ngspice)"
             )
         return (
             f".options {shown}: the native solver does not know whether this ngspice option "
-            "changes the DC answer and refuses it (remove it, or use the ngspice backend)"
+            "changes the DC answer and refuses it (remove it, or use --backend ngspice)"
         )
     return None
 

@@ -130,7 +130,7 @@ def test_deck_options_reach_ngspice_and_are_refused_natively() -> None:
     with pytest.raises(
         CircuitError,
         match=r"^rshunt.cir: \.options rshunt=1000 changes the DC answer and the native solver "
-        r"does not model it \(remove it, or use the ngspice backend\)$",
+        r"does not model it \(remove it, or use --backend ngspice\)$",
     ):
         solve_dc(circuit)
 
