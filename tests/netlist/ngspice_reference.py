@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,3 +40,14 @@ def ngspice_op(text: str, folder: Path, name: str = "deck.cir") -> dict[str, flo
     values = dict(re.findall(r"^(\S+) = (\S+)$", output, re.MULTILINE))
     assert values, output
     return {k: float(v) for k, v in values.items()}
+
+
+def assert_agrees(result: Any, reference: dict[str, float], backend: str) -> dict[str, float]:
+    """Every node voltage of an operating point equals ngspice -b's ``reference`` (as
+    :func:`ngspice_op` returns it) to 1e-6 relative + 1e-7 V; returns the voltages."""
+    assert result.converged, result.message
+    for node, value in result.voltages.items():
+        expected = reference.get(node, reference.get(f"v({node})"))
+        assert expected is not None, (node, reference)
+        assert abs(value - expected) <= 1e-6 * abs(expected) + 1e-7, (backend, node, value)
+    return dict(result.voltages)

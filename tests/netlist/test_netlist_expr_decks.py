@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ngspice_reference import ngspice_op
+from ngspice_reference import assert_agrees, ngspice_op
 
 from circuitlearn import from_spice
 from circuitlearn.circuit.expressions import resolve_params
@@ -25,13 +25,7 @@ def _agree(deck: str, tmp_path: Path, backend: str, **read: object) -> dict[str,
     """Every node voltage of ``deck`` on ``backend`` equals ngspice -b to 1e-6 rel + 1e-7 V;
     returns the voltages."""
     reference = ngspice_op(deck, tmp_path)
-    result = solve_dc(from_spice(deck, **read), backend=backend)
-    assert result.converged, result.message
-    for node, value in result.voltages.items():
-        expected = reference.get(node, reference.get(f"v({node})"))
-        assert expected is not None, (node, reference)
-        assert abs(value - expected) <= 1e-6 * abs(expected) + 1e-7, (backend, node, value)
-    return result.voltages
+    return assert_agrees(solve_dc(from_spice(deck, **read), backend=backend), reference, backend)
 
 
 NOISE_SOURCES = """transient noise and random sources: their operating-point values

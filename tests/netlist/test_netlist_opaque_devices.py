@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ngspice_reference import assert_agrees
 from ngspice_reference import ngspice_op as operating_point
 
 from circuitlearn import from_spice
@@ -21,13 +22,7 @@ pytestmark = pytest.mark.ngspice
 
 def _agree(deck: str, reference: dict[str, float], *, backend: str = "ngspice") -> dict:
     """Every node voltage of ``deck`` on ``backend`` equals ngspice -b to 1e-6 rel + 1e-7 V."""
-    result = solve_dc(from_spice(deck), backend=backend)
-    assert result.converged, result.message
-    for node, value in result.voltages.items():
-        expected = reference.get(node, reference.get(f"v({node})"))
-        assert expected is not None, (node, reference)
-        assert abs(value - expected) <= 1e-6 * abs(expected) + 1e-7, (backend, node, value)
-    return result.voltages
+    return assert_agrees(solve_dc(from_spice(deck), backend=backend), reference, backend)
 
 
 def _refused(deck: str, match: str) -> None:
