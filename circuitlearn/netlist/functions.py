@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from circuitlearn.circuit.expressions import call_arguments
 from circuitlearn.errors import NetlistError
-from circuitlearn.netlist.lexer import Card
+from circuitlearn.netlist.lexer import Card, Scope, subckt_scopes, visible_in
 
 __all__ = ["expand_functions"]
 
@@ -44,27 +44,17 @@ class _Function:
 
 def expand_functions(cards: list[Card], path: str | None) -> list[Card]:
     """The cards without their ``.func`` definitions, every call of one expanded."""
-    scopes: list[tuple[int, ...]] = []
-    defined: dict[tuple[int, ...], dict[str, _Function]] = {(): {}}
-    scope: tuple[int, ...] = ()
-    for index, card in enumerate(cards):
-        head = card.text[:7].lower()
-        if head.startswith(".subckt"):
-            scope = (*scope, index)
-            defined[scope] = {}
-        scopes.append(scope)
-        if head.startswith(".ends") and scope:
-            scope = scope[:-1]
-        if head.startswith(".func"):
+    scopes = subckt_scopes(cards)
+    defined: dict[Scope, dict[str, _Function]] = {}
+    for card, scope in zip(cards, scopes, strict=True):
+        if card.text[:5].lower() == ".func":
             name, function = _definition(card, path)
-            defined[scope][name] = function
+            defined.setdefault(scope, {})[name] = function
     out: list[Card] = []
     for card, where in zip(cards, scopes, strict=True):
         if card.text[:5].lower() == ".func":
             continue
-        visible: dict[str, _Function] = {}
-        for depth in range(len(where) + 1):
-            visible.update(defined.get(where[:depth], {}))
+        visible = visible_in(where, defined)
         text = _expand(card.text, visible, card, path, 0) if visible else card.text
         out.append(card if text == card.text else Card(card.line, text, card.path))
     return out

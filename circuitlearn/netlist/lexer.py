@@ -14,11 +14,24 @@ SPICE reading rules applied here (checked against ``ngspice -b``, version 39):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from circuitlearn.errors import NetlistError
 
-__all__ = ["Card", "Token", "decode", "split_cards", "tokenize"]
+__all__ = [
+    "Card",
+    "Scope",
+    "Token",
+    "decode",
+    "split_cards",
+    "subckt_scopes",
+    "tokenize",
+    "visible_in",
+]
+
+T = TypeVar("T")
 
 _INLINE_COMMENT = re.compile(r";|//|(?:^|(?<=\s))\$")
 
@@ -51,6 +64,35 @@ class Token:
     @property
     def is_word(self) -> bool:
         return self.kind == "word"
+
+
+Scope = tuple[int, ...]
+"""Where a card stands: the indices of the ``.subckt`` cards around it, outermost first (a
+``.subckt`` card itself and its ``.ends`` belong to the body they delimit)."""
+
+
+def subckt_scopes(cards: Sequence[Card]) -> list[Scope]:
+    """Each card's :data:`Scope`, for definitions that ngspice scopes by subcircuit (``.model``,
+    ``.func``)."""
+    scopes: list[Scope] = []
+    scope: Scope = ()
+    for index, card in enumerate(cards):
+        head = card.text[:7].lower()
+        if head.startswith(".subckt"):
+            scope = (*scope, index)
+        scopes.append(scope)
+        if head.startswith(".ends") and scope:
+            scope = scope[:-1]
+    return scopes
+
+
+def visible_in(scope: Scope, own: Mapping[Scope, Mapping[str, T]]) -> dict[str, T]:
+    """The definitions seen in ``scope``: those of each enclosing scope, inner ones hiding outer
+    ones of the same name (``own``: each scope's own definitions)."""
+    merged: dict[str, T] = {}
+    for depth in range(len(scope) + 1):
+        merged.update(own.get(scope[:depth], {}))
+    return merged
 
 
 def decode(data: bytes, *, path: str | None = None) -> str:

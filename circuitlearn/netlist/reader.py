@@ -58,7 +58,16 @@ from circuitlearn.netlist.cards import (
 )
 from circuitlearn.netlist.functions import expand_functions
 from circuitlearn.netlist.include import expand_includes
-from circuitlearn.netlist.lexer import Card, Token, decode, split_cards, tokenize
+from circuitlearn.netlist.lexer import (
+    Card,
+    Scope,
+    Token,
+    decode,
+    split_cards,
+    subckt_scopes,
+    tokenize,
+    visible_in,
+)
 
 __all__ = ["IGNORED_CARDS", "MAX_SUBCKT_NESTING", "flat_origins", "from_spice"]
 
@@ -429,28 +438,15 @@ class _Reader:
         ``.subckt`` (anywhere in its body) hides one of that name outside it."""
         Models = dict[str, tuple[str, dict[str, Value]]]
         every: Models = {}
-        own: dict[tuple[int, ...], Models] = {(): {}}
-        scopes: list[tuple[int, ...]] = []
-        path: tuple[int, ...] = ()
-        for index, card in enumerate(cards):
-            head = card.text[:7].lower()
-            if head.startswith(".subckt"):
-                path = (*path, index)
-                own[path] = {}
-            scopes.append(path)
-            if head.startswith(".ends") and path:
-                path = path[:-1]
-            if head.startswith(".model"):
+        own: dict[Scope, Models] = {}
+        scopes = subckt_scopes(cards)
+        for card, scope in zip(cards, scopes, strict=True):
+            if card.text[:6].lower() == ".model":
                 ctx = CardContext(card, self.path)
                 name, kind, params = _model_card(tokenize(card, path=card.path)[1:], ctx)
                 every[name.lower()] = (kind, params)
-                own[path][name.lower()] = (kind, params)
-        visible: dict[tuple[int, ...], Models] = {}
-        for scope in set(scopes):
-            merged: Models = {}
-            for depth in range(len(scope) + 1):
-                merged.update(own.get(scope[:depth], {}))
-            visible[scope] = merged
+                own.setdefault(scope, {})[name.lower()] = (kind, params)
+        visible = {scope: visible_in(scope, own) for scope in set(scopes)}
         return every, [visible[scope] for scope in scopes]
 
     # -- cards ------------------------------------------------------------------------------
