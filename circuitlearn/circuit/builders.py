@@ -14,7 +14,9 @@ Naming
   positive value injects current into the output), diode bias nodes ``bias_hi`` / ``bias_lo``
   driven by ``vbias_hi`` / ``vbias_lo``, diodes ``d_h<l>_<j>_up`` (hidden → bias_hi) and
   ``d_h<l>_<j>_dn`` (bias_lo → hidden) — or, with ``activation="nmos"``, diode-connected NMOS
-  transistors ``m_h<l>_<j>_up`` / ``m_h<l>_<j>_dn`` on the same edges. Unit indices start at 0.
+  transistors ``m_h<l>_<j>_up`` / ``m_h<l>_<j>_dn`` on the same edges; with ``activation="relu"``
+  the first half of each layer's units have only the ``dn`` diode and the second half only the
+  ``up`` one. Unit indices start at 0.
 """
 
 from __future__ import annotations
@@ -208,8 +210,10 @@ class LayeredNetwork:
         return circuit
 
 
-ACTIVATIONS = ("diode", "nmos")
-"""Hidden-node clamps of :func:`kendall_network`: junction diodes or diode-connected NMOS."""
+ACTIVATIONS = ("diode", "nmos", "relu")
+"""Hidden-node clamps of :func:`kendall_network`: two junction diodes or two diode-connected NMOS
+per node (a saturating activation), or one diode per node (``relu``: rectifying units, half of
+each layer excitatory and half inhibitory, as Scellier's deep resistive networks)."""
 
 DEFAULT_BIAS_VOLTAGES = (0.3, -0.3)
 """[V] Default diode rails (low, high) of :func:`kendall_network`: overlapping by 0.6 V, so both
@@ -287,10 +291,16 @@ def kendall_network(
         forward and backward gains make an ideal transformer (reciprocal); unequal gains a
         non-reciprocal stage whose feedback still carries a (distorted) error signal.
         Needs ``amplifier_gain``.
-    activation : {"diode", "nmos"}
+    activation : {"diode", "nmos", "relu"}
         The clamps of each hidden node: junction diodes (model ``dact``, ``diode_model``), or
         diode-connected level-1 NMOS transistors (model ``mact``, :data:`NMOS_ACTIVATION_MODEL`
-        updated by ``diode_model``) whose square-law turn-on replaces the exponential.
+        updated by ``diode_model``) whose square-law turn-on replaces the exponential; or
+        ``relu``: one junction diode per node, so that each unit rectifies instead of saturating.
+        The first ⌈n/2⌉ units of a layer are excitatory (only the diode from ``bias_lo``: the node
+        stays above about ``low − V_D`` and is linear above it), the others inhibitory (only the
+        diode to ``bias_hi``: below about ``high + V_D``). The next crossbar's conductances are
+        positive, so the inhibitory half is what lets a unit act on the next layer with either
+        sign (Scellier's deep resistive networks use the same split with ideal diodes).
 
     Returns
     -------
@@ -324,7 +334,7 @@ def kendall_network(
     v_lo, v_hi = (
         check_finite(v, "bias voltage") for v in check_pair(bias_voltages, "bias_voltages")
     )
-    if v_lo - v_hi > MAX_BIAS_OVERLAP:
+    if v_lo - v_hi > MAX_BIAS_OVERLAP and activation != "relu":
         raise CircuitError(
             f"kendall_network: bias_voltages (low, high) = {bias_voltages} put both diodes of a "
             f"hidden node {v_lo - v_hi:.3g} V forward in series; low − high must be at most "
@@ -368,7 +378,7 @@ def kendall_network(
         trainable += [e.name for e in circuit.elements[start:]]
     bias: tuple[str, ...] = ()
     if hidden_nodes:
-        if activation == "diode":
+        if activation != "nmos":
             circuit.add_model(Model("dact", "d", dict(diode_model or {})))
         else:
             params = {**NMOS_ACTIVATION_MODEL, **(diode_model or {})}
@@ -379,9 +389,13 @@ def kendall_network(
     clamps: list[tuple[str, ...]] = []
     for layer in hidden_nodes:
         start = len(circuit)
-        for node in layer:
-            for edge, (upper, lower) in (("up", (node, "bias_hi")), ("dn", ("bias_lo", node))):
-                if activation == "diode":
+        excitatory = -(-len(layer) // 2)
+        for j, node in enumerate(layer):
+            edges = (("up", (node, "bias_hi")), ("dn", ("bias_lo", node)))
+            if activation == "relu":
+                edges = edges[1:] if j < excitatory else edges[:1]
+            for edge, (upper, lower) in edges:
+                if activation != "nmos":
                     circuit.add(Diode(f"d_{node}_{edge}", upper, lower, "dact"))
                 else:  # drain and gate on the upper node, source and bulk on the lower
                     circuit.add(Mosfet(f"m_{node}_{edge}", upper, upper, lower, lower, "mact"))

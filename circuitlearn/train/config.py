@@ -18,7 +18,7 @@ A config has three tables, every key optional except ``[data] dataset``::
     feedback_gain = 0.0        # bidirectional amplifiers: backward current gain (0 = one-way)
     bias_voltages = [0.3, -0.3] # [V] diode rails (low, high); overlapping: always nonlinear
     bias_input = true          # one more input pair held at 1: a trainable bias for every node
-    activation = "diode"       # diode | nmos (diode-connected NMOS clamps the hidden nodes)
+    activation = "diode"       # diode | nmos | relu (one diode per unit, half of them inhibitory)
     diode = { is = 1e-14, n = 1.0 }   # the clamps' .model parameters (defaults otherwise)
     init = "uniform"           # uniform: g_range | glorot: each node's input conductances sum
     g_node = 1e-3              # [S] to about g_node whatever its fan-in (layers of 784 and 10)

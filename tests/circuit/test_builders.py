@@ -26,6 +26,7 @@ from circuitlearn.circuit import (
     to_networkx,
 )
 from circuitlearn.errors import CircuitError
+from circuitlearn.solve import solve_dc
 
 
 def _weighted_path(n: int = 4, g: float = 1e-3) -> nx.Graph:
@@ -241,6 +242,30 @@ def test_kendall_network_options():
     )
     assert shaped.circuit.models["dact"].value("n") == 1.5
     assert shaped.circuit["vbias_lo"].dc == -0.2 and shaped.circuit["vbias_hi"].dc == 0.3
+
+
+def test_kendall_network_relu_units_rectify_with_either_sign():
+    """One diode per unit: the first half of a layer is clamped from below only, the rest from
+    above only, so a strongly driven excitatory unit follows its input upwards and is held near
+    ``low − V_D`` downwards (an inhibitory unit mirrors this)."""
+    net = kendall_network(1, 3, 1, seed=0, activation="relu", bias_voltages=(0.6, -0.6))
+    c = net.circuit
+    assert net.clamps == (("d_h1_0_dn", "d_h1_1_dn", "d_h1_2_up"),)
+    assert len(c.elements_of(Diode)) == 3
+    assert c["d_h1_0_dn"] == Diode("d_h1_0_dn", "bias_lo", "h1_0", "dact")
+    assert c["d_h1_2_up"] == Diode("d_h1_2_up", "h1_2", "bias_hi", "dact")
+    # rails 2 V apart would put two saturating diodes 2 V forward in series; one diode is safe
+    assert kendall_network(1, 2, 1, activation="relu", bias_voltages=(1.0, -1.0)).clamps
+    # the input pair holds ±x: with the (in0p → h) conductance much larger, h follows +x
+    g = {name: (1e-3 if name.startswith("r_in0p_") else 1e-6) for name in net.trainable}
+    levels = {}
+    for x in (2.0, -2.0):
+        circuit = net.with_inputs([x])
+        for name, value in g.items():
+            circuit.replace(circuit[name].with_values(resistance=1 / value))
+        levels[x] = solve_dc(circuit, raise_on_failure=True).voltages
+    assert levels[2.0]["h1_0"] > 1.9 and levels[-2.0]["h1_2"] < -1.9  # linear side
+    assert -0.2 < levels[-2.0]["h1_0"] < 0.2 and -0.2 < levels[2.0]["h1_2"] < 0.2  # clamped
 
 
 def test_with_inputs_sets_the_differential_pairs():

@@ -53,3 +53,19 @@ def test_iris_reaches_095(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_digits_reaches_095(tmp_path: Path) -> None:
     assert np.mean(_final_accuracies("digits", tmp_path)) >= 0.95
+
+
+def test_relu_units_train_iris(tmp_path: Path) -> None:
+    """The rectifying units (one diode per hidden node, half of them inhibitory) train as well as
+    the saturating clamps, and the trainer logs their diodes' conduction per layer."""
+    config = load_config("iris")
+    relu = replace(
+        config, network=replace(config.network, activation="relu", bias_voltages=(0.6, -0.6))
+    )
+    finals = []
+    for seed in SEEDS:
+        result = train(with_overrides(relu, seed=seed), tmp_path / f"s{seed}", progress=False)
+        last = result.metrics["epochs"][-1]
+        assert len(last["conducting_by_layer"]) == 1 and 0 < last["conducting_by_layer"][0] < 1
+        finals.append(last["test_accuracy"])
+    assert np.mean(finals) >= 0.95
