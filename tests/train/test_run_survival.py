@@ -104,6 +104,25 @@ def test_a_huge_learning_rate_warns_and_a_non_finite_step_stops(tmp_path: Path) 
     assert saved is not None and saved.epoch == 0 and np.all(np.isfinite(saved.conductances))
 
 
+def test_a_too_large_rate_warns_once_per_epoch_not_once_per_batch(tmp_path: Path) -> None:
+    """Every step of this run clips most conductances to the device's range (Adam's steps of
+    3 mS against a 0.2 mS ceiling): the first is named, the others of its epoch counted."""
+    config = write(
+        tmp_path / "c.toml",
+        tiny(optimizer="adam", lr=3e-3, g_ceiling=2e-4, epochs=2, batch_size=1),
+    )
+    with pytest.warns(UserWarning) as record:
+        train(config, tmp_path / "run", progress=False)
+    messages = [str(w.message) for w in record if "clipped" in str(w.message)]
+    assert len(messages) == 4, messages  # two per epoch, not eight
+    assert messages[0].startswith("epoch 1, batch 1: the step clipped")
+    assert messages[1] == (
+        "epoch 1: 7 more of its 8 steps also grew the conductances' norm more than 10-fold or "
+        "clipped more than 50% of them"
+    )
+    assert messages[2].startswith("epoch 2, batch 1: the step clipped")
+
+
 def test_train_json_reports_a_stopped_run_as_a_run(tmp_path: Path, capsys) -> None:
     config = write(tmp_path / "b.toml", tiny(lr=1e308))
     assert main(["train", str(config), "--out", str(tmp_path / "b"), "--json"]) == 1
