@@ -279,3 +279,16 @@ def test_unsettled_evaluations_are_counted_not_fatal() -> None:
     assert metrics["unsettled_evaluations"] == 4  # test and train, before and after the epoch
     assert len(metrics["test_accuracy"]) == 2
     assert ratenet_run({**params, "epochs": 1})["unsettled_evaluations"] == 0
+
+
+def test_local_worker_processes_keep_glibc_s_own_trim_threshold() -> None:
+    """dask's MALLOC_TRIM_THRESHOLD_ of 64 KiB made every numpy temporary a fresh page-faulted
+    allocation (3× the wall time of a training step); the sweep's workers do without it, and
+    keep dask's one-thread BLAS."""
+    import os
+
+    with core._client(None, 1, processes=True) as client:
+        environ = client.run(lambda: dict(os.environ))
+    (worker,) = environ.values()
+    assert "MALLOC_TRIM_THRESHOLD_" not in worker
+    assert worker["OMP_NUM_THREADS"] == "1"
