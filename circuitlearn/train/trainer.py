@@ -441,7 +441,7 @@ def _epoch(
     norms: list[np.ndarray] = []
     bounds = np.cumsum([0, *_layer_sizes(problem.net)])
     clipped = 0
-    too_large: list[int] = []  # batches whose step looked too large: warned once, then counted
+    too_large = 0  # steps that looked too large: the first is warned about, the rest counted
     for number, first in enumerate(range(0, len(order), cfg.batch_size), start=1):
         where = f"epoch {epoch}, batch {number}"
         engine.set_conductances(g)
@@ -459,7 +459,8 @@ def _epoch(
         g, n_clipped = optimizer.step(g, grad.vector, epoch)
         lr = float(optimizer.lr)
         growth = float(np.linalg.norm(g)) / before
-        if growth > JUMP_WARNING and not too_large:
+        jumped, clipped_most = growth > JUMP_WARNING, n_clipped > CLIP_WARNING * len(g)
+        if jumped and not too_large:
             warnings.warn(
                 f"{where}: one step multiplied the conductances' norm by {growth:.3g}; the "
                 f"learning rate {lr:.3g} is probably too large",
@@ -473,7 +474,7 @@ def _epoch(
                 epoch,
                 number,
             )
-        if n_clipped > CLIP_WARNING * len(g) and not too_large and growth <= JUMP_WARNING:
+        if clipped_most and not too_large and not jumped:
             warnings.warn(
                 f"{where}: the step clipped {n_clipped} of {len(g)} conductances to the range "
                 f"[{optimizer.floor:g}, {optimizer.ceiling:g}] S; the learning rate {lr:.3g} is "
@@ -481,13 +482,12 @@ def _epoch(
                 TrainingWarning,
                 stacklevel=2,
             )
-        if growth > JUMP_WARNING or n_clipped > CLIP_WARNING * len(g):
-            too_large.append(number)
+        too_large += jumped or clipped_most
         clipped += n_clipped
         bar.update(1)
-    if len(too_large) > 1:  # the first was warned about when it happened
+    if too_large > 1:  # the first was warned about when it happened
         warnings.warn(
-            f"epoch {epoch}: {len(too_large) - 1} more of its {number} steps also grew the "
+            f"epoch {epoch}: {too_large - 1} more of its {number} steps also grew the "
             f"conductances' norm more than {JUMP_WARNING:g}-fold or clipped more than "
             f"{CLIP_WARNING:.0%} of them",
             TrainingWarning,
