@@ -482,28 +482,28 @@ class MNASystem(MNAStamps):
         if not self._stale:
             return
         self._stale = False
-        rows, cols, signs, slots = self._lin
-        values = signs * self._params[slots]
-        n, n_ext = self.n, self._n_ext
-        self._A = sp.csr_matrix((values, (rows, cols)), shape=(n_ext, n_ext))
-        self._A_unknown = self._A[:, :n].tocsr()
-        self._row_ops: dict[bool, dict[str, sp.csr_matrix]] = {}
-        for full in (False, True):
-            rows = n_ext if full else n
-            unknown = self._A_unknown[:rows]
-            self._row_ops[full] = {"A": unknown, "A_abs": abs(unknown)}
-            self._row_ops[full].update({k: m[:rows] for k, m in self._res_scatter.items()})
-        self._A_fixed = self._A[:, n:].tocsr()
+        n = self.n
+        unknown, fixed = self._lin_unknown, self._lin_fixed
+        a = unknown.matrix(self._params)
+        a_abs = abs(a)
+        self._row_ops: dict[bool, dict[str, sp.csr_matrix]] = {
+            True: {"A": a, "A_abs": a_abs, **self._res_scatter_rows[True]},
+            False: {
+                "A": unknown.top(a, n),
+                "A_abs": unknown.top(a_abs, n),
+                **self._res_scatter_rows[False],
+            },
+        }
+        self._A_fixed = fixed.matrix(self._params)
         self._A_fixed_abs = abs(self._A_fixed)
-        block = self._A_fixed[:n]
-        size = block.shape[0] * block.shape[1]
-        dense = 0 < size <= DENSE_INPUT_LIMIT and block.nnz >= 0.05 * size
-        self._A_fixed_dense = block.toarray() if dense else None
+        dense = 0 < n * fixed.shape[1] <= DENSE_INPUT_LIMIT and fixed.density(n) >= 0.05
+        self._A_fixed_dense = fixed.top(self._A_fixed, n).toarray() if dense else None
         src_rows, src_signs, src_slots = self._src
         self._b = np.bincount(
-            src_rows, weights=src_signs * self._params[src_slots], minlength=n_ext
+            src_rows, weights=src_signs * self._params[src_slots], minlength=self._n_ext
         ).astype(float)
-        self._jac_linear = self._lin_scatter @ values
+        self._jac_linear = np.zeros(self._nnz)
+        self._jac_linear[self._jac_of_lin] = self._row_ops[False]["A"].data
 
     def _extend(self, x: np.ndarray, src: SourceValues) -> np.ndarray:
         if x.ndim == 2 and src.tail.ndim == 1:

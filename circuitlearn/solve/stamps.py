@@ -330,7 +330,6 @@ class MNAStamps:
                 (np.ones(ok.sum()), (slot, np.flatnonzero(ok))), shape=(self._nnz, len(rr))
             )
 
-        self._lin_scatter = scatter(rows, cols)
         self._diag_slots = np.searchsorted(keys, self._node_rows * n + self._node_rows)
         self._jac_scatter = {k: scatter(*g.jacobian_entries) for k, g in self.groups.items()}
         self._res_scatter = {
@@ -344,9 +343,70 @@ class MNAStamps:
         self._settable[list(self._value_param.values())] = True
         self._is_resistor_slot = np.zeros(len(self._params), dtype=bool)
         self._is_resistor_slot[self._resistor_params] = True
+        unknown_col = cols < n
+        self._lin_unknown = _CSRPattern(self._lin, unknown_col, (n_ext, n))
+        self._lin_fixed = _CSRPattern(self._lin, ~unknown_col, (n_ext, n_ext - n), col_offset=n)
+        top_rows, top_cols = self._lin_unknown.positions(n)
+        self._jac_of_lin = np.searchsorted(keys, top_cols * n + top_rows)
+        self._res_scatter_rows = {
+            full: {k: m[: n_ext if full else n] for k, m in self._res_scatter.items()}
+            for full in (False, True)
+        }
         self.structure_cache: dict[Hashable, Any] = {}
         """Objects derived from the layout alone (the batched solver, source placements), built
         by their users on first need and shared with copies, which have the same layout."""
+
+
+class _CSRPattern:
+    """The CSR layout of a sum of linear stamps, so that new values cost a weighted
+    ``bincount`` instead of a COO-to-CSR conversion (a sort) at every conductance update.
+
+    Stamp k adds ``signs[k] * params[slots[k]]`` at ``(rows[k], cols[k])``; ``entries`` selects
+    the stamps that fall in this matrix. Duplicated positions are summed and the layout keeps
+    zeros, so it does not depend on the values.
+    """
+
+    def __init__(
+        self,
+        stamps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        entries: np.ndarray,
+        shape: tuple[int, int],
+        col_offset: int = 0,
+    ) -> None:
+        rows, cols, signs, slots = (a[entries] for a in stamps)
+        self.shape = shape
+        self._signs, self._slots = signs, slots
+        keys, self._position = np.unique(rows * shape[1] + cols - col_offset, return_inverse=True)
+        self._nnz = len(keys)
+        self._indices = (keys % shape[1]).astype(np.int32)
+        self._indptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(keys // shape[1], minlength=shape[0]))]
+        ).astype(np.int32)
+
+    def matrix(self, params: np.ndarray) -> sp.csr_matrix:
+        """The matrix for the parameter values ``params``."""
+        data = np.bincount(
+            self._position, weights=self._signs * params[self._slots], minlength=self._nnz
+        )
+        return sp.csr_matrix((data, self._indices, self._indptr), shape=self.shape)
+
+    def top(self, matrix: sp.csr_matrix, n_rows: int) -> sp.csr_matrix:
+        """The first ``n_rows`` rows of a :meth:`matrix` (its arrays shared, not copied)."""
+        end = self._indptr[n_rows]
+        return sp.csr_matrix(
+            (matrix.data[:end], self._indices[:end], self._indptr[: n_rows + 1]),
+            shape=(n_rows, self.shape[1]),
+        )
+
+    def positions(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of each stored value of the first ``n_rows`` rows, in CSR order."""
+        counts = np.diff(self._indptr[: n_rows + 1])
+        return np.repeat(np.arange(n_rows), counts), self._indices[: self._indptr[n_rows]]
+
+    def density(self, n_rows: int) -> float:
+        """Fraction of the first ``n_rows`` rows' positions in the layout."""
+        size = n_rows * self.shape[1]
+        return self._indptr[n_rows] / size if size else 0.0
 
 
 def flat_copy(circuit: Circuit) -> Circuit:
