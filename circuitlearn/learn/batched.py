@@ -65,6 +65,12 @@ DIRECT_RULE_LIMIT = 2_000_000
 """Largest samples × trainable resistors for which the local rule is applied per resistor and
 sample (the same arithmetic as the single-sample path); above it the rule is a matrix product."""
 
+SOLVE_CHUNK = 250
+"""Samples per batched free-phase solve when predicting or evaluating many samples. Each sample's
+answer does not depend on it; larger chunks run slower (DRN-XS, trained: 2,000 samples per solve
+took 1.3–1.5× as long per sample as 250, their per-iteration arrays outgrowing the caches) and
+hold more memory."""
+
 
 @dataclass(frozen=True)
 class Batch:

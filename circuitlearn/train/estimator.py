@@ -248,11 +248,17 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
             X = validate_data(self, X, reset=False, dtype=np.float64)
         except ValueError as exc:
             raise DataError(str(exc)) from None
+        from circuitlearn.learn.batched import SOLVE_CHUNK
+
         engine = self._engine_for()
         engine.set_conductances(self.conductances_)
-        batch = self._batch(engine, X, None)
-        states, _ = engine.free_solution(batch)
-        return states[:, engine.output_rows]
+        outputs = []
+        for first in range(0, len(X), SOLVE_CHUNK):
+            states, _ = engine.free_solution(
+                self._batch(engine, X[first : first + SOLVE_CHUNK], None)
+            )
+            outputs.append(states[:, engine.output_rows])
+        return np.concatenate(outputs)
 
     def _engine_for(self) -> Any:
         from circuitlearn.learn.batched import BatchEngine

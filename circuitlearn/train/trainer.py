@@ -45,7 +45,7 @@ from circuitlearn.data import (
 from circuitlearn.diagnostics.applicability import QUANTITY_NAME, analyze_applicability
 from circuitlearn.diagnostics.conservation import conserved_quantity
 from circuitlearn.errors import CircuitLearnError, ConfigError, ConvergenceError, DataError
-from circuitlearn.learn.batched import Batch, BatchEngine
+from circuitlearn.learn.batched import SOLVE_CHUNK, Batch, BatchEngine
 from circuitlearn.learn.estimators import GradientEstimator
 from circuitlearn.learn.methods import make_fixed_estimator
 from circuitlearn.learn.optim import Optimizer
@@ -554,10 +554,6 @@ def _check_progress(previous: dict[str, Any], entry: dict[str, Any]) -> None:
         )
 
 
-EVAL_CHUNK = 2000
-"""Samples per batched free-phase solve when evaluating a split (bounds memory on 60k sets)."""
-
-
 def _evaluate(
     problem: _Problem,
     engine: BatchEngine,
@@ -577,9 +573,9 @@ def _evaluate(
     conducting = np.zeros(len(engine.switch_names))
     for name, (*_, labels) in (("train", problem.train), ("test", problem.test)):
         losses, outputs = [], []
-        for first in range(0, len(labels), EVAL_CHUNK):
+        for first in range(0, len(labels), SOLVE_CHUNK):
             batch = problem.batch(
-                engine, name, np.arange(first, min(first + EVAL_CHUNK, len(labels)))
+                engine, name, np.arange(first, min(first + SOLVE_CHUNK, len(labels)))
             )
             x, sources = engine.free_solution(batch)
             out = x[:, rows]
