@@ -356,6 +356,18 @@ class BatchEngine:
         """The devices with a conduction criterion, in the order of :meth:`conducting`."""
         return () if self._switches is None else self._switches[3]
 
+    def clamped(self, x: np.ndarray, sources: SourceValues, nodes: Sequence[str]) -> np.ndarray:
+        """Fraction of the samples in which each of ``nodes`` is clamped: the devices at it
+        conduct more (small-signal) than its resistors, so that its voltage follows them rather
+        than its inputs (a saturated hidden unit, or a rectifying one that is off).
+
+        Unlike :meth:`conducting`, this does not depend on where the devices' rails sit: with
+        overlapping rails every clamp is forward-biased, and what matters is by how much.
+        """
+        rows = np.array([self.system.node_index[node] for node in nodes], dtype=int)
+        linear, devices = self.system.node_conductances(x, rows, sources)
+        return np.mean(devices > linear, axis=0)
+
     def conducting(self, x: np.ndarray, sources: SourceValues) -> np.ndarray:
         """Fraction of the samples in which each of :attr:`switch_names` conducts."""
         if self._switches is None:

@@ -376,6 +376,18 @@ class MNASystem(MNAStamps):
                 jac[..., self._diag_slots] += gshunt
         return Evaluation(lin[..., : self.n], jac, mag[..., : self.n], lin, state, limited)
 
+    def node_conductances(
+        self, x: np.ndarray, rows: np.ndarray, sources: SourceValues | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Small-signal conductances [S] from the nodes at unknown ``rows`` to the rest of the
+        circuit at x: ``(linear, devices)``, through the linear elements (resistors) and through
+        the nonlinear devices (diagonal of the Jacobian, split; shaped like x[..., rows])."""
+        self._refresh()
+        slots = self._diag_slots[np.asarray(rows, dtype=int)]
+        diagonal = self.evaluate(x, sources=sources).jacobian_data[..., slots]
+        linear = np.broadcast_to(self._jac_linear[slots], diagonal.shape)
+        return linear, diagonal - linear
+
     def raw_state(
         self, x: np.ndarray, source_scale: float | np.ndarray = 1.0
     ) -> dict[str, dict[str, np.ndarray]]:

@@ -105,11 +105,11 @@ fractions, ``time`` the epoch's wall time [s], ``newton_iterations`` the mean Ne
 the free-phase solves of its training steps (null at epoch 0), ``conserved_quantity`` Q [S²] and
 ``drift`` (Q − Q0)/Q0 (null where the law does not apply: ``conservation.reasons`` says why),
 ``clipped`` the number of conductance updates projected to the floor,
-``hidden_conducting_fraction`` the fraction of the hidden clamps conducting (diodes forward-biased
-above 0.4 V, NMOS clamps above VTO) over the train and test free states (null without hidden
-layers), ``conducting_by_layer`` the same per hidden layer, ``gradient_norm_by_layer`` the mean
-over the epoch's mini-batches of each crossbar's gradient norm ‖∂C/∂G‖ [V²/S], input side first
-(null at epoch 0)."""
+``hidden_conducting_fraction`` the fraction of hidden nodes whose clamps conduct more than their
+resistors (small-signal: the unit is saturated, or off if it rectifies) over the train and test
+free states (null without hidden layers), ``conducting_by_layer`` the same per hidden layer,
+``gradient_norm_by_layer`` the mean over the epoch's mini-batches of each crossbar's gradient norm
+‖∂C/∂G‖ [V²/S], input side first (null at epoch 0)."""
 
 
 @dataclass(frozen=True)
@@ -570,7 +570,8 @@ def _evaluate(
     engine.set_conductances(g)
     entry: dict[str, Any] = {"epoch": epoch}
     rows = engine.output_rows
-    conducting = np.zeros(len(engine.switch_names))
+    hidden = [node for layer in problem.net.hidden_nodes for node in layer]
+    clamped = np.zeros(len(hidden))
     for name, (*_, labels) in (("train", problem.train), ("test", problem.test)):
         losses, outputs = [], []
         for first in range(0, len(labels), SOLVE_CHUNK):
@@ -581,13 +582,14 @@ def _evaluate(
             out = x[:, rows]
             outputs.append(out)
             losses.append(problem.task.cost.values(out, batch.targets))
-            conducting += engine.conducting(x, sources) * len(out)
+            if hidden:
+                clamped += engine.clamped(x, sources, hidden) * len(out)
         outputs_all = np.concatenate(outputs)
         entry[f"{name}_loss"] = float(np.mean(np.concatenate(losses)))
         entry[f"{name}_accuracy"] = float(np.mean(decode_classes(outputs_all) == labels))
     q = conserved_quantity(g)
     n_eval = len(problem.train[2]) + len(problem.test[2])
-    by_layer = _by_layer(problem.net, engine.switch_names, conducting / n_eval)
+    by_layer = _by_layer(problem.net, clamped / n_eval)
     entry.update(
         time=round(seconds, 3),
         newton_iterations=iterations,
@@ -601,10 +603,10 @@ def _evaluate(
     return entry
 
 
-def _by_layer(net: LayeredNetwork, names: tuple[str, ...], fractions: np.ndarray) -> list[float]:
-    """Mean conducting fraction of each hidden layer's clamps (:attr:`LayeredNetwork.clamps`)."""
-    where = dict(zip(names, fractions, strict=True))
-    return [float(np.mean([where[name] for name in layer])) for layer in net.clamps]
+def _by_layer(net: LayeredNetwork, fractions: np.ndarray) -> list[float]:
+    """Mean of per-hidden-node ``fractions`` (layers in order, as :attr:`hidden_nodes`) by layer."""
+    bounds = np.cumsum([0, *(len(layer) for layer in net.hidden_nodes)])
+    return [float(np.mean(fractions[a:b])) for a, b in itertools.pairwise(bounds)]
 
 
 def _layer_norms(gradient: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -674,7 +676,7 @@ def _progress_bar(progress: bool | None, *, total: int, desc: str) -> Any:
 def _plot(
     folder: Path, metrics: dict[str, Any], initial: np.ndarray, final: np.ndarray, sizes: list[int]
 ) -> tuple[Path, ...]:
-    """``training.png``: loss, accuracy and conducting fraction per hidden layer against epoch;
+    """``training.png``: loss, accuracy and clamped fraction per hidden layer against epoch;
     ``layers.png``: each crossbar's gradient norm against epoch and its conductance histogram
     (initial and final); ``conservation.png``: the drift of Q where the conservation law
     applies."""
@@ -694,7 +696,7 @@ def _plot(
             fraction = [np.nan if c is None else c[layer] for c in by_layer]
             axes[2].plot(x, fraction, "-o", ms=3, label=f"hidden layer {layer + 1}")
         axes[2].set_xlabel("epoch")
-        axes[2].set_ylabel("hidden clamps conducting")
+        axes[2].set_ylabel("hidden units clamped")
         axes[2].set_ylim(0.0, 1.02)
         axes[2].legend()
     for split, style in (("train", "-o"), ("test", "--s")):

@@ -208,6 +208,28 @@ def test_updated_engine_equals_a_freshly_compiled_one() -> None:
         assert np.array_equal(a, b), method
 
 
+def test_clamped_counts_nodes_whose_diodes_outconduct_their_resistors() -> None:
+    """Rails overlapping by 1 V put every diode 0.5 V forward at 0 V: all "conduct" by the
+    voltage criterion, yet a unit with 100 input resistors at 0 V is set by them and one driven
+    hard by its inputs is set by its diode, and ``clamped`` tells them apart."""
+    net = kendall_network(50, [2], 1, seed=0, bias_voltages=(0.5, -0.5))
+    task = LearningTask(net.circuit, list(net.trainable), list(net.output_nodes), targets=[0.1])
+    engine = BatchEngine(task)
+    level = np.array([0.0, 10.0])
+    inputs = {s: level if s.endswith("p") else -level for s in net.input_sources}
+    x, sources = engine.free_solution(engine.batch(inputs))
+    hidden = list(net.hidden_nodes[0])
+    rest = engine.free_solution(engine.batch({s: v[:1] for s, v in inputs.items()}))
+    assert engine.conducting_fraction(*rest) == 1.0
+    rows = [engine.system.node_index[h] for h in hidden]
+    linear, devices = engine.system.node_conductances(x, rows, sources)
+    assert np.all(devices[0] < 0.2 * linear[0]) and np.all(devices[1] > 2 * linear[1])
+    assert np.array_equal(engine.clamped(x, sources, hidden), [0.5, 0.5])
+    resistors = [[e for e in net.trainable if h in net.circuit[e].nodes] for h in hidden]
+    g = [sum(1.0 / net.circuit[e].resistance for e in names) for names in resistors]
+    np.testing.assert_allclose(linear[0], g, rtol=1e-12)
+
+
 def test_conducting_fraction_counts_forward_biased_diodes() -> None:
     task, inputs, targets = kendall_task()
     engine = BatchEngine(task)

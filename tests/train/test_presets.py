@@ -57,7 +57,7 @@ def test_digits_reaches_095(tmp_path: Path) -> None:
 
 def test_relu_units_train_iris(tmp_path: Path) -> None:
     """The rectifying units (one diode per hidden node, half of them inhibitory) train as well as
-    the saturating clamps, and the trainer logs their diodes' conduction per layer."""
+    the saturating clamps, and the trainer logs per layer how often their diodes clamp them."""
     config = load_config("iris")
     relu = replace(
         config, network=replace(config.network, activation="relu", bias_voltages=(0.6, -0.6))

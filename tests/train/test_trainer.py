@@ -193,8 +193,9 @@ def test_a_run_logging_to_a_file_prints_a_line_per_epoch(
     not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file(),
     reason="Debian's dataset-fashion-mnist is not installed",
 )
-def test_fashion_mnist_trains_in_the_conducting_regime(tmp_path: Path) -> None:
-    """The packaged Fashion-MNIST preset's network on a subset: diodes conduct, accuracy rises."""
+def test_fashion_mnist_training_puts_hidden_units_to_use(tmp_path: Path) -> None:
+    """The packaged Fashion-MNIST preset's network on a subset: its random units start set by
+    their resistors; trained, they clamp on some images and not on others; accuracy rises."""
     raw = tomllib.loads(
         (Path(__file__).parents[2] / "circuitlearn/configs/fashion_drn_xs.toml").read_text()
     )
@@ -203,7 +204,9 @@ def test_fashion_mnist_trains_in_the_conducting_regime(tmp_path: Path) -> None:
     raw["learning"].update(epochs=2, batch_size=50)
     result = train(write(tmp_path / "f.toml", raw), tmp_path / "run", progress=False)
     epochs = result.metrics["epochs"]
-    assert all(e["hidden_conducting_fraction"] > 0.2 for e in epochs)
+    fractions = [e["hidden_conducting_fraction"] for e in epochs]
+    assert fractions[0] < 0.1
+    assert all(0.2 < f < 0.95 for f in fractions[1:]), fractions
     assert epochs[-1]["test_accuracy"] > epochs[0]["test_accuracy"] + 0.1
 
 
