@@ -382,7 +382,6 @@ class MNASystem(MNAStamps):
         """Small-signal conductances [S] from the nodes at unknown ``rows`` to the rest of the
         circuit at x: ``(linear, devices)``, through the linear elements (resistors) and through
         the nonlinear devices (diagonal of the Jacobian, split; shaped like x[..., rows])."""
-        self._refresh()
         slots = self._diag_slots[np.asarray(rows, dtype=int)]
         diagonal = self.evaluate(x, sources=sources).jacobian_data[..., slots]
         linear = np.broadcast_to(self._jac_linear[slots], diagonal.shape)

@@ -332,7 +332,7 @@ class MNAStamps:
 
         self._diag_slots = np.searchsorted(keys, self._node_rows * n + self._node_rows)
         self._jac_scatter = {k: scatter(*g.jacobian_entries) for k, g in self.groups.items()}
-        self._res_scatter = {
+        res_scatter = {
             k: sp.csr_matrix(
                 (np.ones(len(g.residual_rows)), (g.residual_rows, np.arange(len(g.residual_rows)))),
                 shape=(n_ext, len(g.residual_rows)),
@@ -349,7 +349,7 @@ class MNAStamps:
         top_rows, top_cols = self._lin_unknown.positions(n)
         self._jac_of_lin = np.searchsorted(keys, top_cols * n + top_rows)
         self._res_scatter_rows = {
-            full: {k: m[: n_ext if full else n] for k, m in self._res_scatter.items()}
+            full: {k: m[: n_ext if full else n] for k, m in res_scatter.items()}
             for full in (False, True)
         }
         self.structure_cache: dict[Hashable, Any] = {}
