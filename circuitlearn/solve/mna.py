@@ -367,7 +367,8 @@ class MNASystem(MNAStamps):
             lin = lin + _apply(ops[key], res_v)
             mag = mag + _apply(ops[key], mag_v)
             if jacobian:
-                jac += _apply(self._jac_scatter[key], jac_v)
+                slots, summed = self._jac_scatter[key]
+                jac[..., slots] += _apply(summed, jac_v)
             state[key] = st
             limited = limited | lim.any(axis=-1)
         if gshunt:

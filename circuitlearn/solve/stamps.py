@@ -323,11 +323,17 @@ class MNAStamps:
             np.int32
         )
 
-        def scatter(rr: np.ndarray, cc: np.ndarray) -> sp.csr_matrix:
+        def scatter(rr: np.ndarray, cc: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
+            """The Jacobian slots a group's entries add to, and the matrix summing them there.
+
+            Only the touched slots: adding a full-width product back into the batched
+            Jacobian cost 6 ms per 100 samples on DRN-1H, where its diodes touch 5 % of it.
+            """
             ok = (rr < n) & (cc < n)
             slot = np.searchsorted(keys, cc[ok] * n + rr[ok])
-            return sp.csr_matrix(
-                (np.ones(ok.sum()), (slot, np.flatnonzero(ok))), shape=(self._nnz, len(rr))
+            touched, into = np.unique(slot, return_inverse=True)
+            return touched, sp.csr_matrix(
+                (np.ones(ok.sum()), (into, np.flatnonzero(ok))), shape=(touched.size, len(rr))
             )
 
         self._diag_slots = np.searchsorted(keys, self._node_rows * n + self._node_rows)
