@@ -6,6 +6,7 @@ A config has three tables, every key optional except ``[data] dataset``::
     dataset = "iris"           # xor | iris | digits | mnist | fashion_mnist (official split)
     n_train = 60               # training subset (all of the split when absent)
     n_test = 30                # test subset
+    n_train_eval = 10000       # training samples scored after each epoch (all when absent)
     test_fraction = 0.2        # fraction of each class held out (before subsetting)
     seed = 0                   # split and subsets
     input_range = [0.0, 3.0]   # [V]: features in [0, 1] map onto this before the (x, −x) pairs
@@ -90,6 +91,7 @@ class DataConfig:
     dataset: str
     n_train: int | None = None
     n_test: int | None = None
+    n_train_eval: int | None = None
     test_fraction: float = 0.2
     seed: int = 0
     input_range: tuple[float, float] = (0.0, 3.0)
@@ -279,7 +281,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> TrainConfi
     Traceback (most recent call last):
     ...
     circuitlearn.errors.ConfigError: <config>: [data] unknown key 'size'; valid keys: \
-dataset, input_range, n_test, n_train, seed, target_range, test_fraction
+dataset, input_range, n_test, n_train, n_train_eval, seed, target_range, \
+test_fraction
     """
     unknown = sorted(set(raw) - set(_TABLES))
     if unknown:
@@ -394,6 +397,7 @@ _CHECKS: dict[tuple[str, str], Any] = {
     ("DataConfig", "dataset"): _choice(DATASETS),
     ("DataConfig", "n_train"): _integer(1),
     ("DataConfig", "n_test"): _integer(1),
+    ("DataConfig", "n_train_eval"): _integer(1),
     ("DataConfig", "test_fraction"): _number(below_one=True),
     ("DataConfig", "seed"): _integer(0),
     ("DataConfig", "input_range"): _pair(),

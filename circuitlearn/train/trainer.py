@@ -144,6 +144,7 @@ class _Problem:
     test: tuple[np.ndarray, np.ndarray, np.ndarray]
     input_range: tuple[float, float]
     bias_input: bool
+    n_train_eval: int  # the first n_train_eval training samples are scored after each epoch
 
     @property
     def n_train(self) -> int:
@@ -362,7 +363,8 @@ def _build_problem(config: TrainConfig) -> _Problem:
     )
     if n.init == "glorot":
         task = task.with_conductances(_glorot(net, n.g_node, n.seed))
-    return _Problem(net, task, sets[0], sets[1], d.input_range, n.bias_input)
+    n_train_eval = len(y_train) if d.n_train_eval is None else min(d.n_train_eval, len(y_train))
+    return _Problem(net, task, sets[0], sets[1], d.input_range, n.bias_input, n_train_eval)
 
 
 def _encode(x: np.ndarray, input_range: tuple[float, float], bias_input: bool) -> np.ndarray:
@@ -572,7 +574,8 @@ def _evaluate(
     rows = engine.output_rows
     hidden = [node for layer in problem.net.hidden_nodes for node in layer]
     clamped = np.zeros(len(hidden))
-    for name, (*_, labels) in (("train", problem.train), ("test", problem.test)):
+    scored = (("train", problem.train[2][: problem.n_train_eval]), ("test", problem.test[2]))
+    for name, labels in scored:
         losses, outputs = [], []
         for first in range(0, len(labels), SOLVE_CHUNK):
             batch = problem.batch(
@@ -588,7 +591,7 @@ def _evaluate(
         entry[f"{name}_loss"] = float(np.mean(np.concatenate(losses)))
         entry[f"{name}_accuracy"] = float(np.mean(decode_classes(outputs_all) == labels))
     q = conserved_quantity(g)
-    n_eval = len(problem.train[2]) + len(problem.test[2])
+    n_eval = problem.n_train_eval + len(problem.test[2])
     by_layer = _by_layer(problem.net, clamped / n_eval)
     entry.update(
         time=round(seconds, 3),
@@ -631,6 +634,7 @@ def _header(
         "beta": beta,
         "lr": config.learning.lr,
         "n_train": problem.n_train,
+        "n_train_eval": problem.n_train_eval,
         "n_test": len(problem.test[2]),
         "parameters": list(problem.net.trainable),
         "conservation": {

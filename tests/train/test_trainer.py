@@ -103,6 +103,22 @@ def test_tiny_run_writes_the_run_directory_and_learns(tmp_path: Path) -> None:
     assert np.all(result.conductances >= 1e-9)
 
 
+def test_n_train_eval_scores_a_training_subset_without_changing_training(tmp_path: Path) -> None:
+    full = train(write(tmp_path / "a.toml", tiny()), tmp_path / "a", progress=False).metrics
+    raw = tiny()
+    raw["data"]["n_train_eval"] = 3
+    part = train(write(tmp_path / "b.toml", raw), tmp_path / "b", progress=False).metrics
+    assert full["n_train_eval"] == 8 and part["n_train_eval"] == 3 and part["n_train"] == 8
+    for a, b in zip(full["epochs"], part["epochs"], strict=True):
+        assert (a["test_loss"], a["test_accuracy"]) == (b["test_loss"], b["test_accuracy"])
+        assert b["train_accuracy"] * 3 == pytest.approx(round(b["train_accuracy"] * 3))
+    assert [e["train_loss"] for e in full["epochs"]] != [e["train_loss"] for e in part["epochs"]]
+    raw["data"]["n_train_eval"] = 1000  # more than the training set: all of it
+    more = train(write(tmp_path / "c.toml", raw), tmp_path / "c", progress=False).metrics
+    assert more["n_train_eval"] == 8
+    assert [e["train_loss"] for e in more["epochs"]] == [e["train_loss"] for e in full["epochs"]]
+
+
 def test_linear_network_tracks_the_conserved_quantity(tmp_path: Path) -> None:
     raw = tiny(method="ep", epochs=1, lr_fraction=0.01)
     raw["network"]["hidden"] = []
