@@ -78,8 +78,8 @@ class SweepSpec:
 
     def run_id(self, params: dict[str, Any]) -> str:
         """Stable id of a run: a hash of its kind and parameters (key order does not matter),
-        and for a ``train`` run of its config file's text, so that editing a preset or config
-        makes its runs new ones instead of reusing results of the old settings."""
+        and for a ``train`` run of its config's settings, so that changing a setting of a preset
+        or config makes its runs new ones instead of reusing results of the old settings."""
         identity = {"kind": self.kind, **params}
         if self.kind == "train" and "config" in params:
             identity["config text"] = config_digest(str(params["config"]))

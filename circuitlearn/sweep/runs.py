@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 import tomllib
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -168,12 +169,16 @@ RUN_KINDS = {"ratenet": ratenet_run, "train": train_run}
 
 
 def config_digest(name: str) -> str:
-    """Hash of the text of config ``name`` (a preset or path); "missing" when there is none
-    (the run then fails with its own message)."""
+    """Hash of the settings of config ``name`` (a preset or path) with defaults filled in, so
+    that editing a comment or the layout keeps its runs; "missing" when it cannot be read (the
+    run then fails with its own message)."""
+    from circuitlearn.train.config import load_config, to_toml
+
     try:
-        return hashlib.sha256(_config_path(name).read_bytes()).hexdigest()[:16]
+        config = load_config(_config_path(name))
     except (CircuitLearnError, OSError):
         return "missing"
+    return hashlib.sha256(to_toml(replace(config, source="")).encode()).hexdigest()[:16]
 
 
 def _config_path(name: str) -> Path:

@@ -268,6 +268,11 @@ def test_editing_a_config_makes_its_runs_new(tmp_path: Path) -> None:
     spec = load_sweep(path)
     before = spec.run_id(spec.runs[0])
     assert spec.run_id(spec.runs[0]) == before  # stable while the config is unchanged
+    config.write_text(  # a comment, another layout, a default spelled out: the same settings
+        '# the XOR truth table\n[learning]\nepochs = 1\nseed = 0\n\n[data]\ndataset = "xor"\n',
+        encoding="utf-8",
+    )
+    assert spec.run_id(spec.runs[0]) == before
     config.write_text('[data]\ndataset = "xor"\n[learning]\nepochs = 2\n', encoding="utf-8")
     assert spec.run_id(spec.runs[0]) != before
 
