@@ -38,6 +38,7 @@ __all__ = [
     "VOLTAGE_COSTS",
     "Applicability",
     "analyze_applicability",
+    "nonreciprocal_elements",
 ]
 
 EULER_TOLERANCE = 1e-10
@@ -90,6 +91,15 @@ class Applicability:
             "euler_residual": self.euler_residual,
             "trainable": list(self.trainable),
         }
+
+
+def nonreciprocal_elements(flat: Circuit) -> list[str]:
+    """Names of the elements of a flattened circuit whose stamps are not symmetric (controlled
+    sources, transistors): on a circuit with any, EP's and CL's estimates are biased."""
+    names = [e.name for e in flat.elements_of(VCVS, CCCS, VCCS, CCVS)]
+    return names + [
+        e.name for d in DEVICES if not d.reciprocal for e in flat.elements_of(d.element_class)
+    ]
 
 
 def analyze_applicability(
@@ -172,10 +182,7 @@ def analyze_applicability(
             "transconductance or "
             "transresistance: a conductance scale that does not train"
         )
-    nonreciprocal = [e.name for e in flat.elements_of(VCVS, CCCS, VCCS, CCVS)]
-    nonreciprocal += [  # transistors and other devices with asymmetric stamps
-        e.name for d in DEVICES if not d.reciprocal for e in flat.elements_of(d.element_class)
-    ]
+    nonreciprocal = nonreciprocal_elements(flat)
     if nonreciprocal and method not in EXACT_LIMIT_METHODS:
         reasons.append(
             f"method {method!r} on a non-reciprocal circuit ({_list(nonreciprocal)}): its "

@@ -42,12 +42,16 @@ from circuitlearn.data import (
     one_hot_targets,
     with_bias_feature,
 )
-from circuitlearn.diagnostics.applicability import QUANTITY_NAME, analyze_applicability
+from circuitlearn.diagnostics.applicability import (
+    QUANTITY_NAME,
+    analyze_applicability,
+    nonreciprocal_elements,
+)
 from circuitlearn.diagnostics.conservation import conserved_quantity
 from circuitlearn.errors import CircuitLearnError, ConfigError, ConvergenceError, DataError
 from circuitlearn.learn.batched import SOLVE_CHUNK, Batch, BatchEngine
 from circuitlearn.learn.estimators import GradientEstimator
-from circuitlearn.learn.methods import make_fixed_estimator
+from circuitlearn.learn.methods import METHODS, make_fixed_estimator
 from circuitlearn.learn.optim import Optimizer
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
@@ -464,8 +468,8 @@ def _epoch(
         jumped, clipped_most = growth > JUMP_WARNING, n_clipped > CLIP_WARNING * len(g)
         if jumped and not too_large:
             warnings.warn(
-                f"{where}: one step multiplied the conductances' norm by {growth:.3g}; the "
-                f"learning rate {lr:.3g} is probably too large",
+                f"{where}: one step multiplied the conductances' norm by {growth:.3g}; "
+                + _likely_cause(config, problem, lr),
                 TrainingWarning,
                 stacklevel=2,
             )
@@ -479,8 +483,8 @@ def _epoch(
         if clipped_most and not too_large and not jumped:
             warnings.warn(
                 f"{where}: the step clipped {n_clipped} of {len(g)} conductances to the range "
-                f"[{optimizer.floor:g}, {optimizer.ceiling:g}] S; the learning rate {lr:.3g} is "
-                "probably too large",
+                f"[{optimizer.floor:g}, {optimizer.ceiling:g}] S; "
+                + _likely_cause(config, problem, lr),
                 TrainingWarning,
                 stacklevel=2,
             )
@@ -496,6 +500,24 @@ def _epoch(
             stacklevel=2,
         )
     return g, float(np.mean(iterations)), clipped, np.mean(norms, axis=0).tolist()
+
+
+def _likely_cause(config: TrainConfig, problem: _Problem, lr: float) -> str:
+    """What a runaway step most likely comes from: the rate, or a method that is biased on
+    this circuit (EP and CL on non-reciprocal elements)."""
+    cause = f"the learning rate {lr:.3g} is probably too large"
+    method = config.learning.method
+    if METHODS[method].exact_nonreciprocal:
+        return cause
+    nonreciprocal = nonreciprocal_elements(problem.net.circuit)
+    if not nonreciprocal:
+        return cause
+    shown = ", ".join(nonreciprocal[:3]) + (", …" if len(nonreciprocal) > 3 else "")
+    return (
+        f"{cause}, or {method!r} follows a biased gradient on this circuit's "
+        f"{len(nonreciprocal)} non-reciprocal elements ({shown}): aep, dyadic and exact "
+        "follow the true one"
+    )
 
 
 CLIP_WARNING = 0.5

@@ -104,6 +104,21 @@ def test_a_huge_learning_rate_warns_and_a_non_finite_step_stops(tmp_path: Path) 
     assert saved is not None and saved.epoch == 0 and np.all(np.isfinite(saved.conductances))
 
 
+@pytest.mark.parametrize("method", ["ep", "aep"])
+def test_a_runaway_step_of_a_biased_method_names_the_non_reciprocal_elements(
+    tmp_path: Path, method: str
+) -> None:
+    """On a circuit with amplifiers EP's gradient is biased: its runaway-step warning says so
+    beside the rate, and names the elements; AEP's, exact on this circuit, blames the rate only."""
+    raw = tiny(optimizer="adam", lr=3e-3, g_ceiling=2e-4, epochs=1, method=method)
+    raw["network"].update(amplifier_gain=2.0, feedback_gain=-0.5)
+    with pytest.warns(UserWarning, match="is probably too large") as caught:
+        train(write(tmp_path / "a.toml", raw), tmp_path / "a", progress=False)
+    text = " ".join(str(w.message) for w in caught)
+    biased = "'ep' follows a biased gradient on this circuit's 4 non-reciprocal elements (e_h1_0"
+    assert (biased in text) == (method == "ep"), text
+
+
 def test_a_too_large_rate_warns_once_per_epoch_not_once_per_batch(tmp_path: Path) -> None:
     """Every step of this run clips most conductances to the device's range (Adam's steps of
     3 mS against a 0.2 mS ceiling): the first is named, the others of its epoch counted."""
