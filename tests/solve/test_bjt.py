@@ -658,8 +658,10 @@ def _rb_deck(deck: str) -> str:
 )
 def test_explicit_series_resistors_give_the_same_operating_point(deck: str) -> None:
     """Constant series resistances as resistors, a current-dependent RB as RB beside a
-    behavioural source: the same operating point, internal nodes included. Measured ≤ 1.3e-13 V
-    (bjt_mirror; Newton's rounding floor); bjt_bandgap has none and is returned unchanged."""
+    behavioural source: the same operating point, internal nodes included; bjt_bandgap has none
+    and is returned unchanged. The bound is Newton's rounding floor, which depends on the
+    machine: measured ≤ 1.3e-13 V on one, 1.1e-12 V (bjt_bias, collector) on another, where
+    restarting Newton from its own bjt_bias solution moves that node by 2.7e-12 V."""
     from circuitlearn.learn.task import explicit_series
 
     circuit = from_spice(_rb_deck(deck)).flatten()
@@ -669,11 +671,12 @@ def test_explicit_series_resistors_give_the_same_operating_point(deck: str) -> N
     laws = [e for e in explicit if e.name.startswith("b_series_")]
     assert bool(laws) == (deck not in ("bjt_bias", "bjt_bandgap"))
     free, other = solve_dc(circuit), solve_dc(explicit)
-    assert max(abs(free.voltages[n] - other.voltages[n]) for n in free.voltages) <= 1e-12
+    floor = 1e-11  # [V]
+    assert max(abs(free.voltages[n] - other.voltages[n]) for n in free.voltages) <= floor
     system = compile_circuit(circuit)
     x = system.state_from(free)
     for internal, node in moved.items():
-        assert abs(x[system.node_index[internal]] - other.voltages[node]) <= 1e-12
+        assert abs(x[system.node_index[internal]] - other.voltages[node]) <= floor
 
 
 @pytest.mark.ngspice
