@@ -94,8 +94,9 @@ class Applicability:
 
 
 def nonreciprocal_elements(flat: Circuit) -> list[str]:
-    """Names of the elements of a flattened circuit whose stamps are not symmetric (controlled
-    sources, transistors): on a circuit with any, EP's and CL's estimates are biased."""
+    """Names of the elements of a flattened circuit (or one built without subcircuits, as the
+    builders' are) whose stamps are not symmetric (controlled sources, transistors): on a
+    circuit with any, EP's and CL's estimates are biased."""
     names = [e.name for e in flat.elements_of(VCVS, CCCS, VCCS, CCVS)]
     return names + [
         e.name for d in DEVICES if not d.reciprocal for e in flat.elements_of(d.element_class)

@@ -43,6 +43,7 @@ from circuitlearn.data import (
     with_bias_feature,
 )
 from circuitlearn.diagnostics.applicability import (
+    EXACT_LIMIT_METHODS,
     QUANTITY_NAME,
     analyze_applicability,
     nonreciprocal_elements,
@@ -51,7 +52,7 @@ from circuitlearn.diagnostics.conservation import conserved_quantity
 from circuitlearn.errors import CircuitLearnError, ConfigError, ConvergenceError, DataError
 from circuitlearn.learn.batched import SOLVE_CHUNK, Batch, BatchEngine
 from circuitlearn.learn.estimators import GradientEstimator
-from circuitlearn.learn.methods import METHODS, make_fixed_estimator
+from circuitlearn.learn.methods import make_fixed_estimator
 from circuitlearn.learn.optim import Optimizer
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
@@ -507,7 +508,7 @@ def _likely_cause(config: TrainConfig, problem: _Problem, lr: float) -> str:
     this circuit (EP and CL on non-reciprocal elements)."""
     cause = f"the learning rate {lr:.3g} is probably too large"
     method = config.learning.method
-    if METHODS[method].exact_nonreciprocal:
+    if method in EXACT_LIMIT_METHODS:
         return cause
     nonreciprocal = nonreciprocal_elements(problem.net.circuit)
     if not nonreciprocal:
