@@ -10,6 +10,8 @@ A config has three tables, every key optional except ``[data] dataset``::
     test_fraction = 0.2        # fraction of each class held out (before subsetting)
     seed = 0                   # split and subsets
     input_range = [0.0, 3.0]   # [V]: features in [0, 1] map onto this before the (x, −x) pairs
+    center = false             # subtract each feature's training-set mean first: sources swing
+                               #   around input_range's low end (both signs) instead of above it
     target_range = [0.0, 0.3]  # [V]: (wrong class, true class) target voltages (MSE)
 
     [network]                  # a Kendall et al. layered network
@@ -95,6 +97,7 @@ class DataConfig:
     test_fraction: float = 0.2
     seed: int = 0
     input_range: tuple[float, float] = (0.0, 3.0)
+    center: bool = False
     target_range: tuple[float, float] = (0.0, 0.3)
 
 
@@ -281,8 +284,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> TrainConfi
     Traceback (most recent call last):
     ...
     circuitlearn.errors.ConfigError: <config>: [data] unknown key 'size'; valid keys: \
-dataset, input_range, n_test, n_train, n_train_eval, seed, target_range, \
-test_fraction
+center, dataset, input_range, n_test, n_train, n_train_eval, seed, \
+target_range, test_fraction
     """
     unknown = sorted(set(raw) - set(_TABLES))
     if unknown:
@@ -401,6 +404,7 @@ _CHECKS: dict[tuple[str, str], Any] = {
     ("DataConfig", "test_fraction"): _number(below_one=True),
     ("DataConfig", "seed"): _integer(0),
     ("DataConfig", "input_range"): _pair(),
+    ("DataConfig", "center"): _boolean,
     ("DataConfig", "target_range"): _pair(),
     ("NetworkConfig", "hidden"): _sizes,
     ("NetworkConfig", "g_range"): _pair(positive=True),

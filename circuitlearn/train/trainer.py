@@ -145,7 +145,7 @@ class _Problem:
 
     net: LayeredNetwork
     task: LearningTask
-    train: tuple[np.ndarray, np.ndarray, np.ndarray]  # features in [0, 1], targets, labels
+    train: tuple[np.ndarray, np.ndarray, np.ndarray]  # features, targets, labels
     test: tuple[np.ndarray, np.ndarray, np.ndarray]
     input_range: tuple[float, float]
     bias_input: bool
@@ -326,6 +326,9 @@ def _build_problem(config: TrainConfig) -> _Problem:
         data = loader(test_fraction=d.test_fraction, seed=d.seed)
     x_train, y_train = _subset(data.x_train, data.y_train, d.n_train, config, "n_train")
     x_test, y_test = _subset(data.x_test, data.y_test, d.n_test, config, "n_test")
+    if d.center:  # the training set's means only: the test set must not inform the encoding
+        mean = x_train.mean(axis=0)
+        x_train, x_test = x_train - mean, x_test - mean
     n_inputs = data.n_features + int(n.bias_input)
     size = sum(_crossbar_sizes([n_inputs * 2, *n.hidden, data.n_classes]))
     if size > MAX_CONDUCTANCES:
@@ -373,7 +376,8 @@ def _build_problem(config: TrainConfig) -> _Problem:
 
 
 def _encode(x: np.ndarray, input_range: tuple[float, float], bias_input: bool) -> np.ndarray:
-    """Source voltages of samples ``x`` (features in [0, 1]): (x, −x) pairs, the bias pair last."""
+    """Source voltages of samples ``x`` (features in [0, 1], or centred): (x, −x) pairs, the bias
+    pair last (its feature is 1 whether or not the others are centred)."""
     features = with_bias_feature(x) if bias_input else x
     return differential_pairs(features, voltage_range=input_range)
 

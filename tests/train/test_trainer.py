@@ -11,7 +11,7 @@ import pytest
 
 from circuitlearn.errors import CircuitLearnError
 from circuitlearn.train.config import load_config, parse_config, to_toml
-from circuitlearn.train.trainer import EPOCH_KEYS, train
+from circuitlearn.train.trainer import EPOCH_KEYS, _build_problem, _encode, train
 
 PRESET = Path(__file__).resolve().parents[2] / "circuitlearn" / "configs" / "iris.toml"
 
@@ -117,6 +117,26 @@ def test_n_train_eval_scores_a_training_subset_without_changing_training(tmp_pat
     more = train(write(tmp_path / "c.toml", raw), tmp_path / "c", progress=False).metrics
     assert more["n_train_eval"] == 8
     assert [e["train_loss"] for e in more["epochs"]] == [e["train_loss"] for e in full["epochs"]]
+
+
+def test_center_subtracts_the_training_means_and_keeps_the_bias_pair(tmp_path: Path) -> None:
+    plain, centred = tiny(), tiny()
+    centred["data"]["center"] = True
+    a = _build_problem(parse_config(plain))
+    b = _build_problem(parse_config(centred))
+    mean = a.train[0].mean(axis=0)
+    assert np.abs(mean).min() > 0.1  # iris features in [0, 1]: the centring has work to do
+    np.testing.assert_allclose(b.train[0], a.train[0] - mean)
+    np.testing.assert_allclose(b.test[0], a.test[0] - mean)  # the training means, not the test's
+    np.testing.assert_allclose(b.train[0].mean(axis=0), 0.0, atol=1e-12)
+    columns = _encode(b.train[0], (-1.0, 1.0), bias_input=True)
+    np.testing.assert_allclose(columns[:, -2:], [[1.0, -1.0]] * len(columns))  # bias pair at 1
+    np.testing.assert_allclose(columns[:, :-2:2].mean(axis=0), -1.0, atol=1e-12)  # around low
+    with pytest.raises(CircuitLearnError, match=r"\[data\] center"):
+        parse_config({"data": {"dataset": "iris", "center": 1}})
+    metrics = train(write(tmp_path / "c.toml", centred), tmp_path / "run", progress=False).metrics
+    plain_metrics = train(write(tmp_path / "p.toml", plain), tmp_path / "p", progress=False).metrics
+    assert metrics["epochs"][-1]["train_loss"] != plain_metrics["epochs"][-1]["train_loss"]
 
 
 def test_linear_network_tracks_the_conserved_quantity(tmp_path: Path) -> None:
