@@ -364,9 +364,25 @@ class BatchEngine:
         Unlike :meth:`conducting`, this does not depend on where the devices' rails sit: with
         overlapping rails every clamp is forward-biased, and what matters is by how much.
         """
+        return np.mean(self._clamp_mask(x, sources, nodes)[0], axis=0)
+
+    def clamped_sides(
+        self, x: np.ndarray, sources: SourceValues, nodes: Sequence[str], midpoint: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fractions of the samples in which each of ``nodes`` is clamped above ``midpoint`` [V]
+        (between the rails) and below it: a unit clamped on one side for every sample is a
+        constant, dead for learning, while one that switches sides is a working binary unit."""
+        mask, voltages = self._clamp_mask(x, sources, nodes)
+        high = voltages > midpoint
+        return np.mean(mask & high, axis=0), np.mean(mask & ~high, axis=0)
+
+    def _clamp_mask(
+        self, x: np.ndarray, sources: SourceValues, nodes: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per sample and node: clamped (see :meth:`clamped`), and the node voltages [V]."""
         rows = np.array([self.system.node_index[node] for node in nodes], dtype=int)
         linear, devices = self.system.node_conductances(x, rows, sources)
-        return np.mean(devices > linear, axis=0)
+        return devices > linear, np.atleast_2d(x)[:, rows]
 
     def conducting(self, x: np.ndarray, sources: SourceValues) -> np.ndarray:
         """Fraction of the samples in which each of :attr:`switch_names` conducts."""

@@ -103,6 +103,7 @@ EPOCH_KEYS = (
     "clipped",
     "hidden_conducting_fraction",
     "conducting_by_layer",
+    "dead_by_layer",
     "gradient_norm_by_layer",
 )
 """Keys of each ``metrics.json`` epoch entry: losses are mean costs (V² for the MSE), accuracies
@@ -113,8 +114,10 @@ the free-phase solves of its training steps (null at epoch 0), ``conserved_quant
 ``hidden_conducting_fraction`` the fraction of hidden nodes whose clamps conduct more than their
 resistors (small-signal: the unit is saturated, or off if it rectifies) over the train and test
 free states (null without hidden layers), ``conducting_by_layer`` the same per hidden layer,
-``gradient_norm_by_layer`` the mean over the epoch's mini-batches of each crossbar's gradient norm
-‖∂C/∂G‖ [V²/S], input side first (null at epoch 0)."""
+``dead_by_layer`` the fraction of each hidden layer's units clamped on the same side of the rails
+in at least 99 % of those states (constants, which no longer learn), ``gradient_norm_by_layer``
+the mean over the epoch's mini-batches of each crossbar's gradient norm ‖∂C/∂G‖ [V²/S], input
+side first (null at epoch 0)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ class _Problem:
     input_range: tuple[float, float]
     bias_input: bool
     n_train_eval: int  # the first n_train_eval training samples are scored after each epoch
+    rail_midpoint: float  # [V] between the clamps' rails: which side a clamped unit is on
 
     @property
     def n_train(self) -> int:
@@ -272,6 +276,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
         )
     batches = -(-problem.n_train // cfg.batch_size)
     bar = _progress_bar(progress, total=batches * (cfg.epochs - start), desc=run_dir.name)
+    warned_dead = False
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
             began = time.perf_counter()
@@ -292,6 +297,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
                 norms,
             )
             _check_progress(metrics["epochs"][-1], entry)
+            warned_dead = warned_dead or _check_dead(problem.net, entry)
             if bar.disable and progress is None:  # stderr is a log file: a line per epoch
                 _log_epoch(run_dir.name, entry, cfg.epochs)
             metrics["epochs"].append(entry)
@@ -372,7 +378,10 @@ def _build_problem(config: TrainConfig) -> _Problem:
     if n.init == "glorot":
         task = task.with_conductances(_glorot(net, n.g_node, n.seed))
     n_train_eval = len(y_train) if d.n_train_eval is None else min(d.n_train_eval, len(y_train))
-    return _Problem(net, task, sets[0], sets[1], d.input_range, n.bias_input, n_train_eval)
+    midpoint = sum(n.bias_voltages) / 2
+    return _Problem(
+        net, task, sets[0], sets[1], d.input_range, n.bias_input, n_train_eval, midpoint
+    )
 
 
 def _encode(x: np.ndarray, input_range: tuple[float, float], bias_input: bool) -> np.ndarray:
@@ -571,6 +580,31 @@ def _crossbar_sizes(widths: list[int]) -> list[int]:
     return [a * b for a, b in itertools.pairwise(widths)]
 
 
+DEAD_FRACTION = 0.99
+"""A hidden unit clamped on the same side in this fraction of the scored samples is dead."""
+DEAD_WARNING = 0.5
+"""Warn (once a run) when more than this fraction of a hidden layer's units is dead."""
+
+
+def _check_dead(net: LayeredNetwork, entry: dict[str, Any]) -> bool:
+    """Warn when a hidden layer has lost many units to one clamp (True: warned)."""
+    for layer, (fraction, nodes) in enumerate(
+        zip(entry["dead_by_layer"] or (), net.hidden_nodes, strict=False), start=1
+    ):
+        if fraction > DEAD_WARNING:
+            warnings.warn(
+                f"epoch {entry['epoch']}: {round(fraction * len(nodes))} of {len(nodes)} units "
+                f"of hidden layer {layer} are dead (clamped on the same side for at least "
+                f"{DEAD_FRACTION:.0%} of the scored samples: constants that no longer learn). "
+                "Features that are all >= 0, such as pixels, give units an offset that their "
+                "bias pair cannot cancel: try [data] center = true, or a lower learning rate",
+                TrainingWarning,
+                stacklevel=3,
+            )
+            return True
+    return False
+
+
 def _check_progress(previous: dict[str, Any], entry: dict[str, Any]) -> None:
     """Warn when an epoch left the training loss exactly where it was (a frozen run)."""
     if entry["train_loss"] == previous["train_loss"]:
@@ -600,7 +634,7 @@ def _evaluate(
     entry: dict[str, Any] = {"epoch": epoch}
     rows = engine.output_rows
     hidden = [node for layer in problem.net.hidden_nodes for node in layer]
-    clamped = np.zeros(len(hidden))
+    high, low = np.zeros(len(hidden)), np.zeros(len(hidden))
     scored = (("train", problem.train[2][: problem.n_train_eval]), ("test", problem.test[2]))
     for name, labels in scored:
         losses, outputs = [], []
@@ -613,13 +647,16 @@ def _evaluate(
             outputs.append(out)
             losses.append(problem.task.cost.values(out, batch.targets))
             if hidden:
-                clamped += engine.clamped(x, sources, hidden) * len(out)
+                above, below = engine.clamped_sides(x, sources, hidden, problem.rail_midpoint)
+                high += above * len(out)
+                low += below * len(out)
         outputs_all = np.concatenate(outputs)
         entry[f"{name}_loss"] = float(np.mean(np.concatenate(losses)))
         entry[f"{name}_accuracy"] = float(np.mean(decode_classes(outputs_all) == labels))
     q = conserved_quantity(g)
     n_eval = problem.n_train_eval + len(problem.test[2])
-    by_layer = _by_layer(problem.net, clamped / n_eval)
+    by_layer = _by_layer(problem.net, (high + low) / n_eval)
+    dead = _by_layer(problem.net, np.maximum(high, low) / n_eval >= DEAD_FRACTION)
     entry.update(
         time=round(seconds, 3),
         newton_iterations=iterations,
@@ -628,6 +665,7 @@ def _evaluate(
         clipped=clipped,
         hidden_conducting_fraction=float(np.mean(by_layer)) if by_layer else None,
         conducting_by_layer=by_layer or None,
+        dead_by_layer=dead or None,
         gradient_norm_by_layer=gradient_norms,
     )
     return entry
@@ -707,10 +745,10 @@ def _progress_bar(progress: bool | None, *, total: int, desc: str) -> Any:
 def _plot(
     folder: Path, metrics: dict[str, Any], initial: np.ndarray, final: np.ndarray, sizes: list[int]
 ) -> tuple[Path, ...]:
-    """``training.png``: loss, accuracy and clamped fraction per hidden layer against epoch;
-    ``layers.png``: each crossbar's gradient norm against epoch and its conductance histogram
-    (initial and final); ``conservation.png``: the drift of Q where the conservation law
-    applies."""
+    """``training.png``: loss, accuracy, and each hidden layer's clamped fraction and dead units
+    against epoch; ``layers.png``: each crossbar's gradient norm against epoch and its
+    conductance histogram (initial and final); ``conservation.png``: the drift of Q where the
+    conservation law applies."""
     from matplotlib.figure import Figure
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -723,11 +761,21 @@ def _plot(
     loss_ax, acc_ax = axes[0], axes[1]
     if shown:
         width = max(len(c) for c in by_layer if c is not None)
+        dead = [e.get("dead_by_layer") for e in epochs]  # absent in runs from before it
         for layer in range(width):
             fraction = [np.nan if c is None else c[layer] for c in by_layer]
-            axes[2].plot(x, fraction, "-o", ms=3, label=f"hidden layer {layer + 1}")
+            line = axes[2].plot(x, fraction, "-o", ms=3, label=f"hidden layer {layer + 1}")
+            if any(d is not None for d in dead):
+                axes[2].plot(
+                    x,
+                    [np.nan if d is None else d[layer] for d in dead],
+                    "--x",
+                    ms=4,
+                    color=line[0].get_color(),
+                    label=f"layer {layer + 1}: units dead",
+                )
         axes[2].set_xlabel("epoch")
-        axes[2].set_ylabel("hidden units clamped")
+        axes[2].set_ylabel("clamped (unit–sample pairs)")
         axes[2].set_ylim(0.0, 1.02)
         axes[2].legend()
     for split, style in (("train", "-o"), ("test", "--s")):

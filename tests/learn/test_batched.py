@@ -276,3 +276,24 @@ def test_registry_lists_every_method_once_with_its_estimator() -> None:
     assert set(names(exact_nonreciprocal=True)) == {"exact", "fd", "aep", "dyadic"}
     with pytest.raises(CircuitError, match="unknown method capability"):
         names(flying=True)
+
+
+def test_clamped_sides_tell_a_switching_unit_from_a_dead_one() -> None:
+    """Inputs of opposite sign drive every unit into opposite clamps (a(−u) = −a(u)): one third
+    of the samples above the rails' midpoint, one third below, one unclamped; the same input
+    repeated keeps each unit on one side, which is what the trainer counts as dead."""
+    net = kendall_network(50, [2], 1, seed=0, bias_voltages=(0.5, -0.5))
+    task = LearningTask(net.circuit, list(net.trainable), list(net.output_nodes), targets=[0.1])
+    engine = BatchEngine(task)
+    hidden = list(net.hidden_nodes[0])
+    level = np.array([10.0, -10.0, 0.0])
+    inputs = {s: level if s.endswith("p") else -level for s in net.input_sources}
+    x, sources = engine.free_solution(engine.batch(inputs))
+    high, low = engine.clamped_sides(x, sources, hidden)
+    np.testing.assert_allclose(high, [1 / 3, 1 / 3])
+    np.testing.assert_allclose(low, [1 / 3, 1 / 3])
+    np.testing.assert_allclose(high + low, engine.clamped(x, sources, hidden))
+    same = {s: np.full(3, 10.0 if s.endswith("p") else -10.0) for s in net.input_sources}
+    high, low = engine.clamped_sides(*engine.free_solution(engine.batch(same)), hidden)
+    assert np.array_equal(np.maximum(high, low), [1.0, 1.0])
+    assert np.array_equal(np.minimum(high, low), [0.0, 0.0])

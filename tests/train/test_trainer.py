@@ -11,7 +11,13 @@ import pytest
 
 from circuitlearn.errors import CircuitLearnError
 from circuitlearn.train.config import load_config, parse_config, to_toml
-from circuitlearn.train.trainer import EPOCH_KEYS, _build_problem, _encode, train
+from circuitlearn.train.trainer import (
+    EPOCH_KEYS,
+    TrainingWarning,
+    _build_problem,
+    _encode,
+    train,
+)
 
 PRESET = Path(__file__).resolve().parents[2] / "circuitlearn" / "configs" / "iris.toml"
 
@@ -137,6 +143,22 @@ def test_center_subtracts_the_training_means_and_keeps_the_bias_pair(tmp_path: P
     metrics = train(write(tmp_path / "c.toml", centred), tmp_path / "run", progress=False).metrics
     plain_metrics = train(write(tmp_path / "p.toml", plain), tmp_path / "p", progress=False).metrics
     assert metrics["epochs"][-1]["train_loss"] != plain_metrics["epochs"][-1]["train_loss"]
+
+
+def test_dead_units_are_counted_and_warned_about_once(tmp_path: Path) -> None:
+    """Inputs all between 20 and 30 V put every unit's weighted average of (+v, −v) pairs volts
+    away from 0 on one side for every sample: all units dead, one warning naming the cure."""
+    raw = tiny(epochs=2)
+    raw["data"]["input_range"] = [20.0, 30.0]
+    raw["network"]["hidden"] = [4]
+    with pytest.warns(TrainingWarning) as caught:
+        metrics = train(write(tmp_path / "c.toml", raw), tmp_path / "run", progress=False).metrics
+    dead = [str(w.message) for w in caught if "are dead" in str(w.message)]
+    assert len(dead) == 1 and dead[0].startswith("epoch 1: 4 of 4 units of hidden layer 1")
+    assert "center = true" in dead[0]
+    assert [e["dead_by_layer"] for e in metrics["epochs"][1:]] == [[1.0], [1.0]]
+    for e in metrics["epochs"]:
+        assert e["dead_by_layer"][0] <= e["conducting_by_layer"][0]
 
 
 def test_linear_network_tracks_the_conserved_quantity(tmp_path: Path) -> None:
