@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -268,6 +269,30 @@ def test_fashion_mnist_training_puts_hidden_units_to_use(tmp_path: Path) -> None
     assert fractions[0] < 0.1
     assert all(0.2 < f < 1.0 for f in fractions[1:]), fractions
     assert epochs[-1]["test_accuracy"] > epochs[0]["test_accuracy"] + 0.1
+
+
+def test_centred_pixels_keep_units_alive(tmp_path: Path) -> None:
+    """The same subset network, pixels raw and centred: raw, most units end clamped on one side
+    for every image (their bias pair cannot cancel w·x̄; 14 of 20 when measured) and the warning
+    says so; centred, none do, and the network learns faster (0.655 against 0.33 when
+    measured)."""
+    runs = {}
+    for center in (False, True):
+        raw = tomllib.loads(
+            (Path(__file__).parents[2] / "circuitlearn/configs/fashion_drn_xs.toml").read_text()
+        )
+        raw["data"].update(n_train=600, n_test=200, center=center)
+        raw["network"]["hidden"] = [20]
+        raw["learning"].update(epochs=2, batch_size=20)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            runs[center] = train(
+                write(tmp_path / f"{center}.toml", raw), tmp_path / str(center), progress=False
+            ).metrics["epochs"]
+        runs[center, "warned"] = any("are dead" in str(w.message) for w in caught)
+    assert runs[False][-1]["dead_by_layer"][0] > 0.5 and runs[False, "warned"]
+    assert runs[True][-1]["dead_by_layer"] == [0.0] and not runs[True, "warned"]
+    assert runs[True][-1]["test_accuracy"] > runs[False][-1]["test_accuracy"] + 0.1
 
 
 @pytest.mark.parametrize(
