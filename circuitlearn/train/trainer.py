@@ -583,13 +583,14 @@ def _crossbar_sizes(widths: list[int]) -> list[int]:
 DEAD_FRACTION = 0.99
 """A hidden unit clamped on the same side in this fraction of the scored samples is dead."""
 DEAD_WARNING = 0.5
-"""Warn (once a run) when more than this fraction of a hidden layer's units is dead."""
+"""Warn when more than this fraction of a hidden layer's units is dead: once per ``train`` call
+(a resumed run may warn again)."""
 
 
 def _check_dead(net: LayeredNetwork, entry: dict[str, Any]) -> bool:
     """Warn when a hidden layer has lost many units to one clamp (True: warned)."""
     for layer, (fraction, nodes) in enumerate(
-        zip(entry["dead_by_layer"] or (), net.hidden_nodes, strict=False), start=1
+        zip(entry["dead_by_layer"] or (), net.hidden_nodes, strict=True), start=1
     ):
         if fraction > DEAD_WARNING:
             warnings.warn(
