@@ -21,10 +21,12 @@ import numpy as np
 
 from circuitlearn.errors import ConfigError
 
-__all__ = ["RUN_FILES", "Checkpoint", "RunLock", "check_run_dir", "load_checkpoint",
-           "read_metrics", "save_checkpoint", "write_json", "write_text"]  # fmt: skip
+__all__ = ["PARAMETERS_FILE", "RUN_FILES", "Checkpoint", "RunLock", "check_run_dir",
+           "load_checkpoint", "read_metrics", "save_checkpoint", "write_json", "write_text"]  # fmt: skip
 
-RUN_FILES = {"config.toml", "metrics.json", "checkpoints", "figures", ".lock"}
+PARAMETERS_FILE = "parameters.txt"
+"""The trainable resistors' names, one a line, in the order of the checkpoints' conductances."""
+RUN_FILES = {"config.toml", "metrics.json", PARAMETERS_FILE, "checkpoints", "figures", ".lock"}
 """What a run directory may hold (``--out`` with anything else is refused)."""
 
 

@@ -57,6 +57,7 @@ from circuitlearn.learn.optim import Optimizer
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
 from circuitlearn.train.rundir import (
+    PARAMETERS_FILE,
     RunLock,
     check_run_dir,
     load_checkpoint,
@@ -130,7 +131,7 @@ class TrainResult:
     metrics : dict
         The ``metrics.json`` object.
     conductances : numpy.ndarray
-        Final trainable conductances [S], in ``metrics["parameters"]`` order.
+        Final trainable conductances [S], in the order of the run's ``parameters.txt``.
     checkpoint : Path
     figures : tuple of Path
     """
@@ -236,6 +237,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
             )
     write_text(run_dir / "config.toml", to_toml(config))
     problem = _build_problem(config)
+    # the names once, apart from metrics.json (rewritten every epoch): 1.6 M of them on DRN-1H
+    write_text(run_dir / PARAMETERS_FILE, "".join(f"{name}\n" for name in problem.net.trainable))
     cfg = config.learning
     names = list(problem.net.trainable)
     estimator, beta = _estimator(config, problem.task)
@@ -702,7 +705,7 @@ def _header(
         "n_train": problem.n_train,
         "n_train_eval": problem.n_train_eval,
         "n_test": len(problem.test[2]),
-        "parameters": list(problem.net.trainable),
+        "n_parameters": len(problem.net.trainable),
         "conservation": {
             "quantity": QUANTITY_NAME,
             "applicable": verdict.applicable,

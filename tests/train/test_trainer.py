@@ -92,8 +92,11 @@ def test_tiny_run_writes_the_run_directory_and_learns(tmp_path: Path) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     assert [e["epoch"] for e in metrics["epochs"]] == [0, 1, 2, 3]
     assert all(set(e) == set(EPOCH_KEYS) for e in metrics["epochs"])
-    for key in ("beta", "lr", "estimator", "parameters", "conservation", "n_train", "n_test"):
+    for key in ("beta", "lr", "estimator", "n_parameters", "conservation", "n_train", "n_test"):
         assert key in metrics
+    names = (run / "parameters.txt").read_text().splitlines()
+    assert len(names) == metrics["n_parameters"] == len(result.conductances)
+    assert len(set(names)) == len(names)
     assert metrics["n_train"] == 8 and metrics["n_test"] == 6
     # diodes: the conservation law does not apply, said once with the reason
     assert metrics["conservation"]["applicable"] is False
