@@ -22,7 +22,8 @@ import numpy as np
 from circuitlearn.errors import ConfigError
 
 __all__ = ["PARAMETERS_FILE", "RUN_FILES", "Checkpoint", "RunLock", "check_run_dir",
-           "load_checkpoint", "read_metrics", "save_checkpoint", "write_json", "write_text"]  # fmt: skip
+           "load_checkpoint", "read_metrics", "save_checkpoint", "write_json",
+           "write_text"]  # fmt: skip
 
 PARAMETERS_FILE = "parameters.txt"
 """The trainable resistors' names, one a line, in the order of the checkpoints' conductances."""
