@@ -11,6 +11,9 @@ leaving a small dense system S for the remaining unknowns R (the output layer of
 :class:`SchurPlan` finds the set once from the fixed sparsity pattern and then solves many
 samples at once with dense batched linear algebra. It is exact elimination (no approximation);
 the diagonal pivots are checked and the caller falls back to sparse LU when a pivot is small.
+When K_IR and K_RI are the same for every sample — the devices stamp only diagonals (a diode
+from a hidden node to a rail) and the samples differ in their inputs — the Schur complements of
+all samples are one matrix product (pivots × the products K_RI[r, i]·K_IR[i, c]).
 
 When a hidden unit is more than one unknown — an amplifier after each hidden node adds its output
 node, its branch current and a sense source's, none of which has a diagonal entry of its own —
@@ -23,7 +26,7 @@ solved with batched dense LU (partial pivoting within the block).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -78,6 +81,8 @@ class DenseBlock:
     source: np.ndarray
     complete: bool
     """Whether every entry has a stored value (the zero column is then not needed)."""
+    n_stored: int
+    """How many values are stored (``source`` holds this index for a structural zero)."""
 
     @classmethod
     def of(
@@ -91,7 +96,7 @@ class DenseBlock:
         source = np.full(int(np.prod(shape)), n_stored, dtype=np.int64)
         if positions.size:
             source[np.ravel_multi_index(where, shape)] = positions
-        return cls(tuple(shape), source, bool(np.all(source < n_stored)))
+        return cls(tuple(shape), source, bool(np.all(source < n_stored)), n_stored)
 
     def take(self, values: np.ndarray) -> np.ndarray:
         """The block for every sample (rows of ``values``): samples × ``shape``.
@@ -99,6 +104,14 @@ class DenseBlock:
         ``values`` are the stored values, followed by a zero column unless the block is complete.
         """
         return values[:, self.source].reshape(values.shape[0], *self.shape)
+
+    def gather(self, data: np.ndarray) -> np.ndarray:
+        """:meth:`take` from the stored values alone (no zero column): for small blocks, where
+        copying ``data`` to append the column would cost more than the gather."""
+        stored = self.source < self.n_stored
+        out = np.zeros((data.shape[0], self.source.size))
+        out[:, stored] = data[:, self.source[stored]]
+        return out.reshape(data.shape[0], *self.shape)
 
 
 def with_zero_column(data: np.ndarray, blocks: Sequence[DenseBlock]) -> np.ndarray:
@@ -124,6 +137,8 @@ class SchurPlan:
     ir: DenseBlock
     ri: DenseBlock
     rr: DenseBlock
+    coupling: np.ndarray = field(init=False, repr=False)
+    """Positions of K_IR's and K_RI's stored values, sorted."""
 
     @classmethod
     def from_pattern(cls, indices: np.ndarray, indptr: np.ndarray, n: int) -> SchurPlan | None:
@@ -175,10 +190,17 @@ class SchurPlan:
             rr=block(~row_in & ~col_in, (n_r, n_r)),
         )
 
+    def __post_init__(self) -> None:
+        # in memory order: one gather tests whether K_IR and K_RI vary between samples
+        coupling = np.concatenate([self.ir.source, self.ri.source])
+        self.coupling = np.unique(coupling[coupling < self.ir.n_stored])
+
     def solve(self, data: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
         """Solve K·x = rhs for every sample (rows of ``data`` and ``rhs``); ``None`` if unsafe."""
         backend = get_backend()
         d = data[:, self.diag_pos]
+        if _same_for_all(data[:, self.coupling]):
+            return self._shared_solve(data, rhs, d)
         values = with_zero_column(data, (self.ir, self.ri, self.rr))
         k_ir = self.ir.take(values)
         # an eliminated row holds its pivot and K_IR's entries only (the set is independent)
@@ -199,6 +221,40 @@ class SchurPlan:
         out[:, self.eliminated] = x_i
         out[:, self.rest] = x_r
         return out
+
+
+    def _shared_solve(self, data: np.ndarray, rhs: np.ndarray, d: np.ndarray) -> np.ndarray | None:
+        """:meth:`solve` when K_IR and K_RI are the same for every sample and only the pivots
+        and K_RR vary (devices that stamp a hidden node's diagonal, nudges at the outputs).
+
+        The Schur updates of all samples are then one matrix product, pivots × the products
+        K_RI[r, i]·K_IR[i, c], instead of one small product per sample: 3× faster on DRN-1H
+        (1024 × 10 blocks), which also gathers the blocks of one sample instead of all.
+        """
+        backend = get_backend()
+        first = with_zero_column(data[:1], (self.ir, self.ri))
+        k_ir, k_ri = self.ir.take(first)[0], self.ri.take(first)[0]
+        row_sum = np.abs(d) + np.abs(k_ir).sum(axis=1)
+        if np.any(np.abs(d) <= PIVOT_RATIO * row_sum):
+            return None
+        inv = 1.0 / d
+        b_i = rhs[:, self.eliminated]
+        n_i, n_r = k_ir.shape
+        pairs = (k_ri.T[:, :, None] * k_ir[:, None, :]).reshape(n_i, n_r * n_r)
+        schur = self.rr.gather(data) - backend.matmul(inv, pairs).reshape(len(d), n_r, n_r)
+        try:
+            x_r = backend.solve(schur, rhs[:, self.rest] - backend.matmul(inv * b_i, k_ri.T))
+        except np.linalg.LinAlgError:
+            return None
+        out = np.empty_like(rhs)
+        out[:, self.eliminated] = inv * (b_i - backend.matmul(x_r, k_ir.T))
+        out[:, self.rest] = x_r
+        return out
+
+
+def _same_for_all(blocks: np.ndarray) -> bool:
+    """Whether every sample's block (first axis) equals the first one, entry for entry."""
+    return bool(np.array_equal(blocks, np.broadcast_to(blocks[:1], blocks.shape)))
 
 
 @dataclass

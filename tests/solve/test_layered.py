@@ -36,7 +36,7 @@ def _bipartite(seed: int, n_hidden: int, n_out: int, density: float) -> sp.csc_m
 @settings(max_examples=30, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
-    n_hidden=st.integers(4, 40),
+    n_hidden=st.integers(12, 40),  # ≥ 4 per output: a layered network (tiny ones may tie)
     n_out=st.integers(1, 3),
     density=st.floats(0.0, 1.0),
 )
@@ -47,7 +47,14 @@ def test_schur_plan_solves_patterns_with_structural_zeros(
     n = matrix.shape[0]
     plan = SchurPlan.from_pattern(matrix.indices, matrix.indptr, n)
     assert plan is not None
-    assert sorted(plan.rest) == list(range(n_hidden, n))
+    # what elimination needs: no entry joins two eliminated unknowns (it may pick an unlinked
+    # output, or a hidden node whose outputs have fewer links, into either set)
+    chosen = np.zeros(n, dtype=bool)
+    chosen[plan.eliminated] = True
+    joined = matrix.tocoo()
+    assert not np.any(chosen[joined.row] & chosen[joined.col] & (joined.row != joined.col))
+    if density > 0.5:  # every output has more links than any hidden node: they are the rest
+        assert sorted(plan.rest) == list(range(n_hidden, n))
     rng = np.random.default_rng(seed + 1)
     samples = 3
     # per-sample values on the shared pattern: scale the columns (keeps the pattern and dominance)
@@ -61,6 +68,33 @@ def test_schur_plan_solves_patterns_with_structural_zeros(
     block = BlockSchurPlan.from_pattern(matrix.indices, matrix.indptr, n)
     if block is not None:
         np.testing.assert_allclose(block.solve(data, rhs), solved, rtol=1e-10, atol=1e-12)
+    # only the diagonal varies (diodes at the hidden nodes, nudges at the outputs): the
+    # shared-coupling path, which forms every sample's Schur complement in one product
+    diagonal = matrix.indices == np.repeat(np.arange(n), np.diff(matrix.indptr))
+    shared = np.tile(matrix.data, (samples, 1))
+    shared[:, diagonal] *= rng.uniform(1.0, 3.0, (samples, int(diagonal.sum())))
+    assert np.all(shared[:, plan.coupling] == shared[:1, plan.coupling])
+    solved = plan.solve(shared, rhs)
+    assert solved is not None
+    for s in range(samples):
+        sample = sp.csc_matrix((shared[s], matrix.indices, matrix.indptr), shape=(n, n))
+        np.testing.assert_allclose(solved[s], spla.spsolve(sample, rhs[s]), rtol=1e-10, atol=1e-12)
+
+
+def test_shared_coupling_is_noticed_only_when_every_sample_has_it() -> None:
+    matrix = _bipartite(3, 12, 3, 0.6)
+    plan = SchurPlan.from_pattern(matrix.indices, matrix.indptr, matrix.shape[0])
+    data = np.tile(matrix.data, (4, 1))
+    calls = []
+    original = plan._shared_solve
+    plan._shared_solve = lambda *args: calls.append(1) or original(*args)  # type: ignore[method-assign]
+    rhs = np.ones((4, matrix.shape[0]))
+    plan.solve(data, rhs)
+    data[2, plan.coupling[5]] *= 1.5  # one sample's coupling differs: the per-sample path
+    differing = plan.solve(data, rhs)
+    assert calls == [1]
+    sample = sp.csc_matrix((data[2], matrix.indices, matrix.indptr), shape=matrix.shape)
+    np.testing.assert_allclose(differing[2], spla.spsolve(sample, rhs[2]), rtol=1e-10)
 
 
 def test_dense_block_reads_structural_zeros_as_zero() -> None:
@@ -68,6 +102,7 @@ def test_dense_block_reads_structural_zeros_as_zero() -> None:
     assert not block.complete
     values = np.array([[10.0, 20.0, 30.0, 0.0], [1.0, 2.0, 3.0, 0.0]])  # zero column appended
     np.testing.assert_array_equal(block.take(values), [[[0, 30], [10, 0]], [[0, 3], [1, 0]]])
+    np.testing.assert_array_equal(block.gather(values[:, :3]), block.take(values))
 
 
 def test_schur_plan_declines_a_vanishing_pivot() -> None:
