@@ -222,7 +222,6 @@ class SchurPlan:
         out[:, self.rest] = x_r
         return out
 
-
     def _shared_solve(self, data: np.ndarray, rhs: np.ndarray, d: np.ndarray) -> np.ndarray | None:
         """:meth:`solve` when K_IR and K_RI are the same for every sample and only the pivots
         and K_RR vary (devices that stamp a hidden node's diagonal, nudges at the outputs).
