@@ -249,10 +249,12 @@ class DiodeGroup:
     def _limit(self, vd_raw: np.ndarray, vd_old: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", over="ignore"):
             near_bv = vd_raw < np.minimum(0.0, -self.bv + 10.0 * self.vtebrk)
+            normal = pnjlim(vd_raw, vd_old, self.vte, self.vcrit)
+            if not near_bv.any():  # no junction near breakdown (always, without BV)
+                return normal
             flipped = -(
                 pnjlim(-(vd_raw + self.bv), -(vd_old + self.bv), self.vtebrk, self.vcrit) + self.bv
             )
-            normal = pnjlim(vd_raw, vd_old, self.vte, self.vcrit)
         return np.where(near_bv, flipped, normal)
 
 
