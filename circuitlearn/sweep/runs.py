@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,12 +19,16 @@ from circuitlearn._random import check_random_state
 from circuitlearn.errors import CircuitLearnError, ConvergenceError
 from circuitlearn.learn.ratenet import METHODS, RateNet, Relaxation, gradient, relax
 
+if TYPE_CHECKING:
+    from circuitlearn.train import TrainConfig
+
 __all__ = [
     "RATENET_DEFAULTS",
     "RUN_KINDS",
     "config_digest",
     "load_dataset",
     "ratenet_run",
+    "train_config",
     "train_run",
 ]
 
@@ -134,7 +138,29 @@ def train_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str, 
     Keys other than ``config`` are dotted TOML keys (``"learning.method"``, ``"network.hidden"``);
     ``seed`` sets the data, network and learning seeds at once.
     """
-    from circuitlearn.train import parse_config, train
+    from circuitlearn.train import train
+
+    config = train_config(params)
+    # a run interrupted with its sweep continues from its last checkpoint
+    resume = run_dir is not None and (Path(run_dir) / "checkpoints").is_dir()
+    result = train(config, run_dir, resume=resume)
+    epochs = result.metrics["epochs"]
+    return {
+        "test_accuracy": [e["test_accuracy"] for e in epochs],
+        "train_loss": [e["train_loss"] for e in epochs],
+        "seconds": float(sum(e.get("time", 0.0) for e in epochs)),
+    }
+
+
+def train_config(params: dict[str, Any]) -> TrainConfig:
+    """The checked config of a ``train`` run's parameters (see :func:`train_run`).
+
+    Raises
+    ------
+    CircuitLearnError
+        No ``config``, an undotted key, or a config that does not validate.
+    """
+    from circuitlearn.train import parse_config
 
     params = {k: v for k, v in params.items() if k != "kind"}
     if "config" not in params:
@@ -152,16 +178,7 @@ def train_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str, 
                 f"train run: parameter {key!r} must be a dotted key such as 'learning.method'"
             )
         raw.setdefault(table, {})[name] = value
-    config = parse_config(raw, source=str(source))
-    # a run interrupted with its sweep continues from its last checkpoint
-    resume = run_dir is not None and (Path(run_dir) / "checkpoints").is_dir()
-    result = train(config, run_dir, resume=resume)
-    epochs = result.metrics["epochs"]
-    return {
-        "test_accuracy": [e["test_accuracy"] for e in epochs],
-        "train_loss": [e["train_loss"] for e in epochs],
-        "seconds": float(sum(e.get("time", 0.0) for e in epochs)),
-    }
+    return parse_config(raw, source=str(source))
 
 
 RUN_KINDS = {"ratenet": ratenet_run, "train": train_run}
