@@ -388,6 +388,7 @@ class _CSRPattern:
         self._indptr = np.concatenate(
             [[0], np.cumsum(np.bincount(keys // shape[1], minlength=shape[0]))]
         ).astype(np.int32)
+        self._row_stamps: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def matrix(self, params: np.ndarray) -> sp.csr_matrix:
         """The matrix for the parameter values ``params``."""
@@ -396,11 +397,21 @@ class _CSRPattern:
         )
         return sp.csr_matrix((data, self._indices, self._indptr), shape=self.shape)
 
-    def top(self, matrix: sp.csr_matrix, n_rows: int) -> sp.csr_matrix:
-        """The first ``n_rows`` rows of a :meth:`matrix` (its arrays shared, not copied)."""
-        end = self._indptr[n_rows]
+    def rows(self, params: np.ndarray, n_rows: int) -> sp.csr_matrix:
+        """The first ``n_rows`` rows of :meth:`matrix`, summing only the stamps that fall there
+        (in the same order, so the values are those of :meth:`matrix` to the bit)."""
+        end = int(self._indptr[n_rows])
+        if n_rows not in self._row_stamps:
+            inside = self._position < end
+            self._row_stamps[n_rows] = (
+                self._position[inside],
+                self._signs[inside],
+                self._slots[inside],
+            )
+        position, signs, slots = self._row_stamps[n_rows]
+        data = np.bincount(position, weights=signs * params[slots], minlength=end)
         return sp.csr_matrix(
-            (matrix.data[:end], self._indices[:end], self._indptr[: n_rows + 1]),
+            (data, self._indices[:end], self._indptr[: n_rows + 1]),
             shape=(n_rows, self.shape[1]),
         )
 

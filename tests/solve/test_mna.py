@@ -302,6 +302,22 @@ def test_copy_owns_its_values_and_shares_the_pattern() -> None:
         s.copy(circuit=_grown(divider()))
 
 
+def test_fixed_rows_built_on_demand_follow_each_copy_s_values() -> None:
+    # evaluate(full=True) builds the fixed nodes' rows only when asked: a copy that asks after
+    # changing its values gets its own, the original keeps its own (currents of the sources)
+    s = compile_circuit(divider())
+    x = np.array([1.0])
+    s.evaluate(x, jacobian=False)  # unknown rows only
+    twin = s.copy()
+    twin.set_values({"r1": 3e3})
+    assert twin.currents(x)["v1"] == pytest.approx(-(2.0 - 1.0) / 3e3, rel=1e-14)
+    assert s.currents(x)["v1"] == pytest.approx(-(2.0 - 1.0) / 1e3, rel=1e-14)
+    fresh = compile_circuit(divider())
+    np.testing.assert_array_equal(
+        s.evaluate(x, full=True).extended_residual, fresh.evaluate(x, full=True).extended_residual
+    )
+
+
 def _grown(circuit: Circuit) -> Circuit:
     """``circuit`` with one more resistor."""
     circuit.add(Resistor("r3", "out", "0", 1e3))
