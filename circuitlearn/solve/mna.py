@@ -313,7 +313,7 @@ class MNASystem(MNAStamps):
             tail.ndim == 2 and self._A_fixed_dense is not None
         ):  # dense input block: BLAS, unknown rows
             const = tail @ self._A_fixed_dense.T + source_scale * b[..., : self.n]
-            const_abs = np.abs(tail) @ np.abs(self._A_fixed_dense.T) + np.abs(
+            const_abs = np.abs(tail) @ self._A_fixed_dense_abs.T + np.abs(
                 source_scale * b[..., : self.n]
             )
         else:
@@ -508,6 +508,7 @@ class MNASystem(MNAStamps):
         self._fixed_ops: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
         dense = 0 < n * fixed.shape[1] <= DENSE_INPUT_LIMIT and fixed.density(n) >= 0.05
         self._A_fixed_dense = fixed.rows(self._params, n).toarray() if dense else None
+        self._A_fixed_dense_abs = None if self._A_fixed_dense is None else abs(self._A_fixed_dense)
         src_rows, src_signs, src_slots = self._src
         self._b = np.bincount(
             src_rows, weights=src_signs * self._params[src_slots], minlength=self._n_ext
