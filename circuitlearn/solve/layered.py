@@ -227,8 +227,9 @@ class SchurPlan:
         and K_RR vary (devices that stamp a hidden node's diagonal, nudges at the outputs).
 
         The Schur updates of all samples are then one matrix product, pivots × the products
-        K_RI[r, i]·K_IR[i, c], instead of one small product per sample: 3× faster on DRN-1H
-        (1024 × 10 blocks), which also gathers the blocks of one sample instead of all.
+        K_RI[r, i]·K_IR[i, c], instead of one small product per sample: 9.6 -> 4.6 ms per
+        solve on DRN-1H (50 images, 1024 × 10 blocks), which also gathers the blocks of one
+        sample instead of all.
         """
         backend = get_backend()
         first = with_zero_column(data[:1], (self.ir, self.ri))

@@ -500,7 +500,7 @@ class MNASystem(MNAStamps):
         n = self.n
         unknown, fixed = self._lin_unknown, self._lin_fixed
         # the unknowns' rows now; the fixed nodes' rows (full=True: source currents) when asked,
-        # which halves this rebuild on a crossbar (DRN-1H: 67 -> 30 ms at every training step)
+        # which cuts this rebuild on a crossbar (DRN-1H: 67 -> 42 ms at every training step)
         a = unknown.rows(self._params, n)
         self._row_ops: dict[bool, dict[str, sp.csr_matrix]] = {
             False: {"A": a, "A_abs": abs(a), **self._res_scatter_rows[False]}
