@@ -54,8 +54,10 @@ def projected_step(
     (array([0.01]), 1)
     """
     proposed = np.asarray(conductances, dtype=float) - step
-    clipped = int(np.count_nonzero((proposed < floor) | (proposed > ceiling)))
-    return np.clip(proposed, floor, ceiling), clipped
+    clipped = np.count_nonzero(proposed < floor)
+    if ceiling < math.inf:
+        clipped += np.count_nonzero(proposed > ceiling)
+    return np.clip(proposed, floor, ceiling, out=proposed), int(clipped)
 
 
 def relative_lr(
@@ -157,33 +159,45 @@ class Optimizer:
             self.lr = relative_lr(conductances, gradient, self.lr_fraction, self.name)
         self.steps += 1
         if self.name == "sgd":
-            direction = gradient
+            direction = gradient.copy()
         elif self.name == "momentum":
-            velocity = self.state.get("velocity", np.zeros_like(gradient))
-            velocity = self.momentum * velocity + gradient
-            self.state["velocity"] = velocity
-            direction = velocity
+            velocity = self.state.setdefault("velocity", np.zeros_like(gradient))
+            velocity *= self.momentum
+            velocity += gradient
+            direction = velocity.copy()
         else:
-            b1, b2 = self.betas
-            m = b1 * self.state.get("m", np.zeros_like(gradient)) + (1 - b1) * gradient
-            v = b2 * self.state.get("v", np.zeros_like(gradient)) + (1 - b2) * gradient**2
-            if "eps" not in self.state:  # relative to the gradient's scale (units V²/S)
-                self.state["eps"] = np.array(self.eps * float(np.sqrt(np.mean(gradient**2))))
-            self.state.update(m=m, v=v)
-            m_hat = m / (1 - b1**self.steps)
-            v_hat = v / (1 - b2**self.steps)
-            direction = m_hat / (np.sqrt(v_hat) + float(self.state["eps"]))
+            direction = self._adam_direction(gradient)
+        # In place on 1.6 M conductances (DRN-1H): the temporaries cost ~10 % of a step.
         rate = self.lr * self.factor(epoch)
-        if self.factors is not None:
-            rate = rate * self.factors
-        return projected_step(conductances, rate * direction, self.floor, self.ceiling)
+        direction *= rate if self.factors is None else rate * self.factors
+        return projected_step(conductances, direction, self.floor, self.ceiling)
+
+    def _adam_direction(self, gradient: np.ndarray) -> np.ndarray:
+        """Adam's normalised direction m̂/(√v̂ + eps); updates the moments in place."""
+        b1, b2 = self.betas
+        if "eps" not in self.state:  # relative to the gradient's scale (units V²/S)
+            self.state["eps"] = np.array(self.eps * float(np.sqrt(np.mean(gradient**2))))
+        m = self.state.setdefault("m", np.zeros_like(gradient))
+        v = self.state.setdefault("v", np.zeros_like(gradient))
+        m *= b1
+        m += (1 - b1) * gradient
+        v *= b2
+        squared = np.square(gradient)
+        squared *= 1 - b2
+        v += squared
+        denominator = np.divide(v, 1 - b2**self.steps, out=squared)
+        np.sqrt(denominator, out=denominator)
+        denominator += float(self.state["eps"])
+        direction = m / (1 - b1**self.steps)
+        direction /= denominator
+        return direction
 
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint saves to continue bit for bit (rate, step count, moments)."""
         return {
             "lr": np.nan if self.lr is None else self.lr,
             "steps": self.steps,
-            **{f"opt_{k}": v for k, v in self.state.items()},
+            **{f"opt_{k}": v.copy() for k, v in self.state.items()},  # steps update in place
         }
 
     def load_state(self, saved: dict[str, Any]) -> None:
