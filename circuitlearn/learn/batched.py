@@ -291,9 +291,10 @@ class BatchEngine:
         """d(mean C)/dG over ``batch`` with ``estimator`` (any of the six rules).
 
         ``backend="ngspice"`` (and finite differences on any backend) averages single-sample
-        gradients whose phases are solved as circuits, one sample at a time. ``x0`` (one state,
-        e.g. the mean free state of the previous batch) warm-starts every sample's free phase;
-        by default it starts cold, from ngspice's junction guesses.
+        gradients whose phases are solved as circuits, one sample at a time. ``x0`` (one state for
+        all samples, or one per sample, e.g. each sample's state of the previous epoch)
+        warm-starts the free phases; by default they start cold, from ngspice's junction
+        guesses.
 
         Raises
         ------
@@ -339,9 +340,12 @@ class BatchEngine:
         """Positions of the output nodes in the unknown vector."""
         return self._out_rows.copy()
 
-    def free_solution(self, batch: Batch) -> tuple[np.ndarray, SourceValues]:
-        """Free-phase unknowns of every sample (samples × unknowns) and the batch's sources."""
-        free = self._free(batch, jacobian=False)
+    def free_solution(
+        self, batch: Batch, x0: np.ndarray | None = None
+    ) -> tuple[np.ndarray, SourceValues]:
+        """Free-phase unknowns of every sample (samples × unknowns) and the batch's sources;
+        ``x0`` warm-starts as in :meth:`gradient`."""
+        free = self._free(batch, jacobian=False, x0=x0)
         return free.x, free.sources
 
     def conducting_fraction(self, x: np.ndarray, sources: SourceValues) -> float | None:

@@ -44,6 +44,9 @@ A config has three tables, every key optional except ``[data] dataset``::
     schedule_gamma = 0.5       #   | cosine (from 1 to 0 over the epochs)
     schedule_every = 1
     layer_lr = [1.0, 0.5]      # learning-rate factor of each crossbar, input side first
+    warm_start = false         # start each sample's free phase at its state of the previous
+                               #   epoch (same operating point to rounding on circuits with one;
+                               #   about half the Newton iterations late in training)
     seed = 0                   # mini-batch order
 
 Unknown tables or keys are errors listing the valid ones; every error names ``file: [table] key``.
@@ -138,6 +141,7 @@ class LearningConfig:
     schedule_gamma: float = 0.5
     schedule_every: int = 1
     layer_lr: tuple[float, ...] | None = None
+    warm_start: bool = False
     seed: int = 0
 
 
@@ -433,6 +437,7 @@ _CHECKS: dict[tuple[str, str], Any] = {
     ("LearningConfig", "schedule_gamma"): _number(below_one=True),
     ("LearningConfig", "schedule_every"): _integer(1),
     ("LearningConfig", "layer_lr"): lambda value, where: _factors(value, where),
+    ("LearningConfig", "warm_start"): _boolean,
     ("LearningConfig", "seed"): _integer(0),
 }
 """Validator of each key: (value, "file: [table] key") → checked value."""

@@ -12,23 +12,26 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from circuitlearn.errors import ConfigError
 
-__all__ = ["PARAMETERS_FILE", "RUN_FILES", "Checkpoint", "RunLock", "check_run_dir",
-           "load_checkpoint", "read_metrics", "save_checkpoint", "write_json",
-           "write_text"]  # fmt: skip
+__all__ = ["PARAMETERS_FILE", "RUN_FILES", "WARM_STATES_FILE", "Checkpoint", "RunLock",
+           "check_run_dir", "load_checkpoint", "load_warm_states", "read_metrics",
+           "save_checkpoint", "save_warm_states", "write_json", "write_text"]  # fmt: skip
 
 PARAMETERS_FILE = "parameters.txt"
 """The trainable resistors' names, one a line, in the order of the checkpoints' conductances."""
 RUN_FILES = {"config.toml", "metrics.json", PARAMETERS_FILE, "checkpoints", "figures", ".lock"}
 """What a run directory may hold (``--out`` with anything else is refused)."""
+WARM_STATES_FILE = "warm_states.npz"
+"""In ``checkpoints/``: each training sample's last free state, for ``warm_start`` runs."""
 
 
 class RunLock:
@@ -188,10 +191,38 @@ def _leftover(name: str) -> bool:
     return name.startswith(".") and name.endswith(".tmp")
 
 
-def _atomic(path: Path, data: bytes) -> None:
+def save_warm_states(folder: Path, epoch: int, states: np.ndarray) -> Path:
+    """Write the warm starts after ``epoch`` (one file, replaced every epoch, atomically).
+
+    Written after the epoch's checkpoint: a kill in between leaves the previous epoch's states,
+    which :func:`load_warm_states` then refuses (the resumed epoch starts cold).
+    """
+    path = folder / WARM_STATES_FILE
+    _atomic(path, lambda handle: np.savez(handle, epoch=epoch, states=states))
+    return path
+
+
+def load_warm_states(folder: Path, epoch: int, shape: tuple[int, int]) -> np.ndarray | None:
+    """The warm starts saved after ``epoch`` with ``shape``, or None (missing, unreadable,
+    from another epoch or another circuit)."""
+    try:
+        with np.load(folder / WARM_STATES_FILE) as data:
+            if int(data["epoch"]) != epoch or data["states"].shape != shape:
+                return None
+            return np.array(data["states"], dtype=float)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def _atomic(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
+    """Write ``data`` (bytes, or a function writing to the open file) to a temporary name,
+    then rename it into place."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as handle:
-        handle.write(data)
+        if callable(data):
+            data(handle)
+        else:
+            handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)

@@ -58,11 +58,14 @@ from circuitlearn.learn.task import LearningTask
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
 from circuitlearn.train.rundir import (
     PARAMETERS_FILE,
+    Checkpoint,
     RunLock,
     check_run_dir,
     load_checkpoint,
+    load_warm_states,
     read_metrics,
     save_checkpoint,
+    save_warm_states,
     write_json,
     write_text,
 )
@@ -243,6 +246,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
     names = list(problem.net.trainable)
     estimator, beta = _estimator(config, problem.task)
     engine = BatchEngine(problem.task)
+    warm = _warm_starts(config, problem, engine, ckpt_dir, saved)
     optimizer = _optimizer(config, problem)
     rng = check_random_state(cfg.seed)
     verdict = analyze_applicability(
@@ -264,7 +268,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
             )
             metrics = _header(config, problem, estimator, beta, verdict)
             metrics["epochs"] = [
-                _evaluate(problem, engine, g, start, 0.0, None, q0, 0, verdict.applicable)
+                _evaluate(problem, engine, g, start, 0.0, None, q0, 0, verdict.applicable, warm)
             ]
         else:
             metrics["epochs"] = metrics["epochs"][: start + 1]
@@ -272,7 +276,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
         start, g = 0, problem.task.conductances
         q0 = conserved_quantity(g)
         metrics = _header(config, problem, estimator, beta, verdict)
-        metrics["epochs"] = [_evaluate(problem, engine, g, 0, 0.0, None, q0, 0, verdict.applicable)]
+        metrics["epochs"] = [
+            _evaluate(problem, engine, g, 0, 0.0, None, q0, 0, verdict.applicable, warm)
+        ]
         write_json(metrics_path, metrics)  # before the checkpoint: see resume
         checkpoint = save_checkpoint(
             ckpt_dir, 0, g, rng.bit_generator.state, optimizer.state_dict(), q0
@@ -284,7 +290,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
         for epoch in range(start + 1, cfg.epochs + 1):
             began = time.perf_counter()
             g, iterations, clipped, norms = _epoch(
-                problem, engine, estimator, g, optimizer, rng, config, bar, epoch
+                problem, engine, estimator, g, optimizer, rng, config, bar, epoch, warm
             )
             metrics["lr"] = optimizer.lr
             entry = _evaluate(
@@ -297,6 +303,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
                 q0,
                 clipped,
                 verdict.applicable,
+                warm,
                 norms,
             )
             _check_progress(metrics["epochs"][-1], entry)
@@ -308,6 +315,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
             checkpoint = save_checkpoint(
                 ckpt_dir, epoch, g, rng.bit_generator.state, optimizer.state_dict(), q0
             )
+            if warm is not None:  # after the checkpoint: see save_warm_states
+                save_warm_states(ckpt_dir, epoch, warm["train"])
     except TrainingStoppedError as exc:
         exc.payload.update(run_dir=str(run_dir), checkpoint=str(checkpoint))
         raise
@@ -444,12 +453,15 @@ def _epoch(
     config: TrainConfig,
     bar: Any,
     epoch: int,
+    warm: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, float, int, list[float]]:
     """One pass over the shuffled training set; returns G, mean Newton iterations, clipped, and
     the mean gradient norm of each crossbar.
 
     Each mini-batch's gradient comes from one batched computation on the compiled ``engine``,
-    whose values are rewritten from ``g`` before every step (nothing is compiled here).
+    whose values are rewritten from ``g`` before every step (nothing is compiled here). With
+    ``warm`` (``warm_start``), each sample's free phase starts at its state of the previous
+    epoch, and its new state is stored there.
 
     Raises
     ------
@@ -468,14 +480,17 @@ def _epoch(
     for number, first in enumerate(range(0, len(order), cfg.batch_size), start=1):
         where = f"epoch {epoch}, batch {number}"
         engine.set_conductances(g)
+        index = order[first : first + cfg.batch_size]
         try:
             grad = engine.gradient(
-                estimator, problem.batch(engine, "train", order[first : first + cfg.batch_size])
+                estimator, problem.batch(engine, "train", index), x0=_start(warm, "train", index)
             )
         except ConvergenceError as exc:
             raise TrainingStoppedError(f"{where}: {exc}", epoch, number) from None
         if not np.all(np.isfinite(grad.vector)):
             raise TrainingStoppedError(f"{where}: the gradient is not finite", epoch, number)
+        if warm is not None:
+            warm["train"][index] = grad.states
         iterations.append(float(np.mean(grad.iterations)))
         norms.append(_layer_norms(grad.vector, bounds))
         before = float(np.linalg.norm(g))
@@ -631,9 +646,11 @@ def _evaluate(
     q0: float,
     clipped: int,
     applicable: bool,
+    warm: dict[str, np.ndarray] | None = None,
     gradient_norms: list[float] | None = None,
 ) -> dict[str, Any]:
-    """One ``metrics.json`` epoch entry: batched free-phase solves of the train and test sets."""
+    """One ``metrics.json`` epoch entry: batched free-phase solves of the train and test sets
+    (with ``warm``, started at the previous evaluation's states, kept apart from training's)."""
     engine.set_conductances(g)
     entry: dict[str, Any] = {"epoch": epoch}
     rows = engine.output_rows
@@ -643,10 +660,11 @@ def _evaluate(
     for name, labels in scored:
         losses, outputs = [], []
         for first in range(0, len(labels), SOLVE_CHUNK):
-            batch = problem.batch(
-                engine, name, np.arange(first, min(first + SOLVE_CHUNK, len(labels)))
-            )
-            x, sources = engine.free_solution(batch)
+            index = np.arange(first, min(first + SOLVE_CHUNK, len(labels)))
+            batch = problem.batch(engine, name, index)
+            x, sources = engine.free_solution(batch, x0=_start(warm, f"{name}_eval", index))
+            if warm is not None:
+                warm[f"{name}_eval"][index] = x
             out = x[:, rows]
             outputs.append(out)
             losses.append(problem.task.cost.values(out, batch.targets))
@@ -673,6 +691,38 @@ def _evaluate(
         gradient_norm_by_layer=gradient_norms,
     )
     return entry
+
+
+def _warm_starts(
+    config: TrainConfig,
+    problem: _Problem,
+    engine: BatchEngine,
+    ckpt_dir: Path,
+    saved: Checkpoint | None,
+) -> dict[str, np.ndarray] | None:
+    """Each sample's last free state (NaN rows: none yet) when ``warm_start`` is on: training's
+    (saved with the checkpoints, so that a resumed run continues bit for bit) and the
+    evaluations' (in memory: they change no conductance)."""
+    if not config.learning.warm_start:
+        return None
+    n = engine.system.n
+    train = np.full((problem.n_train, n), np.nan)
+    if saved is not None:
+        loaded = load_warm_states(ckpt_dir, saved.epoch, train.shape)
+        train = train if loaded is None else loaded
+    return {
+        "train": train,
+        "train_eval": np.full((problem.n_train_eval, n), np.nan),
+        "test_eval": np.full((len(problem.test[2]), n), np.nan),
+    }
+
+
+def _start(warm: dict[str, np.ndarray] | None, key: str, index: np.ndarray) -> np.ndarray | None:
+    """The stored states of samples ``index`` when all of them have one (else a cold start)."""
+    if warm is None:
+        return None
+    states = warm[key][index]
+    return None if np.isnan(states).any() else states
 
 
 def _by_layer(net: LayeredNetwork, fractions: np.ndarray) -> list[float]:
@@ -716,14 +766,20 @@ def _header(
 
 
 def _check_same_config(config: TrainConfig, saved: Path) -> None:
-    """Refuse to resume with another config; only ``[learning] epochs`` may change."""
+    """Refuse to resume with another config; only ``[learning] epochs`` and ``warm_start`` (the
+    same operating points, to rounding) may change."""
     previous = load_config(saved)
-    previous = replace(previous, learning=replace(previous.learning, epochs=config.learning.epochs))
+    learning = config.learning
+    previous = replace(
+        previous,
+        learning=replace(previous.learning, epochs=learning.epochs, warm_start=learning.warm_start),
+    )
     for table in ("data", "network", "learning"):
         if getattr(previous, table) != getattr(config, table):
             raise ConfigError(
                 f"{config.source}: [{table}] differs from the run's {saved} (only [learning] "
-                "epochs may change on --resume); use the run's config or another --out"
+                "epochs and warm_start may change on --resume); use the run's config or another "
+                "--out"
             )
 
 
