@@ -331,6 +331,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
 MAX_CONDUCTANCES = 20_000_000
 """Largest network the trainer builds (trainable conductances): about 8 GB of circuit objects."""
 
+MAX_WARM_BYTES = 4 * 2**30
+"""Largest memory ``warm_start`` may take for its stored states (DRN-1H: 0.66 GB)."""
+
 
 def _build_problem(config: TrainConfig) -> _Problem:
     """Load and encode the dataset, and build the network and one task per training sample."""
@@ -706,6 +709,13 @@ def _warm_starts(
     if not config.learning.warm_start:
         return None
     n = engine.system.n
+    size = 8 * n * (problem.n_train + problem.n_train_eval + len(problem.test[2]))
+    if size > MAX_WARM_BYTES:
+        raise ConfigError(
+            f"{config.source}: [learning] warm_start keeps {n} unknowns of every sample: "
+            f"{size / 2**30:.1f} GiB, above {MAX_WARM_BYTES / 2**30:.0f} GiB; set warm_start = "
+            "false or train on fewer samples"
+        )
     train = np.full((problem.n_train, n), np.nan)
     if saved is not None:
         loaded = load_warm_states(ckpt_dir, saved.epoch, train.shape)

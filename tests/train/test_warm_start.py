@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from circuitlearn.train import train
+from circuitlearn.errors import ConfigError
+from circuitlearn.train import train, trainer
 from circuitlearn.train.rundir import WARM_STATES_FILE
 from tests.train.test_trainer import tiny, write
 
@@ -70,3 +72,12 @@ def test_warm_start_may_be_switched_on_when_resuming(tmp_path: Path) -> None:
                     progress=False)  # fmt: skip
     assert resumed.metrics["epochs"][-1]["epoch"] == 3
     assert (tmp_path / "run/checkpoints" / WARM_STATES_FILE).is_file()
+
+
+def test_warm_states_too_large_for_memory_are_refused_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trainer, "MAX_WARM_BYTES", 1024)
+    with pytest.raises(ConfigError, match=r"\[learning\] warm_start keeps \d+ unknowns"):
+        train(write(tmp_path / "w.toml", _raw(True)), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run/checkpoints").exists()
