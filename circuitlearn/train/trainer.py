@@ -492,7 +492,7 @@ def _epoch(
             raise TrainingStoppedError(f"{where}: {exc}", epoch, number) from None
         if not np.all(np.isfinite(grad.vector)):
             raise TrainingStoppedError(f"{where}: the gradient is not finite", epoch, number)
-        if warm is not None:
+        if warm is not None and len(grad.states) == len(index):  # (sample-by-sample: none)
             warm["train"][index] = grad.states
         iterations.append(float(np.mean(grad.iterations)))
         norms.append(_layer_norms(grad.vector, bounds))
