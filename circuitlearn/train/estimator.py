@@ -248,15 +248,12 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
             X = validate_data(self, X, reset=False, dtype=np.float64)
         except ValueError as exc:
             raise DataError(str(exc)) from None
-        from circuitlearn.learn.batched import SOLVE_CHUNK
-
         engine = self._engine_for()
         engine.set_conductances(self.conductances_)
         outputs = []
-        for first in range(0, len(X), SOLVE_CHUNK):
-            states, _ = engine.free_solution(
-                self._batch(engine, X[first : first + SOLVE_CHUNK], None)
-            )
+        chunk = engine.solve_chunk
+        for first in range(0, len(X), chunk):
+            states, _ = engine.free_solution(self._batch(engine, X[first : first + chunk], None))
             outputs.append(states[:, engine.output_rows])
         return np.concatenate(outputs)
 

@@ -50,7 +50,7 @@ from circuitlearn.diagnostics.applicability import (
 )
 from circuitlearn.diagnostics.conservation import conserved_quantity
 from circuitlearn.errors import CircuitLearnError, ConfigError, ConvergenceError, DataError
-from circuitlearn.learn.batched import SOLVE_CHUNK, Batch, BatchEngine
+from circuitlearn.learn.batched import Batch, BatchEngine
 from circuitlearn.learn.estimators import GradientEstimator
 from circuitlearn.learn.methods import make_fixed_estimator
 from circuitlearn.learn.optim import Optimizer
@@ -660,10 +660,11 @@ def _evaluate(
     hidden = [node for layer in problem.net.hidden_nodes for node in layer]
     high, low = np.zeros(len(hidden)), np.zeros(len(hidden))
     scored = (("train", problem.train[2][: problem.n_train_eval]), ("test", problem.test[2]))
+    chunk = engine.solve_chunk
     for name, labels in scored:
         losses, outputs = [], []
-        for first in range(0, len(labels), SOLVE_CHUNK):
-            index = np.arange(first, min(first + SOLVE_CHUNK, len(labels)))
+        for first in range(0, len(labels), chunk):
+            index = np.arange(first, min(first + chunk, len(labels)))
             batch = problem.batch(engine, name, index)
             x, sources = engine.free_solution(batch, x0=_start(warm, f"{name}_eval", index))
             if warm is not None:

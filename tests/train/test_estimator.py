@@ -78,3 +78,17 @@ def test_the_trained_classifier_exports_to_ngspice() -> None:
     native = clf._outputs(sample)[0]
     assert np.allclose(outputs, native, atol=1e-9)
     assert clf.classes_[np.argmax(outputs)] == clf.predict(sample)[0]
+
+
+def test_predictions_do_not_depend_on_the_solve_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Evaluation solves in chunks sized to the Jacobian (DRN-1H: 24 samples, DRN-XS: 248)."""
+    from circuitlearn.learn import batched
+
+    X, y = load_iris(return_X_y=True)
+    clf = CircuitClassifier(hidden=(8,), epochs=3, random_state=0).fit(X, y)
+    whole = clf.predict_proba(X)
+    engine = clf._engine_for()
+    assert engine.solve_chunk == batched.SOLVE_CHUNK  # a small Jacobian: the most samples
+    monkeypatch.setattr(batched, "CHUNK_VALUES", 1)
+    assert engine.solve_chunk == 16
+    np.testing.assert_allclose(clf.predict_proba(X), whole, rtol=1e-12, atol=1e-15)
