@@ -145,19 +145,14 @@ def save_checkpoint(
     ``optimizer`` is :meth:`~circuitlearn.learn.optim.Optimizer.state_dict` (its ``lr``, step
     count and moments), so that a resumed run continues bit for bit.
     """
-    import io
-
-    buffer = io.BytesIO()
-    np.savez(
-        buffer,
-        conductances=g,
-        epoch=epoch,
-        rng_state=json.dumps(rng_state),
-        q0=q0,
-        **optimizer,
-    )
     path = folder / f"epoch_{epoch:04d}.npz"
-    _atomic(path, buffer.getvalue())
+    _atomic(
+        path,
+        lambda handle: np.savez(
+            handle, conductances=g, epoch=epoch, rng_state=json.dumps(rng_state), q0=q0,
+            **optimizer,
+        ),
+    )  # fmt: skip
     return path
 
 
@@ -207,11 +202,12 @@ def load_warm_states(folder: Path, epoch: int, shape: tuple[int, int]) -> np.nda
     from another epoch or another circuit)."""
     try:
         with np.load(folder / WARM_STATES_FILE) as data:
-            if int(data["epoch"]) != epoch or data["states"].shape != shape:
+            if int(data["epoch"]) != epoch:
                 return None
-            return np.array(data["states"], dtype=float)
+            states = data["states"]  # each access of an .npz key reads the array again
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
+    return states.astype(float, copy=False) if states.shape == shape else None
 
 
 def _atomic(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
