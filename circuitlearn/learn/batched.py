@@ -183,6 +183,10 @@ class BatchEngine:
         of sources and targets a :class:`Batch` does not give.
     options : mapping, optional
         Native solver options (see :func:`~circuitlearn.solve.newton.check_options`).
+    system : MNASystem, optional
+        A compiled system of ``task.circuit`` for the engine to take over instead of compiling
+        its own (its values are rewritten from then on), e.g. the one that a throwaway copy of
+        the task compiled to find its default β (DRN-1H takes tens of seconds to compile).
 
     Examples
     --------
@@ -196,11 +200,25 @@ class BatchEngine:
     (2, 0.1325)
     """
 
-    def __init__(self, task: LearningTask, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        task: LearningTask,
+        options: Mapping[str, Any] | None = None,
+        *,
+        system: MNASystem | None = None,
+    ) -> None:
         self.task = task
         self.options = check_options(options)
-        self.system: MNASystem = compile_circuit(task.circuit)
-        system = self.system
+        if system is None:
+            system = compile_circuit(task.circuit)
+        elif len(system.circuit) != len(task.circuit) or not set(task.trainable) <= set(
+            system.resistor_names
+        ):
+            raise CircuitError(
+                "BatchEngine: system is not a compiled copy of the task's circuit (other "
+                "elements, or trainable resistors it lacks)"
+            )
+        self.system: MNASystem = system
         self._base = system.conductances
         position = {name: k for k, name in enumerate(system.resistor_names)}
         self._trainable = np.array([position[name] for name in task.trainable], dtype=int)

@@ -244,8 +244,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
     write_text(run_dir / PARAMETERS_FILE, "".join(f"{name}\n" for name in problem.net.trainable))
     cfg = config.learning
     names = list(problem.net.trainable)
-    estimator, beta = _estimator(config, problem.task)
-    engine = BatchEngine(problem.task)
+    estimator, beta, engine = _estimator(config, problem.task)
     warm = _warm_starts(config, problem, engine, ckpt_dir, saved)
     optimizer = _optimizer(config, problem)
     rng = check_random_state(cfg.seed)
@@ -437,13 +436,17 @@ def _subset(
     return x[:size], y[:size]
 
 
-def _estimator(config: TrainConfig, task: LearningTask) -> tuple[GradientEstimator, float | None]:
-    """The estimator with β fixed once (at the initial conductances), so every step uses it."""
+def _estimator(
+    config: TrainConfig, task: LearningTask
+) -> tuple[GradientEstimator, float | None, BatchEngine]:
+    """The estimator with β fixed once (at the initial conductances), so every step uses it,
+    and the batched engine, which takes over the system compiled for β (one compile, not two).
+    """
     cfg = config.learning
     # a derived task, so that the pristine one stays uncompiled
-    return make_fixed_estimator(
-        cfg.method, task.with_conductances({}), beta=cfg.beta, variant=cfg.variant
-    )
+    derived = task.with_conductances({})
+    estimator, beta = make_fixed_estimator(cfg.method, derived, beta=cfg.beta, variant=cfg.variant)
+    return estimator, beta, BatchEngine(task, system=derived.system)
 
 
 def _epoch(

@@ -12,7 +12,7 @@ from circuitlearn.errors import CircuitError, ConvergenceError
 from circuitlearn.learn import LearningTask, make_estimator
 from circuitlearn.learn import batched as batched_module
 from circuitlearn.learn.batched import Batch, BatchEngine
-from circuitlearn.learn.methods import METHODS, names
+from circuitlearn.learn.methods import METHODS, make_fixed_estimator, names
 from circuitlearn.netlist import from_spice
 from circuitlearn.solve import solve_dc
 from circuitlearn.solve.mna import compile_circuit
@@ -206,6 +206,25 @@ def test_updated_engine_equals_a_freshly_compiled_one() -> None:
         a = updated.gradient(estimator, batch).vector
         b = fresh.gradient(estimator, batch).vector
         assert np.array_equal(a, b), method
+
+
+def test_engine_on_a_system_used_for_the_default_beta_equals_a_fresh_one() -> None:
+    """The trainer hands the system that found β to the engine: the same gradients, bit for bit;
+    a system of another circuit is refused."""
+    task, inputs, targets = kendall_task(3.0)
+    derived = task.with_conductances({})
+    beta = make_fixed_estimator("aep", derived)[1]
+    taken = BatchEngine(task, system=derived.system)
+    assert taken.system is derived.system
+    fresh = BatchEngine(task)
+    batch = fresh.batch(inputs, targets)
+    for method in ("exact", "ep", "aep"):
+        estimator = make_estimator(method, beta=beta)
+        a = taken.gradient(estimator, batch).vector
+        assert np.array_equal(a, fresh.gradient(estimator, batch).vector), method
+    other = kendall_network(4, [6], 2, seed=3).circuit
+    with pytest.raises(CircuitError, match="not a compiled copy"):
+        BatchEngine(task, system=compile_circuit(other))
 
 
 def test_clamped_counts_nodes_whose_diodes_outconduct_their_resistors() -> None:
