@@ -46,6 +46,7 @@ from circuitlearn.learn.estimators import (
     GradientEstimator,
     capped_beta,
 )
+from circuitlearn.learn.methods import make_fixed_estimator
 from circuitlearn.learn.phases import clamped_circuit
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.solve.arrays import get_backend
@@ -58,6 +59,7 @@ __all__ = [
     "Batch",
     "BatchEngine",
     "BatchGradient",
+    "engine_with_estimator",
 ]
 
 
@@ -211,17 +213,22 @@ class BatchEngine:
         self.options = check_options(options)
         if system is None:
             system = compile_circuit(task.circuit)
-        elif len(system.circuit) != len(task.circuit) or not set(task.trainable) <= set(
-            system.resistor_names
-        ):
+        elif len(system.circuit) != len(task.circuit):
             raise CircuitError(
-                "BatchEngine: system is not a compiled copy of the task's circuit (other "
-                "elements, or trainable resistors it lacks)"
+                f"BatchEngine: system is not a compiled copy of the task's circuit (it has "
+                f"{len(system.circuit)} elements, the task's circuit {len(task.circuit)})"
             )
         self.system: MNASystem = system
         self._base = system.conductances
         position = {name: k for k, name in enumerate(system.resistor_names)}
-        self._trainable = np.array([position[name] for name in task.trainable], dtype=int)
+        try:
+            self._trainable = np.array([position[name] for name in task.trainable], dtype=int)
+        except KeyError as exc:
+            raise CircuitError(
+                f"BatchEngine: system is not a compiled copy of the task's circuit (no trainable "
+                f"resistor {exc.args[0]!r})",
+                element=str(exc.args[0]),
+            ) from None
         self._ends = (
             np.array([system.extended_index(a) for a, _ in task.resistor_nodes], dtype=int),
             np.array([system.extended_index(b) for _, b in task.resistor_nodes], dtype=int),
@@ -690,6 +697,23 @@ class BatchEngine:
             return None
         plus, minus, threshold, names = zip(*rows, strict=True)
         return np.array(plus), np.array(minus), np.array(threshold), tuple(names)
+
+
+def engine_with_estimator(
+    task: LearningTask,
+    method: str,
+    *,
+    beta: float | None = None,
+    variant: str = "centered",
+    options: Mapping[str, Any] | None = None,
+) -> tuple[BatchEngine, GradientEstimator, float | None]:
+    """An engine for ``task`` and the estimator of ``method`` with β fixed once at the task's
+    conductances (:func:`~circuitlearn.learn.methods.make_fixed_estimator`), from one compile:
+    β is found on a copy of the task, whose compiled system the engine then takes over. The
+    task itself stays uncompiled."""
+    derived = task.with_conductances({})
+    estimator, fixed_beta = make_fixed_estimator(method, derived, beta=beta, variant=variant)
+    return BatchEngine(task, options, system=derived.system), estimator, fixed_beta
 
 
 @dataclass

@@ -188,7 +188,8 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
     def _start(self, X: np.ndarray, y: np.ndarray, labels: np.ndarray) -> None:
         """Build the network and the training state for the classes ``labels``."""
         from circuitlearn.learn import LearningTask
-        from circuitlearn.learn.methods import make_fixed_estimator, names
+        from circuitlearn.learn.batched import engine_with_estimator
+        from circuitlearn.learn.methods import names
         from circuitlearn.learn.optim import Optimizer
 
         if self.method not in names(trainable=True):
@@ -225,11 +226,9 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
             inputs=dict(zip(net.input_sources, first.tolist(), strict=True)),
         )
         self.conductances_ = task.conductances
-        derived = task.with_conductances({})  # compiled for β, then taken over by the engine
-        self._estimator, _ = make_fixed_estimator(self.method, derived, beta=self.beta)
+        self._engine, self._estimator, _ = engine_with_estimator(task, self.method, beta=self.beta)
         self._optimizer = Optimizer(self.optimizer, lr=self.lr, lr_fraction=self.lr_fraction)
         self._task = task
-        self._engine = self._new_engine(derived.system)
         self.loss_curve_: list[float] = []
 
     def _epoch(self, X: np.ndarray, y: np.ndarray) -> None:
@@ -260,14 +259,11 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         return np.concatenate(outputs)
 
     def _engine_for(self) -> Any:
-        if getattr(self, "_engine", None) is None:  # unpickled: the engine is not saved
-            self._engine = self._new_engine(None)
-        return self._engine
-
-    def _new_engine(self, system: Any) -> Any:
         from circuitlearn.learn.batched import BatchEngine
 
-        return BatchEngine(self._task, system=system)
+        if getattr(self, "_engine", None) is None:  # unpickled: the engine is not saved
+            self._engine = BatchEngine(self._task)
+        return self._engine
 
     def _batch(self, engine: Any, X: np.ndarray, y: np.ndarray | None) -> Any:
         v = self._voltages(X)

@@ -50,9 +50,8 @@ from circuitlearn.diagnostics.applicability import (
 )
 from circuitlearn.diagnostics.conservation import conserved_quantity
 from circuitlearn.errors import CircuitLearnError, ConfigError, ConvergenceError, DataError
-from circuitlearn.learn.batched import Batch, BatchEngine
+from circuitlearn.learn.batched import Batch, BatchEngine, engine_with_estimator
 from circuitlearn.learn.estimators import GradientEstimator
-from circuitlearn.learn.methods import make_fixed_estimator
 from circuitlearn.learn.optim import Optimizer
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
@@ -244,7 +243,10 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
     write_text(run_dir / PARAMETERS_FILE, "".join(f"{name}\n" for name in problem.net.trainable))
     cfg = config.learning
     names = list(problem.net.trainable)
-    estimator, beta, engine = _estimator(config, problem.task)
+    # β fixed once (at the initial conductances), so every step uses it; one compile for both
+    engine, estimator, beta = engine_with_estimator(
+        problem.task, cfg.method, beta=cfg.beta, variant=cfg.variant
+    )
     warm = _warm_starts(config, problem, engine, ckpt_dir, saved)
     optimizer = _optimizer(config, problem)
     rng = check_random_state(cfg.seed)
@@ -434,19 +436,6 @@ def _subset(
             f"this split (test_fraction = {config.data.test_fraction}); got {size}"
         )
     return x[:size], y[:size]
-
-
-def _estimator(
-    config: TrainConfig, task: LearningTask
-) -> tuple[GradientEstimator, float | None, BatchEngine]:
-    """The estimator with β fixed once (at the initial conductances), so every step uses it,
-    and the batched engine, which takes over the system compiled for β (one compile, not two).
-    """
-    cfg = config.learning
-    # a derived task, so that the pristine one stays uncompiled
-    derived = task.with_conductances({})
-    estimator, beta = make_fixed_estimator(cfg.method, derived, beta=cfg.beta, variant=cfg.variant)
-    return estimator, beta, BatchEngine(task, system=derived.system)
 
 
 def _epoch(

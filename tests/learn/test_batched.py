@@ -11,7 +11,7 @@ from circuitlearn.circuit import kendall_network
 from circuitlearn.errors import CircuitError, ConvergenceError
 from circuitlearn.learn import LearningTask, make_estimator
 from circuitlearn.learn import batched as batched_module
-from circuitlearn.learn.batched import Batch, BatchEngine
+from circuitlearn.learn.batched import Batch, BatchEngine, engine_with_estimator
 from circuitlearn.learn.methods import METHODS, make_fixed_estimator, names
 from circuitlearn.netlist import from_spice
 from circuitlearn.solve import solve_dc
@@ -212,10 +212,10 @@ def test_engine_on_a_system_used_for_the_default_beta_equals_a_fresh_one() -> No
     """The trainer hands the system that found β to the engine: the same gradients, bit for bit;
     a system of another circuit is refused."""
     task, inputs, targets = kendall_task(3.0)
+    taken, _, beta = engine_with_estimator(task, "aep")
+    assert beta == make_fixed_estimator("aep", task.with_conductances({}))[1]
     derived = task.with_conductances({})
-    beta = make_fixed_estimator("aep", derived)[1]
-    taken = BatchEngine(task, system=derived.system)
-    assert taken.system is derived.system
+    assert BatchEngine(task, system=derived.system).system is derived.system
     fresh = BatchEngine(task)
     batch = fresh.batch(inputs, targets)
     for method in ("exact", "ep", "aep"):
