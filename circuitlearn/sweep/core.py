@@ -393,6 +393,7 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
         shown = [k for k in curves if panel_index is None or k[panel_index] == panel]
+        bands = []
         for number, key in enumerate(shown):
             values = curves[key]
             name = ", ".join(str(v) for i, v in enumerate(key) if i != panel_index)
@@ -402,6 +403,18 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
             style = ("-", "--", ":", "-.")[number % 4]  # curves that coincide stay visible
             (line,) = ax.plot(epochs, mean, style, label=f"{name} (n={values.shape[0]})")
             ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+            bands.append((mean - std, mean + std))
+        limits = _trained_range(bands)
+        if limits is not None:
+            ax.set_ylim(*limits)
+            ax.annotate(
+                "epoch 0 (untrained) off the scale",
+                (0.02, 0.98),
+                xycoords="axes fraction",
+                va="top",
+                fontsize=7,
+                color="0.4",
+            )
         ax.set_title("" if panel is None else f"{panel_keys[0]} = {panel}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"test {spec.plot}")
@@ -414,6 +427,27 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
     plt.close(fig)
     os.replace(temporary, path)
     return path
+
+
+def _trained_range(
+    bands: list[tuple[np.ndarray, np.ndarray]], margin: float = 0.1
+) -> tuple[float, float] | None:
+    """y-limits that fit the curves' bands from epoch 1 on, or ``None`` when epoch 0 already
+    fits them (or there is nothing after it).
+
+    An untrained network's chance-level point otherwise sets the scale, and a long run's
+    plateau (the part readers look at) becomes a flat line.
+    """
+    if not bands or min(len(low) for low, _ in bands) < 3:
+        return None
+    low = np.nanmin([np.nanmin(lo[1:]) for lo, _ in bands])
+    high = np.nanmax([np.nanmax(hi[1:]) for _, hi in bands])
+    first_low = np.nanmin([lo[0] for lo, _ in bands])
+    first_high = np.nanmax([hi[0] for _, hi in bands])
+    if not np.isfinite(low) or not np.isfinite(high) or (first_low >= low and first_high <= high):
+        return None
+    pad = margin * (high - low) if high > low else 0.01
+    return float(low - pad), float(high + pad)
 
 
 def _publish(spec: SweepSpec, table: str, figure: Path | None) -> None:
