@@ -46,6 +46,7 @@ import json
 import os
 import tempfile
 import tomllib
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -432,19 +433,22 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
 def _trained_range(
     bands: list[tuple[np.ndarray, np.ndarray]], margin: float = 0.1
 ) -> tuple[float, float] | None:
-    """y-limits that fit the curves' bands from epoch 1 on, or ``None`` when epoch 0 already
-    fits them (or there is nothing after it).
+    """y-limits that fit the curves' bands from epoch 1 on, or ``None`` when epoch 0 lies
+    within twice their range (or there is nothing after it): then the full scale is kept.
 
     An untrained network's chance-level point otherwise sets the scale, and a long run's
     plateau (the part readers look at) becomes a flat line.
     """
     if not bands or min(len(low) for low, _ in bands) < 3:
         return None
-    low = np.nanmin([np.nanmin(lo[1:]) for lo, _ in bands])
-    high = np.nanmax([np.nanmax(hi[1:]) for _, hi in bands])
-    first_low = np.nanmin([lo[0] for lo, _ in bands])
-    first_high = np.nanmax([hi[0] for _, hi in bands])
-    if not np.isfinite(low) or not np.isfinite(high) or (first_low >= low and first_high <= high):
+    with warnings.catch_warnings():  # all-NaN curves (runs without epochs) are left out
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = np.nanmin([np.nanmin(lo[1:]) for lo, _ in bands])
+        high = np.nanmax([np.nanmax(hi[1:]) for _, hi in bands])
+        whole = np.nanmax([np.nanmax(hi) for _, hi in bands]) - np.nanmin(
+            [np.nanmin(lo) for lo, _ in bands]
+        )
+    if not np.isfinite(low) or not np.isfinite(high) or whole <= 2 * (high - low):
         return None
     pad = margin * (high - low) if high > low else 0.01
     return float(low - pad), float(high + pad)
