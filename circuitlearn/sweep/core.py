@@ -403,8 +403,9 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
             epochs = np.arange(values.shape[1])
             style = ("-", "--", ":", "-.")[number % 4]  # curves that coincide stay visible
             (line,) = ax.plot(epochs, mean, style, label=f"{name} (n={values.shape[0]})")
-            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-            bands.append((mean - std, mean + std))
+            band = (mean - std, mean + std)
+            ax.fill_between(epochs, *band, color=line.get_color(), alpha=0.2)
+            bands.append(band)
         limits = _trained_range(bands)
         if limits is not None:
             ax.set_ylim(*limits)
