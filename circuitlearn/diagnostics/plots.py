@@ -7,6 +7,7 @@ function returns the matplotlib ``Figure`` and saves it when given ``path``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,13 @@ if TYPE_CHECKING:
     from circuitlearn.diagnostics.convergence import ConvergenceReport
     from circuitlearn.diagnostics.orders import OrderStudy
 
-__all__ = ["plot_conservation", "plot_convergence", "plot_orders"]
+__all__ = [
+    "fit_trained_epochs",
+    "plot_conservation",
+    "plot_convergence",
+    "plot_orders",
+    "trained_range",
+]
 
 
 def plot_conservation(
@@ -136,3 +143,45 @@ def _finish(fig: Any, path: str | Path | None) -> Any:
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
+
+
+def trained_range(
+    bands: Sequence[tuple[np.ndarray, np.ndarray]], margin: float = 0.1
+) -> tuple[float, float] | None:
+    """y-limits that fit the curves' (low, high) bands from epoch 1 on, or ``None`` when epoch 0
+    lies within twice their range (or there is nothing after it): then the full scale is kept.
+
+    An untrained network's chance-level point otherwise sets the scale, and a long run's
+    plateau (the part readers look at) becomes a flat line.
+    """
+    if not bands or min(len(low) for low, _ in bands) < 3:
+        return None
+    with warnings.catch_warnings():  # all-NaN curves (runs without epochs) are left out
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = np.nanmin([np.nanmin(lo[1:]) for lo, _ in bands])
+        high = np.nanmax([np.nanmax(hi[1:]) for _, hi in bands])
+        whole = np.nanmax([np.nanmax(hi) for _, hi in bands]) - np.nanmin(
+            [np.nanmin(lo) for lo, _ in bands]
+        )
+    if not np.isfinite(low) or not np.isfinite(high) or whole <= 2 * (high - low):
+        return None
+    pad = margin * (high - low) if high > low else 0.01
+    return float(low - pad), float(high + pad)
+
+
+def fit_trained_epochs(ax: Any, bands: Sequence[tuple[np.ndarray, np.ndarray]]) -> bool:
+    """Zoom ``ax`` onto epochs 1 onwards when :func:`trained_range` says so, and say in the
+    panel that epoch 0 is off the scale; whether it zoomed."""
+    limits = trained_range(bands)
+    if limits is None:
+        return False
+    ax.set_ylim(*limits)
+    ax.annotate(
+        "epoch 0 (untrained) off the scale",
+        (0.02, 0.98),
+        xycoords="axes fraction",
+        va="top",
+        fontsize=7,
+        color="0.4",
+    )
+    return True

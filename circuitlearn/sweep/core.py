@@ -46,7 +46,6 @@ import json
 import os
 import tempfile
 import tomllib
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -387,6 +386,8 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
     """One panel per value of the first non-seed grid key other than ``method``."""
     import matplotlib.pyplot as plt
 
+    from circuitlearn.diagnostics.plots import fit_trained_epochs
+
     labels = [k for k in spec.grid_keys if k != "seed"]
     panel_keys = [k for k in labels if k != "method"]
     panel_index = labels.index(panel_keys[0]) if panel_keys else None
@@ -406,17 +407,7 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
             band = (mean - std, mean + std)
             ax.fill_between(epochs, *band, color=line.get_color(), alpha=0.2)
             bands.append(band)
-        limits = _trained_range(bands)
-        if limits is not None:
-            ax.set_ylim(*limits)
-            ax.annotate(
-                "epoch 0 (untrained) off the scale",
-                (0.02, 0.98),
-                xycoords="axes fraction",
-                va="top",
-                fontsize=7,
-                color="0.4",
-            )
+        fit_trained_epochs(ax, bands)
         ax.set_title("" if panel is None else f"{panel_keys[0]} = {panel}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"test {spec.plot}")
@@ -429,30 +420,6 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
     plt.close(fig)
     os.replace(temporary, path)
     return path
-
-
-def _trained_range(
-    bands: list[tuple[np.ndarray, np.ndarray]], margin: float = 0.1
-) -> tuple[float, float] | None:
-    """y-limits that fit the curves' bands from epoch 1 on, or ``None`` when epoch 0 lies
-    within twice their range (or there is nothing after it): then the full scale is kept.
-
-    An untrained network's chance-level point otherwise sets the scale, and a long run's
-    plateau (the part readers look at) becomes a flat line.
-    """
-    if not bands or min(len(low) for low, _ in bands) < 3:
-        return None
-    with warnings.catch_warnings():  # all-NaN curves (runs without epochs) are left out
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low = np.nanmin([np.nanmin(lo[1:]) for lo, _ in bands])
-        high = np.nanmax([np.nanmax(hi[1:]) for _, hi in bands])
-        whole = np.nanmax([np.nanmax(hi) for _, hi in bands]) - np.nanmin(
-            [np.nanmin(lo) for lo, _ in bands]
-        )
-    if not np.isfinite(low) or not np.isfinite(high) or whole <= 2 * (high - low):
-        return None
-    pad = margin * (high - low) if high > low else 0.01
-    return float(low - pad), float(high + pad)
 
 
 def _publish(spec: SweepSpec, table: str, figure: Path | None) -> None:

@@ -808,11 +808,14 @@ def _progress_bar(progress: bool | None, *, total: int, desc: str) -> Any:
 def _plot(
     folder: Path, metrics: dict[str, Any], initial: np.ndarray, final: np.ndarray, sizes: list[int]
 ) -> tuple[Path, ...]:
-    """``training.png``: loss, accuracy, and each hidden layer's clamped fraction and dead units
-    against epoch; ``layers.png``: each crossbar's gradient norm against epoch and its
-    conductance histogram (initial and final); ``conservation.png``: the drift of Q where the
-    conservation law applies."""
+    """``training.png``: loss, accuracy (fitted to epochs 1 onwards when the untrained epoch 0
+    would flatten them), and each hidden layer's clamped fraction and dead units against epoch;
+    ``layers.png``: each crossbar's gradient norm against epoch and its conductance histogram
+    (initial and final); ``conservation.png``: the drift of Q where the conservation law
+    applies."""
     from matplotlib.figure import Figure
+
+    from circuitlearn.diagnostics.plots import fit_trained_epochs
 
     folder.mkdir(parents=True, exist_ok=True)
     epochs = metrics["epochs"]
@@ -841,15 +844,19 @@ def _plot(
         axes[2].set_ylabel("clamped (unit–sample pairs)")
         axes[2].set_ylim(0.0, 1.02)
         axes[2].legend()
+    accuracies = []
     for split, style in (("train", "-o"), ("test", "--s")):
         loss_ax.plot(x, [e[f"{split}_loss"] for e in epochs], style, ms=3, label=split)
-        acc_ax.plot(x, [e[f"{split}_accuracy"] for e in epochs], style, ms=3, label=split)
+        accuracy = np.array([e[f"{split}_accuracy"] for e in epochs], dtype=float)
+        acc_ax.plot(x, accuracy, style, ms=3, label=split)
+        accuracies.append((accuracy, accuracy))
     loss_ax.set_yscale("log")
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("mean cost")
     acc_ax.set_xlabel("epoch")
     acc_ax.set_ylabel("accuracy")
-    acc_ax.set_ylim(0.0, 1.02)
+    if not (x and x[0] == 0 and fit_trained_epochs(acc_ax, accuracies)):
+        acc_ax.set_ylim(0.0, 1.02)
     for ax in (loss_ax, acc_ax):
         ax.legend()
     fig.suptitle(f"{metrics['dataset']}: {metrics['estimator']}")

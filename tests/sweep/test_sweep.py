@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("dask.distributed")
@@ -298,20 +297,3 @@ def test_local_worker_processes_keep_glibc_s_own_trim_threshold() -> None:
     (worker,) = environ.values()
     assert "MALLOC_TRIM_THRESHOLD_" not in worker
     assert worker["OMP_NUM_THREADS"] == "1"
-
-
-def test_error_figure_scale_follows_the_trained_epochs() -> None:
-    """A chance-level epoch 0 must not set the scale of a long run's figure (its plateau became
-    a flat line); when epoch 0 fits the trained range, or a run is too short, nothing changes."""
-    plateau = np.array([0.90, 0.16, 0.13, 0.12, 0.115])
-    band = (plateau - 0.001, plateau + 0.001)
-    low, high = core._trained_range([band])
-    assert low < 0.114 and 0.116 < high < 0.2  # epochs 1..4 inside, epoch 0 far above
-    other = (plateau[::-1] - 0.001, plateau[::-1] + 0.001)  # a curve rising to 0.9 fits
-    assert core._trained_range([band, other]) is None
-    near = np.array([0.20, 0.16, 0.13, 0.12, 0.115])  # epoch 0 just above: the full scale
-    assert core._trained_range([(near, near)]) is None
-    assert core._trained_range([(plateau[:2], plateau[:2])]) is None  # epoch 0 and 1 only
-    empty = np.full(5, np.nan)
-    assert core._trained_range([band, (empty, empty)]) == (low, high)  # a run without epochs
-    assert core._trained_range([]) is None

@@ -17,6 +17,7 @@ from circuitlearn.train.trainer import (
     TrainingWarning,
     _build_problem,
     _encode,
+    _plot,
     train,
 )
 
@@ -337,3 +338,36 @@ def test_layer_lr_must_match_the_crossbars(tmp_path: Path) -> None:
     raw = tiny(epochs=1, layer_lr=[1.0, 1.0, 1.0])
     with pytest.raises(CircuitLearnError, match="layer_lr has 3 factors; the network has 2"):
         train(write(tmp_path / "c.toml", raw), tmp_path / "run", progress=False)
+
+
+def _accuracy_axes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, accuracy: list[float]):
+    """The accuracy panel of ``training.png`` drawn for a run with these accuracies."""
+    from matplotlib.figure import Figure
+
+    saved: list[Figure] = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: saved.append(fig))
+    epochs = [
+        {"epoch": k, "train_loss": 1.0 / (k + 1), "test_loss": 1.0 / (k + 1)}
+        | {"train_accuracy": a + 0.01, "test_accuracy": a}
+        for k, a in enumerate(accuracy)
+    ]
+    metrics = {
+        "epochs": epochs,
+        "dataset": "fashion_mnist",
+        "estimator": "ep",
+        "conservation": {"applicable": False},
+    }
+    _plot(tmp_path, metrics, np.full(4, 1e-5), np.full(4, 2e-5), [4])
+    return saved[0].axes[1]
+
+
+def test_accuracy_panel_fits_a_long_runs_plateau(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 40-epoch run's accuracy between 0.84 and 0.89 was a flat line on a 0–1 axis, set by
+    the untrained epoch 0 (0.1); a run that climbs from chance keeps the full scale."""
+    plateau = [0.10, 0.84, 0.86, 0.875, 0.88, 0.885, 0.886]
+    low, high = _accuracy_axes(tmp_path, monkeypatch, plateau).get_ylim()
+    assert 0.8 < low < 0.84 and 0.896 < high < 0.92
+    climb = [0.33, 0.6, 0.8, 0.9, 0.95]
+    assert _accuracy_axes(tmp_path, monkeypatch, climb).get_ylim() == (0.0, 1.02)
