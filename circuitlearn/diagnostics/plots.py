@@ -1,8 +1,9 @@
-"""Figures of the diagnostics: conservation, order studies, convergence.
+"""Figures of the diagnostics: conservation, order studies, convergence; and the y-range rule
+that the training and sweep figures share (:func:`fit_trained_epochs`).
 
 matplotlib is imported inside each function (never at import time), so importing circuitlearn
 stays light; matplotlib picks its own backend (Agg when headless, inline in notebooks). Every
-function returns the matplotlib ``Figure`` and saves it when given ``path``.
+``plot_*`` function returns the matplotlib ``Figure`` and saves it when given ``path``.
 """
 
 from __future__ import annotations
