@@ -398,12 +398,12 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
         bands = []
         for number, key in enumerate(shown):
             values = curves[key]
-            name = ", ".join(str(v) for i, v in enumerate(key) if i != panel_index)
             shown_values = 1.0 - values if spec.plot == "error" else values
             mean, std = np.nanmean(shown_values, axis=0), np.nanstd(shown_values, axis=0)
             epochs = np.arange(values.shape[1])
             style = ("-", "--", ":", "-.")[number % 4]  # curves that coincide stay visible
-            (line,) = ax.plot(epochs, mean, style, label=f"{name} (n={values.shape[0]})")
+            label = _curve_label(key, panel_index, values.shape[0])
+            (line,) = ax.plot(epochs, mean, style, label=label)
             band = (mean - std, mean + std)
             ax.fill_between(epochs, *band, color=line.get_color(), alpha=0.2)
             bands.append(band)
@@ -420,6 +420,13 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
     plt.close(fig)
     os.replace(temporary, path)
     return path
+
+
+def _curve_label(key: tuple, panel_index: int | None, runs: int) -> str:
+    """A curve's legend entry: its grid values other than the panel's, and how many runs it
+    averages (a grid of one config over seeds has no other value: the entry then says so)."""
+    name = ", ".join(str(v) for i, v in enumerate(key) if i != panel_index)
+    return f"{name or 'mean ± std over seeds'} (n={runs})"
 
 
 def _publish(spec: SweepSpec, table: str, figure: Path | None) -> None:

@@ -297,3 +297,10 @@ def test_local_worker_processes_keep_glibc_s_own_trim_threshold() -> None:
     (worker,) = environ.values()
     assert "MALLOC_TRIM_THRESHOLD_" not in worker
     assert worker["OMP_NUM_THREADS"] == "1"
+
+
+def test_curve_labels_name_the_other_grid_values_or_the_seed_average() -> None:
+    assert core._curve_label(("iris", "ep"), 0, 3) == "ep (n=3)"
+    assert core._curve_label(("ep",), None, 2) == "ep (n=2)"
+    # one config over seeds: the panel title names the config, the legend what the band is
+    assert core._curve_label(("fashion_drn_1h",), 0, 3) == "mean ± std over seeds (n=3)"
