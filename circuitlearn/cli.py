@@ -755,6 +755,13 @@ def _run_sweep(args: argparse.Namespace) -> Outcome:
         f"{len(result.failed)} failed\n\n{result.table_md.read_text(encoding='utf-8')}\n"
         f"table: {result.table_csv}, {result.table_md}\nfigure: {result.figure}"
     )
+    if result.published is not None:
+        text += f"\npublished: {result.published}"
+    elif spec.publish is not None:
+        text += (
+            f"\nnot published: {result.missing} of {len(spec.runs)} runs have no result yet; "
+            f"{spec.publish} is left as it was"
+        )
     text += "".join(f"\nFAILED {run}: {why}" for run, why in result.errors.items())
     return Outcome(result.to_dict(), text, EXIT_FAILED if result.failed else EXIT_OK)
 

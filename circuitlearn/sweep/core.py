@@ -34,6 +34,9 @@ epoch, which may differ between presets) and mean seconds per epoch.
 With ``publish``, the table replaces the lines between ``<!-- BEGIN sweep NAME -->`` and
 ``<!-- END sweep NAME -->`` of that Markdown file (NAME: the sweep file's stem), followed by the
 figure, copied to ``figures/NAME.png`` beside the file: one command regenerates a results section.
+Only a complete sweep is published: while runs are missing (failed, not run yet, or a ``--collect``
+in a checkout without the run files) the file is left as it is and the local table says how many
+runs it holds.
 """
 
 from __future__ import annotations
@@ -53,8 +56,8 @@ from typing import Any
 
 import numpy as np
 
-from circuitlearn.errors import CircuitLearnError
-from circuitlearn.sweep.runs import RUN_KINDS, config_digest
+from circuitlearn.errors import CircuitLearnError, ConfigError
+from circuitlearn.sweep.runs import RUN_CHECKS, RUN_KINDS, config_digest
 
 __all__ = ["SweepResult", "SweepSpec", "collect", "load_sweep", "run_sweep"]
 
@@ -103,6 +106,10 @@ class SweepResult:
     table_md: Path
     figure: Path | None
     errors: dict[str, str] = field(default_factory=dict)
+    missing: int = 0
+    """Runs of the sweep without a result file (failed or not run): the sweep is complete at 0."""
+    published: Path | None = None
+    """The file whose section was rewritten (``publish``, complete sweeps only)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The ``circuitlearn sweep --json`` object."""
@@ -110,6 +117,8 @@ class SweepResult:
             "computed": self.computed,
             "skipped": self.skipped,
             "failed": self.failed,
+            "missing": self.missing,
+            "published": None if self.published is None else str(self.published),
             "errors": self.errors,
             "table_csv": str(self.table_csv),
             "table_md": str(self.table_md),
@@ -123,40 +132,35 @@ def load_sweep(path: str | Path) -> SweepSpec:
 
     Raises
     ------
-    CircuitLearnError
-        Naming the file and the table or key at fault.
+    ConfigError
+        Naming the file and the table or key at fault, or the first run whose parameters its
+        run kind refuses (an unknown key, a bad value: found before any run starts).
     """
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise CircuitLearnError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     unknown_tables = sorted(set(raw) - {"sweep", "base", "grid", "preset"})
     if unknown_tables:
-        raise CircuitLearnError(
+        raise ConfigError(
             f"{path}: unknown table(s) {unknown_tables}; valid: [sweep], [base], [grid], [[preset]]"
         )
     head = raw.get("sweep", {})
     unknown = sorted(set(head) - _SWEEP_KEYS)
     if unknown:
-        raise CircuitLearnError(
-            f"{path}: [sweep] unknown key(s) {unknown}; valid: {sorted(_SWEEP_KEYS)}"
-        )
+        raise ConfigError(f"{path}: [sweep] unknown key(s) {unknown}; valid: {sorted(_SWEEP_KEYS)}")
     kind = head.get("kind", "ratenet")
     if kind not in RUN_KINDS:
-        raise CircuitLearnError(
-            f"{path}: [sweep] kind must be one of {sorted(RUN_KINDS)}; got {kind!r}"
-        )
+        raise ConfigError(f"{path}: [sweep] kind must be one of {sorted(RUN_KINDS)}; got {kind!r}")
     grid = raw.get("grid", {})
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
-            raise CircuitLearnError(
-                f"{path}: [grid] {key} must be a non-empty list; got {values!r}"
-            )
+            raise ConfigError(f"{path}: [grid] {key} must be a non-empty list; got {values!r}")
     presets = raw.get("preset", [{}])
     for number, preset in enumerate(presets, start=1):
         if len(presets) > 1 and "name" not in preset:
-            raise CircuitLearnError(f"{path}: [[preset]] number {number} needs a 'name'")
+            raise ConfigError(f"{path}: [[preset]] number {number} needs a 'name'")
     base = raw.get("base", {})
     keys = tuple(grid)
     runs = []
@@ -170,14 +174,20 @@ def load_sweep(path: str | Path) -> SweepSpec:
             runs.append(params)
     workers = head.get("workers", 2)
     if not isinstance(workers, int) or workers < 1:
-        raise CircuitLearnError(f"{path}: [sweep] workers must be an integer >= 1; got {workers!r}")
+        raise ConfigError(f"{path}: [sweep] workers must be an integer >= 1; got {workers!r}")
     epochs = head.get("report_epochs", [1, int(base.get("epochs", 1))])
     out = Path(head.get("out", Path("runs") / path.stem))
     out = out if out.is_absolute() else path.parent / out
     grid_keys = (*keys, "preset") if "name" in presets[0] else keys
+    for params in runs:
+        try:
+            RUN_CHECKS[kind](_settings(params))
+        except CircuitLearnError as exc:
+            shown = {k: params[k] for k in grid_keys if k in params}
+            raise ConfigError(f"{path}: the run {shown}: {exc}") from None
     plot = head.get("plot", "accuracy")
     if plot not in _PLOTS:
-        raise CircuitLearnError(f"{path}: [sweep] plot must be one of {_PLOTS}; got {plot!r}")
+        raise ConfigError(f"{path}: [sweep] plot must be one of {_PLOTS}; got {plot!r}")
     publish = head.get("publish")
     if publish is not None:
         publish = Path(publish) if Path(publish).is_absolute() else path.parent / publish
@@ -207,8 +217,8 @@ def run_sweep(
     progress : callable, optional
         Called with one line per finished run.
     compute : bool
-        False: only rebuild the table, figure and published section from the runs finished so
-        far (a sweep still running, or one to finish later).
+        False: only rebuild the table and figure from the runs finished so far (a sweep still
+        running, or one to finish later), and the published section once every run is.
     """
     if not isinstance(spec, SweepSpec):
         spec = load_sweep(spec)
@@ -247,10 +257,22 @@ def run_sweep(
     table_csv, table_md = spec.out / "results.csv", spec.out / "results.md"
     table = _write_tables(rows, table_csv, table_md)
     figure = _write_figure(spec, curves) if curves else None
-    if spec.publish is not None:
+    missing = sum(not spec.result_path(params).is_file() for params in spec.runs)
+    published = None
+    if spec.publish is not None and not missing:  # a partial table never replaces a published one
         _publish(spec, table, figure)
+        published = spec.publish
     return SweepResult(
-        len(pending) - len(failed), skipped, failed, rows, table_csv, table_md, figure, errors
+        len(pending) - len(failed),
+        skipped,
+        failed,
+        rows,
+        table_csv,
+        table_md,
+        figure,
+        errors,
+        missing,
+        published,
     )
 
 
@@ -258,8 +280,7 @@ def execute_run(kind: str, params: dict[str, Any], result_path: str) -> dict[str
     """Run one job on a worker and write its metrics atomically (temporary file + rename)."""
     path = Path(result_path)
     run_dir = path.with_suffix("")
-    settings = {k: v for k, v in params.items() if k != "preset"}  # the preset is a label
-    metrics = RUN_KINDS[kind](settings, run_dir if kind == "train" else None)
+    metrics = RUN_KINDS[kind](_settings(params), run_dir if kind == "train" else None)
     record = {"kind": kind, "params": params, "metrics": metrics}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
@@ -267,6 +288,11 @@ def execute_run(kind: str, params: dict[str, Any], result_path: str) -> dict[str
         json.dump(record, stream, default=_json_default)
     os.replace(temporary, path)
     return metrics
+
+
+def _settings(params: dict[str, Any]) -> dict[str, Any]:
+    """A run's parameters as its run kind takes them: without ``preset``, which is a label."""
+    return {k: v for k, v in params.items() if k != "preset"}
 
 
 def collect(spec: SweepSpec) -> tuple[list[dict[str, Any]], dict[tuple, np.ndarray]]:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-import tomllib
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +21,14 @@ if TYPE_CHECKING:
     from circuitlearn.train import TrainConfig
 
 __all__ = [
+    "RATENET_DATASETS",
     "RATENET_DEFAULTS",
+    "RUN_CHECKS",
     "RUN_KINDS",
     "config_digest",
     "load_dataset",
     "ratenet_run",
+    "ratenet_settings",
     "train_config",
     "train_run",
 ]
@@ -49,6 +50,10 @@ RATENET_DEFAULTS: dict[str, Any] = {
     "max_steps": 300,
 }
 """Parameters of a rate-network run and their defaults (documented in docs/ratenet.md)."""
+
+
+RATENET_DATASETS = ("mnist", "fashion-mnist")
+"""Datasets of a rate-network run (see :func:`load_dataset`)."""
 
 
 def load_dataset(name: str, *, n_train: int | None, n_test: int | None, seed: int) -> Any:
@@ -85,17 +90,7 @@ def ratenet_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str
     dict with ``test_accuracy``, ``train_loss`` (per epoch; index 0 before training), ``seconds``
     and ``relaxation_failures`` (mini-batches skipped because a phase did not settle).
     """
-    unknown = sorted(set(params) - set(RATENET_DEFAULTS) - {"kind"})
-    if unknown:
-        raise CircuitLearnError(
-            f"ratenet run: unknown parameter(s) {unknown}; valid: {sorted(RATENET_DEFAULTS)}"
-        )
-    p = {**RATENET_DEFAULTS, **params}
-    if p["method"] not in METHODS:
-        raise CircuitLearnError(
-            f"ratenet run: method must be one of {METHODS}; got {p['method']!r}"
-        )
-
+    p = ratenet_settings(params)
     start = time.perf_counter()
     seed = int(p["seed"])
     data = load_dataset(p["dataset"], n_train=p["n_train"], n_test=p["n_test"], seed=seed)
@@ -132,6 +127,31 @@ def ratenet_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str
     }
 
 
+def ratenet_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """A rate-network run's parameters with the defaults filled in, checked without loading data.
+
+    Raises
+    ------
+    CircuitLearnError
+        An unknown parameter, method or dataset.
+    """
+    unknown = sorted(set(params) - set(RATENET_DEFAULTS) - {"kind"})
+    if unknown:
+        raise CircuitLearnError(
+            f"ratenet run: unknown parameter(s) {unknown}; valid: {sorted(RATENET_DEFAULTS)}"
+        )
+    p = {**RATENET_DEFAULTS, **params}
+    if p["method"] not in METHODS:
+        raise CircuitLearnError(
+            f"ratenet run: method must be one of {METHODS}; got {p['method']!r}"
+        )
+    if p["dataset"] not in RATENET_DATASETS:
+        raise CircuitLearnError(
+            f"ratenet run: dataset must be 'mnist' or 'fashion-mnist'; got {p['dataset']!r}"
+        )
+    return p
+
+
 def train_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str, Any]:
     """A ``circuitlearn train`` run: ``config`` (a preset name or a TOML path) plus overrides.
 
@@ -160,13 +180,12 @@ def train_config(params: dict[str, Any]) -> TrainConfig:
     CircuitLearnError
         No ``config``, an undotted key, or a config that does not validate.
     """
-    from circuitlearn.train import parse_config
+    from circuitlearn.train.config import parse_config, read_config
 
     params = {k: v for k, v in params.items() if k != "kind"}
     if "config" not in params:
         raise CircuitLearnError("train run: 'config' (a preset name or a TOML path) is required")
-    source = _config_path(str(params.pop("config")))
-    raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    source, raw = read_config(str(params.pop("config")))
     seed = params.pop("seed", None)
     if seed is not None:
         for table in ("data", "network", "learning"):
@@ -184,6 +203,10 @@ def train_config(params: dict[str, Any]) -> TrainConfig:
 RUN_KINDS = {"ratenet": ratenet_run, "train": train_run}
 """Run kinds of a sweep: name → function(params, run_dir) -> metrics."""
 
+RUN_CHECKS = {"ratenet": ratenet_settings, "train": train_config}
+"""Run kinds of a sweep: name → function(params) raising the error that a run with these
+parameters would raise on its settings, so that a sweep file is refused before any run starts."""
+
 
 def config_digest(name: str) -> str:
     """Hash of the settings of config ``name`` (a preset or path) with defaults filled in, so
@@ -192,20 +215,10 @@ def config_digest(name: str) -> str:
     from circuitlearn.train.config import load_config, to_toml
 
     try:
-        config = load_config(_config_path(name))
+        config = load_config(name)
     except (CircuitLearnError, OSError):
         return "missing"
     return hashlib.sha256(to_toml(replace(config, source="")).encode()).hexdigest()[:16]
-
-
-def _config_path(name: str) -> Path:
-    path = Path(name)
-    if path.is_file():
-        return path
-    packaged = resources.files("circuitlearn") / "configs" / f"{name}.toml"
-    if packaged.is_file():
-        return Path(str(packaged))
-    raise CircuitLearnError(f"train run: no config file or preset named {name!r}")
 
 
 def _settled(net: RateNet, u: np.ndarray, unsettled: list[int]) -> list[np.ndarray]:

@@ -77,6 +77,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "preset_names",
+    "read_config",
     "resolve_config",
     "to_toml",
     "with_overrides",
@@ -265,6 +266,19 @@ def load_config(path: str | Path) -> TrainConfig:
         Missing file or preset, text that is not UTF-8, TOML syntax error, unknown table or key,
         or a bad value (naming the key).
     """
+    file, raw = read_config(path)
+    return parse_config(raw, source=str(file))
+
+
+def read_config(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The file of a config path or preset name, and its TOML tables before validation (for
+    callers that override keys first, such as a sweep's runs).
+
+    Raises
+    ------
+    ConfigError
+        Missing file or preset, text that is not UTF-8, TOML syntax error.
+    """
     file = resolve_config(path)
     try:
         raw = tomllib.loads(file.read_bytes().decode("utf-8"))
@@ -274,7 +288,7 @@ def load_config(path: str | Path) -> TrainConfig:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: invalid TOML: {exc}") from None
-    return parse_config(raw, source=str(file))
+    return file, raw
 
 
 def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> TrainConfig:

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("dask.distributed")
 
 from circuitlearn.cli import main
-from circuitlearn.errors import CircuitLearnError
+from circuitlearn.errors import CircuitLearnError, ConfigError
 from circuitlearn.sweep import core, load_sweep, run_sweep
 from circuitlearn.sweep.runs import ratenet_run, train_run
 
@@ -149,8 +149,41 @@ def test_unknown_run_parameter_and_dataset() -> None:
         ratenet_run({"dataset": "cifar", "epochs": 0})
     with pytest.raises(CircuitLearnError, match="'config'"):
         train_run({"seed": 1})
-    with pytest.raises(CircuitLearnError, match="no config file or preset"):
+    with pytest.raises(CircuitLearnError, match="no such preset or config file"):
         train_run({"config": "no_such_preset"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "grid", "match"),
+    [
+        (
+            "train",
+            '"config" = ["iris"]\nepochs = [5]',
+            r"\{'config': 'iris', 'epochs': 5\}: .*"
+            r"parameter 'epochs' must be a dotted key",
+        ),
+        (
+            "train",
+            '"config" = ["iris"]\n"learning.method" = ["ep", "nope"]',
+            r"'learning.method': 'nope'\}: .*\[learning\] method",
+        ),
+        ("train", '"config" = ["iris", "no_such_preset"]', "no such preset or config file"),
+        ("ratenet", 'method = ["vf", "backprop"]', r"'method': 'backprop'\}: .*method must be"),
+        ("ratenet", 'colour = ["red"]', r"unknown parameter\(s\) \['colour'\]"),
+        ("ratenet", 'dataset = ["cifar"]', "dataset must be 'mnist' or 'fashion-mnist'"),
+    ],
+)
+def test_a_run_that_would_fail_on_its_settings_refuses_the_sweep_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, grid: str, match: str
+) -> None:
+    path = tmp_path / "bad_runs.toml"
+    path.write_text(f'[sweep]\nkind = "{kind}"\nout = "out"\n\n[grid]\n{grid}\n', "utf-8")
+    with pytest.raises(ConfigError, match=match):
+        load_sweep(path)
+    assert main(["sweep", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0]
+    assert not (tmp_path / "out").exists()  # no run started, nothing written
 
 
 def test_train_kind_runs_circuit_presets(tmp_path: Path) -> None:
@@ -210,7 +243,12 @@ seed = [0, 1]
 """,
         encoding="utf-8",
     )
+    before = results.read_text(encoding="utf-8")
+    nothing_yet = run_sweep(load_sweep(path), processes=False, compute=False)  # a fresh checkout
+    assert (nothing_yet.missing, nothing_yet.published) == (2, None)
+    assert results.read_text(encoding="utf-8") == before
     result = run_sweep(load_sweep(path), processes=False)
+    assert (result.missing, result.published) == (0, results)
     row = result.rows[0]
     assert row["runs"] == 2 and row["seconds_per_epoch"] > 0
     assert row["acc_final_mean"] is not None and row["acc_final_std"] is not None
@@ -219,6 +257,12 @@ seed = [0, 1]
     assert "| learning.method | runs | acc_epoch1 (mean ± std) | acc_final (mean ± std) |" in text
     assert "![pub: test error against epoch](figures/pub.png)" in text
     assert (tmp_path / "docs" / "figures" / "pub.png").read_bytes()[:4] == b"\x89PNG"
+    complete = results.read_text(encoding="utf-8")
+    spec = load_sweep(path)
+    spec.result_path(spec.runs[0]).unlink()  # a lost run: the table of one seed is not published
+    partial = run_sweep(spec, processes=False, compute=False)
+    assert partial.rows[0]["runs"] == 1 and partial.missing == 1 and partial.published is None
+    assert results.read_text(encoding="utf-8") == complete
     results.write_text("no markers\n", encoding="utf-8")
     with pytest.raises(CircuitLearnError, match="needs one '<!-- BEGIN sweep pub -->' line"):
         run_sweep(load_sweep(path), processes=False)
