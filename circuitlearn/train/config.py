@@ -74,6 +74,7 @@ __all__ = [
     "LearningConfig",
     "NetworkConfig",
     "TrainConfig",
+    "check_setting",
     "load_config",
     "parse_config",
     "preset_names",
@@ -455,3 +456,27 @@ _CHECKS: dict[tuple[str, str], Any] = {
     ("LearningConfig", "seed"): _integer(0),
 }
 """Validator of each key: (value, "file: [table] key") → checked value."""
+
+
+def check_setting(table: str, key: str, value: Any, where: str) -> Any:
+    """``value`` checked as the config file's ``[table] key`` would be (``table``: ``data``,
+    ``network`` or ``learning``), for front ends that take the same settings as Python values
+    (:class:`~circuitlearn.train.estimator.CircuitClassifier`): tuples and arrays stand for
+    lists, numpy scalars for numbers.
+
+    Raises
+    ------
+    ConfigError
+        The config file's message for the value, prefixed by ``where``.
+    """
+    cls = {"data": "DataConfig", "network": "NetworkConfig", "learning": "LearningConfig"}[table]
+    return _CHECKS[(cls, key)](_as_toml(value), where)
+
+
+def _as_toml(value: Any) -> Any:
+    """A Python value as TOML would give it: sequences as lists, numpy scalars as numbers."""
+    if hasattr(value, "tolist") and hasattr(value, "ndim"):  # numpy array or scalar
+        value = value.tolist()
+    if isinstance(value, (tuple, list)):
+        return [_as_toml(v) for v in value]
+    return value

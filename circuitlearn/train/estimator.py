@@ -21,7 +21,8 @@ import numpy as np
 from circuitlearn._random import check_random_state
 from circuitlearn.circuit import LayeredNetwork, kendall_network
 from circuitlearn.data import differential_pairs, one_hot_targets, with_bias_feature
-from circuitlearn.errors import DataError
+from circuitlearn.errors import ConfigError, DataError
+from circuitlearn.train.config import check_setting
 
 __all__ = ["CircuitClassifier"]
 
@@ -33,6 +34,28 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     raise ImportError(
         "CircuitClassifier needs scikit-learn: pip install 'circuitlearn[data]'"
     ) from exc
+
+
+_CONFIG_KEYS: dict[str, tuple[str, str]] = {
+    "hidden": ("network", "hidden"),
+    "method": ("learning", "method"),
+    "beta": ("learning", "beta"),
+    "optimizer": ("learning", "optimizer"),
+    "lr": ("learning", "lr"),
+    "lr_fraction": ("learning", "lr_fraction"),
+    "epochs": ("learning", "epochs"),
+    "batch_size": ("learning", "batch_size"),
+    "g_range": ("network", "g_range"),
+    "bias_voltages": ("network", "bias_voltages"),
+    "amplifier_gain": ("network", "amplifier_gain"),
+    "feedback_gain": ("network", "feedback_gain"),
+    "input_range": ("data", "input_range"),
+    "target_range": ("data", "target_range"),
+}
+"""Each parameter that is also a ``circuitlearn train`` config key: (table, key)."""
+
+_OPTIONAL = frozenset({"beta", "lr", "amplifier_gain", "feedback_gain"})
+"""Parameters whose ``None`` means "the default"."""
 
 
 class CircuitClassifier(ClassifierMixin, BaseEstimator):
@@ -126,7 +149,16 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> CircuitClassifier:
-        """Build the network for (X, y) and train it for ``epochs`` epochs."""
+        """Build the network for (X, y) and train it for ``epochs`` epochs.
+
+        Raises
+        ------
+        ConfigError
+            A parameter out of its range (naming it), before any data is looked at.
+        DataError
+            X or y unusable (NaN, one class, wrong shape).
+        """
+        self._check_params()
         X, y = self._validate(X, y, reset=True)
         self._start(X, y, np.unique(y))
         for _ in range(int(self.epochs)):
@@ -136,6 +168,8 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> CircuitClassifier:
         """One epoch on (X, y); the first call builds the network (``classes``: all labels)."""
         first = not hasattr(self, "classes_")
+        if first:
+            self._check_params()
         X, y = self._validate(X, y, reset=first)
         if first:
             labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
@@ -177,6 +211,24 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         return state
 
     # -- internals ----------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Check every parameter as ``circuitlearn train`` checks the same key of a config."""
+        where = "CircuitClassifier:"
+        for name, (table, key) in _CONFIG_KEYS.items():
+            value = getattr(self, name)
+            if value is not None or name not in _OPTIONAL:
+                check_setting(table, key, value, f"{where} {name}")
+        temperature = self.temperature
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float, np.integer, np.floating))
+            or not np.isfinite(temperature)
+            or temperature <= 0
+        ):
+            raise ConfigError(
+                f"{where} temperature: expected a positive number; got {temperature!r}"
+            )
+
     def _validate(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         try:
             X, y = validate_data(self, X, y, reset=reset, dtype=np.float64)
@@ -189,13 +241,8 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         """Build the network and the training state for the classes ``labels``."""
         from circuitlearn.learn import LearningTask
         from circuitlearn.learn.batched import engine_with_estimator
-        from circuitlearn.learn.methods import names
         from circuitlearn.learn.optim import Optimizer
 
-        if self.method not in names(trainable=True):
-            raise DataError(
-                f"method {self.method!r}: expected one of {', '.join(names(trainable=True))}"
-            )
         if len(labels) < 2:
             raise DataError(
                 f"CircuitClassifier needs samples of at least 2 classes; got 1 class: {labels[0]!r}"
@@ -235,7 +282,7 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         engine = self._engine_for()
         order = self._rng.permutation(len(X))
         costs = []
-        for first in range(0, len(order), max(int(self.batch_size), 1)):
+        for first in range(0, len(order), int(self.batch_size)):
             index = order[first : first + int(self.batch_size)]
             engine.set_conductances(self.conductances_)
             grad = engine.gradient(self._estimator, self._batch(engine, X[index], y[index]))

@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from circuitlearn import CircuitClassifier  # noqa: E402
-from circuitlearn.errors import DataError  # noqa: E402
+from circuitlearn.errors import ConfigError, DataError  # noqa: E402
 from circuitlearn.netlist import from_spice  # noqa: E402
 from circuitlearn.solve import solve_dc  # noqa: E402
 
@@ -59,8 +59,44 @@ def test_partial_fit_and_pickle_keep_training_state() -> None:
         clf.partial_fit(X, y, classes=[0, 1, 2, 3])
     with pytest.raises(DataError, match="at least 2 classes"):
         CircuitClassifier().fit(X[:10], y[:10])
-    with pytest.raises(DataError, match="method 'fd'"):
+    with pytest.raises(ConfigError, match="CircuitClassifier: method: expected one of"):
         CircuitClassifier(method="fd").fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"epochs": -1}, r"epochs: expected an integer ≥ 1; got -1"),
+        ({"epochs": 0}, r"epochs: expected an integer ≥ 1; got 0"),
+        ({"batch_size": 0}, r"batch_size: expected an integer ≥ 1"),
+        ({"hidden": (4, 0)}, r"hidden: expected an integer ≥ 1; got 0"),
+        ({"hidden": 4}, r"hidden: expected a list of layer sizes"),
+        ({"optimizer": "rmsprop"}, r"optimizer: expected one of"),
+        ({"lr": -1.0}, r"lr: expected a positive number"),
+        ({"lr_fraction": float("nan")}, r"lr_fraction: expected a positive number"),
+        ({"beta": 0.0}, r"beta: expected a positive number"),
+        ({"g_range": (1e-4, 1e-5)}, r"g_range: expected low ≤ high"),
+        ({"g_range": (0.0, 1e-5)}, r"g_range: expected a positive number"),
+        ({"input_range": (0.0,)}, r"input_range: expected \[low, high\]"),
+        ({"temperature": 0.0}, r"temperature: expected a positive number"),
+        ({"amplifier_gain": float("inf")}, r"amplifier_gain: expected a finite number"),
+    ],
+)
+def test_a_bad_parameter_is_refused_by_name_before_training(params: dict, match: str) -> None:
+    X, y = load_iris(return_X_y=True)
+    for fit in (lambda c: c.fit(X, y), lambda c: c.partial_fit(X, y, classes=[0, 1, 2])):
+        clf = CircuitClassifier(**params)
+        with pytest.raises(ConfigError, match=match):
+            fit(clf)
+        assert not hasattr(clf, "classes_")
+
+
+def test_numpy_values_of_parameters_are_accepted() -> None:
+    """GridSearchCV over np.arange and friends hands numpy scalars and arrays."""
+    X, y = load_iris(return_X_y=True)
+    clf = CircuitClassifier(hidden=np.array([4]), epochs=np.int64(1), batch_size=np.int32(30),
+                            g_range=np.array([1e-5, 1e-4]), random_state=0).fit(X, y)  # fmt: skip
+    assert len(clf.loss_curve_) == 1
 
 
 @pytest.mark.ngspice
