@@ -149,7 +149,43 @@ def ratenet_settings(params: dict[str, Any]) -> dict[str, Any]:
         raise CircuitLearnError(
             f"ratenet run: dataset must be 'mnist' or 'fashion-mnist'; got {p['dataset']!r}"
         )
+    for key, (want, valid) in _RATENET_VALUES.items():
+        if not valid(p[key]):
+            raise CircuitLearnError(f"ratenet run: {key} must be {want}; got {p[key]!r}")
     return p
+
+
+def _is_int(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_positive(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and bool(np.isfinite(value))
+        and value > 0
+    )
+
+
+_RATENET_VALUES: dict[str, tuple[str, Any]] = {
+    "n_train": ("an integer ≥ 1 (or absent)", lambda v: v is None or _is_int(v, 1)),
+    "n_test": ("an integer ≥ 1 (or absent)", lambda v: v is None or _is_int(v, 1)),
+    "hidden": (
+        "a list of layer sizes ≥ 1",
+        lambda v: isinstance(v, list) and all(_is_int(h, 1) for h in v),
+    ),
+    "feedback": ("true or false", lambda v: isinstance(v, bool)),
+    "seed": ("an integer ≥ 0", lambda v: _is_int(v, 0)),
+    "epochs": ("an integer ≥ 0", lambda v: _is_int(v, 0)),
+    "batch_size": ("an integer ≥ 1", lambda v: _is_int(v, 1)),
+    "lr": ("a positive number", _is_positive),
+    "beta": ("a positive number", _is_positive),
+    "dt": ("a positive number", _is_positive),
+    "tol": ("a positive number", _is_positive),
+    "max_steps": ("an integer ≥ 1", lambda v: _is_int(v, 1)),
+}
+"""What each rate-network parameter must be (dataset and method are checked by name)."""
 
 
 def train_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str, Any]:
@@ -187,9 +223,9 @@ def train_config(params: dict[str, Any]) -> TrainConfig:
         raise CircuitLearnError("train run: 'config' (a preset name or a TOML path) is required")
     source, raw = read_config(str(params.pop("config")))
     seed = params.pop("seed", None)
-    if seed is not None:
+    if seed is not None:  # checked with the tables: an integer ≥ 0
         for table in ("data", "network", "learning"):
-            raw.setdefault(table, {})["seed"] = int(seed)
+            raw.setdefault(table, {})["seed"] = seed
     for key, value in params.items():
         table, _, name = key.partition(".")
         if not name:
