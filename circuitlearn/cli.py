@@ -640,7 +640,7 @@ def _add_train(parser: argparse.ArgumentParser) -> None:
 
 def _run_train(args: argparse.Namespace) -> Outcome:
     from circuitlearn.train.config import load_config, with_overrides
-    from circuitlearn.train.trainer import TrainingStoppedError, train
+    from circuitlearn.train.trainer import TrainingStoppedError, run_label, train
 
     config = with_overrides(
         load_config(args.config), seed=args.seed, epochs=args.epochs, method=args.method
@@ -667,7 +667,7 @@ def _run_train(args: argparse.Namespace) -> Outcome:
         "final": last,
     }
     text = (
-        f"trained {result.metrics['estimator']} on {result.metrics['dataset']} for "
+        f"trained with {run_label(result.metrics)} on {result.metrics['dataset']} for "
         f"{last['epoch']} epochs: train loss {last['train_loss']:.4g}, "
         f"test accuracy {last['test_accuracy']:.3f}\nrun directory: {result.run_dir}\n"
         + "\n".join(f"figure: {f}" for f in result.figures)

@@ -69,7 +69,14 @@ from circuitlearn.train.rundir import (
     write_text,
 )
 
-__all__ = ["EPOCH_KEYS", "TrainResult", "TrainingStoppedError", "TrainingWarning", "train"]
+__all__ = [
+    "EPOCH_KEYS",
+    "TrainResult",
+    "TrainingStoppedError",
+    "TrainingWarning",
+    "run_label",
+    "train",
+]
 
 
 class TrainingWarning(UserWarning):
@@ -768,6 +775,12 @@ def _header(
     }
 
 
+def run_label(metrics: dict[str, Any]) -> str:
+    """The learning rule of a run as people read it: ``ep (β = 5.48e-09)``, ``exact``."""
+    beta = metrics.get("beta")
+    return metrics["method"] if beta is None else f"{metrics['method']} (β = {beta:.3g})"
+
+
 def _check_same_config(config: TrainConfig, saved: Path) -> None:
     """Refuse to resume with another config; only ``[learning] epochs`` and ``warm_start`` (the
     same operating points, to rounding) may change."""
@@ -859,7 +872,7 @@ def _plot(
         acc_ax.set_ylim(0.0, 1.02)
     for ax in (loss_ax, acc_ax):
         ax.legend()
-    fig.suptitle(f"{metrics['dataset']}: {metrics['estimator']}")
+    fig.suptitle(f"{metrics['dataset']}: {run_label(metrics)}")
     paths = [folder / "training.png"]
     fig.savefig(paths[0], dpi=110)
     paths.append(_plot_layers(folder / "layers.png", epochs, initial, final, sizes))

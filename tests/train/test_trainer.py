@@ -18,6 +18,7 @@ from circuitlearn.train.trainer import (
     _build_problem,
     _encode,
     _plot,
+    run_label,
     train,
 )
 
@@ -371,3 +372,9 @@ def test_accuracy_panel_fits_a_long_runs_plateau(
     assert 0.8 < low < 0.84 and 0.896 < high < 0.92
     climb = [0.33, 0.6, 0.8, 0.9, 0.95]
     assert _accuracy_axes(tmp_path, monkeypatch, climb).get_ylim() == (0.0, 1.02)
+
+
+def test_run_label_reads_as_the_rule_and_a_short_beta() -> None:
+    """Figure titles and the CLI's summary line: not a dataclass repr with 16 digits of β."""
+    assert run_label({"method": "ep", "beta": 5.482654877162808e-09}) == "ep (β = 5.48e-09)"
+    assert run_label({"method": "exact", "beta": None}) == "exact"
