@@ -51,6 +51,9 @@ _CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "feedback_gain": ("network", "feedback_gain"),
     "input_range": ("data", "input_range"),
     "target_range": ("data", "target_range"),
+    "activation": ("network", "activation"),
+    "cost": ("learning", "cost"),
+    "schedule": ("learning", "schedule"),
 }
 """Each parameter that is also a ``circuitlearn train`` config key: (table, key)."""
 
@@ -89,6 +92,18 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         Feature and target voltage encodings.
     temperature : float [V]
         Softmax temperature of ``predict_proba``.
+    activation : {"diode", "relu", "nmos"}
+        The hidden units: clamped by two diodes (saturating), by one diode (rectifying; half of
+        the units excitatory, half inhibitory, as the ``mnist_5k`` preset), or by
+        diode-connected NMOS transistors.
+    cost : {"mse", "cross_entropy"}
+        The training cost (cross-entropy targets are the class probabilities, so
+        ``target_range`` is unused).
+    schedule : {"constant", "step", "cosine"}
+        Learning-rate factor over the ``epochs`` of :meth:`fit` (cosine: from 1 to 0); calls of
+        :meth:`partial_fit` past ``epochs`` keep the last epoch's factor.
+    verbose : bool
+        Print each epoch's mean training cost (as scikit-learn's MLP does).
     random_state : None, int or Generator
         Initial conductances and mini-batch order.
 
@@ -101,6 +116,8 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         Trained conductances, in ``network_.trainable`` order.
     loss_curve_ : list of float
         Mean training cost of each epoch.
+    n_iter_ : int
+        Epochs trained (``fit``'s, or one per ``partial_fit`` call).
 
     Examples
     --------
@@ -128,6 +145,10 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         input_range: tuple[float, float] = (0.0, 3.0),
         target_range: tuple[float, float] = (0.0, 0.3),
         temperature: float = 0.05,
+        activation: str = "diode",
+        cost: str = "mse",
+        schedule: str = "constant",
+        verbose: bool = False,
         random_state: Any = None,
     ) -> None:
         self.hidden = hidden
@@ -145,6 +166,10 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         self.input_range = input_range
         self.target_range = target_range
         self.temperature = temperature
+        self.activation = activation
+        self.cost = cost
+        self.schedule = schedule
+        self.verbose = verbose
         self.random_state = random_state
 
     # -- fitting ------------------------------------------------------------------------------
@@ -228,6 +253,8 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(
                 f"{where} temperature: expected a positive number; got {temperature!r}"
             )
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            raise ConfigError(f"{where} verbose: expected True or False; got {self.verbose!r}")
 
     def _validate(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         try:
@@ -262,6 +289,7 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
             bias_voltages=tuple(self.bias_voltages),
             amplifier_gain=self.amplifier_gain,
             feedback_gain=self.feedback_gain,
+            activation=str(self.activation).lower(),
         )
         net = self.network_
         first = self._voltages(X[:1])[0]
@@ -270,25 +298,38 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
             list(net.trainable),
             list(net.output_nodes),
             targets=self._targets(y[:1])[0],
+            cost=str(self.cost).lower(),
             inputs=dict(zip(net.input_sources, first.tolist(), strict=True)),
         )
         self.conductances_ = task.conductances
-        self._engine, self._estimator, _ = engine_with_estimator(task, self.method, beta=self.beta)
-        self._optimizer = Optimizer(self.optimizer, lr=self.lr, lr_fraction=self.lr_fraction)
+        self._engine, self._estimator, _ = engine_with_estimator(
+            task, str(self.method).lower(), beta=self.beta
+        )
+        self._optimizer = Optimizer(
+            str(self.optimizer).lower(),
+            lr=self.lr,
+            lr_fraction=self.lr_fraction,
+            schedule=str(self.schedule).lower(),
+            epochs=int(self.epochs),
+        )
         self._task = task
         self.loss_curve_: list[float] = []
 
     def _epoch(self, X: np.ndarray, y: np.ndarray) -> None:
         engine = self._engine_for()
         order = self._rng.permutation(len(X))
+        epoch = min(len(self.loss_curve_) + 1, int(self.epochs))  # the schedule's, 1-based
         costs = []
         for first in range(0, len(order), int(self.batch_size)):
             index = order[first : first + int(self.batch_size)]
             engine.set_conductances(self.conductances_)
             grad = engine.gradient(self._estimator, self._batch(engine, X[index], y[index]))
-            self.conductances_, _ = self._optimizer.step(self.conductances_, grad.vector)
+            self.conductances_, _ = self._optimizer.step(self.conductances_, grad.vector, epoch)
             costs.append(grad.cost * len(index))
         self.loss_curve_.append(float(np.sum(costs) / len(X)))
+        self.n_iter_ = len(self.loss_curve_)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {self.loss_curve_[-1]:.8g}")
 
     def _outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
@@ -323,5 +364,6 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
         index = np.searchsorted(self.classes_, y)
-        low, high = self.target_range
+        cross_entropy = str(self.cost).lower() == "cross_entropy"
+        low, high = (0.0, 1.0) if cross_entropy else self.target_range
         return one_hot_targets(index, len(self.classes_), low=low, high=high)

@@ -80,6 +80,10 @@ def test_partial_fit_and_pickle_keep_training_state() -> None:
         ({"input_range": (0.0,)}, r"input_range: expected \[low, high\]"),
         ({"temperature": 0.0}, r"temperature: expected a positive number"),
         ({"amplifier_gain": float("inf")}, r"amplifier_gain: expected a finite number"),
+        ({"activation": "tanh"}, r"activation: expected one of diode, nmos, relu"),
+        ({"cost": "hinge"}, r"cost: expected one of"),
+        ({"schedule": "linear"}, r"schedule: expected one of constant, step, cosine"),
+        ({"verbose": "yes"}, r"verbose: expected True or False"),
     ],
 )
 def test_a_bad_parameter_is_refused_by_name_before_training(params: dict, match: str) -> None:
@@ -128,3 +132,23 @@ def test_predictions_do_not_depend_on_the_solve_chunk(monkeypatch: pytest.Monkey
     monkeypatch.setattr(batched, "CHUNK_VALUES", 1)
     assert engine.solve_chunk == 16
     np.testing.assert_allclose(clf.predict_proba(X), whole, rtol=1e-12, atol=1e-15)
+
+
+def test_activation_cost_schedule_and_verbose_reach_the_training(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    X, y = load_iris(return_X_y=True)
+    relu = CircuitClassifier(hidden=(4,), activation="relu", epochs=1, random_state=0).fit(X, y)
+    saturating = CircuitClassifier(hidden=(4,), epochs=1, random_state=0).fit(X, y)
+    count = lambda clf: sum(type(e).__name__ == "Diode" for e in clf.network_.circuit)  # noqa: E731
+    assert (count(relu), count(saturating)) == (4, 8)  # one diode per unit, or two
+    ce = CircuitClassifier(hidden=(4,), cost="cross_entropy", epochs=1, random_state=0).fit(X, y)
+    assert ce._task.cost.name == "cross_entropy" and np.allclose(ce._targets(y[:1]).sum(), 1.0)
+    cosine = CircuitClassifier(hidden=(4,), schedule="cosine", epochs=3, random_state=0)
+    cosine.fit(X, y)
+    assert [cosine._optimizer.factor(e) for e in (1, 3)] == pytest.approx([1.0, 0.25])
+    capsys.readouterr()
+    verbose = CircuitClassifier(hidden=(4,), epochs=2, verbose=True, random_state=0).fit(X, y)
+    assert verbose.n_iter_ == 2 and capsys.readouterr().out.count("Iteration") == 2
+    verbose.partial_fit(X, y)
+    assert verbose.n_iter_ == 3 == len(verbose.loss_curve_)
