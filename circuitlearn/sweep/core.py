@@ -58,6 +58,7 @@ import numpy as np
 
 from circuitlearn.errors import CircuitLearnError, ConfigError
 from circuitlearn.sweep.runs import RUN_CHECKS, RUN_KINDS, config_digest
+from circuitlearn.train.rundir import RunLock, write_bytes, write_text
 
 __all__ = ["SweepResult", "SweepSpec", "collect", "load_sweep", "run_sweep"]
 
@@ -223,11 +224,30 @@ def run_sweep(
     if not isinstance(spec, SweepSpec):
         spec = load_sweep(spec)
     (spec.out / "runs").mkdir(parents=True, exist_ok=True)
+    if not compute:  # reads finished runs only: beside a sweep still running, too
+        done = sum(spec.result_path(params).is_file() for params in spec.runs)
+        return _finish(spec, 0, done, [], {})
+    with RunLock(spec.out, holder="circuitlearn sweep", what="sweep", advice=_LOCKED_ADVICE):
+        return _compute(spec, scheduler, processes, progress)
+
+
+_LOCKED_ADVICE = (
+    "wait for it (circuitlearn sweep --collect reads the runs it has finished), or set another "
+    "[sweep] out"
+)
+
+
+def _compute(
+    spec: SweepSpec,
+    scheduler: str | None,
+    processes: bool,
+    progress: Callable[[str], None] | None,
+) -> SweepResult:
+    """:func:`run_sweep`'s runs, once the output folder is locked."""
     pending = [p for p in spec.runs if not spec.result_path(p).is_file()]
     skipped = len(spec.runs) - len(pending)
-    failed, errors = [], {}
-    if not compute:
-        pending = []
+    failed: list[str] = []
+    errors: dict[str, str] = {}
     if pending:
         from dask.distributed import as_completed
 
@@ -253,6 +273,13 @@ def run_sweep(
                 if progress is not None:
                     shown = {k: params[k] for k in spec.grid_keys if k in params}
                     progress(f"{line}: {shown}")
+    return _finish(spec, len(pending) - len(failed), skipped, failed, errors)
+
+
+def _finish(
+    spec: SweepSpec, computed: int, skipped: int, failed: list[str], errors: dict[str, str]
+) -> SweepResult:
+    """The table and figure of every finished run, published when none is missing."""
     rows, curves = collect(spec)
     table_csv, table_md = spec.out / "results.csv", spec.out / "results.md"
     table = _write_tables(rows, table_csv, table_md)
@@ -263,7 +290,7 @@ def run_sweep(
         _publish(spec, table, figure)
         published = spec.publish
     return SweepResult(
-        len(pending) - len(failed),
+        computed,
         skipped,
         failed,
         rows,
@@ -379,7 +406,7 @@ def _worker_environ() -> dict[str, Any]:
 def _write_tables(rows: list[dict[str, Any]], csv_path: Path, md_path: Path) -> str:
     """Write the CSV and Markdown tables; returns the Markdown text."""
     columns = list(rows[0]) if rows else ["runs"]
-    _atomic_text(csv_path, _csv_text(rows, columns))
+    write_text(csv_path, _csv_text(rows, columns))
     shown = [c for c in columns if not c.endswith("_std")]
     header = [c.replace("_mean", " (mean ± std)") for c in shown]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -394,7 +421,7 @@ def _write_tables(rows: list[dict[str, Any]], csv_path: Path, md_path: Path) -> 
                 cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
-    _atomic_text(md_path, table)
+    write_text(md_path, table)
     return table
 
 
@@ -441,10 +468,8 @@ def _write_figure(spec: SweepSpec, curves: dict[tuple, np.ndarray]) -> Path:
         ax.legend(fontsize=8)
     fig.tight_layout()
     path = spec.out / "accuracy.png"
-    temporary = path.with_suffix(".tmp.png")
-    fig.savefig(temporary, dpi=120)
+    write_bytes(path, lambda handle: fig.savefig(handle, format="png", dpi=120))
     plt.close(fig)
-    os.replace(temporary, path)
     return path
 
 
@@ -473,19 +498,11 @@ def _publish(spec: SweepSpec, table: str, figure: Path | None) -> None:
     if figure is not None:
         target = spec.publish.parent / "figures" / f"{name}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_suffix(".tmp.png")
-        temporary.write_bytes(figure.read_bytes())
-        os.replace(temporary, target)
+        write_bytes(target, figure.read_bytes())
         block += ["", f"![{name}: test {spec.plot} against epoch](figures/{name}.png)"]
     head, rest = text.split(begin, 1)
     tail = rest.split(end, 1)[1]
-    _atomic_text(spec.publish, head + "\n".join(block) + "\n" + end + tail)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_text(spec.publish, head + "\n".join(block) + "\n" + end + tail)
 
 
 def _hashable(value: Any) -> Any:

@@ -24,7 +24,8 @@ from circuitlearn.errors import ConfigError
 
 __all__ = ["PARAMETERS_FILE", "RUN_FILES", "WARM_STATES_FILE", "Checkpoint", "RunLock",
            "check_run_dir", "load_checkpoint", "load_warm_states", "read_metrics",
-           "save_checkpoint", "save_warm_states", "write_json", "write_text"]  # fmt: skip
+           "save_checkpoint", "save_warm_states", "write_bytes", "write_json",
+           "write_text"]  # fmt: skip
 
 PARAMETERS_FILE = "parameters.txt"
 """The trainable resistors' names, one a line, in the order of the checkpoints' conductances."""
@@ -43,8 +44,16 @@ class RunLock:
         Another process holds the run (its pid named when known).
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        holder: str = "circuitlearn train",
+        what: str = "run",
+        advice: str = "wait for it or choose another --out",
+    ) -> None:
         self.path = run_dir / ".lock"
+        self._message = (holder, what, advice)  # for the second process's error
         self._handle: Any = None
 
     def __enter__(self) -> RunLock:
@@ -58,9 +67,10 @@ class RunLock:
             handle.seek(0)
             owner = handle.read().strip() or "another process"
             handle.close()
+            holder, what, advice = self._message
             raise ConfigError(
-                f"{self.path.parent}: another circuitlearn train (pid {owner}) is writing this "
-                "run; wait for it or choose another --out"
+                f"{self.path.parent}: another {holder} (pid {owner}) is writing this {what}; "
+                f"{advice}"
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -104,6 +114,11 @@ def check_run_dir(run_dir: Path) -> None:
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) atomically."""
     _atomic(path, text.encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
+    """Write ``data`` (bytes, or what a function writes to the open file) atomically."""
+    _atomic(path, data)
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

@@ -353,3 +353,20 @@ def test_curve_labels_name_the_other_grid_values_or_the_seed_average() -> None:
     assert core._curve_label(("ep",), None, 2) == "ep (n=2)"
     # one config over seeds: the panel title names the config, the legend what the band is
     assert core._curve_label(("fashion_drn_1h",), 0, 3) == "mean ± std over seeds (n=3)"
+
+
+def test_a_second_sweep_into_the_same_folder_is_refused_and_collect_still_reads(
+    sweep_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two sweeps at once used to both exit 1, each failing the run the other was training."""
+    from circuitlearn.train.rundir import RunLock
+
+    spec = load_sweep(sweep_file)
+    with RunLock(spec.out, holder="circuitlearn sweep", what="sweep"):  # the first sweep
+        assert main(["sweep", str(sweep_file)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "another circuitlearn sweep" in err[0] and "--collect" in err[0]
+        assert main(["sweep", str(sweep_file), "--collect"]) == 0
+        assert "0 runs computed, 0 already done" in capsys.readouterr().out
+    assert main(["sweep", str(sweep_file)]) == 0  # once the first one is done
+    assert "4 runs computed" in capsys.readouterr().out
