@@ -176,7 +176,10 @@ class Optimizer:
         """Adam's normalised direction m̂/(√v̂ + eps); updates the moments in place."""
         b1, b2 = self.betas
         if "eps" not in self.state:  # relative to the gradient's scale (units V²/S)
-            self.state["eps"] = np.array(self.eps * float(np.sqrt(np.mean(gradient**2))))
+            scale = float(np.sqrt(np.mean(gradient**2)))
+            if scale == 0.0:  # no gradient yet (every step so far zero): no step, no scale
+                return np.zeros_like(gradient)
+            self.state["eps"] = np.array(self.eps * scale)
         m = self.state.setdefault("m", np.zeros_like(gradient))
         v = self.state.setdefault("v", np.zeros_like(gradient))
         m *= b1

@@ -373,7 +373,8 @@ def _number(*, positive: bool = False, allow_zero: bool = True, below_one: bool 
     return check
 
 
-def _pair(*, positive: bool = False, ordered: bool = True) -> Any:
+def _pair(*, positive: bool = False, ordered: bool = True, strict: bool = False) -> Any:
+    """[low, high]; ``strict``: low < high (an encoding whose every value would be the same)."""
     number = _number(positive=positive, allow_zero=not positive)
 
     def check(value: Any, where: str) -> tuple[float, float]:
@@ -382,6 +383,11 @@ def _pair(*, positive: bool = False, ordered: bool = True) -> Any:
         low, high = (number(v, where) for v in value)
         if ordered and low > high:
             raise ConfigError(f"{where}: expected low ≤ high; got {value!r}")
+        if strict and low == high:
+            raise ConfigError(
+                f"{where}: expected low < high (equal ends encode every sample alike); "
+                f"got {value!r}"
+            )
         return low, high
 
     return check
@@ -422,9 +428,9 @@ _CHECKS: dict[tuple[str, str], Any] = {
     ("DataConfig", "n_train_eval"): _integer(1),
     ("DataConfig", "test_fraction"): _number(below_one=True),
     ("DataConfig", "seed"): _integer(0),
-    ("DataConfig", "input_range"): _pair(),
+    ("DataConfig", "input_range"): _pair(strict=True),
     ("DataConfig", "center"): _boolean,
-    ("DataConfig", "target_range"): _pair(),
+    ("DataConfig", "target_range"): _pair(strict=True),
     ("NetworkConfig", "hidden"): _sizes,
     ("NetworkConfig", "g_range"): _pair(positive=True),
     ("NetworkConfig", "amplifier_gain"): _number(),

@@ -58,3 +58,15 @@ def test_saved_state_is_a_snapshot_that_later_steps_leave_alone() -> None:
     resumed.load_state(saved)
     assert resumed.steps == 1 and math.isclose(resumed.lr, 1e-6)
     assert np.array_equal(resumed.state["m"], first_m)
+
+
+def test_adam_takes_no_step_on_a_zero_gradient_instead_of_nan() -> None:
+    """Adam's eps is relative to the first gradient's scale: an all-zero first gradient (a
+    degenerate encoding, a batch already at its targets) gave eps = 0 and 0/0 conductances."""
+    opt = Optimizer("adam", lr=1e-6)
+    g = np.array([1e-5, 2e-5])
+    with np.errstate(all="raise"):
+        same, clipped = opt.step(g, np.zeros(2))
+        assert np.array_equal(same, g) and clipped == 0
+        moved, _ = opt.step(g, np.array([1.0, -1.0]))  # the scale is set by the first real one
+    assert np.all(np.isfinite(moved)) and moved[0] < g[0] < g[1] < moved[1]

@@ -62,6 +62,11 @@ def test_preset_is_valid_and_round_trips() -> None:
         ({"data": {"dataset": "iris"}, "optim": {}}, "unknown table [optim]; valid tables"),
         ({"network": {}}, "missing table [data]"),
         ({"data": {}}, "missing key 'dataset'"),
+        (
+            {"data": {"dataset": "iris", "input_range": [0.0, 0.0]}},
+            "[data] input_range: expected low < high (equal ends encode every sample alike)",
+        ),
+        ({"data": {"dataset": "iris", "target_range": [0.3, 0.3]}}, "[data] target_range"),
     ],
 )
 def test_config_errors_name_the_key(raw: dict, match: str) -> None:
