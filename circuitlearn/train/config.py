@@ -319,7 +319,27 @@ target_range, test_fraction
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: {name} must be a table [{name}]")
         parts[name] = _table(cls, table, f"{source}: [{name}]")
+    _check_device_range(parts["network"], parts["learning"], source)
     return TrainConfig(parts["data"], parts["network"], parts["learning"], source)
+
+
+def _check_device_range(network: NetworkConfig, learning: LearningConfig, source: str) -> None:
+    """The device range [g_floor, g_ceiling] must be one, and hold the initial conductances
+    (``g_range``; with ``init = "glorot"`` they are set by ``g_node`` instead)."""
+    floor, ceiling = learning.g_floor, learning.g_ceiling
+    if ceiling is not None and floor >= ceiling:
+        raise ConfigError(
+            f"{source}: [learning] g_floor = {floor:g} S is not below g_ceiling = {ceiling:g} S"
+        )
+    low, high = network.g_range
+    if network.init == "uniform" and (low < floor or (ceiling is not None and high > ceiling)):
+        bound = "g_floor" if low < floor else "g_ceiling"
+        raise ConfigError(
+            f"{source}: [network] g_range = [{low:g}, {high:g}] S reaches outside the device "
+            f"range [learning] g_floor = {floor:g} S, g_ceiling = "
+            f"{'none' if ceiling is None else f'{ceiling:g} S'}: the first step would clip the "
+            f"initial conductances to {bound}; set g_range inside it"
+        )
 
 
 def _table(cls: type, table: dict[str, Any], where: str) -> Any:

@@ -67,6 +67,18 @@ def test_preset_is_valid_and_round_trips() -> None:
             "[data] input_range: expected low < high (equal ends encode every sample alike)",
         ),
         ({"data": {"dataset": "iris", "target_range": [0.3, 0.3]}}, "[data] target_range"),
+        (
+            {"data": {"dataset": "iris"}, "learning": {"g_floor": 1e-3, "g_ceiling": 1e-6}},
+            "[learning] g_floor = 0.001 S is not below g_ceiling = 1e-06 S",
+        ),
+        (
+            {"data": {"dataset": "iris"}, "learning": {"g_floor": 1e-3}},
+            "[network] g_range = [1e-05, 0.0001] S reaches outside the device range",
+        ),
+        (
+            {"data": {"dataset": "iris"}, "learning": {"g_ceiling": 5e-5}},
+            "clip the initial conductances to g_ceiling",
+        ),
     ],
 )
 def test_config_errors_name_the_key(raw: dict, match: str) -> None:
