@@ -372,7 +372,8 @@ def _accuracy_axes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, accuracy: li
     metrics = {
         "epochs": epochs,
         "dataset": "fashion_mnist",
-        "estimator": "ep",
+        "method": "ep",
+        "beta": 5e-9,
         "conservation": {"applicable": False},
     }
     _plot(tmp_path, metrics, np.full(4, 1e-5), np.full(4, 2e-5), [4])
