@@ -61,16 +61,20 @@ def load_dataset(name: str, *, n_train: int | None, n_test: int | None, seed: in
     ``fashion-mnist`` (official 60,000/10,000 split, optional seeded subsets)."""
     from circuitlearn import data
 
+    _check_dataset(name, n_train, n_test)
     if name == "mnist":
-        dataset = data.load_mnist(seed=seed)
-        if n_train is not None or n_test is not None:
-            raise CircuitLearnError("ratenet run: mnist is always 4,000/1,000; drop n_train/n_test")
-        return dataset
-    if name == "fashion-mnist":
-        return data.load_fashion_mnist(n_train=n_train, n_test=n_test, seed=seed)
-    raise CircuitLearnError(
-        f"ratenet run: dataset must be 'mnist' or 'fashion-mnist'; got {name!r}"
-    )
+        return data.load_mnist(seed=seed)
+    return data.load_fashion_mnist(n_train=n_train, n_test=n_test, seed=seed)
+
+
+def _check_dataset(name: Any, n_train: Any, n_test: Any) -> None:
+    """Refuse a dataset :func:`load_dataset` does not know, or subsets of mnist's fixed split."""
+    if name not in RATENET_DATASETS:
+        raise CircuitLearnError(
+            f"ratenet run: dataset must be 'mnist' or 'fashion-mnist'; got {name!r}"
+        )
+    if name == "mnist" and (n_train is not None or n_test is not None):
+        raise CircuitLearnError("ratenet run: mnist is always 4,000/1,000; drop n_train/n_test")
 
 
 def ratenet_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str, Any]:
@@ -133,7 +137,7 @@ def ratenet_settings(params: dict[str, Any]) -> dict[str, Any]:
     Raises
     ------
     CircuitLearnError
-        An unknown parameter, method or dataset.
+        An unknown parameter, method or dataset, subsets of mnist, or a value out of range.
     """
     unknown = sorted(set(params) - set(RATENET_DEFAULTS) - {"kind"})
     if unknown:
@@ -145,10 +149,7 @@ def ratenet_settings(params: dict[str, Any]) -> dict[str, Any]:
         raise CircuitLearnError(
             f"ratenet run: method must be one of {METHODS}; got {p['method']!r}"
         )
-    if p["dataset"] not in RATENET_DATASETS:
-        raise CircuitLearnError(
-            f"ratenet run: dataset must be 'mnist' or 'fashion-mnist'; got {p['dataset']!r}"
-        )
+    _check_dataset(p["dataset"], p["n_train"], p["n_test"])
     for key, (want, valid) in _RATENET_VALUES.items():
         if not valid(p[key]):
             raise CircuitLearnError(f"ratenet run: {key} must be {want}; got {p[key]!r}")

@@ -171,6 +171,7 @@ def test_unknown_run_parameter_and_dataset() -> None:
         ("ratenet", 'method = ["vf", "backprop"]', r"'method': 'backprop'\}: .*method must be"),
         ("ratenet", 'colour = ["red"]', r"unknown parameter\(s\) \['colour'\]"),
         ("ratenet", 'dataset = ["cifar"]', "dataset must be 'mnist' or 'fashion-mnist'"),
+        ("ratenet", "n_train = [100]", "mnist is always 4,000/1,000; drop n_train/n_test"),
         ("train", '"config" = ["iris"]\nseed = [0, "a"]', r"\[data\] seed: expected an integer"),
         ("train", '"config" = ["iris"]\nseed = [1.5]', r"\[data\] seed: expected an integer"),
         ("ratenet", 'seed = ["a"]', "seed must be an integer ≥ 0; got 'a'"),
