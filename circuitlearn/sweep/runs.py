@@ -16,6 +16,7 @@ import numpy as np
 from circuitlearn._random import check_random_state
 from circuitlearn.errors import CircuitLearnError, ConvergenceError
 from circuitlearn.learn.ratenet import METHODS, RateNet, Relaxation, gradient, relax
+from circuitlearn.train import checks
 
 if TYPE_CHECKING:
     from circuitlearn.train import TrainConfig
@@ -150,41 +151,24 @@ def ratenet_settings(params: dict[str, Any]) -> dict[str, Any]:
             f"ratenet run: method must be one of {METHODS}; got {p['method']!r}"
         )
     _check_dataset(p["dataset"], p["n_train"], p["n_test"])
-    for key, (want, valid) in _RATENET_VALUES.items():
-        if not valid(p[key]):
-            raise CircuitLearnError(f"ratenet run: {key} must be {want}; got {p[key]!r}")
+    for key, check in _RATENET_VALUES.items():
+        p[key] = check(p[key], f"ratenet run: {key}")
     return p
 
 
-def _is_int(value: Any, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _is_positive(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and bool(np.isfinite(value))
-        and value > 0
-    )
-
-
-_RATENET_VALUES: dict[str, tuple[str, Any]] = {
-    "n_train": ("an integer ≥ 1 (or absent)", lambda v: v is None or _is_int(v, 1)),
-    "n_test": ("an integer ≥ 1 (or absent)", lambda v: v is None or _is_int(v, 1)),
-    "hidden": (
-        "a list of layer sizes ≥ 1",
-        lambda v: isinstance(v, list) and all(_is_int(h, 1) for h in v),
-    ),
-    "feedback": ("true or false", lambda v: isinstance(v, bool)),
-    "seed": ("an integer ≥ 0", lambda v: _is_int(v, 0)),
-    "epochs": ("an integer ≥ 0", lambda v: _is_int(v, 0)),
-    "batch_size": ("an integer ≥ 1", lambda v: _is_int(v, 1)),
-    "lr": ("a positive number", _is_positive),
-    "beta": ("a positive number", _is_positive),
-    "dt": ("a positive number", _is_positive),
-    "tol": ("a positive number", _is_positive),
-    "max_steps": ("an integer ≥ 1", lambda v: _is_int(v, 1)),
+_RATENET_VALUES: dict[str, checks.Check] = {
+    "n_train": checks.optional(checks.integer(1)),
+    "n_test": checks.optional(checks.integer(1)),
+    "hidden": checks.sizes,
+    "feedback": checks.boolean,
+    "seed": checks.integer(0),
+    "epochs": checks.integer(0),
+    "batch_size": checks.integer(1),
+    "lr": checks.POSITIVE,
+    "beta": checks.POSITIVE,
+    "dt": checks.POSITIVE,
+    "tol": checks.POSITIVE,
+    "max_steps": checks.integer(1),
 }
 """What each rate-network parameter must be (dataset and method are checked by name)."""
 

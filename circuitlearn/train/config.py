@@ -54,7 +54,6 @@ Unknown tables or keys are errors listing the valid ones; every error names ``fi
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -64,6 +63,17 @@ from circuitlearn.circuit.builders import ACTIVATIONS, DEFAULT_BIAS_VOLTAGES
 from circuitlearn.errors import ConfigError
 from circuitlearn.learn.methods import names
 from circuitlearn.learn.optim import G_FLOOR, OPTIMIZERS, SCHEDULES
+from circuitlearn.train.checks import (
+    POSITIVE,
+    as_toml,
+    boolean,
+    choice,
+    factors,
+    integer,
+    number,
+    pair,
+    sizes,
+)
 
 __all__ = [
     "COST_NAMES",
@@ -355,131 +365,51 @@ def _table(cls: type, table: dict[str, Any], where: str) -> Any:
     return cls(**values)
 
 
-def _choice(options: tuple[str, ...]) -> Any:
-    def check(value: Any, where: str) -> str:
-        if not isinstance(value, str) or value.lower() not in options:
-            raise ConfigError(f"{where}: expected one of {', '.join(options)}; got {value!r}")
-        return value.lower()
-
-    return check
-
-
-def _integer(minimum: int) -> Any:
-    def check(value: Any, where: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(f"{where}: expected an integer ≥ {minimum}; got {value!r}")
-        return int(value)
-
-    return check
-
-
-def _number(*, positive: bool = False, allow_zero: bool = True, below_one: bool = False) -> Any:
-    def check(value: Any, where: str) -> float:
-        ok = not isinstance(value, bool) and isinstance(value, (int, float))
-        x = float(value) if ok else math.nan
-        if (
-            not math.isfinite(x)
-            or (positive and (x < 0 or (x == 0 and not allow_zero)))
-            or (below_one and not 0 < x < 1)
-        ):
-            want = (
-                "a number in (0, 1)"
-                if below_one
-                else ("a positive number" if positive else "a finite number")
-            )
-            raise ConfigError(f"{where}: expected {want}; got {value!r}")
-        return x
-
-    return check
-
-
-def _pair(*, positive: bool = False, ordered: bool = True, strict: bool = False) -> Any:
-    """[low, high]; ``strict``: low < high (an encoding whose every value would be the same)."""
-    number = _number(positive=positive, allow_zero=not positive)
-
-    def check(value: Any, where: str) -> tuple[float, float]:
-        if not isinstance(value, list) or len(value) != 2:
-            raise ConfigError(f"{where}: expected [low, high]; got {value!r}")
-        low, high = (number(v, where) for v in value)
-        if ordered and low > high:
-            raise ConfigError(f"{where}: expected low ≤ high; got {value!r}")
-        if strict and low == high:
-            raise ConfigError(
-                f"{where}: expected low < high (equal ends encode every sample alike); "
-                f"got {value!r}"
-            )
-        return low, high
-
-    return check
-
-
-def _boolean(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: expected true or false; got {value!r}")
-    return value
-
-
-def _sizes(value: Any, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{where}: expected a list of layer sizes, e.g. [8]; got {value!r}")
-    return tuple(_integer(1)(v, where) for v in value)
-
-
-def _factors(value: Any, where: str) -> tuple[float, ...]:
-    if not isinstance(value, list) or not value:
-        raise ConfigError(f"{where}: expected a list of factors, one per layer, e.g. [1.0, 0.5]")
-    return tuple(_number(positive=True, allow_zero=False)(v, where) for v in value)
-
-
 def _diode(value: Any, where: str) -> dict[str, float]:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: expected a table, e.g. {{ is = 1e-14, n = 1.0 }}")
-    return {
-        str(k).lower(): _number(positive=True, allow_zero=False)(v, f"{where}.{k}")
-        for k, v in value.items()
-    }
+    return {str(k).lower(): POSITIVE(v, f"{where}.{k}") for k, v in value.items()}
 
 
-_POSITIVE = _number(positive=True, allow_zero=False)
 _CHECKS: dict[tuple[str, str], Any] = {
-    ("DataConfig", "dataset"): _choice(DATASETS),
-    ("DataConfig", "n_train"): _integer(1),
-    ("DataConfig", "n_test"): _integer(1),
-    ("DataConfig", "n_train_eval"): _integer(1),
-    ("DataConfig", "test_fraction"): _number(below_one=True),
-    ("DataConfig", "seed"): _integer(0),
-    ("DataConfig", "input_range"): _pair(strict=True),
-    ("DataConfig", "center"): _boolean,
-    ("DataConfig", "target_range"): _pair(strict=True),
-    ("NetworkConfig", "hidden"): _sizes,
-    ("NetworkConfig", "g_range"): _pair(positive=True),
-    ("NetworkConfig", "amplifier_gain"): _number(),
-    ("NetworkConfig", "feedback_gain"): _number(),
-    ("NetworkConfig", "bias_voltages"): _pair(ordered=False),  # low > high: overlapping rails
-    ("NetworkConfig", "bias_input"): _boolean,
-    ("NetworkConfig", "activation"): _choice(ACTIVATIONS),
+    ("DataConfig", "dataset"): choice(DATASETS),
+    ("DataConfig", "n_train"): integer(1),
+    ("DataConfig", "n_test"): integer(1),
+    ("DataConfig", "n_train_eval"): integer(1),
+    ("DataConfig", "test_fraction"): number(below_one=True),
+    ("DataConfig", "seed"): integer(0),
+    ("DataConfig", "input_range"): pair(strict=True),
+    ("DataConfig", "center"): boolean,
+    ("DataConfig", "target_range"): pair(strict=True),
+    ("NetworkConfig", "hidden"): sizes,
+    ("NetworkConfig", "g_range"): pair(positive=True),
+    ("NetworkConfig", "amplifier_gain"): number(),
+    ("NetworkConfig", "feedback_gain"): number(),
+    ("NetworkConfig", "bias_voltages"): pair(ordered=False),  # low > high: overlapping rails
+    ("NetworkConfig", "bias_input"): boolean,
+    ("NetworkConfig", "activation"): choice(ACTIVATIONS),
     ("NetworkConfig", "diode"): _diode,
-    ("NetworkConfig", "init"): _choice(INITS),
-    ("NetworkConfig", "g_node"): _POSITIVE,
-    ("NetworkConfig", "seed"): _integer(0),
-    ("LearningConfig", "method"): _choice(TRAIN_METHODS),
-    ("LearningConfig", "variant"): _choice(VARIANTS),
-    ("LearningConfig", "beta"): _POSITIVE,
-    ("LearningConfig", "lr"): _POSITIVE,
-    ("LearningConfig", "lr_fraction"): _POSITIVE,
-    ("LearningConfig", "epochs"): _integer(1),
-    ("LearningConfig", "batch_size"): _integer(1),
-    ("LearningConfig", "cost"): _choice(COST_NAMES),
-    ("LearningConfig", "g_floor"): _POSITIVE,
-    ("LearningConfig", "g_ceiling"): _POSITIVE,
-    ("LearningConfig", "optimizer"): _choice(OPTIMIZERS),
-    ("LearningConfig", "momentum"): _number(below_one=True),
-    ("LearningConfig", "schedule"): _choice(SCHEDULES),
-    ("LearningConfig", "schedule_gamma"): _number(below_one=True),
-    ("LearningConfig", "schedule_every"): _integer(1),
-    ("LearningConfig", "layer_lr"): lambda value, where: _factors(value, where),
-    ("LearningConfig", "warm_start"): _boolean,
-    ("LearningConfig", "seed"): _integer(0),
+    ("NetworkConfig", "init"): choice(INITS),
+    ("NetworkConfig", "g_node"): POSITIVE,
+    ("NetworkConfig", "seed"): integer(0),
+    ("LearningConfig", "method"): choice(TRAIN_METHODS),
+    ("LearningConfig", "variant"): choice(VARIANTS),
+    ("LearningConfig", "beta"): POSITIVE,
+    ("LearningConfig", "lr"): POSITIVE,
+    ("LearningConfig", "lr_fraction"): POSITIVE,
+    ("LearningConfig", "epochs"): integer(1),
+    ("LearningConfig", "batch_size"): integer(1),
+    ("LearningConfig", "cost"): choice(COST_NAMES),
+    ("LearningConfig", "g_floor"): POSITIVE,
+    ("LearningConfig", "g_ceiling"): POSITIVE,
+    ("LearningConfig", "optimizer"): choice(OPTIMIZERS),
+    ("LearningConfig", "momentum"): number(below_one=True),
+    ("LearningConfig", "schedule"): choice(SCHEDULES),
+    ("LearningConfig", "schedule_gamma"): number(below_one=True),
+    ("LearningConfig", "schedule_every"): integer(1),
+    ("LearningConfig", "layer_lr"): factors,
+    ("LearningConfig", "warm_start"): boolean,
+    ("LearningConfig", "seed"): integer(0),
 }
 """Validator of each key: (value, "file: [table] key") → checked value."""
 
@@ -496,13 +426,4 @@ def check_setting(table: str, key: str, value: Any, where: str) -> Any:
         The config file's message for the value, prefixed by ``where``.
     """
     cls = {"data": "DataConfig", "network": "NetworkConfig", "learning": "LearningConfig"}[table]
-    return _CHECKS[(cls, key)](_as_toml(value), where)
-
-
-def _as_toml(value: Any) -> Any:
-    """A Python value as TOML would give it: sequences as lists, numpy scalars as numbers."""
-    if hasattr(value, "tolist") and hasattr(value, "ndim"):  # numpy array or scalar
-        value = value.tolist()
-    if isinstance(value, (tuple, list)):
-        return [_as_toml(v) for v in value]
-    return value
+    return _CHECKS[(cls, key)](as_toml(value), where)

@@ -21,7 +21,8 @@ import numpy as np
 from circuitlearn._random import check_random_state
 from circuitlearn.circuit import LayeredNetwork, kendall_network
 from circuitlearn.data import differential_pairs, one_hot_targets, with_bias_feature
-from circuitlearn.errors import ConfigError, DataError
+from circuitlearn.errors import DataError
+from circuitlearn.train import checks
 from circuitlearn.train.config import check_setting
 
 __all__ = ["CircuitClassifier"]
@@ -243,18 +244,8 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
             value = getattr(self, name)
             if value is not None or name not in _OPTIONAL:
                 check_setting(table, key, value, f"{where} {name}")
-        temperature = self.temperature
-        if (
-            isinstance(temperature, bool)
-            or not isinstance(temperature, (int, float, np.integer, np.floating))
-            or not np.isfinite(temperature)
-            or temperature <= 0
-        ):
-            raise ConfigError(
-                f"{where} temperature: expected a positive number; got {temperature!r}"
-            )
-        if not isinstance(self.verbose, (bool, np.bool_)):
-            raise ConfigError(f"{where} verbose: expected True or False; got {self.verbose!r}")
+        checks.POSITIVE(checks.as_toml(self.temperature), f"{where} temperature")
+        checks.boolean(checks.as_toml(self.verbose), f"{where} verbose")
 
     def _validate(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         try:

@@ -83,7 +83,7 @@ def test_partial_fit_and_pickle_keep_training_state() -> None:
         ({"activation": "tanh"}, r"activation: expected one of diode, nmos, relu"),
         ({"cost": "hinge"}, r"cost: expected one of"),
         ({"schedule": "linear"}, r"schedule: expected one of constant, step, cosine"),
-        ({"verbose": "yes"}, r"verbose: expected True or False"),
+        ({"verbose": "yes"}, r"verbose: expected true or false"),
     ],
 )
 def test_a_bad_parameter_is_refused_by_name_before_training(params: dict, match: str) -> None:
