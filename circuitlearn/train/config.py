@@ -60,7 +60,8 @@ from pathlib import Path
 from typing import Any
 
 from circuitlearn.circuit.builders import ACTIVATIONS, DEFAULT_BIAS_VOLTAGES
-from circuitlearn.errors import ConfigError
+from circuitlearn.circuit.models import Model
+from circuitlearn.errors import CircuitError, ConfigError
 from circuitlearn.learn.methods import names
 from circuitlearn.learn.optim import G_FLOOR, OPTIMIZERS, SCHEDULES
 from circuitlearn.train.checks import (
@@ -368,7 +369,12 @@ def _table(cls: type, table: dict[str, Any], where: str) -> Any:
 def _diode(value: Any, where: str) -> dict[str, float]:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: expected a table, e.g. {{ is = 1e-14, n = 1.0 }}")
-    return {str(k).lower(): POSITIVE(v, f"{where}.{k}") for k, v in value.items()}
+    params = {str(k).lower(): POSITIVE(v, f"{where}.{k}") for k, v in value.items()}
+    try:  # names and ranges as the clamps' .model card checks them, but named as configured
+        Model("diode", "d", params)
+    except CircuitError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return params
 
 
 _CHECKS: dict[tuple[str, str], Any] = {

@@ -79,6 +79,10 @@ def test_preset_is_valid_and_round_trips() -> None:
             {"data": {"dataset": "iris"}, "learning": {"g_ceiling": 5e-5}},
             "clip the initial conductances to g_ceiling",
         ),
+        (  # the clamps' model would refuse it too, but naming its internal model, not the key
+            {"data": {"dataset": "iris"}, "network": {"diode": {"is": 1e-14, "nn": 2.0}}},
+            "[network] diode: model diode (d): unknown parameter 'nn'",
+        ),
     ],
 )
 def test_config_errors_name_the_key(raw: dict, match: str) -> None:
