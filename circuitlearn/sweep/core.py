@@ -248,6 +248,11 @@ def _compute(
     skipped = len(spec.runs) - len(pending)
     failed: list[str] = []
     errors: dict[str, str] = {}
+    if progress is not None:
+        progress(
+            f"{len(pending)} of {len(spec.runs)} runs to compute ({skipped} finished before); "
+            f"each run's folder, with its metrics.json after every epoch: {spec.out / 'runs'}"
+        )
     if pending:
         from dask.distributed import as_completed
 
@@ -259,7 +264,7 @@ def _compute(
                 ): params
                 for params in pending
             }  # fmt: skip
-            for future in as_completed(futures):
+            for done, future in enumerate(as_completed(futures), start=1):
                 params = futures[future]
                 run_id = spec.run_id(params)
                 try:
@@ -272,7 +277,7 @@ def _compute(
                     line = f"run {run_id} done"
                 if progress is not None:
                     shown = {k: params[k] for k in spec.grid_keys if k in params}
-                    progress(f"{line}: {shown}")
+                    progress(f"[{done}/{len(pending)}] {line}: {shown}")
     return _finish(spec, len(pending) - len(failed), skipped, failed, errors)
 
 

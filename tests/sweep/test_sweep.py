@@ -110,12 +110,19 @@ def test_a_failing_run_is_reported_and_retried_later(
         return ratenet_run(params, run_dir)
 
     monkeypatch.setitem(core.RUN_KINDS, "ratenet", flaky)
-    result = run_sweep(spec, processes=False)
+    lines: list[str] = []
+    result = run_sweep(spec, processes=False, progress=lines.append)
     assert result.computed == 3 and len(result.failed) == 1
     assert "worker lost" in next(iter(result.errors.values()))
     assert not spec.result_path({**spec.runs[3]}).exists()
+    assert lines[0].startswith("4 of 4 runs to compute (0 finished before)")
+    assert [line[:5] for line in lines[1:]] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert sum("FAILED (RuntimeError: worker lost)" in line for line in lines) == 1
     monkeypatch.setitem(core.RUN_KINDS, "ratenet", ratenet_run)
-    assert run_sweep(spec, processes=False).computed == 1
+    lines.clear()
+    assert run_sweep(spec, processes=False, progress=lines.append).computed == 1
+    assert lines[0].startswith("1 of 4 runs to compute (3 finished before)")
+    assert lines[1].startswith("[1/1] run ") and " done: {" in lines[1]
 
 
 def test_existing_cluster_by_address(sweep_file: Path) -> None:
