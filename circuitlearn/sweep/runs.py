@@ -95,26 +95,26 @@ def ratenet_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str
     dict with ``test_accuracy``, ``train_loss`` (per epoch; index 0 before training), ``seconds``
     and ``relaxation_failures`` (mini-batches skipped because a phase did not settle).
     """
-    p = ratenet_settings(params)
+    p = ratenet_settings(params)  # typed: ints, floats, a tuple of widths, a bool
     start = time.perf_counter()
-    seed = int(p["seed"])
+    seed = p["seed"]
     data = load_dataset(p["dataset"], n_train=p["n_train"], n_test=p["n_test"], seed=seed)
     rng = check_random_state(seed)
-    sizes = [data.n_features, *[int(h) for h in p["hidden"]], data.n_classes]
-    relaxation = Relaxation(float(p["dt"]), float(p["tol"]), int(p["max_steps"]))
-    net = RateNet.random(sizes, seed=rng, feedback=bool(p["feedback"]), relaxation=relaxation)
+    sizes = [data.n_features, *p["hidden"], data.n_classes]
+    relaxation = Relaxation(p["dt"], p["tol"], p["max_steps"])
+    net = RateNet.random(sizes, seed=rng, feedback=p["feedback"], relaxation=relaxation)
     targets = np.eye(data.n_classes)[data.y_train]
-    batch, lr = int(p["batch_size"]), float(p["lr"])
+    batch, lr = p["batch_size"], p["lr"]
     unsettled = [0]  # evaluations that kept a state short of tol (see _settled)
     accuracy, losses, failures = [_accuracy(net, data, unsettled)], [], 0
     losses.append(_loss(net, data, targets, unsettled))
-    for _ in range(int(p["epochs"])):
+    for _ in range(p["epochs"]):
         order = rng.permutation(len(targets))
         for first in range(0, len(order), batch):
             chosen = order[first : first + batch]
             try:
                 grads, _ = gradient(
-                    net, data.x_train[chosen], targets[chosen], p["method"], beta=float(p["beta"])
+                    net, data.x_train[chosen], targets[chosen], p["method"], beta=p["beta"]
                 )
             except ConvergenceError:
                 failures += 1
