@@ -343,12 +343,15 @@ def test_unsettled_evaluations_are_counted_not_fatal() -> None:
     assert ratenet_run({**params, "epochs": 1})["unsettled_evaluations"] == 0
 
 
-def test_local_worker_processes_keep_glibc_s_own_trim_threshold() -> None:
+def test_local_worker_processes_keep_glibc_s_own_trim_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """dask's MALLOC_TRIM_THRESHOLD_ of 64 KiB made every numpy temporary a fresh page-faulted
     allocation (3× the wall time of a training step); the sweep's workers do without it, and
-    keep dask's one-thread BLAS."""
+    keep dask's one-thread BLAS (dask's default, which a caller's own setting replaces)."""
     import os
 
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     with core._client(None, 1, processes=True) as client:
         environ = client.run(lambda: dict(os.environ))
     (worker,) = environ.values()
