@@ -169,6 +169,11 @@ class _Problem:
     def n_train(self) -> int:
         return len(self.train[2])
 
+    @property
+    def n_eval(self) -> int:
+        """Samples scored after each epoch (training and test)."""
+        return self.n_train_eval + len(self.test[2])
+
     def batch(self, engine: BatchEngine, split: str, index: np.ndarray) -> Batch:
         """The samples ``index`` of ``split`` as a :class:`Batch` of per-sample source values."""
         x, targets, _ = self.train if split == "train" else self.test
@@ -245,11 +250,14 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
                 f"already has {saved.epoch} epochs; set epochs ≥ {saved.epoch} to resume it"
             )
     write_text(run_dir / "config.toml", to_toml(config))
+    status = _Status(run_dir.name, _shows_progress(progress))
+    status("loading the data and building the network")
     problem = _build_problem(config)
     # the names once, apart from metrics.json (rewritten every epoch): 1.6 M of them on DRN-1H
     write_text(run_dir / PARAMETERS_FILE, "".join(f"{name}\n" for name in problem.net.trainable))
     cfg = config.learning
     names = list(problem.net.trainable)
+    status(f"compiling the circuit ({len(names):,} conductances)")
     # β fixed once (at the initial conductances), so every step uses it; one compile for both
     engine, estimator, beta = engine_with_estimator(
         problem.task, cfg.method, beta=cfg.beta, variant=cfg.variant
@@ -257,6 +265,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
     warm = _warm_starts(config, problem, engine, ckpt_dir, saved)
     optimizer = _optimizer(config, problem)
     rng = check_random_state(cfg.seed)
+    status("checking which learning rules apply")
     verdict = analyze_applicability(
         problem.net.circuit, names, method=cfg.method, cost=cfg.cost, floor=cfg.g_floor
     )
@@ -275,6 +284,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
                 stacklevel=3,
             )
             metrics = _header(config, problem, estimator, beta, verdict)
+            status(f"scoring epoch {start} on {problem.n_eval:,} images")
             metrics["epochs"] = [
                 _evaluate(problem, engine, g, start, 0.0, None, q0, 0, verdict.applicable, warm)
             ]
@@ -284,6 +294,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
         start, g = 0, problem.task.conductances
         q0 = conserved_quantity(g)
         metrics = _header(config, problem, estimator, beta, verdict)
+        status(f"scoring the untrained network on {problem.n_eval:,} images")
         metrics["epochs"] = [
             _evaluate(problem, engine, g, 0, 0.0, None, q0, 0, verdict.applicable, warm)
         ]
@@ -292,7 +303,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
             ckpt_dir, 0, g, rng.bit_generator.state, optimizer.state_dict(), q0
         )
     batches = -(-problem.n_train // cfg.batch_size)
+    status.clear()
     bar = _progress_bar(progress, total=batches * (cfg.epochs - start), desc=run_dir.name)
+    bar.set_postfix_str(f"test {metrics['epochs'][-1]['test_accuracy']:.4f}")
     warned_dead = False
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
@@ -301,6 +314,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
                 problem, engine, estimator, g, optimizer, rng, config, bar, epoch, warm
             )
             metrics["lr"] = optimizer.lr
+            bar.set_postfix_str(f"epoch {epoch}: scoring {problem.n_eval:,} images")
             entry = _evaluate(
                 problem,
                 engine,
@@ -314,6 +328,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
                 warm,
                 norms,
             )
+            bar.set_postfix_str(f"test {entry['test_accuracy']:.4f}")
             _check_progress(metrics["epochs"][-1], entry)
             warned_dead = warned_dead or _check_dead(problem.net, entry)
             if bar.disable and progress is None:  # stderr is a log file: a line per epoch
@@ -679,9 +694,8 @@ def _evaluate(
         entry[f"{name}_loss"] = float(np.mean(np.concatenate(losses)))
         entry[f"{name}_accuracy"] = float(np.mean(decode_classes(outputs_all) == labels))
     q = conserved_quantity(g)
-    n_eval = problem.n_train_eval + len(problem.test[2])
-    by_layer = _by_layer(problem.net, (high + low) / n_eval)
-    dead = _by_layer(problem.net, np.maximum(high, low) / n_eval >= DEAD_FRACTION)
+    by_layer = _by_layer(problem.net, (high + low) / problem.n_eval)
+    dead = _by_layer(problem.net, np.maximum(high, low) / problem.n_eval >= DEAD_FRACTION)
     entry.update(
         time=round(seconds, 3),
         newton_iterations=iterations,
@@ -810,12 +824,42 @@ def _log_epoch(name: str, entry: dict[str, Any], epochs: int) -> None:
     )
 
 
+def _shows_progress(progress: bool | None) -> bool:
+    """Whether a run draws its bar: ``progress``, or by default when stderr is a terminal
+    outside CI."""
+    if progress is None:
+        return sys.stderr.isatty() and os.environ.get("CI", "").lower() != "true"
+    return progress
+
+
 def _progress_bar(progress: bool | None, *, total: int, desc: str) -> Any:
     from tqdm import tqdm
 
-    if progress is None:
-        progress = sys.stderr.isatty() and os.environ.get("CI", "").lower() != "true"
-    return tqdm(total=total, desc=desc, unit="batch", disable=not progress, file=sys.stderr)
+    return tqdm(
+        total=total, desc=desc, unit="batch", disable=not _shows_progress(progress), file=sys.stderr
+    )
+
+
+class _Status:
+    """The setup stage a run is in, on one line of the terminal (rewritten in place), so that
+    the minutes before the bar of a large network (DRN-1H: ~3) are not silent."""
+
+    def __init__(self, name: str, enabled: bool) -> None:
+        self.name, self.enabled, self.width = name, enabled, 0
+
+    def __call__(self, stage: str) -> None:
+        if self.enabled:
+            line = f"{self.name}: {stage}…"
+            sys.stderr.write("\r" + line.ljust(self.width))
+            sys.stderr.flush()
+            self.width = len(line)
+
+    def clear(self) -> None:
+        """Erase the line, for the bar that takes its place."""
+        if self.enabled and self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
+            sys.stderr.flush()
+            self.width = 0
 
 
 def _plot(

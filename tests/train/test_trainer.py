@@ -261,6 +261,26 @@ def test_progress_bar_is_off_in_ci_and_without_a_terminal(monkeypatch: pytest.Mo
     assert trainer._progress_bar(None, total=1, desc="t").disable
 
 
+def test_a_run_on_a_terminal_names_its_setup_stages_and_shows_its_test_accuracy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the bar (minutes on DRN-1H) a line says what the run is doing; the bar then carries
+    the last epoch's test accuracy, and says when an epoch's scoring holds it still."""
+    result = train(write(tmp_path / "m.toml", tiny(epochs=2)), tmp_path / "run", progress=True)
+    err = capsys.readouterr().err
+    stages = [
+        "run: loading the data and building the network…",
+        "run: compiling the circuit (",
+        "run: checking which learning rules apply…",
+        "run: scoring the untrained network on 14 images…",
+    ]
+    positions = [err.find(stage) for stage in stages]
+    assert -1 not in positions and positions == sorted(positions), err
+    assert "epoch 2: scoring 14 images" in err
+    last = result.metrics["epochs"][-1]["test_accuracy"]
+    assert err.strip().split("\r")[-1].endswith(f"test {last:.4f}]"), err
+
+
 def test_a_run_logging_to_a_file_prints_a_line_per_epoch(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
