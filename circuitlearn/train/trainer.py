@@ -211,17 +211,23 @@ def train(
         config = load_config(config)
     run_dir = Path(out) if out is not None else Path("runs") / Path(config.source).stem
     check_run_dir(run_dir)
+    status = _Status(run_dir.name, _shows_progress(progress))
     with RunLock(run_dir):
         try:
-            return _train(config, run_dir, resume, progress)
+            return _train(config, run_dir, resume, progress, status)
         except ConvergenceError as exc:  # outside a training step: evaluation, default β
             stopped = TrainingStoppedError(str(exc), None, None)
             stopped.payload["run_dir"] = str(run_dir)
             raise stopped from None
+        finally:  # a setup that fails leaves no stage line for its error to run into
+            status.clear()
 
 
-def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | None) -> TrainResult:
-    """:func:`train` once the run directory is checked and locked."""
+def _train(
+    config: TrainConfig, run_dir: Path, resume: bool, progress: bool | None, status: _Status
+) -> TrainResult:
+    """:func:`train` once the run directory is checked and locked; ``status`` shows the setup
+    stage."""
     ckpt_dir = run_dir / "checkpoints"
     saved, skipped = load_checkpoint(ckpt_dir)
     metrics_path = run_dir / "metrics.json"
@@ -250,7 +256,6 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool | No
                 f"already has {saved.epoch} epochs; set epochs ≥ {saved.epoch} to resume it"
             )
     write_text(run_dir / "config.toml", to_toml(config))
-    status = _Status(run_dir.name, _shows_progress(progress))
     status("loading the data and building the network")
     problem = _build_problem(config)
     # the names once, apart from metrics.json (rewritten every epoch): 1.6 M of them on DRN-1H

@@ -279,6 +279,13 @@ def test_a_run_on_a_terminal_names_its_setup_stages_and_shows_its_test_accuracy(
     assert "epoch 2: scoring 14 images" in err
     last = result.metrics["epochs"][-1]["test_accuracy"]
     assert err.strip().split("\r")[-1].endswith(f"test {last:.4f}]"), err
+    too_many = tiny()
+    too_many["data"]["n_train"] = 10_000
+    with pytest.raises(CircuitLearnError, match="has only"):  # fails while building
+        train(write(tmp_path / "big.toml", too_many), tmp_path / "failed", progress=True)
+    err = capsys.readouterr().err  # the stage line is erased, for the error that follows
+    stage = "failed: loading the data and building the network…"
+    assert err == "\r" + stage + "\r" + " " * len(stage) + "\r"
 
 
 def test_a_run_logging_to_a_file_prints_a_line_per_epoch(
