@@ -211,16 +211,13 @@ def train(
         config = load_config(config)
     run_dir = Path(out) if out is not None else Path("runs") / Path(config.source).stem
     check_run_dir(run_dir)
-    status = _Status(run_dir.name, _shows_progress(progress))
-    with RunLock(run_dir):
+    with RunLock(run_dir), _Status(run_dir.name, _shows_progress(progress)) as status:
         try:
             return _train(config, run_dir, resume, progress, status)
         except ConvergenceError as exc:  # outside a training step: evaluation, default β
             stopped = TrainingStoppedError(str(exc), None, None)
             stopped.payload["run_dir"] = str(run_dir)
             raise stopped from None
-        finally:  # a setup that fails leaves no stage line for its error to run into
-            status.clear()
 
 
 def _train(
@@ -847,10 +844,30 @@ def _progress_bar(progress: bool | None, *, total: int, desc: str) -> Any:
 
 class _Status:
     """The setup stage a run is in, on one line of the terminal (rewritten in place), so that
-    the minutes before the bar of a large network (DRN-1H: ~3) are not silent."""
+    the minutes before the bar of a large network (DRN-1H: ~3) are not silent. As a context, it
+    erases the line before a warning is shown and when the run ends, so that neither a warning
+    nor a failed setup's error runs into it."""
 
     def __init__(self, name: str, enabled: bool) -> None:
         self.name, self.enabled, self.width = name, enabled, 0
+        self._warnings = warnings.catch_warnings()
+
+    def __enter__(self) -> _Status:
+        if self.enabled:
+            self._warnings.__enter__()
+            show = warnings.showwarning
+
+            def clear_then_show(*args: Any, **kwargs: Any) -> None:
+                self.clear()
+                show(*args, **kwargs)
+
+            warnings.showwarning = clear_then_show
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.clear()
+        if self.enabled:
+            self._warnings.__exit__(*exc)
 
     def __call__(self, stage: str) -> None:
         if self.enabled:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 import warnings
 from pathlib import Path
@@ -286,6 +287,13 @@ def test_a_run_on_a_terminal_names_its_setup_stages_and_shows_its_test_accuracy(
     err = capsys.readouterr().err  # the stage line is erased, for the error that follows
     stage = "failed: loading the data and building the network…"
     assert err == "\r" + stage + "\r" + " " * len(stage) + "\r"
+    (tmp_path / "run" / "metrics.json").unlink()  # a resume that warns during its setup
+    with pytest.warns(TrainingWarning, match="missing or behind its checkpoint"):
+        train(write(tmp_path / "m3.toml", tiny(epochs=3)), tmp_path / "run", resume=True,
+              progress=True)  # fmt: skip
+    stage = "run: checking which learning rules apply…"
+    erased = re.escape(stage) + " *" + re.escape("\r" + " " * len(stage) + "\r")  # (padded)
+    assert re.search(erased, capsys.readouterr().err)  # erased before the warning
 
 
 def test_a_run_logging_to_a_file_prints_a_line_per_epoch(
