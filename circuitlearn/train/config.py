@@ -251,7 +251,7 @@ def with_overrides(
     """
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ConfigError(f"--seed must be a non-negative integer; got {seed!r}")
+            raise ConfigError(f"--seed must be an integer ≥ 0; got {seed!r}")
         config = replace(
             config,
             data=replace(config.data, seed=seed),

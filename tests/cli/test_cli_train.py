@@ -112,6 +112,9 @@ def test_train_a_packaged_preset_by_name_with_seed_and_epochs(
     )
     assert main(["train", "iris", "--epochs", "0"]) == 2
     assert "--epochs must be an integer" in capsys.readouterr().err
+    assert main(["train", "iris", "--seed", "-1"]) == 2
+    err = capsys.readouterr().err  # worded as the config's own seeds are
+    assert err.count("\n") == 1 and "--seed must be an integer ≥ 0; got -1" in err
     assert main(["train", "iris", "--epochs", "1", "--method", "cl", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert Path(payload["run_dir"]) == Path("runs/iris-cl")
