@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from circuitlearn.circuit.expressions import Expression, Value
@@ -97,6 +99,12 @@ class Element:
     kind: ClassVar[str] = ""
     node_fields: ClassVar[tuple[str, ...]] = ()
     constraints: ClassVar[dict[str, str]] = {}
+    _read_nodes: ClassVar[Callable[[Element], tuple[str, ...]]] = staticmethod(lambda _: ())
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # read millions of times on large networks (DRN-1H: 13 M reads to set it up)
+        cls._read_nodes = staticmethod(_node_reader(cls.node_fields))
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -127,7 +135,7 @@ class Element:
     @property
     def nodes(self) -> tuple[str, ...]:
         """The element's nodes, in SPICE card order."""
-        return tuple(getattr(self, f) for f in self.node_fields)
+        return self._read_nodes(self)
 
     def values(self) -> dict[str, Value]:
         """The element's numeric (or expression) values by field name."""
@@ -140,6 +148,16 @@ class Element:
     def spice_card(self) -> str:
         """The ngspice card for this element."""
         raise NotImplementedError
+
+
+def _node_reader(node_fields: tuple[str, ...]) -> Callable[[Element], tuple[str, ...]]:
+    """A function returning an element's ``node_fields`` values as a tuple, in C for ≥ 2."""
+    if len(node_fields) >= 2:
+        return attrgetter(*node_fields)
+    if node_fields:
+        read = attrgetter(node_fields[0])
+        return lambda element: (read(element),)
+    return lambda _: ()
 
 
 def _check_value(element: Element, name: str, rule: str) -> Value:

@@ -321,6 +321,22 @@ def test_container_basics() -> None:
     assert c.params == {"a": 2.0, "b": Expression("a*2"), "c": Expression("b+1")}
 
 
+def test_nodes_follow_every_change_of_the_elements() -> None:
+    c = small()  # v1 in-0, r1 in-out, r2 out-0
+    assert c.nodes == ("in", "out")  # read once: later reads must not go stale
+    c.add(Resistor("r3", "out", "mid", 1.0))
+    assert c.nodes == ("in", "out", "mid")
+    c.replace(Resistor("r3", "out", "far", 1.0))
+    assert c.nodes == ("in", "out", "far")
+    twin = c.copy()
+    twin.remove("r3")
+    assert twin.nodes == ("in", "out") and c.nodes == ("in", "out", "far")
+    c.remove("v1")
+    assert c.nodes == ("in", "out", "far")  # in still on r1
+    c.remove("r1")
+    assert c.nodes == ("out", "far")
+
+
 def test_equality_copy_and_origin() -> None:
     a, b = small(), small()
     b.title = "another title"  # the title is not part of equality
