@@ -47,6 +47,7 @@ from circuitlearn.circuit.flatten import (
     check_expansion,
     expand,
     has_expression,
+    model_needs_resolving,
     resolve_model,
     resolve_scope,
     validate_scope,
@@ -97,6 +98,7 @@ class Circuit:
     def __init__(self, title: str = "circuit") -> None:
         self.title = title
         self._elements: dict[str, Element] = {}
+        self._nodes: tuple[str, ...] | None = None  # :attr:`nodes`, until the elements change
         self.models: dict[str, Model] = {}
         self.subcircuits: dict[str, Subcircuit] = {}
         self.params: dict[str, Value | StringParam] = {}
@@ -171,6 +173,7 @@ class Circuit:
         if element.name in self._elements:
             raise CircuitError(f"duplicate element name {element.name!r}", element=element.name)
         self._elements[element.name] = element
+        self._nodes = None
         return element
 
     def extend(self, elements: Iterable[Element]) -> Circuit:
@@ -201,15 +204,18 @@ class Circuit:
     def remove(self, name: str) -> Element:
         """Remove and return an element."""
         try:
-            return self._elements.pop(name.lower())
+            element = self._elements.pop(name.lower())
         except KeyError:
             raise CircuitError(f"no element named {name!r}", element=name) from None
+        self._nodes = None
+        return element
 
     def replace(self, element: Element) -> None:
         """Replace the element of the same name (keeps its position)."""
         if element.name not in self._elements:
             raise CircuitError(f"no element named {element.name!r}", element=element.name)
         self._elements[element.name] = element
+        self._nodes = None
 
     def set_value(self, name: str, value: float) -> None:
         """Set an element's main value (R, V/I dc, gain...), as ``simulate --set`` does."""
@@ -229,6 +235,7 @@ class Circuit:
         """
         out = Circuit(self.title)
         out._elements = dict(self._elements)
+        out._nodes = self._nodes
         out.models = dict(self.models)
         out.subcircuits = _copy.deepcopy(self.subcircuits)
         out.params = dict(self.params)
@@ -283,12 +290,14 @@ class Circuit:
     @property
     def nodes(self) -> tuple[str, ...]:
         """Non-ground nodes in order of first appearance."""
-        seen: dict[str, None] = {}
-        for element in self._elements.values():
-            for node in element.nodes:
-                if node != GROUND:
-                    seen.setdefault(node, None)
-        return tuple(seen)
+        if self._nodes is None:  # elements are frozen: only add, remove and replace change it
+            seen: dict[str, None] = {}
+            for element in self._elements.values():
+                for node in element.nodes:
+                    if node != GROUND:
+                        seen.setdefault(node, None)
+            self._nodes = tuple(seen)
+        return self._nodes
 
     def elements_of(self, *types: type[Element]) -> list[Element]:
         """Elements that are instances of any of ``types``."""
@@ -296,11 +305,10 @@ class Circuit:
 
     def is_flat(self) -> bool:
         """True when there are no subcircuit instances and no unresolved expressions."""
+        names = {*self.params, "temper"}
         return not any(
             isinstance(e, SubcircuitInstance) or has_expression(e) for e in self._elements.values()
-        ) and not any(
-            isinstance(v, Expression) for m in self.models.values() for v in m.params.values()
-        )
+        ) and not any(model_needs_resolving(m, names) for m in self.models.values())
 
     # -- checks and transformations ---------------------------------------------------------
     def validate(self) -> None:

@@ -9,7 +9,7 @@ expansion limits checked before anything is expanded, and the recursive copy wit
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -202,6 +202,15 @@ def resolve_scope(
         return resolve_params(params, outer)
     except ValueError as exc:
         raise CircuitError(f".param in {where}: {exc}") from None
+
+
+def model_needs_resolving(model: Model, names: Collection[str]) -> bool:
+    """Whether :func:`resolve_model` would change ``model`` in a scope defining ``names``."""
+    code = model.kind in CODE_MODELS
+    return any(
+        isinstance(v, Expression) or (code and isinstance(v, ModelText) and v.lower() in names)
+        for v in model.params.values()
+    )
 
 
 def resolve_model(model: Model, env: Mapping[str, float | str]) -> Model:

@@ -30,6 +30,7 @@ from circuitlearn.diagnostics.conservation import QUANTITY_NAME, euler_residual
 from circuitlearn.errors import CircuitError
 from circuitlearn.learn.methods import names
 from circuitlearn.learn.task import resolve_trainable
+from circuitlearn.solve.stamps import flat_copy
 
 __all__ = [
     "EULER_TOLERANCE",
@@ -150,7 +151,7 @@ def analyze_applicability(
     >>> verdict.applicable, verdict.reasons[0][:43]
     (False, 'fixed (non-trainable) resistor(s) r2: their')
     """
-    flat = circuit.flatten()
+    flat = flat_copy(circuit)
     names = resolve_trainable(flat, list(trainable))
     reasons: list[str] = []
     sources = [e for e in flat.elements_of(CurrentSource) if e.dc != 0.0]

@@ -20,6 +20,7 @@ from circuitlearn.errors import CircuitError, ConvergenceError
 from circuitlearn.learn.costs import Cost, make_cost
 from circuitlearn.solve import BACKENDS, OperatingPoint, solve_dc
 from circuitlearn.solve.mna import MNASystem, compile_circuit
+from circuitlearn.solve.stamps import flat_copy
 
 __all__ = ["NGSPICE_TIGHT", "LearningTask", "resolve_trainable"]
 
@@ -126,7 +127,7 @@ class LearningTask:
     ) -> None:
         if not isinstance(circuit, Circuit):
             raise CircuitError(f"LearningTask: expected a Circuit; got {type(circuit).__name__}")
-        flat = circuit.flatten()
+        flat = flat_copy(circuit)  # a builder's network is flat already: shared, not rebuilt
         self.inputs = {str(k).lower(): float(v) for k, v in dict(inputs or {}).items()}
         for name, value in self.inputs.items():
             if name not in flat:

@@ -543,6 +543,12 @@ def test_string_parameters_reach_code_models_as_in_ngspice(tmp_path: Path) -> No
         "xnone:poly": "0.0",
         "xboth:poly3": "01110001",
     }
+    # no instance, no expression, yet not flat: the table names a .param that flattening reads
+    top = from_spice(
+        't\n.param and="0001"\n.model l_and d_lut table_values=and\n'
+        "aand [ d1 d2 ] o_and l_and\n.end\n"
+    )
+    assert not top.is_flat() and top.flatten().is_flat()
     again = from_spice(from_spice(STRING_PARAMS).to_spice()).flatten()
     assert {m.name: m.params for m in again.models.values()} == {
         m.name: m.params for m in flat.models.values()
