@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from circuitlearn.circuit import (
     CCCS,
@@ -218,6 +220,39 @@ def test_floating_island_is_named() -> None:
     ) as info:
         check_topology(c)
     assert info.value.node == "b"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 7), st.integers(0, 7), st.booleans()), min_size=1, max_size=14
+    )
+)
+def test_floating_islands_match_a_search_from_ground(edges: list[tuple[int, int, bool]]) -> None:
+    # resistors conduct, current sources do not: islands are what a search from 0 cannot reach
+    c = Circuit()
+    for k, (a, b, conducts) in enumerate(edges):
+        ends = ("0" if a == 0 else f"n{a}", "0" if b == 0 else f"n{b}")
+        c.add(Resistor(f"r{k}", *ends, 1.0) if conducts else CurrentSource(f"i{k}", *ends, 1.0))
+    links = {node: set() for node in (*c.nodes, "0")}
+    for element in c.elements_of(Resistor):
+        links[element.n1].add(element.n2)
+        links[element.n2].add(element.n1)
+    unreached, frontier = set(c.nodes), ["0"]
+    while frontier:
+        for node in links[frontier.pop()] & unreached:
+            unreached.discard(node)
+            frontier.append(node)
+    islands = floating_islands(c)
+    assert sorted(n for island in islands for n in island) == sorted(unreached)
+    assert [len(i) for i in islands] == sorted((len(i) for i in islands), reverse=True)
+    for island in islands:  # each island is closed under the resistors and connected
+        reach, todo = {island[0]}, [island[0]]
+        while todo:
+            for node in links[todo.pop()] - reach:
+                reach.add(node)
+                todo.append(node)
+        assert sorted(reach) == island
 
 
 def test_mosfet_gate_is_not_a_dc_path() -> None:
