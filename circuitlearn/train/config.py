@@ -7,6 +7,8 @@ A config has three tables, every key optional except ``[data] dataset``::
     n_train = 60               # training subset (all of the split when absent)
     n_test = 30                # test subset
     n_train_eval = 10000       # training samples scored after each epoch (all when absent)
+    n_validation = 5000        # held out of the training split, scored after each epoch: choose
+                               #   settings on it, not on the test set (none when absent)
     test_fraction = 0.2        # fraction of each class held out (before subsetting)
     seed = 0                   # split and subsets
     input_range = [0.0, 3.0]   # [V]: features in [0, 1] map onto this before the (x, −x) pairs
@@ -110,6 +112,7 @@ class DataConfig:
     n_train: int | None = None
     n_test: int | None = None
     n_train_eval: int | None = None
+    n_validation: int | None = None
     test_fraction: float = 0.2
     seed: int = 0
     input_range: tuple[float, float] = (0.0, 3.0)
@@ -314,8 +317,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> TrainConfi
     Traceback (most recent call last):
     ...
     circuitlearn.errors.ConfigError: <config>: [data] unknown key 'size'; valid keys: \
-center, dataset, input_range, n_test, n_train, n_train_eval, seed, \
-target_range, test_fraction
+center, dataset, input_range, n_test, n_train, n_train_eval, n_validation, \
+seed, target_range, test_fraction
     """
     unknown = sorted(set(raw) - set(_TABLES))
     if unknown:
@@ -382,6 +385,7 @@ _CHECKS: dict[tuple[str, str], Any] = {
     ("DataConfig", "n_train"): integer(1),
     ("DataConfig", "n_test"): integer(1),
     ("DataConfig", "n_train_eval"): integer(1),
+    ("DataConfig", "n_validation"): integer(1),
     ("DataConfig", "test_fraction"): number(below_one=True),
     ("DataConfig", "seed"): integer(0),
     ("DataConfig", "input_range"): pair(strict=True),

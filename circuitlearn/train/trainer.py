@@ -122,12 +122,14 @@ the free-phase solves of its training steps (null at epoch 0), ``conserved_quant
 ``drift`` (Q − Q0)/Q0 (null where the law does not apply: ``conservation.reasons`` says why),
 ``clipped`` the number of conductance updates projected to the floor,
 ``hidden_conducting_fraction`` the fraction of hidden nodes whose clamps conduct more than their
-resistors (small-signal: the unit is saturated, or off if it rectifies) over the train and test
+resistors (small-signal: the unit is saturated, or off if it rectifies) over the scored
 free states (null without hidden layers), ``conducting_by_layer`` the same per hidden layer,
 ``dead_by_layer`` the fraction of each hidden layer's units clamped on the same side of the rails
 in at least 99 % of those states (constants, which no longer learn), ``gradient_norm_by_layer``
 the mean over the epoch's mini-batches of each crossbar's gradient norm ‖∂C/∂G‖ [V²/S], input
-side first (null at epoch 0)."""
+side first (null at epoch 0). A run with ``[data] n_validation`` also has ``validation_loss`` and
+``validation_accuracy`` (after the training set's; the header's ``epoch_keys`` lists them), and
+its fractions count the validation states too."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class _Problem:
     task: LearningTask
     train: tuple[np.ndarray, np.ndarray, np.ndarray]  # features, targets, labels
     test: tuple[np.ndarray, np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # held out of the training split
     input_range: tuple[float, float]
     bias_input: bool
     n_train_eval: int  # the first n_train_eval training samples are scored after each epoch
@@ -171,12 +174,23 @@ class _Problem:
 
     @property
     def n_eval(self) -> int:
-        """Samples scored after each epoch (training and test)."""
-        return self.n_train_eval + len(self.test[2])
+        """Samples scored after each epoch (training, validation and test)."""
+        return self.n_train_eval + self.n_validation + len(self.test[2])
+
+    @property
+    def n_validation(self) -> int:
+        return 0 if self.validation is None else len(self.validation[2])
+
+    def scored(self) -> list[tuple[str, np.ndarray]]:
+        """(split, labels) of the sets scored after each epoch, in metrics.json's order."""
+        sets = [("train", self.train[2][: self.n_train_eval])]
+        if self.validation is not None:
+            sets.append(("validation", self.validation[2]))
+        return [*sets, ("test", self.test[2])]
 
     def batch(self, engine: BatchEngine, split: str, index: np.ndarray) -> Batch:
         """The samples ``index`` of ``split`` as a :class:`Batch` of per-sample source values."""
-        x, targets, _ = self.train if split == "train" else self.test
+        x, targets, _ = {"train": self.train, "validation": self.validation}.get(split, self.test)
         columns = _encode(x[index], self.input_range, self.bias_input)  # per batch:
         inputs = {s: columns[:, j] for j, s in enumerate(self.net.input_sources)}  # O(batch)
         return engine.batch(inputs, targets[index])
@@ -370,11 +384,23 @@ def _build_problem(config: TrainConfig) -> _Problem:
     else:
         loader = {"iris": load_iris, "digits": load_digits, "mnist": load_mnist}[d.dataset]
         data = loader(test_fraction=d.test_fraction, seed=d.seed)
-    x_train, y_train = _subset(data.x_train, data.y_train, d.n_train, config, "n_train")
+    x_pool, y_pool = data.x_train, data.y_train  # shuffled: its last samples are a random draw
+    held: list[tuple[np.ndarray, np.ndarray]] = []
+    if d.n_validation is not None:
+        if d.n_validation >= len(y_pool):
+            raise ConfigError(
+                f"{config.source}: [data] n_validation = {d.n_validation} leaves no training "
+                f"sample: {d.dataset}'s training split has {len(y_pool)}"
+            )
+        cut = len(y_pool) - d.n_validation
+        held = [(x_pool[cut:], y_pool[cut:])]
+        x_pool, y_pool = x_pool[:cut], y_pool[:cut]
+    x_train, y_train = _subset(x_pool, y_pool, d.n_train, config, "n_train")
     x_test, y_test = _subset(data.x_test, data.y_test, d.n_test, config, "n_test")
-    if d.center:  # the training set's means only: the test set must not inform the encoding
+    if d.center:  # the training set's means only: held-out sets must not inform the encoding
         mean = x_train.mean(axis=0)
         x_train, x_test = x_train - mean, x_test - mean
+        held = [(x - mean, y) for x, y in held]
     n_inputs = data.n_features + int(n.bias_input)
     size = sum(_crossbar_sizes([n_inputs * 2, *n.hidden, data.n_classes]))
     if size > MAX_CONDUCTANCES:
@@ -395,7 +421,7 @@ def _build_problem(config: TrainConfig) -> _Problem:
         activation=n.activation,
     )
     low, high = (0.0, 1.0) if config.learning.cost == "cross_entropy" else d.target_range
-    for name, x in (("training", x_train), ("test", x_test)):
+    for name, x in (("training", x_train), *(("validation", x) for x, _ in held), ("test", x_test)):
         if not np.all(np.isfinite(x)):
             row = int(np.flatnonzero(~np.all(np.isfinite(x), axis=1))[0])
             raise DataError(
@@ -403,7 +429,7 @@ def _build_problem(config: TrainConfig) -> _Problem:
             )
     sets = [
         (x, one_hot_targets(y, data.n_classes, low=low, high=high), y)
-        for x, y in ((x_train, y_train), (x_test, y_test))
+        for x, y in ((x_train, y_train), (x_test, y_test), *held)
     ]
     sources, outputs = list(net.input_sources), list(net.output_nodes)
     first = _encode(sets[0][0][:1], d.input_range, n.bias_input)[0]
@@ -419,8 +445,9 @@ def _build_problem(config: TrainConfig) -> _Problem:
         task = task.with_conductances(_glorot(net, n.g_node, n.seed))
     n_train_eval = len(y_train) if d.n_train_eval is None else min(d.n_train_eval, len(y_train))
     midpoint = sum(n.bias_voltages) / 2
+    validation = sets[2] if held else None
     return _Problem(
-        net, task, sets[0], sets[1], d.input_range, n.bias_input, n_train_eval, midpoint
+        net, task, sets[0], sets[1], validation, d.input_range, n.bias_input, n_train_eval, midpoint
     )
 
 
@@ -455,9 +482,11 @@ def _subset(
     if size is None:
         return x, y
     if size > len(y):
+        held = config.data.n_validation if key == "n_train" else None
         raise ConfigError(
             f"{config.source}: [data] {key}: {config.data.dataset} has only {len(y)} samples in "
-            f"this split (test_fraction = {config.data.test_fraction}); got {size}"
+            f"this split (test_fraction = {config.data.test_fraction}"
+            f"{'' if held is None else f', after n_validation = {held}'}); got {size}"
         )
     return x[:size], y[:size]
 
@@ -675,9 +704,8 @@ def _evaluate(
     rows = engine.output_rows
     hidden = [node for layer in problem.net.hidden_nodes for node in layer]
     high, low = np.zeros(len(hidden)), np.zeros(len(hidden))
-    scored = (("train", problem.train[2][: problem.n_train_eval]), ("test", problem.test[2]))
     chunk = engine.solve_chunk
-    for name, labels in scored:
+    for name, labels in problem.scored():
         losses, outputs = [], []
         for first in range(0, len(labels), chunk):
             index = np.arange(first, min(first + chunk, len(labels)))
@@ -725,7 +753,7 @@ def _warm_starts(
     if not config.learning.warm_start:
         return None
     n = engine.system.n
-    size = 8 * n * (problem.n_train + problem.n_train_eval + len(problem.test[2]))
+    size = 8 * n * (problem.n_train + problem.n_eval)
     if size > MAX_WARM_BYTES:
         raise ConfigError(
             f"{config.source}: [learning] warm_start keeps {n} unknowns of every sample: "
@@ -738,8 +766,7 @@ def _warm_starts(
         train = train if loaded is None else loaded
     return {
         "train": train,
-        "train_eval": np.full((problem.n_train_eval, n), np.nan),
-        "test_eval": np.full((len(problem.test[2]), n), np.nan),
+        **{f"{name}_eval": np.full((len(labels), n), np.nan) for name, labels in problem.scored()},
     }
 
 
@@ -780,6 +807,7 @@ def _header(
         "lr": config.learning.lr,
         "n_train": problem.n_train,
         "n_train_eval": problem.n_train_eval,
+        "n_validation": problem.n_validation,
         "n_test": len(problem.test[2]),
         "n_parameters": len(problem.net.trainable),
         "conservation": {
@@ -787,8 +815,17 @@ def _header(
             "applicable": verdict.applicable,
             "reasons": list(verdict.reasons),
         },
-        "epoch_keys": list(EPOCH_KEYS),
+        "epoch_keys": _epoch_keys(problem),
     }
+
+
+def _epoch_keys(problem: _Problem) -> list[str]:
+    """:data:`EPOCH_KEYS`, with the validation set's after the training set's when held out."""
+    keys = list(EPOCH_KEYS)
+    if problem.validation is not None:
+        at = keys.index("train_accuracy") + 1
+        keys[at:at] = ["validation_loss", "validation_accuracy"]
+    return keys
 
 
 def run_label(metrics: dict[str, Any]) -> str:
@@ -819,11 +856,18 @@ def _log_epoch(name: str, entry: dict[str, Any], epochs: int) -> None:
     """One line on stderr after each epoch, for runs whose stderr is a file (no tqdm bar)."""
     print(
         f"{name}: epoch {entry['epoch']}/{epochs}: train loss {entry['train_loss']:.4g}, "
-        f"accuracy {entry['train_accuracy']:.4f} train, {entry['test_accuracy']:.4f} test, "
+        f"accuracy {entry['train_accuracy']:.4f} train, {_validation_text(entry)}"
+        f"{entry['test_accuracy']:.4f} test, "
         f"{entry['time']:.0f} s",
         file=sys.stderr,
         flush=True,
     )
+
+
+def _validation_text(entry: dict[str, Any]) -> str:
+    """``"0.8512 validation, "`` for a run that holds out a validation set, else nothing."""
+    accuracy = entry.get("validation_accuracy")
+    return "" if accuracy is None else f"{accuracy:.4f} validation, "
 
 
 def _shows_progress(progress: bool | None) -> bool:
@@ -924,7 +968,8 @@ def _plot(
         axes[2].set_ylim(0.0, 1.02)
         axes[2].legend()
     accuracies = []
-    for split, style in (("train", "-o"), ("test", "--s")):
+    held_out = [("validation", ":^")] if "validation_accuracy" in epochs[-1] else []
+    for split, style in (("train", "-o"), *held_out, ("test", "--s")):
         loss_ax.plot(x, [e[f"{split}_loss"] for e in epochs], style, ms=3, label=split)
         accuracy = np.array([e[f"{split}_accuracy"] for e in epochs], dtype=float)
         acc_ax.plot(x, accuracy, style, ms=3, label=split)

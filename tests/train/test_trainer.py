@@ -153,6 +153,65 @@ def test_n_train_eval_scores_a_training_subset_without_changing_training(tmp_pat
     assert [e["train_loss"] for e in more["epochs"]] == [e["train_loss"] for e in full["epochs"]]
 
 
+def test_a_validation_set_is_held_out_of_training_and_scored_each_epoch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``n_validation`` takes the last samples of the (shuffled) training split: never trained
+    on, never in the centring means, scored after each epoch beside the training and test sets."""
+    raw = tiny()
+    raw["data"].pop("n_train")
+    plain = _build_problem(parse_config(raw))  # iris: 120 training samples
+    raw["data"].update(n_validation=20, center=True)
+    held = _build_problem(parse_config(raw))
+    assert (held.n_train, held.n_validation, held.n_eval) == (100, 20, 100 + 20 + 6)
+    mean = plain.train[0][:100].mean(axis=0)
+    np.testing.assert_allclose(held.train[0], plain.train[0][:100] - mean)
+    np.testing.assert_allclose(held.validation[0], plain.train[0][100:] - mean)
+    np.testing.assert_array_equal(held.validation[2], plain.train[2][100:])
+    raw["data"]["n_train"] = 8
+    raw["learning"]["warm_start"] = True
+    metrics = train(write(tmp_path / "v.toml", raw), tmp_path / "run").metrics
+    assert metrics["n_validation"] == 20 and metrics["n_train"] == 8
+    keys = metrics["epoch_keys"]
+    assert keys[keys.index("train_accuracy") + 1 : keys.index("test_loss")] == [
+        "validation_loss", "validation_accuracy",
+    ]  # fmt: skip
+    for entry in metrics["epochs"]:
+        assert list(entry) == keys
+        assert entry["validation_accuracy"] * 20 == pytest.approx(
+            round(entry["validation_accuracy"] * 20)
+        )
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(" validation, " in line for line in lines)
+    plain_run = train(write(tmp_path / "p.toml", tiny()), tmp_path / "plain", progress=False)
+    assert "validation_accuracy" not in plain_run.metrics["epochs"][-1]
+    assert plain_run.metrics["epoch_keys"] == list(EPOCH_KEYS)
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"n_validation": 0}, r"\[data\] n_validation: expected an integer ≥ 1; got 0"),
+        (
+            {"n_validation": 120},
+            r"\[data\] n_validation = 120 leaves no training sample: iris's training split has 120",
+        ),
+        (
+            {"n_validation": 115, "n_train": 8},
+            r"n_train: iris has only 5 samples in this split \(test_fraction = 0.2, after "
+            r"n_validation = 115\); got 8",
+        ),
+    ],
+)
+def test_a_validation_set_that_does_not_fit_is_a_one_line_error(
+    tmp_path: Path, data: dict, match: str
+) -> None:
+    raw = tiny()
+    raw["data"].update(data)
+    with pytest.raises(CircuitLearnError, match=match):
+        train(parse_config(raw), tmp_path / "run", progress=False)
+
+
 def test_center_subtracts_the_training_means_and_keeps_the_bias_pair(tmp_path: Path) -> None:
     plain, centred = tiny(), tiny()
     centred["data"]["center"] = True
