@@ -227,7 +227,7 @@ def resolve_model(model: Model, env: Mapping[str, float | str]) -> Model:
         resolved = param_value(v, env) if code else v.evaluate(env)
         return ModelText(resolved) if isinstance(resolved, str) else resolved
 
-    if not any(isinstance(v, (Expression, ModelText)) for v in model.params.values()):
+    if not model_needs_resolving(model, env):
         return model
     try:
         params = {k: value(v) for k, v in model.params.items()}

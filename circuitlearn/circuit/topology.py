@@ -49,9 +49,7 @@ def dc_paths(element: Element) -> list[tuple[str, str]]:
 
 def floating_islands(circuit: Circuit) -> list[list[str]]:
     """Groups of nodes with no DC path to ground (sorted, largest first)."""
-    index = dict.fromkeys((GROUND, *circuit.nodes))
-    for position, node in enumerate(index):
-        index[node] = position
+    index = {node: k for k, node in enumerate((GROUND, *circuit.nodes))}
     ends: list[int] = []
     for element in circuit:
         for pair in dc_paths(element):
