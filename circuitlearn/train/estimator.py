@@ -262,8 +262,9 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         from circuitlearn.learn.optim import Optimizer
 
         if len(labels) < 2:
+            only = labels.tolist()[0]
             raise DataError(
-                f"CircuitClassifier needs samples of at least 2 classes; got 1 class: {labels[0]!r}"
+                f"CircuitClassifier needs samples of at least 2 classes; got 1 class: {only!r}"
             )
         if not set(np.unique(y)) <= set(labels):
             raise DataError("y holds labels that are not in classes")

@@ -57,8 +57,10 @@ def test_partial_fit_and_pickle_keep_training_state() -> None:
     assert np.array_equal(copy.predict(X), clf.predict(X))
     with pytest.raises(DataError, match="differ from the first call"):
         clf.partial_fit(X, y, classes=[0, 1, 2, 3])
-    with pytest.raises(DataError, match="at least 2 classes"):
+    with pytest.raises(DataError, match=r"at least 2 classes; got 1 class: 0$"):
         CircuitClassifier().fit(X[:10], y[:10])
+    with pytest.raises(DataError, match=r"got 1 class: 'setosa'$"):
+        CircuitClassifier().fit(X[:10], np.array(["setosa"] * 10))
     with pytest.raises(ConfigError, match="CircuitClassifier: method: expected one of"):
         CircuitClassifier(method="fd").fit(X, y)
 
