@@ -202,6 +202,8 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
             self._start(X, y, labels)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise DataError(f"partial_fit: classes {classes!r} differ from the first call's")
+        else:
+            _check_labels(y, self.classes_)
         self._epoch(X, y)
         return self
 
@@ -266,8 +268,7 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
             raise DataError(
                 f"CircuitClassifier needs samples of at least 2 classes; got 1 class: {only!r}"
             )
-        if not set(np.unique(y)) <= set(labels):
-            raise DataError("y holds labels that are not in classes")
+        _check_labels(y, labels)
         self.classes_ = labels
         self._rng = check_random_state(self.random_state)
         self._low = X.min(axis=0)
@@ -359,3 +360,14 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         cross_entropy = str(self.cost).lower() == "cross_entropy"
         low, high = (0.0, 1.0) if cross_entropy else self.target_range
         return one_hot_targets(index, len(self.classes_), low=low, high=high)
+
+
+def _check_labels(y: np.ndarray, classes: np.ndarray) -> None:
+    """Refuse labels outside ``classes`` (the output nodes are fixed when the network is built)."""
+    unknown = np.setdiff1d(np.unique(y), classes)
+    if unknown.size:
+        shown = ", ".join(repr(label) for label in unknown.tolist()[:5])
+        more = f" and {unknown.size - 5} more" if unknown.size > 5 else ""
+        raise DataError(
+            f"y holds labels that are not among the classes {classes.tolist()!r}: {shown}{more}"
+        )

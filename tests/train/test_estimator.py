@@ -57,6 +57,10 @@ def test_partial_fit_and_pickle_keep_training_state() -> None:
     assert np.array_equal(copy.predict(X), clf.predict(X))
     with pytest.raises(DataError, match="differ from the first call"):
         clf.partial_fit(X, y, classes=[0, 1, 2, 3])
+    with pytest.raises(DataError, match=r"not among the classes \[0, 1, 2\]: 5, 6, 7$"):
+        clf.partial_fit(X, y + 5)
+    with pytest.raises(DataError, match=r"not among the classes \[0, 1\]: 2$"):
+        CircuitClassifier().partial_fit(X, y, classes=[0, 1])
     with pytest.raises(DataError, match=r"at least 2 classes; got 1 class: 0$"):
         CircuitClassifier().fit(X[:10], y[:10])
     with pytest.raises(DataError, match=r"got 1 class: 'setosa'$"):
