@@ -37,6 +37,9 @@ from circuitlearn.solve.layered import SchurPlan
 
 __all__ = ["MNAStamps", "check_native", "flat_copy"]
 
+_CONDUCTANCE_SIGNS = (1.0, -1.0, -1.0, 1.0)
+"""Signs of a conductance's stamp at (a, a), (a, b), (b, a), (b, b)."""
+
 
 def check_native(flat: Circuit) -> None:
     """Refuse, in one line naming the element, what the native solver does not model.
@@ -123,10 +126,9 @@ class MNAStamps:
     # -- compilation --------------------------------------------------------------------------
     def _build_indices(self, flat: Circuit) -> None:
         controls = {e.control for e in flat if isinstance(e, (CCCS, CCVS))}
-        for element in flat:  # sources whose current a device reads (a B source's i(v1))
-            device = device_for(element)
-            if device is not None:
-                controls |= device.branch_controls(element)
+        devices = [(e, device) for e in flat if (device := device_for(e)) is not None]
+        for element, device in devices:  # sources whose current a device reads (a B source's i(v1))
+            controls |= device.branch_controls(element)
         self.fixed_nodes: dict[str, tuple[str, float]] = {}
         self._eliminated: dict[str, tuple[str, float]] = {}
         for element in flat.elements_of(VoltageSource):
@@ -141,18 +143,17 @@ class MNAStamps:
         """Circuit node names (ground and internal nodes excluded), the keys of :meth:`voltages`."""
         nodes = [node for node in self.nodes if node not in self.fixed_nodes]
         self._internal_of: dict[str, str] = {}
-        for element in flat:
-            device = device_for(element)
-            if device is not None:
-                model = flat.models.get(getattr(element, "model", ""), None)
-                self._internal_of.update(device.internal_nodes(element, model))
+        for element, device in devices:
+            model = flat.models.get(getattr(element, "model", ""), None)
+            self._internal_of.update(device.internal_nodes(element, model))
         nodes += list(self._internal_of)
+        device_branches = {e.name for e, device in devices if device.has_branch(e)}
         branches = [
             e.name
             for e in flat
             if isinstance(e, (VCVS, CCVS, Inductor))
             or (isinstance(e, VoltageSource) and e.name not in self._eliminated)
-            or (device_for(e) is not None and device_for(e).has_branch(e))
+            or e.name in device_branches
         ]
         self.unknowns = nodes + [f"i({b})" for b in branches]
         self.node_index = {node: i for i, node in enumerate(nodes)}
@@ -202,12 +203,6 @@ class MNAStamps:
             signs.append(sign)
             slots.append(slot)
 
-        def conductance(a: int, b: int, slot: int) -> None:
-            entry(a, a, 1.0, slot)
-            entry(a, b, -1.0, slot)
-            entry(b, a, -1.0, slot)
-            entry(b, b, 1.0, slot)
-
         def branch(k: int, p: int, m: int) -> None:
             entry(p, k, 1.0, 0)
             entry(m, k, -1.0, 0)
@@ -219,6 +214,18 @@ class MNAStamps:
         self.resistor_names: list[str] = []
         fixed_slots: dict[str, int] = {}
         for element in flat:
+            if isinstance(element, Resistor):  # most elements: their four entries in one go
+                slot = len(params)
+                params.append(1.0 / float(element.resistance))
+                self._value_param[element.name] = slot
+                a, b = ext[element.n1], ext[element.n2]
+                rows.extend((a, a, b, b))
+                cols.extend((a, b, a, b))
+                signs.extend(_CONDUCTANCE_SIGNS)
+                slots.extend((slot, slot, slot, slot))
+                resistor_slots.append(slot)
+                self.resistor_names.append(element.name)
+                continue
             if isinstance(element, Capacitor) or device_for(element) is not None:  # C: open
                 continue
             if isinstance(element, Inductor):  # a 0 V branch at DC: v_p − v_n = 0
@@ -226,14 +233,10 @@ class MNAStamps:
                 continue
             slot = len(params)
             value = float(getattr(element, MAIN_VALUE[type(element)]))
-            params.append(1.0 / value if isinstance(element, Resistor) else value)
+            params.append(value)
             self._value_param[element.name] = slot
             nodes = [ext[node] for node in element.nodes]
-            if isinstance(element, Resistor):
-                conductance(nodes[0], nodes[1], slot)
-                resistor_slots.append(slot)
-                self.resistor_names.append(element.name)
-            elif isinstance(element, CurrentSource):
+            if isinstance(element, CurrentSource):
                 src_rows += [nodes[0], nodes[1]]
                 src_signs += [1.0, -1.0]
                 src_slots += [slot, slot]
@@ -285,23 +288,19 @@ class MNAStamps:
 
     def _build_devices(self, flat: Circuit) -> None:
         self.groups, series = build_groups(flat, self._ext, self.branch_index)
-        rows, cols, signs, slots = (list(a) for a in self._lin)
-        params = list(self._params)
-        for a, b, g in series:  # RS, RD, RC ...: linear conductances to internal nodes
-            slot = len(params)
-            params.append(g)
-            for r, c, sign in ((a, a, 1.0), (a, b, -1.0), (b, a, -1.0), (b, b, 1.0)):
-                rows.append(r)
-                cols.append(c)
-                signs.append(sign)
-                slots.append(slot)
-        self._lin = (
-            np.array(rows, dtype=int),
-            np.array(cols, dtype=int),
-            np.array(signs),
-            np.array(slots, dtype=int),
-        )
-        self._params = np.array(params)
+        if series:  # RS, RD, RC ...: linear conductances to internal nodes, stamped after the rest
+            a = np.array([entry[0] for entry in series], dtype=int)
+            b = np.array([entry[1] for entry in series], dtype=int)
+            new_slots = len(self._params) + np.arange(len(series))
+            rows, cols, signs, slots = self._lin
+            self._lin = (
+                np.concatenate([rows, np.stack([a, a, b, b], axis=1).ravel()]),
+                np.concatenate([cols, np.stack([a, b, a, b], axis=1).ravel()]),
+                np.concatenate([signs, np.tile(_CONDUCTANCE_SIGNS, len(series))]),
+                np.concatenate([slots, np.repeat(new_slots, 4)]),
+            )
+            series_g = np.array([entry[2] for entry in series], dtype=float)
+            self._params = np.concatenate([self._params, series_g])
         self.gmin = GMIN
 
     def _build_pattern(self) -> None:
