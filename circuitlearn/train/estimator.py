@@ -220,12 +220,31 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         outputs = self._outputs(X)  # checks fitted first
         return self.classes_[np.argmax(outputs, axis=1)]
 
-    def to_spice(self) -> str:
-        """The trained circuit as an ngspice netlist (the last predicted sample's inputs)."""
+    def to_spice(self, x: Any = None) -> str:
+        """The trained circuit as an ngspice netlist, its input sources set for one sample.
+
+        ``x``: one sample's features (a row of ``X`` as given to ``fit``: a 1-D array, or one row
+        of a 2-D array or DataFrame); by default every feature at its minimum over the first
+        ``fit``'s data. The bias pair is always at its fixed voltages. In ngspice, the class is
+        the output node (``network_.output_nodes``, in ``classes_`` order) of highest voltage.
+        """
         check_is_fitted(self)
+        if x is None:
+            row = self._low[np.newaxis, :]
+        else:
+            shaped = x if hasattr(x, "columns") or np.ndim(x) != 1 else np.asarray(x)[np.newaxis]
+            try:
+                row = validate_data(self, shaped, reset=False, dtype=np.float64)
+            except ValueError as exc:
+                raise DataError(f"to_spice: {exc}") from None
+            if len(row) != 1:
+                raise DataError(f"to_spice: x must be one sample; got {len(row)} rows")
         circuit = self.network_.circuit.copy()
         for name, g in zip(self.network_.trainable, self.conductances_, strict=True):
             circuit.replace(circuit[name].with_conductance(float(g)))
+        volts = self._voltages(row)[0]
+        for source, value in zip(self.network_.input_sources, volts.tolist(), strict=True):
+            circuit.set_value(source, value)
         return circuit.to_spice()
 
     def __sklearn_tags__(self) -> Any:

@@ -111,19 +111,30 @@ def test_numpy_values_of_parameters_are_accepted() -> None:
 
 @pytest.mark.ngspice
 def test_the_trained_classifier_exports_to_ngspice() -> None:
-    """to_spice() with one sample's inputs: ngspice's output voltages pick the same class."""
+    """to_spice(x) holds one sample's inputs: ngspice's output voltages pick the same class."""
     X, y = load_iris(return_X_y=True)
     clf = CircuitClassifier(hidden=(6,), epochs=10, random_state=0, method="aep").fit(X, y)
-    circuit = from_spice(clf.to_spice())
-    sample = X[100:101]
-    volts = clf._voltages(sample)[0]
-    for source, value in zip(clf.network_.input_sources, volts, strict=True):
-        circuit.set_value(source, float(value))
-    op = solve_dc(circuit, backend="ngspice")
-    outputs = np.array([op.voltages[n] for n in clf.network_.output_nodes])
-    native = clf._outputs(sample)[0]
-    assert np.allclose(outputs, native, atol=1e-9)
-    assert clf.classes_[np.argmax(outputs)] == clf.predict(sample)[0]
+    for row in (0, 60, 100, 140):
+        sample = X[row : row + 1]
+        op = solve_dc(from_spice(clf.to_spice(X[row])), backend="ngspice")
+        outputs = np.array([op.voltages[n] for n in clf.network_.output_nodes])
+        assert np.allclose(outputs, clf._outputs(sample)[0], atol=1e-9)
+        assert clf.classes_[np.argmax(outputs)] == clf.predict(sample)[0]
+        assert clf.to_spice(sample) == clf.to_spice(X[row])
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")  # numpy rows, as predict
+def test_to_spice_defaults_to_the_training_minimum_and_checks_its_sample() -> None:
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    clf = CircuitClassifier(hidden=(4,), epochs=1, random_state=0).fit(X, y)
+    assert clf.to_spice() == clf.to_spice(X.min().to_numpy())
+    assert clf.to_spice(X.iloc[[5]]) == clf.to_spice(X.iloc[5].to_numpy())
+    with pytest.raises(DataError, match="to_spice: x must be one sample; got 2 rows"):
+        clf.to_spice(X.iloc[:2])
+    with pytest.raises(DataError, match=r"to_spice: .*4 features"):
+        clf.to_spice(np.ones(3))
+    with pytest.raises(DataError, match=r"to_spice: .*NaN"):
+        clf.to_spice(np.array([1.0, np.nan, 1.0, 1.0]))
 
 
 def test_predictions_do_not_depend_on_the_solve_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
