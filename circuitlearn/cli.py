@@ -675,6 +675,57 @@ def _run_train(args: argparse.Namespace) -> Outcome:
     return Outcome(payload, text)
 
 
+def _add_export_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a circuitlearn train run directory")
+    parser.add_argument(
+        "-o", "--out", required=True, metavar="NET.cir", help="the netlist to write"
+    )  # fmt: skip
+    parser.add_argument(
+        "--sample", type=int, default=0, metavar="I",
+        help="which sample's inputs the sources hold (default: 0)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--split", default="test", choices=("test", "train", "validation"),
+        help="the set the sample comes from (default: test)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--epoch", type=int, default=None, metavar="E",
+        help="the checkpoint's epoch (default: the last; 0: the initial conductances)",
+    )  # fmt: skip
+
+
+def _run_export_run(args: argparse.Namespace) -> Outcome:
+    from circuitlearn.solve import solve_dc
+    from circuitlearn.train.export import trained_circuit
+    from circuitlearn.train.rundir import write_text
+
+    out, run = Path(args.out), Path(args.run_dir)
+    if run.is_dir() and out.resolve().parent == run.resolve():
+        raise UsageError(
+            f"--out {out}: write it outside the run directory (a run directory holds only the "
+            "run's files, and --resume would refuse it)"
+        )
+    trained = trained_circuit(run, sample=args.sample, split=args.split, epoch=args.epoch)
+    write_text(out, trained.circuit.to_spice())
+    op = solve_dc(trained.circuit)
+    outputs = {node: op.voltage(node) for node in trained.output_nodes}
+    answer = max(range(len(outputs)), key=lambda k: outputs[trained.output_nodes[k]])
+    payload = {
+        "netlist": str(out), "run_dir": str(run), "epoch": trained.epoch,
+        "split": trained.split, "sample": trained.sample, "label": trained.label,
+        "output_nodes": list(trained.output_nodes), "native_outputs": outputs,
+        "native_class": answer,
+    }  # fmt: skip
+    winner = trained.output_nodes[answer]
+    text = (
+        f"wrote {out}: the network of {run} after epoch {trained.epoch}, inputs of "
+        f"{trained.split} sample {trained.sample} (class {trained.label})\n"
+        f"native solve: class {answer} ({winner} = {outputs[winner]:.4g} V, the highest of "
+        f"{', '.join(trained.output_nodes)})\nrun it with: ngspice -b {out}"
+    )
+    return Outcome(payload, text)
+
+
 def _add_dyadic_bp(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sizes", required=True, metavar="N0,N1,...,NL", help="layer widths, input first"
@@ -817,6 +868,12 @@ COMMANDS: list[Command] = [
         "train a layered network on a dataset from a TOML config (run directory, checkpoints)",
         _add_train,
         _run_train,
+    ),
+    Command(
+        "export-run",
+        "write a trained run's network as an ngspice netlist, inputs set for one sample",
+        _add_export_run,
+        _run_export_run,
     ),
     Command("bench", "run the benchmark scripts in benchmarks/", _add_bench, _run_bench),
     Command(

@@ -23,8 +23,8 @@ import numpy as np
 from circuitlearn.errors import ConfigError
 
 __all__ = ["PARAMETERS_FILE", "RUN_FILES", "WARM_STATES_FILE", "Checkpoint", "RunLock",
-           "check_run_dir", "load_checkpoint", "load_warm_states", "read_metrics",
-           "save_checkpoint", "save_warm_states", "write_bytes", "write_json",
+           "check_run_dir", "load_checkpoint", "load_warm_states", "read_checkpoint",
+           "read_metrics", "save_checkpoint", "save_warm_states", "write_bytes", "write_json",
            "write_text"]  # fmt: skip
 
 PARAMETERS_FILE = "parameters.txt"
@@ -176,24 +176,29 @@ def load_checkpoint(folder: Path) -> tuple[Checkpoint | None, list[Path]]:
     paths = sorted(folder.glob("epoch_*.npz")) if folder.is_dir() else []
     skipped = []
     for path in reversed(paths):
-        try:
-            with np.load(path) as data:
-                fixed = {"conductances", "epoch", "rng_state", "q0"}
-                checkpoint = Checkpoint(
-                    path,
-                    int(data["epoch"]),
-                    np.array(data["conductances"], dtype=float),
-                    json.loads(str(data["rng_state"])),
-                    {k: np.array(data[k]) for k in data.files if k not in fixed},
-                    float(data["q0"]),
-                )
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            skipped.append(path)
-            continue
-        if np.all(np.isfinite(checkpoint.conductances)):
+        checkpoint = read_checkpoint(path)
+        if checkpoint is not None:
             return checkpoint, skipped
         skipped.append(path)
     return None, skipped
+
+
+def read_checkpoint(path: Path) -> Checkpoint | None:
+    """The checkpoint in ``path``, or None when it is missing, truncated or not finite."""
+    try:
+        with np.load(path) as data:
+            fixed = {"conductances", "epoch", "rng_state", "q0"}
+            checkpoint = Checkpoint(
+                path,
+                int(data["epoch"]),
+                np.array(data["conductances"], dtype=float),
+                json.loads(str(data["rng_state"])),
+                {k: np.array(data[k]) for k in data.files if k not in fixed},
+                float(data["q0"]),
+            )
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    return checkpoint if np.all(np.isfinite(checkpoint.conductances)) else None
 
 
 def _leftover(name: str) -> bool:
