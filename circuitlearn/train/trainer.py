@@ -24,6 +24,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -158,8 +159,8 @@ class TrainResult:
 class _Problem:
     """The network, its learning task (the first training sample's) and the encoded sets."""
 
+    config: TrainConfig
     net: LayeredNetwork
-    task: LearningTask
     train: tuple[np.ndarray, np.ndarray, np.ndarray]  # features, targets, labels
     test: tuple[np.ndarray, np.ndarray, np.ndarray]
     validation: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # held out of the training split
@@ -167,6 +168,26 @@ class _Problem:
     bias_input: bool
     n_train_eval: int  # the first n_train_eval training samples are scored after each epoch
     rail_midpoint: float  # [V] between the clamps' rails: which side a clamped unit is on
+
+    @cached_property
+    def task(self) -> LearningTask:
+        """The learning task at the first training sample and the initial conductances (built
+        on first use: seconds on large networks, which an export does not need)."""
+        first = _encode(self.train[0][:1], self.input_range, self.bias_input)[0]
+        task = LearningTask(
+            self.net.circuit,
+            list(self.net.trainable),
+            list(self.net.output_nodes),
+            targets=self.train[1][0],
+            cost=self.config.learning.cost,
+            inputs=dict(zip(self.net.input_sources, first.tolist(), strict=True)),
+        )
+        n = self.config.network
+        return (
+            task.with_conductances(_glorot(self.net, n.g_node, n.seed))
+            if n.init == "glorot"
+            else task
+        )
 
     @property
     def n_train(self) -> int:
@@ -431,24 +452,13 @@ def _build_problem(config: TrainConfig) -> _Problem:
         (x, one_hot_targets(y, data.n_classes, low=low, high=high), y)
         for x, y in ((x_train, y_train), (x_test, y_test), *held)
     ]
-    sources, outputs = list(net.input_sources), list(net.output_nodes)
-    first = _encode(sets[0][0][:1], d.input_range, n.bias_input)[0]
-    task = LearningTask(
-        net.circuit,
-        list(net.trainable),
-        outputs,
-        targets=sets[0][1][0],
-        cost=config.learning.cost,
-        inputs=dict(zip(sources, first.tolist(), strict=True)),
-    )
-    if n.init == "glorot":
-        task = task.with_conductances(_glorot(net, n.g_node, n.seed))
     n_train_eval = len(y_train) if d.n_train_eval is None else min(d.n_train_eval, len(y_train))
     midpoint = sum(n.bias_voltages) / 2
     validation = sets[2] if held else None
     return _Problem(
-        net, task, sets[0], sets[1], validation, d.input_range, n.bias_input, n_train_eval, midpoint
-    )
+        config, net, sets[0], sets[1], validation, d.input_range, n.bias_input, n_train_eval,
+        midpoint,
+    )  # fmt: skip
 
 
 def _encode(x: np.ndarray, input_range: tuple[float, float], bias_input: bool) -> np.ndarray:

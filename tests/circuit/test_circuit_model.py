@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import pytest
 
 from circuitlearn.circuit import (
@@ -176,7 +177,12 @@ def test_conductance_round_trip() -> None:
     r = Resistor("r1", "a", "b", 2e3)
     assert r.conductance == pytest.approx(5e-4)
     assert r.with_conductance(1e-3).resistance == pytest.approx(1e3)
-    for bad in (0.0, -1.0, math.nan, math.inf):
+    with_ac = Resistor("r1", "a", "b", 2e3, ac=50.0)
+    copy = with_ac.with_conductance(np.float32(0.25))  # the element a constructor would give
+    assert copy == Resistor("r1", "a", "b", 4.0, ac=50.0) and type(copy.resistance) is float
+    assert hash(copy) == hash(Resistor("r1", "a", "b", 4.0, ac=50.0)) and copy.nodes == ("a", "b")
+    assert with_ac.resistance == 2e3  # the original is untouched
+    for bad in (0.0, -1.0, math.nan, math.inf, 1e-320, 10**400, True, "1e-3"):
         with pytest.raises(
             CircuitError, match=r"^resistor r1: conductance must be positive and finite"
         ):
