@@ -700,6 +700,10 @@ def _run_export_run(args: argparse.Namespace) -> Outcome:
     from circuitlearn.train.rundir import write_text
 
     out, run = Path(args.out), Path(args.run_dir)
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; name the netlist file (e.g. net.cir)")
+    if not out.resolve().parent.is_dir():
+        raise UsageError(f"--out {out}: its folder {out.resolve().parent} does not exist")
     if run.is_dir() and out.resolve().parent == run.resolve():
         raise UsageError(
             f"--out {out}: write it outside the run directory (a run directory holds only the "

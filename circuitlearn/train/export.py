@@ -69,12 +69,14 @@ def trained_circuit(
     checkpoint = _checkpoint(run, epoch)
     config = load_config(run / "config.toml")
     problem = _build_problem(config)
-    names = problem.net.trainable
-    saved_names = (run / PARAMETERS_FILE).read_text(encoding="utf-8").split()
-    if list(names) != saved_names or len(checkpoint.conductances) != len(names):
+    names = list(problem.net.trainable)
+    listed = run / PARAMETERS_FILE  # a run's own list; runs of early versions have none
+    saved = listed.read_text(encoding="utf-8").split() if listed.is_file() else names
+    if names != saved or len(checkpoint.conductances) != len(names):
         raise ConfigError(
-            f"{run}: the network built from its config.toml does not match its {PARAMETERS_FILE} "
-            f"({len(names):,} conductances against {len(saved_names):,}); was config.toml edited?"
+            f"{run}: the network built from its config.toml does not match its checkpoints "
+            f"({len(names):,} conductances against {len(checkpoint.conductances):,}, names as in "
+            f"{PARAMETERS_FILE}: {'yes' if names == saved else 'no'}); was config.toml edited?"
         )
     chosen = {"train": problem.train, "test": problem.test, "validation": problem.validation}
     data = chosen[split]

@@ -14,7 +14,7 @@ from circuitlearn.errors import ConfigError
 from circuitlearn.netlist import from_spice
 from circuitlearn.solve import solve_dc
 from circuitlearn.train.export import trained_circuit
-from circuitlearn.train.rundir import load_checkpoint
+from circuitlearn.train.rundir import load_checkpoint, write_text
 from circuitlearn.train.trainer import train
 
 
@@ -106,6 +106,10 @@ def test_refuses_to_write_into_the_run_or_a_changed_config(
     assert main(["export-run", str(run), "-o", str(run / "net.cir")]) == 2
     assert "outside the run directory" in capsys.readouterr().err
     assert not (run / "net.cir").exists()
+    assert main(["export-run", str(run), "-o", str(tmp_path)]) == 2
+    assert "is a folder; name the netlist file" in capsys.readouterr().err
+    assert main(["export-run", str(run), "-o", str(tmp_path / "no" / "n.cir")]) == 2
+    assert f"its folder {tmp_path / 'no'} does not exist" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="not a circuitlearn run"):
         trained_circuit(tmp_path)
     edited = tmp_path / "edited"
@@ -117,5 +121,20 @@ def test_refuses_to_write_into_the_run_or_a_changed_config(
         (edited / "checkpoints" / path.name).write_bytes(path.read_bytes())
     config = (run / "config.toml").read_text(encoding="utf-8")
     (edited / "config.toml").write_text(config.replace("hidden = [4]", "hidden = [5]"))
-    with pytest.raises(ConfigError, match=r"does not match its parameters\.txt"):
+    with pytest.raises(
+        ConfigError, match=r"does not match its checkpoints \(65 conductances against 52,"
+    ):
         trained_circuit(edited)
+    (edited / "config.toml").write_text(config)
+    (edited / "parameters.txt").write_text("r_other\n" * 52)  # same count, other names
+    with pytest.raises(ConfigError, match=r"names as in parameters\.txt: no"):
+        trained_circuit(edited)
+    (edited / "parameters.txt").unlink()  # runs of early versions: the count is checked
+    assert trained_circuit(edited).epoch == 3
+
+
+def test_a_failed_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    (tmp_path / "net.cir").mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_text(tmp_path / "net.cir", "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.cir"]
