@@ -189,6 +189,23 @@ class LayeredNetwork:
         values = np.stack([x, -x], axis=1).reshape(-1) if self.differential else x
         return {name: float(v) for name, v in zip(self.input_sources, values, strict=True)}
 
+    def trained(
+        self,
+        conductances: Sequence[float] | np.ndarray,
+        source_voltages: Sequence[float] | np.ndarray,
+    ) -> Circuit:
+        """A copy of the circuit with the trainable resistors at ``conductances`` [S] and the
+        input sources at ``source_voltages`` [V] (both in this network's orders): a trained
+        network set up for one sample, as exported to ngspice."""
+        circuit = self.circuit.copy()
+        g = np.asarray(conductances, dtype=float).tolist()
+        for name, value in zip(self.trainable, g, strict=True):
+            circuit.replace(circuit[name].with_conductance(value))
+        volts = np.asarray(source_voltages, dtype=float).tolist()
+        for source, value in zip(self.input_sources, volts, strict=True):
+            circuit.set_value(source, value)
+        return circuit
+
     def with_inputs(self, x: Sequence[float] | np.ndarray) -> Circuit:
         """A copy of the circuit with the input sources set to ``x`` (see :meth:`input_values`).
 

@@ -239,13 +239,7 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
                 raise DataError(f"to_spice: {exc}") from None
             if len(row) != 1:
                 raise DataError(f"to_spice: x must be one sample; got {len(row)} rows")
-        circuit = self.network_.circuit.copy()
-        for name, g in zip(self.network_.trainable, self.conductances_, strict=True):
-            circuit.replace(circuit[name].with_conductance(float(g)))
-        volts = self._voltages(row)[0]
-        for source, value in zip(self.network_.input_sources, volts.tolist(), strict=True):
-            circuit.set_value(source, value)
-        return circuit.to_spice()
+        return self.network_.trained(self.conductances_, self._voltages(row)[0]).to_spice()
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

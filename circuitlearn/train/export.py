@@ -88,16 +88,12 @@ def trained_circuit(
             f"sample: the {split} set of {run} has {len(labels):,} samples (0 to "
             f"{len(labels) - 1:,}); got {sample}"
         )
-    circuit = problem.net.circuit.copy()
+    volts = _encode(x[sample : sample + 1], problem.input_range, problem.bias_input)[0]
+    circuit = problem.net.trained(checkpoint.conductances, volts)
     circuit.title = (
         f"{config.data.dataset} network of run {run.name} after epoch {checkpoint.epoch}, "
         f"{split} sample {sample} (class {int(labels[sample])})"
     )
-    for name, g in zip(names, checkpoint.conductances.tolist(), strict=True):
-        circuit.replace(circuit[name].with_conductance(g))
-    volts = _encode(x[sample : sample + 1], problem.input_range, problem.bias_input)[0]
-    for source, value in zip(problem.net.input_sources, volts.tolist(), strict=True):
-        circuit.set_value(source, value)
     return TrainedCircuit(
         circuit, checkpoint.epoch, split, sample, int(labels[sample]), problem.net.output_nodes
     )
