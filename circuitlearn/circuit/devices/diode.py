@@ -169,7 +169,8 @@ def diode_current(
         rev = back & ~down
         if rev.any():
             v, i_s = vd[rev], isat[rev]
-            arg = (3.0 * vte[rev] / (v * _E)) ** 3
+            ratio = 3.0 * vte[rev] / (v * _E)
+            arg = ratio * ratio * ratio  # not ** 3: numpy's pow, ~200x slower per element
             current[rev] = -i_s * (1.0 + arg)
             conductance[rev] = i_s * 3.0 * arg / v
         if down.any():

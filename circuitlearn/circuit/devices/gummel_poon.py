@@ -99,7 +99,8 @@ def _junction(v: np.ndarray, isat: np.ndarray, vtn: np.ndarray) -> tuple[np.ndar
     forward = v >= -3.0 * vtn
     ev = np.exp(np.minimum(np.where(forward, v, 0.0) / vtn, MAX_EXP_ARG))
     safe = np.where(forward, -1.0, v)
-    arg = (3.0 * vtn / (safe * math.e)) ** 3
+    ratio = 3.0 * vtn / (safe * math.e)
+    arg = ratio * ratio * ratio  # not ** 3: numpy's pow, ~200x slower per element
     current = np.where(forward, isat * (ev - 1.0), -isat * (1.0 + arg))
     conductance = np.where(forward, isat * ev / vtn, isat * 3.0 * arg / safe)
     return current, conductance
