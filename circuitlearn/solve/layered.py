@@ -199,7 +199,7 @@ class SchurPlan:
         """Solve K·x = rhs for every sample (rows of ``data`` and ``rhs``); ``None`` if unsafe."""
         backend = get_backend()
         d = data[:, self.diag_pos]
-        if _same_for_all(data[:, self.coupling]):
+        if _same_for_all(data, self.coupling):
             return self._shared_solve(data, rhs, d)
         values = with_zero_column(data, (self.ir, self.ri, self.rr))
         k_ir = self.ir.take(values)
@@ -252,9 +252,14 @@ class SchurPlan:
         return out
 
 
-def _same_for_all(blocks: np.ndarray) -> bool:
-    """Whether every sample's block (first axis) equals the first one, entry for entry."""
-    return bool(np.array_equal(blocks, np.broadcast_to(blocks[:1], blocks.shape)))
+def _same_for_all(data: np.ndarray, positions: np.ndarray) -> bool:
+    """Whether every sample (row of ``data``) holds the first one's values at ``positions``.
+
+    Compares whole rows, then picks the positions: gathering the positions first (20,480 of
+    DRN-1H's 21,514 stored values, 50 samples) took 3.5 ms a solve, this 0.3 ms.
+    """
+    equal = np.all(data[1:] == data[:1], axis=0)
+    return bool(equal[positions].all())
 
 
 @dataclass
