@@ -240,7 +240,7 @@ class BatchEngine:
         self._union: tuple[BatchSolver, np.ndarray, np.ndarray] | None = None
         self._clamp: tuple[np.ndarray, np.ndarray] | None = None
         self._clamp_checked = False
-        self._gemm_index: tuple[np.ndarray, ...] | None = None
+        self._gemm_index: tuple[tuple[np.ndarray, np.ndarray], list[tuple[Any, Any]]] | None = None
         self._switches = self._switch_terminals()
         self.set_conductances(task.conductances)
 
@@ -626,17 +626,42 @@ class BatchEngine:
         return total / n_samples
 
     def _gemm_rule(self, v: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """Σ_s (v_a − v_b)(q_a − q_b) per resistor from M = Vᵀ Q (q is zero off the unknowns)."""
+        """Σ_s (v_a − v_b)(q_a − q_b) per resistor from M = Vᵀ Q and its diagonal D.
+
+        q is zero off the unknown nodes, so the sum is [a unknown](D_a − M_ba) +
+        [b unknown](D_b − M_ab): one gather from M per unknown end (a crossbar from fixed
+        inputs needs only M_ab), the diagonal terms from the short vector D.
+        """
         nodes = self._n_nodes
-        if self._gemm_index is None:  # flat positions of M[a, a], M[a, b], M[b, a], M[b, b]
-            a, b = self._ends
-            ca, cb = np.where(a < nodes, a, nodes), np.where(b < nodes, b, nodes)
-            width = nodes + 1
-            self._gemm_index = tuple(r * width + c for r in (a, b) for c in (ca, cb))
-        qn = np.concatenate([q[:, :nodes], np.zeros((len(q), 1))], axis=1)
-        m = get_backend().matmul(v.T, qn).ravel()  # Σ_s v_i q_j; the last column zero
-        aa, ab, ba, bb = (np.take(m, index) for index in self._gemm_index)
-        return (aa - ab) - (ba - bb)
+        if self._gemm_index is None:
+            self._gemm_index = self._gemm_positions()
+        diagonal_slots, gathers = self._gemm_index
+        m = get_backend().matmul(np.ascontiguousarray(v.T), q[:, :nodes]).ravel()
+        diagonal = np.zeros(nodes + 1)  # the last entry stands for a fixed end (q = 0 there)
+        diagonal[:nodes] = np.einsum("sj,sj->j", v[:, :nodes], q[:, :nodes])
+        total = np.take(diagonal, diagonal_slots[0]) + np.take(diagonal, diagonal_slots[1])
+        for flat, resistors in gathers:
+            if resistors is None:
+                total -= np.take(m, flat)
+            else:
+                total[resistors] -= np.take(m, flat)
+        return total
+
+    def _gemm_positions(self) -> tuple[tuple[np.ndarray, np.ndarray], list[tuple[Any, Any]]]:
+        """Where :meth:`_gemm_rule` reads: each end's slot in D (``nodes`` for a fixed end), and
+        the flat positions in M of M_ab and M_ba over the resistors whose b (resp. a) is an
+        unknown node, with those resistors (``None``: all of them)."""
+        nodes = self._n_nodes
+        a, b = self._ends
+        slots = (np.where(a < nodes, a, nodes), np.where(b < nodes, b, nodes))
+        gathers: list[tuple[Any, Any]] = []
+        for row, col in ((a, b), (b, a)):
+            at = np.flatnonzero(col < nodes)
+            if at.size == len(col):
+                gathers.append((row * nodes + col, None))
+            elif at.size:
+                gathers.append((row[at] * nodes + col[at], at))
+        return slots, gathers
 
     def _extended(self, x: np.ndarray, sources: SourceValues) -> np.ndarray:
         tail = np.broadcast_to(sources.tail, (len(x), sources.tail.shape[-1]))
