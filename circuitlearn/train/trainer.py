@@ -17,6 +17,7 @@ a checkpoint and redraws the figures. Run directory layout (docs/cli.md)::
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -54,6 +55,7 @@ from circuitlearn.errors import CircuitLearnError, ConfigError, ConvergenceError
 from circuitlearn.learn.batched import Batch, BatchEngine, engine_with_estimator
 from circuitlearn.learn.estimators import GradientEstimator
 from circuitlearn.learn.optim import Optimizer
+from circuitlearn.learn.parallel import ParallelEngine
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
 from circuitlearn.train.rundir import (
@@ -223,6 +225,7 @@ def train(
     *,
     resume: bool = False,
     progress: bool | None = None,
+    workers: int = 1,
 ) -> TrainResult:
     """Train the network of ``config``, writing the run directory ``out``.
 
@@ -235,6 +238,10 @@ def train(
         Continue from the last checkpoint in ``out`` (the config must be the run's).
     progress : bool, optional
         Show a tqdm bar on stderr; default: when stderr is a terminal and ``CI`` is not ``true``.
+    workers : int
+        Processes that share each mini-batch's samples (Linux; one core each). The gradient is
+        the same to rounding for any count, not bit for bit: a resumed run continues bit for
+        bit only with the count it ran with.
 
     Raises
     ------
@@ -244,11 +251,17 @@ def train(
     """
     if not isinstance(config, TrainConfig):
         config = load_config(config)
+    if workers < 1:
+        raise ConfigError(f"workers must be at least 1; got {workers}")
     run_dir = Path(out) if out is not None else Path("runs") / Path(config.source).stem
     check_run_dir(run_dir)
-    with RunLock(run_dir), _Status(run_dir.name, _shows_progress(progress)) as status:
+    with (
+        RunLock(run_dir),
+        _Status(run_dir.name, _shows_progress(progress)) as status,
+        contextlib.ExitStack() as stack,
+    ):
         try:
-            return _train(config, run_dir, resume, progress, status)
+            return _train(config, run_dir, resume, progress, status, workers, stack)
         except ConvergenceError as exc:  # outside a training step: evaluation, default β
             stopped = TrainingStoppedError(str(exc), None, None)
             stopped.payload["run_dir"] = str(run_dir)
@@ -256,10 +269,16 @@ def train(
 
 
 def _train(
-    config: TrainConfig, run_dir: Path, resume: bool, progress: bool | None, status: _Status
+    config: TrainConfig,
+    run_dir: Path,
+    resume: bool,
+    progress: bool | None,
+    status: _Status,
+    workers: int,
+    stack: contextlib.ExitStack,
 ) -> TrainResult:
     """:func:`train` once the run directory is checked and locked; ``status`` shows the setup
-    stage."""
+    stage; ``stack`` ends the worker processes."""
     ckpt_dir = run_dir / "checkpoints"
     saved, skipped = load_checkpoint(ckpt_dir)
     metrics_path = run_dir / "metrics.json"
@@ -300,6 +319,7 @@ def _train(
         problem.task, cfg.method, beta=cfg.beta, variant=cfg.variant
     )
     warm = _warm_starts(config, problem, engine, ckpt_dir, saved)
+    pool = stack.enter_context(ParallelEngine(engine, estimator, workers))  # forked here
     optimizer = _optimizer(config, problem)
     rng = check_random_state(cfg.seed)
     status("checking which learning rules apply")
@@ -323,7 +343,7 @@ def _train(
             metrics = _header(config, problem, estimator, beta, verdict)
             status(f"scoring epoch {start} on {problem.n_eval:,} images")
             metrics["epochs"] = [
-                _evaluate(problem, engine, g, start, 0.0, None, q0, 0, verdict.applicable, warm)
+                _evaluate(problem, pool, g, start, 0.0, None, q0, 0, verdict.applicable, warm)
             ]
         else:
             metrics["epochs"] = metrics["epochs"][: start + 1]
@@ -333,7 +353,7 @@ def _train(
         metrics = _header(config, problem, estimator, beta, verdict)
         status(f"scoring the untrained network on {problem.n_eval:,} images")
         metrics["epochs"] = [
-            _evaluate(problem, engine, g, 0, 0.0, None, q0, 0, verdict.applicable, warm)
+            _evaluate(problem, pool, g, 0, 0.0, None, q0, 0, verdict.applicable, warm)
         ]
         write_json(metrics_path, metrics)  # before the checkpoint: see resume
         checkpoint = save_checkpoint(
@@ -348,13 +368,13 @@ def _train(
         for epoch in range(start + 1, cfg.epochs + 1):
             began = time.perf_counter()
             g, iterations, clipped, norms = _epoch(
-                problem, engine, estimator, g, optimizer, rng, config, bar, epoch, warm
+                problem, engine, pool, g, optimizer, rng, config, bar, epoch, warm
             )
             metrics["lr"] = optimizer.lr
             bar.set_postfix_str(f"epoch {epoch}: scoring {problem.n_eval:,} images")
             entry = _evaluate(
                 problem,
-                engine,
+                pool,
                 g,
                 epoch,
                 time.perf_counter() - began,
@@ -504,7 +524,7 @@ def _subset(
 def _epoch(
     problem: _Problem,
     engine: BatchEngine,
-    estimator: GradientEstimator,
+    pool: ParallelEngine,
     g: np.ndarray,
     optimizer: Optimizer,
     rng: np.random.Generator,
@@ -516,8 +536,9 @@ def _epoch(
     """One pass over the shuffled training set; returns G, mean Newton iterations, clipped, and
     the mean gradient norm of each crossbar.
 
-    Each mini-batch's gradient comes from one batched computation on the compiled ``engine``,
-    whose values are rewritten from ``g`` before every step (nothing is compiled here). With
+    Each mini-batch's gradient comes from one batched computation on the compiled ``engine``
+    (or its forked copies, each on a part of the batch: ``pool``), whose values are
+    rewritten from ``g`` before every step (nothing is compiled here). With
     ``warm`` (``warm_start``), each sample's free phase starts at its state of the previous
     epoch, and its new state is stored there.
 
@@ -537,11 +558,10 @@ def _epoch(
     too_large = 0  # steps that looked too large: the first is warned about, the rest counted
     for number, first in enumerate(range(0, len(order), cfg.batch_size), start=1):
         where = f"epoch {epoch}, batch {number}"
-        engine.set_conductances(g)
         index = order[first : first + cfg.batch_size]
         try:
-            grad = engine.gradient(
-                estimator, problem.batch(engine, "train", index), x0=_start(warm, "train", index)
+            grad = pool.gradient(
+                g, problem.batch(engine, "train", index), x0=_start(warm, "train", index)
             )
         except ConvergenceError as exc:
             raise TrainingStoppedError(f"{where}: {exc}", epoch, number) from None
@@ -696,7 +716,7 @@ def _check_progress(previous: dict[str, Any], entry: dict[str, Any]) -> None:
 
 def _evaluate(
     problem: _Problem,
-    engine: BatchEngine,
+    pool: ParallelEngine,
     g: np.ndarray,
     epoch: int,
     seconds: float,
@@ -708,8 +728,9 @@ def _evaluate(
     gradient_norms: list[float] | None = None,
 ) -> dict[str, Any]:
     """One ``metrics.json`` epoch entry: batched free-phase solves of the train and test sets
-    (with ``warm``, started at the previous evaluation's states, kept apart from training's)."""
-    engine.set_conductances(g)
+    (with ``warm``, started at the previous evaluation's states, kept apart from training's),
+    a chunk per worker at a time."""
+    engine = pool.engine
     entry: dict[str, Any] = {"epoch": epoch}
     rows = engine.output_rows
     hidden = [node for layer in problem.net.hidden_nodes for node in layer]
@@ -717,19 +738,25 @@ def _evaluate(
     chunk = engine.solve_chunk
     for name, labels in problem.scored():
         losses, outputs = [], []
-        for first in range(0, len(labels), chunk):
-            index = np.arange(first, min(first + chunk, len(labels)))
-            batch = problem.batch(engine, name, index)
-            x, sources = engine.free_solution(batch, x0=_start(warm, f"{name}_eval", index))
-            if warm is not None:
-                warm[f"{name}_eval"][index] = x
-            out = x[:, rows]
-            outputs.append(out)
-            losses.append(problem.task.cost.values(out, batch.targets))
-            if hidden:
-                above, below = engine.clamped_sides(x, sources, hidden, problem.rail_midpoint)
-                high += above * len(out)
-                low += below * len(out)
+        starts = range(0, len(labels), chunk)
+        for at in range(0, len(starts), pool.workers):
+            indices = [
+                np.arange(first, min(first + chunk, len(labels)))
+                for first in starts[at : at + pool.workers]
+            ]
+            batches = [problem.batch(engine, name, index) for index in indices]
+            key = f"{name}_eval"
+            jobs = [(b, _start(warm, key, i)) for b, i in zip(batches, indices, strict=True)]
+            solved = pool.free_states(g, jobs, hidden, problem.rail_midpoint)
+            for index, batch, states in zip(indices, batches, solved, strict=True):
+                if warm is not None:
+                    warm[key][index] = states.x
+                out = states.x[:, rows]
+                outputs.append(out)
+                losses.append(problem.task.cost.values(out, batch.targets))
+                if hidden:
+                    high += states.above * len(out)
+                    low += states.below * len(out)
         outputs_all = np.concatenate(outputs)
         entry[f"{name}_loss"] = float(np.mean(np.concatenate(losses)))
         entry[f"{name}_accuracy"] = float(np.mean(decode_classes(outputs_all) == labels))

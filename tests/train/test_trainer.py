@@ -494,3 +494,26 @@ def test_run_label_reads_as_the_rule_and_a_short_beta() -> None:
     """Figure titles and the CLI's summary line: not a dataclass repr with 16 digits of β."""
     assert run_label({"method": "ep", "beta": 5.482654877162808e-09}) == "ep (β = 5.48e-09)"
     assert run_label({"method": "exact", "beta": None}) == "exact"
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_workers_share_the_batches_and_the_scoring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm_start: bool
+) -> None:
+    """Two processes: the scoring is the same bit for bit (each chunk is solved whole), the
+    training the same to rounding (the batch's parts are averaged)."""
+    import circuitlearn.learn.batched as batched_module
+
+    monkeypatch.setattr(batched_module, "SOLVE_CHUNK", 16)  # several chunks to share out
+    raw = tiny(epochs=3, batch_size=8, method="ep", warm_start=warm_start)
+    raw["data"].update(n_train=40, n_test=30)
+    config = write(tmp_path / "a.toml", raw)
+    one = train(config, tmp_path / "one", progress=False)
+    two = train(config, tmp_path / "two", progress=False, workers=2)
+    assert _without_time(two.metrics)[0] == _without_time(one.metrics)[0]
+    for a, b in zip(one.metrics["epochs"][1:], two.metrics["epochs"][1:], strict=True):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-6)
+        assert b["test_accuracy"] == a["test_accuracy"]
+    np.testing.assert_allclose(two.conductances, one.conductances, rtol=1e-6)
+    with pytest.raises(CircuitLearnError, match="workers must be at least 1"):
+        train(config, tmp_path / "zero", progress=False, workers=0)

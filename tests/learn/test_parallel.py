@@ -1,0 +1,117 @@
+"""Gradients split over worker processes equal the single-process ones to rounding."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from test_batched import kendall_task
+
+from circuitlearn.errors import CircuitLearnError, ConfigError, ConvergenceError
+from circuitlearn.learn.batched import BatchEngine
+from circuitlearn.learn.methods import make_estimator
+from circuitlearn.learn.parallel import ParallelEngine
+
+
+@pytest.mark.parametrize("method", ["ep", "aep", "exact", "cl"])
+@pytest.mark.parametrize("workers", [2, 3])
+def test_split_batch_equals_the_whole_batch(method: str, workers: int) -> None:
+    task, inputs, targets = kendall_task(3.0 if method == "aep" else None)
+    engine = BatchEngine(task)
+    estimator = make_estimator(method, beta=1e-7)
+    batch = engine.batch(inputs, targets)
+    g = engine.conductances * np.linspace(0.8, 1.2, len(engine.conductances))
+    with ParallelEngine(engine, estimator, 1) as single:
+        whole = single.gradient(g, batch)
+    with ParallelEngine(engine, estimator, workers) as split:
+        parts = split.gradient(g, batch)
+        again = split.gradient(g * 1.1, batch)  # the workers take each call's conductances
+    assert np.allclose(parts.vector, whole.vector, rtol=1e-9, atol=0.0)
+    np.testing.assert_allclose(parts.costs, whole.costs, rtol=1e-12)
+    np.testing.assert_allclose(parts.states, whole.states, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(parts.iterations, whole.iterations)
+    assert parts.trainable == whole.trainable
+    assert parts.conducting_fraction == pytest.approx(whole.conducting_fraction, rel=1e-12)
+    engine.set_conductances(g * 1.1)
+    reference = engine.gradient(estimator, batch).vector
+    assert np.allclose(again.vector, reference, rtol=1e-9, atol=0.0)
+
+
+def test_warm_starts_reach_the_workers() -> None:
+    task, inputs, targets = kendall_task()
+    engine = BatchEngine(task)
+    estimator = make_estimator("ep", beta=1e-7)
+    batch = engine.batch(inputs, targets)
+    g = engine.conductances
+    with ParallelEngine(engine, estimator, 2) as split:
+        cold = split.gradient(g, batch)
+        warm = split.gradient(g, batch, x0=cold.states)
+    assert np.all(warm.iterations < cold.iterations)  # each sample started at its own state
+    np.testing.assert_allclose(warm.vector, cold.vector, rtol=1e-6)
+
+
+def test_a_worker_error_names_its_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    task, inputs, targets = kendall_task()
+    engine = BatchEngine(task)
+    estimator = make_estimator("ep", beta=1e-7)
+    batch = engine.batch(inputs, targets)
+    original = BatchEngine.gradient
+
+    def failing(self: BatchEngine, estimator: object, batch: object, **kw: object) -> object:
+        if batch.size == 2:  # the worker's part of 5 samples split in 3 + 2
+            raise ConvergenceError("batch: the free phase of sample(s) [1] did not converge")
+        return original(self, estimator, batch, **kw)
+
+    monkeypatch.setattr(BatchEngine, "gradient", failing)
+    with ParallelEngine(engine, estimator, 2) as split:
+        named = r"samples 3-4 of the batch: .*sample\(s\) \[1\]"
+        with pytest.raises(ConvergenceError, match=named):
+            split.gradient(engine.conductances, batch)
+        monkeypatch.setattr(BatchEngine, "gradient", original)  # the parent's; the worker keeps
+        with pytest.raises(ConvergenceError):  # its forked copy, and fails again: still answers
+            split.gradient(engine.conductances, batch)
+
+
+def test_a_killed_worker_is_reported() -> None:
+    task, inputs, targets = kendall_task()
+    engine = BatchEngine(task)
+    batch = engine.batch(inputs, targets)
+    with ParallelEngine(engine, make_estimator("exact"), 2) as split:
+        split.gradient(engine.conductances, batch)
+        pid = split._processes[0].pid
+        os.kill(pid, signal.SIGKILL)
+        split._processes[0].join()
+        with pytest.raises(CircuitLearnError, match="worker 1"):
+            split.gradient(engine.conductances, batch)
+
+
+def test_workers_must_be_positive() -> None:
+    task, _, _ = kendall_task()
+    with pytest.raises(ConfigError, match="at least 1"):
+        ParallelEngine(BatchEngine(task), make_estimator("exact"), 0)
+
+
+def test_shared_out_chunks_are_solved_as_here_bit_for_bit() -> None:
+    task, inputs, targets = kendall_task()
+    engine = BatchEngine(task)
+    estimator = make_estimator("exact")
+    hidden = [n for n in engine.system.node_index if n.startswith("h")]
+    chunks = [
+        (engine.batch({s: v[k : k + 2] for s, v in inputs.items()}, targets[k : k + 2]), None)
+        for k in (0, 2, 4)
+    ]
+    g = engine.conductances * 1.05
+    with ParallelEngine(engine, estimator, 1) as single:
+        here = single.free_states(g, chunks, hidden, 0.0)
+    with ParallelEngine(engine, estimator, 2) as split:
+        shared = split.free_states(g, chunks, hidden, 0.0)
+        warm = split.free_states(g, [(b, s.x) for (b, _), s in zip(chunks, shared, strict=True)],
+                                 hidden, 0.0)  # fmt: skip
+    assert hidden
+    for a, b, c in zip(here, shared, warm, strict=True):
+        assert a.x.tobytes() == b.x.tobytes()
+        np.testing.assert_array_equal(a.above, b.above)
+        np.testing.assert_array_equal(a.below, b.below)
+        np.testing.assert_allclose(c.x, a.x, rtol=1e-12, atol=1e-15)
