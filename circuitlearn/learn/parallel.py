@@ -77,6 +77,7 @@ class ParallelEngine:
         self._vectors = [np.frombuffer(buffer, dtype=float) for buffer in self._shared[1:]]
         self._pipes: list[Any] = []
         self._processes: list[Any] = []
+        self._closed = False
         context = multiprocessing.get_context("fork")
         for vector in self._vectors:
             parent_end, child_end = context.Pipe()
@@ -110,6 +111,7 @@ class ParallelEngine:
             if process.is_alive():
                 process.kill()
         self._pipes, self._processes = [], []
+        self._closed = True
 
     def gradient(self, g: np.ndarray, batch: Batch, x0: np.ndarray | None = None) -> BatchGradient:
         """The gradient of ``batch``'s mean cost at conductances ``g`` (warm start ``x0``)."""
@@ -117,13 +119,11 @@ class ParallelEngine:
         if len(parts) == 1:
             self._set(g)
             return self.engine.gradient(self.estimator, batch, x0=x0)
+        self._check_open()
         self._g[:] = g
         sent = []
-        for number, (pipe, part) in enumerate(zip(self._pipes, parts[1:], strict=False), start=1):
-            try:
-                pipe.send(("gradient", (_part(batch, part), _rows(x0, part))))
-            except (BrokenPipeError, OSError):
-                raise CircuitLearnError(f"worker {number} is gone (killed?)") from None
+        for number, (pipe, part) in enumerate(zip(self._pipes, parts[1:], strict=True), start=1):
+            self._send(pipe, number, ("gradient", (_part(batch, part), _rows(x0, part))))
             sent.append(pipe)
         own_error: BaseException | None = None
         try:
@@ -159,13 +159,12 @@ class ParallelEngine:
         shares = [list(range(k, len(chunks), self.workers)) for k in range(self.workers)]
         sent = []
         if any(shares[1:]):
+            self._check_open()
             self._g[:] = g
         for number, (pipe, share) in enumerate(zip(self._pipes, shares[1:], strict=False), start=1):
             if share:
-                try:
-                    pipe.send(("free", ([chunks[k] for k in share], list(nodes), midpoint)))
-                except (BrokenPipeError, OSError):
-                    raise CircuitLearnError(f"worker {number} is gone (killed?)") from None
+                message = ("free", ([chunks[k] for k in share], list(nodes), midpoint))
+                self._send(pipe, number, message)
                 sent.append((number, pipe, share))
         out: list[Any] = [None] * len(chunks)
         own_error: BaseException | None = None
@@ -184,6 +183,19 @@ class ParallelEngine:
             for k, states in zip(share, answer, strict=True):
                 out[k] = states
         return out
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CircuitLearnError("the worker processes have ended (the pool is closed)")
+
+    def _send(self, pipe: Any, number: int, message: Any) -> None:
+        """Send to worker ``number``; a worker that is gone ends the pool (its pipes could no
+        longer be read in step)."""
+        try:
+            pipe.send(message)
+        except (BrokenPipeError, OSError):
+            self.close()
+            raise CircuitLearnError(f"worker {number} is gone (killed?)") from None
 
     def _set(self, g: np.ndarray) -> None:
         """Set ``g`` on the engine here unless it holds them already (a rebuild of the compiled

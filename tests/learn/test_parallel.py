@@ -85,6 +85,9 @@ def test_a_killed_worker_is_reported() -> None:
         split._processes[0].join()
         with pytest.raises(CircuitLearnError, match="worker 1"):
             split.gradient(engine.conductances, batch)
+        split.close()
+        with pytest.raises(CircuitLearnError, match="have ended"):  # not a silent half batch
+            split.gradient(engine.conductances, batch)
 
 
 def test_workers_must_be_positive() -> None:
