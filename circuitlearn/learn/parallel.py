@@ -18,8 +18,11 @@ thread (131 against 129 ms), the Newton loop's many small numpy calls holding th
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import mmap
 import multiprocessing
+import os
+import signal
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -242,6 +245,7 @@ def _serve(
     """A worker's loop: ("gradient", (batch part, warm start)) answers the part's gradient,
     ("free", (chunks, nodes, midpoint)) the chunks' :class:`FreeStates`; ``None`` ends it.
     Each message is about the conductances in ``g`` at the time it is sent."""
+    _die_with_parent()
     here: np.ndarray | None = None
     while True:
         try:
@@ -265,6 +269,21 @@ def _serve(
             pipe.send(("ok", grad))  # (DRN-1H: 1.6 M names, 13 MB of values per vector)
         except BaseException as exc:
             pipe.send(("error", (type(exc), str(exc), traceback.format_exc())))
+
+
+def _die_with_parent() -> None:
+    """Have the kernel kill this worker when its parent dies (Linux), so that a training killed
+    with ``kill -9`` leaves no worker behind holding its run directory's lock."""
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(0)
+
+
+PR_SET_PDEATHSIG = 1
+"""Linux's prctl option: the signal a process gets when its parent dies."""
 
 
 def _receive(pipe: Any, number: int, part: np.ndarray | None) -> Any:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +122,42 @@ def test_shared_out_chunks_are_solved_as_here_bit_for_bit() -> None:
         np.testing.assert_array_equal(a.above, b.above)
         np.testing.assert_array_equal(a.below, b.below)
         np.testing.assert_allclose(c.x, a.x, rtol=1e-12, atol=1e-15)
+
+
+def test_workers_die_with_their_parent(tmp_path: Path) -> None:
+    """A training killed with kill -9 leaves no worker behind (holding its run's lock)."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import time\n"
+        "from circuitlearn.circuit import kendall_network\n"
+        "from circuitlearn.learn import LearningTask, make_estimator\n"
+        "from circuitlearn.learn.batched import BatchEngine\n"
+        "from circuitlearn.learn.parallel import ParallelEngine\n"
+        "net = kendall_network(2, [3], 1, seed=0)\n"
+        "task = LearningTask(net.circuit, list(net.trainable), list(net.output_nodes), [0.1])\n"
+        "pool = ParallelEngine(BatchEngine(task), make_estimator('exact'), 3)\n"
+        "print(*(p.pid for p in pool._processes), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    children = [int(pid) for pid in parent.stdout.readline().split()]
+    if len(children) != 2:
+        parent.kill()
+        pytest.fail(f"the parent script did not start its workers: {parent.communicate()[1]}")
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in children)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by init, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
