@@ -74,10 +74,10 @@ class ParallelEngine:
         self.estimator = estimator
         self.workers = workers
         self._here: np.ndarray | None = None  # the conductances the engine here holds
-        n = len(engine.conductances)
-        self._shared = [mmap.mmap(-1, 8 * n) for _ in range(workers)]  # g, then one per child
-        self._g = np.frombuffer(self._shared[0], dtype=float)
-        self._vectors = [np.frombuffer(buffer, dtype=float) for buffer in self._shared[1:]]
+        n = len(engine.conductances) if workers > 1 else 0  # shared: g, a vector per child
+        self._shared = [mmap.mmap(-1, max(8 * n, 1)) for _ in range(workers)]
+        self._g = np.frombuffer(self._shared[0], dtype=float, count=n)
+        self._vectors = [np.frombuffer(b, dtype=float, count=n) for b in self._shared[1:]]
         self._pipes: list[Any] = []
         self._processes: list[Any] = []
         self._closed = False
