@@ -14,6 +14,7 @@ bias (a resistive layer alone only averages its inputs).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from circuitlearn._random import check_random_state
 from circuitlearn.circuit import LayeredNetwork, kendall_network
 from circuitlearn.data import differential_pairs, one_hot_targets, with_bias_feature
-from circuitlearn.errors import DataError
+from circuitlearn.errors import ConfigError, DataError
 from circuitlearn.train import checks
 from circuitlearn.train.config import check_setting
 
@@ -105,6 +106,9 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         :meth:`partial_fit` past ``epochs`` keep the last epoch's factor.
     verbose : bool
         Print each epoch's mean training cost (as scikit-learn's MLP does).
+    n_jobs : int, optional
+        Processes that share each mini-batch (Linux): ``None`` or 1 one, −1 one per CPU. The
+        gradients agree with one process's to rounding (``circuitlearn train --workers``).
     random_state : None, int or Generator
         Initial conductances and mini-batch order.
 
@@ -150,6 +154,7 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         cost: str = "mse",
         schedule: str = "constant",
         verbose: bool = False,
+        n_jobs: int | None = None,
         random_state: Any = None,
     ) -> None:
         self.hidden = hidden
@@ -171,6 +176,7 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         self.cost = cost
         self.schedule = schedule
         self.verbose = verbose
+        self.n_jobs = n_jobs
         self.random_state = random_state
 
     # -- fitting ------------------------------------------------------------------------------
@@ -261,6 +267,18 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
                 check_setting(table, key, value, f"{where} {name}")
         checks.POSITIVE(checks.as_toml(self.temperature), f"{where} temperature")
         checks.boolean(checks.as_toml(self.verbose), f"{where} verbose")
+        self._workers()
+
+    def _workers(self) -> int:
+        """Processes for ``n_jobs`` (None: 1; −1: one per CPU)."""
+        n_jobs = self.n_jobs
+        if n_jobs is None:
+            return 1
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+            raise ConfigError(
+                f"CircuitClassifier: n_jobs must be None, a positive integer or -1; got {n_jobs!r}"
+            )
+        return int(n_jobs) if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
 
     def _validate(self, X: Any, y: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         try:
@@ -322,16 +340,20 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         self.loss_curve_: list[float] = []
 
     def _epoch(self, X: np.ndarray, y: np.ndarray) -> None:
+        from circuitlearn.learn.parallel import ParallelEngine
+
         engine = self._engine_for()
         order = self._rng.permutation(len(X))
         epoch = min(len(self.loss_curve_) + 1, int(self.epochs))  # the schedule's, 1-based
         costs = []
-        for first in range(0, len(order), int(self.batch_size)):
-            index = order[first : first + int(self.batch_size)]
-            engine.set_conductances(self.conductances_)
-            grad = engine.gradient(self._estimator, self._batch(engine, X[index], y[index]))
-            self.conductances_, _ = self._optimizer.step(self.conductances_, grad.vector, epoch)
-            costs.append(grad.cost * len(index))
+        with ParallelEngine(engine, self._estimator, self._workers()) as pool:
+            for first in range(0, len(order), int(self.batch_size)):
+                index = order[first : first + int(self.batch_size)]
+                batch = self._batch(engine, X[index], y[index])
+                grad = pool.gradient(self.conductances_, batch)
+                step = self._optimizer.step(self.conductances_, grad.vector, epoch)
+                self.conductances_ = step[0]
+                costs.append(grad.cost * len(index))
         self.loss_curve_.append(float(np.sum(costs) / len(X)))
         self.n_iter_ = len(self.loss_curve_)
         if self.verbose:

@@ -90,6 +90,8 @@ def test_partial_fit_and_pickle_keep_training_state() -> None:
         ({"cost": "hinge"}, r"cost: expected one of"),
         ({"schedule": "linear"}, r"schedule: expected one of constant, step, cosine"),
         ({"verbose": "yes"}, r"verbose: expected true or false"),
+        ({"n_jobs": 0}, r"n_jobs must be None, a positive integer or -1; got 0"),
+        ({"n_jobs": 1.5}, r"n_jobs must be"),
     ],
 )
 def test_a_bad_parameter_is_refused_by_name_before_training(params: dict, match: str) -> None:
@@ -99,6 +101,18 @@ def test_a_bad_parameter_is_refused_by_name_before_training(params: dict, match:
         with pytest.raises(ConfigError, match=match):
             fit(clf)
         assert not hasattr(clf, "classes_")
+
+
+def test_n_jobs_shares_the_batches_and_learns_the_same() -> None:
+    X, y = load_iris(return_X_y=True)
+    params = {"hidden": (4,), "epochs": 3, "batch_size": 30, "random_state": 0}
+    one = CircuitClassifier(**params).fit(X, y)
+    two = CircuitClassifier(n_jobs=2, **params).fit(X, y)
+    every = CircuitClassifier(n_jobs=-1, **params).partial_fit(X, y)
+    np.testing.assert_allclose(two.conductances_, one.conductances_, rtol=1e-6)
+    np.testing.assert_allclose(two.loss_curve_, one.loss_curve_, rtol=1e-6)
+    np.testing.assert_array_equal(two.predict(X), one.predict(X))
+    assert every.loss_curve_[0] == pytest.approx(one.loss_curve_[0], rel=1e-6)
 
 
 def test_numpy_values_of_parameters_are_accepted() -> None:
