@@ -107,8 +107,9 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
     verbose : bool
         Print each epoch's mean training cost (as scikit-learn's MLP does).
     n_jobs : int, optional
-        Processes that share each mini-batch (Linux): ``None`` or 1 one, −1 one per CPU. The
-        gradients agree with one process's to rounding (``circuitlearn train --workers``).
+        Processes that share each mini-batch (Linux): ``None`` or 1 one; negative as joblib
+        counts them (−1 one per CPU, −2 all but one). The gradients agree with one process's to
+        rounding (``circuitlearn train --workers``).
     random_state : None, int or Generator
         Initial conductances and mini-batch order.
 
@@ -270,13 +271,13 @@ class CircuitClassifier(ClassifierMixin, BaseEstimator):
         self._workers()
 
     def _workers(self) -> int:
-        """Processes for ``n_jobs`` (None: 1; −1: one per CPU)."""
+        """Processes for ``n_jobs`` (None: 1; −1: one per CPU, −2 all but one, …)."""
         n_jobs = self.n_jobs
         if n_jobs is None:
             return 1
         if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
             raise ConfigError(
-                f"CircuitClassifier: n_jobs must be None, a positive integer or -1; got {n_jobs!r}"
+                f"CircuitClassifier: n_jobs must be None or a nonzero integer; got {n_jobs!r}"
             )
         return int(n_jobs) if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
 

@@ -90,7 +90,7 @@ def test_partial_fit_and_pickle_keep_training_state() -> None:
         ({"cost": "hinge"}, r"cost: expected one of"),
         ({"schedule": "linear"}, r"schedule: expected one of constant, step, cosine"),
         ({"verbose": "yes"}, r"verbose: expected true or false"),
-        ({"n_jobs": 0}, r"n_jobs must be None, a positive integer or -1; got 0"),
+        ({"n_jobs": 0}, r"n_jobs must be None or a nonzero integer; got 0"),
         ({"n_jobs": 1.5}, r"n_jobs must be"),
     ],
 )
