@@ -13,7 +13,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from circuitlearn.circuit.devices.junction import GMIN, KELVIN, MAX_EXP_ARG, thermal_voltage
+from circuitlearn.circuit.devices.junction import (
+    GMIN,
+    KELVIN,
+    MAX_EXP_ARG,
+    reverse_current,
+    thermal_voltage,
+)
 
 __all__ = [
     "BJT_EG",
@@ -98,11 +104,9 @@ def _junction(v: np.ndarray, isat: np.ndarray, vtn: np.ndarray) -> tuple[np.ndar
     """ngspice's BJT junction: IS·(exp(v/vtn) − 1) above −3·vtn, −IS·(1 + (3·vtn/(e·v))³) below."""
     forward = v >= -3.0 * vtn
     ev = np.exp(np.minimum(np.where(forward, v, 0.0) / vtn, MAX_EXP_ARG))
-    safe = np.where(forward, -1.0, v)
-    ratio = 3.0 * vtn / (safe * math.e)
-    arg = ratio * ratio * ratio  # not ** 3: numpy's pow, ~200x slower per element
-    current = np.where(forward, isat * (ev - 1.0), -isat * (1.0 + arg))
-    conductance = np.where(forward, isat * ev / vtn, isat * 3.0 * arg / safe)
+    reverse, reverse_g = reverse_current(np.where(forward, -1.0, v), isat, vtn)
+    current = np.where(forward, isat * (ev - 1.0), reverse)
+    conductance = np.where(forward, isat * ev / vtn, reverse_g)
     return current, conductance
 
 
