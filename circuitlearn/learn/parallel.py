@@ -35,7 +35,23 @@ from circuitlearn.errors import CircuitLearnError, ConfigError
 from circuitlearn.learn.batched import Batch, BatchEngine, BatchGradient
 from circuitlearn.learn.methods import GradientEstimator
 
-__all__ = ["FreeStates", "ParallelEngine"]
+__all__ = ["FreeStates", "ParallelEngine", "check_workers"]
+
+
+def check_workers(workers: int) -> None:
+    """Refuse a worker count this machine cannot run (:class:`ParallelEngine`'s ``workers``).
+
+    Raises
+    ------
+    ConfigError
+        ``workers < 1``, or more than one where processes cannot be forked (not Linux).
+    """
+    if workers < 1:
+        raise ConfigError(f"workers must be at least 1; got {workers}")
+    if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
+        raise ConfigError(
+            f"workers = {workers} needs processes started by fork (Linux); use workers = 1"
+        )
 
 
 @dataclass
@@ -60,16 +76,11 @@ class ParallelEngine:
     Raises
     ------
     ConfigError
-        ``workers < 1``, or more than one worker where processes cannot be forked (not Linux).
+        A worker count :func:`check_workers` refuses.
     """
 
     def __init__(self, engine: BatchEngine, estimator: GradientEstimator, workers: int = 1) -> None:
-        if workers < 1:
-            raise ConfigError(f"workers must be at least 1; got {workers}")
-        if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
-            raise ConfigError(
-                f"workers = {workers} needs processes started by fork (Linux); use workers = 1"
-            )
+        check_workers(workers)
         self.engine = engine
         self.estimator = estimator
         self.workers = workers

@@ -55,7 +55,7 @@ from circuitlearn.errors import CircuitLearnError, ConfigError, ConvergenceError
 from circuitlearn.learn.batched import Batch, BatchEngine, engine_with_estimator
 from circuitlearn.learn.estimators import GradientEstimator
 from circuitlearn.learn.optim import Optimizer
-from circuitlearn.learn.parallel import ParallelEngine
+from circuitlearn.learn.parallel import ParallelEngine, check_workers
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
 from circuitlearn.train.rundir import (
@@ -251,8 +251,7 @@ def train(
     """
     if not isinstance(config, TrainConfig):
         config = load_config(config)
-    if workers < 1:
-        raise ConfigError(f"workers must be at least 1; got {workers}")
+    check_workers(workers)  # before the run directory is made
     run_dir = Path(out) if out is not None else Path("runs") / Path(config.source).stem
     check_run_dir(run_dir)
     with (
