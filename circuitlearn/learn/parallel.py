@@ -268,8 +268,9 @@ def _serve(
         kind, payload = message
         try:
             if here is None or not np.array_equal(here, g):
-                engine.set_conductances(g.copy())
-                here = g.copy()
+                fresh = g.copy()  # g is shared: the parent rewrites it for the next message
+                engine.set_conductances(fresh)
+                here = fresh
             if kind == "free":
                 pipe.send(("ok", _free_states(engine, *payload)))
                 continue
