@@ -9,6 +9,7 @@ A sweep file::
     report_epochs = [1, 20]   # table columns: test accuracy after these epochs (and the final)
     plot = "accuracy"         # or "error": the figure's y axis (test accuracy or 1 − it)
     publish = "../docs/RESULTS.md"   # optional: also write the table and figure into this file
+    records = "records/comparison"   # optional: where finished runs' records go (default OUT/runs)
 
     [base]                    # parameters shared by every run
     epochs = 20
@@ -22,10 +23,14 @@ A sweep file::
     name = "small"
     hidden = [32]
 
-Each run's parameters are hashed into its id; its metrics are written atomically to
-``OUT/runs/<id>.json`` by the worker that ran it. A run whose file exists is not recomputed, so
-an interrupted sweep resumes where it stopped, and a worker killed mid-run loses only that run
-(dask reschedules it). The table (``OUT/results.csv`` and ``OUT/results.md``: mean ± std over
+Each run's parameters are hashed into its id; its metrics (its record) are written atomically to
+``OUT/runs/<id>.json`` by the worker that ran it, its run folder (``train``: checkpoints) is
+``OUT/runs/<id>/``. A run whose record exists is not recomputed, so an interrupted sweep resumes
+where it stopped, and a worker killed mid-run loses only that run (dask reschedules it).
+``records`` puts the records elsewhere, apart from the bulky run folders: a folder kept under
+version control then carries a long sweep's finished runs from one machine or session to the
+next (each computes only the runs without a record), and lets ``--collect`` rebuild the table
+in any clone. The table (``OUT/results.csv`` and ``OUT/results.md``: mean ± std over
 seeds of the test accuracy after each reported epoch) and the figure (``OUT/accuracy.png``:
 accuracy against epoch with ±1 std bands, one panel per dataset or preset) are rebuilt from all
 run files at the end; the table also holds each cell's final accuracy (after its runs' last
@@ -62,7 +67,7 @@ from circuitlearn.train.rundir import RunLock, write_bytes, write_text
 
 __all__ = ["SweepResult", "SweepSpec", "collect", "load_sweep", "run_sweep"]
 
-_SWEEP_KEYS = {"kind", "out", "workers", "report_epochs", "plot", "publish"}
+_SWEEP_KEYS = {"kind", "out", "workers", "report_epochs", "plot", "publish", "records"}
 _PLOTS = ("accuracy", "error")
 
 
@@ -79,6 +84,8 @@ class SweepSpec:
     source: Path | None = None
     plot: str = "accuracy"
     publish: Path | None = None
+    records: Path | None = None
+    """Folder of the finished runs' records (None: ``out / "runs"``)."""
 
     def run_id(self, params: dict[str, Any]) -> str:
         """Stable id of a run: a hash of its kind and parameters (key order does not matter),
@@ -90,9 +97,18 @@ class SweepSpec:
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    @property
+    def record_dir(self) -> Path:
+        """The folder of the finished runs' records."""
+        return self.records or self.out / "runs"
+
     def result_path(self, params: dict[str, Any]) -> Path:
-        """Where the run's metrics are (or will be) written."""
-        return self.out / "runs" / f"{self.run_id(params)}.json"
+        """Where the run's record (its metrics) is, or will be, written."""
+        return self.record_dir / f"{self.run_id(params)}.json"
+
+    def run_dir(self, params: dict[str, Any]) -> Path:
+        """The run's own folder (``train``: its checkpoints and metrics after every epoch)."""
+        return self.out / "runs" / self.run_id(params)
 
 
 @dataclass
@@ -189,12 +205,21 @@ def load_sweep(path: str | Path) -> SweepSpec:
     plot = head.get("plot", "accuracy")
     if plot not in _PLOTS:
         raise ConfigError(f"{path}: [sweep] plot must be one of {_PLOTS}; got {plot!r}")
-    publish = head.get("publish")
-    if publish is not None:
-        publish = Path(publish) if Path(publish).is_absolute() else path.parent / publish
+    publish, records = (_relative_to(path, head, key) for key in ("publish", "records"))
     return SweepSpec(
-        kind, out, runs, grid_keys, workers, tuple(int(e) for e in epochs), path, plot, publish
-    )
+        kind, out, runs, grid_keys, workers, tuple(int(e) for e in epochs), path, plot, publish,
+        records,
+    )  # fmt: skip
+
+
+def _relative_to(sweep_file: Path, head: dict[str, Any], key: str) -> Path | None:
+    """The path ``[sweep] key`` (``publish``, ``records``), relative to the file's folder."""
+    value = head.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{sweep_file}: [sweep] {key} must be a path (a string); got {value!r}")
+    return Path(value) if Path(value).is_absolute() else sweep_file.parent / value
 
 
 def run_sweep(
@@ -224,6 +249,7 @@ def run_sweep(
     if not isinstance(spec, SweepSpec):
         spec = load_sweep(spec)
     (spec.out / "runs").mkdir(parents=True, exist_ok=True)
+    spec.record_dir.mkdir(parents=True, exist_ok=True)
     if not compute:  # reads finished runs only: beside a sweep still running, too
         done = sum(spec.result_path(params).is_file() for params in spec.runs)
         return _finish(spec, 0, done, [], {})
@@ -260,7 +286,7 @@ def _compute(
             futures = {
                 client.submit(
                     execute_run, spec.kind, params, str(spec.result_path(params)),
-                    key=f"run-{spec.run_id(params)}", pure=False,
+                    str(spec.run_dir(params)), key=f"run-{spec.run_id(params)}", pure=False,
                 ): params
                 for params in pending
             }  # fmt: skip
@@ -308,11 +334,13 @@ def _finish(
     )
 
 
-def execute_run(kind: str, params: dict[str, Any], result_path: str) -> dict[str, Any]:
-    """Run one job on a worker and write its metrics atomically (temporary file + rename)."""
+def execute_run(
+    kind: str, params: dict[str, Any], result_path: str, run_dir: str
+) -> dict[str, Any]:
+    """Run one job on a worker (``train``: in ``run_dir``) and write its record atomically
+    (temporary file + rename)."""
     path = Path(result_path)
-    run_dir = path.with_suffix("")
-    metrics = RUN_KINDS[kind](_settings(params), run_dir if kind == "train" else None)
+    metrics = RUN_KINDS[kind](_settings(params), Path(run_dir) if kind == "train" else None)
     record = {"kind": kind, "params": params, "metrics": metrics}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")

@@ -66,6 +66,7 @@ def test_grid_and_presets_expand(tmp_path: Path) -> None:
         ("[sweep]\nworkers = 0\n", "workers must be an integer >= 1"),
         ("[grid\n", "not valid TOML"),
         ("[[preset]]\nlr = 1\n[[preset]]\nlr = 2\n", "needs a 'name'"),
+        ("[sweep]\nrecords = 3\n", r"\[sweep\] records must be a path"),
     ],
 )
 def test_bad_sweep_files_name_the_problem(tmp_path: Path, text: str, match: str) -> None:
@@ -303,7 +304,7 @@ seed = [0, 1]
     first = spec.runs[0]
     # a worker killed after epoch 1 of the first run leaves its run directory behind
     partial = dict(first, **{"learning.epochs": 1})
-    train_run(partial, spec.result_path(first).with_suffix(""))
+    train_run(partial, spec.run_dir(first))
     collected = run_sweep(spec, processes=False, compute=False)
     assert collected.computed == 0 and collected.rows == []
     assert not spec.result_path(first).exists()
@@ -312,6 +313,59 @@ seed = [0, 1]
     record = json.loads(spec.result_path(first).read_text(encoding="utf-8"))
     assert len(record["metrics"]["test_accuracy"]) == 4  # epochs 0..3: resumed, not restarted
     assert run_sweep(spec, processes=False, compute=False).rows == result.rows
+
+
+def test_records_kept_apart_carry_finished_runs_to_another_checkout(tmp_path: Path) -> None:
+    """A sweep split over two machines: the records folder (under version control) travels,
+    the run folders do not; the second computes only the missing runs, then publishes."""
+    (tmp_path / "docs").mkdir()
+    results = tmp_path / "docs" / "RESULTS.md"
+    results.write_text("<!-- BEGIN sweep split -->\nold\n<!-- END sweep split -->\n", "utf-8")
+    text = """
+[sweep]
+kind = "train"
+out = "scratch"
+records = "records/split"
+report_epochs = [1]
+publish = "docs/RESULTS.md"
+
+[base]
+config = "xor_transistor"
+"learning.epochs" = 1
+
+[grid]
+"learning.method" = ["ep"]
+seed = [0, 1]
+"""
+    path = tmp_path / "split.toml"
+    path.write_text(text, encoding="utf-8")
+    spec = load_sweep(path)
+    assert spec.record_dir == tmp_path / "records" / "split"
+    assert spec.result_path(spec.runs[0]).parent == spec.record_dir
+    assert spec.run_dir(spec.runs[0]).parent == tmp_path / "scratch" / "runs"
+    (spec.out / "runs").mkdir(parents=True)
+    core.execute_run("train", spec.runs[0], str(spec.result_path(spec.runs[0])),
+                     str(spec.run_dir(spec.runs[0])))  # fmt: skip
+    assert (spec.run_dir(spec.runs[0]) / "metrics.json").is_file()
+    assert sorted(p.name for p in spec.record_dir.iterdir()) == [
+        spec.result_path(spec.runs[0]).name
+    ]
+
+    other = tmp_path / "clone"  # the sweep file and its records, without the run folders
+    (other / "docs").mkdir(parents=True)
+    (other / "docs" / "RESULTS.md").write_text(results.read_text("utf-8"), "utf-8")
+    (other / "split.toml").write_text(text, encoding="utf-8")
+    (other / "records").mkdir()
+    (other / "records" / "split").mkdir()
+    for record in spec.record_dir.iterdir():
+        (other / "records" / "split" / record.name).write_bytes(record.read_bytes())
+    collected = run_sweep(load_sweep(other / "split.toml"), processes=False, compute=False)
+    assert (collected.rows[0]["runs"], collected.missing, collected.published) == (1, 1, None)
+    finished = run_sweep(load_sweep(other / "split.toml"), processes=False)
+    assert (finished.computed, finished.skipped, finished.missing) == (1, 1, 0)
+    assert finished.published == other / "docs" / "RESULTS.md"
+    assert "| ep | 2 |" in finished.published.read_text(encoding="utf-8")
+    assert not (other / "scratch" / "runs" / spec.run_id(spec.runs[0])).exists()
 
 
 def test_editing_a_config_makes_its_runs_new(tmp_path: Path) -> None:
