@@ -229,6 +229,7 @@ class BatchEngine:
                 f"resistor {exc.args[0]!r})",
                 element=str(exc.args[0]),
             ) from None
+        self._others = np.setdiff1d(np.arange(len(self._base)), self._trainable)
         self._ends = (
             np.array([system.extended_index(a) for a, _ in task.resistor_nodes], dtype=int),
             np.array([system.extended_index(b) for _, b in task.resistor_nodes], dtype=int),
@@ -257,19 +258,20 @@ class BatchEngine:
         training run identical to an uninterrupted one.
         """
         g = np.asarray(g, dtype=float)
-        if g.shape != self._trainable.shape or not np.all(np.isfinite(g)) or np.any(g <= 0):
-            bad = (
-                "shape " + str(g.shape)
-                if g.shape != self._trainable.shape
-                else "non-positive or non-finite values"
-            )
+        if g.shape != self._trainable.shape:
             raise CircuitError(
                 f"BatchEngine: expected {len(self._trainable)} positive finite conductances "
-                f"[S]; got {bad}"
+                f"[S]; got shape {g.shape}"
             )
-        values = self._base.copy()
-        values[self._trainable] = g
-        self.system.set_conductances(values, sync_circuit=False)
+        try:
+            self.system.set_conductances_at(self._trainable, g)
+        except CircuitError as exc:
+            raise CircuitError(
+                f"BatchEngine: expected positive finite conductances [S]; {exc}",
+                element=exc.element,
+            ) from None
+        if self._others.size:  # their compiled values, whatever was written since
+            self.system.set_conductances_at(self._others, self._base[self._others])
 
     def batch(
         self,

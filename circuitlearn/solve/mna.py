@@ -155,7 +155,36 @@ class MNASystem(MNAStamps):
         if sync_circuit:
             for name, g in zip(self.resistor_names, values, strict=True):
                 self.circuit.replace(self.circuit[name].with_conductance(float(g)))
-        self._values_changed()
+        self._values_changed(sources=False)
+
+    def set_conductances_at(self, index: np.ndarray, values: np.ndarray) -> None:
+        """Set the conductances [S] of the resistors at positions ``index`` of
+        :attr:`resistor_names`; the others keep theirs, and :attr:`circuit` its compiled values.
+
+        The training-loop form of ``set_conductances(..., sync_circuit=False)`` for a subset
+        (the trainable resistors): one check and one write, without a full-length copy.
+
+        Raises
+        ------
+        CircuitError
+            A shape mismatch, or a value that is not positive and finite (naming its resistor).
+        """
+        values = np.asarray(values, dtype=float)
+        if values.shape != np.shape(index):
+            raise CircuitError(
+                f"conductances: expected one value per resistor ({np.shape(index)}); got shape "
+                f"{values.shape}"
+            )
+        # min and max: two passes without temporaries (NaN reaches both) on 1.6 M values
+        if values.size and not (values.min() > 0 and values.max() < np.inf):
+            k = int(np.flatnonzero(~((values > 0) & np.isfinite(values)))[0])
+            name = self.resistor_names[int(index[k])]
+            raise CircuitError(
+                f"conductances: resistor {name}: G = {values[k]!r} S is not positive and finite",
+                element=name,
+            )
+        self._params[self._resistor_params[index]] = values
+        self._values_changed(sources=False)
 
     def set_values(self, mapping: Mapping[str, float], *, sync_circuit: bool = True) -> None:
         """Change element main values (R [Ω], V/I dc, E/F gain, G [S], H [Ω]) without recompiling.
@@ -310,10 +339,10 @@ class MNASystem(MNAStamps):
         b = self._b if b is None else b
         tail = np.concatenate([source_scale * fixed, np.zeros((*fixed.shape[:-1], 1))], axis=-1)
         if (
-            tail.ndim == 2 and self._A_fixed_dense is not None
+            tail.ndim == 2 and self._A_fixed_dense_T is not None
         ):  # dense input block: BLAS, unknown rows
-            const = tail @ self._A_fixed_dense.T + source_scale * b[..., : self.n]
-            const_abs = np.abs(tail) @ self._A_fixed_dense_abs.T + np.abs(
+            const = tail @ self._A_fixed_dense_T + source_scale * b[..., : self.n]
+            const_abs = np.abs(tail) @ self._A_fixed_dense_abs_T + np.abs(
                 source_scale * b[..., : self.n]
             )
         else:
@@ -479,10 +508,13 @@ class MNASystem(MNAStamps):
         """Voltages [V] of the fixed nodes, in :attr:`fixed_nodes` order."""
         return self._fixed_sign * self._params[self._fixed_slot_index]
 
-    def _values_changed(self) -> None:
-        """Note new parameter values: fixed nodes now, value-derived matrices at next use."""
+    def _values_changed(self, *, sources: bool = True) -> None:
+        """Note new parameter values: fixed nodes now (``sources=False``: only conductances
+        changed, which fixed nodes do not depend on), value-derived matrices at next use."""
         self._stale = True
         self._source_cache: dict[float, SourceValues] = {}
+        if not sources:
+            return
         for (node, (name, _)), value in zip(
             list(self.fixed_nodes.items()), self.fixed_values, strict=True
         ):
@@ -507,8 +539,10 @@ class MNASystem(MNAStamps):
         }
         self._fixed_ops: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
         dense = 0 < n * fixed.shape[1] <= DENSE_INPUT_LIMIT and fixed.density(n) >= 0.05
-        self._A_fixed_dense = fixed.rows(self._params, n).toarray() if dense else None
-        self._A_fixed_dense_abs = None if self._A_fixed_dense is None else abs(self._A_fixed_dense)
+        self._A_fixed_dense_T = fixed.dense_transposed(self._params, n) if dense else None
+        self._A_fixed_dense_abs_T = (
+            None if self._A_fixed_dense_T is None else np.abs(self._A_fixed_dense_T)
+        )
         src_rows, src_signs, src_slots = self._src
         self._b = np.bincount(
             src_rows, weights=src_signs * self._params[src_slots], minlength=self._n_ext

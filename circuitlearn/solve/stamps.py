@@ -387,7 +387,7 @@ class _CSRPattern:
         self._indptr = np.concatenate(
             [[0], np.cumsum(np.bincount(keys // shape[1], minlength=shape[0]))]
         ).astype(np.int32)
-        self._row_stamps: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._row_stamps: dict[Hashable, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def matrix(self, params: np.ndarray) -> sp.csr_matrix:
         """The matrix for the parameter values ``params``."""
@@ -413,6 +413,26 @@ class _CSRPattern:
             (data, self._indices[:end], self._indptr[: n_rows + 1]),
             shape=(n_rows, self.shape[1]),
         )
+
+    def dense_transposed(self, params: np.ndarray, n_rows: int) -> np.ndarray:
+        """The first ``n_rows`` rows of :meth:`matrix`, transposed, as a dense C-ordered array
+        (n_cols × n_rows): the right-hand factor of a row-per-sample product ``X @ M.T``.
+
+        Summed straight from the stamps: a crossbar's stamps come in the order of its
+        conductances, which is the transposed layout's, so the sum writes in order (DRN-1H's
+        1.6 M input stamps: 4 ms, against 12 ms for the CSR rows and their ``toarray``).
+        Each entry sums its stamps in stamp order, as :meth:`rows` does.
+        """
+        if ("dense", n_rows) not in self._row_stamps:
+            inside = self._position < self._indptr[n_rows]
+            row_of = np.repeat(np.arange(n_rows), np.diff(self._indptr[: n_rows + 1]))
+            position = self._position[inside]
+            flat = self._indices[position].astype(np.int64) * n_rows + row_of[position]
+            self._row_stamps[("dense", n_rows)] = (flat, self._signs[inside], self._slots[inside])
+        flat, signs, slots = self._row_stamps[("dense", n_rows)]
+        size = self.shape[1] * n_rows
+        values = np.bincount(flat, weights=signs * params[slots], minlength=size)
+        return values.reshape(self.shape[1], n_rows)
 
     def positions(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
         """Row and column of each stored value of the first ``n_rows`` rows, in CSR order."""

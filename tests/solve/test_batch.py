@@ -130,6 +130,26 @@ def test_layered_network_uses_the_exact_schur_path() -> None:
             assert batch.voltage(node)[k] == pytest.approx(v, rel=1e-10, abs=1e-13)
 
 
+def test_dense_input_block_equals_the_sparse_rows_to_the_bit() -> None:
+    """The dense input block of a batched solve (BLAS) is the sparse rows' values, duplicates
+    (parallel resistors to one input) summed in the same order."""
+    from circuitlearn.circuit import Resistor, kendall_network
+
+    net = kendall_network(5, 4, 2, seed=3, bias_voltages=(0.6, -0.6))
+    circuit = net.circuit.copy()
+    circuit.add(Resistor("rpar", "in0p", "h1_0", 2e4))  # beside r_in0p_h1_0
+    system = compile_circuit(circuit)
+    pattern = system._lin_fixed
+    assert len(np.unique(pattern._position)) < len(pattern._position), "a duplicated position"
+    system.set_conductances(system.conductances * np.linspace(0.5, 2.0, len(system.conductances)))
+    system.sources()  # the values are rebuilt on first use
+    dense = system._A_fixed_dense_T
+    assert dense is not None and dense.flags.c_contiguous, "the dense path is taken"
+    rows = system._lin_fixed.rows(system._params, system.n).toarray()
+    np.testing.assert_array_equal(dense, rows.T)
+    assert np.count_nonzero(dense) < dense.size  # a layout with zeros: not a full block
+
+
 def test_floating_and_current_source_inputs() -> None:
     from circuitlearn.circuit import Circuit, CurrentSource, Diode, Model, Resistor, VoltageSource
 

@@ -185,6 +185,22 @@ def test_conductances_are_settable() -> None:
         s.conductances = np.array([1e-3, -1.0])
 
 
+def test_a_subset_of_conductances_is_settable_and_checked_once() -> None:
+    s = compile_circuit(divider())
+    whole = compile_circuit(divider())
+    s.set_conductances_at(np.array([1]), np.array([1e-3]))
+    whole.set_conductances(np.array([1e-3, 1e-3]), sync_circuit=False)
+    np.testing.assert_array_equal(s.conductances, whole.conductances)
+    assert solve_native(s).voltages["out"] == pytest.approx(1.0, rel=1e-14)
+    assert s.circuit["r2"].resistance == pytest.approx(3e3)  # the circuit keeps its values
+    for bad in (0.0, -1.0, np.nan, np.inf):
+        with pytest.raises(CircuitError, match=r"resistor r1: G = .* not positive and finite"):
+            s.set_conductances_at(np.array([1, 0]), np.array([1e-3, bad]))
+    with pytest.raises(CircuitError, match="one value per resistor"):
+        s.set_conductances_at(np.array([0, 1]), np.array([1e-3]))
+    np.testing.assert_array_equal(s.conductances, [1e-3, 1e-3])  # a refused write changes nothing
+
+
 def test_state_from_round_trip_and_currents() -> None:
     s = compile_circuit(mixed_circuit())
     op = solve_native(s)
