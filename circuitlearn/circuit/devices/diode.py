@@ -166,8 +166,12 @@ def diode_current(
         back = ~forward
         down = back & (vd < -bv)
         rev = back & ~down
-        if rev.any():
-            current[rev], conductance[rev] = reverse_current(vd[rev], isat[rev], vte[rev])
+        if rev.any():  # on every value, then picked: rectifying units are off in bulk, where
+            # masked gathers and scatters took 40 % of this function (DRN-1H, 51,200 diodes)
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                reverse, reverse_g = reverse_current(vd, isat, vte)
+            current = np.where(rev, reverse, current)
+            conductance = np.where(rev, reverse_g, conductance)
         if down.any():
             eb = np.exp(np.minimum(-(bv[down] + vd[down]) / vtebrk[down], MAX_EXP_ARG))
             current[down] = -isat[down] * eb
