@@ -249,7 +249,7 @@ class BatchEngine:
     @property
     def conductances(self) -> np.ndarray:
         """Trainable conductances G [S] (a copy)."""
-        return self.system.conductances[self._trainable]
+        return self.system.conductances_at(self._trainable)
 
     def set_conductances(self, g: np.ndarray) -> None:
         """Write the trainable conductances [S]; other resistors keep their compiled values.

@@ -443,8 +443,11 @@ def newton_batch(
     for _ in range(options["max_iterations"]):
         if active.size == 0:
             break
-        src = SourceValues(tail[active], const[active], const_abs[active])
-        sub_state = {k: {q: v[active] for q, v in g.items()} for k, g in state.items()}
+        if active.size == n_samples:  # no gathers while every sample is active (MBs a pass)
+            src, sub_state = SourceValues(tail, const, const_abs), state
+        else:
+            src = SourceValues(tail[active], const[active], const_abs[active])
+            sub_state = {k: {q: v[active] for q, v in g.items()} for k, g in state.items()}
         ev = system.evaluate(x[active], sources=src, old_state=sub_state)
         for k, g in ev.state.items():
             if set(g) != set(state[k]):  # after the cold first iteration (all samples active)

@@ -157,6 +157,11 @@ class MNASystem(MNAStamps):
                 self.circuit.replace(self.circuit[name].with_conductance(float(g)))
         self._values_changed(sources=False)
 
+    def conductances_at(self, index: np.ndarray) -> np.ndarray:
+        """Conductances [S] of the resistors at positions ``index`` of :attr:`resistor_names`
+        (a copy: one gather, not the whole :attr:`conductances` first)."""
+        return self._params[self._resistor_params[index]]
+
     def set_conductances_at(self, index: np.ndarray, values: np.ndarray) -> None:
         """Set the conductances [S] of the resistors at positions ``index`` of
         :attr:`resistor_names`; the others keep theirs, and :attr:`circuit` its compiled values.

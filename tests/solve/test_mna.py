@@ -199,6 +199,9 @@ def test_a_subset_of_conductances_is_settable_and_checked_once() -> None:
     with pytest.raises(CircuitError, match="one value per resistor"):
         s.set_conductances_at(np.array([0, 1]), np.array([1e-3]))
     np.testing.assert_array_equal(s.conductances, [1e-3, 1e-3])  # a refused write changes nothing
+    np.testing.assert_array_equal(s.conductances_at(np.array([1, 0])), [1e-3, 1e-3])
+    s.conductances_at(np.array([0]))[0] = 5.0  # a copy
+    assert s.conductances[0] == 1e-3
 
 
 def test_state_from_round_trip_and_currents() -> None:
