@@ -230,6 +230,7 @@ class BatchEngine:
                 element=str(exc.args[0]),
             ) from None
         self._others = np.setdiff1d(np.arange(len(self._base)), self._trainable)
+        self._trainable_at = _run_or_index(self._trainable)
         self._ends = (
             np.array([system.extended_index(a) for a, _ in task.resistor_nodes], dtype=int),
             np.array([system.extended_index(b) for _, b in task.resistor_nodes], dtype=int),
@@ -249,7 +250,7 @@ class BatchEngine:
     @property
     def conductances(self) -> np.ndarray:
         """Trainable conductances G [S] (a copy)."""
-        return self.system.conductances_at(self._trainable)
+        return self.system.conductances_at(self._trainable_at)
 
     def set_conductances(self, g: np.ndarray) -> None:
         """Write the trainable conductances [S]; other resistors keep their compiled values.
@@ -264,7 +265,7 @@ class BatchEngine:
                 f"[S]; got shape {g.shape}"
             )
         try:
-            self.system.set_conductances_at(self._trainable, g)
+            self.system.set_conductances_at(self._trainable_at, g)
         except CircuitError as exc:
             raise CircuitError(
                 f"BatchEngine: expected positive finite conductances [S]; {exc}",
@@ -822,3 +823,13 @@ class _ClampTerm:
         scale = ev.scale.copy()
         scale[:, self.rows] = np.abs(clamp)
         return residual, data, scale
+
+
+def _run_or_index(positions: np.ndarray) -> np.ndarray | slice:
+    """``positions`` as a slice when they are one increasing run (reads and writes without
+    gathers), else as they are."""
+    if positions.size and np.array_equal(
+        positions, np.arange(positions[0], positions[0] + positions.size)
+    ):
+        return slice(int(positions[0]), int(positions[0]) + positions.size)
+    return positions

@@ -157,17 +157,22 @@ class MNASystem(MNAStamps):
                 self.circuit.replace(self.circuit[name].with_conductance(float(g)))
         self._values_changed(sources=False)
 
-    def conductances_at(self, index: np.ndarray) -> np.ndarray:
-        """Conductances [S] of the resistors at positions ``index`` of :attr:`resistor_names`
-        (a copy: one gather, not the whole :attr:`conductances` first)."""
-        return self._params[self._resistor_params[index]]
+    def conductances_at(self, index: np.ndarray | slice) -> np.ndarray:
+        """Conductances [S] of the resistors at positions ``index`` (an index array or a slice)
+        of :attr:`resistor_names`: a copy, gathered once (not the whole :attr:`conductances`
+        first), or copied as one block when ``index`` is a slice."""
+        slots = self._resistor_slots(index)
+        values = self._params[slots]
+        return values.copy() if isinstance(slots, slice) else values
 
-    def set_conductances_at(self, index: np.ndarray, values: np.ndarray) -> None:
-        """Set the conductances [S] of the resistors at positions ``index`` of
-        :attr:`resistor_names`; the others keep theirs, and :attr:`circuit` its compiled values.
+    def set_conductances_at(self, index: np.ndarray | slice, values: np.ndarray) -> None:
+        """Set the conductances [S] of the resistors at positions ``index`` (an index array or a
+        slice) of :attr:`resistor_names`; the others keep theirs, and :attr:`circuit` its
+        compiled values.
 
         The training-loop form of ``set_conductances(..., sync_circuit=False)`` for a subset
-        (the trainable resistors): one check and one write, without a full-length copy.
+        (the trainable resistors): one check and one write, without a full-length copy (a
+        block write for a slice: DRN-1H's 1.6 M conductances are one run).
 
         Raises
         ------
@@ -175,21 +180,32 @@ class MNASystem(MNAStamps):
             A shape mismatch, or a value that is not positive and finite (naming its resistor).
         """
         values = np.asarray(values, dtype=float)
-        if values.shape != np.shape(index):
+        positions = np.arange(len(self._resistor_params))[index]  # a view for a slice
+        if values.shape != positions.shape:
             raise CircuitError(
-                f"conductances: expected one value per resistor ({np.shape(index)}); got shape "
+                f"conductances: expected one value per resistor ({positions.shape}); got shape "
                 f"{values.shape}"
             )
         # min and max: two passes without temporaries (NaN reaches both) on 1.6 M values
         if values.size and not (values.min() > 0 and values.max() < np.inf):
             k = int(np.flatnonzero(~((values > 0) & np.isfinite(values)))[0])
-            name = self.resistor_names[int(index[k])]
+            name = self.resistor_names[int(positions[k])]
             raise CircuitError(
                 f"conductances: resistor {name}: G = {values[k]!r} S is not positive and finite",
                 element=name,
             )
-        self._params[self._resistor_params[index]] = values
+        self._params[self._resistor_slots(index)] = values
         self._values_changed(sources=False)
+
+    def _resistor_slots(self, index: np.ndarray | slice) -> np.ndarray | slice:
+        """The parameter slots of resistor positions ``index``: a slice when ``index`` is a
+        slice with step 1 and the resistors' slots are one run, else an index array."""
+        if isinstance(index, slice) and self._resistor_offset is not None:
+            start, stop, step = index.indices(len(self._resistor_params))
+            if step == 1:
+                offset = self._resistor_offset
+                return slice(offset + start, offset + max(stop, start))
+        return self._resistor_params[index]
 
     def set_values(self, mapping: Mapping[str, float], *, sync_circuit: bool = True) -> None:
         """Change element main values (R [Ω], V/I dc, E/F gain, G [S], H [Ω]) without recompiling.

@@ -285,6 +285,13 @@ class MNAStamps:
         )
         self._params = np.array(params)
         self._resistor_params = np.array(resistor_slots, dtype=int)
+        first = int(self._resistor_params[0]) if len(resistor_slots) else 0
+        contiguous = np.array_equal(
+            self._resistor_params, np.arange(first, first + len(resistor_slots))
+        )
+        self._resistor_offset = first if contiguous else None
+        """Slot of the first resistor when the resistors' slots are one run (builders' circuits),
+        so that a run of resistors reads and writes as a slice (see ``MNASystem``)."""
 
     def _build_devices(self, flat: Circuit) -> None:
         self.groups, series = build_groups(flat, self._ext, self.branch_index)

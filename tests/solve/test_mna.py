@@ -204,6 +204,39 @@ def test_a_subset_of_conductances_is_settable_and_checked_once() -> None:
     assert s.conductances[0] == 1e-3
 
 
+@pytest.mark.parametrize("interleaved", [False, True], ids=["one run", "interleaved"])
+def test_conductances_by_slice_equal_those_by_index(interleaved: bool) -> None:
+    """A slice of resistors reads and writes as a block when their slots are one run, and as an
+    index otherwise (sources between them): the same values either way."""
+    from circuitlearn.circuit import Circuit, Resistor, VoltageSource
+
+    c = Circuit()
+    c.add(Resistor("r1", "a", "b", 1e3))
+    if interleaved:
+        c.add(VoltageSource("v1", "a", "0", 1.0))
+    c.add(Resistor("r2", "b", "0", 1e3))
+    c.add(Resistor("r3", "b", "c", 2e3))
+    c.add(Resistor("r4", "c", "0", 4e3))
+    if not interleaved:
+        c.add(VoltageSource("v1", "a", "0", 1.0))
+    by_slice, by_index = compile_circuit(c), compile_circuit(c)
+    assert (by_slice._resistor_offset is None) == interleaved
+    values = np.array([2e-3, 3e-3])
+    by_slice.set_conductances_at(slice(1, 3), values)
+    by_index.set_conductances_at(np.array([1, 2]), values)
+    np.testing.assert_array_equal(by_slice.conductances, by_index.conductances)
+    np.testing.assert_array_equal(by_slice.conductances, [1e-3, 2e-3, 3e-3, 2.5e-4])
+    read = by_slice.conductances_at(slice(1, 3))
+    np.testing.assert_array_equal(read, values)
+    read[0] = 9.0  # a copy, not a view of the system's values
+    assert by_slice.conductances[1] == 2e-3
+    assert solve_native(by_slice).voltages == solve_native(by_index).voltages
+    with pytest.raises(CircuitError, match="resistor r3: G"):
+        by_slice.set_conductances_at(slice(1, 3), np.array([1e-3, -1.0]))
+    with pytest.raises(CircuitError, match="one value per resistor"):
+        by_slice.set_conductances_at(slice(0, 3), values)
+
+
 def test_state_from_round_trip_and_currents() -> None:
     s = compile_circuit(mixed_circuit())
     op = solve_native(s)
