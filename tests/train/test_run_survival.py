@@ -104,6 +104,16 @@ def test_a_huge_learning_rate_warns_and_a_non_finite_step_stops(tmp_path: Path) 
     assert saved is not None and saved.epoch == 0 and np.all(np.isfinite(saved.conductances))
 
 
+def test_finite_norms_vouch_for_the_values_and_others_send_the_question_to_them() -> None:
+    from circuitlearn.train.trainer import _finite
+
+    assert _finite(np.array([1.0, 2.0]), [2.3])
+    assert not _finite(np.array([1.0, np.nan]), [np.nan])
+    assert not _finite(np.array([np.inf, 1.0]), [1.0, np.inf])
+    assert _finite(np.array([1e200, 1e200]), [np.inf])  # an overflowed norm of finite values
+    assert not _finite(np.array([1.0, np.nan]), [np.nan, 1.0])
+
+
 @pytest.mark.parametrize("method", ["ep", "aep"])
 def test_a_runaway_step_of_a_biased_method_names_the_non_reciprocal_elements(
     tmp_path: Path, method: str
