@@ -789,6 +789,11 @@ def _add_sweep(parser: argparse.ArgumentParser) -> None:
         help="LocalCluster workers (default: [sweep] workers, else 2)",
     )  # fmt: skip
     parser.add_argument(
+        "--train-workers", type=int, default=None, metavar="N",
+        help="processes sharing each train run's mini-batches (default: [sweep] train_workers, "
+        "else 1); with --workers 1, one long run at a time on N cores",
+    )  # fmt: skip
+    parser.add_argument(
         "--collect", action="store_true",
         help="compute nothing: rebuild the table and figure from the runs finished so far",
     )  # fmt: skip
@@ -804,6 +809,10 @@ def _run_sweep(args: argparse.Namespace) -> Outcome:
         if args.workers < 1:
             raise UsageError(f"--workers must be >= 1; got {args.workers}")
         spec = dataclasses.replace(spec, workers=args.workers)
+    if args.train_workers is not None:
+        if args.train_workers < 1:
+            raise UsageError(f"--train-workers must be >= 1; got {args.train_workers}")
+        spec = spec.with_train_workers(args.train_workers)
     result = run_sweep(
         spec,
         scheduler=args.scheduler,

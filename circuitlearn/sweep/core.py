@@ -10,6 +10,7 @@ A sweep file::
     plot = "accuracy"         # or "error": the figure's y axis (test accuracy or 1 − it)
     publish = "../docs/RESULTS.md"   # optional: also write the table and figure into this file
     records = "records/comparison"   # optional: where finished runs' records go (default OUT/runs)
+    train_workers = 1         # kind "train": processes sharing each run's mini-batches
 
     [base]                    # parameters shared by every run
     epochs = 20
@@ -30,11 +31,14 @@ where it stopped, and a worker killed mid-run loses only that run (dask reschedu
 ``records`` puts the records elsewhere, apart from the bulky run folders: a folder kept under
 version control then carries a long sweep's finished runs from one machine or session to the
 next (each computes only the runs without a record), and lets ``--collect`` rebuild the table
-in any clone. The table (``OUT/results.csv`` and ``OUT/results.md``: mean ± std over
-seeds of the test accuracy after each reported epoch) and the figure (``OUT/accuracy.png``:
-accuracy against epoch with ±1 std bands, one panel per dataset or preset) are rebuilt from all
-run files at the end; the table also holds each cell's final accuracy (after its runs' last
-epoch, which may differ between presets) and mean seconds per epoch.
+in any clone. ``train_workers`` (kind ``train``) gives each run that many processes
+(``circuitlearn train --workers``; gradients equal to rounding, so not part of a run's id):
+with ``workers = 1``, one long run at a time on every core. The table (``OUT/results.csv`` and
+``OUT/results.md``: mean ± std over seeds of the test accuracy after each reported epoch) and
+the figure (``OUT/accuracy.png``: accuracy against epoch with ±1 std bands, one panel per
+dataset or preset) are rebuilt from all run files at the end; the table also holds each cell's
+final accuracy (after its runs' last epoch, which may differ between presets) and mean seconds
+per epoch.
 
 With ``publish``, the table replaces the lines between ``<!-- BEGIN sweep NAME -->`` and
 ``<!-- END sweep NAME -->`` of that Markdown file (NAME: the sweep file's stem), followed by the
@@ -55,7 +59,7 @@ import os
 import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +71,9 @@ from circuitlearn.train.rundir import RunLock, write_bytes, write_text
 
 __all__ = ["SweepResult", "SweepSpec", "collect", "load_sweep", "run_sweep"]
 
-_SWEEP_KEYS = {"kind", "out", "workers", "report_epochs", "plot", "publish", "records"}
+_SWEEP_KEYS = {
+    "kind", "out", "workers", "report_epochs", "plot", "publish", "records", "train_workers",
+}  # fmt: skip
 _PLOTS = ("accuracy", "error")
 
 
@@ -86,6 +92,8 @@ class SweepSpec:
     publish: Path | None = None
     records: Path | None = None
     """Folder of the finished runs' records (None: ``out / "runs"``)."""
+    train_workers: int = 1
+    """Processes of each ``train`` run (``circuitlearn train --workers``)."""
 
     def run_id(self, params: dict[str, Any]) -> str:
         """Stable id of a run: a hash of its kind and parameters (key order does not matter),
@@ -96,6 +104,22 @@ class SweepSpec:
             identity["config text"] = config_digest(str(params["config"]))
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def with_train_workers(self, count: int) -> SweepSpec:
+        """This sweep with ``count`` processes a ``train`` run.
+
+        Raises
+        ------
+        ConfigError
+            ``count`` > 1 for another kind of run, or where processes cannot fork.
+        """
+        if count > 1:
+            if self.kind != "train":
+                raise ConfigError(f"train_workers is for kind = 'train'; got {self.kind!r}")
+            from circuitlearn.learn.parallel import check_workers
+
+            check_workers(count)
+        return replace(self, train_workers=count)
 
     @property
     def record_dir(self) -> Path:
@@ -189,9 +213,10 @@ def load_sweep(path: str | Path) -> SweepSpec:
             if "name" in preset:
                 params["preset"] = preset["name"]
             runs.append(params)
-    workers = head.get("workers", 2)
-    if not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"{path}: [sweep] workers must be an integer >= 1; got {workers!r}")
+    workers, train_workers = head.get("workers", 2), head.get("train_workers", 1)
+    for key, value in (("workers", workers), ("train_workers", train_workers)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{path}: [sweep] {key} must be an integer >= 1; got {value!r}")
     epochs = head.get("report_epochs", [1, int(base.get("epochs", 1))])
     out = Path(head.get("out", Path("runs") / path.stem))
     out = out if out.is_absolute() else path.parent / out
@@ -206,10 +231,14 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if plot not in _PLOTS:
         raise ConfigError(f"{path}: [sweep] plot must be one of {_PLOTS}; got {plot!r}")
     publish, records = (_relative_to(path, head, key) for key in ("publish", "records"))
-    return SweepSpec(
+    spec = SweepSpec(
         kind, out, runs, grid_keys, workers, tuple(int(e) for e in epochs), path, plot, publish,
         records,
     )  # fmt: skip
+    try:
+        return spec.with_train_workers(train_workers)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: [sweep] {exc}") from None
 
 
 def _relative_to(sweep_file: Path, head: dict[str, Any], key: str) -> Path | None:
@@ -282,11 +311,12 @@ def _compute(
     if pending:
         from dask.distributed import as_completed
 
-        with _client(scheduler, spec.workers, processes) as client:
+        with _client(scheduler, spec.workers, processes, spec.train_workers > 1) as client:
             futures = {
                 client.submit(
                     execute_run, spec.kind, params, str(spec.result_path(params)),
-                    str(spec.run_dir(params)), key=f"run-{spec.run_id(params)}", pure=False,
+                    str(spec.run_dir(params)), spec.train_workers,
+                    key=f"run-{spec.run_id(params)}", pure=False,
                 ): params
                 for params in pending
             }  # fmt: skip
@@ -335,12 +365,15 @@ def _finish(
 
 
 def execute_run(
-    kind: str, params: dict[str, Any], result_path: str, run_dir: str
+    kind: str, params: dict[str, Any], result_path: str, run_dir: str, train_workers: int = 1
 ) -> dict[str, Any]:
-    """Run one job on a worker (``train``: in ``run_dir``) and write its record atomically
-    (temporary file + rename)."""
+    """Run one job on a worker (``train``: in ``run_dir``, with ``train_workers`` processes)
+    and write its record atomically (temporary file + rename)."""
     path = Path(result_path)
-    metrics = RUN_KINDS[kind](_settings(params), Path(run_dir) if kind == "train" else None)
+    if kind == "train":
+        metrics = RUN_KINDS[kind](_settings(params), Path(run_dir), train_workers)
+    else:
+        metrics = RUN_KINDS[kind](_settings(params), None)
     record = {"kind": kind, "params": params, "metrics": metrics}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
@@ -395,7 +428,11 @@ def collect(spec: SweepSpec) -> tuple[list[dict[str, Any]], dict[tuple, np.ndarr
 
 
 @contextlib.contextmanager
-def _client(scheduler: str | None, workers: int, processes: bool) -> Iterator[Any]:
+def _client(
+    scheduler: str | None, workers: int, processes: bool, forks: bool = False
+) -> Iterator[Any]:
+    """A client of the scheduler, or of a LocalCluster of ``workers`` single-threaded workers;
+    ``forks``: its runs fork processes of their own, which dask's daemonic workers cannot."""
     import dask
     from dask.distributed import Client, LocalCluster
 
@@ -411,7 +448,12 @@ def _client(scheduler: str | None, workers: int, processes: bool) -> Iterator[An
             yield client
         return
     with (
-        dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ()}),
+        dask.config.set(
+            {
+                "distributed.nanny.pre-spawn-environ": _worker_environ(),
+                **({"distributed.worker.daemon": False} if forks else {}),
+            }
+        ),
         LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=processes,
             dashboard_address=":0",

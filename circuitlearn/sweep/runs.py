@@ -173,18 +173,34 @@ _RATENET_VALUES: dict[str, checks.Check] = {
 """What each rate-network parameter must be (dataset and method are checked by name)."""
 
 
-def train_run(params: dict[str, Any], run_dir: Path | None = None) -> dict[str, Any]:
+def train_run(
+    params: dict[str, Any], run_dir: Path | None = None, workers: int = 1
+) -> dict[str, Any]:
     """A ``circuitlearn train`` run: ``config`` (a preset name or a TOML path) plus overrides.
 
     Keys other than ``config`` are dotted TOML keys (``"learning.method"``, ``"network.hidden"``);
-    ``seed`` sets the data, network and learning seeds at once.
+    ``seed`` sets the data, network and learning seeds at once. ``workers``: processes sharing
+    each mini-batch (``circuitlearn train --workers``).
+
+    Raises
+    ------
+    CircuitLearnError
+        ``workers`` > 1 in a daemonic process (a dask worker started without
+        ``distributed.worker.daemon: false``), which may not fork.
     """
+    import multiprocessing
+
     from circuitlearn.train import train
 
+    if workers > 1 and multiprocessing.current_process().daemon:
+        raise CircuitLearnError(
+            f"train run: {workers} processes a run need dask workers that may fork: start them "
+            "with DASK_DISTRIBUTED__WORKER__DAEMON=False (a local cluster is started so)"
+        )
     config = train_config(params)
     # a run interrupted with its sweep continues from its last checkpoint
     resume = run_dir is not None and (Path(run_dir) / "checkpoints").is_dir()
-    result = train(config, run_dir, resume=resume)
+    result = train(config, run_dir, resume=resume, workers=workers)
     epochs = result.metrics["epochs"]
     return {
         "test_accuracy": [e["test_accuracy"] for e in epochs],

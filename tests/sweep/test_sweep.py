@@ -67,6 +67,9 @@ def test_grid_and_presets_expand(tmp_path: Path) -> None:
         ("[grid\n", "not valid TOML"),
         ("[[preset]]\nlr = 1\n[[preset]]\nlr = 2\n", "needs a 'name'"),
         ("[sweep]\nrecords = 3\n", r"\[sweep\] records must be a path"),
+        ("[sweep]\ntrain_workers = 0\n", r"\[sweep\] train_workers must be an integer >= 1"),
+        ("[sweep]\ntrain_workers = true\n", r"train_workers must be an integer >= 1"),
+        ("[sweep]\ntrain_workers = 2\n", r"\[sweep\] train_workers is for kind = 'train'"),
     ],
 )
 def test_bad_sweep_files_name_the_problem(tmp_path: Path, text: str, match: str) -> None:
@@ -144,6 +147,8 @@ def test_cli_sweep_json_and_errors(sweep_file: Path, capsys: pytest.CaptureFixtu
     for argv, match in (
         ([str(sweep_file.parent / "missing.toml")], "missing.toml"),
         ([str(sweep_file), "--workers", "0"], "--workers must be >= 1"),
+        ([str(sweep_file), "--train-workers", "0"], "--train-workers must be >= 1"),
+        ([str(sweep_file), "--train-workers", "2"], "train_workers is for kind = 'train'"),
     ):
         assert main(["sweep", *argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()
@@ -366,6 +371,51 @@ seed = [0, 1]
     assert finished.published == other / "docs" / "RESULTS.md"
     assert "| ep | 2 |" in finished.published.read_text(encoding="utf-8")
     assert not (other / "scratch" / "runs" / spec.run_id(spec.runs[0])).exists()
+
+
+def test_train_workers_share_each_run_in_worker_processes_that_may_fork(tmp_path: Path) -> None:
+    """dask's worker processes are daemonic and may not fork: a sweep whose runs take two
+    processes each starts its local workers as non-daemonic ones, and the runs compute."""
+    path = tmp_path / "shared.toml"
+    path.write_text(
+        """
+[sweep]
+kind = "train"
+workers = 1
+train_workers = 2
+report_epochs = [1]
+
+[base]
+config = "iris"
+"learning.epochs" = 1
+"data.n_train" = 12
+"data.n_test" = 6
+
+[grid]
+"learning.method" = ["ep"]
+seed = [0]
+""",
+        encoding="utf-8",
+    )
+    spec = load_sweep(path)
+    assert spec.train_workers == 2
+    result = run_sweep(spec)  # worker processes, as `circuitlearn sweep` starts them
+    assert (result.computed, result.failed) == (1, []), result.errors
+    alone = load_sweep(path).with_train_workers(1)
+    assert alone.run_id(alone.runs[0]) == spec.run_id(spec.runs[0])  # not part of the identity
+
+
+def test_a_run_sharing_its_batches_refuses_a_daemonic_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import multiprocessing
+
+    class Daemonic:
+        daemon = True
+
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: Daemonic())
+    with pytest.raises(CircuitLearnError, match="DASK_DISTRIBUTED__WORKER__DAEMON=False"):
+        train_run({"config": "iris"}, None, 2)
 
 
 def test_editing_a_config_makes_its_runs_new(tmp_path: Path) -> None:
