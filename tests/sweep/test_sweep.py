@@ -205,14 +205,15 @@ def test_a_run_that_would_fail_on_its_settings_refuses_the_sweep_before_it_start
     assert not (tmp_path / "out").exists()  # no run started, nothing written
 
 
-def test_train_kind_runs_circuit_presets(tmp_path: Path) -> None:
-    path = tmp_path / "circuits.toml"
+def iris_sweep(path: Path, sweep: str, methods: str) -> Path:
+    """A sweep file of one-epoch iris trainings on 12 samples: ``sweep`` lines of its [sweep]
+    table, ``methods`` the TOML list of its methods."""
     path.write_text(
-        """
+        f"""
 [sweep]
 kind = "train"
-workers = 2
 report_epochs = [1]
+{sweep}
 
 [base]
 config = "iris"
@@ -221,12 +222,16 @@ config = "iris"
 "data.n_test" = 6
 
 [grid]
-"learning.method" = ["ep", "aep"]
+"learning.method" = {methods}
 seed = [0]
 """,
         encoding="utf-8",
     )
-    spec = load_sweep(path)
+    return path
+
+
+def test_train_kind_runs_circuit_presets(tmp_path: Path) -> None:
+    spec = load_sweep(iris_sweep(tmp_path / "circuits.toml", "workers = 2", '["ep", "aep"]'))
     assert spec.out == tmp_path / "runs" / "circuits"
     result = run_sweep(spec, processes=False)
     assert result.computed == 2 and not result.failed
@@ -376,27 +381,7 @@ seed = [0, 1]
 def test_train_workers_share_each_run_in_worker_processes_that_may_fork(tmp_path: Path) -> None:
     """dask's worker processes are daemonic and may not fork: a sweep whose runs take two
     processes each starts its local workers as non-daemonic ones, and the runs compute."""
-    path = tmp_path / "shared.toml"
-    path.write_text(
-        """
-[sweep]
-kind = "train"
-workers = 1
-train_workers = 2
-report_epochs = [1]
-
-[base]
-config = "iris"
-"learning.epochs" = 1
-"data.n_train" = 12
-"data.n_test" = 6
-
-[grid]
-"learning.method" = ["ep"]
-seed = [0]
-""",
-        encoding="utf-8",
-    )
+    path = iris_sweep(tmp_path / "shared.toml", "workers = 1\ntrain_workers = 2", '["ep"]')
     spec = load_sweep(path)
     assert spec.train_workers == 2
     result = run_sweep(spec)  # worker processes, as `circuitlearn sweep` starts them
