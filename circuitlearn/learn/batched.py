@@ -50,7 +50,13 @@ from circuitlearn.learn.methods import make_fixed_estimator
 from circuitlearn.learn.phases import clamped_circuit
 from circuitlearn.learn.task import LearningTask
 from circuitlearn.solve.arrays import get_backend
-from circuitlearn.solve.batch import BatchSolver, batch_sources, newton_batch, solve_batch
+from circuitlearn.solve.batch import (
+    BatchSolver,
+    InputColumns,
+    batch_sources,
+    newton_batch,
+    solve_batch,
+)
 from circuitlearn.solve.mna import Evaluation, MNASystem, SourceValues, compile_circuit
 from circuitlearn.solve.newton import check_options
 
@@ -87,6 +93,8 @@ class Batch:
     ----------
     inputs : mapping source name → ndarray (n_samples,)
         Values [V or A] of independent V or I sources; sources not named keep their value.
+        An :class:`~circuitlearn.solve.batch.InputColumns` (one samples × sources array) is
+        placed without an array per source.
     targets : ndarray (n_samples, n_outputs)
         Output targets (class probabilities for the cross-entropy).
     """
@@ -287,11 +295,15 @@ class BatchEngine:
         CircuitError
             Inconsistent sample counts or target widths.
         """
-        arrays = {
-            str(k).lower(): np.atleast_1d(np.asarray(v, dtype=float))
-            for k, v in dict(inputs or {}).items()
-        }
-        sizes = {a.shape[0] for a in arrays.values()}
+        arrays: Mapping[str, np.ndarray]
+        if isinstance(inputs, InputColumns):  # one array already: kept as it is
+            arrays, sizes = inputs, {inputs.values.shape[0]}
+        else:
+            arrays = {
+                str(k).lower(): np.atleast_1d(np.asarray(v, dtype=float))
+                for k, v in dict(inputs or {}).items()
+            }
+            sizes = {a.shape[0] for a in arrays.values()}
         if targets is not None:
             y = np.atleast_2d(np.asarray(targets, dtype=float))
             sizes.add(y.shape[0])
@@ -679,7 +691,7 @@ class BatchEngine:
         n = batch.size
         if n == 0:
             raise CircuitError("batch: no samples")
-        inputs = dict(batch.inputs)
+        inputs: Mapping[str, np.ndarray] = batch.inputs
         if not inputs:  # every sample shares the task's sources
             name = next(iter(self._any_source()), None)
             if name is None:

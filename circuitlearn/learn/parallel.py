@@ -34,6 +34,7 @@ import numpy as np
 from circuitlearn.errors import CircuitLearnError, ConfigError
 from circuitlearn.learn.batched import Batch, BatchEngine, BatchGradient
 from circuitlearn.learn.methods import GradientEstimator
+from circuitlearn.solve.batch import InputColumns
 
 __all__ = ["FreeStates", "ParallelEngine", "check_workers"]
 
@@ -220,6 +221,8 @@ class ParallelEngine:
 
 
 def _part(batch: Batch, index: np.ndarray) -> Batch:
+    if isinstance(batch.inputs, InputColumns):
+        return Batch(batch.inputs.rows(index), batch.targets[index])
     inputs = {name: values[index] for name, values in batch.inputs.items()}
     return Batch(inputs, batch.targets[index])
 

@@ -13,7 +13,7 @@ per sample, a warning says how many failed, and an error is raised if all did.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,6 +31,7 @@ from circuitlearn.solve.result import OperatingPoint
 __all__ = [
     "BatchResult",
     "BatchSolver",
+    "InputColumns",
     "PhaseTerm",
     "batch_sources",
     "newton_batch",
@@ -147,6 +148,48 @@ def solve_batch(
     return result
 
 
+class InputColumns(Mapping[str, np.ndarray]):
+    """Per-sample source values held as one array, samples × sources, and read as a mapping
+    source name → column.
+
+    The form a network's inputs take naturally (DRN-1H: 1,570 sources, a batch of 50 images),
+    which :func:`batch_sources` places without building and stacking one array per source.
+
+    Raises
+    ------
+    CircuitError
+        ``values`` not 2-D with one column per name.
+    """
+
+    def __init__(self, names: Sequence[str], values: np.ndarray) -> None:
+        self.names = tuple(str(name).lower() for name in names)
+        self.values = np.asarray(values, dtype=float)
+        if self.values.ndim != 2 or self.values.shape[1] != len(self.names):
+            raise CircuitError(
+                f"InputColumns: expected samples × {len(self.names)} values (one column per "
+                f"source); got shape {self.values.shape}"
+            )
+        if len(set(self.names)) != len(self.names):
+            twice = sorted({n for n in self.names if self.names.count(n) > 1})
+            raise CircuitError(f"InputColumns: sources named more than once: {twice}")
+        self._column: dict[str, int] | None = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if self._column is None:
+            self._column = {source: k for k, source in enumerate(self.names)}
+        return self.values[:, self._column[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def rows(self, index: np.ndarray | slice) -> InputColumns:
+        """The samples ``index`` (a part of a batch)."""
+        return InputColumns(self.names, self.values[index])
+
+
 def batch_sources(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[SourceValues, int]:
     """Per-sample fixed-node voltages and source vectors for ``{source name: values}``.
 
@@ -160,15 +203,18 @@ def batch_sources(system: MNASystem, inputs: Mapping[str, Any]) -> tuple[SourceV
     """
     if not inputs:
         raise CircuitError("solve_batch: inputs is empty; give {source name: values per sample}")
-    names = tuple(str(k).lower() for k in inputs)
-    arrays = [np.atleast_1d(np.asarray(v, dtype=float)) for v in inputs.values()]
-    shapes = {a.shape for a in arrays}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
-        raise CircuitError(
-            "solve_batch: every input must be a 1-D array of the same length; "
-            f"got shapes {sorted(shapes)}"
-        )
-    values = np.stack(arrays, axis=1)
+    if isinstance(inputs, InputColumns):  # already one array: no array per source
+        names, values = inputs.names, inputs.values
+    else:
+        names = tuple(str(k).lower() for k in inputs)
+        arrays = [np.atleast_1d(np.asarray(v, dtype=float)) for v in inputs.values()]
+        shapes = {a.shape for a in arrays}
+        if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+            raise CircuitError(
+                "solve_batch: every input must be a 1-D array of the same length; "
+                f"got shapes {sorted(shapes)}"
+            )
+        values = np.stack(arrays, axis=1)
     finite = np.all(np.isfinite(values), axis=0)
     if not finite.all():
         name = names[int(np.argmin(finite))]

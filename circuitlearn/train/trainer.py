@@ -58,6 +58,7 @@ from circuitlearn.learn.estimators import GradientEstimator
 from circuitlearn.learn.optim import Optimizer
 from circuitlearn.learn.parallel import ParallelEngine, check_workers
 from circuitlearn.learn.task import LearningTask
+from circuitlearn.solve.batch import InputColumns
 from circuitlearn.train.config import TrainConfig, load_config, to_toml
 from circuitlearn.train.rundir import (
     PARAMETERS_FILE,
@@ -215,9 +216,8 @@ class _Problem:
     def batch(self, engine: BatchEngine, split: str, index: np.ndarray) -> Batch:
         """The samples ``index`` of ``split`` as a :class:`Batch` of per-sample source values."""
         x, targets, _ = {"train": self.train, "validation": self.validation}.get(split, self.test)
-        columns = _encode(x[index], self.input_range, self.bias_input)  # per batch:
-        inputs = {s: columns[:, j] for j, s in enumerate(self.net.input_sources)}  # O(batch)
-        return engine.batch(inputs, targets[index])
+        columns = _encode(x[index], self.input_range, self.bias_input)  # per batch: O(batch)
+        return engine.batch(InputColumns(self.net.input_sources, columns), targets[index])
 
 
 def train(

@@ -43,6 +43,27 @@ def test_split_batch_equals_the_whole_batch(method: str, workers: int) -> None:
     assert np.allclose(again.vector, reference, rtol=1e-9, atol=0.0)
 
 
+@pytest.mark.parametrize("method", ["ep", "exact"])
+def test_inputs_as_one_array_give_the_gradient_of_the_mapping_bit_for_bit(method: str) -> None:
+    """InputColumns (the trainer's form: one samples × sources array) against one array per
+    source, here and split over workers."""
+    from circuitlearn.solve.batch import InputColumns
+
+    task, inputs, targets = kendall_task()
+    engine = BatchEngine(task)
+    estimator = make_estimator(method, beta=1e-7)
+    names = list(inputs)
+    columns = InputColumns([n.upper() for n in names], np.stack(list(inputs.values()), axis=1))
+    by_name, by_array = engine.batch(inputs, targets), engine.batch(columns, targets)
+    assert by_array.inputs is columns and by_array.size == 5
+    g = engine.conductances
+    for workers in (1, 2):
+        with ParallelEngine(engine, estimator, workers) as pool:
+            a, b = pool.gradient(g, by_name), pool.gradient(g, by_array)
+        np.testing.assert_array_equal(a.vector, b.vector)
+        np.testing.assert_array_equal(a.states, b.states)
+
+
 def test_warm_starts_reach_the_workers() -> None:
     task, inputs, targets = kendall_task()
     engine = BatchEngine(task)

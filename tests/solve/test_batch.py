@@ -150,6 +150,42 @@ def test_dense_input_block_equals_the_sparse_rows_to_the_bit() -> None:
     assert np.count_nonzero(dense) < dense.size  # a layout with zeros: not a full block
 
 
+def test_input_columns_read_as_a_mapping_and_refuse_bad_shapes() -> None:
+    from circuitlearn.solve.batch import InputColumns
+
+    values = np.arange(6.0).reshape(3, 2)
+    columns = InputColumns(["V1", "v2"], values)
+    assert list(columns) == ["v1", "v2"] and len(columns) == 2
+    np.testing.assert_array_equal(columns["v2"], [1.0, 3.0, 5.0])
+    assert dict(columns).keys() == {"v1", "v2"}
+    part = columns.rows(np.array([2, 0]))
+    np.testing.assert_array_equal(part["v1"], [4.0, 0.0])
+    with pytest.raises(CircuitError, match="one column per source"):
+        InputColumns(["v1"], values)
+    with pytest.raises(CircuitError, match="one column per source"):
+        InputColumns(["v1", "v2"], values[0])
+    with pytest.raises(CircuitError, match=r"named more than once: \['v1'\]"):
+        InputColumns(["v1", "V1"], values)
+
+
+def test_input_columns_place_the_sources_as_a_mapping_does() -> None:
+    from circuitlearn.circuit import kendall_network
+    from circuitlearn.solve.batch import InputColumns, batch_sources
+
+    net = kendall_network(5, 4, 2, seed=3, bias_voltages=(0.6, -0.6))
+    system = compile_circuit(net.circuit)
+    rng = np.random.default_rng(2)
+    values = rng.uniform(-1.0, 1.0, (9, len(net.input_sources)))
+    by_name, _ = batch_sources(system, dict(zip(net.input_sources, values.T, strict=True)))
+    by_array, n = batch_sources(system, InputColumns(net.input_sources, values))
+    assert n == 9
+    for field in ("tail", "const", "const_abs"):
+        np.testing.assert_array_equal(getattr(by_name, field), getattr(by_array, field))
+    values[4, 1] = np.nan
+    with pytest.raises(CircuitError, match="non-finite"):
+        batch_sources(system, InputColumns(net.input_sources, values))
+
+
 def test_floating_and_current_source_inputs() -> None:
     from circuitlearn.circuit import Circuit, CurrentSource, Diode, Model, Resistor, VoltageSource
 
