@@ -158,7 +158,7 @@ class InputColumns(Mapping[str, np.ndarray]):
     Raises
     ------
     CircuitError
-        ``values`` not 2-D with one column per name.
+        ``values`` not 2-D with one column per name, or a name given twice.
     """
 
     def __init__(self, names: Sequence[str], values: np.ndarray) -> None:
