@@ -363,9 +363,12 @@ class MNASystem(MNAStamps):
             tail.ndim == 2 and self._A_fixed_dense_T is not None
         ):  # dense input block: BLAS, unknown rows
             const = tail @ self._A_fixed_dense_T + source_scale * b[..., : self.n]
-            const_abs = np.abs(tail) @ self._A_fixed_dense_abs_T + np.abs(
-                source_scale * b[..., : self.n]
-            )
+            if self._A_fixed_dense_negated:  # |t|·|a| = −(|t|·a) for a ≤ 0, to the bit
+                const_abs = np.abs(tail) @ self._A_fixed_dense_T
+                np.negative(const_abs, out=const_abs)
+            else:
+                const_abs = np.abs(tail) @ self._A_fixed_dense_abs_T
+            const_abs = const_abs + np.abs(source_scale * b[..., : self.n])
         else:
             a_fixed, a_fixed_abs = self._fixed_matrices()
             const = _apply(a_fixed, tail) + source_scale * b
@@ -561,8 +564,12 @@ class MNASystem(MNAStamps):
         self._fixed_ops: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
         dense = 0 < n * fixed.shape[1] <= DENSE_INPUT_LIMIT and fixed.density(n) >= 0.05
         self._A_fixed_dense_T = fixed.dense_transposed(self._params, n) if dense else None
+        # |A| = −A for a crossbar from the inputs (off-diagonal −G): not stored, negated later
+        self._A_fixed_dense_negated = dense and fixed.dense_nonpositive(self._params, n)
         self._A_fixed_dense_abs_T = (
-            None if self._A_fixed_dense_T is None else np.abs(self._A_fixed_dense_T)
+            None
+            if self._A_fixed_dense_T is None or self._A_fixed_dense_negated
+            else np.abs(self._A_fixed_dense_T)
         )
         src_rows, src_signs, src_slots = self._src
         self._b = np.bincount(

@@ -10,6 +10,7 @@ that map element contributions into it. None of this changes when element values
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -394,7 +395,7 @@ class _CSRPattern:
         self._indptr = np.concatenate(
             [[0], np.cumsum(np.bincount(keys // shape[1], minlength=shape[0]))]
         ).astype(np.int32)
-        self._row_stamps: dict[Hashable, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._row_stamps: dict[Hashable, Any] = {}
 
     def matrix(self, params: np.ndarray) -> sp.csr_matrix:
         """The matrix for the parameter values ``params``."""
@@ -405,17 +406,27 @@ class _CSRPattern:
 
     def rows(self, params: np.ndarray, n_rows: int) -> sp.csr_matrix:
         """The first ``n_rows`` rows of :meth:`matrix`, summing only the stamps that fall there
-        (in the same order, so the values are those of :meth:`matrix` to the bit)."""
+        (in the same order, so the values are those of :meth:`matrix` to the bit).
+
+        Stamps that open with a repeating run (a crossbar's diagonal terms: DRN-1H's 1.6 M
+        input conductances onto 1,024 hidden diagonals) are summed as the column sums of their
+        parameters reshaped, row after row as the stamps come: 6 -> 2 ms on DRN-1H.
+        """
         end = int(self._indptr[n_rows])
         if n_rows not in self._row_stamps:
             inside = self._position < end
-            self._row_stamps[n_rows] = (
-                self._position[inside],
-                self._signs[inside],
-                self._slots[inside],
-            )
-        position, signs, slots = self._row_stamps[n_rows]
-        data = np.bincount(position, weights=signs * params[slots], minlength=end)
+            stamps = (self._position[inside], self._signs[inside], self._slots[inside])
+            self._row_stamps[n_rows] = (_PeriodicRun.of(*stamps), stamps)
+        run, (position, signs, slots) = self._row_stamps[n_rows]
+        if run is None:
+            data = np.bincount(position, weights=signs * params[slots], minlength=end)
+        else:
+            data = np.zeros(end)
+            block = params[run.first : run.first + run.repeats * run.positions.size]
+            sums = np.add.reduce(block.reshape(run.repeats, run.positions.size), axis=0)
+            data[run.positions] = sums if run.sign == 1.0 else run.sign * sums
+            after = slice(run.repeats * run.positions.size, None)
+            np.add.at(data, position[after], signs[after] * params[slots[after]])
         return sp.csr_matrix(
             (data, self._indices[:end], self._indptr[: n_rows + 1]),
             shape=(n_rows, self.shape[1]),
@@ -428,18 +439,42 @@ class _CSRPattern:
         Summed straight from the stamps: a crossbar's stamps come in the order of its
         conductances, which is the transposed layout's, so the sum writes in order (DRN-1H's
         1.6 M input stamps: 4 ms, against 12 ms for the CSR rows and their ``toarray``).
-        Each entry sums its stamps in stamp order, as :meth:`rows` does.
+        Each entry sums its stamps in stamp order, as :meth:`rows` does. When the stamps fill
+        one rectangle, one stamp an entry, with one sign and consecutive parameters (a crossbar
+        from the inputs), the rectangle is those parameters reshaped (DRN-1H: 1.5 ms).
         """
-        if ("dense", n_rows) not in self._row_stamps:
+        plan = self._dense_plan(n_rows)
+        if isinstance(plan, _DenseBlock):
+            values = np.zeros((self.shape[1], n_rows))
+            block = params[plan.first : plan.first + plan.rows * plan.cols]
+            target = values[plan.row : plan.row + plan.rows, plan.col : plan.col + plan.cols]
+            np.multiply(block.reshape(plan.rows, plan.cols), plan.sign, out=target)
+            return values
+        flat, signs, slots = plan
+        size = self.shape[1] * n_rows
+        values = np.bincount(flat, weights=signs * params[slots], minlength=size)
+        return values.reshape(self.shape[1], n_rows)
+
+    def dense_nonpositive(self, params: np.ndarray, n_rows: int) -> bool:
+        """Whether every entry of :meth:`dense_transposed` is ≤ 0 (its absolute values are then
+        its negation), known without reading it when the stamps fill one rectangle."""
+        plan = self._dense_plan(n_rows)
+        if not isinstance(plan, _DenseBlock) or plan.sign > 0:
+            return False
+        block = params[plan.first : plan.first + plan.rows * plan.cols]
+        return bool(block.size == 0 or block.min() >= 0.0)
+
+    def _dense_plan(self, n_rows: int) -> _DenseBlock | tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """How :meth:`dense_transposed` fills its array: one rectangle, or a sum of stamps."""
+        key = ("dense", n_rows)
+        if key not in self._row_stamps:
             inside = self._position < self._indptr[n_rows]
             row_of = np.repeat(np.arange(n_rows), np.diff(self._indptr[: n_rows + 1]))
             position = self._position[inside]
             flat = self._indices[position].astype(np.int64) * n_rows + row_of[position]
-            self._row_stamps[("dense", n_rows)] = (flat, self._signs[inside], self._slots[inside])
-        flat, signs, slots = self._row_stamps[("dense", n_rows)]
-        size = self.shape[1] * n_rows
-        values = np.bincount(flat, weights=signs * params[slots], minlength=size)
-        return values.reshape(self.shape[1], n_rows)
+            stamps = (flat, self._signs[inside], self._slots[inside])
+            self._row_stamps[key] = _DenseBlock.of(*stamps, n_rows) or stamps
+        return self._row_stamps[key]
 
     def positions(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
         """Row and column of each stored value of the first ``n_rows`` rows, in CSR order."""
@@ -450,6 +485,74 @@ class _CSRPattern:
         """Fraction of the first ``n_rows`` rows' positions in the layout."""
         size = n_rows * self.shape[1]
         return self._indptr[n_rows] / size if size else 0.0
+
+
+@dataclass(frozen=True)
+class _DenseBlock:
+    """Stamps that fill the rectangle [row, row + rows) × [col, col + cols) of a dense array,
+    one each, in row-major order, all with ``sign``, from parameters first, first + 1, ..."""
+
+    row: int
+    col: int
+    rows: int
+    cols: int
+    sign: float
+    first: int
+
+    @classmethod
+    def of(
+        cls, flat: np.ndarray, signs: np.ndarray, slots: np.ndarray, width: int
+    ) -> _DenseBlock | None:
+        """The rectangle of stamps at flat positions ``flat`` of an array ``width`` wide, if
+        they form one."""
+        if flat.size == 0 or np.any(signs != signs[0]):
+            return None
+        if np.any(slots != slots[0] + np.arange(slots.size)):
+            return None
+        row, col = divmod(int(flat[0]), width)
+        cols = int(flat[-1]) % width - col + 1
+        if cols <= 0 or flat.size % cols:
+            return None
+        rows = flat.size // cols
+        k = np.arange(flat.size)
+        if np.any(flat != (row + k // cols) * width + col + k % cols):
+            return None
+        return cls(row, col, rows, cols, float(signs[0]), int(slots[0]))
+
+
+@dataclass(frozen=True)
+class _PeriodicRun:
+    """Stamps that open with ``repeats`` rounds of one stamp at each of ``positions`` (distinct),
+    all with ``sign``, from parameters first, first + 1, ... in order."""
+
+    positions: np.ndarray
+    repeats: int
+    sign: float
+    first: int
+
+    MIN_STAMPS = 10_000
+    """Fewer stamps than this in the run: a plain ``bincount`` (no gain in summing by rows)."""
+
+    @classmethod
+    def of(cls, position: np.ndarray, signs: np.ndarray, slots: np.ndarray) -> _PeriodicRun | None:
+        """The run the stamps open with, if it has at least :attr:`MIN_STAMPS` stamps."""
+        if position.size < cls.MIN_STAMPS:
+            return None
+        again = np.flatnonzero(position == position[0])
+        width = int(again[1]) if again.size > 1 else 0
+        if width == 0 or np.unique(position[:width]).size != width:
+            return None
+        span = np.flatnonzero(slots != slots[0] + np.arange(slots.size))
+        span = int(span[0]) if span.size else slots.size
+        same = np.flatnonzero(signs != signs[0])
+        span = min(span, int(same[0]) if same.size else signs.size)
+        repeats = span // width
+        head = position[: repeats * width].reshape(repeats, width)
+        ok = np.all(head == position[:width], axis=1)
+        repeats = int(np.argmin(ok)) if not ok.all() else repeats
+        if repeats < 2 or repeats * width < cls.MIN_STAMPS:
+            return None
+        return cls(position[:width].copy(), repeats, float(signs[0]), int(slots[0]))
 
 
 def flat_copy(circuit: Circuit) -> Circuit:
