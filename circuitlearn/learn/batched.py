@@ -250,7 +250,7 @@ class BatchEngine:
         self._union: tuple[BatchSolver, np.ndarray, np.ndarray] | None = None
         self._clamp: tuple[np.ndarray, np.ndarray] | None = None
         self._clamp_checked = False
-        self._gemm_index: tuple[tuple[np.ndarray, np.ndarray], list[tuple[Any, Any]]] | None = None
+        self._gemm_index: _GemmPlan | None = None
         self._switches = self._switch_terminals()
         self.set_conductances(task.conductances)
 
@@ -645,38 +645,34 @@ class BatchEngine:
 
         q is zero off the unknown nodes, so the sum is [a unknown](D_a − M_ba) +
         [b unknown](D_b − M_ab): one gather from M per unknown end (a crossbar from fixed
-        inputs needs only M_ab), the diagonal terms from the short vector D.
+        inputs needs only M_ab), the diagonal terms from the short vector D. A crossbar from the
+        inputs that opens the resistors (:class:`_CrossbarBlock`) reads M's block as a slice
+        (DRN-1H: 1.6 M resistors, three gathers fewer).
         """
         nodes = self._n_nodes
         if self._gemm_index is None:
-            self._gemm_index = self._gemm_positions()
-        diagonal_slots, gathers = self._gemm_index
-        m = get_backend().matmul(np.ascontiguousarray(v.T), q[:, :nodes]).ravel()
+            self._gemm_index = _GemmPlan.of(*self._ends, nodes)
+        plan = self._gemm_index
+        m = get_backend().matmul(np.ascontiguousarray(v.T), q[:, :nodes])
         diagonal = np.zeros(nodes + 1)  # the last entry stands for a fixed end (q = 0 there)
         diagonal[:nodes] = np.einsum("sj,sj->j", v[:, :nodes], q[:, :nodes])
-        total = np.take(diagonal, diagonal_slots[0]) + np.take(diagonal, diagonal_slots[1])
-        for flat, resistors in gathers:
+        total = np.empty(len(self._ends[0]))
+        block = plan.block
+        if block is not None:  # D_u − M_fu (a fixed end's D is 0)
+            np.subtract(
+                diagonal[block.col : block.col + block.cols],
+                m[block.row : block.row + block.rows, block.col : block.col + block.cols],
+                out=total[: block.size].reshape(block.rows, block.cols),
+            )
+        rest = total[plan.start :]
+        np.add(np.take(diagonal, plan.slots[0]), np.take(diagonal, plan.slots[1]), out=rest)
+        flat_m = m.ravel()
+        for flat, resistors in plan.gathers:
             if resistors is None:
-                total -= np.take(m, flat)
+                rest -= np.take(flat_m, flat)
             else:
-                total[resistors] -= np.take(m, flat)
+                rest[resistors] -= np.take(flat_m, flat)
         return total
-
-    def _gemm_positions(self) -> tuple[tuple[np.ndarray, np.ndarray], list[tuple[Any, Any]]]:
-        """Where :meth:`_gemm_rule` reads: each end's slot in D (``nodes`` for a fixed end), and
-        the flat positions in M of M_ab and M_ba over the resistors whose b (resp. a) is an
-        unknown node, with those resistors (``None``: all of them)."""
-        nodes = self._n_nodes
-        a, b = self._ends
-        slots = (np.where(a < nodes, a, nodes), np.where(b < nodes, b, nodes))
-        gathers: list[tuple[Any, Any]] = []
-        for row, col in ((a, b), (b, a)):
-            at = np.flatnonzero(col < nodes)
-            if at.size == len(col):
-                gathers.append((row * nodes + col, None))
-            elif at.size:
-                gathers.append((row[at] * nodes + col[at], at))
-        return slots, gathers
 
     def _extended(self, x: np.ndarray, sources: SourceValues) -> np.ndarray:
         tail = np.broadcast_to(sources.tail, (len(x), sources.tail.shape[-1]))
@@ -835,6 +831,81 @@ class _ClampTerm:
         scale = ev.scale.copy()
         scale[:, self.rows] = np.abs(clamp)
         return residual, data, scale
+
+
+@dataclass(frozen=True)
+class _CrossbarBlock:
+    """Resistors 0 … rows·cols − 1 that join fixed node ``row + k // cols`` (extended index) to
+    unknown node ``col + k % cols``: a crossbar from the inputs, in its rows' order."""
+
+    row: int
+    col: int
+    rows: int
+    cols: int
+
+    @property
+    def size(self) -> int:
+        return self.rows * self.cols
+
+    @classmethod
+    def of(
+        cls, fixed: np.ndarray, unknown: np.ndarray, one_fixed: np.ndarray
+    ) -> _CrossbarBlock | None:
+        """The block the resistors open with (ends split into ``fixed`` / ``unknown``), if
+        they open with at least two rows of one."""
+        if fixed.size == 0 or not one_fixed[0]:
+            return None
+        first_row = fixed == fixed[0]
+        cols = int(np.argmin(first_row)) if not first_row.all() else fixed.size
+        rows = fixed.size // cols
+        if rows < 2:
+            return None
+        span = rows * cols
+        k = np.arange(span)
+        ok = (
+            (
+                (fixed[:span] == fixed[0] + k // cols)
+                & (unknown[:span] == unknown[0] + k % cols)
+                & one_fixed[:span]
+            )
+            .reshape(rows, cols)
+            .all(axis=1)
+        )
+        rows = rows if ok.all() else int(np.argmin(ok))
+        if rows < 2:
+            return None
+        return cls(int(fixed[0]), int(unknown[0]), rows, cols)
+
+
+@dataclass(frozen=True)
+class _GemmPlan:
+    """Where :meth:`BatchEngine._gemm_rule` reads: an opening crossbar block (or none), then for
+    the resistors from ``start`` on each end's slot in D (``nodes`` for a fixed end) and the
+    flat positions in M of M_ab and M_ba over those whose b (resp. a) is an unknown node, with
+    those resistors (``None``: all of them), counted from ``start``."""
+
+    block: _CrossbarBlock | None
+    start: int
+    slots: tuple[np.ndarray, np.ndarray]
+    gathers: list[tuple[np.ndarray, np.ndarray | None]]
+
+    @classmethod
+    def of(cls, a: np.ndarray, b: np.ndarray, nodes: int) -> _GemmPlan:
+        a_fixed, b_fixed = a >= nodes, b >= nodes
+        block = _CrossbarBlock.of(
+            np.where(a_fixed, a, b), np.where(a_fixed, b, a), a_fixed != b_fixed
+        )
+        start = 0 if block is None else block.size
+        a, b = a[start:], b[start:]
+        slots = (np.where(a < nodes, a, nodes), np.where(b < nodes, b, nodes))
+        gathers: list[tuple[np.ndarray, np.ndarray | None]] = []
+        for row, col in ((a, b), (b, a)):
+            at = np.flatnonzero(col < nodes)
+            if at.size == len(col):
+                gathers.append((row * nodes + col, None))
+            elif at.size:
+                gathers.append((row[at] * nodes + col[at], at))
+        return cls(block, start, slots, gathers)
 
 
 def _run_or_index(positions: np.ndarray) -> np.ndarray | slice:

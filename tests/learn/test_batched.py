@@ -188,6 +188,8 @@ def test_matrix_product_rule_equals_the_direct_rule(monkeypatch: pytest.MonkeyPa
         gemm = engine.gradient(estimator, batch).vector
         monkeypatch.undo()
         assert relative_error(gemm, direct) < 1e-10, method
+    block = engine._gemm_index.block  # the input crossbar read as one slice of M
+    assert block is not None and (block.rows, block.cols) == (8, 5)  # 4 input pairs, 5 hidden
 
 
 @pytest.mark.parametrize("deck", DECKS)
