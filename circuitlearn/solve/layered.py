@@ -139,6 +139,10 @@ class SchurPlan:
     rr: DenseBlock
     coupling: np.ndarray = field(init=False, repr=False)
     """Positions of K_IR's and K_RI's stored values, sorted."""
+    _pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """The last (K_IR, K_RI, their products) of :meth:`_shared_solve`."""
 
     @classmethod
     def from_pattern(cls, indices: np.ndarray, indptr: np.ndarray, n: int) -> SchurPlan | None:
@@ -239,8 +243,8 @@ class SchurPlan:
             return None
         inv = 1.0 / d
         b_i = rhs[:, self.eliminated]
-        n_i, n_r = k_ir.shape
-        pairs = (k_ri.T[:, :, None] * k_ir[:, None, :]).reshape(n_i, n_r * n_r)
+        n_r = k_ir.shape[1]
+        pairs = self._coupling_pairs(k_ir, k_ri)
         schur = self.rr.gather(data) - backend.matmul(inv, pairs).reshape(len(d), n_r, n_r)
         try:
             x_r = backend.solve(schur, rhs[:, self.rest] - backend.matmul(inv * b_i, k_ri.T))
@@ -250,6 +254,22 @@ class SchurPlan:
         out[:, self.eliminated] = inv * (b_i - backend.matmul(x_r, k_ir.T))
         out[:, self.rest] = x_r
         return out
+
+    def _coupling_pairs(self, k_ir: np.ndarray, k_ri: np.ndarray) -> np.ndarray:
+        """K_RI[r, i]·K_IR[i, c] for every i (n_i × n_r²), reused while K_IR and K_RI are the
+        same: they change with the conductances, not with the Newton iterate or the phase
+        (DRN-1H: 0.4 ms of a 1 ms solve, 16 solves a gradient)."""
+        cached = self._pairs
+        if (
+            cached is not None
+            and np.array_equal(cached[0], k_ir)
+            and np.array_equal(cached[1], k_ri)
+        ):
+            return cached[2]
+        n_i, n_r = k_ir.shape
+        pairs = (k_ri.T[:, :, None] * k_ir[:, None, :]).reshape(n_i, n_r * n_r)
+        self._pairs = (k_ir, k_ri, pairs)
+        return pairs
 
 
 def _same_for_all(data: np.ndarray, positions: np.ndarray) -> bool:

@@ -97,6 +97,25 @@ def test_shared_coupling_is_noticed_only_when_every_sample_has_it() -> None:
     np.testing.assert_allclose(differing[2], spla.spsolve(sample, rhs[2]), rtol=1e-10)
 
 
+def test_shared_coupling_products_follow_a_change_of_the_coupling() -> None:
+    """The products K_RI·K_IR are reused from solve to solve while the coupling stays (Newton
+    iterations, phases) and formed again when it changes (a conductance update)."""
+    matrix = _bipartite(5, 16, 3, 0.7)
+    plan = SchurPlan.from_pattern(matrix.indices, matrix.indptr, matrix.shape[0])
+    rng = np.random.default_rng(6)
+    rhs = rng.normal(size=(2, matrix.shape[0]))
+    for scale in (1.0, 1.0, 0.5):  # the second solve reuses the products, the third may not
+        data = np.tile(matrix.data, (2, 1))
+        data[:, plan.coupling] *= scale
+        diagonal_slack = rng.uniform(1.0, 2.0, (2, 1))
+        data[:, plan.diag_pos] *= diagonal_slack
+        solved = plan.solve(data, rhs)
+        assert solved is not None
+        for s in range(2):
+            sample = sp.csc_matrix((data[s], matrix.indices, matrix.indptr), shape=matrix.shape)
+            np.testing.assert_allclose(solved[s], spla.spsolve(sample, rhs[s]), rtol=1e-10)
+
+
 def test_dense_block_reads_structural_zeros_as_zero() -> None:
     block = DenseBlock.of(np.array([2, 0]), (np.array([0, 1]), np.array([1, 0])), (2, 2), 3)
     assert not block.complete
