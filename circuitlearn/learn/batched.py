@@ -26,7 +26,7 @@ the phase difference divided by β, is a matrix product Vᵀ·Q over the batch f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -771,9 +771,13 @@ class _NudgeTerm:
 
     def apply(
         self, active: np.ndarray, x: np.ndarray, ev: Evaluation
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         add = self.add[active]
-        return ev.residual + add, ev.jacobian_data, ev.scale + np.abs(add)
+
+        def scale_of(rows: np.ndarray) -> np.ndarray:
+            return ev.scale_of(rows) + np.abs(add[rows])
+
+        return ev.residual + add, ev.jacobian_data, scale_of
 
 
 class _MirrorTerm:
@@ -791,17 +795,17 @@ class _MirrorTerm:
 
     def apply(
         self, active: np.ndarray, x: np.ndarray, ev: Evaluation
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         mirror = self.mirror[active]
         data = -mirror
         data[:, self.at] += ev.jacobian_data
         correction = self.solver.matvec(mirror, x - self.x0[active])
         add = self.add[active]
-        return (
-            ev.residual + add - correction,
-            data,
-            ev.scale + np.abs(add) + np.abs(correction),
-        )
+
+        def scale_of(rows: np.ndarray) -> np.ndarray:
+            return ev.scale_of(rows) + np.abs(add[rows]) + np.abs(correction[rows])
+
+        return ev.residual + add - correction, data, scale_of
 
 
 class _ClampTerm:
@@ -821,16 +825,20 @@ class _ClampTerm:
 
     def apply(
         self, active: np.ndarray, x: np.ndarray, ev: Evaluation
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         residual = ev.residual.copy()
         clamp = self.clamp[active]
         residual[:, self.rows] = x[:, self.rows] - clamp
         data = ev.jacobian_data.copy()
         data[:, self.entries] = 0.0
         data[:, self.diag] = 1.0
-        scale = ev.scale.copy()
-        scale[:, self.rows] = np.abs(clamp)
-        return residual, data, scale
+
+        def scale_of(rows: np.ndarray) -> np.ndarray:
+            scale = ev.scale_of(rows)
+            scale[:, self.rows] = np.abs(clamp[rows])
+            return scale
+
+        return residual, data, scale_of
 
 
 @dataclass(frozen=True)

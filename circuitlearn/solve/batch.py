@@ -13,7 +13,7 @@ per sample, a warning says how many failed, and an error is raised if all did.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -439,14 +439,16 @@ class PhaseTerm(Protocol):
     """What a learning phase adds to the free system's equations in :func:`newton_batch`.
 
     ``apply`` turns the free system's evaluation of the ``active`` samples into the phase's:
-    residual, Jacobian values on ``solver``'s pattern, and row scales (for the tolerances).
+    residual, Jacobian values on ``solver``'s pattern, and the row scales (for the tolerances)
+    as a function of the samples (rows of ``x``) they are asked for, built on
+    :meth:`Evaluation.scale_of`.
     """
 
     solver: BatchSolver
 
     def apply(
         self, active: np.ndarray, x: np.ndarray, ev: Evaluation
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]: ...
 
 
 def newton_batch(
@@ -494,16 +496,16 @@ def newton_batch(
         else:
             src = SourceValues(tail[active], const[active], const_abs[active])
             sub_state = {k: {q: v[active] for q, v in g.items()} for k, g in state.items()}
-        ev = system.evaluate(x[active], sources=src, old_state=sub_state)
+        ev = system.evaluate(x[active], sources=src, old_state=sub_state, magnitudes=False)
         for k, g in ev.state.items():
             if set(g) != set(state[k]):  # after the cold first iteration (all samples active)
                 state[k] = {q: np.empty((n_samples, v.shape[-1])) for q, v in g.items()}
             for q, v in g.items():
                 state[k][q][active] = v
         if term is None:
-            residual, data, scale = ev.residual, ev.jacobian_data, ev.scale
+            residual, data, scale_of = ev.residual, ev.jacobian_data, ev.scale_of
         else:
-            residual, data, scale = term.apply(active, x[active], ev)
+            residual, data, scale_of = term.apply(active, x[active], ev)
         dx = solver.solve(data, -residual)
         finite = np.all(np.isfinite(dx), axis=1)
         dx[~finite] = 0.0
@@ -512,12 +514,15 @@ def newton_batch(
         x_old = x[active]
         x_new = x_old + dx
         iterations[active] += 1
-        res_ok = np.all(np.abs(residual) <= reltol * scale + res_floor, axis=1)
         dx_ok = np.all(
             np.abs(dx) <= reltol * np.maximum(np.abs(x_new), np.abs(x_old)) + dx_floor, axis=1
         )
         x[active] = x_new
-        done = res_ok & dx_ok & ~ev.limited & finite
+        done = dx_ok & ~ev.limited & finite
+        near = np.flatnonzero(done)  # the residual test only where the rest already holds
+        if near.size:
+            scale = scale_of(near)
+            done[near] = np.all(np.abs(residual[near]) <= reltol * scale + res_floor, axis=1)
         converged[active[done]] = True
         active = active[~done & finite]
     return x, converged, iterations

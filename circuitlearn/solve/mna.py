@@ -17,7 +17,7 @@ the next use (see ``docs/architecture.md``).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,14 +91,24 @@ class Evaluation:
     """r at the unknown rows [A or V]."""
     jacobian_data: np.ndarray | None
     """Values of K on the fixed CSC pattern (last axis); ``None`` when not requested."""
-    scale: np.ndarray
-    """Per-row sum of |terms| (for relative residual tolerances)."""
+    scale: np.ndarray | None
+    """Per-row sum of |terms| (for relative residual tolerances); ``None`` when evaluated
+    without ``magnitudes`` (then :meth:`scale_of` forms it for the samples asked)."""
     extended_residual: np.ndarray
     """Residual on the extended rows (fixed nodes and ground included when evaluated ``full``)."""
     state: dict[str, dict[str, np.ndarray]]
     """Limited device voltages, per group ("d", "m")."""
     limited: np.ndarray
     """Whether any device was limited (per sample in a batch)."""
+    deferred: Callable[[np.ndarray], np.ndarray] | None = None
+    """What :meth:`scale_of` computes when ``scale`` was not."""
+
+    def scale_of(self, samples: np.ndarray) -> np.ndarray:
+        """:attr:`scale` of the ``samples`` (rows of a batch), formed now if it was deferred:
+        the same values, for the few samples whose update is already small enough."""
+        if self.deferred is None:
+            return self.scale[samples]
+        return self.deferred(samples)
 
 
 class MNASystem(MNAStamps):
@@ -390,6 +400,7 @@ class MNASystem(MNAStamps):
         sources: SourceValues | None = None,
         full: bool = False,
         jacobian: bool = True,
+        magnitudes: bool = True,
     ) -> Evaluation:
         """Evaluate residual and Jacobian values at x (1-D, or 2-D: one row per sample).
 
@@ -399,6 +410,8 @@ class MNASystem(MNAStamps):
         unless ``sources`` (from :meth:`sources`, e.g. one row per sample) is given.
         ``full`` also computes the rows of fixed nodes and ground (``extended_residual``);
         ``jacobian=False`` skips the Jacobian (``jacobian_data`` is then ``None``).
+        ``magnitudes=False`` (x 2-D) defers the row scales to :meth:`Evaluation.scale_of`:
+        batched Newton needs them only for the samples whose update is already small.
         """
         self._refresh()
         src = self.sources(source_scale) if sources is None else sources
@@ -408,7 +421,9 @@ class MNASystem(MNAStamps):
             raise CircuitError("MNASystem.evaluate: full=True needs sources computed for every row")
         ops = self._ops(full)
         lin = _apply(ops["A"], x) + src.const[..., :rows]
-        mag = _apply(ops["A_abs"], np.abs(x)) + src.const_abs[..., :rows]
+        deferred = not magnitudes and x.ndim == 2
+        mag = None if deferred else _apply(ops["A_abs"], np.abs(x)) + src.const_abs[..., :rows]
+        device_mags: list[tuple[str, np.ndarray]] = []
         jac = (
             np.broadcast_to(self._jac_linear, (*x.shape[:-1], self._nnz)).copy()
             if jacobian
@@ -421,7 +436,10 @@ class MNASystem(MNAStamps):
                 e, None if old_state is None else old_state[key]
             )
             lin = lin + _apply(ops[key], res_v)
-            mag = mag + _apply(ops[key], mag_v)
+            if deferred:
+                device_mags.append((key, mag_v))
+            else:
+                mag = mag + _apply(ops[key], mag_v)
             if jacobian:
                 slots, summed = self._jac_scatter[key]
                 jac[..., slots] += _apply(summed, jac_v)
@@ -431,6 +449,16 @@ class MNASystem(MNAStamps):
             lin[..., self._node_rows] += gshunt * e[..., self._node_rows]
             if jacobian:
                 jac[..., self._diag_slots] += gshunt
+        if deferred:
+            const_abs = np.broadcast_to(src.const_abs, (x.shape[0], src.const_abs.shape[-1]))
+
+            def scale_of(samples: np.ndarray) -> np.ndarray:  # as above, row by row
+                part = _apply(ops["A_abs"], np.abs(x[samples])) + const_abs[samples, :rows]
+                for key, mag_v in device_mags:
+                    part = part + _apply(ops[key], mag_v[samples])
+                return part[:, : self.n]
+
+            return Evaluation(lin[..., : self.n], jac, None, lin, state, limited, scale_of)
         return Evaluation(lin[..., : self.n], jac, mag[..., : self.n], lin, state, limited)
 
     def node_conductances(

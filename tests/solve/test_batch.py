@@ -237,3 +237,21 @@ def test_amplified_layers_use_the_block_schur_path() -> None:
         op = solve_native(net.with_inputs(x[k]))
         for node, v in op.voltages.items():
             assert batch.voltage(node)[k] == pytest.approx(v, rel=1e-10, abs=1e-13)
+
+
+@pytest.mark.parametrize("deck", ["bjt_bandgap.cir", "cmos_inverter.cir", "diode_ladder.cir"])
+def test_deferred_row_scales_equal_the_evaluated_ones_to_the_bit(deck: str) -> None:
+    """Batched Newton forms the residual tolerances' row scales only for the samples whose
+    update is small (``magnitudes=False``); those rows are the eager evaluation's."""
+    system = compile_circuit(from_spice(DECKS / deck))
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-1.0, 2.0, (5, system.n))
+    state = system.raw_state(x[0])
+    old = {k: {q: np.tile(v, (5, 1)) for q, v in g.items()} for k, g in state.items()}
+    eager = system.evaluate(x, old_state=old)
+    lazy = system.evaluate(x, old_state=old, magnitudes=False)
+    assert lazy.scale is None and eager.deferred is None
+    np.testing.assert_array_equal(lazy.residual, eager.residual)
+    for rows in (np.array([3]), np.array([0, 2, 4])):
+        np.testing.assert_array_equal(lazy.scale_of(rows), eager.scale[rows])
+        np.testing.assert_array_equal(eager.scale_of(rows), eager.scale[rows])
