@@ -150,32 +150,37 @@ def diode_current(
     −IS·exp(−(BV + vd)/vtebrk). GMIN·vd is added in every region, as ngspice puts gmin across
     the junction. ``bv`` = ∞ disables breakdown.
     """
-    isat, vte, bv, vtebrk, ikf = (
-        np.broadcast_to(a, vd.shape) for a in (isat, vte, bv, vtebrk, ikf)
-    )
+    # parameters keep their own shape (one value a device): numpy broadcasts them against vd,
+    # so that sums like −3·vte cost one value a device, not one a device and sample
+    isat, vte, bv, vtebrk, ikf = (np.asarray(a, dtype=float) for a in (isat, vte, bv, vtebrk, ikf))
     ev = np.exp(np.minimum(vd / vte, MAX_EXP_ARG))
     current = isat * (ev - 1.0)
     conductance = isat * ev / vte
-    knee = np.isfinite(ikf) & (current > 0.0)
-    if knee.any():  # I/(1 + s), s = √(I/IKF): dI' = dI·(1 + s/2)/(1 + s)²
-        root = np.sqrt(current[knee] / ikf[knee])
-        conductance[knee] *= (1.0 + 0.5 * root) / (1.0 + root) ** 2
-        current[knee] /= 1.0 + root
+    if np.isfinite(ikf).any():
+        full_ikf = np.broadcast_to(ikf, vd.shape)
+        knee = np.isfinite(full_ikf) & (current > 0.0)
+        if knee.any():  # I/(1 + s), s = √(I/IKF): dI' = dI·(1 + s/2)/(1 + s)²
+            root = np.sqrt(current[knee] / full_ikf[knee])
+            conductance[knee] *= (1.0 + 0.5 * root) / (1.0 + root) ** 2
+            current[knee] /= 1.0 + root
     forward = vd >= -3.0 * vte
     if not forward.all():
         back = ~forward
-        down = back & (vd < -bv)
-        rev = back & ~down
+        down = back & (vd < -bv) if np.isfinite(bv).any() else None  # None: no breakdown
+        rev = back if down is None else back & ~down
         if rev.any():  # on every value, then picked: rectifying units are off in bulk, where
             # masked gathers and scatters took 40 % of this function (DRN-1H, 51,200 diodes)
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 reverse, reverse_g = reverse_current(vd, isat, vte)
             current = np.where(rev, reverse, current)
             conductance = np.where(rev, reverse_g, conductance)
-        if down.any():
-            eb = np.exp(np.minimum(-(bv[down] + vd[down]) / vtebrk[down], MAX_EXP_ARG))
-            current[down] = -isat[down] * eb
-            conductance[down] = isat[down] * eb / vtebrk[down]
+        if down is not None and down.any():
+            isat_d, bv_d, vtebrk_d = (
+                np.broadcast_to(a, vd.shape)[down] for a in (isat, bv, vtebrk)
+            )
+            eb = np.exp(np.minimum(-(bv_d + vd[down]) / vtebrk_d, MAX_EXP_ARG))
+            current[down] = -isat_d * eb
+            conductance[down] = isat_d * eb / vtebrk_d
     return current + gmin * vd, conductance + gmin
 
 
