@@ -258,7 +258,7 @@ class SchurPlan:
     def _coupling_pairs(self, k_ir: np.ndarray, k_ri: np.ndarray) -> np.ndarray:
         """K_RI[r, i]·K_IR[i, c] for every i (n_i × n_r²), reused while K_IR and K_RI are the
         same: they change with the conductances, not with the Newton iterate or the phase
-        (DRN-1H: 0.4 ms of a 1 ms solve, 16 solves a gradient)."""
+        (DRN-1H: a solve on 25 samples 0.88 -> 0.70 ms, about 16 solves a gradient)."""
         cached = self._pairs
         if (
             cached is not None

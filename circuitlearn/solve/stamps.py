@@ -410,7 +410,7 @@ class _CSRPattern:
 
         Stamps that open with a repeating run (a crossbar's diagonal terms: DRN-1H's 1.6 M
         input conductances onto 1,024 hidden diagonals) are summed as the column sums of their
-        parameters reshaped, row after row as the stamps come: 6 -> 2 ms on DRN-1H.
+        parameters reshaped, row after row as the stamps come (DRN-1H: 7.8 -> 0.5 ms).
         """
         end = int(self._indptr[n_rows])
         if n_rows not in self._row_stamps:
@@ -441,7 +441,7 @@ class _CSRPattern:
         1.6 M input stamps: 4 ms, against 12 ms for the CSR rows and their ``toarray``).
         Each entry sums its stamps in stamp order, as :meth:`rows` does. When the stamps fill
         one rectangle, one stamp an entry, with one sign and consecutive parameters (a crossbar
-        from the inputs), the rectangle is those parameters reshaped (DRN-1H: 1.5 ms).
+        from the inputs), the rectangle is those parameters reshaped (DRN-1H: 5.9 -> 2.6 ms).
         """
         plan = self._dense_plan(n_rows)
         if isinstance(plan, _DenseBlock):
