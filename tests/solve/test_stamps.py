@@ -53,7 +53,7 @@ def test_a_crossbar_from_the_inputs_is_one_dense_rectangle_to_the_bit() -> None:
     np.testing.assert_array_equal(values.const_abs, expected)
 
 
-def test_crossbar_diagonals_are_summed_by_rows_to_the_bit(monkeypatch) -> None:
+def test_crossbar_diagonals_are_summed_by_rows_to_the_bit() -> None:
     system = _crossbar_system(60, 90)  # 120 inputs (60 pairs) x 90 hidden: 10,800 diagonals
     pattern, n = system._lin_unknown, system.n
     matrix = pattern.rows(system._params, n)
