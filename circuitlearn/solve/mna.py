@@ -421,8 +421,6 @@ class MNASystem(MNAStamps):
             raise CircuitError("MNASystem.evaluate: full=True needs sources computed for every row")
         ops = self._ops(full)
         lin = _apply(ops["A"], x) + src.const[..., :rows]
-        deferred = not magnitudes and x.ndim == 2
-        mag = None if deferred else _apply(ops["A_abs"], np.abs(x)) + src.const_abs[..., :rows]
         device_mags: list[tuple[str, np.ndarray]] = []
         jac = (
             np.broadcast_to(self._jac_linear, (*x.shape[:-1], self._nnz)).copy()
@@ -436,10 +434,7 @@ class MNASystem(MNAStamps):
                 e, None if old_state is None else old_state[key]
             )
             lin = lin + _apply(ops[key], res_v)
-            if deferred:
-                device_mags.append((key, mag_v))
-            else:
-                mag = mag + _apply(ops[key], mag_v)
+            device_mags.append((key, mag_v))
             if jacobian:
                 slots, summed = self._jac_scatter[key]
                 jac[..., slots] += _apply(summed, jac_v)
@@ -449,17 +444,18 @@ class MNASystem(MNAStamps):
             lin[..., self._node_rows] += gshunt * e[..., self._node_rows]
             if jacobian:
                 jac[..., self._diag_slots] += gshunt
-        if deferred:
-            const_abs = np.broadcast_to(src.const_abs, (x.shape[0], src.const_abs.shape[-1]))
 
-            def scale_of(samples: np.ndarray) -> np.ndarray:  # as above, row by row
-                part = _apply(ops["A_abs"], np.abs(x[samples])) + const_abs[samples, :rows]
-                for key, mag_v in device_mags:
-                    part = part + _apply(ops[key], mag_v[samples])
-                return part[:, : self.n]
+        def magnitudes_of(at: np.ndarray | slice) -> np.ndarray:
+            """Per-row sums of |terms| of the samples ``at`` (all: ``...``)."""
+            const_abs = np.broadcast_to(src.const_abs, (*x.shape[:-1], src.const_abs.shape[-1]))
+            mag = _apply(ops["A_abs"], np.abs(x[at])) + const_abs[at][..., :rows]
+            for key, mag_v in device_mags:
+                mag = mag + _apply(ops[key], mag_v[at])
+            return mag[..., : self.n]
 
-            return Evaluation(lin[..., : self.n], jac, None, lin, state, limited, scale_of)
-        return Evaluation(lin[..., : self.n], jac, mag[..., : self.n], lin, state, limited)
+        if not magnitudes and x.ndim == 2:
+            return Evaluation(lin[..., : self.n], jac, None, lin, state, limited, magnitudes_of)
+        return Evaluation(lin[..., : self.n], jac, magnitudes_of(...), lin, state, limited)
 
     def node_conductances(
         self, x: np.ndarray, rows: np.ndarray, sources: SourceValues | None = None
