@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from hypothesis import given, settings
@@ -130,3 +131,83 @@ def test_schur_plan_declines_a_vanishing_pivot() -> None:
     data = matrix.data[None, :].copy()
     data[0, plan.diag_pos[3]] = 1e-12 * np.abs(data).max()
     assert plan.solve(data, np.ones((1, matrix.shape[0]))) is None
+
+
+def _blocks(seed: int, sizes: list[int], n_rest: int) -> sp.csc_matrix:
+    """Small dense blocks (asymmetric, dominant diagonal) joined only to ``n_rest`` hubs, as
+    a hidden unit with its amplifier is joined to the output layer."""
+    rng = np.random.default_rng(seed)
+    n = sum(sizes) + n_rest
+    rest = np.arange(n - n_rest, n)
+    dense = np.zeros((n, n))
+    start = 0
+    for size in sizes:
+        unit = np.arange(start, start + size)
+        dense[np.ix_(unit, unit)] = rng.uniform(-1, 1, (size, size))
+        hubs = rest[rng.random(n_rest) < 0.8]
+        dense[np.ix_(unit, hubs)] = rng.uniform(-1, 1, (size, hubs.size))
+        dense[np.ix_(hubs, unit)] = rng.uniform(-1, 1, (hubs.size, size))
+        start += size
+    dense[np.ix_(rest, rest)] = rng.uniform(-1, 1, (n_rest, n_rest))
+    dense[np.arange(n), np.arange(n)] = np.abs(dense).sum(axis=1) + 1.0
+    matrix = sp.csc_matrix(dense)
+    matrix.sort_indices()
+    return matrix
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    sizes=st.lists(st.sampled_from([1, 2, 3, 5]), min_size=12, max_size=24),
+    n_rest=st.integers(1, 4),
+    pivot_seed=st.integers(0, 100),
+)
+def test_block_plan_condenses_blocks_whose_diagonal_alone_varies(
+    seed: int, sizes: list[int], n_rest: int, pivot_seed: int
+) -> None:
+    """One diagonal entry a block varies (a diode at the hidden node), and K_RR (nudges): every
+    sample's solve equals sparse LU's, without one LU per block and sample."""
+    matrix = _blocks(seed, sizes, n_rest)
+    n = matrix.shape[0]
+    plan = BlockSchurPlan.from_pattern(matrix.indices, matrix.indptr, n)
+    assert plan is not None
+    rng = np.random.default_rng(pivot_seed)
+    samples = 4
+    data = np.tile(matrix.data, (samples, 1))
+    rows = matrix.indices
+    cols = np.repeat(np.arange(n), np.diff(matrix.indptr))
+    varying = []
+    for table in plan.groups:
+        if rng.random() < 0.25:  # a group whose blocks are the same in every sample
+            continue
+        slot = table[:, rng.integers(0, table.shape[1])]
+        varying.append(np.flatnonzero(np.isin(rows, slot) & (rows == cols)))
+    in_rest = np.isin(rows, plan.rest) & np.isin(cols, plan.rest)
+    for at in [*varying, np.flatnonzero(in_rest)]:
+        data[:, at] *= rng.uniform(0.2, 5.0, (samples, at.size))
+    rhs = rng.normal(size=(samples, n))
+    plan._blockwise_solve = lambda *args: pytest.fail("factored block by block")  # type: ignore[method-assign]
+    solved = plan.solve(data, rhs)
+    assert solved is not None
+    for s in range(samples):
+        sample = sp.csc_matrix((data[s], matrix.indices, matrix.indptr), shape=(n, n))
+        np.testing.assert_allclose(solved[s], spla.spsolve(sample, rhs[s]), rtol=1e-9, atol=1e-12)
+
+
+def test_block_plan_factors_each_block_when_more_than_a_pivot_varies() -> None:
+    matrix = _blocks(1, [3] * 12, 2)
+    n = matrix.shape[0]
+    plan = BlockSchurPlan.from_pattern(matrix.indices, matrix.indptr, n)
+    assert plan is not None
+    data = np.tile(matrix.data, (3, 1))
+    rows, cols = matrix.indices, np.repeat(np.arange(n), np.diff(matrix.indptr))
+    inside = np.flatnonzero((rows != cols) & (rows < n - 2) & (cols < n - 2))
+    data[1, inside[4]] *= 1.5  # an entry joining two unknowns of one block, in one sample
+    blockwise = []
+    original = plan._blockwise_solve
+    plan._blockwise_solve = lambda *args: blockwise.append(1) or original(*args)  # type: ignore[method-assign]
+    rhs = np.ones((3, n))
+    solved = plan.solve(data, rhs)
+    assert blockwise == [1]
+    sample = sp.csc_matrix((data[1], matrix.indices, matrix.indptr), shape=(n, n))
+    np.testing.assert_allclose(solved[1], spla.spsolve(sample, rhs[1]), rtol=1e-10)
