@@ -464,6 +464,10 @@ class BlockSchurPlan:
             except np.linalg.LinAlgError:
                 return None
             z, t, a_oo_inv = known[..., 0], known[..., 1 : 1 + n_r], known[..., 1 + n_r :]
+            # eliminating o first must not magnify the block's entries (no pivoting across o, j)
+            growth = _norm_1(a_oo_inv) * _norm_1(k_ii) if size > 1 else np.zeros(1)
+            if np.any(growth * PIVOT_RATIO >= 1.0):
+                return None
             c = np.einsum("bo,bo->b", a_jo, z)
             q = k_ir[:, j] - np.einsum("bo,bor->br", a_jo, t)
             inner = n_blocks * (size - 1)
@@ -542,6 +546,11 @@ class BlockSchurPlan:
         if not np.all(np.isfinite(out)):
             return None
         return out
+
+
+def _norm_1(matrices: np.ndarray) -> np.ndarray:
+    """The 1-norm (largest column sum of |entries|) of each matrix of a stack."""
+    return np.abs(matrices).sum(axis=-2).max(axis=-1)
 
 
 Plan = SchurPlan | BlockSchurPlan

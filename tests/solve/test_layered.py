@@ -211,3 +211,30 @@ def test_block_plan_factors_each_block_when_more_than_a_pivot_varies() -> None:
     assert blockwise == [1]
     sample = sp.csc_matrix((data[1], matrix.indices, matrix.indptr), shape=(n, n))
     np.testing.assert_allclose(solved[1], spla.spsolve(sample, rhs[1]), rtol=1e-10)
+
+
+def test_block_plan_factors_each_block_when_condensing_would_magnify_errors() -> None:
+    """A block whose other unknown has a tiny pivot of its own but a large coupling to the
+    varying one ([[a, 1], [1, 1e-13]]): eliminating it first would lose every digit."""
+    matrix = _blocks(2, [2] * 12, 2).tolil()
+    for first in range(0, 24, 2):
+        matrix[first, first + 1] = matrix[first + 1, first] = 2.0
+        matrix[first + 1, first + 1] = 1e-13
+    matrix = matrix.tocsc()
+    matrix.sort_indices()
+    n = matrix.shape[0]
+    plan = BlockSchurPlan.from_pattern(matrix.indices, matrix.indptr, n)
+    assert plan is not None
+    data = np.tile(matrix.data, (3, 1))
+    rows, cols = matrix.indices, np.repeat(np.arange(n), np.diff(matrix.indptr))
+    pivots = np.flatnonzero((rows == cols) & (rows < 24) & (rows % 2 == 0))
+    data[:, pivots] *= np.random.default_rng(0).uniform(0.5, 2.0, (3, pivots.size))
+    blockwise = []
+    original = plan._blockwise_solve
+    plan._blockwise_solve = lambda *args: blockwise.append(1) or original(*args)  # type: ignore[method-assign]
+    rhs = np.random.default_rng(1).normal(size=(3, n))
+    solved = plan.solve(data, rhs)
+    assert blockwise == [1]
+    for s in range(3):
+        sample = sp.csc_matrix((data[s], matrix.indices, matrix.indptr), shape=(n, n))
+        np.testing.assert_allclose(solved[s], spla.spsolve(sample, rhs[s]), rtol=1e-9)
