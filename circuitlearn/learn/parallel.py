@@ -96,8 +96,11 @@ class ParallelEngine:
         context = multiprocessing.get_context("fork")
         for vector in self._vectors:
             parent_end, child_end = context.Pipe()
+            inherited = [*self._pipes, parent_end]  # the fork copies them: closed in the child
             process = context.Process(
-                target=_serve, args=(engine, estimator, child_end, self._g, vector), daemon=True
+                target=_serve,
+                args=(engine, estimator, child_end, self._g, vector, os.getpid(), inherited),
+                daemon=True,
             )
             process.start()
             child_end.close()
@@ -255,11 +258,16 @@ def _serve(
     pipe: Any,
     g: np.ndarray,
     vector: np.ndarray,
+    parent: int,
+    inherited: Sequence[Any],
 ) -> None:
     """A worker's loop: ("gradient", (batch part, warm start)) answers the part's gradient,
     ("free", (chunks, nodes, midpoint)) the chunks' :class:`FreeStates`; ``None`` ends it.
-    Each message is about the conductances in ``g`` at the time it is sent."""
-    _die_with_parent()
+    Each message is about the conductances in ``g`` at the time it is sent. ``parent`` is the
+    forking process's pid; ``inherited``, its ends of the workers' pipes, which the fork copied."""
+    _die_with_parent(parent)
+    for end in inherited:  # else this worker's own copy keeps its pipe open: no EOF
+        end.close()
     here: np.ndarray | None = None
     while True:
         try:
@@ -286,10 +294,10 @@ def _serve(
             pipe.send(("error", (type(exc), str(exc), traceback.format_exc())))
 
 
-def _die_with_parent() -> None:
-    """Have the kernel kill this worker when its parent dies (Linux), so that a training killed
-    with ``kill -9`` leaves no worker behind holding its run directory's lock."""
-    parent = os.getppid()
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker when its parent (pid ``parent``, taken before the fork)
+    dies (Linux), so that a training killed with ``kill -9`` leaves no worker behind holding its
+    run directory's lock."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

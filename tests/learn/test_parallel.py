@@ -175,6 +175,40 @@ def test_workers_die_with_their_parent(tmp_path: Path) -> None:
     assert not any(_alive(pid) for pid in children)
 
 
+def test_workers_end_when_the_parent_ends_are_closed() -> None:
+    """A worker sees EOF once the parent's ends of the pipes are gone: the forks do not keep
+    copies of them (the first worker held its own pipe's other end open, and waited forever)."""
+    task, _, _ = kendall_task(None)
+    pool = ParallelEngine(BatchEngine(task), make_estimator("exact"), 3)
+    try:
+        for pipe in pool._pipes:  # as a parent killed before it could send the end
+            pipe.close()
+        for process in pool._processes:
+            process.join(timeout=10)
+        assert not any(process.is_alive() for process in pool._processes)
+    finally:
+        for process in pool._processes:
+            process.kill()
+        pool._pipes, pool._processes = [], []
+
+
+def test_a_worker_that_starts_after_its_parent_died_ends() -> None:
+    """The worker compares its parent with the pid taken before the fork: one that starts after
+    its parent was killed (a loaded machine) ends instead of waiting forever."""
+    import multiprocessing
+
+    from circuitlearn.learn.parallel import _die_with_parent
+
+    def late_worker() -> None:
+        _die_with_parent(os.getppid() + 1)  # the pid of a parent that is not this one's any more
+        os._exit(3)
+
+    process = multiprocessing.get_context("fork").Process(target=late_worker)
+    process.start()
+    process.join(timeout=10)
+    assert process.exitcode == 0
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, dead but not yet reaped by init, counts as gone)."""
     try:
