@@ -490,12 +490,10 @@ class BlockSchurPlan:
             b_r -= backend.matmul(t_b.reshape(n_samples, inner), k_ri_o.T)
             b_r -= backend.matmul(q_b * inv, w)
             condensed.append((table, j, other, z, t, q, t_b, q_b, inv))
-        try:
-            x_r = backend.solve(schur, b_r) if n_r else np.zeros((n_samples, 0))
-        except np.linalg.LinAlgError:
+        out = self._with_rest(schur, b_r, rhs)
+        if out is None:
             return None
-        out = np.empty_like(rhs)
-        out[:, self.rest] = x_r
+        x_r = out[:, self.rest]
         for table, j, other, z, t, q, t_b, q_b, inv in condensed:
             x_j = (q_b - backend.matmul(x_r, q.T)) * inv
             moved = backend.matmul(x_r, t.reshape(t.shape[0] * t.shape[1], n_r).T)
@@ -504,6 +502,17 @@ class BlockSchurPlan:
             out[:, table[:, other]] = t_b - moved - z[None] * x_j[:, :, None]
         if not np.all(np.isfinite(out)):
             return None
+        return out
+
+    def _with_rest(self, schur: np.ndarray, b_r: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
+        """An array shaped like ``rhs`` holding x_R = S⁻¹ b_R of every sample at the rest's
+        unknowns (the blocks' are the caller's to fill), or ``None`` if an S is singular."""
+        try:
+            x_r = get_backend().solve(schur, b_r) if self.rest.size else b_r[:, :0]
+        except np.linalg.LinAlgError:
+            return None
+        out = np.empty_like(rhs)
+        out[:, self.rest] = x_r
         return out
 
     def _blockwise_solve(self, data: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
@@ -533,12 +542,10 @@ class BlockSchurPlan:
             schur -= update[:, :, :n_r]
             b_r -= update[:, :, n_r]
             solved.append(y)
-        try:
-            x_r = backend.solve(schur, b_r) if n_r else np.zeros((n_samples, 0))
-        except np.linalg.LinAlgError:
+        out = self._with_rest(schur, b_r, rhs)
+        if out is None:
             return None
-        out = np.empty_like(rhs)
-        out[:, self.rest] = x_r
+        x_r = out[:, self.rest]
         for table, y in zip(self.groups, solved, strict=True):
             out[:, table] = (
                 y[..., n_r] - backend.matmul(y[..., :n_r], x_r[:, None, :, None])[..., 0]

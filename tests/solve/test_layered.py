@@ -34,6 +34,16 @@ def _bipartite(seed: int, n_hidden: int, n_out: int, density: float) -> sp.csc_m
     return matrix
 
 
+def _assert_solves(
+    matrix: sp.csc_matrix, data: np.ndarray, rhs: np.ndarray, solved: np.ndarray, rtol: float
+) -> None:
+    """Each sample's solution (row of ``solved``) equals sparse LU's for its values ``data``."""
+    assert solved is not None
+    for s in range(len(rhs)):
+        sample = sp.csc_matrix((data[s], matrix.indices, matrix.indptr), shape=matrix.shape)
+        np.testing.assert_allclose(solved[s], spla.spsolve(sample, rhs[s]), rtol=rtol, atol=1e-12)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
@@ -63,9 +73,7 @@ def test_schur_plan_solves_patterns_with_structural_zeros(
     rhs = rng.normal(size=(samples, n))
     solved = plan.solve(data, rhs)
     assert solved is not None
-    for s in range(samples):
-        sample = sp.csc_matrix((data[s], matrix.indices, matrix.indptr), shape=(n, n))
-        np.testing.assert_allclose(solved[s], spla.spsolve(sample, rhs[s]), rtol=1e-10, atol=1e-12)
+    _assert_solves(matrix, data, rhs, solved, rtol=1e-10)
     block = BlockSchurPlan.from_pattern(matrix.indices, matrix.indptr, n)
     if block is not None:
         np.testing.assert_allclose(block.solve(data, rhs), solved, rtol=1e-10, atol=1e-12)
@@ -77,9 +85,7 @@ def test_schur_plan_solves_patterns_with_structural_zeros(
     assert np.all(shared[:, plan.coupling] == shared[:1, plan.coupling])
     solved = plan.solve(shared, rhs)
     assert solved is not None
-    for s in range(samples):
-        sample = sp.csc_matrix((shared[s], matrix.indices, matrix.indptr), shape=(n, n))
-        np.testing.assert_allclose(solved[s], spla.spsolve(sample, rhs[s]), rtol=1e-10, atol=1e-12)
+    _assert_solves(matrix, shared, rhs, solved, rtol=1e-10)
 
 
 def test_shared_coupling_is_noticed_only_when_every_sample_has_it() -> None:
@@ -189,9 +195,7 @@ def test_block_plan_condenses_blocks_whose_diagonal_alone_varies(
     plan._blockwise_solve = lambda *args: pytest.fail("factored block by block")  # type: ignore[method-assign]
     solved = plan.solve(data, rhs)
     assert solved is not None
-    for s in range(samples):
-        sample = sp.csc_matrix((data[s], matrix.indices, matrix.indptr), shape=(n, n))
-        np.testing.assert_allclose(solved[s], spla.spsolve(sample, rhs[s]), rtol=1e-9, atol=1e-12)
+    _assert_solves(matrix, data, rhs, solved, rtol=1e-9)
 
 
 def test_block_plan_factors_each_block_when_more_than_a_pivot_varies() -> None:
@@ -235,6 +239,4 @@ def test_block_plan_factors_each_block_when_condensing_would_magnify_errors() ->
     rhs = np.random.default_rng(1).normal(size=(3, n))
     solved = plan.solve(data, rhs)
     assert blockwise == [1]
-    for s in range(3):
-        sample = sp.csc_matrix((data[s], matrix.indices, matrix.indptr), shape=(n, n))
-        np.testing.assert_allclose(solved[s], spla.spsolve(sample, rhs[s]), rtol=1e-9)
+    _assert_solves(matrix, data, rhs, solved, rtol=1e-9)
