@@ -388,6 +388,10 @@ class BatchSolver:
         at_swapped = np.searchsorted(keys, rows * self.n + cols)
         return union, at, at_swapped
 
+    def matrix(self, values: np.ndarray) -> sp.csc_matrix:
+        """The one matrix of this pattern with stored ``values``."""
+        return sp.csc_matrix((values, self.indices, self.indptr), shape=(self.n, self.n))
+
     def matvec(self, data: np.ndarray, x: np.ndarray) -> np.ndarray:
         """K·x for every sample (rows of ``data`` and ``x``)."""
         if not hasattr(self, "_row_sum"):
@@ -427,7 +431,7 @@ class BatchSolver:
         """Per-sample fallback when the block matrix is singular: singular samples get NaN."""
         out = np.full_like(rhs, np.nan)
         for k in range(rhs.shape[0]):
-            matrix = sp.csc_matrix((data[k], self.indices, self.indptr), shape=(self.n, self.n))
+            matrix = self.matrix(data[k])
             try:
                 out[k] = spla.splu(matrix).solve(rhs[k])
             except RuntimeError:

@@ -192,6 +192,45 @@ def test_matrix_product_rule_equals_the_direct_rule(monkeypatch: pytest.MonkeyPa
     assert block is not None and (block.rows, block.cols) == (8, 5)  # 4 input pairs, 5 hidden
 
 
+@pytest.mark.parametrize("case", ["amplifiers", "transistors"])
+def test_aep_keeps_one_mirror_only_when_every_sample_has_it(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AEP's K0 − K0ᵀ is kept once when it is the same in every sample (linear amplifiers: only
+    the diodes' diagonal varies) and per sample otherwise (the transistors' gains vary with
+    their inputs); either way the gradient is the one of a copy per sample (the same arithmetic:
+    equal to rounding, 0 here)."""
+    if case == "amplifiers":
+        task, inputs, targets = kendall_task(3.0)
+        batch_of = BatchEngine(task).batch(inputs, targets)
+    else:
+        task = deck_task("bjt_diffpair")
+        inp = np.array([0.01, 0.02, -0.01, 0.0])
+        batch_of = BatchEngine(task).batch({"VIP": inp}, None)
+    init = batched_module._MirrorTerm.__init__
+    shared: list[bool] = []
+
+    def spy(self: batched_module._MirrorTerm, *args: object) -> None:
+        init(self, *args)
+        shared.append(self.shared is not None)
+
+    def per_sample(self: batched_module._MirrorTerm, *args: object) -> None:
+        init(self, *args)
+        if self.mirror is None:
+            self.mirror = np.repeat(self.shared_values[None], len(self.x0), axis=0)
+
+    engine = BatchEngine(task)
+    estimator = make_estimator("aep")  # β chosen per sample
+    monkeypatch.setattr(batched_module._MirrorTerm, "__init__", spy)
+    kept = engine.gradient(estimator, batch_of).vector
+    assert shared == [case == "amplifiers"] * 2  # both phases of centred AEP
+    monkeypatch.setattr(batched_module._MirrorTerm, "__init__", per_sample)
+    copied = engine.gradient(estimator, batch_of).vector
+    assert relative_error(kept, copied) <= 1e-13
+    exact = engine.gradient(make_estimator("exact"), batch_of).vector
+    assert relative_error(kept, exact) < (1e-5 if case == "amplifiers" else 1e-3)
+
+
 @pytest.mark.parametrize("deck", DECKS)
 def test_matrix_product_rule_on_every_deck(deck: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Resistors in either orientation, to ground, to sources and between unknowns: the
