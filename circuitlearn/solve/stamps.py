@@ -444,7 +444,7 @@ class _CSRPattern:
         from the inputs), the rectangle is those parameters reshaped (DRN-1H: 5.9 -> 2.6 ms).
         """
         plan = self._dense_plan(n_rows)
-        if isinstance(plan, _DenseBlock):
+        if isinstance(plan, _StampRectangle):
             values = np.zeros((self.shape[1], n_rows))
             block = params[plan.first : plan.first + plan.rows * plan.cols]
             target = values[plan.row : plan.row + plan.rows, plan.col : plan.col + plan.cols]
@@ -459,12 +459,14 @@ class _CSRPattern:
         """Whether every entry of :meth:`dense_transposed` is ≤ 0 (its absolute values are then
         its negation), known without reading it when the stamps fill one rectangle."""
         plan = self._dense_plan(n_rows)
-        if not isinstance(plan, _DenseBlock) or plan.sign > 0:
+        if not isinstance(plan, _StampRectangle) or plan.sign > 0:
             return False
         block = params[plan.first : plan.first + plan.rows * plan.cols]
         return bool(block.size == 0 or block.min() >= 0.0)
 
-    def _dense_plan(self, n_rows: int) -> _DenseBlock | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _dense_plan(
+        self, n_rows: int
+    ) -> _StampRectangle | tuple[np.ndarray, np.ndarray, np.ndarray]:
         """How :meth:`dense_transposed` fills its array: one rectangle, or a sum of stamps."""
         key = ("dense", n_rows)
         if key not in self._row_stamps:
@@ -473,7 +475,7 @@ class _CSRPattern:
             position = self._position[inside]
             flat = self._indices[position].astype(np.int64) * n_rows + row_of[position]
             stamps = (flat, self._signs[inside], self._slots[inside])
-            self._row_stamps[key] = _DenseBlock.of(*stamps, n_rows) or stamps
+            self._row_stamps[key] = _StampRectangle.of(*stamps, n_rows) or stamps
         return self._row_stamps[key]
 
     def positions(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -488,7 +490,7 @@ class _CSRPattern:
 
 
 @dataclass(frozen=True)
-class _DenseBlock:
+class _StampRectangle:
     """Stamps that fill the rectangle [row, row + rows) × [col, col + cols) of a dense array,
     one each, in row-major order, all with ``sign``, from parameters first, first + 1, ..."""
 
@@ -502,7 +504,7 @@ class _DenseBlock:
     @classmethod
     def of(
         cls, flat: np.ndarray, signs: np.ndarray, slots: np.ndarray, width: int
-    ) -> _DenseBlock | None:
+    ) -> _StampRectangle | None:
         """The rectangle of stamps at flat positions ``flat`` of an array ``width`` wide, if
         they form one."""
         if flat.size == 0 or np.any(signs != signs[0]):

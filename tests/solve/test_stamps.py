@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from circuitlearn.circuit import kendall_network
 from circuitlearn.solve.mna import compile_circuit
-from circuitlearn.solve.stamps import _CSRPattern, _DenseBlock, _PeriodicRun
+from circuitlearn.solve.stamps import _CSRPattern, _PeriodicRun, _StampRectangle
 
 
 def _rows_by_bincount(pattern: _CSRPattern, params: np.ndarray, n_rows: int) -> np.ndarray:
@@ -39,7 +39,7 @@ def _crossbar_system(n_inputs: int, hidden: int) -> object:
 def test_a_crossbar_from_the_inputs_is_one_dense_rectangle_to_the_bit() -> None:
     system = _crossbar_system(20, 7)
     pattern, n = system._lin_fixed, system.n
-    assert isinstance(pattern._dense_plan(n), _DenseBlock)
+    assert isinstance(pattern._dense_plan(n), _StampRectangle)
     np.testing.assert_array_equal(
         system._A_fixed_dense_T, _dense_by_bincount(pattern, system._params, n)
     )
