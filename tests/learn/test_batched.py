@@ -202,11 +202,11 @@ def test_aep_keeps_one_mirror_only_when_every_sample_has_it(
     equal to rounding, 0 here)."""
     if case == "amplifiers":
         task, inputs, targets = kendall_task(3.0)
-        batch_of = BatchEngine(task).batch(inputs, targets)
+        batch = BatchEngine(task).batch(inputs, targets)
     else:
         task = deck_task("bjt_diffpair")
-        inp = np.array([0.01, 0.02, -0.01, 0.0])
-        batch_of = BatchEngine(task).batch({"VIP": inp}, None)
+        vip_volts = np.array([0.01, 0.02, -0.01, 0.0])
+        batch = BatchEngine(task).batch({"VIP": vip_volts}, None)
     init = batched_module._MirrorTerm.__init__
     shared: list[bool] = []
 
@@ -222,12 +222,12 @@ def test_aep_keeps_one_mirror_only_when_every_sample_has_it(
     engine = BatchEngine(task)
     estimator = make_estimator("aep")  # β chosen per sample
     monkeypatch.setattr(batched_module._MirrorTerm, "__init__", spy)
-    kept = engine.gradient(estimator, batch_of).vector
+    kept = engine.gradient(estimator, batch).vector
     assert shared == [case == "amplifiers"] * 2  # both phases of centred AEP
     monkeypatch.setattr(batched_module._MirrorTerm, "__init__", per_sample)
-    copied = engine.gradient(estimator, batch_of).vector
+    copied = engine.gradient(estimator, batch).vector
     assert relative_error(kept, copied) <= 1e-13
-    exact = engine.gradient(make_estimator("exact"), batch_of).vector
+    exact = engine.gradient(make_estimator("exact"), batch).vector
     assert relative_error(kept, exact) < (1e-5 if case == "amplifiers" else 1e-3)
 
 
